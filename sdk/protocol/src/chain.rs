@@ -1,0 +1,415 @@
+//! Message chains: the publisher side assigns each message its reference and the link to the previous one;
+//! the subscriber side orders each `(publisher, chain id)` chain, drops duplicates, and reports exactly which
+//! references are missing so that a resend can fill the gap.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{
+    address::Address,
+    message::{ChainId, MessageRef},
+};
+
+/// The publisher's side of one message chain: hands out references in order.
+#[derive(Clone, Debug, Default)]
+pub struct MessageChain {
+    last: Option<MessageRef>,
+}
+
+impl MessageChain {
+    /// A chain that has published nothing yet.
+    pub fn new() -> MessageChain {
+        MessageChain::default()
+    }
+
+    /// The reference for the next message at wall-clock `timestamp` (ms), and the previous reference.
+    ///
+    /// Messages at the same millisecond get increasing sequence numbers. If the clock goes backwards the
+    /// chain keeps the last timestamp and counts on, so references always increase.
+    pub fn next(&mut self, timestamp: u64) -> (MessageRef, Option<MessageRef>) {
+        let prev = self.last;
+        let next = match prev {
+            Some(last) if timestamp <= last.timestamp => {
+                MessageRef::new(last.timestamp, last.sequence_number.saturating_add(1))
+            }
+            _ => MessageRef::new(timestamp, 0),
+        };
+        self.last = Some(next);
+        (next, prev)
+    }
+
+    /// The last reference handed out.
+    pub fn last(&self) -> Option<MessageRef> {
+        self.last
+    }
+}
+
+/// One chain of one publisher in one stream part.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ChainKey {
+    /// The publisher.
+    pub publisher: Address,
+    /// The publisher's chain id.
+    pub chain_id: ChainId,
+}
+
+/// A run of messages known to be missing: everything after `from` up to and including `to`.
+///
+/// `to` is exactly a missing reference (the `prev` of a message that arrived); `from` is the last
+/// reference delivered, so a resend "from `from` (exclusive) to `to` (inclusive)" returns exactly the
+/// missing messages.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Gap {
+    /// The chain with the gap.
+    pub chain: ChainKey,
+    /// The last reference before the gap (exclusive bound).
+    pub from: MessageRef,
+    /// The last missing reference (inclusive bound).
+    pub to: MessageRef,
+}
+
+/// What became of a message given to [`ChainTracker::ingest`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ingest<T> {
+    /// The message is next in its chain: deliver these, in order — the message, then any buffered
+    /// messages its arrival connected.
+    Deliver(Vec<T>),
+    /// Already delivered or already waiting: drop it.
+    Duplicate,
+    /// A message before it is missing; it waits until the gap is filled. `gap` is the new missing range.
+    Buffered {
+        /// The newly detected missing range.
+        gap: Gap,
+    },
+    /// Too many messages wait on this chain; this one was dropped. Resend will bring it again.
+    Overflow,
+}
+
+#[derive(Debug)]
+struct Pending<T> {
+    prev: Option<MessageRef>,
+    item: T,
+}
+
+#[derive(Debug)]
+struct ChainState<T> {
+    last: MessageRef,
+    waiting: BTreeMap<MessageRef, Pending<T>>,
+}
+
+/// Orders messages per chain, drops duplicates and detects gaps. Generic over the item it carries
+/// (a decoded message, an index...). Time is not its business: the caller decides when a gap has waited
+/// long enough to ask for a resend.
+#[derive(Debug)]
+pub struct ChainTracker<T> {
+    chains: HashMap<ChainKey, ChainState<T>>,
+    max_waiting: usize,
+}
+
+impl<T> ChainTracker<T> {
+    /// A tracker that keeps at most `max_waiting` out-of-order messages per chain.
+    pub fn new(max_waiting: usize) -> ChainTracker<T> {
+        ChainTracker {
+            chains: HashMap::new(),
+            max_waiting,
+        }
+    }
+
+    /// Declares that `chain` has been delivered up to `last` (e.g. after a resend, or when subscribing
+    /// from a known point), so that the next message must link to it.
+    pub fn start_after(&mut self, chain: ChainKey, last: MessageRef) {
+        self.chains.insert(
+            chain,
+            ChainState {
+                last,
+                waiting: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// The last reference delivered on `chain`.
+    pub fn last_delivered(&self, chain: &ChainKey) -> Option<MessageRef> {
+        self.chains.get(chain).map(|c| c.last)
+    }
+
+    /// Takes one message with reference `at` and link `prev`.
+    ///
+    /// The first message of a chain the tracker has not seen is delivered as it is (there is nothing to
+    /// compare it with); use [`ChainTracker::start_after`] to require a link.
+    pub fn ingest(
+        &mut self,
+        chain: ChainKey,
+        at: MessageRef,
+        prev: Option<MessageRef>,
+        item: T,
+    ) -> Ingest<T> {
+        let Some(state) = self.chains.get_mut(&chain) else {
+            self.chains.insert(
+                chain,
+                ChainState {
+                    last: at,
+                    waiting: BTreeMap::new(),
+                },
+            );
+            return Ingest::Deliver(vec![item]);
+        };
+        if at <= state.last || state.waiting.contains_key(&at) {
+            return Ingest::Duplicate;
+        }
+        match prev {
+            Some(missing) if missing > state.last => {
+                if state.waiting.len() >= self.max_waiting {
+                    return Ingest::Overflow;
+                }
+                let from = state
+                    .waiting
+                    .range(..at)
+                    .next_back()
+                    .map_or(state.last, |(r, _)| *r)
+                    .max(state.last);
+                state.waiting.insert(at, Pending { prev, item });
+                Ingest::Buffered {
+                    gap: Gap {
+                        chain,
+                        from,
+                        to: missing,
+                    },
+                }
+            }
+            // Linked to what we have (or a chain start, or a link that is older than what we have, as
+            // when a publisher restarts a chain): deliver and drain what it connects.
+            _ => {
+                // Messages waiting below `at` can no longer be linked (the publisher started over):
+                // they go first, so delivery stays in reference order.
+                let above = state.waiting.split_off(&at);
+                let mut out: Vec<T> = core::mem::replace(&mut state.waiting, above)
+                    .into_values()
+                    .map(|p| p.item)
+                    .collect();
+                out.push(item);
+                state.last = at;
+                while let Some(entry) = state.waiting.first_entry() {
+                    if entry.get().prev.is_some_and(|p| p > state.last) {
+                        break;
+                    }
+                    let (next_ref, pending) = entry.remove_entry();
+                    state.last = next_ref;
+                    out.push(pending.item);
+                }
+                Ingest::Deliver(out)
+            }
+        }
+    }
+
+    /// Every gap currently open on `chain`, oldest first: the exact ranges to resend.
+    pub fn gaps(&self, chain: &ChainKey) -> Vec<Gap> {
+        let Some(state) = self.chains.get(chain) else {
+            return Vec::new();
+        };
+        let mut gaps = Vec::new();
+        let mut cursor = state.last;
+        for (at, pending) in &state.waiting {
+            if let Some(prev) = pending.prev {
+                if prev > cursor {
+                    gaps.push(Gap {
+                        chain: chain.clone(),
+                        from: cursor,
+                        to: prev,
+                    });
+                }
+            }
+            cursor = *at;
+        }
+        gaps
+    }
+
+    /// How many messages wait on `chain`.
+    pub fn waiting(&self, chain: &ChainKey) -> usize {
+        self.chains.get(chain).map_or(0, |c| c.waiting.len())
+    }
+
+    /// Gives up on `chain`'s gaps (e.g. the resend found nothing): delivers what waits, in order, and moves
+    /// the chain past them.
+    pub fn skip_gaps(&mut self, chain: &ChainKey) -> Vec<T> {
+        let Some(state) = self.chains.get_mut(chain) else {
+            return Vec::new();
+        };
+        let waiting = core::mem::take(&mut state.waiting);
+        if let Some((last, _)) = waiting.last_key_value() {
+            state.last = *last;
+        }
+        waiting.into_values().map(|p| p.item).collect()
+    }
+
+    /// Forgets `chain` entirely.
+    pub fn remove(&mut self, chain: &ChainKey) {
+        self.chains.remove(chain);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ChainKey {
+        ChainKey {
+            publisher: Address([7; 20]),
+            chain_id: ChainId::new("c1").unwrap(),
+        }
+    }
+
+    fn r(t: u64) -> MessageRef {
+        MessageRef::new(t, 0)
+    }
+
+    #[test]
+    fn publisher_chain_counts_within_a_millisecond_and_survives_clock_skew() {
+        let mut chain = MessageChain::new();
+        assert_eq!(chain.next(100), (MessageRef::new(100, 0), None));
+        assert_eq!(
+            chain.next(100),
+            (MessageRef::new(100, 1), Some(MessageRef::new(100, 0)))
+        );
+        assert_eq!(
+            chain.next(99),
+            (MessageRef::new(100, 2), Some(MessageRef::new(100, 1)))
+        );
+        assert_eq!(
+            chain.next(101),
+            (MessageRef::new(101, 0), Some(MessageRef::new(100, 2)))
+        );
+    }
+
+    #[test]
+    fn in_order_messages_are_delivered_and_duplicates_dropped() {
+        let mut t = ChainTracker::new(10);
+        assert_eq!(t.ingest(key(), r(1), None, 1), Ingest::Deliver(vec![1]));
+        assert_eq!(
+            t.ingest(key(), r(2), Some(r(1)), 2),
+            Ingest::Deliver(vec![2])
+        );
+        assert_eq!(t.ingest(key(), r(2), Some(r(1)), 2), Ingest::Duplicate);
+        assert_eq!(t.ingest(key(), r(1), None, 1), Ingest::Duplicate);
+    }
+
+    #[test]
+    fn gaps_are_reported_exactly_and_filled_in_order() {
+        let mut t = ChainTracker::new(10);
+        t.ingest(key(), r(1), None, 1);
+        // 2 and 3 missing, 4 arrives; 5 missing, 6 arrives.
+        assert_eq!(
+            t.ingest(key(), r(4), Some(r(3)), 4),
+            Ingest::Buffered {
+                gap: Gap {
+                    chain: key(),
+                    from: r(1),
+                    to: r(3)
+                }
+            }
+        );
+        assert_eq!(
+            t.ingest(key(), r(6), Some(r(5)), 6),
+            Ingest::Buffered {
+                gap: Gap {
+                    chain: key(),
+                    from: r(4),
+                    to: r(5)
+                }
+            }
+        );
+        assert_eq!(t.ingest(key(), r(6), Some(r(5)), 6), Ingest::Duplicate);
+        assert_eq!(
+            t.gaps(&key()),
+            vec![
+                Gap {
+                    chain: key(),
+                    from: r(1),
+                    to: r(3)
+                },
+                Gap {
+                    chain: key(),
+                    from: r(4),
+                    to: r(5)
+                }
+            ]
+        );
+        // The resend of the first gap brings 2 and 3.
+        assert_eq!(
+            t.ingest(key(), r(2), Some(r(1)), 2),
+            Ingest::Deliver(vec![2])
+        );
+        assert_eq!(
+            t.ingest(key(), r(3), Some(r(2)), 3),
+            Ingest::Deliver(vec![3, 4])
+        );
+        assert_eq!(
+            t.gaps(&key()),
+            vec![Gap {
+                chain: key(),
+                from: r(4),
+                to: r(5)
+            }]
+        );
+        assert_eq!(
+            t.ingest(key(), r(5), Some(r(4)), 5),
+            Ingest::Deliver(vec![5, 6])
+        );
+        assert!(t.gaps(&key()).is_empty());
+        assert_eq!(t.last_delivered(&key()), Some(r(6)));
+    }
+
+    #[test]
+    fn waiting_is_bounded_and_gaps_can_be_skipped() {
+        let mut t = ChainTracker::new(2);
+        t.ingest(key(), r(1), None, 1);
+        assert!(matches!(
+            t.ingest(key(), r(3), Some(r(2)), 3),
+            Ingest::Buffered { .. }
+        ));
+        assert!(matches!(
+            t.ingest(key(), r(5), Some(r(4)), 5),
+            Ingest::Buffered { .. }
+        ));
+        assert_eq!(t.ingest(key(), r(7), Some(r(6)), 7), Ingest::Overflow);
+        assert_eq!(t.waiting(&key()), 2);
+        assert_eq!(t.skip_gaps(&key()), vec![3, 5]);
+        assert_eq!(
+            t.ingest(key(), r(7), Some(r(6)), 7),
+            Ingest::Buffered {
+                gap: Gap {
+                    chain: key(),
+                    from: r(5),
+                    to: r(6)
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_restarted_chain_flushes_what_waited_below_it_first() {
+        let mut t = ChainTracker::new(4);
+        t.ingest(key(), r(1), None, 1);
+        assert!(matches!(
+            t.ingest(key(), r(4), Some(r(3)), 4),
+            Ingest::Buffered { .. }
+        ));
+        assert_eq!(
+            t.ingest(key(), r(10), None, 10),
+            Ingest::Deliver(vec![4, 10])
+        );
+        assert!(t.gaps(&key()).is_empty());
+    }
+
+    #[test]
+    fn start_after_requires_the_link() {
+        let mut t = ChainTracker::new(4);
+        t.start_after(key(), r(10));
+        assert!(matches!(
+            t.ingest(key(), r(12), Some(r(11)), 12),
+            Ingest::Buffered { .. }
+        ));
+        assert_eq!(
+            t.ingest(key(), r(11), Some(r(10)), 11),
+            Ingest::Deliver(vec![11, 12])
+        );
+    }
+}

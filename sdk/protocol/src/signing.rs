@@ -1,0 +1,206 @@
+//! Signing and verification: secp256k1 ECDSA over EIP-191 personal-message hashes, 65-byte `r‖s‖v`
+//! signatures, and address recovery — byte-compatible with ethers' and viem's `signMessage` /
+//! `verifyMessage`.
+
+use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
+
+use crate::{
+    address::Address,
+    codec::{DecodeError, EncodeError, Limits, SIGNING_DOMAIN, split_signature},
+    hash::eip191_hash,
+    message::{Signature, StreamMessage, UnsignedMessage},
+};
+
+/// Why a signature does not verify, or a key is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// `r` or `s` is zero or not below the curve order.
+    #[error("signature r or s is out of range")]
+    Malformed,
+    /// `s` is in the upper half of the curve order (EIP-2 forbids it: it makes signatures malleable).
+    #[error("signature s is not in the lower half of the curve order (EIP-2)")]
+    HighS,
+    /// `v` is not 27, 28, 0 or 1.
+    #[error("signature v byte {0} is not 27 or 28")]
+    RecoveryId(u8),
+    /// No public key recovers from this signature and hash.
+    #[error("no public key recovers from this signature")]
+    Unrecoverable,
+    /// The signature is valid but made by someone other than the message's publisher.
+    #[error("signed by {recovered}, but the message names publisher {claimed}")]
+    WrongSigner {
+        /// The publisher the message names.
+        claimed: Address,
+        /// The address that made the signature.
+        recovered: Address,
+    },
+    /// A private key that is zero or not below the curve order.
+    #[error("private key is not a valid secp256k1 scalar")]
+    InvalidPrivateKey,
+    /// The message cannot be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Why received bytes are not a verified message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a well-formed message.
+    #[error("malformed message: {0}")]
+    Decode(#[from] DecodeError),
+    /// Well-formed, but the signature fails.
+    #[error("bad signature: {0}")]
+    Signature(#[from] SignatureError),
+}
+
+/// A publisher's signing key with its address.
+#[derive(Clone)]
+pub struct Signer {
+    key: SigningKey,
+    address: Address,
+}
+
+impl core::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the key.
+        f.debug_struct("Signer")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer from a 32-byte private key.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Signer, SignatureError> {
+        let key = SigningKey::from_slice(bytes).map_err(|_| SignatureError::InvalidPrivateKey)?;
+        Ok(Signer::from_key(key))
+    }
+
+    /// A signer from a private key in hex, with or without `0x`.
+    pub fn from_hex(hex_key: &str) -> Result<Signer, SignatureError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_key.trim().trim_start_matches("0x"), &mut bytes)
+            .map_err(|_| SignatureError::InvalidPrivateKey)?;
+        Signer::from_bytes(&bytes)
+    }
+
+    /// A new random key from `rng`.
+    pub fn random<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Signer {
+        loop {
+            let mut bytes = [0u8; 32];
+            rng.fill_bytes(&mut bytes);
+            if let Ok(signer) = Signer::from_bytes(&bytes) {
+                return signer;
+            }
+        }
+    }
+
+    fn from_key(key: SigningKey) -> Signer {
+        let address = Address::from_public_key(&key.verifying_key().into());
+        Signer { key, address }
+    }
+
+    /// The signer's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The private key bytes (for storing a generated key).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes().into()
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> k256::PublicKey {
+        self.key.verifying_key().into()
+    }
+
+    /// Signs a prehashed 32-byte digest; `v` is 27 or 28.
+    pub fn sign_hash(&self, hash: &[u8; 32]) -> Signature {
+        // RFC 6979 deterministic nonces; k256 returns low-s signatures with the matching recovery id.
+        let (sig, recid) = self.key.sign_prehash_recoverable(hash);
+        let mut out = [0u8; 65];
+        out[..64].copy_from_slice(&sig.to_bytes());
+        out[64] = 27 + recid.to_byte();
+        Signature(out)
+    }
+
+    /// `personal_sign`: signs the EIP-191 hash of `message`, as a wallet would.
+    pub fn sign_personal(&self, message: &[u8]) -> Signature {
+        self.sign_hash(&eip191_hash(&[message]))
+    }
+
+    /// Signs a message body. The body must name this signer as publisher.
+    pub fn sign(&self, body: UnsignedMessage) -> Result<StreamMessage, SignatureError> {
+        if body.id.publisher != self.address {
+            return Err(SignatureError::WrongSigner {
+                claimed: body.id.publisher,
+                recovered: self.address,
+            });
+        }
+        let encoded = body.body_bytes()?;
+        let signature = self.sign_hash(&eip191_hash(&[SIGNING_DOMAIN, &encoded]));
+        Ok(StreamMessage { body, signature })
+    }
+}
+
+/// Recovers the address that signed `hash`.
+pub fn recover_hash(hash: &[u8; 32], signature: &Signature) -> Result<Address, SignatureError> {
+    let bytes = &signature.0;
+    let v = bytes[64];
+    let recid = match v {
+        27 | 28 => v - 27,
+        0 | 1 => v,
+        _ => return Err(SignatureError::RecoveryId(v)),
+    };
+    let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed)?;
+    if sig.normalize_s() != sig {
+        return Err(SignatureError::HighS);
+    }
+    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(v))?;
+    let key = VerifyingKey::recover_from_prehash(hash, &sig, recid)
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    Ok(Address::from_public_key(&key.into()))
+}
+
+/// Recovers the address that `personal_sign`ed `message` (ethers' `verifyMessage`).
+pub fn recover_personal(message: &[u8], signature: &Signature) -> Result<Address, SignatureError> {
+    recover_hash(&eip191_hash(&[message]), signature)
+}
+
+fn check_signer(
+    claimed: Address,
+    body: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    let recovered = recover_hash(&eip191_hash(&[SIGNING_DOMAIN, body]), signature)?;
+    if recovered == claimed {
+        Ok(())
+    } else {
+        Err(SignatureError::WrongSigner { claimed, recovered })
+    }
+}
+
+impl StreamMessage {
+    /// Checks that the publisher named in the message signed it.
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        check_signer(
+            self.body.id.publisher,
+            &self.body.body_bytes()?,
+            &self.signature,
+        )
+    }
+}
+
+/// Decodes wire bytes and verifies the signature over the bytes as received, without re-encoding.
+pub fn decode_verified(wire: &[u8], limits: &Limits) -> Result<StreamMessage, VerifyError> {
+    let message = StreamMessage::decode(wire, limits)?;
+    // decode succeeded, so the input ends in a signature.
+    let (body, _) = split_signature(wire).ok_or(DecodeError::Truncated {
+        field: "signature",
+        needed: crate::codec::SIGNATURE_LEN,
+        remaining: wire.len(),
+    })?;
+    check_signer(message.body.id.publisher, body, &message.signature)?;
+    Ok(message)
+}
