@@ -1,1 +1,230 @@
-fn main() {}
+//! `cargo xtask`: the project's chores, in Rust so they run the same everywhere.
+//!
+//! - `cargo xtask test`: installs what the tests need (idempotently), then runs every check and test.
+//! - `cargo xtask setup`: only the installs.
+//!
+//! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, bail};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("setup") => setup(&root),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)"
+            );
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Runs a step, timing it; fails with the step's name.
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("\n==> {name}");
+    let start = Instant::now();
+    f().with_context(|| format!("step failed: {name}"))?;
+    eprintln!("<== {name} ({:.1}s)", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    run_env(program, args, &[])
+}
+
+fn run_env(program: &str, args: &[&str], env: &[(&str, &Path)]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {program}: is it installed and on PATH?"))?;
+    if !status.success() {
+        bail!("{program} {} exited with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn output(program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot start {program}: is it installed and on PATH?"))?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn setup(root: &Path) -> Result<()> {
+    step("wasm32 target", || {
+        if output("rustup", &["target", "list", "--installed"])?
+            .lines()
+            .any(|l| l.trim() == WASM_TARGET)
+        {
+            eprintln!("{WASM_TARGET} already installed");
+            return Ok(());
+        }
+        run("rustup", &["target", "add", WASM_TARGET])
+    })?;
+    step("npm packages", || {
+        let node_major = output("node", &["--version"])
+            .context("Node.js 20 or newer is needed (Debian: apt-get install nodejs npm)")?;
+        let major: u32 = node_major
+            .trim()
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .unwrap_or("0")
+            .parse()?;
+        if major < 20 {
+            bail!("Node.js {} found; 20 or newer is needed", node_major.trim());
+        }
+        let lock = root.join("package-lock.json");
+        let installed = root.join("node_modules/.package-lock.json");
+        let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&installed)) {
+            (Ok(l), Ok(i)) => i.modified()? >= l.modified()?,
+            _ => false,
+        };
+        if fresh {
+            eprintln!("node_modules is up to date with package-lock.json");
+            return Ok(());
+        }
+        run("npm", &["ci", "--no-audit", "--no-fund"])
+    })
+}
+
+fn test(root: &Path) -> Result<()> {
+    let start = Instant::now();
+    setup(root)?;
+    step("format", || {
+        run("cargo", &["fmt", "--all", "--", "--check"])
+    })?;
+    step("clippy (native, all targets)", || {
+        run(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    step("clippy and build of the protocol core for wasm32", || {
+        run(
+            "cargo",
+            &[
+                "clippy",
+                "-p",
+                "rivulet-protocol",
+                "--target",
+                WASM_TARGET,
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?;
+        run(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "rivulet-protocol",
+                "--target",
+                WASM_TARGET,
+                "--locked",
+            ],
+        )
+    })?;
+    step("Rust tests", || {
+        run("cargo", &["test", "--workspace", "--locked"])
+    })?;
+    step("cross-check with ethers v6 and eciesjs", || {
+        crosscheck(root)
+    })?;
+    eprintln!(
+        "\nall checks passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Rust signs random messages for ethers to verify and re-sign byte for byte; ethers signs random messages
+/// for Rust to verify. Pinned vectors are checked by ethers too.
+fn crosscheck(root: &Path) -> Result<()> {
+    let dir = target_dir(root).join("xtask/crosscheck");
+    std::fs::create_dir_all(&dir)?;
+    let rust_json = dir.join("rust-signed.json");
+    let ethers_json = dir.join("ethers-signed.json");
+    let _ = std::fs::remove_file(&ethers_json);
+    let example = [
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "rivulet-protocol",
+        "--example",
+        "ethers_crosscheck",
+        "--",
+    ];
+    let path_str = |p: &Path| p.to_str().map(str::to_owned).context("non-UTF-8 path");
+    run(
+        "cargo",
+        &[&example[..], &["emit", &path_str(&rust_json)?]].concat(),
+    )?;
+    run_env(
+        "node",
+        &[
+            "--test",
+            "--test-reporter=spec",
+            "tests/ethers/crosscheck.mjs",
+        ],
+        &[
+            (
+                "RIVULET_VECTORS",
+                &root.join("sdk/protocol/testdata/vectors.json"),
+            ),
+            ("RIVULET_RUST_JSON", &rust_json),
+            ("RIVULET_ETHERS_OUT", &ethers_json),
+        ],
+    )?;
+    run(
+        "cargo",
+        &[&example[..], &["verify", &path_str(&ethers_json)?]].concat(),
+    )
+}

@@ -208,14 +208,14 @@ impl<T> ChainTracker<T> {
         let mut gaps = Vec::new();
         let mut cursor = state.last;
         for (at, pending) in &state.waiting {
-            if let Some(prev) = pending.prev {
-                if prev > cursor {
-                    gaps.push(Gap {
-                        chain: chain.clone(),
-                        from: cursor,
-                        to: prev,
-                    });
-                }
+            if let Some(prev) = pending.prev
+                && prev > cursor
+            {
+                gaps.push(Gap {
+                    chain: chain.clone(),
+                    from: cursor,
+                    to: prev,
+                });
             }
             cursor = *at;
         }

@@ -118,14 +118,14 @@ impl UnsignedMessage {
                 max: MAX_CONTENT_LEN,
             });
         }
-        if let Some(key) = &self.new_group_key {
-            if key.data.len() > MAX_NEW_GROUP_KEY_LEN {
-                return Err(EncodeError::Oversize {
-                    field: "new group key",
-                    len: key.data.len(),
-                    max: MAX_NEW_GROUP_KEY_LEN,
-                });
-            }
+        if let Some(key) = &self.new_group_key
+            && key.data.len() > MAX_NEW_GROUP_KEY_LEN
+        {
+            return Err(EncodeError::Oversize {
+                field: "new group key",
+                len: key.data.len(),
+                max: MAX_NEW_GROUP_KEY_LEN,
+            });
         }
         let id = &self.id;
         out.reserve(self.encoded_body_len());
