@@ -1,12 +1,4 @@
-//! # rivulet-protocol
-//!
-//! The sans-IO core of Rivulet, shared unchanged by the browser SDK, the relay node and every tool:
-//! addresses, stream ids and partitions, the stream message with its canonical signed payload and compact
-//! wire codec, secp256k1/EIP-191 signatures, message chains with gap detection, and group-key encryption.
-//!
-//! It does no I/O and reads no clock or entropy source of its own: timestamps and random number generators
-//! are parameters, so it behaves the same in every test and on every platform. `PROTOCOL.md` at the
-//! repository root documents the formats byte by byte; `testdata/vectors.json` pins them.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod address;
