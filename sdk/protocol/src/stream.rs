@@ -90,7 +90,7 @@ fn is_path_byte(b: u8) -> bool {
 
 fn normalise_owner(owner: &str) -> Result<String, StreamIdError> {
     let invalid = || StreamIdError::InvalidOwner(owner.to_owned());
-    if owner.len() > 2 && owner[..2].eq_ignore_ascii_case("0x") {
+    if owner.len() > 2 && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x") {
         let lower = owner.to_ascii_lowercase();
         // Case is normalised away, so a mixed-case owner is accepted without a checksum check.
         return lower
@@ -309,6 +309,8 @@ mod tests {
                 "{s}"
             );
         }
+        // Found by the fuzzer: a multi-byte character right after the first byte of the owner.
+        assert!(matches!("0\u{488}00/a".parse::<StreamId>(), Err(StreamIdError::InvalidOwner(_))));
         let long = format!("rivulet.eth/{}", "a".repeat(250));
         assert_eq!(long.parse::<StreamId>(), Err(StreamIdError::TooLong(262)));
     }
