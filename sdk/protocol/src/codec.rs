@@ -85,6 +85,9 @@ pub enum DecodeError {
     /// The stream id is invalid.
     #[error("invalid stream id: {0}")]
     StreamId(#[from] StreamIdError),
+    /// A field that parses but is not in its one canonical form (e.g. a stream id owner not in lower case).
+    #[error("{0} is not in canonical form (owner must be lower case)")]
+    NotCanonical(&'static str),
     /// The partition is out of range.
     #[error("partition {0} is out of range 0..100")]
     Partition(u8),
@@ -229,7 +232,12 @@ impl StreamMessage {
         if version != PROTOCOL_VERSION {
             return Err(DecodeError::UnknownVersion(version));
         }
-        let stream_id: StreamId = r.short_str("stream id")?.parse()?;
+        let raw_stream_id = r.short_str("stream id")?;
+        let stream_id: StreamId = raw_stream_id.parse()?;
+        // One message, one encoding: an owner in upper case would verify as sent but re-encode differently.
+        if stream_id.as_str() != raw_stream_id {
+            return Err(DecodeError::NotCanonical("stream id"));
+        }
         let partition_byte = r.u8("partition")?;
         let partition = Partition::new(u32::from(partition_byte))
             .map_err(|_| DecodeError::Partition(partition_byte))?;

@@ -160,6 +160,7 @@ fn bad_wire(wire: &[u8], body: UnsignedMessage) -> Vec<Value> {
         w[at] = value;
         cases.push((name, w));
     };
+    set("stream id owner in upper case (not canonical)", 5, b'E');
     set("partition 100", partition_at, 100);
     set("stream id not UTF-8", 3, 0xff);
     set("stream id path with a space", 2 + stream_len - 1, b' ');
