@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask test`: installs what the tests need (idempotently), then runs every check and test.
 //! - `cargo xtask setup`: only the installs.
+//! - `cargo xtask contracts`: recompiles `contracts/src` into the committed artifacts in `contracts/out`.
 //!
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
@@ -22,9 +23,10 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&root),
         Some("setup") => setup(&root),
+        Some("contracts") => run("node", &["contracts/build.mjs"]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out"
             );
             bail!("unknown or missing command")
         }
@@ -130,6 +132,10 @@ fn test(root: &Path) -> Result<()> {
     step("format", || {
         run("cargo", &["fmt", "--all", "--", "--check"])
     })?;
+    step(
+        "contracts compile (solc from npm) and match the committed artifacts",
+        || run("node", &["contracts/build.mjs", "--check"]),
+    )?;
     step("clippy (native, all targets)", || {
         run(
             "cargo",

@@ -310,7 +310,10 @@ mod tests {
             );
         }
         // Found by the fuzzer: a multi-byte character right after the first byte of the owner.
-        assert!(matches!("0\u{488}00/a".parse::<StreamId>(), Err(StreamIdError::InvalidOwner(_))));
+        assert!(matches!(
+            "0\u{488}00/a".parse::<StreamId>(),
+            Err(StreamIdError::InvalidOwner(_))
+        ));
         let long = format!("rivulet.eth/{}", "a".repeat(250));
         assert_eq!(long.parse::<StreamId>(), Err(StreamIdError::TooLong(262)));
     }

@@ -143,12 +143,15 @@ fn bad_wire(wire: &[u8], body: UnsignedMessage) -> Vec<Value> {
             wire[..wire.len() - 1].to_vec(),
         ),
         ("trailing byte", [wire, &[0]].concat()),
-        ("stream id owner with a multi-byte character (found by fuzzing)", {
-            let mut w = wire.to_vec();
-            w[3] = 0xd2;
-            w[4] = 0x88;
-            w
-        }),
+        (
+            "stream id owner with a multi-byte character (found by fuzzing)",
+            {
+                let mut w = wire.to_vec();
+                w[3] = 0xd2;
+                w[4] = 0x88;
+                w
+            },
+        ),
         ("stream id of zero length", {
             let mut w = wire.to_vec();
             w[1] = 0;

@@ -1,0 +1,34 @@
+//! JSON-RPC providers configured the way Rivulet needs them.
+
+use alloy::{
+    network::EthereumWallet,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+
+use crate::ChainError;
+
+/// An HTTP JSON-RPC provider, signing transactions with `signer` when given.
+///
+/// Nonces are read from the node before every transaction (alloy's "simple" nonce management) rather
+/// than counted locally: a transaction that fails before it is sent — a revert found while estimating
+/// gas, a rejected signature — must not leave a gap that stalls every later transaction of the account.
+pub fn http_provider(
+    url: &str,
+    signer: Option<PrivateKeySigner>,
+) -> Result<DynProvider, ChainError> {
+    let url = url
+        .parse()
+        .map_err(|e| ChainError::Config(format!("invalid JSON-RPC URL {url:?}: {e}")))?;
+    let builder = ProviderBuilder::default()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id();
+    Ok(match signer {
+        Some(signer) => builder
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased(),
+        None => builder.connect_http(url).erased(),
+    })
+}
