@@ -15,6 +15,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The crates that must build for the browser.
+const WASM_CRATES: [&str; 2] = ["rivulet-protocol", "rivulet-chain"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -150,33 +152,27 @@ fn test(root: &Path) -> Result<()> {
             ],
         )
     })?;
-    step("clippy and build of the protocol core for wasm32", || {
-        run(
-            "cargo",
-            &[
-                "clippy",
-                "-p",
-                "rivulet-protocol",
-                "--target",
-                WASM_TARGET,
-                "--locked",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        )?;
-        run(
-            "cargo",
-            &[
-                "build",
-                "-p",
-                "rivulet-protocol",
-                "--target",
-                WASM_TARGET,
-                "--locked",
-            ],
-        )
-    })?;
+    step(
+        "clippy and build of the browser-bound crates for wasm32",
+        || {
+            let mut packages = Vec::new();
+            for crate_name in WASM_CRATES {
+                packages.extend(["-p", crate_name]);
+            }
+            let target = ["--target", WASM_TARGET, "--locked"];
+            run(
+                "cargo",
+                &[
+                    &["clippy"],
+                    &packages[..],
+                    &target,
+                    &["--", "-D", "warnings"],
+                ]
+                .concat(),
+            )?;
+            run("cargo", &[&["build"], &packages[..], &target].concat())
+        },
+    )?;
     step("Rust tests", || {
         run("cargo", &["test", "--workspace", "--locked"])
     })?;

@@ -55,6 +55,11 @@ pub(crate) fn provider(url: &str, i: usize) -> DynProvider {
 impl Chain {
     /// A fresh chain with the contracts deployed and 1,000,000 DATA on each dev account.
     pub(crate) async fn start() -> Chain {
+        Chain::start_with_chain_id(31337).await
+    }
+
+    /// Like [`Chain::start`], on another chain id.
+    pub(crate) async fn start_with_chain_id(chain_id: u64) -> Chain {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -67,6 +72,8 @@ impl Chain {
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
                 "--silent",
             ])
             .stdout(Stdio::null())

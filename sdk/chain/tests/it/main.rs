@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 mod anvil;
+mod client;
 mod marketplace;
 mod registry;
