@@ -3,6 +3,7 @@
 //! - `cargo xtask test`: installs what the tests need (idempotently), then runs every check and test.
 //! - `cargo xtask setup`: only the installs.
 //! - `cargo xtask contracts`: recompiles `contracts/src` into the committed artifacts in `contracts/out`.
+//! - `cargo xtask chain`: a local chain with the contracts deployed (`.rivulet/deployment.json`).
 //!
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
@@ -26,9 +27,24 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("setup") => setup(&root),
         Some("contracts") => run("node", &["contracts/build.mjs"]),
+        Some("chain") => {
+            setup(&root)?;
+            run(
+                "cargo",
+                &[
+                    "run",
+                    "--quiet",
+                    "--locked",
+                    "-p",
+                    "rivulet-deploy",
+                    "--",
+                    "--start-anvil",
+                ],
+            )
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)"
             );
             bail!("unknown or missing command")
         }

@@ -8,11 +8,14 @@
 //! - [`PermissionCache`]: the registry's permissions mirrored locally from its events, for relay nodes.
 //! - [`deploy`] and [`Deployment`]: putting the contracts on a chain and the file that says where they are.
 //! - [`ChainError`]: every failure typed; reverts decoded to the contract's named error.
+//! - `dev` (native only): the local anvil chain and its development accounts.
 
 pub mod bindings;
 pub mod cache;
 pub mod client;
 pub mod deployment;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod dev;
 pub mod error;
 pub mod provider;
 pub mod types;

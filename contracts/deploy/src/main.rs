@@ -1,0 +1,168 @@
+//! `rivulet-deploy`: puts Rivulet's contracts on a chain and writes the deployment file that relay nodes,
+//! the SDK and the dapp read.
+//!
+//! On the local chain (the default, `http://127.0.0.1:8545`) it can start anvil itself (`--start-anvil`),
+//! deploys from anvil's first development account and funds the development accounts with DATA. Run again,
+//! it reuses a deployment that is still on the chain instead of deploying twice.
+
+use std::path::{Path, PathBuf};
+
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use rivulet_chain::{
+    ChainClient, Deployment, deploy,
+    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, is_listening},
+    http_provider,
+};
+
+/// Deploy Rivulet's contracts and write the deployment file.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, env = "RIVULET_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    rpc_url: String,
+    /// Where to write the deployment file.
+    #[arg(
+        long,
+        env = "RIVULET_DEPLOYMENT",
+        default_value = ".rivulet/deployment.json"
+    )]
+    out: PathBuf,
+    /// Deployer private key (hex). Defaults to anvil's first development key on the local chain only.
+    #[arg(long, env = "RIVULET_DEPLOYER_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+    /// Accounts to mint DATA to. Defaults to anvil's ten development accounts on the local chain.
+    #[arg(long = "fund", value_name = "ADDRESS")]
+    fund: Vec<Address>,
+    /// DATA (whole tokens) minted to each funded account.
+    #[arg(long, default_value_t = 1_000_000)]
+    fund_amount: u64,
+    /// Start anvil (detached, logging next to the deployment file) when nothing answers at a loopback
+    /// `--rpc-url`.
+    #[arg(long)]
+    start_anvil: bool,
+    /// Deploy anew even if the deployment file names contracts that are on the chain.
+    #[arg(long)]
+    force: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.fund_amount == 0 {
+        bail!("--fund-amount must be at least 1 DATA");
+    }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if args.start_anvil {
+        start_anvil_if_needed(&args.rpc_url, &args.out)?;
+    }
+    let existing = if args.force {
+        None
+    } else {
+        Deployment::load(&args.out).ok()
+    };
+    if let Some(existing) = existing {
+        match ChainClient::connect(existing.clone(), Some(&args.rpc_url), None).await {
+            Ok(_) => {
+                println!(
+                    "already deployed on chain {} (see {}); --force deploys anew",
+                    existing.chain_id,
+                    args.out.display()
+                );
+                return Ok(());
+            }
+            Err(e) => eprintln!(
+                "the deployment in {} is not usable here ({e}); deploying anew",
+                args.out.display()
+            ),
+        }
+    }
+    let probe = http_provider(&args.rpc_url, None)?;
+    let chain_id = alloy::providers::Provider::get_chain_id(&probe)
+        .await
+        .with_context(|| format!("cannot reach the chain at {}", args.rpc_url))?;
+    let local = chain_id == LOCAL_CHAIN_ID;
+    let key = match (&args.private_key, local) {
+        (Some(k), _) => k.clone(),
+        (None, true) => DEV_KEYS[0].to_owned(),
+        (None, false) => bail!(
+            "chain {chain_id} is not the local chain: give --private-key (or RIVULET_DEPLOYER_KEY)"
+        ),
+    };
+    let signer: PrivateKeySigner = key
+        .trim()
+        .parse()
+        .context("--private-key is not a hex secp256k1 key")?;
+    let fund: Vec<Address> = if !args.fund.is_empty() {
+        args.fund.clone()
+    } else if local {
+        DEV_KEYS
+            .iter()
+            .filter_map(|k| k.parse::<PrivateKeySigner>().ok())
+            .map(|s| s.address())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
+    let deployer = signer.address();
+    let deployment = deploy(
+        http_provider(&args.rpc_url, Some(signer))?,
+        &args.rpc_url,
+        &fund,
+        amount,
+    )
+    .await
+    .context("deployment failed")?;
+    deployment.save(&args.out)?;
+    println!(
+        "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\nfunded {} accounts with {} DATA each; wrote {}",
+        deployment.chain_id,
+        deployment.data_token,
+        deployment.stream_registry,
+        deployment.marketplace,
+        fund.len(),
+        args.fund_amount,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Starts anvil detached when nothing listens on the loopback port of `rpc_url`.
+fn start_anvil_if_needed(rpc_url: &str, out: &Path) -> Result<()> {
+    let url: alloy::transports::http::reqwest::Url =
+        rpc_url.parse().context("--rpc-url is not a URL")?;
+    let host = url.host_str().unwrap_or_default();
+    if !matches!(host, "127.0.0.1" | "localhost") {
+        bail!("--start-anvil needs a loopback --rpc-url, not {host}");
+    }
+    let port = url
+        .port_or_known_default()
+        .context("--rpc-url has no port")?;
+    if is_listening(port) {
+        println!("a chain already answers on 127.0.0.1:{port}");
+        return Ok(());
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let cwd = std::env::current_dir()?;
+    let binary = anvil_binary(&cwd)?;
+    let log = dir.join("anvil.log");
+    let anvil = Anvil::spawn(&binary, Some(port), LOCAL_CHAIN_ID, Some(&log))?;
+    let pid = anvil.detach().context("anvil has no process id")?;
+    std::fs::write(dir.join("anvil.pid"), format!("{pid}\n"))?;
+    println!(
+        "started anvil on 127.0.0.1:{port} (pid {pid}, log {}); stop it with: kill {pid}",
+        log.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The local development chain: anvil from the npm package `@foundry-rs/anvil` (installed by
+//! `cargo xtask setup`) and its well-known accounts. Native only.
+
+use std::{
+    net::{SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::ChainError;
+
+/// anvil's development private keys (mnemonic "test test test test test test test test test test test junk"),
+/// accounts 0..10. Publicly known: for the local chain only.
+pub const DEV_KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// The chain id anvil uses by default.
+pub const LOCAL_CHAIN_ID: u64 = 31337;
+
+/// The anvil binary: `$RIVULET_ANVIL`, or the npm package's binary under the first `node_modules` found
+/// walking up from `start`.
+pub fn anvil_binary(start: &Path) -> Result<PathBuf, ChainError> {
+    if let Some(p) = std::env::var_os("RIVULET_ANVIL") {
+        return Ok(p.into());
+    }
+    let relative = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
+    start
+        .ancestors()
+        .map(|dir| dir.join(relative))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            ChainError::Config(format!(
+                "anvil not found ({relative} above {}); run `cargo xtask setup` or set RIVULET_ANVIL",
+                start.display()
+            ))
+        })
+}
+
+/// A running anvil on 127.0.0.1. Stopped when dropped, unless [`Anvil::detach`]ed.
+#[derive(Debug)]
+pub struct Anvil {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Anvil {
+    /// Starts anvil on `127.0.0.1:port` (a free port when `None`) with `chain_id`, logging to `log` (or
+    /// nowhere), and waits until it accepts connections.
+    pub fn spawn(
+        binary: &Path,
+        port: Option<u16>,
+        chain_id: u64,
+        log: Option<&Path>,
+    ) -> Result<Anvil, ChainError> {
+        let port = match port {
+            Some(p) => p,
+            None => std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| ChainError::Config(format!("no free port: {e}")))?
+                .port(),
+        };
+        let output = |log: Option<&Path>| -> Result<Stdio, ChainError> {
+            Ok(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).map_err(|e| {
+                    ChainError::Config(format!("cannot write {}: {e}", path.display()))
+                })?),
+                None => Stdio::null(),
+            })
+        };
+        let child = Command::new(binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(output(log)?)
+            .stderr(output(None)?)
+            .spawn()
+            .map_err(|e| ChainError::Config(format!("cannot start {}: {e}", binary.display())))?;
+        let mut anvil = Anvil {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !is_listening(port) {
+            if let Some(status) = anvil
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(ChainError::Config(format!(
+                    "anvil exited at start ({status}); is port {port} taken?"
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(ChainError::Config(format!(
+                    "anvil did not listen on 127.0.0.1:{port} within 15 s"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(anvil)
+    }
+
+    /// The JSON-RPC URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Leaves anvil running after this value is dropped; returns its process id.
+    pub fn detach(mut self) -> Option<u32> {
+        self.child.take().map(|c| c.id())
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether something accepts TCP connections on `127.0.0.1:port`.
+pub fn is_listening(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
