@@ -8,9 +8,10 @@
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
 use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::Command,
-    time::Instant,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
@@ -195,6 +196,10 @@ fn test(root: &Path) -> Result<()> {
     step("cross-check with ethers v6 and eciesjs", || {
         crosscheck(root)
     })?;
+    step(
+        "the deployed contracts through ethers v6 (ABI, custom errors, EIP-2612 permit)",
+        || ethers_contracts(root),
+    )?;
     eprintln!(
         "\nall checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
@@ -244,5 +249,73 @@ fn crosscheck(root: &Path) -> Result<()> {
     run(
         "cargo",
         &[&example[..], &["verify", &path_str(&ethers_json)?]].concat(),
+    )
+}
+
+/// Stops a child process when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a fresh anvil on a free loopback port, deploys with `rivulet-deploy`, and runs
+/// `tests/ethers/contracts.mjs` against it.
+fn ethers_contracts(root: &Path) -> Result<()> {
+    let dir = target_dir(root).join("xtask/ethers-chain");
+    std::fs::create_dir_all(&dir)?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let child = Command::new(&anvil)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", anvil.display()))?;
+    let _anvil = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("anvil did not listen on {addr} within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deployment = dir.join("deployment.json");
+    let path = deployment.to_str().context("non-UTF-8 path")?;
+    let url = format!("http://{addr}");
+    run(
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "rivulet-deploy",
+            "--",
+            "--rpc-url",
+            &url,
+            "--out",
+            path,
+            "--force",
+        ],
+    )?;
+    run_env(
+        "node",
+        &[
+            "--test",
+            "--test-reporter=spec",
+            "tests/ethers/contracts.mjs",
+        ],
+        &[("RIVULET_DEPLOYMENT", &deployment)],
     )
 }
