@@ -152,6 +152,18 @@ async fn main() -> Result<()> {
         buyer_market.buy(one, 3600),
     )
     .await?;
+    let chain = rivulet_chain::ChainClient::new(p(2)?, d.clone(), Some(keys[2].address()));
+    let before = alloy::providers::Provider::get_block_number(chain.provider()).await?;
+    chain.buy_with_permit(1, 3600, &keys[2]).await?;
+    let receipt =
+        alloy::providers::Provider::get_block_receipts(chain.provider(), (before + 1).into())
+            .await?
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| anyhow::anyhow!("no receipt for the permit purchase"))?;
+    rows.push((
+        "Marketplace.buyWithPermit (extension, permit included)".to_owned(),
+        receipt.gas_used,
+    ));
     gas(
         &mut rows,
         "StreamRegistry.deleteStream",

@@ -171,6 +171,12 @@ async fn licences_are_sold_extended_and_expire() {
         .await
         .unwrap();
 
+    assert!(
+        reverts(market_buyer.buy(product, 0).send())
+            .await
+            .starts_with("PeriodTooShort")
+    );
+
     // Buying again while the licence runs extends it from its expiry (permit path: one transaction).
     let chain_id = d.chain_id;
     let deadline = U256::from(u64::MAX);
@@ -212,6 +218,35 @@ async fn licences_are_sold_extended_and_expire() {
             .unwrap(),
         first_expiry + 60
     );
+
+    // A permit past its deadline does not pay: the purchase fails on the missing allowance.
+    let nonce = token_buyer.nonces(buyer).call().await.unwrap();
+    let stale = U256::from(1u64);
+    let permit = Permit {
+        owner: buyer,
+        spender: d.marketplace,
+        value,
+        nonce,
+        deadline: stale,
+    };
+    let sig = signer(2)
+        .sign_hash(&permit.eip712_signing_hash(&domain))
+        .await
+        .unwrap();
+    let reason = reverts(
+        market_buyer
+            .buyWithPermit(
+                product,
+                60,
+                stale,
+                27 + sig.v() as u8,
+                sig.r().into(),
+                sig.s().into(),
+            )
+            .send(),
+    )
+    .await;
+    assert!(reason.starts_with("ERC20InsufficientAllowance"), "{reason}");
 
     // Insufficient balance: a fresh account with allowance but no DATA.
     let poor = Marketplace::new(d.marketplace, crate::anvil::provider(&chain.url, 3));
