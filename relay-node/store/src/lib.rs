@@ -1,0 +1,305 @@
+//! # rivulet-store
+//!
+//! The history a relay node keeps for the stream parts it stores: an append-only log per stream part in
+//! an embedded transactional store (redb), queried by last N, by reference range, by time range, or per
+//! publisher chain for gap fill.
+//!
+//! **Durability.** [`Store::append`] writes a batch in one transaction and returns only after it is on
+//! disk (fsync; redb `Durability::Immediate`). A node acknowledges a message only after the batch that
+//! holds it was appended, so `kill -9` loses nothing acknowledged; batching (group commit) keeps the
+//! fsync cost per batch, not per message.
+//!
+//! **Keys.** `u8 len ‖ stream id ‖ u8 partition ‖ u64 timestamp ‖ u32 sequence number ‖ publisher(20) ‖
+//! chain id`, all big-endian: one stream part's messages are contiguous and ordered by reference; the
+//! same message stored twice is one entry. Values are the messages' wire bytes, served as they came.
+
+use std::path::Path;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, StreamPartId};
+
+type RangeEntry<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
+const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
+/// The longest key suffix after the reference: publisher (20) and chain id (at most 64 bytes).
+const MAX_TAIL: usize = 20 + rivulet_protocol::message::MAX_CHAIN_ID_LEN;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened (missing directory, another process holds it, corrupt file).
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        source: redb::DatabaseError,
+    },
+    /// A read or write failed.
+    #[error("store I/O failed: {0}")]
+    Io(String),
+}
+
+fn io(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// Bounds a query's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl Default for Limit {
+    /// At most 10,000 messages per answer.
+    fn default() -> Self {
+        Limit(10_000)
+    }
+}
+
+/// The history of every stored stream part, in one database file.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+fn part_prefix(part: &StreamPartId) -> Vec<u8> {
+    let id = part.stream_id.as_str().as_bytes();
+    let mut key = Vec::with_capacity(2 + id.len() + 12 + MAX_TAIL);
+    // Stream ids are at most 255 bytes.
+    key.push(id.len() as u8);
+    key.extend_from_slice(id);
+    key.push(part.partition.get());
+    key
+}
+
+fn ref_key(prefix: &[u8], at: MessageRef) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&at.timestamp.to_be_bytes());
+    key.extend_from_slice(&at.sequence_number.to_be_bytes());
+    key
+}
+
+/// The largest key at reference `at`.
+fn ref_key_end(prefix: &[u8], at: MessageRef) -> Vec<u8> {
+    let mut key = ref_key(prefix, at);
+    key.extend_from_slice(&[0xff; MAX_TAIL + 1]);
+    key
+}
+
+/// The storage key of a message.
+pub fn message_key(id: &MessageId) -> Vec<u8> {
+    let mut key = ref_key(&part_prefix(&id.stream_part()), id.message_ref());
+    key.extend_from_slice(id.publisher.as_bytes());
+    key.extend_from_slice(id.chain_id.as_str().as_bytes());
+    key
+}
+
+/// The publisher and chain id at the end of a key (after prefix, timestamp and sequence number).
+fn key_chain(key: &[u8], prefix_len: usize) -> (&[u8], &[u8]) {
+    let tail = key.get(prefix_len + 12..).unwrap_or_default();
+    let split = tail.len().min(20);
+    tail.split_at(split)
+}
+
+fn key_ref(key: &[u8], prefix_len: usize) -> MessageRef {
+    let mut ts = [0u8; 8];
+    let mut seq = [0u8; 4];
+    if let Some(b) = key.get(prefix_len..prefix_len + 8) {
+        ts.copy_from_slice(b);
+    }
+    if let Some(b) = key.get(prefix_len + 8..prefix_len + 12) {
+        seq.copy_from_slice(b);
+    }
+    MessageRef::new(u64::from_be_bytes(ts), u32::from_be_bytes(seq))
+}
+
+impl Store {
+    /// Opens (or creates) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let txn = db.begin_write().map_err(io)?;
+        txn.open_table(MESSAGES).map_err(io)?;
+        txn.commit().map_err(io)?;
+        Ok(Store { db })
+    }
+
+    /// Appends a batch of `(message id, wire bytes)` in one transaction and returns once it is durable.
+    /// Storing a message again is harmless. Returns how many entries were new.
+    pub fn append<'a>(
+        &self,
+        batch: impl IntoIterator<Item = (&'a MessageId, &'a [u8])>,
+    ) -> Result<usize, StoreError> {
+        let mut txn = self.db.begin_write().map_err(io)?;
+        txn.set_durability(Durability::Immediate).map_err(io)?;
+        let mut new = 0;
+        {
+            let mut table = txn.open_table(MESSAGES).map_err(io)?;
+            for (id, wire) in batch {
+                if table
+                    .insert(message_key(id).as_slice(), wire)
+                    .map_err(io)?
+                    .is_none()
+                {
+                    new += 1;
+                }
+            }
+        }
+        txn.commit().map_err(io)?;
+        Ok(new)
+    }
+
+    fn scan(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        newest_first: bool,
+        limit: Limit,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(MESSAGES).map_err(io)?;
+        let range = table.range(lo..=hi).map_err(io)?;
+        let mut out = Vec::new();
+        let mut push = |entry: RangeEntry<'_>| {
+            let (k, v) = entry.map_err(io)?;
+            if keep(k.value()) {
+                out.push(v.value().to_vec());
+            }
+            Ok::<bool, StoreError>(out.len() >= limit.0)
+        };
+        if newest_first {
+            for entry in range.rev() {
+                if push(entry)? {
+                    break;
+                }
+            }
+            out.reverse();
+        } else {
+            for entry in range {
+                if push(entry)? {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest `n` messages of a stream part, oldest first.
+    pub fn last(&self, part: &StreamPartId, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let prefix = part_prefix(part);
+        let lo = ref_key(&prefix, MessageRef::new(0, 0));
+        let hi = ref_key_end(&prefix, MessageRef::new(u64::MAX, u32::MAX));
+        self.scan(&lo, &hi, true, Limit(n), |_| true)
+    }
+
+    /// Messages with references in `from..=to`, oldest first, at most `limit`.
+    pub fn range(
+        &self,
+        part: &StreamPartId,
+        from: MessageRef,
+        to: MessageRef,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let prefix = part_prefix(part);
+        self.scan(
+            &ref_key(&prefix, from),
+            &ref_key_end(&prefix, to),
+            false,
+            limit,
+            |_| true,
+        )
+    }
+
+    /// Messages with timestamps in `from_ms..=to_ms`, oldest first, at most `limit`.
+    pub fn time_range(
+        &self,
+        part: &StreamPartId,
+        from_ms: u64,
+        to_ms: u64,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.range(
+            part,
+            MessageRef::new(from_ms, 0),
+            MessageRef::new(to_ms, u32::MAX),
+            limit,
+        )
+    }
+
+    /// One publisher chain's messages after `after` (exclusive) up to `to` (inclusive): the answer to a
+    /// gap that chain tracking reported.
+    pub fn chain_range(
+        &self,
+        part: &StreamPartId,
+        publisher: Address,
+        chain_id: &ChainId,
+        after: MessageRef,
+        to: MessageRef,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        if after >= to {
+            return Ok(Vec::new());
+        }
+        let prefix = part_prefix(part);
+        let plen = prefix.len();
+        let keep = |key: &[u8]| {
+            let (p, c) = key_chain(key, plen);
+            key_ref(key, plen) > after
+                && p == publisher.as_bytes()
+                && c == chain_id.as_str().as_bytes()
+        };
+        self.scan(
+            &ref_key(&prefix, after),
+            &ref_key_end(&prefix, to),
+            false,
+            limit,
+            keep,
+        )
+    }
+
+    /// Deletes a stream part's messages older than `before_ms`; returns how many.
+    pub fn prune_before(&self, part: &StreamPartId, before_ms: u64) -> Result<usize, StoreError> {
+        if before_ms == 0 {
+            return Ok(0);
+        }
+        let prefix = part_prefix(part);
+        let lo = ref_key(&prefix, MessageRef::new(0, 0));
+        let hi = ref_key_end(&prefix, MessageRef::new(before_ms - 1, u32::MAX));
+        let mut txn = self.db.begin_write().map_err(io)?;
+        txn.set_durability(Durability::Immediate).map_err(io)?;
+        let removed = {
+            let mut table = txn.open_table(MESSAGES).map_err(io)?;
+            table
+                .extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)
+                .map_err(io)?
+                .count()
+        };
+        txn.commit().map_err(io)?;
+        Ok(removed)
+    }
+
+    /// How many messages the store holds in all.
+    pub fn len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(io)?;
+        txn.open_table(MESSAGES).map_err(io)?.len().map_err(io)
+    }
+
+    /// Whether the store holds no message.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+}

@@ -1,0 +1,196 @@
+//! The store against real files: queries, idempotence, pruning, reopening, and `kill -9` durability.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+
+use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, Partition, StreamPartId};
+use rivulet_store::{Limit, Store};
+
+fn part(path: &str, partition: u32) -> StreamPartId {
+    StreamPartId::new(
+        format!("rivulet.eth/{path}").parse().unwrap(),
+        Partition::new(partition).unwrap(),
+    )
+}
+
+fn id(part: &StreamPartId, ts: u64, seq: u32, publisher: u8, chain: &str) -> MessageId {
+    MessageId {
+        stream_id: part.stream_id.clone(),
+        partition: part.partition,
+        timestamp: ts,
+        sequence_number: seq,
+        publisher: Address([publisher; 20]),
+        chain_id: ChainId::new(chain).unwrap(),
+    }
+}
+
+fn payload(id: &MessageId) -> Vec<u8> {
+    format!(
+        "{}:{}:{}:{}:{}",
+        id.stream_part(),
+        id.timestamp,
+        id.sequence_number,
+        id.publisher,
+        id.chain_id
+    )
+    .into_bytes()
+}
+
+fn text(v: &[Vec<u8>]) -> Vec<String> {
+    v.iter()
+        .map(|b| String::from_utf8(b.clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn queries_are_per_part_ordered_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("history.redb")).unwrap();
+    let a = part("a", 0);
+    let a1 = part("a", 1);
+    let ab = part("ab", 0);
+    let mut ids = Vec::new();
+    for ts in [5u64, 1, 3, 2, 4] {
+        ids.push(id(&a, ts, 0, 1, "c1"));
+        ids.push(id(&a, ts, 1, 2, "c2"));
+    }
+    ids.push(id(&a1, 3, 0, 1, "c1"));
+    ids.push(id(&ab, 3, 0, 1, "c1"));
+    let wires: Vec<Vec<u8>> = ids.iter().map(payload).collect();
+    assert_eq!(
+        store
+            .append(ids.iter().zip(wires.iter().map(Vec::as_slice)))
+            .unwrap(),
+        12
+    );
+    // Idempotent: the same messages again add nothing.
+    assert_eq!(
+        store
+            .append(ids.iter().zip(wires.iter().map(Vec::as_slice)))
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.len().unwrap(), 12);
+
+    let last3 = text(&store.last(&a, 3).unwrap());
+    assert_eq!(
+        last3,
+        text(&[payload(&ids[9]), payload(&ids[0]), payload(&ids[1])])
+    );
+    assert_eq!(
+        store.last(&a, 100).unwrap().len(),
+        10,
+        "other parts never leak in"
+    );
+    assert_eq!(store.last(&a1, 100).unwrap().len(), 1);
+    assert_eq!(store.last(&ab, 100).unwrap().len(), 1);
+    assert!(store.last(&part("none", 0), 10).unwrap().is_empty());
+
+    let range = text(
+        &store
+            .range(
+                &a,
+                MessageRef::new(2, 1),
+                MessageRef::new(4, 0),
+                Limit::default(),
+            )
+            .unwrap(),
+    );
+    assert_eq!(range.len(), 4, "{range:?}"); // 2.1, 3.0, 3.1, 4.0
+    assert!(range[0].contains(":2:1:"));
+    assert!(range[3].contains(":4:0:"));
+    assert_eq!(
+        store.time_range(&a, 2, 3, Limit::default()).unwrap().len(),
+        4
+    );
+    assert_eq!(store.time_range(&a, 2, 3, Limit(3)).unwrap().len(), 3);
+    assert!(
+        store
+            .range(
+                &a,
+                MessageRef::new(4, 0),
+                MessageRef::new(2, 0),
+                Limit::default()
+            )
+            .unwrap()
+            .is_empty()
+    );
+
+    // Gap fill: one chain, after (exclusive) .. to (inclusive).
+    let chain = text(
+        &store
+            .chain_range(
+                &a,
+                Address([2; 20]),
+                &ChainId::new("c2").unwrap(),
+                MessageRef::new(1, 1),
+                MessageRef::new(4, 1),
+                Limit::default(),
+            )
+            .unwrap(),
+    );
+    assert_eq!(chain.len(), 3, "{chain:?}"); // 2.1, 3.1, 4.1
+    assert!(chain.iter().all(|m| m.contains("c2")));
+    assert!(chain[0].contains(":2:1:"));
+
+    // Pruning drops only what is older, in that part only.
+    assert_eq!(store.prune_before(&a, 3).unwrap(), 4);
+    assert_eq!(store.last(&a, 100).unwrap().len(), 6);
+    assert_eq!(store.last(&ab, 100).unwrap().len(), 1);
+}
+
+#[test]
+fn history_survives_reopening_and_a_second_opener_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.redb");
+    let p = part("x", 0);
+    let m = id(&p, 1, 0, 1, "c");
+    {
+        let store = Store::open(&path).unwrap();
+        store.append([(&m, payload(&m).as_slice())]).unwrap();
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("cannot open the store"), "{err}");
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.last(&p, 10).unwrap(), vec![payload(&m)]);
+    let err = Store::open(&dir.path().join("no/such/dir/h.redb"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot open the store"), "{err}");
+}
+
+#[test]
+fn kill_9_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.redb");
+    // The writer appends batches of 50 and prints "acked N" after each durable append.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_store-writer"))
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acked = 0u64;
+    while acked < 2_000 {
+        let line = lines.next().unwrap().unwrap();
+        acked = line.strip_prefix("acked ").unwrap().parse().unwrap();
+    }
+    // SIGKILL mid-stream: no destructor, no flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = Store::open(&path).unwrap();
+    let p = part("crash", 0);
+    let kept = store.last(&p, 1_000_000).unwrap();
+    assert!(
+        kept.len() as u64 >= acked,
+        "acknowledged {acked}, found {}",
+        kept.len()
+    );
+    // Every acknowledged message is there, in order.
+    for (i, wire) in kept.iter().take(acked as usize).enumerate() {
+        assert_eq!(wire, &(i as u64).to_be_bytes().to_vec());
+    }
+}
