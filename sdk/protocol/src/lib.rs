@@ -22,7 +22,7 @@ pub use message::{
     UnsignedMessage,
 };
 pub use rand_core;
-pub use signing::{SignatureError, Signer, VerifyError, decode_verified};
+pub use signing::{SignatureError, Signer, VerifyError, decode_verified, verify_frame};
 pub use stream::{
     Partition, PartitionError, StreamId, StreamIdError, StreamPartId, StreamPartIdError,
     partition_for_key,

@@ -192,15 +192,16 @@ impl StreamMessage {
     }
 }
 
+/// Checks the signature of `message`, which was decoded from `frame`, over the bytes as received (no
+/// re-encoding). `frame` must be the exact bytes `message` was decoded from.
+pub fn verify_frame(message: &StreamMessage, frame: &[u8]) -> Result<(), SignatureError> {
+    let body = split_signature(frame).map_or(frame, |(body, _)| body);
+    check_signer(message.body.id.publisher, body, &message.signature)
+}
+
 /// Decodes wire bytes and verifies the signature over the bytes as received, without re-encoding.
 pub fn decode_verified(wire: &[u8], limits: &Limits) -> Result<StreamMessage, VerifyError> {
     let message = StreamMessage::decode(wire, limits)?;
-    // decode succeeded, so the input ends in a signature.
-    let (body, _) = split_signature(wire).ok_or(DecodeError::Truncated {
-        field: "signature",
-        needed: crate::codec::SIGNATURE_LEN,
-        remaining: wire.len(),
-    })?;
-    check_signer(message.body.id.publisher, body, &message.signature)?;
+    verify_frame(&message, wire)?;
     Ok(message)
 }
