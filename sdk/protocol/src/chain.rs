@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::{
     address::Address,
     message::{ChainId, MessageRef},
+    stream::StreamPartId,
 };
 
 /// The publisher's side of one message chain: hands out references in order.
@@ -28,8 +29,12 @@ impl MessageChain {
     pub fn next(&mut self, timestamp: u64) -> (MessageRef, Option<MessageRef>) {
         let prev = self.last;
         let next = match prev {
+            // Out of sequence numbers in this millisecond: move on to the next one.
+            Some(last) if timestamp <= last.timestamp && last.sequence_number == u32::MAX => {
+                MessageRef::new(last.timestamp.saturating_add(1), 0)
+            }
             Some(last) if timestamp <= last.timestamp => {
-                MessageRef::new(last.timestamp, last.sequence_number.saturating_add(1))
+                MessageRef::new(last.timestamp, last.sequence_number + 1)
             }
             _ => MessageRef::new(timestamp, 0),
         };
@@ -46,6 +51,10 @@ impl MessageChain {
 /// One chain of one publisher in one stream part.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct ChainKey {
+    /// The stream part the chain is in (a chain is per stream part: a process publishing to two
+    /// partitions runs two chains, or links that subscribers of one partition never see would look like
+    /// gaps).
+    pub part: StreamPartId,
     /// The publisher.
     pub publisher: Address,
     /// The publisher's chain id.
@@ -75,10 +84,12 @@ pub enum Ingest<T> {
     Deliver(Vec<T>),
     /// Already delivered or already waiting: drop it.
     Duplicate,
-    /// A message before it is missing; it waits until the gap is filled. `gap` is the new missing range.
+    /// A message before it is missing; it waits until the gap is filled. `gap` is the newly found missing
+    /// range, or `None` when the message directly follows one that is already waiting (the gap before
+    /// that one was reported already).
     Buffered {
-        /// The newly detected missing range.
-        gap: Gap,
+        /// The newly detected missing range, if any.
+        gap: Option<Gap>,
     },
     /// Too many messages wait on this chain; this one was dropped. Resend will bring it again.
     Overflow,
@@ -94,41 +105,72 @@ struct Pending<T> {
 struct ChainState<T> {
     last: MessageRef,
     waiting: BTreeMap<MessageRef, Pending<T>>,
+    /// When the chain last changed, in ingest calls; the least recently changed chain is evicted first.
+    touched: u64,
 }
 
 /// Orders messages per chain, drops duplicates and detects gaps. Generic over the item it carries
 /// (a decoded message, an index...). Time is not its business: the caller decides when a gap has waited
 /// long enough to ask for a resend.
+///
+/// Bounded: at most `max_waiting` out-of-order messages per chain and `max_chains` chains; a new chain
+/// beyond that evicts the least recently active one (whose next message then starts it afresh).
 #[derive(Debug)]
 pub struct ChainTracker<T> {
     chains: HashMap<ChainKey, ChainState<T>>,
     max_waiting: usize,
+    max_chains: usize,
+    tick: u64,
 }
 
 impl<T> ChainTracker<T> {
-    /// A tracker that keeps at most `max_waiting` out-of-order messages per chain.
-    pub fn new(max_waiting: usize) -> ChainTracker<T> {
+    /// A tracker that keeps at most `max_waiting` out-of-order messages per chain and at most
+    /// `max_chains` chains (at least one).
+    pub fn new(max_waiting: usize, max_chains: usize) -> ChainTracker<T> {
         ChainTracker {
             chains: HashMap::new(),
             max_waiting,
+            max_chains: max_chains.max(1),
+            tick: 0,
         }
     }
 
-    /// Declares that `chain` has been delivered up to `last` (e.g. after a resend, or when subscribing
-    /// from a known point), so that the next message must link to it.
-    pub fn start_after(&mut self, chain: ChainKey, last: MessageRef) {
+    fn insert_chain(&mut self, chain: ChainKey, last: MessageRef) {
+        if !self.chains.contains_key(&chain) && self.chains.len() >= self.max_chains {
+            let oldest = self
+                .chains
+                .iter()
+                .min_by_key(|(_, c)| c.touched)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.chains.remove(&oldest);
+            }
+        }
         self.chains.insert(
             chain,
             ChainState {
                 last,
                 waiting: BTreeMap::new(),
+                touched: self.tick,
             },
         );
+    }
+
+    /// Declares that `chain` has been delivered up to `last` (e.g. after a resend, or when subscribing
+    /// from a known point), so that the next message must link to it.
+    pub fn start_after(&mut self, chain: ChainKey, last: MessageRef) {
+        self.tick += 1;
+        self.insert_chain(chain, last);
     }
 
     /// The last reference delivered on `chain`.
     pub fn last_delivered(&self, chain: &ChainKey) -> Option<MessageRef> {
         self.chains.get(chain).map(|c| c.last)
+    }
+
+    /// How many chains are tracked.
+    pub fn chain_count(&self) -> usize {
+        self.chains.len()
     }
 
     /// Takes one message with reference `at` and link `prev`.
@@ -142,14 +184,10 @@ impl<T> ChainTracker<T> {
         prev: Option<MessageRef>,
         item: T,
     ) -> Ingest<T> {
+        self.tick += 1;
+        let tick = self.tick;
         let Some(state) = self.chains.get_mut(&chain) else {
-            self.chains.insert(
-                chain,
-                ChainState {
-                    last: at,
-                    waiting: BTreeMap::new(),
-                },
-            );
+            self.insert_chain(chain, at);
             return Ingest::Deliver(vec![item]);
         };
         if at <= state.last || state.waiting.contains_key(&at) {
@@ -167,13 +205,13 @@ impl<T> ChainTracker<T> {
                     .map_or(state.last, |(r, _)| *r)
                     .max(state.last);
                 state.waiting.insert(at, Pending { prev, item });
-                Ingest::Buffered {
-                    gap: Gap {
-                        chain,
-                        from,
-                        to: missing,
-                    },
-                }
+                state.touched = tick;
+                let gap = (missing > from).then_some(Gap {
+                    chain,
+                    from,
+                    to: missing,
+                });
+                Ingest::Buffered { gap }
             }
             // Linked to what we have (or a chain start, or a link that is older than what we have, as
             // when a publisher restarts a chain): deliver and drain what it connects.
@@ -195,6 +233,7 @@ impl<T> ChainTracker<T> {
                     state.last = next_ref;
                     out.push(pending.item);
                 }
+                state.touched = tick;
                 Ingest::Deliver(out)
             }
         }
@@ -251,8 +290,13 @@ mod tests {
     use super::*;
 
     fn key() -> ChainKey {
+        key_n(7)
+    }
+
+    fn key_n(n: u8) -> ChainKey {
         ChainKey {
-            publisher: Address([7; 20]),
+            part: "rivulet.eth/s#0".parse().unwrap(),
+            publisher: Address([n; 20]),
             chain_id: ChainId::new("c1").unwrap(),
         }
     }
@@ -281,7 +325,7 @@ mod tests {
 
     #[test]
     fn in_order_messages_are_delivered_and_duplicates_dropped() {
-        let mut t = ChainTracker::new(10);
+        let mut t = ChainTracker::new(10, 100);
         assert_eq!(t.ingest(key(), r(1), None, 1), Ingest::Deliver(vec![1]));
         assert_eq!(
             t.ingest(key(), r(2), Some(r(1)), 2),
@@ -293,27 +337,27 @@ mod tests {
 
     #[test]
     fn gaps_are_reported_exactly_and_filled_in_order() {
-        let mut t = ChainTracker::new(10);
+        let mut t = ChainTracker::new(10, 100);
         t.ingest(key(), r(1), None, 1);
         // 2 and 3 missing, 4 arrives; 5 missing, 6 arrives.
         assert_eq!(
             t.ingest(key(), r(4), Some(r(3)), 4),
             Ingest::Buffered {
-                gap: Gap {
+                gap: Some(Gap {
                     chain: key(),
                     from: r(1),
                     to: r(3)
-                }
+                })
             }
         );
         assert_eq!(
             t.ingest(key(), r(6), Some(r(5)), 6),
             Ingest::Buffered {
-                gap: Gap {
+                gap: Some(Gap {
                     chain: key(),
                     from: r(4),
                     to: r(5)
-                }
+                })
             }
         );
         assert_eq!(t.ingest(key(), r(6), Some(r(5)), 6), Ingest::Duplicate);
@@ -359,7 +403,7 @@ mod tests {
 
     #[test]
     fn waiting_is_bounded_and_gaps_can_be_skipped() {
-        let mut t = ChainTracker::new(2);
+        let mut t = ChainTracker::new(2, 100);
         t.ingest(key(), r(1), None, 1);
         assert!(matches!(
             t.ingest(key(), r(3), Some(r(2)), 3),
@@ -375,18 +419,18 @@ mod tests {
         assert_eq!(
             t.ingest(key(), r(7), Some(r(6)), 7),
             Ingest::Buffered {
-                gap: Gap {
+                gap: Some(Gap {
                     chain: key(),
                     from: r(5),
                     to: r(6)
-                }
+                })
             }
         );
     }
 
     #[test]
     fn a_restarted_chain_flushes_what_waited_below_it_first() {
-        let mut t = ChainTracker::new(4);
+        let mut t = ChainTracker::new(4, 100);
         t.ingest(key(), r(1), None, 1);
         assert!(matches!(
             t.ingest(key(), r(4), Some(r(3)), 4),
@@ -400,8 +444,56 @@ mod tests {
     }
 
     #[test]
+    fn a_message_behind_a_waiting_one_reports_no_new_gap() {
+        let mut t = ChainTracker::new(10, 100);
+        t.ingest(key(), r(1), None, 1);
+        assert!(matches!(
+            t.ingest(key(), r(4), Some(r(3)), 4),
+            Ingest::Buffered { gap: Some(_) }
+        ));
+        // 5 follows 4 directly: nothing new is missing.
+        assert_eq!(
+            t.ingest(key(), r(5), Some(r(4)), 5),
+            Ingest::Buffered { gap: None }
+        );
+        assert_eq!(t.gaps(&key()).len(), 1);
+        assert_eq!(
+            t.ingest(key(), r(3), Some(r(1)), 3),
+            Ingest::Deliver(vec![3, 4, 5])
+        );
+    }
+
+    #[test]
+    fn chains_are_per_stream_part_and_bounded() {
+        let mut t = ChainTracker::new(10, 2);
+        let mut other_part = key();
+        other_part.part = "rivulet.eth/s#1".parse().unwrap();
+        t.ingest(key(), r(1), None, 1);
+        // Same publisher and chain id in another partition is another chain.
+        assert_eq!(
+            t.ingest(other_part.clone(), r(1), None, 1),
+            Ingest::Deliver(vec![1])
+        );
+        assert_eq!(t.chain_count(), 2);
+        t.ingest(key(), r(2), Some(r(1)), 2);
+        // A third chain evicts the least recently active (other_part).
+        t.ingest(key_n(9), r(1), None, 1);
+        assert_eq!(t.chain_count(), 2);
+        assert_eq!(t.last_delivered(&other_part), None);
+        assert_eq!(t.last_delivered(&key()), Some(r(2)));
+    }
+
+    #[test]
+    fn publisher_chain_moves_on_when_sequence_numbers_run_out() {
+        let mut chain = MessageChain::new();
+        chain.next(100);
+        chain.last = Some(MessageRef::new(100, u32::MAX));
+        assert_eq!(chain.next(100).0, MessageRef::new(101, 0));
+    }
+
+    #[test]
     fn start_after_requires_the_link() {
-        let mut t = ChainTracker::new(4);
+        let mut t = ChainTracker::new(4, 100);
         t.start_after(key(), r(10));
         assert!(matches!(
             t.ingest(key(), r(12), Some(r(11)), 12),

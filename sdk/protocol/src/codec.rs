@@ -82,6 +82,9 @@ pub enum DecodeError {
         /// The byte found.
         value: u8,
     },
+    /// The signature's `v` byte is not 27 or 28.
+    #[error("signature v byte is {0}; it must be 27 or 28")]
+    SignatureV(u8),
     /// The stream id is invalid.
     #[error("invalid stream id: {0}")]
     StreamId(#[from] StreamIdError),
@@ -313,6 +316,12 @@ impl StreamMessage {
         }
         let content = content.to_vec();
         let signature = Signature(r.array::<SIGNATURE_LEN>("signature")?);
+        // One signature, one encoding: v is 27 or 28 on the wire (0/1 would verify too, as a second
+        // byte string for the same message).
+        let v = signature.0[SIGNATURE_LEN - 1];
+        if v != 27 && v != 28 {
+            return Err(DecodeError::SignatureV(v));
+        }
         if r.pos != bytes.len() {
             return Err(DecodeError::TrailingBytes(bytes.len() - r.pos));
         }

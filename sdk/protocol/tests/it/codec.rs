@@ -203,7 +203,9 @@ proptest! {
 
     #[test]
     fn wire_round_trips(body in arb_body(), sig in proptest::collection::vec(any::<u8>(), 65)) {
-        let message = StreamMessage { body, signature: rivulet_protocol::Signature(sig.try_into().unwrap()) };
+        let mut sig: [u8; 65] = sig.try_into().unwrap();
+        sig[64] = 27 + (sig[64] & 1);
+        let message = StreamMessage { body, signature: rivulet_protocol::Signature(sig) };
         let wire = message.encode().unwrap();
         prop_assert_eq!(wire.len(), message.body.encoded_body_len() + 65);
         prop_assert_eq!(StreamMessage::decode(&wire, &Limits::default()).unwrap(), message);

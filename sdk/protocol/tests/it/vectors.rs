@@ -174,6 +174,9 @@ fn bad_wire(wire: &[u8], body: UnsignedMessage) -> Vec<Value> {
     set("unknown encryption type", type_at + 2, 2);
     set("new group key flag 7", type_at + 3, 7);
     set("unknown signature type", type_at + 4, 0);
+    let last = wire.len() - 1;
+    set("signature v byte 0 (not canonical)", last, 0);
+    set("signature v byte 29", last, 29);
     let mut oversize = wire.to_vec();
     oversize[content_len_at..content_len_at + 4]
         .copy_from_slice(&(1024u32 * 1024 + 1).to_be_bytes());
