@@ -85,6 +85,8 @@ contract Marketplace is Ownable {
     error SellerCannotGrant(string streamId, address seller);
     error MarketplaceCannotGrant(string streamId);
     error FeeTooHigh(uint16 basisPoints);
+    error PriceAboveMaximum(uint256 price, uint256 maxPrice);
+    error PeriodTooLong(uint64 seconds_);
 
     constructor(IERC20 token_, StreamRegistry registry_, address initialOwner) Ownable(initialOwner) {
         token = token_;
@@ -183,20 +185,26 @@ contract Marketplace is Ownable {
         emit ProductResumed(productId);
     }
 
-    /// @notice Buys (or extends) a licence for `seconds_` after approving the price to this contract.
-    function buy(uint256 productId, uint64 seconds_) external returns (uint64 expiry) {
-        return _buy(productId, seconds_);
+    /// @notice Buys (or extends) a licence for `seconds_` after approving the price to this contract. Reverts
+    /// if the price (which the seller may have changed since the buyer looked) is above `maxPrice`.
+    function buy(uint256 productId, uint64 seconds_, uint256 maxPrice) external returns (uint64 expiry) {
+        return _buy(productId, seconds_, maxPrice);
     }
 
-    /// @notice Buys with an EIP-2612 permit instead of a separate approve: one transaction. If the permit was
-    /// already used (e.g. front-run), the purchase goes on as long as the allowance covers it.
-    function buyWithPermit(uint256 productId, uint64 seconds_, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        returns (uint64 expiry)
-    {
-        uint256 price = priceOf(productId, seconds_);
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), price, deadline, v, r, s) {} catch {}
-        return _buy(productId, seconds_);
+    /// @notice Buys with an EIP-2612 permit for `maxPrice` instead of a separate approve: one transaction.
+    /// If the permit was already used (e.g. front-run), the purchase goes on as long as the allowance covers
+    /// it; either way the buyer never pays more than `maxPrice`.
+    function buyWithPermit(
+        uint256 productId,
+        uint64 seconds_,
+        uint256 maxPrice,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint64 expiry) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), maxPrice, deadline, v, r, s) {} catch {}
+        return _buy(productId, seconds_, maxPrice);
     }
 
     /// @notice The price of `seconds_` of a product.
@@ -228,19 +236,26 @@ contract Marketplace is Ownable {
         if (p.owner == address(0)) revert ProductNotFound(productId);
     }
 
-    function _buy(uint256 productId, uint64 seconds_) private returns (uint64 expiry) {
+    function _buy(uint256 productId, uint64 seconds_, uint256 maxPrice) private returns (uint64 expiry) {
         Product storage p = _product(productId);
         if (!p.active) revert ProductIsPaused(productId);
         if (seconds_ < p.minimumSeconds) revert PeriodTooShort(seconds_, p.minimumSeconds);
         uint256 price = p.pricePerSecond * seconds_;
+        if (price > maxPrice) revert PriceAboveMaximum(price, maxPrice);
         uint256 fee = (price * feeBasisPoints) / 10_000;
         uint64 current = licences[productId][msg.sender];
         uint64 start = current > block.timestamp ? current : uint64(block.timestamp);
+        if (seconds_ > type(uint64).max - start) revert PeriodTooLong(seconds_);
         expiry = start + seconds_;
         licences[productId][msg.sender] = expiry;
         for (uint256 i = 0; i < p.streams.length; i++) {
             string storage streamId = p.streams[i];
             if (!registry.exists(streamId)) revert StreamNotFound(streamId);
+            // The seller must still control the stream: a seller whose grant was taken away (or whose
+            // stream was deleted and re-created by someone else) cannot keep selling it.
+            if (!registry.hasDirectPermission(streamId, p.owner, StreamRegistry.PermissionType.Grant)) {
+                revert SellerCannotGrant(streamId, p.owner);
+            }
             uint64 held = registry.getPermissionsForUser(streamId, msg.sender).subscribeExpiration;
             if (held < expiry) {
                 registry.setExpirationTime(streamId, msg.sender, StreamRegistry.PermissionType.Subscribe, expiry);

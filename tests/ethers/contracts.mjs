@@ -85,7 +85,7 @@ test('a licence bought with an EIP-2612 permit signed by ethers signTypedData', 
   const value = { owner, spender: deployment.marketplace, value: price, nonce: await token(provider).nonces(owner), deadline };
   const sig = Signature.from(await buyerWallet.signTypedData(domain, types, value));
   const before = await token(provider).balanceOf(sellerAddress);
-  await (await market(buyer).buyWithPermit(productId, seconds, deadline, sig.v, sig.r, sig.s)).wait();
+  await (await market(buyer).buyWithPermit(productId, seconds, price, deadline, sig.v, sig.r, sig.s)).wait();
   assert.equal((await token(provider).balanceOf(sellerAddress)) - before, price);
   assert.equal(await token(provider).allowance(owner, deployment.marketplace), 0n, 'the permit covered exactly the price');
   assert.ok((await market(provider).licenceExpiry(productId, owner)) > BigInt((await provider.getBlock('latest')).timestamp));

@@ -8,7 +8,7 @@
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -210,11 +210,9 @@ fn test(root: &Path) -> Result<()> {
 /// Rust signs random messages for ethers to verify and re-sign byte for byte; ethers signs random messages
 /// for Rust to verify. Pinned vectors are checked by ethers too.
 fn crosscheck(root: &Path) -> Result<()> {
-    let dir = target_dir(root).join("xtask/crosscheck");
-    std::fs::create_dir_all(&dir)?;
+    let dir = run_dir(root, "crosscheck")?;
     let rust_json = dir.join("rust-signed.json");
     let ethers_json = dir.join("ethers-signed.json");
-    let _ = std::fs::remove_file(&ethers_json);
     let example = [
         "run",
         "--quiet",
@@ -234,6 +232,7 @@ fn crosscheck(root: &Path) -> Result<()> {
         "node",
         &[
             "--test",
+            "--test-timeout=120000",
             "--test-reporter=spec",
             "tests/ethers/crosscheck.mjs",
         ],
@@ -249,7 +248,9 @@ fn crosscheck(root: &Path) -> Result<()> {
     run(
         "cargo",
         &[&example[..], &["verify", &path_str(&ethers_json)?]].concat(),
-    )
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// Stops a child process when dropped.
@@ -262,34 +263,35 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Starts a fresh anvil on a free loopback port, deploys with `rivulet-deploy`, and runs
+/// Starts a fresh anvil on a port it picks itself, deploys with `rivulet-deploy`, and runs
 /// `tests/ethers/contracts.mjs` against it.
 fn ethers_contracts(root: &Path) -> Result<()> {
-    let dir = target_dir(root).join("xtask/ethers-chain");
-    std::fs::create_dir_all(&dir)?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dir = run_dir(root, "ethers-chain")?;
     let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let child = Command::new(&anvil)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
+    let mut child = Command::new(&anvil)
+        .args(["--host", "127.0.0.1", "--port", "0"])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start {}", anvil.display()))?;
+    let stdout = child.stdout.take().context("anvil has no stdout")?;
     let _anvil = KillOnDrop(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if Instant::now() > deadline {
-            bail!("anvil did not listen on {addr} within 15 s");
+    // anvil reports the port it bound; a thread keeps reading its request log so it never blocks.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("Listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.trim().to_owned());
+            }
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(15))
+        .context("anvil did not report a listening address")?;
     let deployment = dir.join("deployment.json");
     let path = deployment.to_str().context("non-UTF-8 path")?;
     let url = format!("http://{addr}");
@@ -313,9 +315,21 @@ fn ethers_contracts(root: &Path) -> Result<()> {
         "node",
         &[
             "--test",
+            "--test-timeout=120000",
             "--test-reporter=spec",
             "tests/ethers/contracts.mjs",
         ],
         &[("RIVULET_DEPLOYMENT", &deployment)],
-    )
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A scratch directory for this run only (runs sharing a target directory do not collide).
+fn run_dir(root: &Path, name: &str) -> Result<PathBuf> {
+    let dir = target_dir(root)
+        .join("xtask")
+        .join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }

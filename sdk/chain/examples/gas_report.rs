@@ -143,18 +143,19 @@ async fn main() -> Result<()> {
     gas(
         &mut rows,
         "Marketplace.buy (first licence)",
-        buyer_market.buy(one, 3600),
+        buyer_market.buy(one, 3600, U256::MAX),
     )
     .await?;
     gas(
         &mut rows,
         "Marketplace.buy (extension)",
-        buyer_market.buy(one, 3600),
+        buyer_market.buy(one, 3600, U256::MAX),
     )
     .await?;
     let chain = rivulet_chain::ChainClient::new(p(2)?, d.clone(), Some(keys[2].address()));
     let before = alloy::providers::Provider::get_block_number(chain.provider()).await?;
-    chain.buy_with_permit(1, 3600, &keys[2]).await?;
+    let price = chain.price_of(1, 3600).await?;
+    chain.buy_with_permit(1, 3600, price, &keys[2]).await?;
     let receipt =
         alloy::providers::Provider::get_block_receipts(chain.provider(), (before + 1).into())
             .await?

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::Address;
+use alloy::{primitives::Address, providers::Provider};
 
 use crate::{
     ChainError,
@@ -60,7 +60,28 @@ impl PermissionCache {
 
     /// Pulls and applies every registry event since the last sync; returns how many were applied.
     pub async fn sync(&mut self, client: &ChainClient) -> Result<usize, ChainError> {
-        let (events, last) = client.registry_events(self.next_block, None).await?;
+        self.sync_confirmed(client, 0).await
+    }
+
+    /// Like [`PermissionCache::sync`], but reads only blocks at least `confirmations` deep, so that a
+    /// chain reorganisation cannot leave a vanished grant or revocation in the cache.
+    pub async fn sync_confirmed(
+        &mut self,
+        client: &ChainClient,
+        confirmations: u64,
+    ) -> Result<usize, ChainError> {
+        let head = client
+            .provider()
+            .get_block_number()
+            .await
+            .map_err(ChainError::rpc)?;
+        let Some(to) = head
+            .checked_sub(confirmations)
+            .filter(|to| *to >= self.next_block)
+        else {
+            return Ok(0);
+        };
+        let (events, last) = client.registry_events(self.next_block, Some(to)).await?;
         for event in &events {
             self.apply(event);
         }

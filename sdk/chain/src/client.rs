@@ -28,6 +28,9 @@ sol! {
     struct Permit { address owner; address spender; uint256 value; uint256 nonce; uint256 deadline; }
 }
 
+/// Blocks per `eth_getLogs` request.
+pub const LOG_PAGE_BLOCKS: u64 = 5_000;
+
 /// A change the registry announced, in block order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RegistryEvent {
@@ -235,7 +238,8 @@ impl ChainClient {
         }))
     }
 
-    /// Every registry event since the deployment, in order.
+    /// The registry's events in blocks `from_block..=to_block` (to the latest block when `None`), in order,
+    /// and the last block read.
     pub async fn registry_events(
         &self,
         from_block: u64,
@@ -249,19 +253,24 @@ impl ChainClient {
                 .await
                 .map_err(ChainError::rpc)?,
         };
-        if from_block > to {
-            return Ok((Vec::new(), to));
+        let mut events = Vec::new();
+        // Public JSON-RPC providers cap eth_getLogs ranges: ask in pages.
+        let mut start = from_block;
+        while start <= to {
+            let end = to.min(start.saturating_add(LOG_PAGE_BLOCKS - 1));
+            let filter = Filter::new()
+                .address(self.deployment.stream_registry)
+                .from_block(start)
+                .to_block(end);
+            let logs = self
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(ChainError::rpc)?;
+            events.extend(logs.iter().filter_map(decode_registry_log));
+            start = end + 1;
         }
-        let filter = Filter::new()
-            .address(self.deployment.stream_registry)
-            .from_block(from_block)
-            .to_block(to);
-        let logs = self
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(ChainError::rpc)?;
-        Ok((logs.iter().filter_map(decode_registry_log).collect(), to))
+        Ok((events, to))
     }
 
     /// Every existing stream, from the registry's events.
@@ -535,11 +544,12 @@ impl ChainClient {
             .map_err(ChainError::contract)
     }
 
-    /// Buys `seconds` of a product the two-transaction way: approve (when the allowance is short), then buy.
-    /// Returns the new licence expiry.
-    pub async fn buy(&self, id: u64, seconds: u64) -> Result<u64, ChainError> {
+    /// Buys `seconds` of a product the two-transaction way: approve (when the allowance is short), then buy,
+    /// paying at most `max_price` (the price the buyer was shown; the purchase reverts with
+    /// `PriceAboveMaximum` if the seller raised it). Returns the new licence expiry.
+    pub async fn buy(&self, id: u64, seconds: u64, max_price: U256) -> Result<u64, ChainError> {
         let sender = self.sender()?;
-        let price = self.price_of(id, seconds).await?;
+        let price = self.price_of(id, seconds).await?.min(max_price);
         let allowance = self
             .token()
             .allowance(sender, self.deployment.marketplace)
@@ -549,19 +559,20 @@ impl ChainClient {
         if allowance < price {
             send(self.token().approve(self.deployment.marketplace, price)).await?;
         }
-        send(self.marketplace().buy(U256::from(id), seconds)).await?;
+        send(self.marketplace().buy(U256::from(id), seconds, max_price)).await?;
         self.licence_expiry(id, sender).await
     }
 
-    /// Buys in one transaction with an EIP-2612 permit signed by `signer` (who must be the sender).
+    /// Buys in one transaction with an EIP-2612 permit for `max_price`, signed by `signer` (who must be the
+    /// sender). Pays the current price if it is at most `max_price`.
     pub async fn buy_with_permit(
         &self,
         id: u64,
         seconds: u64,
+        max_price: U256,
         signer: &PrivateKeySigner,
     ) -> Result<u64, ChainError> {
         let owner = signer.address();
-        let price = self.price_of(id, seconds).await?;
         let nonce = self
             .token()
             .nonces(owner)
@@ -578,7 +589,7 @@ impl ChainClient {
         let permit = Permit {
             owner,
             spender: self.deployment.marketplace,
-            value: price,
+            value: max_price,
             nonce,
             deadline,
         };
@@ -590,6 +601,7 @@ impl ChainClient {
         send(self.marketplace().buyWithPermit(
             U256::from(id),
             seconds,
+            max_price,
             deadline,
             v,
             sig.r().into(),

@@ -2,6 +2,7 @@
 //! `cargo xtask setup`) and its well-known accounts. Native only.
 
 use std::{
+    io::{BufRead, BufReader, Write},
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -55,49 +56,87 @@ pub struct Anvil {
 }
 
 impl Anvil {
-    /// Starts anvil on `127.0.0.1:port` (a free port when `None`) with `chain_id`, logging to `log` (or
-    /// nowhere), and waits until it accepts connections.
+    /// Starts anvil on `127.0.0.1:port` with `chain_id`, logging to `log` (or nowhere), and waits until it
+    /// accepts connections.
+    ///
+    /// With `port: None` anvil picks a free port itself and reports it (no race with other processes
+    /// picking the same port); its output is read by a thread of this process, so such an anvil must not
+    /// outlive it. With a fixed port the output goes straight to `log`, and [`Anvil::detach`] is safe.
     pub fn spawn(
         binary: &Path,
         port: Option<u16>,
         chain_id: u64,
         log: Option<&Path>,
     ) -> Result<Anvil, ChainError> {
-        let port = match port {
-            Some(p) => p,
-            None => std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| ChainError::Config(format!("no free port: {e}")))?
-                .port(),
+        let log_file = |path: &Path| {
+            std::fs::File::create(path)
+                .map_err(|e| ChainError::Config(format!("cannot write {}: {e}", path.display())))
         };
-        let output = |log: Option<&Path>| -> Result<Stdio, ChainError> {
-            Ok(match log {
-                Some(path) => Stdio::from(std::fs::File::create(path).map_err(|e| {
-                    ChainError::Config(format!("cannot write {}: {e}", path.display()))
-                })?),
-                None => Stdio::null(),
-            })
-        };
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "--host",
                 "127.0.0.1",
                 "--port",
-                &port.to_string(),
+                &port.unwrap_or(0).to_string(),
                 "--chain-id",
                 &chain_id.to_string(),
             ])
             .stdin(Stdio::null())
-            .stdout(output(log)?)
-            .stderr(output(None)?)
+            .stderr(Stdio::null());
+        match (port, log) {
+            (None, _) => command.stdout(Stdio::piped()),
+            (Some(_), Some(path)) => command.stdout(Stdio::from(log_file(path)?)),
+            (Some(_), None) => command.stdout(Stdio::null()),
+        };
+        let mut child = command
             .spawn()
             .map_err(|e| ChainError::Config(format!("cannot start {}: {e}", binary.display())))?;
+        let port = match port {
+            Some(port) => port,
+            None => {
+                let stdout = child
+                    .stdout
+                    .take()
+                    .ok_or_else(|| ChainError::Config("anvil has no stdout".into()))?;
+                let mut sink = log.map(log_file).transpose()?;
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let mut tx = Some(tx);
+                    for line in BufReader::new(stdout).lines() {
+                        let Ok(line) = line else { break };
+                        if let Some(addr) = line.strip_prefix("Listening on ")
+                            && let Some(tx) = tx.take()
+                        {
+                            let _ = tx.send(addr.trim().to_owned());
+                        }
+                        if let Some(f) = sink.as_mut() {
+                            let _ = writeln!(f, "{line}");
+                        }
+                    }
+                });
+                let reported = rx.recv_timeout(Duration::from_secs(15));
+                let port = reported
+                    .ok()
+                    .and_then(|addr| addr.rsplit(':').next().and_then(|p| p.parse().ok()));
+                match port {
+                    Some(port) => port,
+                    None => {
+                        let _ = child.kill();
+                        let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                        return Err(ChainError::Config(format!(
+                            "anvil did not report a listening port ({status})"
+                        )));
+                    }
+                }
+            }
+        };
         let mut anvil = Anvil {
             child: Some(child),
             port,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
-        while !is_listening(port) {
+        loop {
             if let Some(status) = anvil
                 .child
                 .as_mut()
@@ -107,6 +146,20 @@ impl Anvil {
                     "anvil exited at start ({status}); is port {port} taken?"
                 )));
             }
+            if is_listening(port) {
+                // A fixed port may be held by another process: make sure anvil itself is still up.
+                std::thread::sleep(Duration::from_millis(50));
+                if let Some(status) = anvil
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                {
+                    return Err(ChainError::Config(format!(
+                        "anvil exited at start ({status}); is port {port} taken?"
+                    )));
+                }
+                return Ok(anvil);
+            }
             if Instant::now() > deadline {
                 return Err(ChainError::Config(format!(
                     "anvil did not listen on 127.0.0.1:{port} within 15 s"
@@ -114,7 +167,6 @@ impl Anvil {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        Ok(anvil)
     }
 
     /// The JSON-RPC URL.

@@ -258,12 +258,12 @@ async fn permission_cache_agrees_with_the_registry_at_every_step() {
         .unwrap();
     assert_eq!(product, 1);
     assert!(!cache.may_subscribe(id, buyer_addr, later));
-    let expiry = buyer.buy(product, 100).await.unwrap();
+    let expiry = buyer.buy(product, 100, U256::from(500u64)).await.unwrap();
     cache.sync(&seller).await.unwrap();
     assert!(cache.may_subscribe(id, buyer_addr, expiry - 1));
     assert!(!cache.may_subscribe(id, buyer_addr, expiry));
     let extended = buyer
-        .buy_with_permit(product, 50, &signer(2))
+        .buy_with_permit(product, 50, U256::from(250u64), &signer(2))
         .await
         .unwrap();
     assert_eq!(extended, expiry + 50);
@@ -294,7 +294,8 @@ async fn permission_cache_agrees_with_the_registry_at_every_step() {
     );
     seller.set_product_active(product, false).await.unwrap();
     assert!(
-        revert_reason(buyer.buy(product, 10).await.unwrap_err()).starts_with("ProductIsPaused")
+        revert_reason(buyer.buy(product, 10, U256::MAX).await.unwrap_err())
+            .starts_with("ProductIsPaused")
     );
     seller.set_product_active(product, true).await.unwrap();
 
@@ -540,7 +541,7 @@ async fn remaining_failure_paths_of_the_contracts() {
     let buyer = client(&chain, 2).await;
     let fee_before = c.balance(signer(3).address()).await.unwrap();
     let seller_before = c.balance(alice).await.unwrap();
-    buyer.buy(1, 10).await.unwrap();
+    buyer.buy(1, 10, U256::from(1000u64)).await.unwrap();
     assert_eq!(
         c.balance(signer(3).address()).await.unwrap() - fee_before,
         U256::from(50u64)

@@ -122,17 +122,17 @@ async fn licences_are_sold_extended_and_expire() {
 
     // Buying needs allowance, a long enough period, an active product.
     assert!(
-        reverts(market_buyer.buy(product, 59).send())
+        reverts(market_buyer.buy(product, 59, U256::MAX).send())
             .await
             .starts_with("PeriodTooShort")
     );
     assert!(
-        reverts(market_buyer.buy(product, 100).send())
+        reverts(market_buyer.buy(product, 100, U256::MAX).send())
             .await
             .starts_with("ERC20InsufficientAllowance")
     );
     assert!(
-        reverts(market_buyer.buy(U256::from(9u64), 100).send())
+        reverts(market_buyer.buy(U256::from(9u64), 100, U256::MAX).send())
             .await
             .starts_with("ProductNotFound")
     );
@@ -146,7 +146,7 @@ async fn licences_are_sold_extended_and_expire() {
         .unwrap();
     let before = token_buyer.balanceOf(seller).call().await.unwrap();
     let receipt = market_buyer
-        .buy(product, 100)
+        .buy(product, 100, U256::MAX)
         .send()
         .await
         .unwrap()
@@ -172,7 +172,7 @@ async fn licences_are_sold_extended_and_expire() {
         .unwrap();
 
     assert!(
-        reverts(market_buyer.buy(product, 0).send())
+        reverts(market_buyer.buy(product, 0, U256::MAX).send())
             .await
             .starts_with("PeriodTooShort")
     );
@@ -198,6 +198,7 @@ async fn licences_are_sold_extended_and_expire() {
         .buyWithPermit(
             product,
             60,
+            value,
             deadline,
             27 + sig.v() as u8,
             sig.r().into(),
@@ -238,6 +239,7 @@ async fn licences_are_sold_extended_and_expire() {
             .buyWithPermit(
                 product,
                 60,
+                value,
                 stale,
                 27 + sig.v() as u8,
                 sig.r().into(),
@@ -247,6 +249,40 @@ async fn licences_are_sold_extended_and_expire() {
     )
     .await;
     assert!(reason.starts_with("ERC20InsufficientAllowance"), "{reason}");
+
+    // The buyer never pays more than they agreed to, whatever the seller does in between.
+    token_buyer
+        .approve(d.marketplace, U256::MAX)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    market_seller
+        .setPrice(product, U256::from(11u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let reason = reverts(market_buyer.buy(product, 60, U256::from(600u64)).send()).await;
+    assert!(reason.starts_with("PriceAboveMaximum"), "{reason}");
+    market_seller
+        .setPrice(product, U256::from(10u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    // Periods that would overflow the expiry are refused by name.
+    let reason = reverts(market_buyer.buy(product, u64::MAX, U256::MAX).send()).await;
+    assert!(
+        reason.starts_with("PeriodTooLong") || reason.contains("overflow"),
+        "{reason}"
+    );
 
     // Insufficient balance: a fresh account with allowance but no DATA.
     let poor = Marketplace::new(d.marketplace, crate::anvil::provider(&chain.url, 3));
@@ -273,7 +309,7 @@ async fn licences_are_sold_extended_and_expire() {
         .await
         .unwrap();
     assert!(
-        reverts(poor.buy(product, 60).send())
+        reverts(poor.buy(product, 60, U256::MAX).send())
             .await
             .starts_with("ERC20InsufficientBalance")
     );
@@ -293,7 +329,7 @@ async fn licences_are_sold_extended_and_expire() {
         .await
         .unwrap();
     assert!(
-        reverts(market_buyer.buy(product, 60).send())
+        reverts(market_buyer.buy(product, 60, U256::MAX).send())
             .await
             .starts_with("ProductIsPaused")
     );
@@ -316,6 +352,18 @@ async fn licences_are_sold_extended_and_expire() {
             .unwrap()
     );
 
+    // A seller who no longer holds grant on a stream cannot sell it any more.
+    registry
+        .revokePermission(id.clone(), seller, GRANT)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let reason = reverts(market_buyer.buy(product, 60, U256::MAX).send()).await;
+    assert!(reason.starts_with("SellerCannotGrant"), "{reason}");
+
     // A deleted stream cannot be bought.
     registry
         .deleteStream(id.clone())
@@ -326,7 +374,7 @@ async fn licences_are_sold_extended_and_expire() {
         .await
         .unwrap();
     assert!(
-        reverts(market_buyer.buy(product, 60).send())
+        reverts(market_buyer.buy(product, 60, U256::MAX).send())
             .await
             .starts_with("StreamNotFound")
     );
