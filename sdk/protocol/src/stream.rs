@@ -90,7 +90,9 @@ fn is_path_byte(b: u8) -> bool {
 
 fn normalise_owner(owner: &str) -> Result<String, StreamIdError> {
     let invalid = || StreamIdError::InvalidOwner(owner.to_owned());
-    if owner.len() > 2 && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x") {
+    // An address is exactly 0x + 40 hex digits; anything else (including an ENS name like `0xab.eth`)
+    // must be an ENS name.
+    if owner.len() == 42 && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x") && !owner.contains('.') {
         let lower = owner.to_ascii_lowercase();
         // Case is normalised away, so a mixed-case owner is accepted without a checksum check.
         return lower
@@ -283,6 +285,9 @@ mod tests {
         );
         assert_eq!(id.path(), "Sensors/Temp-1");
         assert!(id.owner_address().is_some());
+        let hexlike: StreamId = "0xAB.eth/demo".parse().unwrap();
+        assert_eq!(hexlike.as_str(), "0xab.eth/demo");
+        assert_eq!(hexlike.owner_address(), None);
         let ens: StreamId = "Rivulet.ETH/demo".parse().unwrap();
         assert_eq!(ens.as_str(), "rivulet.eth/demo");
         assert_eq!(ens.owner_address(), None);
