@@ -92,7 +92,10 @@ fn normalise_owner(owner: &str) -> Result<String, StreamIdError> {
     let invalid = || StreamIdError::InvalidOwner(owner.to_owned());
     // An address is exactly 0x + 40 hex digits; anything else (including an ENS name like `0xab.eth`)
     // must be an ENS name.
-    if owner.len() == 42 && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x") && !owner.contains('.') {
+    if owner.len() == 42
+        && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x")
+        && !owner.contains('.')
+    {
         let lower = owner.to_ascii_lowercase();
         // Case is normalised away, so a mixed-case owner is accepted without a checksum check.
         return lower

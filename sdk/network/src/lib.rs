@@ -1,0 +1,282 @@
+//! # rivulet-network
+//!
+//! The libp2p protocols relay nodes speak with each other:
+//!
+//! - **gossipsub**, one topic per stream part (`rivulet/1/<stream id>#<partition>`). Messages carry the
+//!   protocol's wire bytes unchanged and are *not* signed again by peers (publishers sign them); every
+//!   node validates each message before it is forwarded ([`NodeBehaviour::report`]), and a message a node
+//!   rejects reaches nobody through it and counts against the peer that sent it (peer score P₄). The
+//!   gossipsub message id is a hash of the wire bytes, which are canonical, so one message has one id.
+//! - **identify** and **ping**, and **kademlia** for discovery from bootstrap peers.
+//! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain.
+//!
+//! The behaviour is runtime-free; [`build_swarm`] (native) puts it on tokio with TCP and WebSocket
+//! transports, noise and yamux.
+
+use std::time::Duration;
+
+use libp2p::{
+    StreamProtocol, gossipsub, identify, identity::Keypair, kad, ping, request_response,
+    swarm::NetworkBehaviour,
+};
+use rivulet_protocol::{StreamPartId, hash::keccak256};
+use serde::{Deserialize, Serialize};
+
+/// The identify protocol version nodes announce.
+pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
+/// The kademlia protocol name (a private DHT, apart from IPFS's).
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/kad/1.0.0");
+/// The history request-response protocol.
+pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/1.0.0");
+const TOPIC_PREFIX: &str = "rivulet/1/";
+
+/// Why the network could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// A gossipsub setting is invalid.
+    #[error("gossipsub configuration: {0}")]
+    Gossipsub(String),
+    /// A transport could not be built or could not listen.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// Network settings.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Largest gossipsub message (a wire-encoded stream message), bytes.
+    pub max_message_len: usize,
+    /// Gossipsub heartbeat.
+    pub heartbeat: Duration,
+    /// How long a connection with no open streams stays up.
+    pub idle_timeout: Duration,
+}
+
+impl Default for NetworkConfig {
+    /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; two minutes idle.
+    fn default() -> Self {
+        NetworkConfig {
+            max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + 4096,
+            heartbeat: Duration::from_millis(700),
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The gossipsub topic of a stream part.
+pub fn topic(part: &StreamPartId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("{TOPIC_PREFIX}{part}"))
+}
+
+/// The stream part a topic stands for, if it is one of ours.
+pub fn part_of_topic(topic: &gossipsub::TopicHash) -> Option<StreamPartId> {
+    topic.as_str().strip_prefix(TOPIC_PREFIX)?.parse().ok()
+}
+
+/// What a history request asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryQuery {
+    /// The newest `n` messages.
+    Last {
+        /// How many.
+        n: u32,
+    },
+    /// Messages with references in `from..=to` (timestamp ms, sequence number).
+    Range {
+        /// First reference.
+        from: (u64, u32),
+        /// Last reference.
+        to: (u64, u32),
+    },
+    /// One publisher chain's messages after `after` up to `to`: a gap fill.
+    Chain {
+        /// Publisher address, `0x…`.
+        publisher: String,
+        /// Chain id.
+        chain_id: String,
+        /// Last reference the requester has (exclusive).
+        after: (u64, u32),
+        /// Last missing reference (inclusive).
+        to: (u64, u32),
+    },
+}
+
+/// A history request for one stream part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    /// The stream part, `<stream id>#<partition>`.
+    pub part: String,
+    /// What to return.
+    pub query: HistoryQuery,
+}
+
+/// The answer to a history request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryResponse {
+    /// Wire-encoded messages, oldest first.
+    Messages(Vec<serde_bytes::ByteBuf>),
+    /// Why there is no answer (unknown part, not stored here, bad request).
+    Error(String),
+}
+
+mod behaviour {
+    // The derive generates the event enum `NodeBehaviourEvent`, one variant per field.
+    #![allow(missing_docs)]
+
+    use super::*;
+
+    /// The relay node's network behaviour.
+    #[derive(NetworkBehaviour)]
+    pub struct NodeBehaviour {
+        /// Event dissemination per stream part.
+        pub gossipsub: gossipsub::Behaviour,
+        /// Peer information exchange.
+        pub identify: identify::Behaviour,
+        /// Liveness.
+        pub ping: ping::Behaviour,
+        /// Discovery.
+        pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
+        /// Resends.
+        pub history: request_response::cbor::Behaviour<HistoryRequest, HistoryResponse>,
+    }
+}
+
+pub use behaviour::{NodeBehaviour, NodeBehaviourEvent};
+
+/// How much a peer loses for each message that fails validation (P₄ weight, squared count).
+const INVALID_MESSAGE_WEIGHT: f64 = -100.0;
+
+impl NodeBehaviour {
+    /// The behaviour for a node with identity `key`.
+    pub fn new(key: &Keypair, config: &NetworkConfig) -> Result<NodeBehaviour, NetworkError> {
+        let gossip_config = gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(config.heartbeat)
+            .validation_mode(gossipsub::ValidationMode::Anonymous)
+            .validate_messages()
+            .message_id_fn(|m: &gossipsub::Message| {
+                gossipsub::MessageId::from(keccak256(&m.data)[..20].to_vec())
+            })
+            .max_transmit_size(config.max_message_len)
+            .duplicate_cache_time(Duration::from_secs(120))
+            .build()
+            .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;
+        let mut gossipsub =
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+                .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;
+        gossipsub
+            .with_peer_score(
+                gossipsub::PeerScoreParams::default(),
+                gossipsub::PeerScoreThresholds::default(),
+            )
+            .map_err(NetworkError::Gossipsub)?;
+        let peer_id = key.public().to_peer_id();
+        let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+        kad_config.set_query_timeout(Duration::from_secs(30));
+        Ok(NodeBehaviour {
+            gossipsub,
+            identify: identify::Behaviour::new(identify::Config::new(
+                IDENTIFY_PROTOCOL.into(),
+                key.public(),
+            )),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kademlia: kad::Behaviour::with_config(
+                peer_id,
+                kad::store::MemoryStore::new(peer_id),
+                kad_config,
+            ),
+            history: request_response::cbor::Behaviour::new(
+                [(HISTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            ),
+        })
+    }
+
+    /// Joins a stream part's topic, scoring peers that send invalid messages on it.
+    pub fn subscribe(&mut self, part: &StreamPartId) -> Result<bool, NetworkError> {
+        let topic = topic(part);
+        let params = gossipsub::TopicScoreParams {
+            invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
+            ..gossipsub::TopicScoreParams::default()
+        };
+        self.gossipsub
+            .set_topic_params(topic.clone(), params)
+            .map_err(|e| NetworkError::Gossipsub(e.into()))?;
+        self.gossipsub
+            .subscribe(&topic)
+            .map_err(|e| NetworkError::Gossipsub(e.to_string()))
+    }
+
+    /// Leaves a stream part's topic.
+    pub fn unsubscribe(&mut self, part: &StreamPartId) -> bool {
+        self.gossipsub.unsubscribe(&topic(part))
+    }
+
+    /// Publishes wire bytes (already validated by this node) to a stream part.
+    pub fn publish(
+        &mut self,
+        part: &StreamPartId,
+        wire: Vec<u8>,
+    ) -> Result<gossipsub::MessageId, gossipsub::PublishError> {
+        self.gossipsub.publish(topic(part), wire)
+    }
+
+    /// Reports this node's verdict on a received message: accepted messages are forwarded; rejected
+    /// ones are dropped and penalise `source`; ignored ones are dropped without penalty.
+    pub fn report(
+        &mut self,
+        id: &gossipsub::MessageId,
+        source: &libp2p::PeerId,
+        acceptance: gossipsub::MessageAcceptance,
+    ) -> bool {
+        self.gossipsub
+            .report_message_validation_result(id, source, acceptance)
+    }
+}
+
+/// Builds a swarm on tokio with TCP and WebSocket transports (noise, yamux) and DNS.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn build_swarm(
+    key: Keypair,
+    config: NetworkConfig,
+) -> Result<libp2p::Swarm<NodeBehaviour>, NetworkError> {
+    use libp2p::{noise, tcp, yamux};
+    let transport_err = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
+    let idle = config.idle_timeout;
+    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| transport_err(&e))?
+        .with_dns()
+        .map_err(|e| transport_err(&e))?
+        .with_websocket(noise::Config::new, yamux::Config::default)
+        .await
+        .map_err(|e| transport_err(&e))?
+        .with_behaviour(|key| {
+            NodeBehaviour::new(key, &config)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
+        .map_err(|e| transport_err(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip_to_stream_parts() {
+        let part: StreamPartId = "rivulet.eth/sensors/a#7".parse().unwrap();
+        let t = topic(&part);
+        assert_eq!(t.hash().as_str(), "rivulet/1/rivulet.eth/sensors/a#7");
+        assert_eq!(part_of_topic(&t.hash()), Some(part));
+        assert_eq!(
+            part_of_topic(&gossipsub::IdentTopic::new("other/x#1").hash()),
+            None
+        );
+    }
+}
