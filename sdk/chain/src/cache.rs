@@ -89,6 +89,15 @@ impl PermissionCache {
         Ok(events.len())
     }
 
+    /// Applies events read elsewhere (e.g. outside a lock) for blocks up to `last_block`, and moves the
+    /// next sync past them.
+    pub fn advance(&mut self, events: &[RegistryEvent], last_block: u64) {
+        for event in events {
+            self.apply(event);
+        }
+        self.next_block = self.next_block.max(last_block + 1);
+    }
+
     /// The first block the next sync reads.
     pub fn next_block(&self) -> u64 {
         self.next_block

@@ -165,6 +165,14 @@ impl ChainClient {
         DataToken::new(self.deployment.data_token, self.provider.clone())
     }
 
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(ChainError::rpc)
+    }
+
     /// The chain's latest block timestamp (Unix seconds): "now" as the contracts see it.
     pub async fn chain_time(&self) -> Result<u64, ChainError> {
         let block = self

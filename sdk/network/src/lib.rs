@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+pub use libp2p;
+
 use libp2p::{
     StreamProtocol, gossipsub, identify, identity::Keypair, kad, ping, request_response,
     swarm::NetworkBehaviour,
@@ -71,6 +73,14 @@ pub fn topic(part: &StreamPartId) -> gossipsub::IdentTopic {
 /// The stream part a topic stands for, if it is one of ours.
 pub fn part_of_topic(topic: &gossipsub::TopicHash) -> Option<StreamPartId> {
     topic.as_str().strip_prefix(TOPIC_PREFIX)?.parse().ok()
+}
+
+/// The peer id at the end of a multiaddr (`…/p2p/<peer id>`), if any.
+pub fn peer_of(addr: &libp2p::Multiaddr) -> Option<libp2p::PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
 }
 
 /// What a history request asks for.

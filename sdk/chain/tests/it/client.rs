@@ -2,8 +2,8 @@
 
 use alloy::primitives::{Address, B256, U256};
 use rivulet_chain::{
-    ChainClient, ChainError, Deployment, NewProduct, PermissionCache, PermissionKind, Permissions,
-    StreamMetadata,
+    ChainClient, ChainError, Deployment, NO_EXPIRATION, NewProduct, PermissionCache,
+    PermissionKind, Permissions, StreamMetadata,
     bindings::{DataToken, Marketplace, StreamRegistry},
 };
 use rivulet_protocol::StreamId;
@@ -160,6 +160,32 @@ async fn streams_search_and_permissions_through_the_client() {
             .await
             .unwrap()
     );
+
+    // All of an address's permissions at once, read back as set.
+    let set = Permissions {
+        edit: true,
+        delete: false,
+        publish_until: now + 77,
+        subscribe_until: NO_EXPIRATION,
+        grant: false,
+    };
+    alice
+        .set_permissions(&weather, bob_addr, set)
+        .await
+        .unwrap();
+    assert_eq!(bob.get_permissions(&weather, bob_addr).await.unwrap(), set);
+    // Public edit is refused by the registry, by name.
+    let public_edit = Permissions {
+        edit: true,
+        ..Permissions::default()
+    };
+    let reason = revert_reason(
+        alice
+            .set_permissions(&weather, Address::ZERO, public_edit)
+            .await
+            .unwrap_err(),
+    );
+    assert!(reason.starts_with("PublicPermissionNotAllowed"), "{reason}");
 
     // A stranger's grant is a decoded revert naming the missing permission.
     let reason = revert_reason(

@@ -1,0 +1,288 @@
+//! The node's configuration: defaults that run on one machine, a TOML file, then environment variables
+//! and command-line flags (clap), later ones winning. Every value is checked once, at start, with a
+//! message that names the setting.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use rivulet_network::libp2p::Multiaddr;
+use rivulet_protocol::StreamPartId;
+use serde::Deserialize;
+
+/// Settings as written in `node.toml` (all optional; see [`NodeConfig::default`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) struct FileConfig {
+    network: Option<NetworkSection>,
+    http: Option<HttpSection>,
+    chain: Option<ChainSection>,
+    storage: Option<StorageSection>,
+    limits: Option<LimitsSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkSection {
+    listen: Option<Vec<String>>,
+    bootstrap: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainSection {
+    deployment: Option<PathBuf>,
+    rpc_url: Option<String>,
+    sync_interval_ms: Option<u64>,
+    confirmations: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    data_dir: Option<PathBuf>,
+    parts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_content_bytes: Option<usize>,
+    max_future_skew_ms: Option<u64>,
+}
+
+/// Flags of `relay-node run` (each also an environment variable).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    /// The TOML configuration file.
+    #[arg(long, env = "RIVULET_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// libp2p listen address (repeatable), e.g. /ip4/127.0.0.1/tcp/7171 or /ip4/127.0.0.1/tcp/7172/ws.
+    #[arg(
+        long = "network.listen",
+        env = "RIVULET_NETWORK_LISTEN",
+        value_delimiter = ','
+    )]
+    network_listen: Vec<String>,
+    /// Bootstrap peer (repeatable), a multiaddr ending in /p2p/<peer id>.
+    #[arg(
+        long = "network.bootstrap",
+        env = "RIVULET_NETWORK_BOOTSTRAP",
+        value_delimiter = ','
+    )]
+    network_bootstrap: Vec<String>,
+    /// HTTP API address.
+    #[arg(long = "http.listen", env = "RIVULET_HTTP_LISTEN")]
+    http_listen: Option<String>,
+    /// The deployment file written by rivulet-deploy.
+    #[arg(long = "chain.deployment", env = "RIVULET_DEPLOYMENT")]
+    chain_deployment: Option<PathBuf>,
+    /// JSON-RPC URL (defaults to the deployment's).
+    #[arg(long = "chain.rpc-url", env = "RIVULET_RPC_URL")]
+    chain_rpc_url: Option<String>,
+    /// Data directory (node key, history, state file).
+    #[arg(long = "storage.data-dir", env = "RIVULET_DATA_DIR")]
+    storage_data_dir: Option<PathBuf>,
+    /// Stream part this node stores (repeatable), `<stream id>#<partition>`.
+    #[arg(
+        long = "storage.part",
+        env = "RIVULET_STORAGE_PARTS",
+        value_delimiter = ','
+    )]
+    storage_parts: Vec<String>,
+}
+
+/// The checked configuration the node runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeConfig {
+    pub(crate) listen: Vec<Multiaddr>,
+    pub(crate) bootstrap: Vec<Multiaddr>,
+    pub(crate) http_listen: SocketAddr,
+    pub(crate) deployment: PathBuf,
+    pub(crate) rpc_url: Option<String>,
+    pub(crate) sync_interval_ms: u64,
+    pub(crate) confirmations: u64,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) parts: Vec<StreamPartId>,
+    pub(crate) max_content_bytes: usize,
+    pub(crate) max_future_skew_ms: u64,
+}
+
+impl NodeConfig {
+    /// Defaults, then the file (if any), then env and flags.
+    pub(crate) fn load(args: &RunArgs) -> Result<NodeConfig> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let network = file.network.unwrap_or_default();
+        let chain = file.chain.unwrap_or_default();
+        let storage = file.storage.unwrap_or_default();
+        let limits = file.limits.unwrap_or_default();
+        let pick = |flag: &Vec<String>, file: Option<Vec<String>>, default: Vec<String>| {
+            if !flag.is_empty() {
+                flag.clone()
+            } else {
+                file.unwrap_or(default)
+            }
+        };
+        let listen = pick(
+            &args.network_listen,
+            network.listen,
+            vec![
+                "/ip4/127.0.0.1/tcp/0".into(),
+                "/ip4/127.0.0.1/tcp/0/ws".into(),
+            ],
+        );
+        let bootstrap = pick(&args.network_bootstrap, network.bootstrap, Vec::new());
+        let http = args
+            .http_listen
+            .clone()
+            .or(file.http.and_then(|h| h.listen))
+            .unwrap_or_else(|| "127.0.0.1:7170".into());
+        let parts = pick(&args.storage_parts, storage.parts, Vec::new());
+        let max_content_bytes = limits
+            .max_content_bytes
+            .unwrap_or(rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN);
+        if max_content_bytes == 0 || max_content_bytes > rivulet_protocol::codec::MAX_CONTENT_LEN {
+            bail!("limits.max_content_bytes must be 1..=16777216, got {max_content_bytes}");
+        }
+        let sync_interval_ms = chain.sync_interval_ms.unwrap_or(1000);
+        if sync_interval_ms < 50 {
+            bail!("chain.sync_interval_ms must be at least 50, got {sync_interval_ms}");
+        }
+        Ok(NodeConfig {
+            listen: listen
+                .iter()
+                .map(|a| parse_addr("network.listen", a))
+                .collect::<Result<_>>()?,
+            bootstrap: bootstrap
+                .iter()
+                .map(|a| {
+                    let addr = parse_addr("network.bootstrap", a)?;
+                    if rivulet_network::peer_of(&addr).is_none() {
+                        bail!("network.bootstrap {a:?} must end in /p2p/<peer id>");
+                    }
+                    Ok(addr)
+                })
+                .collect::<Result<_>>()?,
+            http_listen: http.parse().with_context(|| {
+                format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
+            })?,
+            deployment: args
+                .chain_deployment
+                .clone()
+                .or(chain.deployment)
+                .unwrap_or_else(|| PathBuf::from(".rivulet/deployment.json")),
+            rpc_url: args.chain_rpc_url.clone().or(chain.rpc_url),
+            sync_interval_ms,
+            confirmations: chain.confirmations.unwrap_or(0),
+            data_dir: args
+                .storage_data_dir
+                .clone()
+                .or(storage.data_dir)
+                .unwrap_or_else(|| PathBuf::from(".rivulet/node")),
+            parts: parts
+                .iter()
+                .map(|p| {
+                    p.parse()
+                        .map_err(|e| anyhow::anyhow!("storage.part {p:?}: {e}"))
+                })
+                .collect::<Result<_>>()?,
+            max_content_bytes,
+            max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
+        })
+    }
+}
+
+fn parse_addr(setting: &str, s: &str) -> Result<Multiaddr> {
+    s.parse().with_context(|| {
+        format!("{setting} {s:?} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/7171)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn load(args: &[&str], toml: Option<&str>) -> Result<NodeConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut argv = vec!["relay-node".to_owned()];
+        if let Some(text) = toml {
+            let path = dir.path().join("node.toml");
+            std::fs::write(&path, text).unwrap();
+            argv.extend(["--config".to_owned(), path.display().to_string()]);
+        }
+        argv.extend(args.iter().map(|s| s.to_string()));
+        NodeConfig::load(&Cli::try_parse_from(argv).unwrap().run)
+    }
+
+    #[test]
+    fn defaults_run_on_one_machine() {
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:7170");
+        assert_eq!(c.listen.len(), 2);
+        assert!(
+            c.listen
+                .iter()
+                .all(|a| a.to_string().starts_with("/ip4/127.0.0.1/"))
+        );
+        assert!(c.parts.is_empty());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let toml =
+            "[http]\nlisten = \"127.0.0.1:9000\"\n[storage]\nparts = [\"rivulet.eth/a#1\"]\n";
+        let c = load(&["--http.listen", "127.0.0.1:9001"], Some(toml)).unwrap();
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.parts[0].to_string(), "rivulet.eth/a#1");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases: [(&[&str], Option<&str>, &str); 6] = [
+            (&["--network.listen", "tcp:7171"], None, "network.listen"),
+            (
+                &["--network.bootstrap", "/ip4/127.0.0.1/tcp/7171"],
+                None,
+                "/p2p/",
+            ),
+            (&["--http.listen", "localhost"], None, "http.listen"),
+            (&["--storage.part", "nope#1"], None, "storage.part"),
+            (
+                &[],
+                Some("[limits]\nmax_content_bytes = 0\n"),
+                "limits.max_content_bytes",
+            ),
+            (
+                &[],
+                Some("[network]\nlisten = []\nspeed = 1\n"),
+                "unknown field",
+            ),
+        ];
+        for (args, toml, expected) in cases {
+            let err = format!("{:#}", load(args, toml).unwrap_err());
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The HTTP JSON API, for clients in any language: health, Prometheus metrics, publish, history.
+//!
+//! - `GET /health` → `{"status":"ok","peerId":…,"peers":n}`
+//! - `GET /metrics` → Prometheus text format
+//! - `POST /api/v1/publish` — a signed message: raw wire bytes (`application/octet-stream`) or
+//!   `{"message":"<hex>"}` (`application/json`) → `{"part":…,"duplicate":…,"stored":…}`
+//! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` → `{"messages":[…]}`
+//!
+//! Errors are `{"error":"<code>","message":"<what and why>"}` with a 4xx status.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use rivulet_network::HistoryQuery;
+use rivulet_protocol::{ContentType, Encryption, StreamMessage, StreamPartId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::node::{Command, Shared, query_store};
+
+/// An API error: a status, a stable code and a sentence.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The API router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let body_limit = shared.limits.max_content_len * 2 + 16 * 1024;
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/publish", post(publish))
+        .route("/api/v1/history", get(history))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(shared)
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
+    let (reply, rx) = oneshot::channel();
+    shared
+        .commands
+        .send(Command::Peers { reply })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "the node is shutting down",
+            )
+        })?;
+    let peers = rx.await.unwrap_or(0);
+    Ok(Json(
+        json!({ "status": "ok", "peerId": shared.peer_id.to_string(), "peers": peers }),
+    ))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishJson {
+    message: String,
+}
+
+async fn publish(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    match publish_inner(&shared, &headers, &body).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            shared.metrics.http_error(e.code);
+            e.into_response()
+        }
+    }
+}
+
+async fn publish_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let wire = if is_json {
+        let parsed: PublishJson = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!("expected {{\"message\":\"<hex>\"}}: {e}"),
+            )
+        })?;
+        hex::decode(parsed.message.trim_start_matches("0x")).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_hex",
+                format!("message is not hex: {e}"),
+            )
+        })?
+    } else {
+        body.to_vec()
+    };
+    let (reply, rx) = oneshot::channel();
+    shared
+        .commands
+        .send(Command::Publish { wire, reply })
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "stopping",
+                "the node is shutting down",
+            )
+        })?;
+    match rx.await {
+        Ok(Ok(published)) => Ok(serde_json::to_value(published).unwrap_or(Value::Null)),
+        Ok(Err(rejection)) => {
+            let status = match rejection.reason() {
+                "no_permission" | "bad_signature" => StatusCode::FORBIDDEN,
+                "oversize" => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(ApiError::new(
+                status,
+                rejection.reason(),
+                rejection.to_string(),
+            ))
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is shutting down",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    stream: String,
+    #[serde(default)]
+    partition: u32,
+    last: Option<u32>,
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<HistoryParams>,
+) -> Response {
+    match history_inner(&shared, params) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            shared.metrics.http_error(e.code);
+            e.into_response()
+        }
+    }
+}
+
+fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
+    let part: StreamPartId = format!("{}#{}", p.stream, p.partition)
+        .parse()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", format!("{e}")))?;
+    if !shared.parts.contains(&part) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_stored",
+            format!("this node does not store {part}; ask a node that does"),
+        ));
+    }
+    let query = match (p.last, p.from, p.to) {
+        (Some(n), None, None) => HistoryQuery::Last { n },
+        (None, Some(from), to) => HistoryQuery::Range {
+            from: (from, 0),
+            to: (to.unwrap_or(u64::MAX), u32::MAX),
+        },
+        (None, None, None) => HistoryQuery::Last { n: 100 },
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "give either last=<n> or from=<ms>[&to=<ms>]",
+            ));
+        }
+    };
+    let wires = query_store(&shared.store, &part, &query)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e))?;
+    let messages: Vec<Value> = wires
+        .iter()
+        .filter_map(|w| {
+            StreamMessage::decode(w, &shared.limits)
+                .ok()
+                .map(|m| message_json(&m, w))
+        })
+        .collect();
+    Ok(json!({ "part": part.to_string(), "messages": messages }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageJson<'a> {
+    stream_id: &'a str,
+    partition: u8,
+    timestamp: u64,
+    sequence_number: u32,
+    publisher: String,
+    chain_id: &'a str,
+    prev: Option<rivulet_protocol::MessageRef>,
+    message_type: rivulet_protocol::MessageType,
+    content_type: ContentType,
+    group_key_id: Option<&'a str>,
+    /// The content as JSON when it is unencrypted JSON; otherwise hex.
+    content: Value,
+    signature: String,
+    wire: String,
+}
+
+/// A message as JSON: every field, the content decoded when it is plain JSON, and the wire bytes.
+pub(crate) fn message_json(m: &StreamMessage, wire: &[u8]) -> Value {
+    let id = m.id();
+    let body = &m.body;
+    let content = match (&body.encryption, body.content_type) {
+        (Encryption::None, ContentType::Json) => serde_json::from_slice(&body.content)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body.content).into())),
+        _ => Value::String(hex::encode(&body.content)),
+    };
+    serde_json::to_value(MessageJson {
+        stream_id: id.stream_id.as_str(),
+        partition: id.partition.get(),
+        timestamp: id.timestamp,
+        sequence_number: id.sequence_number,
+        publisher: id.publisher.to_checksum(),
+        chain_id: id.chain_id.as_str(),
+        prev: body.prev,
+        message_type: body.message_type,
+        content_type: body.content_type,
+        group_key_id: body.encryption.group_key_id().map(|k| k.as_str()),
+        content,
+        signature: hex::encode(m.signature.0),
+        wire: hex::encode(wire),
+    })
+    .unwrap_or(Value::Null)
+}

@@ -1,0 +1,531 @@
+//! The node runtime. One task owns the libp2p swarm and the validator; the HTTP API reaches it through a
+//! bounded command channel; a writer task group-commits stored events (acknowledging a publish only once
+//! its event is on disk); a sync task keeps the permission cache up with the registry.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, RwLock},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use rivulet_chain::{ChainClient, Deployment, PermissionCache};
+use rivulet_network::{
+    HistoryQuery, HistoryRequest, HistoryResponse, NetworkConfig, NodeBehaviour,
+    NodeBehaviourEvent, build_swarm,
+    libp2p::{Multiaddr, PeerId, Swarm, gossipsub, request_response, swarm::SwarmEvent},
+    part_of_topic, peer_of,
+};
+use rivulet_protocol::{Limits, MessageId, MessageRef, StreamMessage, StreamPartId};
+use rivulet_store::{Limit, Store};
+use rivulet_validate::{Rejection, Validator, ValidatorConfig, Verdict};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::{config::NodeConfig, http, identity, metrics::Metrics, paths::DataDir};
+
+/// What the HTTP API asks of the swarm task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Validate, relay (and store, if this node stores the part) a signed event.
+    Publish {
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<Published, Rejection>>,
+    },
+    /// The number of connected peers.
+    Peers { reply: oneshot::Sender<usize> },
+}
+
+/// The outcome of an accepted publish.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Published {
+    /// The stream part.
+    pub(crate) part: String,
+    /// Whether this node already had it (publishing is idempotent).
+    pub(crate) duplicate: bool,
+    /// Whether this node stored it durably before answering.
+    pub(crate) stored: bool,
+}
+
+/// Shared with the HTTP handlers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) peer_id: PeerId,
+    pub(crate) metrics: Metrics,
+    pub(crate) store: Arc<Store>,
+    pub(crate) parts: HashSet<StreamPartId>,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) limits: Limits,
+}
+
+struct StoreJob {
+    id: MessageId,
+    wire: Vec<u8>,
+    ack: Option<oneshot::Sender<bool>>,
+}
+
+/// The running node's addresses, written to `node.json` in the data directory.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct State {
+    peer_id: String,
+    listen: Vec<String>,
+    http: String,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub(crate) async fn run(config: NodeConfig) -> Result<()> {
+    let dir = DataDir::new(&config.data_dir);
+    std::fs::create_dir_all(dir.root())
+        .with_context(|| format!("cannot create data dir {}", dir.root().display()))?;
+    let key = identity::load_or_create(&dir.node_key())?;
+    let peer_id = key.public().to_peer_id();
+    let store = Arc::new(Store::open(&dir.history())?);
+    let deployment = Deployment::load(&config.deployment).with_context(
+        || "run rivulet-deploy (or cargo xtask chain) first, or set chain.deployment",
+    )?;
+    let client = ChainClient::connect(deployment, config.rpc_url.as_deref(), None)
+        .await
+        .context("cannot use the chain the deployment names")?;
+    let mut cache = PermissionCache::new(client.deployment().start_block);
+    cache
+        .sync_confirmed(&client, config.confirmations)
+        .await
+        .context("cannot read the stream registry")?;
+    let cache = Arc::new(RwLock::new(cache));
+
+    let limits = Limits {
+        max_content_len: config.max_content_bytes,
+    };
+    let network = NetworkConfig {
+        max_message_len: config.max_content_bytes + 4096,
+        ..NetworkConfig::default()
+    };
+    let mut swarm = build_swarm(key, network).await?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .with_context(|| format!("cannot listen on {addr}"))?;
+    }
+    for addr in &config.bootstrap {
+        if let Some(peer) = peer_of(addr) {
+            swarm
+                .behaviour_mut()
+                .kademlia
+                .add_address(&peer, addr.clone());
+        }
+        if let Err(e) = swarm.dial(addr.clone()) {
+            warn!(%addr, "cannot dial bootstrap peer: {e}");
+        }
+    }
+    for part in &config.parts {
+        swarm.behaviour_mut().subscribe(part)?;
+    }
+
+    let (commands, command_rx) = mpsc::channel(1024);
+    let shared = Arc::new(Shared {
+        peer_id,
+        metrics: Metrics::new(),
+        store: store.clone(),
+        parts: config.parts.iter().cloned().collect(),
+        commands,
+        limits,
+    });
+    shared.metrics.topics.set(config.parts.len() as i64);
+    shared
+        .metrics
+        .store_messages
+        .set(store.len().unwrap_or(0) as i64);
+
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
+    let http_addr = listener.local_addr()?;
+    let router = http::router(shared.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            warn!("HTTP server stopped: {e}");
+        }
+    });
+    info!(%peer_id, http = %http_addr, "relay node started");
+
+    let (store_tx, store_rx) = mpsc::channel::<StoreJob>(16_384);
+    tokio::spawn(store_writer(shared.clone(), store_rx));
+    tokio::spawn(sync_permissions(
+        client,
+        cache.clone(),
+        config.sync_interval_ms,
+        config.confirmations,
+    ));
+
+    let validator = Validator::new(ValidatorConfig {
+        limits,
+        max_future_skew_ms: config.max_future_skew_ms,
+        ..ValidatorConfig::default()
+    });
+    let mut task = SwarmTask {
+        swarm,
+        validator,
+        cache,
+        shared,
+        store_tx,
+        listen: Vec::new(),
+        state_file: dir.state(),
+        http_addr,
+    };
+    task.run(command_rx).await
+}
+
+struct SwarmTask {
+    swarm: Swarm<NodeBehaviour>,
+    validator: Validator,
+    cache: Arc<RwLock<PermissionCache>>,
+    shared: Arc<Shared>,
+    store_tx: mpsc::Sender<StoreJob>,
+    listen: Vec<Multiaddr>,
+    state_file: std::path::PathBuf,
+    http_addr: std::net::SocketAddr,
+}
+
+impl SwarmTask {
+    async fn run(&mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
+        let mut terminate = signal_terminate()?;
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(command) = commands.recv() => self.on_command(command),
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+            }
+        }
+        info!("shutting down");
+        Ok(())
+    }
+
+    fn validate(&mut self, wire: &[u8]) -> Verdict {
+        let cache = match self.cache.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        self.validator.validate(wire, now_ms(), &*cache)
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                info!(%address, "listening");
+                self.listen.push(address);
+                self.write_state();
+            }
+            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. } => {
+                self.shared
+                    .metrics
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let acceptance = match self.validate(&message.data) {
+                    Verdict::Accept(msg) => {
+                        self.shared
+                            .metrics
+                            .events_in
+                            .get_or_create(&crate::metrics::Source {
+                                source: "gossip".into(),
+                            })
+                            .inc();
+                        if part_of_topic(&message.topic)
+                            .is_some_and(|p| self.shared.parts.contains(&p))
+                        {
+                            self.queue_store(&msg, message.data.clone(), None);
+                        }
+                        gossipsub::MessageAcceptance::Accept
+                    }
+                    Verdict::Duplicate => {
+                        self.shared.metrics.duplicates.inc();
+                        gossipsub::MessageAcceptance::Ignore
+                    }
+                    Verdict::Reject(r) => {
+                        debug!(peer = %propagation_source, "rejected gossip: {r}");
+                        self.shared.metrics.reject(r.reason());
+                        if r.penalises_sender() {
+                            gossipsub::MessageAcceptance::Reject
+                        } else {
+                            gossipsub::MessageAcceptance::Ignore
+                        }
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .report(&message_id, &propagation_source, acceptance);
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::History(
+                request_response::Event::Message {
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                },
+            )) => {
+                let response = self.answer_history(&request);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .history
+                    .send_response(channel, response);
+            }
+            _ => {}
+        }
+    }
+
+    fn answer_history(&self, request: &HistoryRequest) -> HistoryResponse {
+        let Ok(part) = request.part.parse::<StreamPartId>() else {
+            return HistoryResponse::Error(format!("{:?} is not a stream part", request.part));
+        };
+        if !self.shared.parts.contains(&part) {
+            return HistoryResponse::Error(format!("this node does not store {part}"));
+        }
+        match query_store(&self.shared.store, &part, &request.query) {
+            Ok(messages) => {
+                HistoryResponse::Messages(messages.into_iter().map(Into::into).collect())
+            }
+            Err(e) => HistoryResponse::Error(e),
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Peers { reply } => {
+                let _ = reply.send(self.swarm.connected_peers().count());
+            }
+            Command::Publish { wire, reply } => {
+                let message = match self.validate(&wire) {
+                    Verdict::Accept(message) => message,
+                    Verdict::Duplicate => {
+                        self.shared.metrics.duplicates.inc();
+                        // Decodes: it was accepted before.
+                        let part = StreamMessage::decode(&wire, &self.shared.limits)
+                            .map(|m| m.id().stream_part().to_string());
+                        let _ = reply.send(Ok(Published {
+                            part: part.unwrap_or_default(),
+                            duplicate: true,
+                            stored: false,
+                        }));
+                        return;
+                    }
+                    Verdict::Reject(r) => {
+                        self.shared.metrics.reject(r.reason());
+                        let _ = reply.send(Err(r));
+                        return;
+                    }
+                };
+                let part = message.id().stream_part();
+                self.shared
+                    .metrics
+                    .events_in
+                    .get_or_create(&crate::metrics::Source {
+                        source: "http".into(),
+                    })
+                    .inc();
+                match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
+                    Ok(_) => {
+                        self.shared.metrics.events_out.inc();
+                    }
+                    // Alone in the topic: nobody to relay to yet, which is fine.
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(e) => warn!(%part, "gossip publish failed: {e}"),
+                }
+                if self.shared.parts.contains(&part) {
+                    let (ack_tx, ack_rx) = oneshot::channel();
+                    self.queue_store(&message, wire, Some(ack_tx));
+                    let part = part.to_string();
+                    tokio::spawn(async move {
+                        let stored = ack_rx.await.unwrap_or(false);
+                        let _ = reply.send(Ok(Published {
+                            part,
+                            duplicate: false,
+                            stored,
+                        }));
+                    });
+                } else {
+                    let _ = reply.send(Ok(Published {
+                        part: part.to_string(),
+                        duplicate: false,
+                        stored: false,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn queue_store(
+        &self,
+        message: &StreamMessage,
+        wire: Vec<u8>,
+        ack: Option<oneshot::Sender<bool>>,
+    ) {
+        let job = StoreJob {
+            id: message.id().clone(),
+            wire,
+            ack,
+        };
+        if let Err(e) = self.store_tx.try_send(job) {
+            // The writer is far behind: refuse rather than buffer without bound.
+            warn!("store queue full; event not stored");
+            if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e
+                && let Some(ack) = job.ack
+            {
+                let _ = ack.send(false);
+            }
+        }
+    }
+
+    fn write_state(&self) {
+        let peer = self.shared.peer_id;
+        let state = State {
+            peer_id: peer.to_string(),
+            listen: self
+                .listen
+                .iter()
+                .map(|a| format!("{a}/p2p/{peer}"))
+                .collect(),
+            http: self.http_addr.to_string(),
+        };
+        let tmp = self.state_file.with_extension("json.tmp");
+        let written = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &self.state_file));
+        if let Err(e) = written {
+            warn!("cannot write {}: {e}", self.state_file.display());
+        }
+    }
+}
+
+/// Answers a history query from the store.
+pub(crate) fn query_store(
+    store: &Store,
+    part: &StreamPartId,
+    query: &HistoryQuery,
+) -> Result<Vec<Vec<u8>>, String> {
+    let limit = Limit::default();
+    let r = |(t, s): (u64, u32)| MessageRef::new(t, s);
+    let result = match query {
+        HistoryQuery::Last { n } => store.last(part, (*n as usize).min(limit.0)),
+        HistoryQuery::Range { from, to } => store.range(part, r(*from), r(*to), limit),
+        HistoryQuery::Chain {
+            publisher,
+            chain_id,
+            after,
+            to,
+        } => {
+            let publisher = publisher.parse().map_err(|e| format!("publisher: {e}"))?;
+            let chain_id = chain_id.parse().map_err(|e| format!("chain id: {e}"))?;
+            store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Group commit: takes what is queued (up to 1,000 events), appends it in one durable transaction, then
+/// acknowledges.
+async fn store_writer(shared: Arc<Shared>, mut jobs: mpsc::Receiver<StoreJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1000 {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let store = shared.store.clone();
+        let (entries, acks): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| ((j.id, j.wire), j.ack)).unzip();
+        let count = entries.len();
+        let result = tokio::task::spawn_blocking(move || {
+            store
+                .append(entries.iter().map(|(id, wire)| (id, wire.as_slice())))
+                .map(|new| (new, store.len().unwrap_or(0)))
+        })
+        .await;
+        let ok = match result {
+            Ok(Ok((new, total))) => {
+                shared.metrics.stored.inc_by(new as u64);
+                shared.metrics.store_messages.set(total as i64);
+                true
+            }
+            Ok(Err(e)) => {
+                warn!("storing {count} events failed: {e}");
+                false
+            }
+            Err(e) => {
+                warn!("store task failed: {e}");
+                false
+            }
+        };
+        for ack in acks.into_iter().flatten() {
+            let _ = ack.send(ok);
+        }
+    }
+}
+
+/// Follows the registry: reads new events outside the lock, applies them inside.
+async fn sync_permissions(
+    client: ChainClient,
+    cache: Arc<RwLock<PermissionCache>>,
+    interval_ms: u64,
+    confirmations: u64,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms));
+    loop {
+        ticker.tick().await;
+        let from = match cache.read() {
+            Ok(c) => c.next_block(),
+            Err(p) => p.into_inner().next_block(),
+        };
+        let head = match client.block_number().await {
+            Ok(h) => h,
+            Err(e) => {
+                warn!("permission sync: {e}");
+                continue;
+            }
+        };
+        let Some(to) = head.checked_sub(confirmations).filter(|to| *to >= from) else {
+            continue;
+        };
+        match client.registry_events(from, Some(to)).await {
+            Ok((events, last)) => {
+                let mut guard = match cache.write() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                guard.advance(&events, last);
+                if !events.is_empty() {
+                    debug!(count = events.len(), "permission events applied");
+                }
+            }
+            Err(e) => warn!("permission sync: {e}"),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn signal_terminate() -> Result<tokio::signal::unix::Signal> {
+    Ok(tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::terminate(),
+    )?)
+}

@@ -1,0 +1,32 @@
+//! Every file the node keeps in its data directory, in one place.
+
+use std::path::{Path, PathBuf};
+
+/// The data directory's layout.
+#[derive(Debug, Clone)]
+pub(crate) struct DataDir(PathBuf);
+
+impl DataDir {
+    pub(crate) fn new(root: &Path) -> DataDir {
+        DataDir(root.to_path_buf())
+    }
+
+    /// The node's libp2p identity (protobuf-encoded ed25519 key), created on first run, mode 0600.
+    pub(crate) fn node_key(&self) -> PathBuf {
+        self.0.join("node.key")
+    }
+
+    /// The history store.
+    pub(crate) fn history(&self) -> PathBuf {
+        self.0.join("history.redb")
+    }
+
+    /// Where the running node writes its peer id and actual addresses (for scripts and tests).
+    pub(crate) fn state(&self) -> PathBuf {
+        self.0.join("node.json")
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.0
+    }
+}
