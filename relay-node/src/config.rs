@@ -32,6 +32,7 @@ struct NetworkSection {
 #[serde(deny_unknown_fields)]
 struct HttpSection {
     listen: Option<String>,
+    ws_frames_per_second: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -112,6 +113,7 @@ pub(crate) struct NodeConfig {
     pub(crate) parts: Vec<StreamPartId>,
     pub(crate) max_content_bytes: usize,
     pub(crate) max_future_skew_ms: u64,
+    pub(crate) ws_rate: u32,
 }
 
 impl NodeConfig {
@@ -146,11 +148,16 @@ impl NodeConfig {
             ],
         );
         let bootstrap = pick(&args.network_bootstrap, network.bootstrap, Vec::new());
+        let http_section = file.http.unwrap_or_default();
         let http = args
             .http_listen
             .clone()
-            .or(file.http.and_then(|h| h.listen))
+            .or(http_section.listen)
             .unwrap_or_else(|| "127.0.0.1:7170".into());
+        let ws_rate = http_section.ws_frames_per_second.unwrap_or(1000);
+        if ws_rate == 0 {
+            bail!("http.ws_frames_per_second must be at least 1");
+        }
         let parts = pick(&args.storage_parts, storage.parts, Vec::new());
         let max_content_bytes = limits
             .max_content_bytes
@@ -202,6 +209,7 @@ impl NodeConfig {
                 .collect::<Result<_>>()?,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
+            ws_rate,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! - `POST /api/v1/publish` — a signed message: raw wire bytes (`application/octet-stream`) or
 //!   `{"message":"<hex>"}` (`application/json`) → `{"part":…,"duplicate":…,"stored":…}`
 //! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` → `{"messages":[…]}`
+//! - `GET /api/v1/ws` — the WebSocket API (see `ws.rs` and API.md)
 //!
 //! Errors are `{"error":"<code>","message":"<what and why>"}` with a 4xx status.
 
@@ -24,18 +25,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::node::{Command, Shared, query_store};
+use crate::node::{Command, Shared, SubmitError, query_store, submit};
 
 /// An API error: a status, a stable code and a sentence.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -54,7 +59,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The API router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -64,6 +69,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/publish", post(publish))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/ws", get(crate::ws::upgrade))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(shared)
 }
@@ -126,59 +132,55 @@ async fn publish_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Api
                 format!("expected {{\"message\":\"<hex>\"}}: {e}"),
             )
         })?;
-        hex::decode(parsed.message.trim_start_matches("0x")).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_hex",
-                format!("message is not hex: {e}"),
-            )
-        })?
+        decode_hex(&parsed.message)?
     } else {
         body.to_vec()
     };
-    let (reply, rx) = oneshot::channel();
-    shared
-        .commands
-        .send(Command::Publish { wire, reply })
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stopping",
-                "the node is shutting down",
-            )
-        })?;
-    match rx.await {
-        Ok(Ok(published)) => Ok(serde_json::to_value(published).unwrap_or(Value::Null)),
-        Ok(Err(rejection)) => {
+    match submit(shared, wire).await {
+        Ok(published) => Ok(serde_json::to_value(published).unwrap_or(Value::Null)),
+        Err(e) => Err(submit_error(e)),
+    }
+}
+
+/// Decodes a hex message (with or without 0x).
+pub(crate) fn decode_hex(s: &str) -> ApiResult<Vec<u8>> {
+    hex::decode(s.trim_start_matches("0x")).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_hex",
+            format!("message is not hex: {e}"),
+        )
+    })
+}
+
+/// The API error for a failed submit.
+pub(crate) fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Rejected(rejection) => {
             let status = match rejection.reason() {
                 "no_permission" | "bad_signature" => StatusCode::FORBIDDEN,
                 "oversize" => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::BAD_REQUEST,
             };
-            Err(ApiError::new(
-                status,
-                rejection.reason(),
-                rejection.to_string(),
-            ))
+            ApiError::new(status, rejection.reason(), rejection.to_string())
         }
-        Err(_) => Err(ApiError::new(
+        SubmitError::Stopping => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "stopping",
             "the node is shutting down",
-        )),
+        ),
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HistoryParams {
-    stream: String,
+pub(crate) struct HistoryParams {
+    pub(crate) stream: String,
     #[serde(default)]
-    partition: u32,
-    last: Option<u32>,
-    from: Option<u64>,
-    to: Option<u64>,
+    pub(crate) partition: u32,
+    pub(crate) last: Option<u32>,
+    pub(crate) from: Option<u64>,
+    pub(crate) to: Option<u64>,
 }
 
 async fn history(
@@ -194,7 +196,7 @@ async fn history(
     }
 }
 
-fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
+pub(crate) fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
     let part: StreamPartId = format!("{}#{}", p.stream, p.partition)
         .parse()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", format!("{e}")))?;

@@ -6,6 +6,7 @@ mod identity;
 mod metrics;
 mod node;
 mod paths;
+mod ws;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -21,7 +21,7 @@ use rivulet_protocol::{Limits, MessageId, MessageRef, StreamMessage, StreamPartI
 use rivulet_store::{Limit, Store};
 use rivulet_validate::{Rejection, Validator, ValidatorConfig, Verdict};
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::{config::NodeConfig, http, identity, metrics::Metrics, paths::DataDir};
@@ -36,6 +36,19 @@ pub(crate) enum Command {
     },
     /// The number of connected peers.
     Peers { reply: oneshot::Sender<usize> },
+    /// A local subscriber wants a stream part: join its topic (counted).
+    Join { part: StreamPartId },
+    /// A local subscriber left a stream part.
+    Leave { part: StreamPartId },
+}
+
+/// An accepted event, as handed to local subscribers.
+#[derive(Debug)]
+pub(crate) struct Delivered {
+    /// Its stream part.
+    pub(crate) part: StreamPartId,
+    /// The event as a JSON `message` frame body (rendered once for every subscriber).
+    pub(crate) json: String,
 }
 
 /// The outcome of an accepted publish.
@@ -59,6 +72,13 @@ pub(crate) struct Shared {
     pub(crate) parts: HashSet<StreamPartId>,
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) limits: Limits,
+    /// Accepted events for local subscribers. Bounded: a subscriber that falls behind by more than its
+    /// capacity loses the oldest events and is told how many.
+    pub(crate) events: broadcast::Sender<Arc<Delivered>>,
+    /// The registry's permissions, for subscribe checks.
+    pub(crate) cache: Arc<RwLock<PermissionCache>>,
+    /// Frames a WebSocket connection may send per second (sustained; bursts up to twice that).
+    pub(crate) ws_rate: u32,
 }
 
 struct StoreJob {
@@ -140,6 +160,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         parts: config.parts.iter().cloned().collect(),
         commands,
         limits,
+        events: broadcast::channel(4096).0,
+        cache: cache.clone(),
+        ws_rate: config.ws_rate,
     });
     shared.metrics.topics.set(config.parts.len() as i64);
     shared
@@ -182,6 +205,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         listen: Vec::new(),
         state_file: dir.state(),
         http_addr,
+        local_subscribers: Default::default(),
+        published_parts: HashSet::new(),
     };
     task.run(command_rx).await
 }
@@ -195,6 +220,9 @@ struct SwarmTask {
     listen: Vec<Multiaddr>,
     state_file: std::path::PathBuf,
     http_addr: std::net::SocketAddr,
+    local_subscribers: std::collections::HashMap<StreamPartId, usize>,
+    /// Parts this node joined because an API client published to them.
+    published_parts: HashSet<StreamPartId>,
 }
 
 impl SwarmTask {
@@ -247,6 +275,7 @@ impl SwarmTask {
                                 source: "gossip".into(),
                             })
                             .inc();
+                        self.deliver(&msg, &message.data);
                         if part_of_topic(&message.topic)
                             .is_some_and(|p| self.shared.parts.contains(&p))
                         {
@@ -312,6 +341,33 @@ impl SwarmTask {
             Command::Peers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().count());
             }
+            Command::Join { part } => {
+                let count = self.local_subscribers.entry(part.clone()).or_insert(0);
+                *count += 1;
+                if *count == 1
+                    && !self.shared.parts.contains(&part)
+                    && !self.published_parts.contains(&part)
+                {
+                    if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
+                        warn!(%part, "cannot join topic: {e}");
+                    }
+                    self.shared.metrics.topics.inc();
+                }
+            }
+            Command::Leave { part } => {
+                if let Some(count) = self.local_subscribers.get_mut(&part) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.local_subscribers.remove(&part);
+                        if !self.shared.parts.contains(&part)
+                            && !self.published_parts.contains(&part)
+                        {
+                            self.swarm.behaviour_mut().unsubscribe(&part);
+                            self.shared.metrics.topics.dec();
+                        }
+                    }
+                }
+            }
             Command::Publish { wire, reply } => {
                 let message = match self.validate(&wire) {
                     Verdict::Accept(message) => message,
@@ -338,9 +394,22 @@ impl SwarmTask {
                     .metrics
                     .events_in
                     .get_or_create(&crate::metrics::Source {
-                        source: "http".into(),
+                        source: "api".into(),
                     })
                     .inc();
+                self.deliver(&message, &wire);
+                // A node that publishes to a stream part joins its topic, so that events published later
+                // on other nodes of that part can be routed through it.
+                if !self.shared.parts.contains(&part)
+                    && !self.local_subscribers.contains_key(&part)
+                    && self.published_parts.insert(part.clone())
+                {
+                    if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
+                        warn!(%part, "cannot join topic: {e}");
+                    } else {
+                        self.shared.metrics.topics.inc();
+                    }
+                }
                 match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
                     Ok(_) => {
                         self.shared.metrics.events_out.inc();
@@ -370,6 +439,16 @@ impl SwarmTask {
                 }
             }
         }
+    }
+
+    /// Hands an accepted event to local subscribers (rendered once, only if anyone listens).
+    fn deliver(&self, message: &StreamMessage, wire: &[u8]) {
+        let part = message.id().stream_part();
+        if self.shared.events.receiver_count() == 0 || !self.local_subscribers.contains_key(&part) {
+            return;
+        }
+        let json = crate::http::message_json(message, wire).to_string();
+        let _ = self.shared.events.send(Arc::new(Delivered { part, json }));
     }
 
     fn queue_store(
@@ -413,6 +492,30 @@ impl SwarmTask {
         if let Err(e) = written {
             warn!("cannot write {}: {e}", self.state_file.display());
         }
+    }
+}
+
+/// Why a publish through the API failed.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    /// The event was refused.
+    Rejected(Rejection),
+    /// The node is stopping.
+    Stopping,
+}
+
+/// Validates, relays and (where stored) durably stores one event for an API client.
+pub(crate) async fn submit(shared: &Shared, wire: Vec<u8>) -> Result<Published, SubmitError> {
+    let (reply, rx) = oneshot::channel();
+    shared
+        .commands
+        .send(Command::Publish { wire, reply })
+        .await
+        .map_err(|_| SubmitError::Stopping)?;
+    match rx.await {
+        Ok(Ok(published)) => Ok(published),
+        Ok(Err(rejection)) => Err(SubmitError::Rejected(rejection)),
+        Err(_) => Err(SubmitError::Stopping),
     }
 }
 

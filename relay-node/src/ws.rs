@@ -1,0 +1,365 @@
+//! The WebSocket API: JSON text frames, one connection per client, for clients in any language.
+//!
+//! On connect the node sends `{"type":"challenge","nonce":…,"node":<peer id>,"text":…}`. A client that
+//! wants its address recognised (for streams that are not public) answers `{"type":"auth","address":…,
+//! "signature":…}`, an EIP-191 `personal_sign` of `text` — what any wallet or ethers' `signMessage` makes.
+//! Then, with an optional `id` echoed in the answer:
+//!
+//! - `{"type":"subscribe","stream":…,"partition":0}` → `subscribed`; events arrive as
+//!   `{"type":"message","part":…,"message":{…}}` while the subscriber may subscribe (checked per event, so
+//!   a lapsed licence stops delivery with an `unsubscribed` frame);
+//! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
+//! - `{"type":"publish","message":"<hex wire>"}` → `published`;
+//! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms) → `resent` with messages,
+//!   from this node's store.
+//!
+//! Every failure is `{"type":"error","id":…,"error":<code>,"message":<what and why>}` and the connection
+//! stays open. Frames beyond the rate limit are refused (`rate_limited`); a subscriber that reads too slowly
+//! loses the oldest events and is told how many (`lagged`).
+
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{Message, WebSocket},
+    },
+    response::Response,
+};
+use futures::{SinkExt, StreamExt};
+use rand::RngExt;
+use rivulet_chain::to_alloy;
+use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{
+    http::{HistoryParams, decode_hex, history_inner, submit_error},
+    node::{Command, Shared, now_ms, submit},
+};
+
+/// Upgrades `GET /api/v1/ws` to a WebSocket session.
+pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+    let max = shared.limits.max_content_len * 2 + 16 * 1024;
+    ws.max_message_size(max)
+        .on_upgrade(move |socket| session(socket, shared))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum ClientFrame {
+    Auth {
+        address: String,
+        signature: String,
+    },
+    Subscribe {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+    },
+    Unsubscribe {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+    },
+    Publish {
+        id: Option<Value>,
+        message: String,
+    },
+    Resend {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+        last: Option<u32>,
+        from: Option<u64>,
+        to: Option<u64>,
+    },
+}
+
+/// A token bucket: `rate` frames per second, bursts up to twice that.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(rate) * 2.0,
+            rate: f64::from(rate),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn error(id: &Option<Value>, code: &str, message: impl Into<String>) -> Value {
+    json!({ "type": "error", "id": id, "error": code, "message": message.into() })
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    address: Option<Address>,
+    challenge: String,
+    subscriptions: HashSet<StreamPartId>,
+}
+
+impl Session {
+    fn may_subscribe(&self, part: &StreamPartId) -> bool {
+        let cache = match self.shared.cache.read() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let who = to_alloy(self.address.unwrap_or(Address::ZERO));
+        cache.may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+    }
+
+    async fn handle(&mut self, text: &str) -> Value {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return error(
+                    &None,
+                    "bad_frame",
+                    format!(
+                        "not a frame this node understands ({e}); types: auth, subscribe, unsubscribe, publish, resend"
+                    ),
+                );
+            }
+        };
+        match frame {
+            ClientFrame::Auth { address, signature } => self.auth(&address, &signature),
+            ClientFrame::Subscribe {
+                id,
+                stream,
+                partition,
+            } => {
+                let part = match parse_part(&stream, partition) {
+                    Ok(p) => p,
+                    Err(e) => return error(&id, "bad_stream", e),
+                };
+                if !self.may_subscribe(&part) {
+                    let who = self
+                        .address
+                        .map_or("an unauthenticated client".to_owned(), |a| a.to_string());
+                    return error(
+                        &id,
+                        "no_permission",
+                        format!("{who} may not subscribe to {}", part.stream_id),
+                    );
+                }
+                if self.subscriptions.insert(part.clone()) {
+                    let _ = self
+                        .shared
+                        .commands
+                        .send(Command::Join { part: part.clone() })
+                        .await;
+                }
+                json!({ "type": "subscribed", "id": id, "part": part.to_string() })
+            }
+            ClientFrame::Unsubscribe {
+                id,
+                stream,
+                partition,
+            } => {
+                let part = match parse_part(&stream, partition) {
+                    Ok(p) => p,
+                    Err(e) => return error(&id, "bad_stream", e),
+                };
+                if self.subscriptions.remove(&part) {
+                    let _ = self
+                        .shared
+                        .commands
+                        .send(Command::Leave { part: part.clone() })
+                        .await;
+                }
+                json!({ "type": "unsubscribed", "id": id, "part": part.to_string() })
+            }
+            ClientFrame::Publish { id, message } => {
+                let wire = match decode_hex(&message) {
+                    Ok(w) => w,
+                    Err(e) => return error(&id, e.code, e.message),
+                };
+                match submit(&self.shared, wire).await {
+                    Ok(p) => {
+                        json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
+                    }
+                    Err(e) => {
+                        let e = submit_error(e);
+                        self.shared.metrics.http_error(e.code);
+                        error(&id, e.code, e.message)
+                    }
+                }
+            }
+            ClientFrame::Resend {
+                id,
+                stream,
+                partition,
+                last,
+                from,
+                to,
+            } => {
+                if let Ok(part) = parse_part(&stream, partition)
+                    && !self.may_subscribe(&part)
+                {
+                    return error(
+                        &id,
+                        "no_permission",
+                        format!("no subscribe permission on {}", part.stream_id),
+                    );
+                }
+                match history_inner(
+                    &self.shared,
+                    HistoryParams {
+                        stream,
+                        partition,
+                        last,
+                        from,
+                        to,
+                    },
+                ) {
+                    Ok(v) => {
+                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"] })
+                    }
+                    Err(e) => error(&id, e.code, e.message),
+                }
+            }
+        }
+    }
+
+    fn auth(&mut self, address: &str, signature: &str) -> Value {
+        let claimed: Address = match address.parse() {
+            Ok(a) => a,
+            Err(e) => return error(&None, "bad_address", format!("address: {e}")),
+        };
+        let Some(sig) = hex::decode(signature.trim_start_matches("0x"))
+            .ok()
+            .and_then(|b| <[u8; 65]>::try_from(b).ok())
+        else {
+            return error(&None, "bad_signature", "signature must be 65 bytes of hex");
+        };
+        match recover_personal(self.challenge.as_bytes(), &Signature(sig)) {
+            Ok(recovered) if recovered == claimed => {
+                self.address = Some(claimed);
+                json!({ "type": "authenticated", "address": claimed.to_checksum() })
+            }
+            Ok(recovered) => error(
+                &None,
+                "bad_signature",
+                format!("the challenge was signed by {recovered}, not {claimed}"),
+            ),
+            Err(e) => error(&None, "bad_signature", e.to_string()),
+        }
+    }
+}
+
+fn parse_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
+    format!("{stream}#{partition}")
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+async fn session(socket: WebSocket, shared: Arc<Shared>) {
+    let (mut sink, mut frames) = socket.split();
+    let nonce: [u8; 16] = rand::rng().random();
+    let challenge = format!(
+        "Sign in to Rivulet node {}\nnonce: {}",
+        shared.peer_id,
+        hex::encode(nonce)
+    );
+    let hello = json!({ "type": "challenge", "node": shared.peer_id.to_string(), "nonce": hex::encode(nonce), "text": challenge });
+    if sink
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut events = shared.events.subscribe();
+    let mut session = Session {
+        shared: shared.clone(),
+        address: None,
+        challenge,
+        subscriptions: HashSet::new(),
+    };
+    let mut bucket = Bucket::new(shared.ws_rate);
+    let mut permission_checked = Instant::now();
+    loop {
+        let out = tokio::select! {
+            frame = frames.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if bucket.take() {
+                        Some(session.handle(&text).await)
+                    } else {
+                        shared.metrics.http_error("rate_limited");
+                        Some(error(&None, "rate_limited", format!("more than {} frames per second; frame dropped", shared.ws_rate)))
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => Some(error(&None, "bad_frame", "send JSON text frames")),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => None, // ping/pong: answered by the server
+            },
+            event = events.recv() => match event {
+                Ok(delivered) if session.subscriptions.contains(&delivered.part) => {
+                    // Permissions can lapse (licences expire): re-check at most once a second.
+                    if permission_checked.elapsed() > Duration::from_secs(1) {
+                        permission_checked = Instant::now();
+                        let lapsed: Vec<StreamPartId> =
+                            session.subscriptions.iter().filter(|p| !session.may_subscribe(p)).cloned().collect();
+                        for part in &lapsed {
+                            session.subscriptions.remove(part);
+                            let _ = shared.commands.send(Command::Leave { part: part.clone() }).await;
+                            let frame = json!({ "type": "unsubscribed", "part": part.to_string(), "reason": "subscribe permission ended" });
+                            if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        if lapsed.contains(&delivered.part) {
+                            continue;
+                        }
+                    }
+                    let frame = format!(r#"{{"type":"message","part":{},"message":{}}}"#, json!(delivered.part.to_string()), delivered.json);
+                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                        break;
+                    }
+                    None
+                }
+                Ok(_) => None,
+                Err(RecvError::Lagged(n)) => Some(error(&None, "lagged", format!("{n} events dropped: this connection reads too slowly"))),
+                Err(RecvError::Closed) => break,
+            },
+        };
+        if let Some(frame) = out
+            && sink
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_err()
+        {
+            break;
+        }
+    }
+    for part in session.subscriptions {
+        let _ = shared.commands.send(Command::Leave { part }).await;
+    }
+}

@@ -1,0 +1,169 @@
+//! The HTTP API across real node processes: events published on one node reach the storage node through
+//! the network; unauthorized, forged and malformed events are refused with a reason; a storage node killed
+//! with `kill -9` keeps every event it acknowledged.
+
+use std::time::{Duration, Instant};
+
+use rivulet_protocol::{Limits, decode_verified};
+use serde_json::Value;
+
+use rivulet_protocol::Signer;
+
+use crate::support::{World, frame, history, publish, start_node};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
+    let world = World::new().await;
+    let (stream, part, device, deployment_file) = (
+        &world.stream,
+        &world.part,
+        &world.device,
+        &world.deployment_file,
+    );
+    let dir = &world.dir;
+    let mallory = Signer::from_bytes(&[8; 32]).unwrap();
+
+    let a = start_node(&dir.path().join("a"), deployment_file, &[]);
+    let b = start_node(
+        &dir.path().join("b"),
+        deployment_file,
+        &["--network.bootstrap", &a.listen[0], "--storage.part", part],
+    );
+    let http = reqwest::Client::new();
+
+    // Publish on A until the events reach B's history through the network (the mesh forms on heartbeats).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seq = 0;
+    loop {
+        seq += 1;
+        let (status, body) = publish(
+            &http,
+            &a,
+            &frame(device, stream, seq, &format!(r#"{{"seq":{seq}}}"#)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, h) = history(&http, &b, stream).await;
+        if !h["messages"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event reached the storage node: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Bad input is refused with a reason, on the HTTP API, and counted.
+    let (status, body) = publish(&http, &a, &frame(&mallory, stream, 1, r#"{"evil":true}"#)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("no_permission")),
+        "{body}"
+    );
+    let mut forged = frame(device, stream, 999, r#"{"n":1}"#);
+    let at = forged.len() - 65 - 2;
+    forged[at] ^= 1;
+    let (status, body) = publish(&http, &a, &forged).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("bad_signature")),
+        "{body}"
+    );
+    let (status, body) = publish(&http, &a, b"not a message").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("malformed")),
+        "{body}"
+    );
+    let response = http
+        .post(format!("{}/api/v1/publish", a.http))
+        .json(&serde_json::json!({ "message": "zz" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "bad_hex");
+    let (status, body) = history(&http, &a, stream).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_stored")),
+        "{body}"
+    );
+    let metrics = http
+        .get(format!("{}/metrics", a.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"rivulet_validation_failures_total{reason="no_permission"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"rivulet_validation_failures_total{reason="bad_signature"} 1"#),
+        "{metrics}"
+    );
+    let health: Value = http
+        .get(format!("{}/health", b.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert!(health["peers"].as_u64().unwrap() >= 1, "{health}");
+
+    // The storage node holds only valid, verifiable events from the device.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, h) = history(&http, &b, stream).await;
+    let stored = h["messages"].as_array().unwrap();
+    assert!(!stored.is_empty());
+    for m in stored {
+        let wire = hex::decode(m["wire"].as_str().unwrap()).unwrap();
+        let msg = decode_verified(&wire, &Limits::default()).unwrap();
+        assert_eq!(msg.id().publisher, device.address());
+        assert_eq!(m["publisher"], device.address().to_checksum());
+        assert!(m["content"]["seq"].is_u64(), "{m}");
+    }
+
+    // Publishing straight to the storage node acknowledges only once the event is on disk...
+    let acked: Vec<Vec<u8>> = (0..20)
+        .map(|i| frame(device, stream, 10_000 + i, r#"{"durable":true}"#))
+        .collect();
+    for wire in &acked {
+        let (status, body) = publish(&http, &b, wire).await;
+        assert_eq!(
+            (status, body["stored"].as_bool()),
+            (200, Some(true)),
+            "{body}"
+        );
+    }
+    // ...so kill -9 loses none of them.
+    let b_dir = b.dir.clone();
+    let mut b = b;
+    b.child.kill().unwrap(); // SIGKILL
+    b.child.wait().unwrap();
+    drop(b);
+    let b = start_node(
+        &b_dir,
+        deployment_file,
+        &["--network.bootstrap", &a.listen[0], "--storage.part", part],
+    );
+    let (_, h) = history(&http, &b, stream).await;
+    let wires: Vec<String> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["wire"].as_str().unwrap().to_owned())
+        .collect();
+    for wire in &acked {
+        assert!(
+            wires.contains(&hex::encode(wire)),
+            "an acknowledged event is missing after kill -9"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Shared setup: a real anvil chain with the contracts, real relay-node processes, signed events.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::primitives::U256;
+use rivulet_chain::{
+    ChainClient, PermissionKind, StreamMetadata, deploy,
+    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary},
+    http_provider, to_alloy,
+};
+use rivulet_protocol::{
+    ChainId, ContentType, Encryption, MessageId, MessageType, Partition, SignatureType, Signer,
+    StreamId, UnsignedMessage,
+};
+use serde_json::Value;
+
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) dir: PathBuf,
+    pub(crate) http: String,
+    pub(crate) listen: Vec<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn start_node(dir: &Path, deployment: &Path, extra: &[&str]) -> Node {
+    std::fs::create_dir_all(dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("node.json"));
+    let log = std::fs::File::create(dir.join("node.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_relay-node"))
+        .args([
+            "run",
+            "--storage.data-dir",
+            dir.to_str().unwrap(),
+            "--chain.deployment",
+            deployment.to_str().unwrap(),
+        ])
+        .args([
+            "--http.listen",
+            "127.0.0.1:0",
+            "--network.listen",
+            "/ip4/127.0.0.1/tcp/0",
+        ])
+        .args(extra)
+        .env("RIVULET_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    // Owned by `Node` from here on, so the process is killed and reaped however the test ends.
+    let mut node = Node {
+        child,
+        dir: dir.to_owned(),
+        http: String::new(),
+        listen: Vec::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("node.json")) {
+            let state: Value = serde_json::from_str(&text).unwrap();
+            node.listen = state["listen"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            if !node.listen.is_empty() {
+                node.http = format!("http://{}", state["http"].as_str().unwrap());
+                return node;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node did not start: {}",
+            std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub(crate) fn frame(s: &Signer, stream: &StreamId, seq: u32, content: &str) -> Vec<u8> {
+    let body = UnsignedMessage {
+        id: MessageId {
+            stream_id: stream.clone(),
+            partition: Partition::new(0).unwrap(),
+            timestamp: now_ms(),
+            sequence_number: seq,
+            publisher: s.address(),
+            chain_id: ChainId::new("device").unwrap(),
+        },
+        prev: None,
+        message_type: MessageType::Data,
+        content_type: ContentType::Json,
+        encryption: Encryption::None,
+        new_group_key: None,
+        content: content.as_bytes().to_vec(),
+        signature_type: SignatureType::Eip191Secp256k1,
+    };
+    s.sign(body).unwrap().encode().unwrap()
+}
+
+pub(crate) async fn publish(http: &reqwest::Client, node: &Node, wire: &[u8]) -> (u16, Value) {
+    let response = http
+        .post(format!("{}/api/v1/publish", node.http))
+        .header("content-type", "application/octet-stream")
+        .body(wire.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+pub(crate) async fn history(
+    http: &reqwest::Client,
+    node: &Node,
+    stream: &StreamId,
+) -> (u16, Value) {
+    let response = http
+        .get(format!("{}/api/v1/history", node.http))
+        .query(&[
+            ("stream", stream.as_str()),
+            ("partition", "0"),
+            ("last", "1000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// A chain with the contracts, a stream owned by dev account 1, a device key that may publish to it, and a
+/// reader key (dev account 2) that may subscribe. The stream is not public.
+pub(crate) struct World {
+    _anvil: Anvil,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) deployment_file: PathBuf,
+    pub(crate) stream: StreamId,
+    pub(crate) part: String,
+    pub(crate) device: Signer,
+    pub(crate) reader: Signer,
+}
+
+impl World {
+    pub(crate) async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let anvil = Anvil::spawn(
+            &anvil_binary(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap(),
+            None,
+            LOCAL_CHAIN_ID,
+            None,
+        )
+        .unwrap();
+        let url = anvil.url();
+        let deployer = http_provider(&url, Some(DEV_KEYS[0].parse().unwrap())).unwrap();
+        let deployment = deploy(deployer, &url, &[], U256::from(1u64)).await.unwrap();
+        let deployment_file = dir.path().join("deployment.json");
+        deployment.save(&deployment_file).unwrap();
+        let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+            .await
+            .unwrap();
+        let stream = owner
+            .create_stream("sensors", &StreamMetadata::named("Sensors", ""))
+            .await
+            .unwrap();
+        let device = Signer::from_bytes(&[7; 32]).unwrap();
+        let reader = Signer::from_hex(DEV_KEYS[2]).unwrap();
+        owner
+            .grant(&stream, to_alloy(device.address()), PermissionKind::Publish)
+            .await
+            .unwrap();
+        owner
+            .grant(
+                &stream,
+                to_alloy(reader.address()),
+                PermissionKind::Subscribe,
+            )
+            .await
+            .unwrap();
+        let part = format!("{stream}#0");
+        World {
+            _anvil: anvil,
+            dir,
+            deployment_file,
+            stream,
+            part,
+            device,
+            reader,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The WebSocket API across three real nodes: a publisher on A, authenticated subscribers on B and C get
+//! every event exactly once, in order, with valid signatures; strangers are refused; bad frames and floods
+//! get clear errors and the connection keeps working.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use rivulet_protocol::{Limits, Signer, decode_verified};
+use serde_json::{Value, json};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+
+use crate::support::{Node, World, frame, publish, start_node};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects, reads the challenge, and signs it with `signer` when given.
+async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
+    let url = format!("{}/api/v1/ws", node.http.replace("http://", "ws://"));
+    let (mut ws, _) = connect_async(url).await.unwrap();
+    let challenge = next(&mut ws).await;
+    assert_eq!(challenge["type"], "challenge", "{challenge}");
+    if let Some(s) = signer {
+        let signature = s.sign_personal(challenge["text"].as_str().unwrap().as_bytes());
+        send(&mut ws, json!({ "type": "auth", "address": s.address().to_string(), "signature": hex::encode(signature.0) })).await;
+        let answer = next(&mut ws).await;
+        assert_eq!(answer["type"], "authenticated", "{answer}");
+    }
+    ws
+}
+
+async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("no frame within 15 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// Collects `message` frames' sequence numbers and wires until `count` arrived.
+async fn collect(ws: &mut Ws, count: usize) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let f = next(ws).await;
+        assert_eq!(f["type"], "message", "{f}");
+        let m = &f["message"];
+        out.push((
+            m["sequenceNumber"].as_u64().unwrap() as u32,
+            hex::decode(m["wire"].as_str().unwrap()).unwrap(),
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
+    let world = World::new().await;
+    let dir = world.dir.path();
+    let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
+    let b = start_node(
+        &dir.join("b"),
+        &world.deployment_file,
+        &["--network.bootstrap", &a.listen[0]],
+    );
+    let c_config = dir.join("c.toml");
+    std::fs::write(&c_config, "[http]\nws_frames_per_second = 5\n").unwrap();
+    let c = start_node(
+        &dir.join("c"),
+        &world.deployment_file,
+        &[
+            "--network.bootstrap",
+            &a.listen[0],
+            "--config",
+            c_config.to_str().unwrap(),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let stream = world.stream.as_str();
+
+    let mut on_b = connect(&b, Some(&world.reader)).await;
+    let mut on_c = connect(&c, Some(&world.reader)).await;
+    for ws in [&mut on_b, &mut on_c] {
+        send(
+            ws,
+            json!({ "type": "subscribe", "id": 1, "stream": stream, "partition": 0 }),
+        )
+        .await;
+        let answer = next(ws).await;
+        assert_eq!(
+            (answer["type"].as_str(), answer["id"].as_u64()),
+            (Some("subscribed"), Some(1)),
+            "{answer}"
+        );
+    }
+
+    // Strangers may not subscribe to a stream that is not public.
+    let mut stranger = connect(&c, Some(&Signer::from_bytes(&[9; 32]).unwrap())).await;
+    send(
+        &mut stranger,
+        json!({ "type": "subscribe", "stream": stream }),
+    )
+    .await;
+    assert_eq!(next(&mut stranger).await["error"], "no_permission");
+    let mut anonymous = connect(&c, None).await;
+    send(
+        &mut anonymous,
+        json!({ "type": "subscribe", "stream": stream }),
+    )
+    .await;
+    assert_eq!(next(&mut anonymous).await["error"], "no_permission");
+
+    // Warm up until both subscribers see events from A (meshes form on heartbeats).
+    let mut seq = 0;
+    let mut seen_b = false;
+    let mut seen_c = false;
+    while !(seen_b && seen_c) {
+        seq += 1;
+        assert!(seq < 150, "events from A never reached both subscribers");
+        let (status, body) = publish(
+            &http,
+            &a,
+            &frame(&world.device, &world.stream, seq, r#"{"warmup":true}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        for (ws, seen) in [(&mut on_b, &mut seen_b), (&mut on_c, &mut seen_c)] {
+            while let Ok(Some(Ok(Message::Text(t)))) =
+                tokio::time::timeout(Duration::from_millis(100), ws.next()).await
+            {
+                let f: Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(f["type"], "message", "{f}");
+                *seen = true;
+            }
+        }
+    }
+
+    // 30 events: each subscriber gets all of them, once, in order, each verifiable.
+    let first = seq + 1;
+    let sent: Vec<Vec<u8>> = (first..first + 30)
+        .map(|s| frame(&world.device, &world.stream, s, &format!(r#"{{"n":{s}}}"#)))
+        .collect();
+    for wire in &sent {
+        let (status, body) = publish(&http, &a, wire).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for ws in [&mut on_b, &mut on_c] {
+        let got = collect(ws, 30).await;
+        let seqs: Vec<u32> = got.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            seqs,
+            (first..first + 30).collect::<Vec<_>>(),
+            "every event once, in order"
+        );
+        for ((_, wire), original) in got.iter().zip(&sent) {
+            assert_eq!(wire, original);
+            assert_eq!(
+                decode_verified(wire, &Limits::default())
+                    .unwrap()
+                    .id()
+                    .publisher,
+                world.device.address()
+            );
+        }
+        // Nothing more (no duplicates).
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), ws.next())
+                .await
+                .is_err()
+        );
+    }
+
+    // Publishing over the WebSocket works too, and reaches the other node's subscriber.
+    let wire = frame(&world.device, &world.stream, first + 30, r#"{"via":"ws"}"#);
+    send(
+        &mut on_b,
+        json!({ "type": "publish", "id": "p1", "message": hex::encode(&wire) }),
+    )
+    .await;
+    let mut published = false;
+    for _ in 0..2 {
+        let f = next(&mut on_b).await;
+        match f["type"].as_str() {
+            Some("published") => published = true,
+            Some("message") => assert_eq!(f["message"]["wire"], hex::encode(&wire)),
+            _ => panic!("{f}"),
+        }
+    }
+    assert!(published);
+    assert_eq!(collect(&mut on_c, 1).await[0].1, wire);
+
+    // Bad frames get errors; the connection keeps working.
+    on_c.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(next(&mut on_c).await["error"], "bad_frame");
+    send(
+        &mut on_c,
+        json!({ "type": "subscribe", "stream": "no slash" }),
+    )
+    .await;
+    assert_eq!(next(&mut on_c).await["error"], "bad_stream");
+    on_c.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut on_c).await["error"], "bad_frame");
+    send(&mut on_c, json!({ "type": "publish", "id": 7, "message": hex::encode(frame(&Signer::from_bytes(&[9; 32]).unwrap(), &world.stream, 1, "{}")) })).await;
+    let refused = next(&mut on_c).await;
+    assert_eq!(
+        (refused["error"].as_str(), refused["id"].as_u64()),
+        (Some("no_permission"), Some(7)),
+        "{refused}"
+    );
+
+    // C allows 5 frames a second (bursts of 10): a flood is refused frame by frame, then service resumes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for i in 0..30 {
+        send(
+            &mut on_c,
+            json!({ "type": "unsubscribe", "id": i, "stream": "rivulet.eth/other" }),
+        )
+        .await;
+    }
+    let mut limited = 0;
+    for _ in 0..30 {
+        let f = next(&mut on_c).await;
+        if f["error"] == "rate_limited" {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 15,
+        "only {limited} of 30 flood frames were limited"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    send(
+        &mut on_c,
+        json!({ "type": "unsubscribe", "id": "after", "stream": stream }),
+    )
+    .await;
+    assert_eq!(next(&mut on_c).await["type"], "unsubscribed");
+    let metrics = http
+        .get(format!("{}/metrics", c.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"rivulet_http_errors_total{reason="rate_limited"}"#),
+        "{metrics}"
+    );
+}
