@@ -65,3 +65,16 @@ impl Chain {
         let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
     }
 }
+
+/// Sends a contract call, waits for its receipt, and checks it succeeded.
+pub(crate) trait Mined {
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt;
+}
+
+impl<C: alloy::contract::CallDecoder> Mined for alloy::contract::CallBuilder<&DynProvider, C> {
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt {
+        let receipt = self.send().await.unwrap().get_receipt().await.unwrap();
+        assert!(receipt.status(), "transaction reverted");
+        receipt
+    }
+}

@@ -8,7 +8,7 @@ use rivulet_chain::{
 };
 use rivulet_protocol::StreamId;
 
-use crate::anvil::{Chain, signer};
+use crate::anvil::{Chain, Mined, signer};
 
 async fn client(chain: &Chain, i: usize) -> ChainClient {
     ChainClient::connect(chain.deployment.clone(), None, Some(signer(i)))
@@ -453,12 +453,8 @@ async fn remaining_failure_paths_of_the_contracts() {
     // A user may drop all their own permissions.
     stranger_registry
         .revokeAllPermissionsForUser(s.clone(), signer(2).address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
 
     // Token: only the owner mints; the faucet works on the local chain.
     assert!(
@@ -469,14 +465,7 @@ async fn remaining_failure_paths_of_the_contracts() {
             .unwrap_err())
         .starts_with("OwnableUnauthorizedAccount")
     );
-    token_owner
-        .mint(alice, U256::from(1u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    token_owner.mint(alice, U256::from(1u64)).mined().await;
     let before = c.balance(alice).await.unwrap();
     c.faucet(alice, U256::from(10u64)).await.unwrap();
     assert_eq!(c.balance(alice).await.unwrap() - before, U256::from(10u64));
@@ -489,14 +478,7 @@ async fn remaining_failure_paths_of_the_contracts() {
     assert!(
         err(market_owner.setFee(1001, alice).send().await.unwrap_err()).starts_with("FeeTooHigh")
     );
-    market_owner
-        .setFee(500, signer(3).address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    market_owner.setFee(500, signer(3).address()).mined().await;
     c.grant(&id, d.marketplace, PermissionKind::Grant)
         .await
         .unwrap();
@@ -520,13 +502,7 @@ async fn remaining_failure_paths_of_the_contracts() {
             .unwrap_err())
         .starts_with("ZeroBeneficiary")
     );
-    list(vec![s.clone()], alice)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    list(vec![s.clone()], alice).mined().await;
     let one = U256::from(1u64);
     assert!(
         err(market_stranger
@@ -558,12 +534,8 @@ async fn remaining_failure_paths_of_the_contracts() {
             "t".into(),
             B256::ZERO,
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let buyer = client(&chain, 2).await;
     let fee_before = c.balance(signer(3).address()).await.unwrap();
     let seller_before = c.balance(alice).await.unwrap();

@@ -11,7 +11,7 @@ use rivulet_chain::{
     bindings::{DataToken, Marketplace, StreamRegistry},
 };
 
-use crate::anvil::{Chain, signer};
+use crate::anvil::{Chain, Mined, signer};
 
 const SUBSCRIBE: u8 = 3;
 const GRANT: u8 = 4;
@@ -70,12 +70,8 @@ async fn licences_are_sold_extended_and_expire() {
     let id = format!("{}/weather", format!("{seller:?}").to_lowercase());
     registry
         .createStream("weather".into(), "{}".into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
 
     // Listing needs the marketplace to hold grant, the seller to hold grant, existing streams, sane terms.
     assert!(
@@ -85,12 +81,8 @@ async fn licences_are_sold_extended_and_expire() {
     );
     registry
         .grantPermission(id.clone(), d.marketplace, GRANT)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(
         reverts(list(&market_stranger, vec![id.clone()], 60, seller))
             .await
@@ -138,22 +130,10 @@ async fn licences_are_sold_extended_and_expire() {
     );
     token_buyer
         .approve(d.marketplace, U256::from(1000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let before = token_buyer.balanceOf(seller).call().await.unwrap();
-    let receipt = market_buyer
-        .buy(product, 100, U256::MAX)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+    market_buyer.buy(product, 100, U256::MAX).mined().await;
     assert_eq!(
         token_buyer.balanceOf(seller).call().await.unwrap() - before,
         U256::from(1000u64)
@@ -194,7 +174,7 @@ async fn licences_are_sold_extended_and_expire() {
         .sign_hash(&permit.eip712_signing_hash(&domain))
         .await
         .unwrap();
-    let receipt = market_buyer
+    market_buyer
         .buyWithPermit(
             product,
             60,
@@ -204,13 +184,8 @@ async fn licences_are_sold_extended_and_expire() {
             sig.r().into(),
             sig.s().into(),
         )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+        .mined()
+        .await;
     assert_eq!(
         market_buyer
             .licenceExpiry(product, buyer)
@@ -251,32 +226,17 @@ async fn licences_are_sold_extended_and_expire() {
     assert!(reason.starts_with("ERC20InsufficientAllowance"), "{reason}");
 
     // The buyer never pays more than they agreed to, whatever the seller does in between.
-    token_buyer
-        .approve(d.marketplace, U256::MAX)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    token_buyer.approve(d.marketplace, U256::MAX).mined().await;
     market_seller
         .setPrice(product, U256::from(11u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let reason = reverts(market_buyer.buy(product, 60, U256::from(600u64)).send()).await;
     assert!(reason.starts_with("PriceAboveMaximum"), "{reason}");
     market_seller
         .setPrice(product, U256::from(10u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     // Periods that would overflow the expiry are refused by name.
     let reason = reverts(market_buyer.buy(product, u64::MAX, U256::MAX).send()).await;
     assert!(
@@ -294,20 +254,12 @@ async fn licences_are_sold_extended_and_expire() {
         .unwrap();
     poor_token
         .transfer(Address::repeat_byte(1), all)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     poor_token
         .approve(d.marketplace, U256::from(1000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(
         reverts(poor.buy(product, 60, U256::MAX).send())
             .await
@@ -320,27 +272,13 @@ async fn licences_are_sold_extended_and_expire() {
             .await
             .starts_with("NotProductOwner")
     );
-    market_seller
-        .pauseProduct(product)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    market_seller.pauseProduct(product).mined().await;
     assert!(
         reverts(market_buyer.buy(product, 60, U256::MAX).send())
             .await
             .starts_with("ProductIsPaused")
     );
-    market_seller
-        .resumeProduct(product)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    market_seller.resumeProduct(product).mined().await;
 
     // The licence lapses with time, and with it the subscribe permission.
     chain.advance(200).await;
@@ -355,24 +293,13 @@ async fn licences_are_sold_extended_and_expire() {
     // A seller who no longer holds grant on a stream cannot sell it any more.
     registry
         .revokePermission(id.clone(), seller, GRANT)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let reason = reverts(market_buyer.buy(product, 60, U256::MAX).send()).await;
     assert!(reason.starts_with("SellerCannotGrant"), "{reason}");
 
     // A deleted stream cannot be bought.
-    registry
-        .deleteStream(id.clone())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    registry.deleteStream(id.clone()).mined().await;
     assert!(
         reverts(market_buyer.buy(product, 60, U256::MAX).send())
             .await

@@ -6,7 +6,7 @@ use rivulet_chain::{
     bindings::StreamRegistry::{self, Permission},
 };
 
-use crate::anvil::{Chain, signer};
+use crate::anvil::{Chain, Mined, signer};
 
 const EDIT: u8 = 0;
 const DELETE: u8 = 1;
@@ -35,15 +35,10 @@ async fn streams_and_permissions_follow_the_rules() {
     let bob = signer(2).address();
     let id = format!("{}/sensors/temp", format!("{alice:?}").to_lowercase());
 
-    let receipt = owner
+    owner
         .createStream("sensors/temp".into(), r#"{"name":"t"}"#.into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+        .mined()
+        .await;
     assert!(owner.exists(id.clone()).call().await.unwrap());
     assert_eq!(
         owner.getStreamMetadata(id.clone()).call().await.unwrap(),
@@ -125,15 +120,10 @@ async fn streams_and_permissions_follow_the_rules() {
         .unwrap()
         .header
         .timestamp;
-    let receipt = owner
+    owner
         .setExpirationTime(id.clone(), bob, PUBLISH, now + 100)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+        .mined()
+        .await;
     assert!(
         owner
             .hasPermission(id.clone(), bob, PUBLISH)
@@ -151,30 +141,12 @@ async fn streams_and_permissions_follow_the_rules() {
     );
 
     // Grant, then revoke; a user may renounce their own permission.
-    owner
-        .grantPermission(id.clone(), bob, EDIT)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    owner.grantPermission(id.clone(), bob, EDIT).mined().await;
     other
         .updateStreamMetadata(id.clone(), r#"{"name":"u"}"#.into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    other
-        .revokePermission(id.clone(), bob, EDIT)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
+    other.revokePermission(id.clone(), bob, EDIT).mined().await;
     assert!(
         !owner
             .hasPermission(id.clone(), bob, EDIT)
@@ -186,12 +158,8 @@ async fn streams_and_permissions_follow_the_rules() {
     // Public subscribe reaches everyone; batch set.
     owner
         .grantPublicPermission(id.clone(), SUBSCRIBE)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(
         owner
             .hasPermission(id.clone(), Address::repeat_byte(9), SUBSCRIBE)
@@ -214,15 +182,10 @@ async fn streams_and_permissions_follow_the_rules() {
         subscribeExpiration: 0,
         canGrant: false,
     };
-    let receipt = owner
+    owner
         .setPermissionsBatch(id.clone(), vec![bob, carol], vec![perm.clone(), perm])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
+        .mined()
+        .await;
     assert!(
         owner
             .hasPermission(id.clone(), carol, PUBLISH)
@@ -232,14 +195,7 @@ async fn streams_and_permissions_follow_the_rules() {
     );
 
     // Deleting removes the stream and its permissions; re-creating starts clean.
-    owner
-        .deleteStream(id.clone())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    owner.deleteStream(id.clone()).mined().await;
     assert!(!owner.exists(id.clone()).call().await.unwrap());
     assert!(
         !owner
@@ -250,12 +206,8 @@ async fn streams_and_permissions_follow_the_rules() {
     );
     owner
         .createStream("sensors/temp".into(), "{}".into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(
         !owner
             .hasPermission(id.clone(), carol, PUBLISH)
