@@ -1,5 +1,6 @@
 //! `relay-node`: the Rivulet broker node, and client commands for operators and scripts.
 
+mod client;
 mod config;
 mod http;
 mod identity;
@@ -10,6 +11,7 @@ mod ws;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use rivulet_protocol::StreamId;
 use tracing_subscriber::EnvFilter;
 
 /// The Rivulet relay node.
@@ -33,6 +35,71 @@ enum Command {
     /// Run a node: join the network, validate and relay events, store the configured stream parts, serve
     /// the HTTP API.
     Run(config::RunArgs),
+    /// Publish: each line of stdin is one event's JSON content, signed with --private-key.
+    Publish {
+        /// The stream.
+        stream: StreamId,
+        /// The partition.
+        #[arg(long, default_value_t = 0)]
+        partition: u32,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Subscribe: prints each verified event as a JSON line.
+    Subscribe {
+        /// The stream.
+        stream: StreamId,
+        /// The partition.
+        #[arg(long, default_value_t = 0)]
+        partition: u32,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Print the last events a storage node keeps, as JSON lines.
+    Resend {
+        /// The stream.
+        stream: StreamId,
+        /// The partition.
+        #[arg(long, default_value_t = 0)]
+        partition: u32,
+        /// How many.
+        #[arg(long, default_value_t = 100)]
+        last: u32,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Create, show and search streams on chain.
+    Stream {
+        #[command(subcommand)]
+        command: client::StreamCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Grant a permission (edit, delete, publish, subscribe, grant) to an address, or to `public`.
+    Grant {
+        /// The stream.
+        stream: StreamId,
+        /// The address, or `public`.
+        user: String,
+        /// The permission.
+        permission: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Revoke a permission.
+    Revoke {
+        /// The stream.
+        stream: StreamId,
+        /// The address, or `public`.
+        user: String,
+        /// The permission.
+        permission: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
 }
 
 #[tokio::main]
@@ -47,5 +114,45 @@ async fn main() -> Result<()> {
         .init();
     match cli.command {
         Command::Run(args) => node::run(config::NodeConfig::load(&args)?).await,
+        Command::Publish {
+            stream,
+            partition,
+            client,
+        } => client::publish(&client, &stream, partition).await,
+        Command::Subscribe {
+            stream,
+            partition,
+            count,
+            client,
+        } => client::subscribe(&client, &stream, partition, count).await,
+        Command::Resend {
+            stream,
+            partition,
+            last,
+            client,
+        } => client::resend(&client, &stream, partition, last).await,
+        Command::Stream { command, client } => client::stream(&client, &command).await,
+        Command::Grant {
+            stream,
+            user,
+            permission,
+            client,
+        } => client::permission(&client, &stream, &user, &permission, true).await,
+        Command::Revoke {
+            stream,
+            user,
+            permission,
+            client,
+        } => client::permission(&client, &stream, &user, &permission, false).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,199 @@
+//! The client subcommands against a real chain and a real node: create a stream, grant, publish JSON lines,
+//! subscribe, resend, show, search — the way an operator's script would.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+use rivulet_chain::dev::DEV_KEYS;
+use rivulet_protocol::Signer;
+use serde_json::Value;
+
+use crate::support::{World, start_node};
+
+fn cli(args: &[&str], world: &World, stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relay-node"))
+        .args(args)
+        .env("RIVULET_DEPLOYMENT", &world.deployment_file)
+        .env_remove("RIVULET_PRIVATE_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_script_end_to_end() {
+    let world = World::new().await;
+    let owner = DEV_KEYS[1];
+    let device = Signer::from_bytes(&[5; 32]).unwrap();
+    let device_key = hex::encode(device.to_bytes());
+
+    let (ok, out, err) = cli(
+        &[
+            "stream",
+            "create",
+            "cli/feed",
+            "--name",
+            "CLI feed",
+            "--private-key",
+            owner,
+        ],
+        &world,
+        None,
+    );
+    assert!(ok, "{err}");
+    let stream = lines(&out)[0]["streamId"].as_str().unwrap().to_owned();
+    let (ok, _, err) = cli(
+        &[
+            "grant",
+            &stream,
+            &device.address().to_string(),
+            "publish",
+            "--private-key",
+            owner,
+        ],
+        &world,
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(
+        &[
+            "grant",
+            &stream,
+            "public",
+            "subscribe",
+            "--private-key",
+            owner,
+        ],
+        &world,
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(
+        &["grant", &stream, "public", "fly", "--private-key", owner],
+        &world,
+        None,
+    );
+    assert!(!ok && err.contains("unknown permission"), "{err}");
+
+    let node = start_node(
+        &world.dir.path().join("n"),
+        &world.deployment_file,
+        &["--storage.part", &format!("{stream}#0")],
+    );
+
+    // A subscriber waiting for three events.
+    let mut sub = Command::new(env!("CARGO_BIN_EXE_relay-node"))
+        .args(["subscribe", &stream, "--count", "3", "--node", &node.http])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sub_err = BufReader::new(sub.stderr.take().unwrap());
+    let mut first = String::new();
+    sub_err.read_line(&mut first).unwrap();
+    assert!(first.contains("subscribed"), "{first}");
+
+    // Three events and one line that is not JSON.
+    let input = "{\"t\":1}\nnot json\n{\"t\":2}\n{\"t\":3}\n";
+    let (ok, out, err) = cli(
+        &[
+            "publish",
+            &stream,
+            "--node",
+            &node.http,
+            "--private-key",
+            &device_key,
+        ],
+        &world,
+        Some(input),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("line 2: not JSON"), "{err}");
+    assert_eq!(lines(&out).len(), 3);
+    assert!(lines(&out).iter().all(|r| r["stored"] == true));
+
+    let got = tokio::task::spawn_blocking(move || sub.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(got.status.success());
+    let events = lines(&String::from_utf8(got.stdout).unwrap());
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["content"]["t"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["publisher"] == device.address().to_checksum())
+    );
+
+    let (ok, out, _) = cli(
+        &["resend", &stream, "--last", "10", "--node", &node.http],
+        &world,
+        None,
+    );
+    assert!(ok);
+    assert_eq!(lines(&out).len(), 3);
+    let (ok, out, _) = cli(&["stream", "show", &stream], &world, None);
+    assert!(ok);
+    assert_eq!(lines(&out)[0]["metadata"]["name"], "CLI feed");
+    let (ok, out, _) = cli(&["stream", "search", "cli FEED"], &world, None);
+    assert!(ok);
+    assert_eq!(lines(&out).len(), 1);
+
+    // Mistakes are explained.
+    let (ok, _, err) = cli(
+        &["publish", &stream, "--node", &node.http],
+        &world,
+        Some("{}\n"),
+    );
+    assert!(!ok && err.contains("--private-key"), "{err}");
+    let mallory = hex::encode([6u8; 32]);
+    let (ok, _, err) = cli(
+        &[
+            "publish",
+            &stream,
+            "--node",
+            &node.http,
+            "--private-key",
+            &mallory,
+        ],
+        &world,
+        Some("{}\n"),
+    );
+    assert!(!ok && err.contains("may not publish"), "{err}");
+    let (ok, _, err) = cli(
+        &["publish", "not-a-stream", "--private-key", &mallory],
+        &world,
+        None,
+    );
+    assert!(!ok && err.contains("stream id"), "{err}");
+}
