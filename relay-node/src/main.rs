@@ -1,5 +1,6 @@
 //! `relay-node`: the Rivulet broker node, and client commands for operators and scripts.
 
+mod bench;
 mod client;
 mod config;
 mod http;
@@ -89,6 +90,8 @@ enum Command {
         #[command(flatten)]
         client: client::ClientArgs,
     },
+    /// Load generator: publish pre-signed events to one node, receive them on subscribers, print JSON.
+    Bench(bench::BenchArgs),
     /// Revoke a permission.
     Revoke {
         /// The stream.
@@ -132,6 +135,7 @@ async fn main() -> Result<()> {
             client,
         } => client::resend(&client, &stream, partition, last).await,
         Command::Stream { command, client } => client::stream(&client, &command).await,
+        Command::Bench(args) => bench::run(&args).await,
         Command::Grant {
             stream,
             user,

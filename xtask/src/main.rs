@@ -4,6 +4,8 @@
 //! - `cargo xtask setup`: only the installs.
 //! - `cargo xtask contracts`: recompiles `contracts/src` into the committed artifacts in `contracts/out`.
 //! - `cargo xtask chain`: a local chain with the contracts deployed (`.rivulet/deployment.json`).
+//! - `cargo xtask relay-bench`: the relay load-generator matrix (1 and 3 nodes, 1 and 10 subscribers,
+//!   200 B and 1 KiB) against release builds on loopback, as JSON lines.
 //!
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
@@ -28,6 +30,7 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("setup") => setup(&root),
         Some("contracts") => run("node", &["contracts/build.mjs"]),
+        Some("relay-bench") => relay_bench(&root),
         Some("chain") => {
             setup(&root)?;
             run(
@@ -45,7 +48,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines"
             );
             bail!("unknown or missing command")
         }
@@ -332,4 +335,221 @@ fn run_dir(root: &Path, name: &str) -> Result<PathBuf> {
         .join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+/// anvil's development account 1 (publicly known; local chain only): owns the bench stream and publishes.
+const BENCH_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/// Starts anvil on a port it picks and returns the child (killed on drop) and its URL.
+fn spawn_anvil(root: &Path) -> Result<(KillOnDrop, String)> {
+    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let mut child = Command::new(&anvil)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", anvil.display()))?;
+    let stdout = child.stdout.take().context("anvil has no stdout")?;
+    let guard = KillOnDrop(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("Listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(15))
+        .context("anvil did not report a listening address")?;
+    Ok((guard, format!("http://{addr}")))
+}
+
+/// Runs a command and returns its stdout.
+fn capture(program: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot start {}", program.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed: {}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts a release relay node in `dir` and waits for its state file; returns (guard, http url, first listen addr).
+fn spawn_node(
+    bin: &Path,
+    dir: &Path,
+    deployment: &Path,
+    extra: &[&str],
+) -> Result<(KillOnDrop, String, String)> {
+    std::fs::create_dir_all(dir)?;
+    let config = dir.join("node.toml");
+    std::fs::write(&config, "[http]\nws_frames_per_second = 1000000\n")?;
+    let log = std::fs::File::create(dir.join("node.log"))?;
+    let child = Command::new(bin)
+        .args([
+            "run",
+            "--config",
+            config.to_str().context("path")?,
+            "--storage.data-dir",
+            dir.to_str().context("path")?,
+        ])
+        .args([
+            "--chain.deployment",
+            deployment.to_str().context("path")?,
+            "--http.listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(extra)
+        .env("RIVULET_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()?;
+    let guard = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("node.json"))
+            && let Some(http) = text
+                .split("\"http\": \"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+            && let Some(listen) = text
+                .split("\"listen\": [")
+                .nth(1)
+                .and_then(|r| r.split('"').nth(1))
+        {
+            return Ok((guard, format!("http://{http}"), listen.to_owned()));
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "relay node in {} did not start; see node.log there",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The load-generator matrix on loopback against release builds.
+fn relay_bench(root: &Path) -> Result<()> {
+    setup(root)?;
+    step("release build of relay-node and rivulet-deploy", || {
+        run(
+            "cargo",
+            &[
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "relay-node",
+                "-p",
+                "rivulet-deploy",
+            ],
+        )
+    })?;
+    let release = target_dir(root).join("release");
+    let (relay, deployer) = (release.join("relay-node"), release.join("rivulet-deploy"));
+    let dir = run_dir(root, "relay-bench")?;
+    let (_anvil, url) = spawn_anvil(root)?;
+    let deployment = dir.join("deployment.json");
+    let deployment_str = deployment.to_str().context("path")?;
+    capture(&deployer, &["--rpc-url", &url, "--out", deployment_str])?;
+    let created = capture(
+        &relay,
+        &[
+            "stream",
+            "create",
+            "bench",
+            "--private-key",
+            BENCH_KEY,
+            "--chain.deployment",
+            deployment_str,
+        ],
+    )?;
+    let stream = created
+        .split("\"streamId\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("no stream id")?
+        .to_owned();
+    capture(
+        &relay,
+        &[
+            "grant",
+            &stream,
+            "public",
+            "subscribe",
+            "--private-key",
+            BENCH_KEY,
+            "--chain.deployment",
+            deployment_str,
+        ],
+    )?;
+    let (_a, a_http, a_listen) = spawn_node(&relay, &dir.join("a"), &deployment, &[])?;
+    let (_b, b_http, _) = spawn_node(
+        &relay,
+        &dir.join("b"),
+        &deployment,
+        &["--network.bootstrap", &a_listen],
+    )?;
+    let (_c, c_http, _) = spawn_node(
+        &relay,
+        &dir.join("c"),
+        &deployment,
+        &["--network.bootstrap", &a_listen],
+    )?;
+    let mut results = Vec::new();
+    for (nodes, subscribe_nodes) in [
+        (1, vec![a_http.clone()]),
+        (3, vec![b_http.clone(), c_http.clone()]),
+    ] {
+        for subscribers in ["1", "10"] {
+            for payload in ["200", "1024"] {
+                let mut args = vec![
+                    "bench",
+                    "--stream",
+                    &stream,
+                    "--publish-node",
+                    &a_http,
+                    "--private-key",
+                    BENCH_KEY,
+                ];
+                for node in &subscribe_nodes {
+                    args.extend(["--subscribe-node", node]);
+                }
+                args.extend([
+                    "--subscribers",
+                    subscribers,
+                    "--payload",
+                    payload,
+                    "--count",
+                    "3000",
+                ]);
+                let line = capture(&relay, &args)?;
+                let line = format!(
+                    "{{\"nodes\":{nodes},{}",
+                    line.trim().trim_start_matches('{')
+                );
+                println!("{line}");
+                results.push(line);
+            }
+        }
+    }
+    let out = target_dir(root).join("relay-bench.json");
+    std::fs::write(&out, results.join("\n") + "\n")?;
+    eprintln!("wrote {}", out.display());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
