@@ -38,6 +38,9 @@ pub(crate) struct BenchArgs {
     /// Events to publish.
     #[arg(long, default_value_t = 5_000)]
     count: u32,
+    /// Publish at most this many events per second (0: as fast as the node acknowledges).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
@@ -219,6 +222,12 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         Ok((n, Instant::now()))
     });
     for (i, frame) in frames.into_iter().enumerate() {
+        if args.rate > 0 {
+            tokio::time::sleep_until(
+                (start + Duration::from_secs_f64(i as f64 / f64::from(args.rate))).into(),
+            )
+            .await;
+        }
         if let Ok(mut s) = sent_at.lock() {
             s[i] = Some(Instant::now());
         }
@@ -243,6 +252,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         .max(f64::EPSILON);
     let report = json!({
         "payloadBytes": args.payload,
+        "rate": if args.rate == 0 { Value::from("max") } else { Value::from(args.rate) },
         "subscribers": args.subscribers,
         "subscribeNodes": args.subscribe_nodes.len(),
         "events": count,

@@ -6,6 +6,8 @@
 //!   `{"message":"<hex>"}` (`application/json`) → `{"part":…,"duplicate":…,"stored":…}`
 //! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` → `{"messages":[…]}`
 //! - `GET /api/v1/ws` — the WebSocket API (see `ws.rs` and API.md)
+//! - `GET /api/v1/streams?id=<stream id>` → one stream's metadata; `GET /api/v1/streams?search=<text>` →
+//!   `{"streams":[…]}` (from the registry)
 //!
 //! Errors are `{"error":"<code>","message":"<what and why>"}` with a 4xx status.
 
@@ -70,6 +72,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/publish", post(publish))
         .route("/api/v1/history", get(history))
         .route("/api/v1/ws", get(crate::ws::upgrade))
+        .route("/api/v1/streams", get(streams))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(shared)
 }
@@ -279,4 +282,56 @@ pub(crate) fn message_json(m: &StreamMessage, wire: &[u8]) -> Value {
         wire: hex::encode(wire),
     })
     .unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamsParams {
+    id: Option<String>,
+    search: Option<String>,
+}
+
+async fn streams(State(shared): State<Arc<Shared>>, Query(p): Query<StreamsParams>) -> Response {
+    let result = match (p.id, p.search) {
+        (Some(id), None) => match id.parse::<rivulet_protocol::StreamId>() {
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_stream",
+                e.to_string(),
+            )),
+            Ok(id) => match shared.chain.get_stream(&id).await {
+                Ok(Some(info)) => Ok(serde_json::to_value(info).unwrap_or(Value::Null)),
+                Ok(None) => Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_stream",
+                    format!("no stream {id} in the registry"),
+                )),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "chain",
+                    e.to_string(),
+                )),
+            },
+        },
+        (None, Some(text)) => match shared.chain.search_streams(&text).await {
+            Ok(found) => Ok(json!({ "streams": found })),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "chain",
+                e.to_string(),
+            )),
+        },
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "give either id=<stream id> or search=<text>",
+        )),
+    };
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            shared.metrics.http_error(e.code);
+            e.into_response()
+        }
+    }
 }

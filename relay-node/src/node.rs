@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) cache: Arc<RwLock<PermissionCache>>,
     /// Frames a WebSocket connection may send per second (sustained; bursts up to twice that).
     pub(crate) ws_rate: u32,
+    /// Read-only access to the registry, for the stream endpoints.
+    pub(crate) chain: ChainClient,
 }
 
 struct StoreJob {
@@ -163,6 +165,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         events: broadcast::channel(4096).0,
         cache: cache.clone(),
         ws_rate: config.ws_rate,
+        chain: client.clone(),
     });
     shared.metrics.topics.set(config.parts.len() as i64);
     shared
@@ -207,6 +210,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         http_addr,
         local_subscribers: Default::default(),
         published_parts: HashSet::new(),
+        bootstrap: config.bootstrap.clone(),
     };
     task.run(command_rx).await
 }
@@ -223,14 +227,18 @@ struct SwarmTask {
     local_subscribers: std::collections::HashMap<StreamPartId, usize>,
     /// Parts this node joined because an API client published to them.
     published_parts: HashSet<StreamPartId>,
+    /// Bootstrap peers, redialled while disconnected.
+    bootstrap: Vec<Multiaddr>,
 }
 
 impl SwarmTask {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
         let mut terminate = signal_terminate()?;
+        let mut redial = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = redial.tick() => self.redial_bootstrap(),
                 Some(command) = commands.recv() => self.on_command(command),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
@@ -238,6 +246,18 @@ impl SwarmTask {
         }
         info!("shutting down");
         Ok(())
+    }
+
+    /// Dials bootstrap peers this node is not connected to (they restarted, or the link broke).
+    fn redial_bootstrap(&mut self) {
+        for addr in &self.bootstrap {
+            if let Some(peer) = peer_of(addr)
+                && !self.swarm.is_connected(&peer)
+                && let Err(e) = self.swarm.dial(addr.clone())
+            {
+                debug!(%addr, "redial failed: {e}");
+            }
+        }
     }
 
     fn validate(&mut self, wire: &[u8]) -> Verdict {

@@ -515,8 +515,15 @@ fn relay_bench(root: &Path) -> Result<()> {
         (1, vec![a_http.clone()]),
         (3, vec![b_http.clone(), c_http.clone()]),
     ] {
-        for subscribers in ["1", "10"] {
-            for payload in ["200", "1024"] {
+        for (subscribers, payload, rate) in [
+            ("1", "200", "0"),
+            ("1", "1024", "0"),
+            ("10", "200", "0"),
+            ("10", "1024", "0"),
+            ("1", "200", "1000"),
+            ("10", "200", "1000"),
+        ] {
+            {
                 let mut args = vec![
                     "bench",
                     "--stream",
@@ -536,6 +543,8 @@ fn relay_bench(root: &Path) -> Result<()> {
                     payload,
                     "--count",
                     "3000",
+                    "--rate",
+                    rate,
                 ]);
                 let line = capture(&relay, &args)?;
                 let line = format!(

@@ -106,6 +106,54 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         metrics.contains(r#"rivulet_validation_failures_total{reason="bad_signature"} 1"#),
         "{metrics}"
     );
+    // Oversize events are refused by the validator with 413, before any signature work.
+    let huge = frame(
+        device,
+        stream,
+        77,
+        &format!(r#"{{"pad":"{}"}}"#, "x".repeat(1024 * 1024 + 10_000)),
+    );
+    let (status, body) = publish(&http, &a, &huge).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (413, Some("oversize")),
+        "{body}"
+    );
+    // Stream metadata and search come from the registry.
+    let info: Value = http
+        .get(format!("{}/api/v1/streams", a.http))
+        .query(&[("id", stream.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["metadata"]["name"], "Sensors", "{info}");
+    let found: Value = http
+        .get(format!("{}/api/v1/streams", a.http))
+        .query(&[("search", "SENS")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["streams"].as_array().unwrap().len(), 1, "{found}");
+    let missing = http
+        .get(format!("{}/api/v1/streams", a.http))
+        .query(&[("id", "0x0000000000000000000000000000000000000001/none")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let bad = http
+        .get(format!("{}/api/v1/streams", a.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+
     let health: Value = http
         .get(format!("{}/health", b.http))
         .send()

@@ -259,3 +259,96 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_keep_receiving_when_a_node_dies() {
+    let world = World::new().await;
+    let dir = world.dir.path();
+    let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
+    let b = start_node(
+        &dir.join("b"),
+        &world.deployment_file,
+        &["--network.bootstrap", &a.listen[0]],
+    );
+    let c = start_node(
+        &dir.join("c"),
+        &world.deployment_file,
+        &[
+            "--network.bootstrap",
+            &a.listen[0],
+            "--network.bootstrap",
+            &b.listen[0],
+        ],
+    );
+    let http = reqwest::Client::new();
+    let mut on_c = connect(&c, Some(&world.reader)).await;
+    send(
+        &mut on_c,
+        json!({ "type": "subscribe", "stream": world.stream.as_str() }),
+    )
+    .await;
+    assert_eq!(next(&mut on_c).await["type"], "subscribed");
+    // A subscriber on A too, so that A is in the topic's mesh and carries traffic until it dies.
+    let mut on_a = connect(&a, Some(&world.reader)).await;
+    send(
+        &mut on_a,
+        json!({ "type": "subscribe", "stream": world.stream.as_str() }),
+    )
+    .await;
+    assert_eq!(next(&mut on_a).await["type"], "subscribed");
+
+    let mut seq = 0u32;
+    let mut publish_until_c_sees = async |label: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            seq += 1;
+            let (status, body) = publish(
+                &http,
+                &b,
+                &frame(
+                    &world.device,
+                    &world.stream,
+                    seq,
+                    &format!(r#"{{"phase":"{label}"}}"#),
+                ),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            if let Ok(Some(Ok(Message::Text(t)))) =
+                tokio::time::timeout(Duration::from_millis(200), on_c.next()).await
+            {
+                let f: Value = serde_json::from_str(&t).unwrap();
+                if f["type"] == "message" && f["message"]["content"]["phase"] == label {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "C stopped receiving ({label})"
+            );
+        }
+    };
+    publish_until_c_sees("before").await;
+    // Kill the node everyone bootstrapped from, mid-stream.
+    drop(a);
+    publish_until_c_sees("after").await;
+    // And every later event keeps arriving.
+    let first = seq + 1;
+    for s in first..first + 10 {
+        let (status, _) = publish(
+            &http,
+            &b,
+            &frame(&world.device, &world.stream, s, r#"{"phase":"steady"}"#),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        let f = next(&mut on_c).await;
+        if f["type"] == "message" && f["message"]["content"]["phase"] == "steady" {
+            got.push(f["message"]["sequenceNumber"].as_u64().unwrap() as u32);
+        }
+    }
+    assert_eq!(got, (first..first + 10).collect::<Vec<_>>());
+}

@@ -173,11 +173,16 @@ impl NodeBehaviour {
         let mut gossipsub =
             gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
                 .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;
+        // Nodes of one operator often share an address (and all do on loopback): no IP colocation penalty
+        // for loopback.
+        let score_params = gossipsub::PeerScoreParams {
+            ip_colocation_factor_whitelist: [std::net::IpAddr::from([127, 0, 0, 1])]
+                .into_iter()
+                .collect(),
+            ..gossipsub::PeerScoreParams::default()
+        };
         gossipsub
-            .with_peer_score(
-                gossipsub::PeerScoreParams::default(),
-                gossipsub::PeerScoreThresholds::default(),
-            )
+            .with_peer_score(score_params, gossipsub::PeerScoreThresholds::default())
             .map_err(NetworkError::Gossipsub)?;
         let peer_id = key.public().to_peer_id();
         let mut kad_config = kad::Config::new(KAD_PROTOCOL);
