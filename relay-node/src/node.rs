@@ -211,6 +211,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         local_subscribers: Default::default(),
         published_parts: HashSet::new(),
         bootstrap: config.bootstrap.clone(),
+        lingering: Default::default(),
     };
     task.run(command_rx).await
 }
@@ -229,7 +230,12 @@ struct SwarmTask {
     published_parts: HashSet<StreamPartId>,
     /// Bootstrap peers, redialled while disconnected.
     bootstrap: Vec<Multiaddr>,
+    /// Topics without local subscribers, and when to leave them.
+    lingering: std::collections::HashMap<StreamPartId, std::time::Instant>,
 }
+
+/// How long a node stays in a topic after its last local subscriber left.
+const TOPIC_LINGER: Duration = Duration::from_secs(90);
 
 impl SwarmTask {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
@@ -238,7 +244,10 @@ impl SwarmTask {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                _ = redial.tick() => self.redial_bootstrap(),
+                _ = redial.tick() => {
+                    self.redial_bootstrap();
+                    self.leave_lingering_topics();
+                }
                 Some(command) = commands.recv() => self.on_command(command),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
@@ -246,6 +255,22 @@ impl SwarmTask {
         }
         info!("shutting down");
         Ok(())
+    }
+
+    /// Leaves topics whose linger time ran out with no subscriber back.
+    fn leave_lingering_topics(&mut self) {
+        let now = std::time::Instant::now();
+        let expired: Vec<StreamPartId> = self
+            .lingering
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for part in expired {
+            self.lingering.remove(&part);
+            self.swarm.behaviour_mut().unsubscribe(&part);
+            self.shared.metrics.topics.dec();
+        }
     }
 
     /// Dials bootstrap peers this node is not connected to (they restarted, or the link broke).
@@ -364,7 +389,10 @@ impl SwarmTask {
             Command::Join { part } => {
                 let count = self.local_subscribers.entry(part.clone()).or_insert(0);
                 *count += 1;
+                // Still in the topic from a recent subscriber: nothing to do.
+                let lingered = self.lingering.remove(&part).is_some();
                 if *count == 1
+                    && !lingered
                     && !self.shared.parts.contains(&part)
                     && !self.published_parts.contains(&part)
                 {
@@ -382,8 +410,10 @@ impl SwarmTask {
                         if !self.shared.parts.contains(&part)
                             && !self.published_parts.contains(&part)
                         {
-                            self.swarm.behaviour_mut().unsubscribe(&part);
-                            self.shared.metrics.topics.dec();
+                            // Leave the topic only if nobody subscribes again soon: leaving and rejoining
+                            // within gossipsub's backoff keeps this node out of the mesh.
+                            self.lingering
+                                .insert(part, std::time::Instant::now() + TOPIC_LINGER);
                         }
                     }
                 }
@@ -420,7 +450,10 @@ impl SwarmTask {
                 self.deliver(&message, &wire);
                 // A node that publishes to a stream part joins its topic, so that events published later
                 // on other nodes of that part can be routed through it.
-                if !self.shared.parts.contains(&part)
+                if self.lingering.remove(&part).is_some() {
+                    // Already in the topic; now it stays.
+                    self.published_parts.insert(part.clone());
+                } else if !self.shared.parts.contains(&part)
                     && !self.local_subscribers.contains_key(&part)
                     && self.published_parts.insert(part.clone())
                 {
