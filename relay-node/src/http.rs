@@ -190,7 +190,7 @@ async fn history(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<HistoryParams>,
 ) -> Response {
-    match history_inner(&shared, params) {
+    match history_inner(&shared, params).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             shared.metrics.http_error(e.code);
@@ -199,17 +199,10 @@ async fn history(
     }
 }
 
-pub(crate) fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
+pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
     let part: StreamPartId = format!("{}#{}", p.stream, p.partition)
         .parse()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", format!("{e}")))?;
-    if !shared.parts.contains(&part) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_stored",
-            format!("this node does not store {part}; ask a node that does"),
-        ));
-    }
     let query = match (p.last, p.from, p.to) {
         (Some(n), None, None) => HistoryQuery::Last { n },
         (None, Some(from), to) => HistoryQuery::Range {
@@ -225,12 +218,42 @@ pub(crate) fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Valu
             ));
         }
     };
-    let wires = query_store(&shared.store, &part, &query)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e))?;
+    let wires = if shared.parts.contains(&part) {
+        query_store(&shared.store, &part, &query)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e))?
+    } else {
+        // Not stored here: ask the peers (storage nodes answer; the others say they do not store it).
+        let (reply, rx) = oneshot::channel();
+        shared
+            .commands
+            .send(Command::RemoteHistory {
+                part: part.clone(),
+                query,
+                reply,
+            })
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stopping",
+                    "the node is shutting down",
+                )
+            })?;
+        rx.await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stopping",
+                    "the node is shutting down",
+                )
+            })?
+            .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_stored", e))?
+    };
+    // Peers are not trusted: only events whose signatures hold are passed on.
     let messages: Vec<Value> = wires
         .iter()
         .filter_map(|w| {
-            StreamMessage::decode(w, &shared.limits)
+            rivulet_protocol::decode_verified(w, &shared.limits)
                 .ok()
                 .map(|m| message_json(&m, w))
         })

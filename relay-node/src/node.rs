@@ -36,6 +36,12 @@ pub(crate) enum Command {
     },
     /// The number of connected peers.
     Peers { reply: oneshot::Sender<usize> },
+    /// History of a stream part this node does not store, from the peers that do.
+    RemoteHistory {
+        part: StreamPartId,
+        query: HistoryQuery,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
+    },
     /// A local subscriber wants a stream part: join its topic (counted).
     Join { part: StreamPartId },
     /// A local subscriber left a stream part.
@@ -212,6 +218,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         published_parts: HashSet::new(),
         bootstrap: config.bootstrap.clone(),
         lingering: Default::default(),
+        pending_history: Default::default(),
     };
     task.run(command_rx).await
 }
@@ -230,8 +237,18 @@ struct SwarmTask {
     published_parts: HashSet<StreamPartId>,
     /// Bootstrap peers, redialled while disconnected.
     bootstrap: Vec<Multiaddr>,
+    /// History requests sent to peers, waiting for answers.
+    pending_history: std::collections::HashMap<request_response::OutboundRequestId, PendingHistory>,
     /// Topics without local subscribers, and when to leave them.
     lingering: std::collections::HashMap<StreamPartId, std::time::Instant>,
+}
+
+/// A history request travelling from peer to peer until one stores the part.
+struct PendingHistory {
+    request: HistoryRequest,
+    untried: Vec<PeerId>,
+    last_error: String,
+    reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
 }
 
 /// How long a node stays in a topic after its last local subscriber left.
@@ -255,6 +272,26 @@ impl SwarmTask {
         }
         info!("shutting down");
         Ok(())
+    }
+
+    /// Sends a pending history request to the next untried peer, or gives up with the last error.
+    fn ask_next_peer(&mut self, mut pending: PendingHistory) {
+        match pending.untried.pop() {
+            Some(peer) => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .history
+                    .send_request(&peer, pending.request.clone());
+                self.pending_history.insert(id, pending);
+            }
+            None => {
+                let _ = pending.reply.send(Err(format!(
+                    "no connected node stores {} ({})",
+                    pending.request.part, pending.last_error
+                )));
+            }
+        }
     }
 
     /// Leaves topics whose linger time ran out with no subscriber back.
@@ -362,6 +399,42 @@ impl SwarmTask {
                     .history
                     .send_response(channel, response);
             }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::History(
+                request_response::Event::Message {
+                    message:
+                        request_response::Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                },
+            )) => {
+                if let Some(pending) = self.pending_history.remove(&request_id) {
+                    match response {
+                        HistoryResponse::Messages(messages) => {
+                            let _ = pending
+                                .reply
+                                .send(Ok(messages.into_iter().map(|b| b.into_vec()).collect()));
+                        }
+                        HistoryResponse::Error(e) => self.ask_next_peer(PendingHistory {
+                            last_error: e,
+                            ..pending
+                        }),
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::History(
+                request_response::Event::OutboundFailure {
+                    request_id, error, ..
+                },
+            )) => {
+                if let Some(pending) = self.pending_history.remove(&request_id) {
+                    self.ask_next_peer(PendingHistory {
+                        last_error: error.to_string(),
+                        ..pending
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -385,6 +458,19 @@ impl SwarmTask {
         match command {
             Command::Peers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().count());
+            }
+            Command::RemoteHistory { part, query, reply } => {
+                let untried: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let request = HistoryRequest {
+                    part: part.to_string(),
+                    query,
+                };
+                self.ask_next_peer(PendingHistory {
+                    request,
+                    untried,
+                    last_error: "no peers".into(),
+                    reply,
+                });
             }
             Command::Join { part } => {
                 let count = self.local_subscribers.entry(part.clone()).or_insert(0);

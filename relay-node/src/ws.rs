@@ -238,7 +238,9 @@ impl Session {
                         from,
                         to,
                     },
-                ) {
+                )
+                .await
+                {
                     Ok(v) => {
                         json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"] })
                     }

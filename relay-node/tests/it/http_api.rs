@@ -84,12 +84,25 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "bad_hex");
-    let (status, body) = history(&http, &a, stream).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (404, Some("not_stored")),
-        "{body}"
-    );
+    // A does not store the part: it asks its peers, and B (which does) answers — verified by A.
+    let (status, from_a) = history(&http, &a, stream).await;
+    assert_eq!(status, 200, "{from_a}");
+    let (_, from_b) = history(&http, &b, stream).await;
+    assert_eq!(from_a["messages"], from_b["messages"]);
+    // Nobody stores partition 1.
+    let response = http
+        .get(format!("{}/api/v1/history", a.http))
+        .query(&[
+            ("stream", stream.as_str()),
+            ("partition", "1"),
+            ("last", "5"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_stored", "{body}");
     let metrics = http
         .get(format!("{}/metrics", a.http))
         .send()
