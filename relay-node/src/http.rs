@@ -91,9 +91,12 @@ async fn health(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
             )
         })?;
     let peers = rx.await.unwrap_or(0);
-    Ok(Json(
-        json!({ "status": "ok", "peerId": shared.peer_id.to_string(), "peers": peers }),
-    ))
+    Ok(Json(json!({
+        "status": "ok",
+        "peerId": shared.peer_id.to_string(),
+        "publisher": shared.publisher.address().to_checksum(),
+        "peers": peers,
+    })))
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

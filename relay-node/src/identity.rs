@@ -42,3 +42,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
+
+/// Loads the node's secp256k1 publisher key at `path`, or creates one.
+pub(crate) fn load_or_create_publisher(path: &Path) -> Result<rivulet_protocol::Signer> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return rivulet_protocol::Signer::from_hex(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a publisher key ({e}); delete it to create a new one",
+                path.display()
+            )
+        });
+    }
+    let mut rng = rand::rng();
+    let signer = rivulet_protocol::Signer::random(&mut rng);
+    write_private(path, hex::encode(signer.to_bytes()).as_bytes())
+        .with_context(|| format!("cannot write publisher key {}", path.display()))?;
+    Ok(signer)
+}

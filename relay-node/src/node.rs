@@ -87,6 +87,11 @@ pub(crate) struct Shared {
     pub(crate) ws_rate: u32,
     /// Read-only access to the registry, for the stream endpoints.
     pub(crate) chain: ChainClient,
+    /// The node's own publisher key, for clients that send plain content (it needs publish permission).
+    pub(crate) publisher: rivulet_protocol::Signer,
+    /// The node's message chains, one per stream part it signs for.
+    pub(crate) chains:
+        std::sync::Mutex<std::collections::HashMap<StreamPartId, rivulet_protocol::MessageChain>>,
 }
 
 struct StoreJob {
@@ -100,6 +105,7 @@ struct StoreJob {
 #[serde(rename_all = "camelCase")]
 struct State {
     peer_id: String,
+    publisher: String,
     listen: Vec<String>,
     http: String,
 }
@@ -117,6 +123,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
     std::fs::create_dir_all(dir.root())
         .with_context(|| format!("cannot create data dir {}", dir.root().display()))?;
     let key = identity::load_or_create(&dir.node_key())?;
+    let publisher = identity::load_or_create_publisher(&dir.publisher_key())?;
     let peer_id = key.public().to_peer_id();
     let store = Arc::new(Store::open(&dir.history())?);
     let deployment = Deployment::load(&config.deployment).with_context(
@@ -172,6 +179,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         cache: cache.clone(),
         ws_rate: config.ws_rate,
         chain: client.clone(),
+        publisher,
+        chains: Default::default(),
     });
     shared.metrics.topics.set(config.parts.len() as i64);
     shared
@@ -616,6 +625,7 @@ impl SwarmTask {
         let peer = self.shared.peer_id;
         let state = State {
             peer_id: peer.to_string(),
+            publisher: self.shared.publisher.address().to_checksum(),
             listen: self
                 .listen
                 .iter()

@@ -16,6 +16,11 @@ impl DataDir {
         self.0.join("node.key")
     }
 
+    /// The node's publisher key (secp256k1, hex), for events it signs itself; created on first run, 0600.
+    pub(crate) fn publisher_key(&self) -> PathBuf {
+        self.0.join("publisher.key")
+    }
+
     /// The history store.
     pub(crate) fn history(&self) -> PathBuf {
         self.0.join("history.redb")

@@ -33,7 +33,10 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use rand::RngExt;
 use rivulet_chain::to_alloy;
-use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
+use rivulet_protocol::{
+    Address, ChainId, ContentType, Encryption, MessageId, MessageType, Signature, SignatureType,
+    StreamPartId, UnsignedMessage, signing::recover_personal,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -71,7 +74,13 @@ enum ClientFrame {
     },
     Publish {
         id: Option<Value>,
-        message: String,
+        /// A signed message (hex wire bytes)...
+        message: Option<String>,
+        /// ...or plain JSON content for the node to sign with its own key.
+        content: Option<Value>,
+        stream: Option<String>,
+        #[serde(default)]
+        partition: u32,
     },
     Resend {
         id: Option<Value>,
@@ -196,10 +205,31 @@ impl Session {
                 }
                 json!({ "type": "unsubscribed", "id": id, "part": part.to_string() })
             }
-            ClientFrame::Publish { id, message } => {
-                let wire = match decode_hex(&message) {
-                    Ok(w) => w,
-                    Err(e) => return error(&id, e.code, e.message),
+            ClientFrame::Publish {
+                id,
+                message,
+                content,
+                stream,
+                partition,
+            } => {
+                let wire = match (message, content, stream) {
+                    (Some(hex), None, None) => match decode_hex(&hex) {
+                        Ok(w) => w,
+                        Err(e) => return error(&id, e.code, e.message),
+                    },
+                    (None, Some(content), Some(stream)) => {
+                        match self.node_signed(&stream, partition, &content) {
+                            Ok(w) => w,
+                            Err((code, message)) => return error(&id, code, message),
+                        }
+                    }
+                    _ => {
+                        return error(
+                            &id,
+                            "bad_frame",
+                            "publish takes either \"message\" (signed, hex) or \"stream\" and \"content\" (for the node to sign)",
+                        );
+                    }
                 };
                 match submit(&self.shared, wire).await {
                     Ok(p) => {
@@ -248,6 +278,47 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// An event with `content`, signed by the node's own publisher key (which needs publish permission).
+    fn node_signed(
+        &self,
+        stream: &str,
+        partition: u32,
+        content: &Value,
+    ) -> Result<Vec<u8>, (&'static str, String)> {
+        let part = parse_part(stream, partition).map_err(|e| ("bad_stream", e))?;
+        let signer = &self.shared.publisher;
+        let (at, prev) = {
+            let mut chains = match self.shared.chains.lock() {
+                Ok(c) => c,
+                Err(p) => p.into_inner(),
+            };
+            chains.entry(part.clone()).or_default().next(now_ms())
+        };
+        let chain_id = ChainId::new(format!("node-{}", &self.shared.peer_id.to_base58()[..16]))
+            .map_err(|e| ("internal", e.to_string()))?;
+        let body = UnsignedMessage {
+            id: MessageId {
+                stream_id: part.stream_id.clone(),
+                partition: part.partition,
+                timestamp: at.timestamp,
+                sequence_number: at.sequence_number,
+                publisher: signer.address(),
+                chain_id,
+            },
+            prev,
+            message_type: MessageType::Data,
+            content_type: ContentType::Json,
+            encryption: Encryption::None,
+            new_group_key: None,
+            content: content.to_string().into_bytes(),
+            signature_type: SignatureType::Eip191Secp256k1,
+        };
+        signer
+            .sign(body)
+            .and_then(|m| m.encode().map_err(Into::into))
+            .map_err(|e| ("internal", e.to_string()))
     }
 
     fn auth(&mut self, address: &str, signature: &str) -> Value {

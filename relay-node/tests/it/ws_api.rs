@@ -352,3 +352,78 @@ async fn subscribers_keep_receiving_when_a_node_dies() {
     }
     assert_eq!(got, (first..first + 10).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_signs_plain_content_when_its_key_may_publish() {
+    let world = World::new().await;
+    let a = start_node(&world.dir.path().join("a"), &world.deployment_file, &[]);
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(format!("{}/health", a.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let node_address = health["publisher"].as_str().unwrap().to_owned();
+
+    let mut ws = connect(&a, Some(&world.reader)).await;
+    send(
+        &mut ws,
+        json!({ "type": "subscribe", "stream": world.stream.as_str() }),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+    let plain = json!({ "type": "publish", "id": 1, "stream": world.stream.as_str(), "content": { "temp": 21.5 } });
+    send(&mut ws, plain.clone()).await;
+    let refused = next(&mut ws).await;
+    assert_eq!(refused["error"], "no_permission", "{refused}");
+    send(&mut ws, json!({ "type": "publish", "message": "00", "content": {}, "stream": world.stream.as_str() })).await;
+    assert_eq!(next(&mut ws).await["error"], "bad_frame");
+
+    // The owner lets the node's key publish; the node's permission cache follows the registry.
+    let owner = rivulet_chain::ChainClient::connect(
+        rivulet_chain::Deployment::load(&world.deployment_file).unwrap(),
+        None,
+        Some(rivulet_chain::dev::DEV_KEYS[1].parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    owner
+        .grant(
+            &world.stream,
+            node_address.parse().unwrap(),
+            rivulet_chain::PermissionKind::Publish,
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        send(&mut ws, plain.clone()).await;
+        let mut answer = next(&mut ws).await;
+        if answer["type"] == "message" {
+            answer = next(&mut ws).await;
+        }
+        if answer["type"] == "published" {
+            break;
+        }
+        assert_eq!(answer["error"], "no_permission", "{answer}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never saw its publish permission"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The subscriber gets the event, signed by the node.
+    let event = loop {
+        let f = next(&mut ws).await;
+        if f["type"] == "message" {
+            break f;
+        }
+    };
+    assert_eq!(event["message"]["publisher"], node_address.as_str());
+    assert_eq!(event["message"]["content"]["temp"], 21.5);
+    let wire = hex::decode(event["message"]["wire"].as_str().unwrap()).unwrap();
+    assert!(decode_verified(&wire, &Limits::default()).is_ok());
+}
