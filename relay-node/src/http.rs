@@ -63,6 +63,15 @@ impl IntoResponse for ApiError {
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+/// The node's swarm task has ended: it is shutting down.
+fn stopping() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "stopping",
+        "the node is shutting down",
+    )
+}
+
 /// The API router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let body_limit = shared.limits.max_content_len * 2 + 16 * 1024;
@@ -83,13 +92,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
         .commands
         .send(Command::Peers { reply })
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "stopping",
-                "the node is shutting down",
-            )
-        })?;
+        .map_err(|_| stopping())?;
     let peers = rx.await.unwrap_or(0);
     Ok(Json(json!({
         "status": "ok",
@@ -170,11 +173,7 @@ pub(crate) fn submit_error(e: SubmitError) -> ApiError {
             };
             ApiError::new(status, rejection.reason(), rejection.to_string())
         }
-        SubmitError::Stopping => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the node is shutting down",
-        ),
+        SubmitError::Stopping => stopping(),
     }
 }
 
@@ -235,21 +234,9 @@ pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResul
                 reply,
             })
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "stopping",
-                    "the node is shutting down",
-                )
-            })?;
+            .map_err(|_| stopping())?;
         rx.await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "stopping",
-                    "the node is shutting down",
-                )
-            })?
+            .map_err(|_| stopping())?
             .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_stored", e))?
     };
     // Peers are not trusted: only events whose signatures hold are passed on.

@@ -270,34 +270,10 @@ impl Drop for KillOnDrop {
 /// `tests/ethers/contracts.mjs` against it.
 fn ethers_contracts(root: &Path) -> Result<()> {
     let dir = run_dir(root, "ethers-chain")?;
-    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let mut child = Command::new(&anvil)
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", anvil.display()))?;
-    let stdout = child.stdout.take().context("anvil has no stdout")?;
-    let _anvil = KillOnDrop(child);
-    // anvil reports the port it bound; a thread keeps reading its request log so it never blocks.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("Listening on ")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(15))
-        .context("anvil did not report a listening address")?;
+    // anvil picks its own port and reports it; a thread keeps reading its log so it never blocks.
+    let (_anvil, url) = spawn_anvil(root)?;
     let deployment = dir.join("deployment.json");
     let path = deployment.to_str().context("non-UTF-8 path")?;
-    let url = format!("http://{addr}");
     run(
         "cargo",
         &[
