@@ -64,7 +64,8 @@ pub(crate) struct RunArgs {
     /// The TOML configuration file.
     #[arg(long, env = "RIVULET_CONFIG")]
     pub(crate) config: Option<PathBuf>,
-    /// libp2p listen address (repeatable), e.g. /ip4/127.0.0.1/tcp/7171 or /ip4/127.0.0.1/tcp/7172/ws.
+    /// libp2p listen address (repeatable), e.g. /ip4/127.0.0.1/tcp/7171, /ip4/127.0.0.1/tcp/7172/ws or
+    /// /ip4/127.0.0.1/udp/7173/webrtc-direct (browsers).
     #[arg(
         long = "network.listen",
         env = "RIVULET_NETWORK_LISTEN",
@@ -145,6 +146,7 @@ impl NodeConfig {
             vec![
                 "/ip4/127.0.0.1/tcp/0".into(),
                 "/ip4/127.0.0.1/tcp/0/ws".into(),
+                "/ip4/127.0.0.1/udp/0/webrtc-direct".into(),
             ],
         );
         let bootstrap = pick(&args.network_bootstrap, network.bootstrap, Vec::new());
@@ -248,7 +250,7 @@ mod tests {
     fn defaults_run_on_one_machine() {
         let c = load(&[], None).unwrap();
         assert_eq!(c.http_listen.to_string(), "127.0.0.1:7170");
-        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.listen.len(), 3);
         assert!(
             c.listen
                 .iter()

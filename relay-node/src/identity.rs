@@ -61,3 +61,15 @@ pub(crate) fn load_or_create_publisher(path: &Path) -> Result<rivulet_protocol::
         .with_context(|| format!("cannot write publisher key {}", path.display()))?;
     Ok(signer)
 }
+
+/// Loads the WebRTC certificate at `path`, or creates one.
+pub(crate) fn load_or_create_webrtc_certificate(path: &Path) -> Result<String> {
+    if path.exists() {
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()));
+    }
+    let pem = rivulet_network::new_webrtc_certificate()?;
+    write_private(path, pem.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(pem)
+}

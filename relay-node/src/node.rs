@@ -144,6 +144,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
     };
     let network = NetworkConfig {
         max_message_len: config.max_content_bytes + 4096,
+        webrtc_certificate_pem: Some(identity::load_or_create_webrtc_certificate(
+            &dir.webrtc_certificate(),
+        )?),
         ..NetworkConfig::default()
     };
     let mut swarm = build_swarm(key, network).await?;

@@ -21,6 +21,12 @@ impl DataDir {
         self.0.join("publisher.key")
     }
 
+    /// The WebRTC certificate (PEM): its hash is part of the node's `/webrtc-direct` addresses, so it is
+    /// kept to keep them.
+    pub(crate) fn webrtc_certificate(&self) -> PathBuf {
+        self.0.join("webrtc.pem")
+    }
+
     /// The history store.
     pub(crate) fn history(&self) -> PathBuf {
         self.0.join("history.redb")

@@ -52,6 +52,10 @@ pub struct NetworkConfig {
     pub heartbeat: Duration,
     /// How long a connection with no open streams stays up.
     pub idle_timeout: Duration,
+    /// The WebRTC certificate (PEM, private key included) for `/webrtc-direct` listeners: its hash is in
+    /// the node's addresses, so keeping it keeps those addresses valid across restarts. A new one is
+    /// made when `None`.
+    pub webrtc_certificate_pem: Option<String>,
 }
 
 impl Default for NetworkConfig {
@@ -61,6 +65,7 @@ impl Default for NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + 4096,
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(120),
+            webrtc_certificate_pem: None,
         }
     }
 }
@@ -248,14 +253,29 @@ impl NodeBehaviour {
     }
 }
 
-/// Builds a swarm on tokio with TCP and WebSocket transports (noise, yamux) and DNS.
+/// A new WebRTC certificate, as PEM (for [`NetworkConfig::webrtc_certificate_pem`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn new_webrtc_certificate() -> Result<String, NetworkError> {
+    libp2p_webrtc::tokio::Certificate::generate(&mut rand::rng())
+        .map(|c| c.serialize_pem())
+        .map_err(|e| NetworkError::Transport(format!("webrtc certificate: {e}")))
+}
+
+/// Builds a swarm on tokio with TCP, WebRTC-direct (for browsers: no certificate authority needed) and
+/// WebSocket transports, noise and yamux (WebRTC brings its own encryption and multiplexing), and DNS.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn build_swarm(
     key: Keypair,
     config: NetworkConfig,
 ) -> Result<libp2p::Swarm<NodeBehaviour>, NetworkError> {
-    use libp2p::{noise, tcp, yamux};
+    use libp2p::{Transport, core::muxing::StreamMuxerBox, noise, tcp, yamux};
     let transport_err = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
+    let certificate = match &config.webrtc_certificate_pem {
+        Some(pem) => libp2p_webrtc::tokio::Certificate::from_pem(pem)
+            .map_err(|e| NetworkError::Transport(format!("webrtc certificate: {e}")))?,
+        None => libp2p_webrtc::tokio::Certificate::generate(&mut rand::rng())
+            .map_err(|e| NetworkError::Transport(format!("webrtc certificate: {e}")))?,
+    };
     let idle = config.idle_timeout;
     Ok(libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -264,6 +284,13 @@ pub async fn build_swarm(
             noise::Config::new,
             yamux::Config::default,
         )
+        .map_err(|e| transport_err(&e))?
+        .with_other_transport(|key| {
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                libp2p_webrtc::tokio::Transport::new(key.clone(), certificate)
+                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn))),
+            )
+        })
         .map_err(|e| transport_err(&e))?
         .with_dns()
         .map_err(|e| transport_err(&e))?
