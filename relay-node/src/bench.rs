@@ -1,7 +1,7 @@
 //! `relay-node bench`: a load generator against running nodes. It pre-signs the events (so the client's
 //! signing is not measured), publishes them over one WebSocket to a node, receives them on subscriber
-//! WebSockets on the same or other nodes, and prints one JSON object: events per second published and
-//! delivered, end-to-end latency percentiles, and losses. Bounded in count and time; loopback only in tests.
+//! WebSockets on the same or other nodes (verifying every signature, as clients must), and prints one
+//! JSON object: events per second published and delivered, end-to-end latency percentiles, and losses. Bounded in count and time; loopback only in tests.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures::{SinkExt, StreamExt};
 use rivulet_protocol::{
-    ChainId, ContentType, Encryption, MessageChain, MessageId, MessageType, Partition,
-    SignatureType, Signer, StreamId, UnsignedMessage,
+    ChainId, ContentType, Encryption, Limits, MessageChain, MessageId, MessageType, Partition,
+    SignatureType, Signer, StreamId, UnsignedMessage, decode_verified,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -182,6 +182,13 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                 let Ok(v) = serde_json::from_str::<Value>(&t) else {
                     continue;
                 };
+                // Subscribers verify every signature, as real clients must.
+                let verified = hex::decode(v["message"]["wire"].as_str().unwrap_or_default())
+                    .ok()
+                    .is_some_and(|w| decode_verified(&w, &Limits::default()).is_ok());
+                if !verified {
+                    continue;
+                }
                 let Some(content) = v["message"]["content"].as_str() else {
                     continue;
                 };
