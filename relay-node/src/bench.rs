@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures::{SinkExt, StreamExt};
 use rivulet_protocol::{
-    ChainId, ContentType, Encryption, Limits, MessageChain, MessageId, MessageType, Partition,
-    SignatureType, Signer, StreamId, UnsignedMessage, decode_verified,
+    ChainId, ContentType, Limits, MessageChain, Partition, Signer, StreamId, StreamPartId,
+    UnsignedMessage, decode_verified,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -106,25 +106,16 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     // Let the meshes form: publish warm-up events until every subscriber has seen one.
     let chain_id = ChainId::new(format!("bench-{:x}", now_ms()))?;
     let mut chain = MessageChain::new();
+    let part = StreamPartId::new(args.stream.clone(), Partition::new(0)?);
     let mut make = |content: Vec<u8>| -> Result<String> {
-        let (at, prev) = chain.next(now_ms());
-        let body = UnsignedMessage {
-            id: MessageId {
-                stream_id: args.stream.clone(),
-                partition: Partition::new(0)?,
-                timestamp: at.timestamp,
-                sequence_number: at.sequence_number,
-                publisher: signer.address(),
-                chain_id: chain_id.clone(),
-            },
-            prev,
-            message_type: MessageType::Data,
-            content_type: ContentType::Binary,
-            encryption: Encryption::None,
-            new_group_key: None,
+        let body = UnsignedMessage::data(
+            &part,
+            signer.address(),
+            chain_id.clone(),
+            chain.next(now_ms()),
+            ContentType::Binary,
             content,
-            signature_type: SignatureType::Eip191Secp256k1,
-        };
+        );
         let wire = signer.sign(body)?.encode()?;
         Ok(json!({ "type": "publish", "message": hex::encode(wire) }).to_string())
     };

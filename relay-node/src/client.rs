@@ -13,8 +13,8 @@ use clap::{Args, Subcommand};
 use futures::{SinkExt, StreamExt};
 use rivulet_chain::{ChainClient, Deployment, PermissionKind, StreamMetadata, to_alloy};
 use rivulet_protocol::{
-    Address, ChainId, ContentType, Encryption, Limits, MessageChain, MessageId, MessageType,
-    Partition, SignatureType, Signer, StreamId, UnsignedMessage, decode_verified,
+    Address, ChainId, ContentType, Limits, MessageChain, Partition, Signer, StreamId, StreamPartId,
+    UnsignedMessage, decode_verified,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -115,7 +115,7 @@ fn print(value: &Value) -> Result<()> {
 /// `publish`: each stdin line is one event's JSON content; prints one result line per event.
 pub(crate) async fn publish(args: &ClientArgs, stream: &StreamId, partition: u32) -> Result<()> {
     let signer = signer(args)?;
-    let partition = Partition::new(partition)?;
+    let part = StreamPartId::new(stream.clone(), Partition::new(partition)?);
     let http = reqwest::Client::new();
     let mut chain = MessageChain::new();
     let chain_id = ChainId::new(format!("cli-{:x}", now_ms()))?;
@@ -129,24 +129,14 @@ pub(crate) async fn publish(args: &ClientArgs, stream: &StreamId, partition: u32
             eprintln!("line {}: not JSON ({e}); skipped", n + 1);
             continue;
         }
-        let (at, prev) = chain.next(now_ms());
-        let body = UnsignedMessage {
-            id: MessageId {
-                stream_id: stream.clone(),
-                partition,
-                timestamp: at.timestamp,
-                sequence_number: at.sequence_number,
-                publisher: signer.address(),
-                chain_id: chain_id.clone(),
-            },
-            prev,
-            message_type: MessageType::Data,
-            content_type: ContentType::Json,
-            encryption: Encryption::None,
-            new_group_key: None,
-            content: line.into_bytes(),
-            signature_type: SignatureType::Eip191Secp256k1,
-        };
+        let body = UnsignedMessage::data(
+            &part,
+            signer.address(),
+            chain_id.clone(),
+            chain.next(now_ms()),
+            ContentType::Json,
+            line.into_bytes(),
+        );
         let wire = signer.sign(body)?.encode()?;
         let response = http
             .post(format!("{}/api/v1/publish", args.node))

@@ -34,8 +34,8 @@ use futures::{SinkExt, StreamExt};
 use rand::RngExt;
 use rivulet_chain::to_alloy;
 use rivulet_protocol::{
-    Address, ChainId, ContentType, Encryption, MessageId, MessageType, Signature, SignatureType,
-    StreamPartId, UnsignedMessage, signing::recover_personal,
+    Address, ChainId, ContentType, Signature, StreamPartId, UnsignedMessage,
+    signing::recover_personal,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -298,23 +298,14 @@ impl Session {
         };
         let chain_id = ChainId::new(format!("node-{}", &self.shared.peer_id.to_base58()[..16]))
             .map_err(|e| ("internal", e.to_string()))?;
-        let body = UnsignedMessage {
-            id: MessageId {
-                stream_id: part.stream_id.clone(),
-                partition: part.partition,
-                timestamp: at.timestamp,
-                sequence_number: at.sequence_number,
-                publisher: signer.address(),
-                chain_id,
-            },
-            prev,
-            message_type: MessageType::Data,
-            content_type: ContentType::Json,
-            encryption: Encryption::None,
-            new_group_key: None,
-            content: content.to_string().into_bytes(),
-            signature_type: SignatureType::Eip191Secp256k1,
-        };
+        let body = UnsignedMessage::data(
+            &part,
+            signer.address(),
+            chain_id,
+            (at, prev),
+            ContentType::Json,
+            content.to_string().into_bytes(),
+        );
         signer
             .sign(body)
             .and_then(|m| m.encode().map_err(Into::into))

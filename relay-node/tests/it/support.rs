@@ -13,8 +13,7 @@ use rivulet_chain::{
     http_provider, to_alloy,
 };
 use rivulet_protocol::{
-    ChainId, ContentType, Encryption, MessageId, MessageType, Partition, SignatureType, Signer,
-    StreamId, UnsignedMessage,
+    ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
 };
 use serde_json::Value;
 
@@ -95,23 +94,17 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 pub(crate) fn frame(s: &Signer, stream: &StreamId, seq: u32, content: &str) -> Vec<u8> {
-    let body = UnsignedMessage {
-        id: MessageId {
-            stream_id: stream.clone(),
-            partition: Partition::new(0).unwrap(),
-            timestamp: now_ms(),
-            sequence_number: seq,
-            publisher: s.address(),
-            chain_id: ChainId::new("device").unwrap(),
-        },
-        prev: None,
-        message_type: MessageType::Data,
-        content_type: ContentType::Json,
-        encryption: Encryption::None,
-        new_group_key: None,
-        content: content.as_bytes().to_vec(),
-        signature_type: SignatureType::Eip191Secp256k1,
-    };
+    let part = StreamPartId::new(stream.clone(), Partition::new(0).unwrap());
+    let at = MessageRef::new(now_ms(), seq);
+    let chain = ChainId::new("device").unwrap();
+    let body = UnsignedMessage::data(
+        &part,
+        s.address(),
+        chain,
+        (at, None),
+        ContentType::Json,
+        content.as_bytes().to_vec(),
+    );
     s.sign(body).unwrap().encode().unwrap()
 }
 

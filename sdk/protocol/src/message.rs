@@ -278,6 +278,37 @@ pub struct UnsignedMessage {
     pub signature_type: SignatureType,
 }
 
+impl UnsignedMessage {
+    /// A plain (unencrypted) data message of `publisher`'s chain `chain_id` in stream part `part`, at
+    /// reference `at`, linked to `prev` — what a publisher builds for every event.
+    pub fn data(
+        part: &StreamPartId,
+        publisher: Address,
+        chain_id: ChainId,
+        (at, prev): (MessageRef, Option<MessageRef>),
+        content_type: ContentType,
+        content: Vec<u8>,
+    ) -> UnsignedMessage {
+        UnsignedMessage {
+            id: MessageId {
+                stream_id: part.stream_id.clone(),
+                partition: part.partition,
+                timestamp: at.timestamp,
+                sequence_number: at.sequence_number,
+                publisher,
+                chain_id,
+            },
+            prev,
+            message_type: MessageType::Data,
+            content_type,
+            encryption: Encryption::None,
+            new_group_key: None,
+            content,
+            signature_type: SignatureType::Eip191Secp256k1,
+        }
+    }
+}
+
 /// A signed stream message, as relayed, stored and delivered.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct StreamMessage {
