@@ -26,6 +26,9 @@ use tracing::{debug, info, warn};
 
 use crate::{config::NodeConfig, http, identity, metrics::Metrics, paths::DataDir};
 
+#[path = "light.rs"]
+mod light;
+
 /// What the HTTP API asks of the swarm task.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -46,6 +49,11 @@ pub(crate) enum Command {
     Join { part: StreamPartId },
     /// A local subscriber left a stream part.
     Leave { part: StreamPartId },
+    /// Send a light client the answer to its request (worked out off the swarm task).
+    LightRespond {
+        channel: request_response::ResponseChannel<rivulet_network::light::LightResponse>,
+        response: rivulet_network::light::LightResponse,
+    },
 }
 
 /// An accepted event, as handed to local subscribers.
@@ -231,6 +239,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         bootstrap: config.bootstrap.clone(),
         lingering: Default::default(),
         pending_history: Default::default(),
+        light: Default::default(),
     };
     task.run(command_rx).await
 }
@@ -253,6 +262,8 @@ struct SwarmTask {
     pending_history: std::collections::HashMap<request_response::OutboundRequestId, PendingHistory>,
     /// Topics without local subscribers, and when to leave them.
     lingering: std::collections::HashMap<StreamPartId, std::time::Instant>,
+    /// Light clients using this node as their entry node.
+    light: light::LightClients,
 }
 
 /// A history request travelling from peer to peer until one stores the part.
@@ -349,12 +360,39 @@ impl SwarmTask {
                 self.listen.push(address);
                 self.write_state();
             }
-            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. } => {
+            SwarmEvent::ConnectionEstablished { .. } => {
                 self.shared
                     .metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);
             }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.light_disconnected(peer_id);
+                }
+                self.shared
+                    .metrics
+                    .peers
+                    .set(self.swarm.connected_peers().count() as i64);
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
+                request_response::Event::Message {
+                    peer,
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                },
+            )) => self.on_light_request(peer, request, channel),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Delivery(
+                request_response::Event::Message { peer, .. }
+                | request_response::Event::OutboundFailure { peer, .. },
+            )) => self.light_delivery_done(peer),
             SwarmEvent::Behaviour(NodeBehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
@@ -484,118 +522,133 @@ impl SwarmTask {
                     reply,
                 });
             }
-            Command::Join { part } => {
-                let count = self.local_subscribers.entry(part.clone()).or_insert(0);
-                *count += 1;
-                // Still in the topic from a recent subscriber: nothing to do.
-                let lingered = self.lingering.remove(&part).is_some();
-                if *count == 1
-                    && !lingered
-                    && !self.shared.parts.contains(&part)
-                    && !self.published_parts.contains(&part)
-                {
-                    if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
-                        warn!(%part, "cannot join topic: {e}");
-                    }
-                    self.shared.metrics.topics.inc();
-                }
+            Command::LightRespond { channel, response } => self.light_respond(channel, response),
+            Command::Join { part } => self.join(part),
+            Command::Leave { part } => self.leave(part),
+            Command::Publish { wire, reply } => self.publish(wire, reply),
+        }
+    }
+
+    /// A local subscriber (WebSocket or light client) wants a stream part: join its topic (counted).
+    fn join(&mut self, part: StreamPartId) {
+        let count = self.local_subscribers.entry(part.clone()).or_insert(0);
+        *count += 1;
+        // Still in the topic from a recent subscriber: nothing to do.
+        let lingered = self.lingering.remove(&part).is_some();
+        if *count == 1
+            && !lingered
+            && !self.shared.parts.contains(&part)
+            && !self.published_parts.contains(&part)
+        {
+            if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
+                warn!(%part, "cannot join topic: {e}");
             }
-            Command::Leave { part } => {
-                if let Some(count) = self.local_subscribers.get_mut(&part) {
-                    *count -= 1;
-                    if *count == 0 {
-                        self.local_subscribers.remove(&part);
-                        if !self.shared.parts.contains(&part)
-                            && !self.published_parts.contains(&part)
-                        {
-                            // Leave the topic only if nobody subscribes again soon: leaving and rejoining
-                            // within gossipsub's backoff keeps this node out of the mesh.
-                            self.lingering
-                                .insert(part, std::time::Instant::now() + TOPIC_LINGER);
-                        }
-                    }
-                }
-            }
-            Command::Publish { wire, reply } => {
-                let message = match self.validate(&wire) {
-                    Verdict::Accept(message) => message,
-                    Verdict::Duplicate => {
-                        self.shared.metrics.duplicates.inc();
-                        // Decodes: it was accepted before.
-                        let part = StreamMessage::decode(&wire, &self.shared.limits)
-                            .map(|m| m.id().stream_part().to_string());
-                        let _ = reply.send(Ok(Published {
-                            part: part.unwrap_or_default(),
-                            duplicate: true,
-                            stored: false,
-                        }));
-                        return;
-                    }
-                    Verdict::Reject(r) => {
-                        self.shared.metrics.reject(r.reason());
-                        let _ = reply.send(Err(r));
-                        return;
-                    }
-                };
-                let part = message.id().stream_part();
-                self.shared
-                    .metrics
-                    .events_in
-                    .get_or_create(&crate::metrics::Source {
-                        source: "api".into(),
-                    })
-                    .inc();
-                self.deliver(&message, &wire);
-                // A node that publishes to a stream part joins its topic, so that events published later
-                // on other nodes of that part can be routed through it.
-                if self.lingering.remove(&part).is_some() {
-                    // Already in the topic; now it stays.
-                    self.published_parts.insert(part.clone());
-                } else if !self.shared.parts.contains(&part)
-                    && !self.local_subscribers.contains_key(&part)
-                    && self.published_parts.insert(part.clone())
-                {
-                    if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
-                        warn!(%part, "cannot join topic: {e}");
-                    } else {
-                        self.shared.metrics.topics.inc();
-                    }
-                }
-                match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
-                    Ok(_) => {
-                        self.shared.metrics.events_out.inc();
-                    }
-                    // Alone in the topic: nobody to relay to yet, which is fine.
-                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-                    Err(e) => warn!(%part, "gossip publish failed: {e}"),
-                }
-                if self.shared.parts.contains(&part) {
-                    let (ack_tx, ack_rx) = oneshot::channel();
-                    self.queue_store(&message, wire, Some(ack_tx));
-                    let part = part.to_string();
-                    tokio::spawn(async move {
-                        let stored = ack_rx.await.unwrap_or(false);
-                        let _ = reply.send(Ok(Published {
-                            part,
-                            duplicate: false,
-                            stored,
-                        }));
-                    });
-                } else {
-                    let _ = reply.send(Ok(Published {
-                        part: part.to_string(),
-                        duplicate: false,
-                        stored: false,
-                    }));
+            self.shared.metrics.topics.inc();
+        }
+    }
+
+    /// A local subscriber left a stream part.
+    fn leave(&mut self, part: StreamPartId) {
+        if let Some(count) = self.local_subscribers.get_mut(&part) {
+            *count -= 1;
+            if *count == 0 {
+                self.local_subscribers.remove(&part);
+                if !self.shared.parts.contains(&part) && !self.published_parts.contains(&part) {
+                    // Leave the topic only if nobody subscribes again soon: leaving and rejoining
+                    // within gossipsub's backoff keeps this node out of the mesh.
+                    self.lingering
+                        .insert(part, std::time::Instant::now() + TOPIC_LINGER);
                 }
             }
         }
     }
 
-    /// Hands an accepted event to local subscribers (rendered once, only if anyone listens).
-    fn deliver(&self, message: &StreamMessage, wire: &[u8]) {
+    /// Validates, relays and (where stored) stores an event from an API or light client.
+    fn publish(&mut self, wire: Vec<u8>, reply: oneshot::Sender<Result<Published, Rejection>>) {
+        let message = match self.validate(&wire) {
+            Verdict::Accept(message) => message,
+            Verdict::Duplicate => {
+                self.shared.metrics.duplicates.inc();
+                // Decodes: it was accepted before.
+                let part = StreamMessage::decode(&wire, &self.shared.limits)
+                    .map(|m| m.id().stream_part().to_string());
+                let _ = reply.send(Ok(Published {
+                    part: part.unwrap_or_default(),
+                    duplicate: true,
+                    stored: false,
+                }));
+                return;
+            }
+            Verdict::Reject(r) => {
+                self.shared.metrics.reject(r.reason());
+                let _ = reply.send(Err(r));
+                return;
+            }
+        };
         let part = message.id().stream_part();
-        if self.shared.events.receiver_count() == 0 || !self.local_subscribers.contains_key(&part) {
+        self.shared
+            .metrics
+            .events_in
+            .get_or_create(&crate::metrics::Source {
+                source: "api".into(),
+            })
+            .inc();
+        self.deliver(&message, &wire);
+        // A node that publishes to a stream part joins its topic, so that events published later
+        // on other nodes of that part can be routed through it.
+        if self.lingering.remove(&part).is_some() {
+            // Already in the topic; now it stays.
+            self.published_parts.insert(part.clone());
+        } else if !self.shared.parts.contains(&part)
+            && !self.local_subscribers.contains_key(&part)
+            && self.published_parts.insert(part.clone())
+        {
+            if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
+                warn!(%part, "cannot join topic: {e}");
+            } else {
+                self.shared.metrics.topics.inc();
+            }
+        }
+        match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
+            Ok(_) => {
+                self.shared.metrics.events_out.inc();
+            }
+            // Alone in the topic: nobody to relay to yet, which is fine.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => warn!(%part, "gossip publish failed: {e}"),
+        }
+        if self.shared.parts.contains(&part) {
+            let (ack_tx, ack_rx) = oneshot::channel();
+            self.queue_store(&message, wire, Some(ack_tx));
+            let part = part.to_string();
+            tokio::spawn(async move {
+                let stored = ack_rx.await.unwrap_or(false);
+                let _ = reply.send(Ok(Published {
+                    part,
+                    duplicate: false,
+                    stored,
+                }));
+            });
+        } else {
+            let _ = reply.send(Ok(Published {
+                part: part.to_string(),
+                duplicate: false,
+                stored: false,
+            }));
+        }
+    }
+
+    /// Hands an accepted event to local subscribers: light clients' queues, and WebSocket sessions
+    /// (rendered once, only if any listens).
+    fn deliver(&mut self, message: &StreamMessage, wire: &[u8]) {
+        let part = message.id().stream_part();
+        if !self.local_subscribers.contains_key(&part) {
+            return;
+        }
+        if self.light.wants(&part) {
+            self.light_deliver(&part, wire);
+        }
+        if self.shared.events.receiver_count() == 0 {
             return;
         }
         let json = crate::http::message_json(message, wire).to_string();

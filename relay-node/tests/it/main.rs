@@ -3,5 +3,6 @@
 
 mod cli;
 mod http_api;
+mod light_client;
 mod support;
 mod ws_api;

@@ -24,7 +24,7 @@ pub use cache::PermissionCache;
 pub use client::{ChainClient, RegistryEvent};
 pub use deployment::{Deployment, deploy};
 pub use error::{ChainError, decode_revert};
-pub use provider::http_provider;
+pub use provider::{alloy_signer, http_provider};
 pub use types::{
     NO_EXPIRATION, NewProduct, PermissionKind, Permissions, Product, Purchase, StreamInfo,
     StreamMetadata, from_alloy, to_alloy,

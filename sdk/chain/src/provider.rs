@@ -32,3 +32,8 @@ pub fn http_provider(
         None => builder.connect_http(url).erased(),
     })
 }
+
+/// A transaction signer for a raw secp256k1 private key (the same key that signs stream events).
+pub fn alloy_signer(key: &[u8; 32]) -> Result<PrivateKeySigner, ChainError> {
+    PrivateKeySigner::from_slice(key).map_err(|e| ChainError::Config(format!("private key: {e}")))
+}

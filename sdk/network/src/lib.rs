@@ -9,27 +9,36 @@
 //!   gossipsub message id is a hash of the wire bytes, which are canonical, so one message has one id.
 //! - **identify** and **ping**, and **kademlia** for discovery from bootstrap peers.
 //! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain.
+//! - the **light-client protocols** ([`light`]) that clients use on their entry node: publish with
+//!   acknowledgement, subscribe (the node pushes events), resend, sign-in.
 //!
-//! The behaviour is runtime-free; [`build_swarm`] (native) puts it on tokio with TCP and WebSocket
-//! transports, noise and yamux.
+//! The behaviours are runtime-free. With the `node` feature (default), [`NodeBehaviour`] and
+//! [`build_swarm`] (native) put the relay side on tokio with TCP, WebSocket and WebRTC-direct transports.
+//! Without it the crate is the light client's share — [`ClientBehaviour`] and [`build_client_swarm`],
+//! native (TCP, WebSocket) and in browsers (`websocket-websys`, `webrtc-websys`) — with no gossipsub in
+//! the build.
+
+pub mod light;
 
 use std::time::Duration;
 
 pub use libp2p;
 
-use libp2p::{
-    StreamProtocol, gossipsub, identify, identity::Keypair, kad, ping, request_response,
-    swarm::NetworkBehaviour,
-};
+use libp2p::{StreamProtocol, identity::Keypair, ping, swarm::NetworkBehaviour};
+#[cfg(feature = "node")]
+use libp2p::{gossipsub, identify, kad, request_response};
+#[cfg(feature = "node")]
 use rivulet_protocol::{StreamPartId, hash::keccak256};
 use serde::{Deserialize, Serialize};
 
 /// The identify protocol version nodes announce.
 pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
+#[cfg(feature = "node")]
 /// The kademlia protocol name (a private DHT, apart from IPFS's).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/kad/1.0.0");
 /// The history request-response protocol.
 pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/1.0.0");
+#[cfg(feature = "node")]
 const TOPIC_PREFIX: &str = "rivulet/1/";
 
 /// Why the network could not be set up.
@@ -70,11 +79,13 @@ impl Default for NetworkConfig {
     }
 }
 
+#[cfg(feature = "node")]
 /// The gossipsub topic of a stream part.
 pub fn topic(part: &StreamPartId) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("{TOPIC_PREFIX}{part}"))
 }
 
+#[cfg(feature = "node")]
 /// The stream part a topic stands for, if it is one of ours.
 pub fn part_of_topic(topic: &gossipsub::TopicHash) -> Option<StreamPartId> {
     topic.as_str().strip_prefix(TOPIC_PREFIX)?.parse().ok()
@@ -134,6 +145,7 @@ pub enum HistoryResponse {
     Error(String),
 }
 
+#[cfg(feature = "node")]
 mod behaviour {
     // The derive generates the event enum `NodeBehaviourEvent`, one variant per field.
     #![allow(missing_docs)]
@@ -153,14 +165,117 @@ mod behaviour {
         pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
         /// Resends.
         pub history: request_response::cbor::Behaviour<HistoryRequest, HistoryResponse>,
+        /// Light clients' requests (answered).
+        pub light: light::LightBehaviour,
+        /// Events pushed to light clients.
+        pub delivery: light::DeliveryBehaviour,
     }
 }
 
+#[cfg(feature = "node")]
 pub use behaviour::{NodeBehaviour, NodeBehaviourEvent};
 
+mod client_behaviour {
+    // The derive generates the event enum `ClientBehaviourEvent`, one variant per field.
+    #![allow(missing_docs)]
+
+    use super::*;
+
+    /// A light client's network behaviour: its requests to entry nodes, the events they push, liveness.
+    #[derive(NetworkBehaviour)]
+    pub struct ClientBehaviour {
+        /// Requests to entry nodes.
+        pub light: light::LightBehaviour,
+        /// Events pushed by entry nodes.
+        pub delivery: light::DeliveryBehaviour,
+        /// Liveness (and it keeps quiet connections open).
+        pub ping: ping::Behaviour,
+    }
+}
+
+pub use client_behaviour::{ClientBehaviour, ClientBehaviourEvent};
+
+impl ClientBehaviour {
+    /// The light client's behaviour.
+    pub fn new() -> ClientBehaviour {
+        ClientBehaviour {
+            light: light::light_behaviour(true),
+            delivery: light::delivery_behaviour(true),
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(10))),
+        }
+    }
+}
+
+impl Default for ClientBehaviour {
+    fn default() -> Self {
+        ClientBehaviour::new()
+    }
+}
+
+/// How long a light client keeps a connection with nothing on it (its subscriptions can be quiet).
+const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A light client's swarm, natively: TCP and WebSocket with noise and yamux, on tokio.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn build_client_swarm(
+    key: Keypair,
+) -> Result<libp2p::Swarm<ClientBehaviour>, NetworkError> {
+    use libp2p::{noise, tcp, yamux};
+    let transport_err = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
+    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| transport_err(&e))?
+        .with_websocket(noise::Config::new, yamux::Config::default)
+        .await
+        .map_err(|e| transport_err(&e))?
+        .with_behaviour(|_| ClientBehaviour::new())
+        .map_err(|e| transport_err(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(CLIENT_IDLE_TIMEOUT))
+        .build())
+}
+
+/// A light client's swarm in the browser: WebSocket (noise, yamux) and WebRTC-direct, which needs no
+/// certificate authority.
+#[cfg(target_arch = "wasm32")]
+pub async fn build_client_swarm(
+    key: Keypair,
+) -> Result<libp2p::Swarm<ClientBehaviour>, NetworkError> {
+    use libp2p::{Transport, core::muxing::StreamMuxerBox, core::upgrade::Version, noise, yamux};
+    let transport_err = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
+    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_wasm_bindgen()
+        .with_other_transport(|key| {
+            let websocket = libp2p::websocket_websys::Transport::default()
+                .upgrade(Version::V1)
+                .authenticate(noise::Config::new(key)?)
+                .multiplex(yamux::Config::default())
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            let webrtc =
+                libp2p::webrtc_websys::Transport::new(libp2p::webrtc_websys::Config::new(key))
+                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                webrtc
+                    .or_transport(websocket)
+                    .map(|either, _| either.into_inner()),
+            )
+        })
+        .map_err(|e| transport_err(&e))?
+        .with_behaviour(|_| ClientBehaviour::new())
+        .map_err(|e| transport_err(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(CLIENT_IDLE_TIMEOUT))
+        .build())
+}
+
+#[cfg(feature = "node")]
 /// How much a peer loses for each message that fails validation (P₄ weight, squared count).
 const INVALID_MESSAGE_WEIGHT: f64 = -100.0;
 
+#[cfg(feature = "node")]
 impl NodeBehaviour {
     /// The behaviour for a node with identity `key`.
     pub fn new(key: &Keypair, config: &NetworkConfig) -> Result<NodeBehaviour, NetworkError> {
@@ -208,6 +323,8 @@ impl NodeBehaviour {
                 [(HISTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
             ),
+            light: light::light_behaviour(false),
+            delivery: light::delivery_behaviour(false),
         })
     }
 
@@ -254,7 +371,7 @@ impl NodeBehaviour {
 }
 
 /// A new WebRTC certificate, as PEM (for [`NetworkConfig::webrtc_certificate_pem`]).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub fn new_webrtc_certificate() -> Result<String, NetworkError> {
     libp2p_webrtc::tokio::Certificate::generate(&mut rand::rng())
         .map(|c| c.serialize_pem())
@@ -263,7 +380,7 @@ pub fn new_webrtc_certificate() -> Result<String, NetworkError> {
 
 /// Builds a swarm on tokio with TCP, WebRTC-direct (for browsers: no certificate authority needed) and
 /// WebSocket transports, noise and yamux (WebRTC brings its own encryption and multiplexing), and DNS.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub async fn build_swarm(
     key: Keypair,
     config: NetworkConfig,
@@ -306,7 +423,7 @@ pub async fn build_swarm(
         .build())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "node"))]
 mod tests {
     use super::*;
 

@@ -1,0 +1,330 @@
+//! The node's side of the light-client protocols: sessions of clients that use this node as their entry
+//! node (sign-in, publish, subscribe, resend) and the queues that push subscribed events to them.
+//!
+//! Each client has one bounded queue; at most [`MAX_IN_FLIGHT`] delivery batches are outstanding per
+//! client, so a slow client only slows itself, and one that falls more than [`MAX_QUEUED`] events behind
+//! loses the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe
+//! permission is checked again before every batch, so a lapsed licence stops delivery (`Ended`).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use rivulet_chain::to_alloy;
+use rivulet_network::{
+    HistoryQuery,
+    libp2p::{PeerId, request_response},
+    light::{Delivery, LightRequest, LightResponse, MAX_DELIVERY_BATCH, session_text},
+};
+use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::{Command, SwarmTask, now_ms};
+
+/// Delivery batches outstanding per client.
+const MAX_IN_FLIGHT: usize = 4;
+/// Events queued per client before the oldest are dropped.
+const MAX_QUEUED: usize = 8_192;
+
+/// One light client connected to this node.
+#[derive(Default)]
+pub(super) struct LightClient {
+    /// The address it signed in as (anonymous until then: public streams only).
+    address: Option<Address>,
+    parts: HashSet<StreamPartId>,
+    queue: VecDeque<(StreamPartId, Vec<u8>)>,
+    in_flight: usize,
+    dropped: HashMap<StreamPartId, u64>,
+}
+
+/// Every light client of this node.
+#[derive(Default)]
+pub(super) struct LightClients {
+    clients: HashMap<PeerId, LightClient>,
+    by_part: HashMap<StreamPartId, HashSet<PeerId>>,
+}
+
+impl LightClients {
+    /// Whether any light client subscribes to `part`.
+    pub(super) fn wants(&self, part: &StreamPartId) -> bool {
+        self.by_part.get(part).is_some_and(|s| !s.is_empty())
+    }
+}
+
+type Channel = request_response::ResponseChannel<LightResponse>;
+
+impl SwarmTask {
+    /// Answers (or starts answering) one light request.
+    pub(super) fn on_light_request(
+        &mut self,
+        peer: PeerId,
+        request: LightRequest,
+        channel: Channel,
+    ) {
+        match request {
+            LightRequest::Auth { address, signature } => {
+                let response = self.sign_in(peer, &address, &signature);
+                self.light_respond(channel, response);
+            }
+            LightRequest::Publish { wire } => {
+                let (reply, rx) = oneshot::channel();
+                self.on_command(Command::Publish {
+                    wire: wire.into_vec(),
+                    reply,
+                });
+                let commands = self.shared.commands.clone();
+                tokio::spawn(async move {
+                    let response = match rx.await {
+                        Ok(Ok(published)) => LightResponse::Published {
+                            duplicate: published.duplicate,
+                            stored: published.stored,
+                        },
+                        Ok(Err(rejection)) => {
+                            LightResponse::error(rejection.reason(), rejection.to_string())
+                        }
+                        Err(_) => LightResponse::error("unavailable", "the node is stopping"),
+                    };
+                    let _ = commands
+                        .send(Command::LightRespond { channel, response })
+                        .await;
+                });
+            }
+            LightRequest::Subscribe { part } => {
+                let response = self.light_subscribe(peer, &part);
+                self.light_respond(channel, response);
+            }
+            LightRequest::Unsubscribe { part } => {
+                if let Ok(part) = part.parse::<StreamPartId>() {
+                    self.light_unsubscribe(peer, &part);
+                }
+                self.light_respond(channel, LightResponse::Ok);
+            }
+            LightRequest::Resend { part, query } => self.light_resend(peer, &part, query, channel),
+        }
+    }
+
+    pub(super) fn light_respond(&mut self, channel: Channel, response: LightResponse) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .light
+            .send_response(channel, response);
+    }
+
+    fn sign_in(&mut self, peer: PeerId, address: &str, signature: &[u8]) -> LightResponse {
+        let Ok(claimed) = address.parse::<Address>() else {
+            return LightResponse::error("bad_request", format!("{address:?} is not an address"));
+        };
+        let Ok(signature) = <[u8; 65]>::try_from(signature) else {
+            return LightResponse::error("bad_signature", "a signature is 65 bytes");
+        };
+        let text = session_text(self.swarm.local_peer_id(), &peer);
+        match recover_personal(text.as_bytes(), &Signature(signature)) {
+            Ok(signer) if signer == claimed => {
+                self.light.clients.entry(peer).or_default().address = Some(claimed);
+                LightResponse::Ok
+            }
+            Ok(signer) => LightResponse::error(
+                "bad_signature",
+                format!("the session text was signed by {signer}, not {claimed}"),
+            ),
+            Err(e) => LightResponse::error("bad_signature", e.to_string()),
+        }
+    }
+
+    fn may_subscribe(&self, address: Option<Address>, part: &StreamPartId) -> bool {
+        let cache = match self.cache.read() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let who = to_alloy(address.unwrap_or(Address::ZERO));
+        cache.may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+    }
+
+    fn light_subscribe(&mut self, peer: PeerId, part: &str) -> LightResponse {
+        let part = match part.parse::<StreamPartId>() {
+            Ok(p) => p,
+            Err(e) => return LightResponse::error("bad_stream", e.to_string()),
+        };
+        let address = self.light.clients.get(&peer).and_then(|c| c.address);
+        if !self.may_subscribe(address, &part) {
+            let who = address.map_or("an anonymous client".to_owned(), |a| a.to_string());
+            return LightResponse::error(
+                "no_permission",
+                format!("{who} may not subscribe to {}", part.stream_id),
+            );
+        }
+        let client = self.light.clients.entry(peer).or_default();
+        if client.parts.insert(part.clone()) {
+            self.light
+                .by_part
+                .entry(part.clone())
+                .or_default()
+                .insert(peer);
+            self.join(part);
+        }
+        LightResponse::Ok
+    }
+
+    pub(super) fn light_unsubscribe(&mut self, peer: PeerId, part: &StreamPartId) {
+        let Some(client) = self.light.clients.get_mut(&peer) else {
+            return;
+        };
+        if client.parts.remove(part) {
+            client.queue.retain(|(p, _)| p != part);
+            if let Some(peers) = self.light.by_part.get_mut(part) {
+                peers.remove(&peer);
+                if peers.is_empty() {
+                    self.light.by_part.remove(part);
+                }
+            }
+            self.leave(part.clone());
+        }
+    }
+
+    /// Forgets a client whose last connection closed.
+    pub(super) fn light_disconnected(&mut self, peer: PeerId) {
+        let parts: Vec<StreamPartId> = self
+            .light
+            .clients
+            .get(&peer)
+            .map(|c| c.parts.iter().cloned().collect())
+            .unwrap_or_default();
+        for part in parts {
+            self.light_unsubscribe(peer, &part);
+        }
+        self.light.clients.remove(&peer);
+    }
+
+    fn light_resend(&mut self, peer: PeerId, part: &str, query: HistoryQuery, channel: Channel) {
+        let part = match part.parse::<StreamPartId>() {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .light_respond(channel, LightResponse::error("bad_stream", e.to_string()));
+            }
+        };
+        let address = self.light.clients.get(&peer).and_then(|c| c.address);
+        if !self.may_subscribe(address, &part) {
+            let response = LightResponse::error(
+                "no_permission",
+                format!("no subscribe permission on {}", part.stream_id),
+            );
+            return self.light_respond(channel, response);
+        }
+        let commands = self.shared.commands.clone();
+        if self.shared.parts.contains(&part) {
+            let store = self.shared.store.clone();
+            tokio::spawn(async move {
+                let result =
+                    tokio::task::spawn_blocking(move || super::query_store(&store, &part, &query))
+                        .await;
+                let response = match result {
+                    Ok(Ok(wires)) => {
+                        LightResponse::Messages(wires.into_iter().map(Into::into).collect())
+                    }
+                    Ok(Err(e)) => LightResponse::error("store", e),
+                    Err(e) => LightResponse::error("store", e.to_string()),
+                };
+                let _ = commands
+                    .send(Command::LightRespond { channel, response })
+                    .await;
+            });
+        } else {
+            let (reply, rx) = oneshot::channel();
+            self.on_command(Command::RemoteHistory { part, query, reply });
+            tokio::spawn(async move {
+                let response = match rx.await {
+                    Ok(Ok(wires)) => {
+                        LightResponse::Messages(wires.into_iter().map(Into::into).collect())
+                    }
+                    Ok(Err(e)) => LightResponse::error("not_stored", e),
+                    Err(_) => LightResponse::error("unavailable", "the node is stopping"),
+                };
+                let _ = commands
+                    .send(Command::LightRespond { channel, response })
+                    .await;
+            });
+        }
+    }
+
+    /// Queues an accepted event for the light clients subscribed to its part.
+    pub(super) fn light_deliver(&mut self, part: &StreamPartId, wire: &[u8]) {
+        let Some(peers) = self.light.by_part.get(part) else {
+            return;
+        };
+        let peers: Vec<PeerId> = peers.iter().copied().collect();
+        for peer in peers {
+            let Some(client) = self.light.clients.get_mut(&peer) else {
+                continue;
+            };
+            if client.queue.len() >= MAX_QUEUED
+                && let Some((oldest, _)) = client.queue.pop_front()
+            {
+                *client.dropped.entry(oldest).or_default() += 1;
+            }
+            client.queue.push_back((part.clone(), wire.to_vec()));
+            self.light_flush(peer);
+        }
+    }
+
+    /// Sends queued events to a client while it has room in flight, checking its permission per batch.
+    pub(super) fn light_flush(&mut self, peer: PeerId) {
+        loop {
+            let Some(client) = self.light.clients.get_mut(&peer) else {
+                return;
+            };
+            if client.in_flight >= MAX_IN_FLIGHT {
+                return;
+            }
+            let delivery = if let Some(part) = client.dropped.keys().next().cloned() {
+                let dropped = client.dropped.remove(&part).unwrap_or(0);
+                Delivery::Lagged {
+                    part: part.to_string(),
+                    dropped,
+                }
+            } else if let Some((part, _)) = client.queue.front() {
+                let part = part.clone();
+                let mut messages = Vec::new();
+                while messages.len() < MAX_DELIVERY_BATCH
+                    && client.queue.front().is_some_and(|(p, _)| *p == part)
+                {
+                    if let Some((_, wire)) = client.queue.pop_front() {
+                        messages.push(wire.into());
+                    }
+                }
+                let address = client.address;
+                if !self.may_subscribe(address, &part) {
+                    debug!(%peer, %part, "light subscription ended: permission lapsed");
+                    self.light_unsubscribe(peer, &part);
+                    Delivery::Ended {
+                        part: part.to_string(),
+                        reason: format!("subscribe permission on {} ended", part.stream_id),
+                    }
+                } else {
+                    self.shared.metrics.events_out.inc_by(messages.len() as u64);
+                    Delivery::Events {
+                        part: part.to_string(),
+                        messages,
+                    }
+                }
+            } else {
+                return;
+            };
+            if let Some(client) = self.light.clients.get_mut(&peer) {
+                client.in_flight += 1;
+            }
+            self.swarm
+                .behaviour_mut()
+                .delivery
+                .send_request(&peer, delivery);
+        }
+    }
+
+    /// A delivery was acknowledged or failed: room for the next batch.
+    pub(super) fn light_delivery_done(&mut self, peer: PeerId) {
+        if let Some(client) = self.light.clients.get_mut(&peer) {
+            client.in_flight = client.in_flight.saturating_sub(1);
+            self.light_flush(peer);
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! # rivulet-client
+//!
+//! The high-level Rivulet client, written once for native programs (on tokio) and browsers (wasm):
+//!
+//! - it connects to one entry relay node at a time over libp2p — TCP or WebSocket natively, WebSocket or
+//!   WebRTC-direct in browsers — signs in with its key, and moves to the next configured node (with
+//!   backoff) when one goes away, re-subscribing as it goes;
+//! - [`Client::publish`] builds the publisher's message chain, signs and sends, and resolves when the
+//!   node accepted (and, for stored parts, stored) the event;
+//! - [`Client::subscribe`] yields verified events in chain order, without duplicates, with gaps filled by
+//!   resend ([`Subscription`]);
+//! - [`Client::resend`] reads history; [`Client::chain`] reaches streams and permissions on chain.
+//!
+//! The client never joins the relay nodes' gossip meshes: it uses the light protocols of
+//! `rivulet_network::light`.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::channel::{mpsc, oneshot};
+use rivulet_chain::{ChainClient, Deployment};
+pub use rivulet_network::HistoryQuery;
+use rivulet_network::{
+    build_client_swarm,
+    libp2p::{Multiaddr, PeerId, identity::Keypair},
+    light::{LightRequest, LightResponse},
+};
+use rivulet_protocol::{
+    Address, ChainId, ContentType, Limits, MessageChain, MessageRef, Partition, Signer, StreamId,
+    StreamMessage, StreamPartId, UnsignedMessage, partition_for_key, signing::decode_verified,
+};
+
+mod driver;
+mod error;
+pub mod runtime;
+mod subscription;
+
+pub use error::ClientError;
+pub use subscription::{Subscription, SubscriptionEvent};
+
+use driver::{Command, Driver};
+
+/// How a client is set up.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Entry nodes' multiaddrs, ending in `/p2p/<peer id>`; tried in order, round robin.
+    pub nodes: Vec<Multiaddr>,
+    /// The key events are signed with (a random one when `None`).
+    pub private_key: Option<[u8; 32]>,
+    /// How long a request may wait for a session and an answer.
+    pub request_timeout: Duration,
+    /// Largest content accepted when decoding.
+    pub limits: Limits,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            nodes: Vec::new(),
+            private_key: None,
+            request_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Where an event goes and when it happened.
+#[derive(Clone, Debug, Default)]
+pub struct PublishOptions {
+    /// The partition, explicitly.
+    pub partition: Option<u32>,
+    /// A key that picks the partition (the same key always picks the same partition); needs the
+    /// stream's partition count, from the chain.
+    pub partition_key: Option<String>,
+    /// The event time, ms since the epoch (now when `None`).
+    pub timestamp: Option<u64>,
+}
+
+/// A published event.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The signed event as sent.
+    pub message: StreamMessage,
+    /// The node had it already.
+    pub duplicate: bool,
+    /// The node stored it durably before answering.
+    pub stored: bool,
+}
+
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    signer: Signer,
+    peer_id: PeerId,
+    chain_id: ChainId,
+    chains: Mutex<HashMap<StreamPartId, MessageChain>>,
+    partitions: Mutex<HashMap<StreamId, u32>>,
+    chain: Mutex<Option<ChainClient>>,
+    limits: Limits,
+    next_subscription: AtomicU64,
+    request_timeout: Duration,
+}
+
+/// A connection to the Rivulet network. Cheap to clone; every clone is the same client.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.signer.address())
+            .field("peer_id", &self.inner.peer_id)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts a client: its connection task begins dialing the entry nodes at once. Natively this needs
+    /// a running tokio runtime.
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        if config.nodes.is_empty() {
+            return Err(ClientError::InvalidArgument(
+                "no entry nodes: give at least one multiaddr".into(),
+            ));
+        }
+        let signer = match config.private_key {
+            Some(key) => Signer::from_bytes(&key)
+                .map_err(|e| ClientError::InvalidArgument(format!("private key: {e}")))?,
+            None => random_signer(),
+        };
+        let keypair = Keypair::ed25519_from_bytes(runtime::random_bytes::<32>())
+            .map_err(|e| ClientError::InvalidArgument(format!("libp2p key: {e}")))?;
+        let peer_id = keypair.public().to_peer_id();
+        let chain_id = ChainId::new(hex::encode(runtime::random_bytes::<8>()))
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let (commands, receiver) = mpsc::unbounded();
+        let driver_signer = signer.clone();
+        let nodes = config.nodes.clone();
+        let timeout = config.request_timeout;
+        runtime::spawn(async move {
+            match build_client_swarm(keypair).await {
+                Ok(swarm) => {
+                    Driver::new(swarm, driver_signer, nodes, timeout)
+                        .run(receiver)
+                        .await
+                }
+                Err(e) => fail_commands(receiver, e.to_string()).await,
+            }
+        });
+        Ok(Client {
+            inner: Arc::new(Inner {
+                commands,
+                signer,
+                peer_id,
+                chain_id,
+                chains: Mutex::default(),
+                partitions: Mutex::default(),
+                chain: Mutex::new(None),
+                limits: config.limits,
+                next_subscription: AtomicU64::new(1),
+                request_timeout: config.request_timeout,
+            }),
+        })
+    }
+
+    /// Connects chain access: the deployment's contracts over HTTP JSON-RPC (`rpc_url`, or the
+    /// deployment's own), sending transactions with this client's key.
+    pub async fn connect_chain(
+        &self,
+        deployment: Deployment,
+        rpc_url: Option<&str>,
+    ) -> Result<ChainClient, ClientError> {
+        let signer = rivulet_chain::alloy_signer(&self.inner.signer.to_bytes())?;
+        let chain = ChainClient::connect(deployment, rpc_url, Some(signer)).await?;
+        self.set_chain(chain.clone());
+        Ok(chain)
+    }
+
+    /// Uses `chain` for streams and permissions (a wallet's provider, say).
+    pub fn set_chain(&self, chain: ChainClient) {
+        *lock(&self.inner.chain) = Some(chain);
+    }
+
+    /// Chain access, for streams, permissions and the marketplace.
+    pub fn chain(&self) -> Result<ChainClient, ClientError> {
+        lock(&self.inner.chain)
+            .clone()
+            .ok_or(ClientError::NoChain("this operation"))
+    }
+
+    /// The address events are signed with.
+    pub fn address(&self) -> Address {
+        self.inner.signer.address()
+    }
+
+    /// This client's libp2p peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    pub(crate) fn command(&self, command: Command) {
+        let _ = self.inner.commands.unbounded_send(command);
+    }
+
+    /// Waits until a session with an entry node is up; returns that node.
+    pub async fn wait_connected(&self) -> Result<PeerId, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        let deadline = runtime::now_ms() + self.inner.request_timeout.as_millis() as u64;
+        self.command(Command::WaitConnected { reply, deadline });
+        rx.await.map_err(|_| ClientError::Destroyed)?
+    }
+
+    async fn request(&self, request: LightRequest) -> Result<LightResponse, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.command(Command::Request { request, reply });
+        match rx.await.map_err(|_| ClientError::Destroyed)?? {
+            LightResponse::Error { code, message } => Err(ClientError::Refused { code, message }),
+            response => Ok(response),
+        }
+    }
+
+    /// The number of partitions of `stream`, from the chain (remembered).
+    pub async fn partition_count(&self, stream: &StreamId) -> Result<u32, ClientError> {
+        if let Some(n) = lock(&self.inner.partitions).get(stream) {
+            return Ok(*n);
+        }
+        let chain = self
+            .chain()
+            .map_err(|_| ClientError::NoChain("choosing a partition by key"))?;
+        let info = chain
+            .get_stream(stream)
+            .await?
+            .ok_or_else(|| ClientError::Refused {
+                code: "not_found".into(),
+                message: format!("stream {stream} does not exist"),
+            })?;
+        let n = info.metadata.partitions;
+        lock(&self.inner.partitions).insert(stream.clone(), n);
+        Ok(n)
+    }
+
+    /// The stream part an event goes to.
+    pub async fn part_for(
+        &self,
+        stream: &StreamId,
+        options: &PublishOptions,
+    ) -> Result<StreamPartId, ClientError> {
+        let partition = match (&options.partition, &options.partition_key) {
+            (Some(p), _) => Partition::new(*p),
+            (None, Some(key)) => {
+                partition_for_key(key.as_bytes(), self.partition_count(stream).await?)
+            }
+            (None, None) => Partition::new(0),
+        }
+        .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        Ok(StreamPartId::new(stream.clone(), partition))
+    }
+
+    /// Signs `content` as the next event of this client's chain in the stream part, without sending it.
+    pub fn sign(
+        &self,
+        part: &StreamPartId,
+        content_type: ContentType,
+        content: Vec<u8>,
+        timestamp: Option<u64>,
+    ) -> Result<StreamMessage, ClientError> {
+        let timestamp = timestamp.unwrap_or_else(runtime::now_ms);
+        let mut chains = lock(&self.inner.chains);
+        let link = chains.entry(part.clone()).or_default().next(timestamp);
+        let body = UnsignedMessage::data(
+            part,
+            self.inner.signer.address(),
+            self.inner.chain_id.clone(),
+            link,
+            content_type,
+            content,
+        );
+        self.inner
+            .signer
+            .sign(body)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))
+    }
+
+    /// Publishes one event; resolves when the entry node accepted it (and stored it, where it stores the
+    /// part). Fails with the node's reason when it refuses (no publish permission, oversize, ...).
+    pub async fn publish(
+        &self,
+        stream: &StreamId,
+        content_type: ContentType,
+        content: Vec<u8>,
+        options: PublishOptions,
+    ) -> Result<Published, ClientError> {
+        if content.len() > self.inner.limits.max_content_len {
+            return Err(ClientError::InvalidArgument(format!(
+                "content is {} bytes; the limit is {}",
+                content.len(),
+                self.inner.limits.max_content_len
+            )));
+        }
+        let part = self.part_for(stream, &options).await?;
+        let message = self.sign(&part, content_type, content, options.timestamp)?;
+        self.send(message).await
+    }
+
+    /// Sends an event signed elsewhere (or by [`Client::sign`]).
+    pub async fn send(&self, message: StreamMessage) -> Result<Published, ClientError> {
+        let wire = message
+            .encode()
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        match self
+            .request(LightRequest::Publish { wire: wire.into() })
+            .await?
+        {
+            LightResponse::Published { duplicate, stored } => Ok(Published {
+                message,
+                duplicate,
+                stored,
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Subscribes to a stream part; with `last`, the newest `last` stored events come first.
+    pub async fn subscribe(
+        &self,
+        part: &StreamPartId,
+        last: Option<u32>,
+    ) -> Result<Subscription, ClientError> {
+        let id = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
+        let (sink, deliveries) = mpsc::unbounded();
+        let (reply, rx) = oneshot::channel();
+        self.command(Command::Subscribe {
+            part: part.clone(),
+            id,
+            sink,
+            reply,
+        });
+        rx.await.map_err(|_| ClientError::Destroyed)??;
+        let mut subscription = Subscription::new(part.clone(), id, self.clone(), deliveries);
+        if let Some(n) = last.filter(|n| *n > 0) {
+            let history = self.resend(part, HistoryQuery::Last { n }).await?;
+            subscription.preload(history);
+        }
+        Ok(subscription)
+    }
+
+    /// Stored events of a stream part, verified, oldest first.
+    pub async fn resend(
+        &self,
+        part: &StreamPartId,
+        query: HistoryQuery,
+    ) -> Result<Vec<StreamMessage>, ClientError> {
+        let response = self
+            .request(LightRequest::Resend {
+                part: part.to_string(),
+                query,
+            })
+            .await?;
+        let LightResponse::Messages(messages) = response else {
+            return Err(unexpected(response));
+        };
+        messages
+            .iter()
+            .map(|wire| {
+                decode_verified(wire, &self.inner.limits)
+                    .map_err(|e| ClientError::Unverifiable(e.to_string()))
+                    .and_then(|m| {
+                        if m.id().stream_part() == *part {
+                            Ok(m)
+                        } else {
+                            Err(ClientError::Unverifiable(format!(
+                                "the node answered with an event of {}",
+                                m.id().stream_part()
+                            )))
+                        }
+                    })
+            })
+            .collect()
+    }
+
+    /// The last reference this client published in a stream part.
+    pub fn last_published(&self, part: &StreamPartId) -> Option<MessageRef> {
+        lock(&self.inner.chains).get(part).and_then(|c| c.last())
+    }
+
+    /// Closes the connections; every pending request fails with [`ClientError::Destroyed`].
+    pub fn destroy(&self) {
+        self.command(Command::Shutdown);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn unexpected(response: LightResponse) -> ClientError {
+    ClientError::Refused {
+        code: "protocol".into(),
+        message: format!("unexpected answer from the node: {response:?}"),
+    }
+}
+
+/// A new random signing key.
+pub fn random_signer() -> Signer {
+    loop {
+        if let Ok(signer) = Signer::from_bytes(&runtime::random_bytes::<32>()) {
+            return signer;
+        }
+    }
+}
+
+/// Answers every command with the reason the network could not start.
+async fn fail_commands(mut commands: mpsc::UnboundedReceiver<Command>, error: String) {
+    use futures::StreamExt;
+    while let Some(command) = commands.next().await {
+        let err = || ClientError::NotConnected(format!("the network could not start: {error}"));
+        match command {
+            Command::Request { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Command::Subscribe { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Command::WaitConnected { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Command::Unsubscribe { .. } => {}
+            Command::Shutdown => break,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The light-client protocols: how clients (browser tabs, Node apps, devices) use a relay node without
+//! joining the gossipsub meshes. Both are CBOR request-response protocols, so every exchange runs on its
+//! own short-lived stream (long-lived streams stall over WebRTC in browsers; short ones do not).
+//!
+//! - [`LIGHT_PROTOCOL`] (client → node): session sign-in, publish with acknowledgement, subscribe,
+//!   unsubscribe and resend ([`LightRequest`] → [`LightResponse`]).
+//! - [`DELIVERY_PROTOCOL`] (node → client): the node pushes batches of subscribed events, and notices
+//!   (a subscription ended, events dropped for a slow reader), as [`Delivery`] requests the client
+//!   acknowledges with [`DeliveryAck`]. A node keeps a few deliveries in flight per client, so a slow
+//!   client slows only itself.
+//!
+//! The session sign-in binds the client's Ethereum address to its libp2p connection: the client signs
+//! [`session_text`] (EIP-191 `personal_sign`, what any wallet makes) naming both peers, so a signature
+//! cannot be replayed to another node or by another peer.
+
+use std::time::Duration;
+
+use libp2p::{PeerId, StreamProtocol, request_response};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::HistoryQuery;
+
+/// Client → node requests.
+pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/1.0.0");
+/// Node → client event delivery.
+pub const DELIVERY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/delivery/1.0.0");
+
+/// Largest request or response on the light protocols: a full-size event plus headroom, or a delivery
+/// batch.
+pub const MAX_LIGHT_FRAME: u64 = 8 * 1024 * 1024;
+
+/// Most events in one [`Delivery::Events`] batch.
+pub const MAX_DELIVERY_BATCH: usize = 256;
+
+/// What a client asks of its entry node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LightRequest {
+    /// Sign in as an Ethereum address, for streams that are not public.
+    Auth {
+        /// The address, `0x…`.
+        address: String,
+        /// 65-byte EIP-191 signature of [`session_text`] for (node, client).
+        signature: ByteBuf,
+    },
+    /// Validate, relay and (where the node stores the part) store one signed event.
+    Publish {
+        /// The event's wire bytes.
+        wire: ByteBuf,
+    },
+    /// Push this stream part's events to me.
+    Subscribe {
+        /// `<stream id>#<partition>`.
+        part: String,
+    },
+    /// Stop pushing this stream part.
+    Unsubscribe {
+        /// `<stream id>#<partition>`.
+        part: String,
+    },
+    /// Stored events of a stream part (from this node, or from a peer that stores it).
+    Resend {
+        /// `<stream id>#<partition>`.
+        part: String,
+        /// Which events.
+        query: HistoryQuery,
+    },
+}
+
+/// A node's answer to a [`LightRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LightResponse {
+    /// Done (sign-in, subscribe, unsubscribe).
+    Ok,
+    /// A publish was accepted.
+    Published {
+        /// The node had it already (publishing is idempotent).
+        duplicate: bool,
+        /// The node stored it durably before answering.
+        stored: bool,
+    },
+    /// Resent events, wire bytes, oldest first.
+    Messages(Vec<ByteBuf>),
+    /// Refused: a stable machine-readable `code` and a sentence saying what and why.
+    Error {
+        /// E.g. `permission_denied`, `invalid_signature`, `bad_request`, `not_found`, `unavailable`.
+        code: String,
+        /// What happened and why.
+        message: String,
+    },
+}
+
+impl LightResponse {
+    /// An error response.
+    pub fn error(code: &str, message: impl Into<String>) -> LightResponse {
+        LightResponse::Error {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a node pushes to a subscribed client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivery {
+    /// Events of one stream part, in the order the node accepted them.
+    Events {
+        /// `<stream id>#<partition>`.
+        part: String,
+        /// Wire bytes; the client verifies every signature itself.
+        messages: Vec<ByteBuf>,
+    },
+    /// The node dropped events for this client because it read too slowly (resend fills the gap).
+    Lagged {
+        /// `<stream id>#<partition>`.
+        part: String,
+        /// How many were dropped.
+        dropped: u64,
+    },
+    /// The subscription ended on the node's side (the permission lapsed or was revoked).
+    Ended {
+        /// `<stream id>#<partition>`.
+        part: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A client's acknowledgement of a [`Delivery`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAck;
+
+/// The client side of [`LIGHT_PROTOCOL`] / node side of [`DELIVERY_PROTOCOL`], and vice versa.
+pub type LightBehaviour = request_response::cbor::Behaviour<LightRequest, LightResponse>;
+/// Event delivery, node → client.
+pub type DeliveryBehaviour = request_response::cbor::Behaviour<Delivery, DeliveryAck>;
+
+/// The text a client signs to sign in on `node` from the libp2p peer `client`.
+pub fn session_text(node: &PeerId, client: &PeerId) -> String {
+    format!("Rivulet light session\nnode: {node}\nclient: {client}")
+}
+
+/// The light protocol behaviour; `client` chooses the side (outbound requests vs. answering them).
+pub fn light_behaviour(client: bool) -> LightBehaviour {
+    let support = if client {
+        request_response::ProtocolSupport::Outbound
+    } else {
+        request_response::ProtocolSupport::Inbound
+    };
+    request_response::Behaviour::with_codec(
+        request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(MAX_LIGHT_FRAME)
+            .set_response_size_maximum(MAX_LIGHT_FRAME),
+        [(LIGHT_PROTOCOL, support)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(30))
+            .with_max_concurrent_streams(256),
+    )
+}
+
+/// The delivery behaviour; `client` chooses the side (the client answers, the node asks).
+pub fn delivery_behaviour(client: bool) -> DeliveryBehaviour {
+    let support = if client {
+        request_response::ProtocolSupport::Inbound
+    } else {
+        request_response::ProtocolSupport::Outbound
+    };
+    request_response::Behaviour::with_codec(
+        request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(MAX_LIGHT_FRAME)
+            .set_response_size_maximum(1024),
+        [(DELIVERY_PROTOCOL, support)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(30))
+            .with_max_concurrent_streams(256),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_text_names_both_peers() {
+        let a = PeerId::random();
+        let b = PeerId::random();
+        let text = session_text(&a, &b);
+        assert!(text.contains(&a.to_string()) && text.contains(&b.to_string()));
+        assert_ne!(text, session_text(&b, &a));
+    }
+}
