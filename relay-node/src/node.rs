@@ -14,7 +14,7 @@ use rivulet_chain::{ChainClient, Deployment, PermissionCache};
 use rivulet_network::{
     HistoryQuery, HistoryRequest, HistoryResponse, NetworkConfig, NodeBehaviour,
     NodeBehaviourEvent, build_swarm,
-    libp2p::{Multiaddr, PeerId, Swarm, gossipsub, request_response, swarm::SwarmEvent},
+    libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, request_response, swarm::SwarmEvent},
     part_of_topic, peer_of,
 };
 use rivulet_protocol::{Limits, MessageId, MessageRef, StreamMessage, StreamPartId};
@@ -240,6 +240,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         lingering: Default::default(),
         pending_history: Default::default(),
         light: Default::default(),
+        discovery_rounds: 0,
     };
     task.run(command_rx).await
 }
@@ -264,6 +265,8 @@ struct SwarmTask {
     lingering: std::collections::HashMap<StreamPartId, std::time::Instant>,
     /// Light clients using this node as their entry node.
     light: light::LightClients,
+    /// Discovery rounds run so far.
+    discovery_rounds: u64,
 }
 
 /// A history request travelling from peer to peer until one stores the part.
@@ -273,6 +276,9 @@ struct PendingHistory {
     last_error: String,
     reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
 }
+
+/// How many nodes a node tries to stay connected to.
+const TARGET_PEERS: usize = 24;
 
 /// How long a node stays in a topic after its last local subscriber left.
 const TOPIC_LINGER: Duration = Duration::from_secs(90);
@@ -286,6 +292,7 @@ impl SwarmTask {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = redial.tick() => {
                     self.redial_bootstrap();
+                    self.discover();
                     self.leave_lingering_topics();
                 }
                 Some(command) = commands.recv() => self.on_command(command),
@@ -330,6 +337,41 @@ impl SwarmTask {
             self.lingering.remove(&part);
             self.swarm.behaviour_mut().unsubscribe(&part);
             self.shared.metrics.topics.dec();
+        }
+    }
+
+    /// Connects to nodes the DHT knows, up to [`TARGET_PEERS`]: a topic's mesh forms only among nodes
+    /// that are directly connected, so nodes that joined through the same bootstrap peer must meet.
+    /// Every few rounds it also refreshes the routing table with a DHT bootstrap query.
+    fn discover(&mut self) {
+        self.discovery_rounds += 1;
+        if self.discovery_rounds % 6 == 1 {
+            // Fails only with no known peers, which the bootstrap redial handles.
+            let _ = self.swarm.behaviour_mut().kademlia.bootstrap();
+        }
+        let connected = self.swarm.connected_peers().count();
+        if connected >= TARGET_PEERS {
+            return;
+        }
+        let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kademlia.kbuckets() {
+            for entry in bucket.iter() {
+                candidates.push((
+                    *entry.node.key.preimage(),
+                    entry.node.value.iter().cloned().collect(),
+                ));
+            }
+        }
+        for (peer, addresses) in candidates.into_iter().take(TARGET_PEERS - connected) {
+            if self.swarm.is_connected(&peer) || addresses.is_empty() {
+                continue;
+            }
+            let opts = rivulet_network::libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addresses)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(%peer, "discovery dial failed: {e}");
+            }
         }
     }
 
@@ -378,6 +420,28 @@ impl SwarmTask {
                     .metrics
                     .peers
                     .set(self.swarm.connected_peers().count() as i64);
+            }
+            // Other relay nodes (they speak kademlia) go into the routing table with the addresses they
+            // listen on; light clients do not run identify.
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.contains(&rivulet_network::KAD_PROTOCOL) => {
+                for addr in info.listen_addrs {
+                    let usable = !addr.iter().any(|p| {
+                        matches!(
+                            p,
+                            rivulet_network::libp2p::multiaddr::Protocol::WebRTCDirect
+                        )
+                    });
+                    if usable {
+                        self.swarm
+                            .behaviour_mut()
+                            .kademlia
+                            .add_address(&peer_id, addr);
+                    }
+                }
             }
             SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
                 request_response::Event::Message {

@@ -18,6 +18,9 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+mod network;
+mod wasm;
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The crates that must build for the browser.
 const WASM_CRATES: [&str; 2] = ["rivulet-protocol", "rivulet-chain"];
@@ -31,6 +34,13 @@ fn main() -> Result<()> {
         Some("setup") => setup(&root),
         Some("contracts") => run("node", &["contracts/build.mjs"]),
         Some("relay-bench") => relay_bench(&root),
+        Some("up") => up(&root),
+        Some("sdk") => {
+            setup(&root)?;
+            wasm::setup_wasm_bindgen(&root)?;
+            let gz = wasm::build_sdk(&root)?;
+            wasm::check_budget("@rivulet/sdk wasm", gz, wasm::SDK_GZIP_BUDGET)
+        }
         Some("chain") => {
             setup(&root)?;
             run(
@@ -48,7 +58,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget"
             );
             bail!("unknown or missing command")
         }
@@ -66,13 +76,86 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
+/// The README's main command: builds what is missing, starts a whole local network and serves the site,
+/// until Ctrl-C (or SIGTERM) stops everything.
+fn up(root: &Path) -> Result<()> {
+    setup(root)?;
+    wasm::setup_wasm_bindgen(root)?;
+    wasm::build_sdk(root)?;
+    build_binaries()?;
+    let port = |name: &str, default: u16| -> Result<u16> {
+        match std::env::var(name) {
+            Ok(v) => v
+                .parse()
+                .with_context(|| format!("{name}={v:?} is not a port number")),
+            Err(_) => Ok(default),
+        }
+    };
+    let ports = network::Ports {
+        chain: port("RIVULET_CHAIN_PORT", 8545)?,
+        web: port("RIVULET_WEB_PORT", 8080)?,
+    };
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let dir = root.join(".rivulet/up");
+    let net = step("local network", || {
+        network::LocalNetwork::start(root, &dir, ports)
+    })?;
+    println!("\nRivulet is running on this machine:\n");
+    println!("  site and browser demo   {}/", net.site);
+    println!("  publisher demo          {}/demo.html", net.site);
+    println!("  SDK docs                {}/docs.html", net.site);
+    println!("  marketplace dapp        {}/dapp/", net.site);
+    println!(
+        "  chain (JSON-RPC)        {}",
+        net.config["rpcUrl"].as_str().unwrap_or("")
+    );
+    for (i, node) in net.nodes.iter().enumerate() {
+        println!(
+            "  relay node {}            {}  {}",
+            i + 1,
+            node.http,
+            node.listen.join(" ")
+        );
+    }
+    println!(
+        "  deployment              {}",
+        net.deployment_file.display()
+    );
+    println!("\nlogs in {}; Ctrl-C stops everything.", dir.display());
+    let _ = stop_rx.recv();
+    eprintln!("stopping...");
+    drop(net);
+    Ok(())
+}
+
+/// Debug builds of the node and deploy binaries (shared with the tests' build output).
+fn build_binaries() -> Result<()> {
+    step("relay-node and rivulet-deploy", || {
+        run(
+            "cargo",
+            &[
+                "build",
+                "--locked",
+                "-p",
+                "relay-node",
+                "-p",
+                "rivulet-deploy",
+            ],
+        )
+    })
+}
+
 /// Runs a step, timing it; fails with the step's name.
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("\n==> {name}");
     let start = Instant::now();
-    f().with_context(|| format!("step failed: {name}"))?;
+    let value = f().with_context(|| format!("step failed: {name}"))?;
     eprintln!("<== {name} ({:.1}s)", start.elapsed().as_secs_f64());
-    Ok(())
+    Ok(value)
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {

@@ -1,7 +1,5 @@
 //! What can go wrong in the client, with a stable code per kind for other languages' bindings.
 
-use rivulet_chain::ChainError;
-
 /// A client operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -23,9 +21,9 @@ pub enum ClientError {
     /// A message from the network failed verification.
     #[error("unverifiable message: {0}")]
     Unverifiable(String),
-    /// The chain could not be used.
-    #[error(transparent)]
-    Chain(#[from] ChainError),
+    /// The chain could not be used (what the chain crate reported).
+    #[error("{0}")]
+    Chain(String),
     /// The operation needs chain access and the client has none configured.
     #[error("{0} needs chain access: configure the deployment and an RPC URL")]
     NoChain(&'static str),

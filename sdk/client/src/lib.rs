@@ -9,10 +9,12 @@
 //!   node accepted (and, for stored parts, stored) the event;
 //! - [`Client::subscribe`] yields verified events in chain order, without duplicates, with gaps filled by
 //!   resend ([`Subscription`]);
-//! - [`Client::resend`] reads history; [`Client::chain`] reaches streams and permissions on chain.
+//! - [`Client::resend`] reads history.
 //!
 //! The client never joins the relay nodes' gossip meshes: it uses the light protocols of
-//! `rivulet_network::light`.
+//! `rivulet_network::light`. Chain access (streams, permissions) is the caller's choice of crate —
+//! `rivulet-chain` natively and in the dapp, `rivulet-chain-lite` in the npm package — so this crate
+//! stays small; [`Client::remember_partitions`] tells it a stream's partition count for partition keys.
 
 use std::{
     collections::HashMap,
@@ -24,7 +26,6 @@ use std::{
 };
 
 use futures::channel::{mpsc, oneshot};
-use rivulet_chain::{ChainClient, Deployment};
 pub use rivulet_network::HistoryQuery;
 use rivulet_network::{
     build_client_swarm,
@@ -100,7 +101,6 @@ struct Inner {
     chain_id: ChainId,
     chains: Mutex<HashMap<StreamPartId, MessageChain>>,
     partitions: Mutex<HashMap<StreamId, u32>>,
-    chain: Mutex<Option<ChainClient>>,
     limits: Limits,
     next_subscription: AtomicU64,
     request_timeout: Duration,
@@ -162,7 +162,6 @@ impl Client {
                 chain_id,
                 chains: Mutex::default(),
                 partitions: Mutex::default(),
-                chain: Mutex::new(None),
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
@@ -170,29 +169,14 @@ impl Client {
         })
     }
 
-    /// Connects chain access: the deployment's contracts over HTTP JSON-RPC (`rpc_url`, or the
-    /// deployment's own), sending transactions with this client's key.
-    pub async fn connect_chain(
-        &self,
-        deployment: Deployment,
-        rpc_url: Option<&str>,
-    ) -> Result<ChainClient, ClientError> {
-        let signer = rivulet_chain::alloy_signer(&self.inner.signer.to_bytes())?;
-        let chain = ChainClient::connect(deployment, rpc_url, Some(signer)).await?;
-        self.set_chain(chain.clone());
-        Ok(chain)
+    /// The private key events are signed with (for chain access with the same identity).
+    pub fn private_key(&self) -> [u8; 32] {
+        self.inner.signer.to_bytes()
     }
 
-    /// Uses `chain` for streams and permissions (a wallet's provider, say).
-    pub fn set_chain(&self, chain: ChainClient) {
-        *lock(&self.inner.chain) = Some(chain);
-    }
-
-    /// Chain access, for streams, permissions and the marketplace.
-    pub fn chain(&self) -> Result<ChainClient, ClientError> {
-        lock(&self.inner.chain)
-            .clone()
-            .ok_or(ClientError::NoChain("this operation"))
+    /// Records `stream`'s partition count (read from the registry), for partition keys.
+    pub fn remember_partitions(&self, stream: &StreamId, partitions: u32) {
+        lock(&self.inner.partitions).insert(stream.clone(), partitions);
     }
 
     /// The address events are signed with.
@@ -230,28 +214,8 @@ impl Client {
         }
     }
 
-    /// The number of partitions of `stream`, from the chain (remembered).
-    pub async fn partition_count(&self, stream: &StreamId) -> Result<u32, ClientError> {
-        if let Some(n) = lock(&self.inner.partitions).get(stream) {
-            return Ok(*n);
-        }
-        let chain = self
-            .chain()
-            .map_err(|_| ClientError::NoChain("choosing a partition by key"))?;
-        let info = chain
-            .get_stream(stream)
-            .await?
-            .ok_or_else(|| ClientError::Refused {
-                code: "not_found".into(),
-                message: format!("stream {stream} does not exist"),
-            })?;
-        let n = info.metadata.partitions;
-        lock(&self.inner.partitions).insert(stream.clone(), n);
-        Ok(n)
-    }
-
     /// The stream part an event goes to.
-    pub async fn part_for(
+    pub fn part_for(
         &self,
         stream: &StreamId,
         options: &PublishOptions,
@@ -259,7 +223,12 @@ impl Client {
         let partition = match (&options.partition, &options.partition_key) {
             (Some(p), _) => Partition::new(*p),
             (None, Some(key)) => {
-                partition_for_key(key.as_bytes(), self.partition_count(stream).await?)
+                let count = lock(&self.inner.partitions).get(stream).copied().ok_or(
+                    ClientError::NoChain(
+                        "choosing a partition by key (the stream's partition count)",
+                    ),
+                )?;
+                partition_for_key(key.as_bytes(), count)
             }
             (None, None) => Partition::new(0),
         }
@@ -308,7 +277,7 @@ impl Client {
                 self.inner.limits.max_content_len
             )));
         }
-        let part = self.part_for(stream, &options).await?;
+        let part = self.part_for(stream, &options)?;
         let message = self.sign(&part, content_type, content, options.timestamp)?;
         self.send(message).await
     }

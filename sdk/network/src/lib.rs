@@ -255,14 +255,20 @@ pub async fn build_client_swarm(
                 .authenticate(noise::Config::new(key)?)
                 .multiplex(yamux::Config::default())
                 .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
-            let webrtc =
+            // WebRTC needs a browser window (libp2p's transport panics without one, as in Node or a
+            // worker); WebSocket works everywhere.
+            let in_window = js_sys::Reflect::get(&js_sys::global(), &"document".into())
+                .is_ok_and(|d| d.is_object());
+            let transport = if in_window {
                 libp2p::webrtc_websys::Transport::new(libp2p::webrtc_websys::Config::new(key))
-                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                webrtc
+                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .or_transport(websocket)
-                    .map(|either, _| either.into_inner()),
-            )
+                    .map(|either, _| either.into_inner())
+                    .boxed()
+            } else {
+                websocket.boxed()
+            };
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(transport)
         })
         .map_err(|e| transport_err(&e))?
         .with_behaviour(|_| ClientBehaviour::new())
@@ -307,6 +313,11 @@ impl NodeBehaviour {
         let peer_id = key.public().to_peer_id();
         let mut kad_config = kad::Config::new(KAD_PROTOCOL);
         kad_config.set_query_timeout(Duration::from_secs(30));
+        let mut kademlia =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+        // Relay nodes answer DHT queries from the start: left to itself kademlia stays a client until an
+        // external address is confirmed, which never happens on loopback or behind a private network.
+        kademlia.set_mode(Some(kad::Mode::Server));
         Ok(NodeBehaviour {
             gossipsub,
             identify: identify::Behaviour::new(identify::Config::new(
@@ -314,11 +325,7 @@ impl NodeBehaviour {
                 key.public(),
             )),
             ping: ping::Behaviour::new(ping::Config::new()),
-            kademlia: kad::Behaviour::with_config(
-                peer_id,
-                kad::store::MemoryStore::new(peer_id),
-                kad_config,
-            ),
+            kademlia,
             history: request_response::cbor::Behaviour::new(
                 [(HISTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),

@@ -1,0 +1,218 @@
+//! Ethereum JSON-RPC 2.0 over one of three carriers: HTTP natively (reqwest), HTTP in browsers and Node
+//! (the global `fetch`), or an EIP-1193 provider (`window.ethereum.request`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::LiteError;
+
+/// Where JSON-RPC requests go.
+#[derive(Debug)]
+pub struct Rpc {
+    carrier: Carrier,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug)]
+enum Carrier {
+    Http {
+        url: String,
+        #[cfg(not(target_arch = "wasm32"))]
+        client: reqwest::Client,
+    },
+    #[cfg(target_arch = "wasm32")]
+    Eip1193(Eip1193),
+}
+
+/// An EIP-1193 provider object (`window.ethereum`, or any object with `request({ method, params })`).
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug)]
+pub struct Eip1193(pub wasm_bindgen::JsValue);
+
+impl Rpc {
+    /// JSON-RPC over HTTP to `url`.
+    pub fn http(url: &str) -> Result<Rpc, LiteError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(LiteError::Config(format!(
+                "JSON-RPC URL {url:?} must start with http:// or https://"
+            )));
+        }
+        Ok(Rpc {
+            carrier: Carrier::Http {
+                url: url.to_owned(),
+                #[cfg(not(target_arch = "wasm32"))]
+                client: reqwest::Client::new(),
+            },
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// JSON-RPC through an EIP-1193 provider.
+    #[cfg(target_arch = "wasm32")]
+    pub fn eip1193(provider: wasm_bindgen::JsValue) -> Rpc {
+        Rpc {
+            carrier: Carrier::Eip1193(Eip1193(provider)),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Whether requests go to a wallet (which signs and sends transactions itself).
+    pub fn is_wallet(&self) -> bool {
+        !matches!(self.carrier, Carrier::Http { .. })
+    }
+
+    /// Calls `method` with `params`; returns the result or the node's error.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, LiteError> {
+        match &self.carrier {
+            Carrier::Http { url, .. } => {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let body =
+                    json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+                let reply = self.post(url, body.to_string()).await?;
+                let reply: Value = serde_json::from_str(&reply).map_err(|e| LiteError::Rpc {
+                    code: -32700,
+                    message: format!(
+                        "{method}: the endpoint answered with something that is not JSON-RPC ({e})"
+                    ),
+                    data: None,
+                })?;
+                if let Some(error) = reply.get("error") {
+                    return Err(rpc_error(error));
+                }
+                reply.get("result").cloned().ok_or_else(|| LiteError::Rpc {
+                    code: -32603,
+                    message: format!("{method}: the answer has neither result nor error"),
+                    data: None,
+                })
+            }
+            #[cfg(target_arch = "wasm32")]
+            Carrier::Eip1193(provider) => provider.request(method, params).await,
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    async fn post(&self, url: &str, body: String) -> Result<String, LiteError> {
+        let Carrier::Http { client, .. } = &self.carrier;
+        let unreachable = |e: reqwest::Error| LiteError::Unreachable(format!("{url}: {e}"));
+        client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(unreachable)?
+            .text()
+            .await
+            .map_err(unreachable)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    async fn post(&self, url: &str, body: String) -> Result<String, LiteError> {
+        use js_sys::{Function, Object, Promise, Reflect};
+        use wasm_bindgen::{JsCast, JsValue};
+        use wasm_bindgen_futures::JsFuture;
+        let unreachable = |e: JsValue| LiteError::Unreachable(format!("{url}: {}", js_message(&e)));
+        let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| LiteError::Config("this JavaScript runtime has no fetch".into()))?;
+        let init = Object::new();
+        let headers = Object::new();
+        Reflect::set(&headers, &"content-type".into(), &"application/json".into())
+            .map_err(unreachable)?;
+        Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unreachable)?;
+        Reflect::set(&init, &"headers".into(), &headers).map_err(unreachable)?;
+        Reflect::set(&init, &"body".into(), &body.into()).map_err(unreachable)?;
+        let promise: Promise = fetch
+            .call2(&JsValue::NULL, &url.into(), &init)
+            .map_err(unreachable)?
+            .dyn_into()
+            .map_err(unreachable)?;
+        let response = JsFuture::from(promise).await.map_err(unreachable)?;
+        let text: Function = Reflect::get(&response, &"text".into())
+            .map_err(unreachable)?
+            .dyn_into()
+            .map_err(unreachable)?;
+        let promise: Promise = text
+            .call0(&response)
+            .map_err(unreachable)?
+            .dyn_into()
+            .map_err(unreachable)?;
+        let text = JsFuture::from(promise).await.map_err(unreachable)?;
+        text.as_string()
+            .ok_or_else(|| LiteError::Unreachable(format!("{url}: the body is not text")))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Eip1193 {
+    async fn request(&self, method: &str, params: Value) -> Result<Value, LiteError> {
+        use js_sys::{Function, Object, Promise, Reflect};
+        use wasm_bindgen::{JsCast, JsValue};
+        use wasm_bindgen_futures::JsFuture;
+        let fail = |e: JsValue| LiteError::Config(format!("EIP-1193 provider: {}", js_message(&e)));
+        let request: Function = Reflect::get(&self.0, &"request".into())
+            .map_err(fail)?
+            .dyn_into()
+            .map_err(|_| {
+                LiteError::Config("the wallet object has no request() method (EIP-1193)".into())
+            })?;
+        let args = Object::new();
+        Reflect::set(&args, &"method".into(), &method.into()).map_err(fail)?;
+        let params = js_sys::JSON::parse(&params.to_string()).map_err(fail)?;
+        Reflect::set(&args, &"params".into(), &params).map_err(fail)?;
+        let promise: Promise = request
+            .call1(&self.0, &args)
+            .map_err(fail)?
+            .dyn_into()
+            .map_err(fail)?;
+        match JsFuture::from(promise).await {
+            Ok(result) => {
+                if result.is_undefined() || result.is_null() {
+                    return Ok(Value::Null);
+                }
+                let text: String = js_sys::JSON::stringify(&result).map_err(fail)?.into();
+                serde_json::from_str(&text)
+                    .map_err(|e| LiteError::Config(format!("EIP-1193 answer: {e}")))
+            }
+            // EIP-1193 errors are objects with code, message and data, like JSON-RPC's.
+            Err(error) => {
+                let text: String = js_sys::JSON::stringify(&error)
+                    .map(Into::into)
+                    .unwrap_or_default();
+                let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if value.get("message").is_none() {
+                    value = json!({ "code": -32603, "message": js_message(&error) });
+                }
+                Err(rpc_error(&value))
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn js_message(e: &wasm_bindgen::JsValue) -> String {
+    js_sys::Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn rpc_error(error: &Value) -> LiteError {
+    LiteError::Rpc {
+        code: error.get("code").and_then(Value::as_i64).unwrap_or(-32603),
+        message: error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_owned(),
+        data: error.get("data").and_then(|d| match d {
+            Value::String(s) => Some(s.clone()),
+            // Some nodes nest the revert data.
+            Value::Object(o) => o.get("data").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        }),
+    }
+}

@@ -1,0 +1,140 @@
+// The public API of @rivulet/sdk, shared by the browser and Node entry points. Each entry point hands in
+// `ready()`, which initialises the WebAssembly module once (Node: synchronously at import; browsers: on
+// first use), so there is no init() a user can forget and no top-level await.
+
+/** An error from Rivulet: `code` says what kind (see the README), `message` what and why. */
+export class RivuletError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = 'RivuletError';
+    this.code = code;
+  }
+}
+
+function wrapError(err) {
+  if (err instanceof RivuletError) return err;
+  const code = (err && typeof err.code === 'string') ? err.code : 'INTERNAL';
+  const message = (err && err.message) ? err.message : String(err);
+  return new RivuletError(code, message, { cause: err });
+}
+
+async function call(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw wrapError(err);
+  }
+}
+
+export function makeApi(ready) {
+  /** A running subscription. */
+  class Subscription {
+    #inner;
+    constructor(inner) {
+      this.#inner = inner;
+      /** `<stream id>#<partition>` */
+      this.streamPartId = inner.part;
+    }
+    /** Stops delivery and unsubscribes at the node. */
+    async unsubscribe() {
+      this.#inner.unsubscribe();
+    }
+  }
+
+  /** A connection to the Rivulet network (see index.d.ts). */
+  class Client {
+    #options;
+    #inner;
+    #destroyed = false;
+
+    constructor(options) {
+      if (!options || !Array.isArray(options.nodes) || options.nodes.length === 0) {
+        throw new RivuletError('INVALID_ARGUMENT', 'options.nodes: give at least one entry node multiaddr');
+      }
+      this.#options = { ...options };
+    }
+
+    async #client() {
+      if (this.#destroyed) throw new RivuletError('DESTROYED', 'the client was destroyed');
+      if (!this.#inner) {
+        const wasm = await ready();
+        if (!this.#inner) {
+          this.#inner = call(() => new wasm.RivuletClient(this.#options));
+        }
+      }
+      return this.#inner;
+    }
+
+    /** The address events are signed with. */
+    async getAddress() {
+      return call(async () => (await this.#client()).address());
+    }
+
+    /** Resolves with the entry node's peer id once connected and signed in. */
+    async connect() {
+      return call(async () => (await this.#client()).waitConnected());
+    }
+
+    async publish(streamId, content, options) {
+      return call(async () => (await this.#client()).publish(String(streamId), content, options ?? {}));
+    }
+
+    async subscribe(stream, handler, options) {
+      if (typeof handler !== 'function') {
+        throw new RivuletError('INVALID_ARGUMENT', 'subscribe(stream, handler): handler must be a function');
+      }
+      return call(async () => new Subscription(await (await this.#client()).subscribe(stream, handler, options ?? {})));
+    }
+
+    async resend(stream, query) {
+      return call(async () => (await this.#client()).resend(stream, query ?? { last: 100 }));
+    }
+
+    async getStream(streamId) {
+      return call(async () => (await this.#client()).getStream(String(streamId)));
+    }
+
+    async searchStreams(term) {
+      return call(async () => (await this.#client()).searchStreams(String(term ?? '')));
+    }
+
+    async createStream(options) {
+      const opts = typeof options === 'string' ? { id: options } : options;
+      return call(async () => (await this.#client()).createStream(opts));
+    }
+
+    async grantPermissions(streamId, grant) {
+      return call(async () => (await this.#client()).grantPermissions(String(streamId), grant));
+    }
+
+    async revokePermissions(streamId, grant) {
+      return call(async () => (await this.#client()).revokePermissions(String(streamId), grant));
+    }
+
+    async hasPermission(query) {
+      return call(async () => (await this.#client()).hasPermission(query));
+    }
+
+    /** Closes the connections; later calls reject with DESTROYED. */
+    async destroy() {
+      if (this.#destroyed) return;
+      this.#destroyed = true;
+      if (this.#inner) (await this.#inner).destroy();
+    }
+  }
+
+  return { Client, Subscription };
+}
+
+// secp256k1's group order: a private key is a number in [1, N).
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** A new random private key, '0x' + 64 hex digits (from the platform's secure random source). */
+export function generatePrivateKey() {
+  for (;;) {
+    const bytes = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    const k = BigInt('0x' + hex);
+    if (k > 0n && k < N) return '0x' + hex;
+  }
+}

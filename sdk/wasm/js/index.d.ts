@@ -1,0 +1,148 @@
+// Types of @rivulet/sdk.
+
+/** Contract addresses, as the deploy step writes them to deployment.json. */
+export interface Deployment {
+  chainId: number;
+  rpcUrl: string;
+  dataToken: string;
+  streamRegistry: string;
+  marketplace: string;
+  startBlock: number;
+}
+
+export interface ClientOptions {
+  /** Entry nodes' multiaddrs ending in /p2p/<peer id>: /ws (browsers, Node) or /webrtc-direct/certhash/… (browsers). */
+  nodes: string[];
+  /** Hex private key that signs events (and chain transactions); a random one when absent. */
+  privateKey?: string;
+  /** JSON-RPC URL for streams and permissions (default: the deployment's). */
+  rpcUrl?: string;
+  /** Contract addresses; needed for stream and permission calls and for partitionKey. */
+  deployment?: Deployment;
+  /** How long a call may wait for a connection and an answer, ms (default 30000). */
+  timeout?: number;
+}
+
+/** A stream or one of its partitions. A plain id means partition 0. */
+export type StreamPartArg = string | { id: string; partition?: number };
+
+export interface PublishOptions {
+  /** An explicit partition. */
+  partition?: number;
+  /** A key that picks the partition: the same key always lands in the same partition. */
+  partitionKey?: string;
+  /** Event time, ms since the epoch (default: now). */
+  timestamp?: number;
+}
+
+export interface PublishResult {
+  streamId: string;
+  partition: number;
+  timestamp: number;
+  sequenceNumber: number;
+  /** The entry node stored the event durably before answering. */
+  stored: boolean;
+  /** The entry node had it already. */
+  duplicate: boolean;
+}
+
+export interface MessageMetadata {
+  streamId: string;
+  partition: number;
+  timestamp: number;
+  sequenceNumber: number;
+  /** The publisher's address, checksummed. */
+  publisherId: string;
+  msgChainId: string;
+  contentType: 'json' | 'binary';
+  /** The 65-byte signature, hex. */
+  signature: string;
+  /** Always true: events that fail verification are never handed out. */
+  verified: true;
+}
+
+/** Event content: parsed JSON, or bytes. */
+export type Content = unknown;
+
+export type MessageHandler = (content: Content, metadata: MessageMetadata) => void;
+
+export interface SubscribeOptions {
+  /** Deliver the newest `last` stored events first. */
+  last?: number;
+  /** The subscription ended on the node's side (the permission lapsed or was revoked). */
+  onEnd?: (reason: string) => void;
+  /** A handler threw, or events could not be recovered (code GAP). */
+  onError?: (error: unknown) => void;
+}
+
+export type ResendQuery =
+  | { last: number }
+  | { from: { timestamp: number; sequenceNumber?: number }; to?: { timestamp: number; sequenceNumber?: number } };
+
+export interface StreamInfo {
+  id: string;
+  partitions: number;
+  name: string;
+  description: string;
+  owner: string;
+  createdAt: number;
+  config: unknown;
+}
+
+export interface CreateStreamOptions {
+  /** '/path' (under this client's address) or '<owner>/path'. */
+  id: string;
+  partitions?: number;
+  name?: string;
+  description?: string;
+  config?: unknown;
+}
+
+export type Permission = 'edit' | 'delete' | 'publish' | 'subscribe' | 'grant';
+
+export type PermissionAssignment =
+  | { user: string; permissions: Permission[] }
+  | { public: true; permissions: Permission[] };
+
+export interface PermissionQuery {
+  streamId: string;
+  user: string;
+  permission: Permission;
+  /** Count grants to everyone (default true). */
+  allowPublic?: boolean;
+}
+
+/** Error codes; node refusals carry the node's code in upper case (NO_PERMISSION, BAD_SIGNATURE, ...). */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT' | 'NOT_CONNECTED' | 'NO_PERMISSION' | 'NOT_FOUND' | 'UNVERIFIABLE' | 'CHAIN'
+  | 'NO_CHAIN' | 'DESTROYED' | 'INTERNAL' | string;
+
+export class RivuletError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions);
+}
+
+export class Subscription {
+  readonly streamPartId: string;
+  unsubscribe(): Promise<void>;
+}
+
+export class Client {
+  constructor(options: ClientOptions);
+  getAddress(): Promise<string>;
+  /** Resolves with the entry node's peer id once connected (calls connect on their own as needed). */
+  connect(): Promise<string>;
+  publish(streamId: string, content: Content, options?: PublishOptions): Promise<PublishResult>;
+  subscribe(stream: StreamPartArg, handler: MessageHandler, options?: SubscribeOptions): Promise<Subscription>;
+  resend(stream: StreamPartArg, query?: ResendQuery): Promise<{ content: Content; metadata: MessageMetadata }[]>;
+  getStream(streamId: string): Promise<StreamInfo>;
+  searchStreams(term: string): Promise<StreamInfo[]>;
+  createStream(options: CreateStreamOptions | string): Promise<StreamInfo>;
+  grantPermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
+  revokePermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
+  hasPermission(query: PermissionQuery): Promise<boolean>;
+  destroy(): Promise<void>;
+}
+
+/** A new random private key, '0x' + 64 hex digits. */
+export function generatePrivateKey(): string;

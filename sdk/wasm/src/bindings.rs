@@ -1,0 +1,621 @@
+//! The exported classes and functions. Every async method returns a `Promise` that rejects with an
+//! `Error` carrying a `code` (see `ClientError::code`); the JS layer turns it into a `RivuletError`.
+
+use futures::future::{AbortHandle, Abortable};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use std::{cell::RefCell, rc::Rc};
+
+use rivulet_chain_lite::{LiteError, Registry, Rpc, Sender, StreamRecord, permission_kind};
+use rivulet_client::{Client, ClientError, PublishOptions, SubscriptionEvent};
+use rivulet_protocol::{Address, ContentType, StreamMessage};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::options::{
+    ClientOptions, Metadata, PartArg, PublishArg, ResendArg, SubscribeArg, parse_stream,
+};
+
+/// Sends a panic's message to `console.error` before the module traps, so a bug report says more than
+/// "unreachable".
+fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = format!("@rivulet/sdk panicked (a bug; please report it): {info}");
+            if let Ok(console) = Reflect::get(&js_sys::global(), &"console".into())
+                && let Ok(error) = Reflect::get(&console, &"error".into())
+                && let Ok(error) = error.dyn_into::<Function>()
+            {
+                let _ = error.call1(&console, &message.into());
+            }
+        }));
+    });
+}
+
+/// A JS `Error` with `code`.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    let _ = Reflect::set(&error, &"code".into(), &code.into());
+    error.into()
+}
+
+fn to_js(e: ClientError) -> JsValue {
+    js_error(&e.code(), &e.to_string())
+}
+
+fn invalid(message: impl std::fmt::Display) -> JsValue {
+    js_error("INVALID_ARGUMENT", &message.to_string())
+}
+
+/// Reads a JS argument through JSON (serde_json is in the module anyway; a second serde bridge would
+/// add size for nothing).
+fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| invalid("the argument cannot be read as JSON"))?
+        .into();
+    serde_json::from_str(&text).map_err(invalid)
+}
+
+/// An optional JS argument: `undefined` and `null` read as the default.
+fn from_js<T: for<'de> Deserialize<'de> + Default>(value: JsValue) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    read(&value)
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| js_error("INTERNAL", &e.to_string()))?;
+    js_sys::JSON::parse(&text)
+}
+
+/// The client (wrapped by the JS `Client` class).
+#[wasm_bindgen]
+pub struct RivuletClient {
+    client: Client,
+    options: Rc<ClientOptions>,
+    /// An EIP-1193 provider for chain access, when given.
+    ethereum: Option<JsValue>,
+    /// The registry, connected on first use.
+    registry: Rc<RefCell<Option<Rc<Registry>>>>,
+}
+
+/// A running subscription (wrapped by the JS `Subscription` class).
+#[wasm_bindgen]
+pub struct RivuletSubscription {
+    abort: AbortHandle,
+    part: String,
+}
+
+#[wasm_bindgen]
+impl RivuletSubscription {
+    /// Stops delivery and unsubscribes at the node.
+    pub fn unsubscribe(&self) {
+        self.abort.abort();
+    }
+
+    /// `<stream id>#<partition>`.
+    #[wasm_bindgen(getter)]
+    pub fn part(&self) -> String {
+        self.part.clone()
+    }
+}
+
+/// A message's content as JS: parsed JSON, or a `Uint8Array`.
+fn content_of(message: &StreamMessage) -> JsValue {
+    let bytes = &message.body.content;
+    if message.body.content_type == ContentType::Json
+        && let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(value) = js_sys::JSON::parse(text)
+    {
+        return value;
+    }
+    Uint8Array::from(bytes.as_slice()).into()
+}
+
+fn metadata_of(message: &StreamMessage) -> JsValue {
+    to_value(&Metadata::of(message)).unwrap_or(JsValue::NULL)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamView {
+    id: String,
+    partitions: u32,
+    name: String,
+    description: String,
+    owner: String,
+    created_at: u64,
+    config: serde_json::Value,
+}
+
+impl From<StreamRecord> for StreamView {
+    fn from(s: StreamRecord) -> StreamView {
+        let metadata: serde_json::Value = serde_json::from_str(&s.metadata).unwrap_or_default();
+        StreamView {
+            id: s.id.to_string(),
+            partitions: s.partitions(),
+            name: s.field("name"),
+            description: s.field("description"),
+            owner: s.creator.to_checksum(),
+            created_at: s.created_at,
+            config: metadata.get("config").cloned().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateStreamArg {
+    id: String,
+    #[serde(default)]
+    partitions: Option<u32>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PermissionsArg {
+    /// An address, or absent with `public: true`.
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    public: bool,
+    permissions: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HasPermissionArg {
+    stream_id: String,
+    user: String,
+    permission: String,
+    #[serde(default = "yes")]
+    allow_public: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn parse_address(s: &str) -> Result<Address, JsValue> {
+    s.parse()
+        .map_err(|e| invalid(format!("{s:?} is not an address: {e}")))
+}
+
+fn parse_kinds(names: &[String]) -> Result<Vec<u8>, JsValue> {
+    if names.is_empty() {
+        return Err(invalid("name at least one permission"));
+    }
+    names
+        .iter()
+        .map(|n| permission_kind(n).map_err(invalid))
+        .collect()
+}
+
+impl PermissionsArg {
+    /// The user, or `None` for everyone.
+    fn user(&self) -> Result<Option<Address>, JsValue> {
+        match (&self.user, self.public) {
+            (Some(u), false) => parse_address(u).map(Some),
+            (None, true) => Ok(None),
+            _ => Err(invalid("give either user: '0x…' or public: true")),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl RivuletClient {
+    /// Starts a client from options (see the package's `ClientOptions` type).
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<RivuletClient, JsValue> {
+        report_panics();
+        // The wallet object is not data: take it out before reading the rest.
+        let copy = js_sys::Object::assign(&js_sys::Object::new(), &options.clone().into());
+        let ethereum = Reflect::get(&copy, &"ethereum".into())
+            .ok()
+            .filter(|e| e.is_object());
+        let _ = Reflect::delete_property(&copy, &"ethereum".into());
+        let options: ClientOptions = read(&copy.into())?;
+        let client = Client::new(options.to_config().map_err(to_js)?).map_err(to_js)?;
+        Ok(RivuletClient {
+            client,
+            options: Rc::new(options),
+            ethereum,
+            registry: Rc::default(),
+        })
+    }
+
+    /// The address events are signed with.
+    pub fn address(&self) -> String {
+        self.client.address().to_checksum()
+    }
+
+    /// Resolves with the entry node's peer id once a session is up.
+    #[wasm_bindgen(js_name = waitConnected)]
+    pub fn wait_connected(&self) -> Promise {
+        let client = self.client.clone();
+        future_to_promise(async move {
+            let peer = client.wait_connected().await.map_err(to_js)?;
+            Ok(peer.to_string().into())
+        })
+    }
+
+    /// Publishes `content` (JSON-serialisable, or a `Uint8Array`).
+    pub fn publish(&self, stream: String, content: JsValue, options: JsValue) -> Promise {
+        let client = self.client.clone();
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let stream = parse_stream(&stream).map_err(to_js)?;
+            let options: PublishArg = from_js(options)?;
+            let (content_type, bytes) = if content.is_instance_of::<Uint8Array>() {
+                (ContentType::Binary, Uint8Array::new(&content).to_vec())
+            } else {
+                let text = js_sys::JSON::stringify(&content).map_err(|_| {
+                    invalid("content is neither JSON-serialisable nor a Uint8Array")
+                })?;
+                let text: String = text.into();
+                (ContentType::Json, text.into_bytes())
+            };
+            if options.partition_key.is_some() {
+                let registry = chain.await?;
+                let record = registry
+                    .get_stream(&stream)
+                    .await
+                    .map_err(chain_error)?
+                    .ok_or_else(|| {
+                        js_error("NOT_FOUND", &format!("stream {stream} does not exist"))
+                    })?;
+                client.remember_partitions(&stream, record.partitions());
+            }
+            let published = client
+                .publish(
+                    &stream,
+                    content_type,
+                    bytes,
+                    PublishOptions {
+                        partition: options.partition,
+                        partition_key: options.partition_key,
+                        timestamp: options.timestamp,
+                    },
+                )
+                .await
+                .map_err(to_js)?;
+            let meta = Metadata::of(&published.message);
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Out {
+                stream_id: String,
+                partition: u32,
+                timestamp: u64,
+                sequence_number: u32,
+                stored: bool,
+                duplicate: bool,
+            }
+            to_value(&Out {
+                stream_id: meta.stream_id,
+                partition: meta.partition,
+                timestamp: meta.timestamp,
+                sequence_number: meta.sequence_number,
+                stored: published.stored,
+                duplicate: published.duplicate,
+            })
+        })
+    }
+
+    /// Subscribes; `handler(content, metadata)` runs for every verified event, in order.
+    pub fn subscribe(&self, part: JsValue, handler: Function, options: JsValue) -> Promise {
+        let client = self.client.clone();
+        future_to_promise(async move {
+            let part = from_js::<PartArgOpt>(part)?
+                .0
+                .ok_or_else(|| invalid("which stream?"))?;
+            let part = part.to_part().map_err(to_js)?;
+            let callback = |name: &str| {
+                Reflect::get(&options, &name.into())
+                    .ok()
+                    .and_then(|f| f.dyn_into::<Function>().ok())
+            };
+            let (on_end, on_error) = (callback("onEnd"), callback("onError"));
+            let args: SubscribeArg = if options.is_object() {
+                let last = Reflect::get(&options, &"last".into())
+                    .ok()
+                    .and_then(|v| v.as_f64());
+                SubscribeArg {
+                    last: last.map(|n| n as u32),
+                }
+            } else {
+                SubscribeArg::default()
+            };
+            let mut subscription = client.subscribe(&part, args.last).await.map_err(to_js)?;
+            let (abort, registration) = AbortHandle::new_pair();
+            let run = async move {
+                while let Some(event) = subscription.next().await {
+                    match event {
+                        SubscriptionEvent::Message(m) => {
+                            if let Err(e) =
+                                handler.call2(&JsValue::NULL, &content_of(&m), &metadata_of(&m))
+                                && let Some(f) = &on_error
+                            {
+                                let _ = f.call1(&JsValue::NULL, &e);
+                            }
+                        }
+                        SubscriptionEvent::Gap { publisher } => {
+                            if let Some(f) = &on_error {
+                                let e = js_error(
+                                    "GAP",
+                                    &format!("events of {publisher} could not be recovered"),
+                                );
+                                let _ = f.call1(&JsValue::NULL, &e);
+                            }
+                        }
+                        SubscriptionEvent::Ended(reason) => {
+                            if let Some(f) = &on_end {
+                                let _ = f.call1(&JsValue::NULL, &reason.into());
+                            }
+                        }
+                    }
+                }
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = Abortable::new(run, registration).await;
+            });
+            Ok(RivuletSubscription {
+                abort,
+                part: part.to_string(),
+            }
+            .into())
+        })
+    }
+
+    /// Stored events: `{ last }` or `{ from, to }`; resolves `[{ content, metadata }]`.
+    pub fn resend(&self, part: JsValue, query: JsValue) -> Promise {
+        let client = self.client.clone();
+        future_to_promise(async move {
+            let part = from_js::<PartArgOpt>(part)?
+                .0
+                .ok_or_else(|| invalid("which stream?"))?;
+            let part = part.to_part().map_err(to_js)?;
+            let query: ResendArg = from_js(query)?;
+            let messages = client
+                .resend(&part, query.to_query().map_err(to_js)?)
+                .await
+                .map_err(to_js)?;
+            let out = Array::new();
+            for m in &messages {
+                let item = js_sys::Object::new();
+                Reflect::set(&item, &"content".into(), &content_of(m))?;
+                Reflect::set(&item, &"metadata".into(), &metadata_of(m))?;
+                out.push(&item);
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// A stream's registry entry.
+    #[wasm_bindgen(js_name = getStream)]
+    pub fn get_stream(&self, id: String) -> Promise {
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let id = parse_stream(&id).map_err(to_js)?;
+            let chain = chain.await?;
+            match chain.get_stream(&id).await.map_err(chain_error)? {
+                Some(info) => to_value(&StreamView::from(info)),
+                None => Err(js_error(
+                    "NOT_FOUND",
+                    &format!("stream {id} does not exist"),
+                )),
+            }
+        })
+    }
+
+    /// Streams whose id or metadata contain `term`.
+    #[wasm_bindgen(js_name = searchStreams)]
+    pub fn search_streams(&self, term: String) -> Promise {
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let chain = chain.await?;
+            let found = chain.search_streams(&term).await.map_err(chain_error)?;
+            to_value(&found.into_iter().map(StreamView::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Creates a stream: `{ id: '/path' | '<owner>/path', partitions?, name?, description? }`.
+    #[wasm_bindgen(js_name = createStream)]
+    pub fn create_stream(&self, options: JsValue) -> Promise {
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let args: CreateStreamArg = read(&options)?;
+            let path = match args.id.strip_prefix('/') {
+                Some(path) => path.to_owned(),
+                None => parse_stream(&args.id).map_err(to_js)?.path().to_owned(),
+            };
+            let partitions = args.partitions.unwrap_or(1);
+            if !(1..=100).contains(&partitions) {
+                return Err(invalid(format!(
+                    "partitions must be 1..=100, got {partitions}"
+                )));
+            }
+            let mut metadata = serde_json::json!({
+                "name": args.name.unwrap_or_default(),
+                "description": args.description.unwrap_or_default(),
+                "partitions": partitions,
+            });
+            if let Some(config) = args.config {
+                metadata["config"] = config;
+            }
+            let registry = chain.await?;
+            let owner = registry
+                .sender()
+                .map(|a| a.to_checksum(None))
+                .unwrap_or_default();
+            if !args.id.starts_with('/')
+                && !args.id.to_lowercase().starts_with(&owner.to_lowercase())
+            {
+                return Err(invalid(format!(
+                    "{} belongs to another owner; streams are created under {owner}",
+                    args.id
+                )));
+            }
+            let id = registry
+                .create_stream(&path, &metadata.to_string())
+                .await
+                .map_err(chain_error)?;
+            match registry.get_stream(&id).await.map_err(chain_error)? {
+                Some(record) => to_value(&StreamView::from(record)),
+                None => Err(js_error(
+                    "CHAIN",
+                    &format!("{id} was created but cannot be read"),
+                )),
+            }
+        })
+    }
+
+    /// Grants permissions: `{ user, permissions }` or `{ public: true, permissions }`.
+    #[wasm_bindgen(js_name = grantPermissions)]
+    pub fn grant_permissions(&self, stream: String, grant: JsValue) -> Promise {
+        self.change_permissions(stream, grant, true)
+    }
+
+    /// Revokes permissions: `{ user, permissions }` or `{ public: true, permissions }`.
+    #[wasm_bindgen(js_name = revokePermissions)]
+    pub fn revoke_permissions(&self, stream: String, grant: JsValue) -> Promise {
+        self.change_permissions(stream, grant, false)
+    }
+
+    fn change_permissions(&self, stream: String, grant: JsValue, give: bool) -> Promise {
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let id = parse_stream(&stream).map_err(to_js)?;
+            let args: PermissionsArg = read(&grant)?;
+            let user = args.user()?;
+            let kinds = parse_kinds(&args.permissions)?;
+            let chain = chain.await?;
+            for kind in kinds {
+                if give {
+                    chain.grant(&id, user, kind).await
+                } else {
+                    chain.revoke(&id, user, kind).await
+                }
+                .map_err(chain_error)?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Whether `user` holds `permission` now (counting public grants unless `allowPublic: false`).
+    #[wasm_bindgen(js_name = hasPermission)]
+    pub fn has_permission(&self, query: JsValue) -> Promise {
+        let chain = self.chain_access();
+        future_to_promise(async move {
+            let q: HasPermissionArg = read(&query)?;
+            let id = parse_stream(&q.stream_id).map_err(to_js)?;
+            let user = parse_address(&q.user)?;
+            let kind = permission_kind(&q.permission).map_err(invalid)?;
+            let chain = chain.await?;
+            let held = chain
+                .has_permission(&id, user, kind, q.allow_public)
+                .await
+                .map_err(chain_error)?;
+            Ok(held.into())
+        })
+    }
+
+    /// Closes the connections; pending calls reject with `DESTROYED`.
+    pub fn destroy(&self) {
+        self.client.destroy();
+    }
+}
+
+/// Chain errors as JS errors: reverts keep the contract's error name; a wallet's rejection is
+/// `USER_REJECTED` (EIP-1193 code 4001).
+fn chain_error(e: LiteError) -> JsValue {
+    let code = match &e {
+        LiteError::Rpc { code: 4001, .. } => "USER_REJECTED",
+        LiteError::Reverted(_) => "REVERTED",
+        LiteError::Unreachable(_) => "CHAIN_UNREACHABLE",
+        LiteError::WrongChain { .. } => "WRONG_CHAIN",
+        _ => "CHAIN",
+    };
+    js_error(code, &e.to_string())
+}
+
+impl RivuletClient {
+    /// The registry, connected on first use (checks the chain id and the registry's code): through the
+    /// EIP-1193 wallet when one was given (it sends transactions), else over HTTP with this client's key.
+    fn chain_access(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Rc<Registry>, JsValue>> + 'static {
+        let client = self.client.clone();
+        let options = self.options.clone();
+        let ethereum = self.ethereum.clone();
+        let cache = self.registry.clone();
+        async move {
+            if let Some(registry) = cache.borrow().clone() {
+                return Ok(registry);
+            }
+            let Some(deployment) = options.deployment.clone() else {
+                return Err(to_js(ClientError::NoChain("this call")));
+            };
+            let registry_address = deployment
+                .stream_registry
+                .parse()
+                .map_err(|e| invalid(format!("deployment.streamRegistry: {e}")))?;
+            let (rpc, sender) = match ethereum {
+                Some(provider) => {
+                    let rpc = Rpc::eip1193(provider);
+                    let accounts = rpc
+                        .call("eth_requestAccounts", serde_json::json!([]))
+                        .await
+                        .map_err(chain_error)?;
+                    let account = accounts
+                        .get(0)
+                        .and_then(|a| a.as_str())
+                        .ok_or_else(|| js_error("USER_REJECTED", "the wallet shared no account"))?
+                        .parse()
+                        .map_err(|e| js_error("CHAIN", &format!("wallet account: {e}")))?;
+                    (rpc, Sender::Wallet(account))
+                }
+                None => {
+                    let url = options
+                        .rpc_url
+                        .clone()
+                        .or(deployment.rpc_url.clone())
+                        .ok_or_else(|| invalid("give rpcUrl (or a deployment with rpcUrl)"))?;
+                    let key = rivulet_protocol::Signer::from_bytes(&client.private_key())
+                        .map_err(|e| invalid(e.to_string()))?;
+                    (Rpc::http(&url).map_err(chain_error)?, Sender::Key(key))
+                }
+            };
+            let registry = Rc::new(
+                Registry::connect(
+                    rpc,
+                    deployment.chain_id,
+                    registry_address,
+                    deployment.start_block,
+                    sender,
+                )
+                .await
+                .map_err(chain_error)?,
+            );
+            *cache.borrow_mut() = Some(registry.clone());
+            Ok(registry)
+        }
+    }
+}
+
+/// `stream id | { id, partition }`, optional so a missing argument gets a clear error.
+#[derive(Default)]
+struct PartArgOpt(Option<PartArg>);
+
+impl<'de> Deserialize<'de> for PartArgOpt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PartArg::deserialize(d).map(|p| PartArgOpt(Some(p)))
+    }
+}

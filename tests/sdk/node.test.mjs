@@ -1,0 +1,130 @@
+// @rivulet/sdk in Node against a real local network (anvil, the contracts, three relay nodes), started by
+// `cargo xtask test`, which passes its config.json in RIVULET_CONFIG. The package is imported by name, so
+// the `exports` map's `node` condition is what gets tested.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Client, RivuletError, generatePrivateKey } from '@rivulet/sdk';
+
+const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
+const wsNodes = config.nodes.filter((a) => a.includes('/ws/'));
+// anvil's development account 4 (publicly known; local chain only): pays for stream transactions.
+const OWNER_KEY = '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, predicate, ms = 20000) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('streams, permissions, publish with partition keys, subscribe, resend, errors', async (t) => {
+  const owner = new Client({ nodes: [wsNodes[0]], privateKey: OWNER_KEY, deployment: config.deployment, rpcUrl: config.rpcUrl });
+  const deviceKey = generatePrivateKey();
+  const device = new Client({ nodes: [wsNodes[1], wsNodes[0]], privateKey: deviceKey, deployment: config.deployment });
+  const reader = new Client({ nodes: [wsNodes[2]], deployment: config.deployment });
+  t.after(() => Promise.all([owner.destroy(), device.destroy(), reader.destroy()]));
+
+  const path = `/sdk-test/${Date.now()}`;
+  const stream = await owner.createStream({ id: path, partitions: 3, name: 'SDK test', description: 'made by node.test.mjs' });
+  const ownerAddress = await owner.getAddress();
+  assert.equal(stream.id, `${ownerAddress.toLowerCase()}${path}`);
+  assert.equal(stream.partitions, 3);
+  assert.equal((await owner.getStream(stream.id)).name, 'SDK test');
+  assert.ok((await reader.searchStreams('made by node.test')).some((s) => s.id === stream.id));
+
+  const deviceAddress = await device.getAddress();
+  assert.equal(await owner.hasPermission({ streamId: stream.id, user: deviceAddress, permission: 'publish' }), false);
+  await owner.grantPermissions(stream.id, { user: deviceAddress, permissions: ['publish'] });
+  await owner.grantPermissions(stream.id, { public: true, permissions: ['subscribe'] });
+  assert.equal(await owner.hasPermission({ streamId: stream.id, user: deviceAddress, permission: 'publish' }), true);
+  const stranger = '0x000000000000000000000000000000000000dEaD';
+  assert.equal(await owner.hasPermission({ streamId: stream.id, user: stranger, permission: 'subscribe' }), true);
+  assert.equal(await owner.hasPermission({ streamId: stream.id, user: stranger, permission: 'subscribe', allowPublic: false }), false);
+
+  // Relay nodes follow the registry a block or so behind: wait until the grant is known there.
+  let published;
+  for (let i = 0; i < 100 && !published; i++) {
+    published = await device.publish(stream.id, { warmup: i }, { partitionKey: 'sensor-1' }).catch(() => undefined);
+    if (!published) await sleep(200);
+  }
+  assert.ok(published, 'the device could publish after the grant');
+  const partition = published.partition;
+  assert.ok(partition >= 0 && partition < 3);
+
+  const received = [];
+  const sub = await reader.subscribe({ id: stream.id, partition }, (content, metadata) => received.push({ content, metadata }));
+  // Let the mesh carry events to the reader's node, then count from a fresh start.
+  for (let i = 0; i < 100 && received.length === 0; i++) {
+    await device.publish(stream.id, { warmup: true }, { partitionKey: 'sensor-1' });
+    await sleep(100);
+  }
+  await sleep(500);
+  received.length = 0;
+
+  for (let n = 0; n < 25; n++) {
+    const r = await device.publish(stream.id, { n, bytes: 'x'.repeat(100) }, { partitionKey: 'sensor-1' });
+    assert.equal(r.partition, partition, 'the same key picks the same partition');
+  }
+  const binary = new Uint8Array([0, 1, 2, 254, 255]);
+  await device.publish(stream.id, binary, { partition });
+  await until('26 events at the reader', () => received.length >= 26).catch((e) => { throw new Error(`${e.message}; got ${JSON.stringify(received.map((m) => [m.content.n ?? m.content, m.metadata.sequenceNumber]))}`); });
+  const numbers = received.slice(0, 25).map((m) => m.content.n);
+  assert.deepEqual(numbers, [...Array(25).keys()], 'every event once, in order');
+  for (const { metadata } of received) {
+    assert.equal(metadata.publisherId, deviceAddress);
+    assert.equal(metadata.verified, true);
+    assert.equal(metadata.streamId, stream.id);
+    assert.match(metadata.signature, /^0x[0-9a-f]{130}$/);
+  }
+  assert.deepEqual([...received[25].content], [...binary]);
+  assert.equal(received[25].metadata.contentType, 'binary');
+  await sub.unsubscribe();
+
+  // History: the stream is not stored by any node, so resend says so plainly.
+  await assert.rejects(reader.resend({ id: stream.id, partition }, { last: 5 }), (e) => e instanceof RivuletError && e.code === 'NOT_STORED');
+
+  // Bad input gets clear errors with codes; the clients keep working.
+  await assert.rejects(reader.publish(stream.id, { not: 'allowed' }), (e) => e.code === 'NO_PERMISSION' && /may not publish/.test(e.message));
+  await assert.rejects(device.publish('not-a-stream', {}), (e) => e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(device.publish(stream.id, {}, { partition: 100 }), (e) => e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(device.subscribe(stream.id, 'not a function'), (e) => e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(device.publish(stream.id, new Uint8Array(1024 * 1024 + 1)), (e) => e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(reader.createStream({ id: path }), (e) => e.code === 'REVERTED' || e.code === 'CHAIN');
+  await assert.rejects(owner.createStream({ id: path }), (e) => e.code === 'REVERTED' && /StreamExists/.test(e.message));
+  await assert.rejects(device.grantPermissions(stream.id, { user: stranger, permissions: ['publish'] }), (e) => e.code === 'REVERTED' || e.code === 'CHAIN');
+  await assert.rejects(owner.getStream(`${ownerAddress.toLowerCase()}/does/not/exist`), (e) => e.code === 'NOT_FOUND');
+  assert.throws(() => new Client({ nodes: [] }), (e) => e.code === 'INVALID_ARGUMENT');
+  const typo = new Client({ nodes: wsNodes, nodez: 1 });
+  await assert.rejects(typo.getAddress(), (e) => e.code === 'INVALID_ARGUMENT' && /nodez/.test(e.message));
+  assert.ok((await device.publish(stream.id, { still: 'works' }, { partition })).timestamp > 0);
+
+  // Revoking publish stops the device at the nodes.
+  await owner.revokePermissions(stream.id, { user: deviceAddress, permissions: ['publish'] });
+  let refused;
+  for (let i = 0; i < 100 && !refused; i++) {
+    refused = await device.publish(stream.id, { after: 'revoke' }, { partition }).then(() => undefined, (e) => e);
+    if (!refused) await sleep(200);
+  }
+  assert.equal(refused?.code, 'NO_PERMISSION');
+
+  await device.destroy();
+  await assert.rejects(device.publish(stream.id, {}), (e) => e.code === 'DESTROYED');
+});
+
+test('history of a stored stream, and the server-side publisher reaches a Node subscriber', async (t) => {
+  const reader = new Client({ nodes: [wsNodes[1]] });
+  t.after(() => reader.destroy());
+  const got = [];
+  const sub = await reader.subscribe(config.demo.serverStream, (content, metadata) => got.push({ content, metadata }), { last: 3 });
+  await until('weather readings', () => got.length >= 5, 30000);
+  assert.ok(got.every((m) => typeof m.content.temperature === 'number' && m.metadata.verified));
+  const times = got.map((m) => m.metadata.timestamp);
+  assert.deepEqual(times, [...times].sort((a, b) => a - b), 'in order');
+  const history = await reader.resend(config.demo.serverStream, { last: 4 });
+  assert.equal(history.length, 4);
+  await sub.unsubscribe();
+});

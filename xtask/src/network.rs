@@ -1,0 +1,409 @@
+//! A whole local Rivulet network on one machine, for the README's main command (`cargo xtask up`) and the
+//! browser tests: anvil with the contracts, demo streams, three relay nodes (TCP, WebSocket and
+//! WebRTC-direct listeners), a server-side demo publisher, and a static web server on 127.0.0.1 for
+//! `www/`, the npm package (`/sdk/`), the dapp (`/dapp/`) and `/config.json`. Everything it starts stops
+//! when the value is dropped.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::{KillOnDrop, capture, target_dir};
+
+/// anvil's development account 1 (publicly known; local chain only): owns the demo streams.
+pub(crate) const DEMO_OWNER_KEY: &str =
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+/// anvil's development account 3: the server-side demo publisher.
+const DEMO_PUBLISHER_KEY: &str =
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+
+/// Ports of a local network (0: let the system pick).
+pub(crate) struct Ports {
+    pub(crate) chain: u16,
+    pub(crate) web: u16,
+}
+
+/// A running relay node.
+pub(crate) struct RelayNode {
+    _process: KillOnDrop,
+    /// Its HTTP API, `http://…`.
+    pub(crate) http: String,
+    /// Its libp2p addresses with `/p2p/<peer id>`.
+    pub(crate) listen: Vec<String>,
+}
+
+/// A running local network.
+pub(crate) struct LocalNetwork {
+    /// The web server's base URL.
+    pub(crate) site: String,
+    /// What `/config.json` serves.
+    pub(crate) config: Value,
+    /// The relay nodes.
+    pub(crate) nodes: Vec<RelayNode>,
+    /// The deployment file.
+    pub(crate) deployment_file: PathBuf,
+    _chain: KillOnDrop,
+    _publisher: KillOnDrop,
+    _web: KillOnDrop,
+}
+
+fn binary(root: &Path, name: &str) -> PathBuf {
+    target_dir(root).join("debug").join(name)
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().context("non-UTF-8 path")
+}
+
+/// Starts anvil on `port` (0: any) and returns it with its URL.
+fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
+    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let mut child = Command::new(&anvil)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(log)?))
+        .spawn()
+        .with_context(|| format!("cannot start {}", anvil.display()))?;
+    let stdout = child.stdout.take().context("anvil has no stdout")?;
+    let guard = KillOnDrop(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("Listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(15)).with_context(|| {
+        format!(
+            "anvil did not start on 127.0.0.1:{port} (is the port taken? see {})",
+            log.display()
+        )
+    })?;
+    Ok((guard, format!("http://{addr}")))
+}
+
+/// Starts a relay node in `dir` (TCP, WebSocket and WebRTC-direct on ephemeral loopback ports) and waits
+/// for its state file.
+pub(crate) fn start_node(
+    root: &Path,
+    dir: &Path,
+    deployment: &Path,
+    extra: &[&str],
+) -> Result<RelayNode> {
+    std::fs::create_dir_all(dir)?;
+    let _ = std::fs::remove_file(dir.join("node.json"));
+    let log = std::fs::File::create(dir.join("node.log"))?;
+    let child = Command::new(binary(root, "relay-node"))
+        .args(["run", "--storage.data-dir", path_str(dir)?])
+        .args(["--chain.deployment", path_str(deployment)?])
+        .args(["--http.listen", "127.0.0.1:0"])
+        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0"])
+        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0/ws"])
+        .args(["--network.listen", "/ip4/127.0.0.1/udp/0/webrtc-direct"])
+        .args(extra)
+        .env("RIVULET_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()?;
+    let guard = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("node.json"))
+            && let Ok(state) = serde_json::from_str::<Value>(&text)
+        {
+            let listen: Vec<String> = state["listen"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // All three listeners are up.
+            if listen.len() >= 3 {
+                return Ok(RelayNode {
+                    _process: guard,
+                    http: format!("http://{}", state["http"].as_str().unwrap_or_default()),
+                    listen,
+                });
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "relay node in {} did not start; see node.log there",
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs a relay-node client command and returns its stdout as JSON.
+fn cli(root: &Path, deployment: &Path, args: &[&str]) -> Result<Value> {
+    let out = capture(
+        &binary(root, "relay-node"),
+        &[
+            args,
+            &[
+                "--private-key",
+                DEMO_OWNER_KEY,
+                "--chain.deployment",
+                path_str(deployment)?,
+            ],
+        ]
+        .concat(),
+    )?;
+    Ok(serde_json::from_str(out.trim()).unwrap_or(Value::Null))
+}
+
+/// Links (or copies, where links fail) `from` at `to`.
+fn link(from: &Path, to: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(to);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(from, to)
+        .with_context(|| format!("cannot link {} at {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+impl LocalNetwork {
+    /// Starts everything under `dir` (wiped first). The relay-node and rivulet-deploy debug binaries and
+    /// the npm package must be built.
+    pub(crate) fn start(root: &Path, dir: &Path, ports: Ports) -> Result<LocalNetwork> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir)?;
+        let (chain, rpc_url) = start_chain(root, ports.chain, &dir.join("anvil.log"))?;
+        let deployment_file = dir.join("deployment.json");
+        capture(
+            &binary(root, "rivulet-deploy"),
+            &[
+                "--rpc-url",
+                &rpc_url,
+                "--out",
+                path_str(&deployment_file)?,
+                "--force",
+            ],
+        )?;
+        let deployment: Value = serde_json::from_str(&std::fs::read_to_string(&deployment_file)?)?;
+
+        // Demo streams: one anyone may publish to and read, one a server-side publisher feeds.
+        let sensors = cli(
+            root,
+            &deployment_file,
+            &[
+                "stream",
+                "create",
+                "demo/sensors",
+                "--name",
+                "Browser sensors",
+                "--description",
+                "Anyone may publish and subscribe: the browser publisher demo",
+            ],
+        )?;
+        let sensors = sensors["streamId"]
+            .as_str()
+            .context("no stream id")?
+            .to_owned();
+        let weather = cli(
+            root,
+            &deployment_file,
+            &[
+                "stream",
+                "create",
+                "demo/weather",
+                "--name",
+                "Weather station",
+                "--description",
+                "Simulated weather readings from a server-side publisher; public to read",
+            ],
+        )?;
+        let weather = weather["streamId"]
+            .as_str()
+            .context("no stream id")?
+            .to_owned();
+        for (stream, permission) in [
+            (&sensors, "publish"),
+            (&sensors, "subscribe"),
+            (&weather, "subscribe"),
+        ] {
+            cli(
+                root,
+                &deployment_file,
+                &["grant", stream, "public", permission],
+            )?;
+        }
+        let publisher_address = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+        cli(
+            root,
+            &deployment_file,
+            &["grant", &weather, publisher_address, "publish"],
+        )?;
+
+        // Three relay nodes; A stores the demo streams and is everyone's bootstrap peer.
+        let a = start_node(
+            root,
+            &dir.join("node-a"),
+            &deployment_file,
+            &[
+                "--storage.part",
+                &format!("{sensors}#0"),
+                "--storage.part",
+                &format!("{weather}#0"),
+            ],
+        )?;
+        let tcp_a = a
+            .listen
+            .iter()
+            .find(|addr| !addr.contains("/ws") && !addr.contains("/webrtc"))
+            .context("node A has no TCP address")?
+            .clone();
+        let b = start_node(
+            root,
+            &dir.join("node-b"),
+            &deployment_file,
+            &["--network.bootstrap", &tcp_a],
+        )?;
+        let c = start_node(
+            root,
+            &dir.join("node-c"),
+            &deployment_file,
+            &["--network.bootstrap", &tcp_a],
+        )?;
+        let nodes = vec![a, b, c];
+
+        // Browsers dial WebSocket first (the quiet path), WebRTC-direct next.
+        let mut entry: Vec<String> = Vec::new();
+        for kind in ["/ws/", "/webrtc-direct/"] {
+            for node in &nodes {
+                entry.extend(node.listen.iter().filter(|a| a.contains(kind)).cloned());
+            }
+        }
+
+        let publisher = start_publisher(root, &nodes[0].http, &weather, &deployment_file, dir)?;
+
+        let config = json!({
+            "nodes": entry,
+            "rpcUrl": rpc_url,
+            "chainId": deployment["chainId"],
+            "deployment": deployment,
+            "demo": { "stream": sensors, "serverStream": weather },
+            "nodeHttp": nodes.iter().map(|n| n.http.clone()).collect::<Vec<_>>(),
+            "dapp": "/dapp/",
+        });
+        let site = dir.join("site");
+        std::fs::create_dir_all(&site)?;
+        for entry in std::fs::read_dir(root.join("www"))? {
+            let entry = entry?;
+            link(&entry.path(), &site.join(entry.file_name()))?;
+        }
+        link(&crate::wasm::sdk_pkg(root), &site.join("sdk"))?;
+        let dapp = root.join("marketplace-dapp/dist");
+        if dapp.exists() {
+            link(&dapp, &site.join("dapp"))?;
+        }
+        std::fs::write(
+            site.join("config.json"),
+            serde_json::to_vec_pretty(&config)?,
+        )?;
+        let (web, site_url) = start_web(&site, ports.web, &dir.join("web.log"))?;
+        Ok(LocalNetwork {
+            site: site_url,
+            config,
+            nodes,
+            deployment_file,
+            _chain: chain,
+            _publisher: publisher,
+            _web: web,
+        })
+    }
+}
+
+/// The server-side demo publisher: `relay-node publish` fed simulated weather twice a second.
+fn start_publisher(
+    root: &Path,
+    node_http: &str,
+    stream: &str,
+    deployment: &Path,
+    dir: &Path,
+) -> Result<KillOnDrop> {
+    let mut child = Command::new(binary(root, "relay-node"))
+        .args(["publish", stream, "--node", node_http])
+        .args(["--private-key", DEMO_PUBLISHER_KEY])
+        .args(["--chain.deployment", path_str(deployment)?])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(
+            dir.join("publisher.log"),
+        )?))
+        .spawn()
+        .context("cannot start the demo publisher")?;
+    let mut stdin = child.stdin.take().context("publisher has no stdin")?;
+    std::thread::spawn(move || {
+        let mut t = 0f64;
+        loop {
+            t += 0.5;
+            let line = json!({
+                "temperature": ((20.0 + 3.0 * (t / 30.0).sin() + 0.2 * (t * 1.7).sin()) * 100.0).round() / 100.0,
+                "humidity": ((55.0 + 10.0 * (t / 45.0).cos()) * 10.0).round() / 10.0,
+                "windSpeed": ((4.0 + 2.5 * (t / 7.0).sin().abs()) * 10.0).round() / 10.0,
+            });
+            if writeln!(stdin, "{line}").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    Ok(KillOnDrop(child))
+}
+
+/// Serves `site` on 127.0.0.1:`port` (0: any) with Python's static server (it serves `.wasm` as
+/// `application/wasm`).
+fn start_web(site: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
+    let mut child = Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--directory")
+        .arg(site)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(log)?))
+        .spawn()
+        .context("cannot start python3's http.server (is python3 installed?)")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let guard = KillOnDrop(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // "Serving HTTP on 127.0.0.1 port 8080 (http://127.0.0.1:8080/) ..."
+            if let Some(url) = line.split('(').nth(1).and_then(|r| r.split(')').next())
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(url.trim_end_matches('/').to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(15)).with_context(|| {
+        format!(
+            "the web server did not start on 127.0.0.1:{port} (is the port taken? see {})",
+            log.display()
+        )
+    })?;
+    Ok((guard, url))
+}

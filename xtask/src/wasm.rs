@@ -1,0 +1,183 @@
+//! Browser builds: the tools they need (wasm-bindgen-cli at the lock's version, Chromium), the npm package
+//! `@rivulet/sdk` in `sdk/wasm/pkg`, and its size budget.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{WASM_TARGET, output, run, step, target_dir};
+
+/// Gzipped size the npm package's wasm must stay under. The goal is well below @streamr/sdk's ~480 KB
+/// browser bundle; this guard keeps the current 521 KB from growing while that work is open.
+pub(crate) const SDK_GZIP_BUDGET: usize = 540 * 1024;
+
+/// The npm package's output folder.
+pub(crate) fn sdk_pkg(root: &Path) -> PathBuf {
+    root.join("sdk/wasm/pkg")
+}
+
+/// The wasm-bindgen version in Cargo.lock (the CLI must match it exactly).
+fn locked_wasm_bindgen(root: &Path) -> Result<String> {
+    let lock =
+        std::fs::read_to_string(root.join("Cargo.lock")).context("cannot read Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_owned());
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Installs wasm-bindgen-cli at the lock's version (from crates.io), unless present.
+pub(crate) fn setup_wasm_bindgen(root: &Path) -> Result<()> {
+    step("wasm-bindgen-cli at the Cargo.lock version", || {
+        let want = locked_wasm_bindgen(root)?;
+        if let Ok(have) = output("wasm-bindgen", &["--version"])
+            && have.split_whitespace().nth(1) == Some(want.as_str())
+        {
+            eprintln!("wasm-bindgen {want} already installed");
+            return Ok(());
+        }
+        run(
+            "cargo",
+            &[
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &want,
+                "--locked",
+            ],
+        )
+    })
+}
+
+/// Installs Chromium and chromedriver (from Debian) for the browser tests, unless present.
+pub(crate) fn setup_chromium() -> Result<()> {
+    step("Chromium and chromedriver (headless browser tests)", || {
+        if Path::new("/usr/bin/chromium").exists() && output("chromedriver", &["--version"]).is_ok()
+        {
+            eprintln!("chromium and chromedriver already installed");
+            return Ok(());
+        }
+        if output("id", &["-u"])?.trim() != "0" {
+            bail!(
+                "Chromium is missing: run `sudo apt-get install -y chromium chromium-driver` (Debian) and try again"
+            );
+        }
+        run("apt-get", &["update", "-qq"])?;
+        run(
+            "apt-get",
+            &["install", "-y", "-qq", "chromium", "chromium-driver"],
+        )
+    })
+}
+
+/// Builds the npm package into `sdk/wasm/pkg`: cargo (wasm-release profile), wasm-bindgen, npm binaryen's
+/// wasm-opt, then the hand-written JS entry points and types. Returns the gzipped size of the wasm.
+pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
+    let mut gz = 0;
+    step("npm package @rivulet/sdk (sdk/wasm/pkg)", || {
+        gz = build_wasm_bindgen(
+            root,
+            "rivulet-wasm",
+            "rivulet_wasm",
+            &sdk_pkg(root),
+            &["--target", "web"],
+        )?;
+        let js = root.join("sdk/wasm/js");
+        for entry in std::fs::read_dir(&js)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), sdk_pkg(root).join(entry.file_name()))
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+        eprintln!("wasm: {:.1} KB gzipped", gz as f64 / 1024.0);
+        Ok(())
+    })?;
+    Ok(gz)
+}
+
+/// cargo build → wasm-bindgen → wasm-opt -Oz for one crate; returns the gzipped size of the final wasm.
+pub(crate) fn build_wasm_bindgen(
+    root: &Path,
+    package: &str,
+    artifact: &str,
+    out_dir: &Path,
+    bindgen_args: &[&str],
+) -> Result<usize> {
+    run(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            package,
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "wasm-release",
+        ],
+    )?;
+    let wasm = target_dir(root)
+        .join(WASM_TARGET)
+        .join("wasm-release")
+        .join(format!("{artifact}.wasm"));
+    std::fs::create_dir_all(out_dir)?;
+    let out = out_dir.to_str().context("non-UTF-8 path")?;
+    run(
+        "wasm-bindgen",
+        &[
+            bindgen_args,
+            &[
+                "--out-dir",
+                out,
+                "--out-name",
+                artifact,
+                wasm.to_str().context("non-UTF-8 path")?,
+            ],
+        ]
+        .concat(),
+    )?;
+    let bg = out_dir.join(format!("{artifact}_bg.wasm"));
+    let bg_str = bg.to_str().context("non-UTF-8 path")?;
+    run(
+        root.join("node_modules/.bin/wasm-opt")
+            .to_str()
+            .context("non-UTF-8 path")?,
+        // The features come from the module's target_features section (kept: `strip = false`).
+        &["-Oz", bg_str, "-o", bg_str],
+    )?;
+    gzip_size(&bg)
+}
+
+/// The size of `path` after gzip -9.
+pub(crate) fn gzip_size(path: &Path) -> Result<usize> {
+    let out = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .context("cannot run gzip")?;
+    if !out.status.success() {
+        bail!("gzip failed on {}", path.display());
+    }
+    Ok(out.stdout.len())
+}
+
+/// Fails when the package's wasm is over budget; writes the figure for BENCHMARKS.md.
+pub(crate) fn check_budget(name: &str, gz: usize, budget: usize) -> Result<()> {
+    let line = format!(
+        "{name}: {:.1} KB gzipped (budget {:.0} KB)",
+        gz as f64 / 1024.0,
+        budget as f64 / 1024.0
+    );
+    let _ = writeln!(std::io::stderr(), "{line}");
+    if gz > budget {
+        bail!("{line}: over budget; see which crates grew with `twiggy top`");
+    }
+    Ok(())
+}
