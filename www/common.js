@@ -56,11 +56,21 @@ export function tabPrivateKey(generatePrivateKey) {
   }
 }
 
+/**
+ * The entry nodes to use: all of them (WebSocket first), or only one transport with `?transport=ws` or
+ * `?transport=webrtc` in the page URL.
+ */
+export function entryNodes(config) {
+  const transport = new URLSearchParams(location.search).get('transport');
+  const marker = { ws: '/ws/', webrtc: '/webrtc-direct/' }[transport];
+  return marker ? config.nodes.filter((a) => a.includes(marker)) : config.nodes;
+}
+
 /** A Client for the network in `config`, signing with this tab's key. */
 export async function makeClient(config) {
   const { Client, generatePrivateKey } = await loadSdk();
   const client = new Client({
-    nodes: config.nodes,
+    nodes: entryNodes(config),
     privateKey: tabPrivateKey(generatePrivateKey),
     rpcUrl: config.rpcUrl,
     deployment: config.deployment,

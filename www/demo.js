@@ -9,6 +9,7 @@ import { LineChart } from './chart.js';
 const $ = (id) => document.getElementById(id);
 const TABLE_ROWS = 20;
 const BENCH_EVENTS = 500;
+const BENCH_IN_FLIGHT = 32;
 const RATE_WINDOW_MS = 3000;  // the measured publish rate counts publishes over this window
 
 let client;
@@ -213,15 +214,22 @@ async function bench() {
   const contents = Array.from({ length: BENCH_EVENTS }, (_, i) => sim.read(base + i * 20));
   try {
     const t0 = performance.now();
-    for (const content of contents) {
-      await client.publish(config.demo.stream, content);
-      countPublished();
-    }
+    // Up to BENCH_IN_FLIGHT publishes at once: each one signs here, then waits for the entry node's
+    // acknowledgement (which includes a disk write where the node stores the stream).
+    let next = 0;
+    const worker = async () => {
+      while (next < contents.length) {
+        const content = contents[next++];
+        await client.publish(config.demo.stream, content);
+        countPublished();
+      }
+    };
+    await Promise.all(Array.from({ length: BENCH_IN_FLIGHT }, worker));
     const seconds = (performance.now() - t0) / 1000;
     const result = { events: BENCH_EVENTS, seconds: round(seconds, 3), eventsPerSecond: round(BENCH_EVENTS / seconds, 1) };
     window.__benchResult = result;
     $('bench-result').textContent =
-      `${result.events} events in ${result.seconds.toFixed(3)} s: ${result.eventsPerSecond} events/s (sequential, each publish awaited)`;
+      `${result.events} events in ${result.seconds.toFixed(3)} s: ${result.eventsPerSecond} events/s (${BENCH_IN_FLIGHT} publishes in flight)`;
   } catch (err) {
     $('bench-result').textContent = `failed: ${errorText(err)}`;
     showError($('error'), err);

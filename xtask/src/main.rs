@@ -23,7 +23,13 @@ mod wasm;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The crates that must build for the browser.
-const WASM_CRATES: [&str; 2] = ["rivulet-protocol", "rivulet-chain"];
+const WASM_CRATES: [&str; 5] = [
+    "rivulet-protocol",
+    "rivulet-chain",
+    "rivulet-chain-lite",
+    "rivulet-client",
+    "rivulet-wasm",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,10 +37,19 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
     match args.first().map(String::as_str) {
         Some("test") => test(&root),
-        Some("setup") => setup(&root),
+        Some("setup") => setup_all(&root),
         Some("contracts") => run("node", &["contracts/build.mjs"]),
         Some("relay-bench") => relay_bench(&root),
         Some("up") => up(&root),
+        Some("e2e") => {
+            setup_all(&root)?;
+            wasm::build_sdk(&root)?;
+            build_binaries()?;
+            step(
+                "the SDK in Node and in Chromium against a local network",
+                || sdk_end_to_end(&root),
+            )
+        }
         Some("sdk") => {
             setup(&root)?;
             wasm::setup_wasm_bindgen(&root)?;
@@ -58,7 +73,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget"
             );
             bail!("unknown or missing command")
         }
@@ -231,9 +246,16 @@ fn setup(root: &Path) -> Result<()> {
     })
 }
 
+/// Everything the tests need: the base setup, wasm-bindgen-cli and Chromium.
+fn setup_all(root: &Path) -> Result<()> {
+    setup(root)?;
+    wasm::setup_wasm_bindgen(root)?;
+    wasm::setup_chromium()
+}
+
 fn test(root: &Path) -> Result<()> {
     let start = Instant::now();
-    setup(root)?;
+    setup_all(root)?;
     step("format", || {
         run("cargo", &["fmt", "--all", "--", "--check"])
     })?;
@@ -279,6 +301,31 @@ fn test(root: &Path) -> Result<()> {
     step("Rust tests", || {
         run("cargo", &["test", "--workspace", "--locked"])
     })?;
+    step("wasm tests in Node and in headless Chromium", || {
+        let args = [
+            "test",
+            "--locked",
+            "-p",
+            "rivulet-wasm",
+            "--target",
+            WASM_TARGET,
+            "--test",
+            "web",
+        ];
+        run("cargo", &args)?;
+        let mut cmd = Command::new("cargo");
+        cmd.args(args).env("WASM_BINDGEN_USE_BROWSER", "1");
+        eprintln!("$ WASM_BINDGEN_USE_BROWSER=1 cargo {}", args.join(" "));
+        if !cmd.status()?.success() {
+            bail!("the wasm tests failed in Chromium");
+        }
+        Ok(())
+    })?;
+    let gz = wasm::build_sdk(root)?;
+    step("size budget of the npm package", || {
+        wasm::check_budget("@rivulet/sdk wasm", gz, wasm::SDK_GZIP_BUDGET)
+    })?;
+
     step("cross-check with ethers v6 and eciesjs", || {
         crosscheck(root)
     })?;
@@ -286,10 +333,56 @@ fn test(root: &Path) -> Result<()> {
         "the deployed contracts through ethers v6 (ABI, custom errors, EIP-2612 permit)",
         || ethers_contracts(root),
     )?;
+    // The relay-node binary comes from the Rust tests' build, rivulet-deploy from the steps above.
+    step(
+        "the SDK in Node and in Chromium against a local network",
+        || sdk_end_to_end(root),
+    )?;
     eprintln!(
         "\nall checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Starts a whole local network (fresh chain, three nodes, the site) and runs the Node SDK tests and the
+/// browser end-to-end tests against it.
+fn sdk_end_to_end(root: &Path) -> Result<()> {
+    // The tests import the package by name, as users do.
+    let link = root.join("node_modules/@rivulet/sdk");
+    std::fs::create_dir_all(root.join("node_modules/@rivulet"))?;
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("../../sdk/wasm/pkg", &link)
+        .with_context(|| format!("cannot link {}", link.display()))?;
+    let dir = run_dir(root, "local-network")?;
+    let net = network::LocalNetwork::start(root, &dir, network::Ports { chain: 0, web: 0 })?;
+    let config = dir.join("site/config.json");
+    let relay = target_dir(root).join("debug/relay-node");
+    let screenshots = target_dir(root).join("screenshots");
+    let node_test = |file: &str| {
+        run_env(
+            "node",
+            &[
+                "--test",
+                "--test-concurrency=1",
+                "--test-timeout=300000",
+                "--test-reporter=spec",
+                file,
+            ],
+            &[
+                ("RIVULET_CONFIG", &config),
+                ("RIVULET_SITE", Path::new(&net.site)),
+                ("RIVULET_RELAY_NODE", &relay),
+                ("RIVULET_SCREENSHOTS", &screenshots),
+            ],
+        )
+    };
+    node_test("tests/sdk/node.test.mjs")?;
+    node_test("tests/browser/e2e.test.mjs")?;
+    eprintln!("screenshots in {}", screenshots.display());
+    drop(net);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -177,14 +177,17 @@ impl Eip1193 {
                     .map_err(|e| LiteError::Config(format!("EIP-1193 answer: {e}")))
             }
             // EIP-1193 errors are objects with code, message and data, like JSON-RPC's.
+            // (An Error's message is not enumerable, so it is read by name, not through JSON.)
             Err(error) => {
-                let text: String = js_sys::JSON::stringify(&error)
-                    .map(Into::into)
-                    .unwrap_or_default();
-                let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                if value.get("message").is_none() {
-                    value = json!({ "code": -32603, "message": js_message(&error) });
-                }
+                let field = |name: &str| Reflect::get(&error, &name.into()).ok();
+                let code = field("code").and_then(|c| c.as_f64()).unwrap_or(-32603.0);
+                let data = field("data")
+                    .filter(|d| !d.is_undefined())
+                    .and_then(|d| js_sys::JSON::stringify(&d).ok())
+                    .and_then(|d| serde_json::from_str::<Value>(&String::from(d)).ok())
+                    .unwrap_or(Value::Null);
+                let value =
+                    json!({ "code": code as i64, "message": js_message(&error), "data": data });
                 Err(rpc_error(&value))
             }
         }

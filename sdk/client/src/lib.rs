@@ -279,7 +279,15 @@ impl Client {
         }
         let part = self.part_for(stream, &options)?;
         let message = self.sign(&part, content_type, content, options.timestamp)?;
-        self.send(message).await
+        let (at, prev) = (message.message_ref(), message.body.prev);
+        let result = self.send(message).await;
+        if matches!(result, Err(ClientError::Refused { .. }))
+            && let Some(chain) = lock(&self.inner.chains).get_mut(&part)
+        {
+            // Refused events are not in the chain: the next one links to the last one that went out.
+            chain.take_back(at, prev);
+        }
+        result
     }
 
     /// Sends an event signed elsewhere (or by [`Client::sign`]).

@@ -46,6 +46,18 @@ impl MessageChain {
     pub fn last(&self) -> Option<MessageRef> {
         self.last
     }
+
+    /// Takes back the last reference, `at`, when the message never went out (the network refused it),
+    /// so the next message links to `prev` and subscribers see no gap. Does nothing (and returns false)
+    /// when another reference was handed out since.
+    pub fn take_back(&mut self, at: MessageRef, prev: Option<MessageRef>) -> bool {
+        if self.last == Some(at) {
+            self.last = prev;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// One chain of one publisher in one stream part.
@@ -303,6 +315,26 @@ mod tests {
 
     fn r(t: u64) -> MessageRef {
         MessageRef::new(t, 0)
+    }
+
+    #[test]
+    fn a_refused_reference_is_taken_back_only_if_it_is_the_last() {
+        let mut chain = MessageChain::new();
+        let (a, _) = chain.next(100);
+        let (b, prev_b) = chain.next(200);
+        assert!(chain.take_back(b, prev_b));
+        assert_eq!(chain.last(), Some(a));
+        assert_eq!(
+            chain.next(300),
+            (r(300), Some(a)),
+            "the next one links to the last that went out"
+        );
+        let (d, prev_d) = chain.next(400);
+        let _ = chain.next(500);
+        assert!(
+            !chain.take_back(d, prev_d),
+            "a later reference was handed out since"
+        );
     }
 
     #[test]

@@ -21,6 +21,17 @@ export interface ClientOptions {
   deployment?: Deployment;
   /** How long a call may wait for a connection and an answer, ms (default 30000). */
   timeout?: number;
+  /**
+   * An EIP-1193 provider (`window.ethereum`) for stream and permission calls: the wallet's account sends
+   * the transactions and pays for them, while events are still signed by `privateKey` (grant that key's
+   * address publish permission from the wallet). Without it, chain calls go to `rpcUrl` signed by `privateKey`.
+   */
+  ethereum?: Eip1193Provider;
+}
+
+/** EIP-1193: what `window.ethereum` offers. */
+export interface Eip1193Provider {
+  request(args: { method: string; params?: unknown[] | object }): Promise<unknown>;
 }
 
 /** A stream or one of its partitions. A plain id means partition 0. */

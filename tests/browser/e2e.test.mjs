@@ -1,0 +1,181 @@
+// End to end in headless Chromium (Debian's, driven by playwright-core) against a real local network
+// started by `cargo xtask test`: the site in RIVULET_SITE, its config.json in RIVULET_CONFIG, the native
+// relay-node binary in RIVULET_RELAY_NODE. Screenshots go to RIVULET_SCREENSHOTS.
+//
+// - the publisher demo page publishes through the npm package; a native subscriber (`relay-node
+//   subscribe`, Rust, over the node's WebSocket API) receives the page's events, verified;
+// - the reverse: events of the native server-side publisher arrive verified in the page;
+// - the same over WebRTC-direct only, with a subscription kept quiet past the 10 s mark where long-lived
+//   browser streams used to stall;
+// - every runnable example on the docs page runs without an error;
+// - the page's signing-and-publishing rate is measured (printed as JSON for BENCHMARKS.md).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const site = process.env.RIVULET_SITE;
+const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
+const shots = process.env.RIVULET_SCREENSHOTS ?? 'target/screenshots';
+mkdirSync(shots, { recursive: true });
+
+// webrtc-websys 0.5 reports this when a data channel closes (rust-libp2p #4950, #6551); it is harmless.
+const KNOWN_PAGE_ERROR = /closure invoked recursively or after being dropped/;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+});
+after(() => browser?.close());
+
+async function openPage(path) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
+  page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
+  await page.goto(`${site}${path}`);
+  return { page, errors };
+}
+
+/** A native subscriber: `relay-node subscribe` printing verified events as JSON lines. */
+function nativeSubscriber(stream, nodeHttp) {
+  const child = spawn(process.env.RIVULET_RELAY_NODE, ['subscribe', stream, '--node', nodeHttp, '--log.filter', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];
+  createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l)); } catch { /* not an event */ } });
+  return { lines, stop: () => child.kill() };
+}
+
+async function until(what, predicate, ms = 30000) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const count = (page, id) => page.$eval(`#${id}`, (el) => Number(el.textContent));
+
+for (const transport of ['ws', 'webrtc']) {
+  test(`the publisher demo over ${transport}: page → native subscriber, native publisher → page`, async () => {
+    const { page, errors } = await openPage(`/demo.html?source=simulated&transport=${transport}`);
+    await page.waitForSelector('#status[data-state="ok"]', { timeout: 30000 });
+    const address = (await page.textContent('#address')).trim();
+    assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+
+    const native = nativeSubscriber(config.demo.stream, config.nodeHttp[2]);
+    try {
+      await page.fill('#rate', '20');
+      await page.click('#start');
+      await until('the native subscriber to get the page\'s events', () => native.lines.filter((m) => (m.publisher ?? m.publisherId ?? '').toLowerCase() === address.toLowerCase()).length >= 20);
+      await until('the page to receive its own events', async () => (await count(page, 'received-count')) >= 20);
+      // Reverse: the server-side (native) publisher's events reach the page.
+      await until('weather readings in the page', async () => (await count(page, 'server-received-count')) >= 3);
+      if (transport === 'webrtc') {
+        // A subscription that stays quiet for 12 s still delivers afterwards.
+        await page.click('#stop');
+        const before = await count(page, 'received-count');
+        await new Promise((r) => setTimeout(r, 12000));
+        await page.click('#start');
+        await until('events after a quiet spell over WebRTC', async () => (await count(page, 'received-count')) >= before + 5);
+      }
+      await page.click('#stop');
+      await page.screenshot({ path: `${shots}/demo-${transport}.png`, fullPage: true });
+    } finally {
+      native.stop();
+    }
+    const mine = native.lines.filter((m) => (m.publisher ?? m.publisherId ?? '').toLowerCase() === address.toLowerCase());
+    assert.ok(mine.length >= 20, 'events from the page');
+    assert.equal(await page.$eval('#error', (el) => el.hidden), true, 'no error shown');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+}
+
+test('an EIP-1193 wallet sends the chain transactions; a local key signs the events', async () => {
+  const { page, errors } = await openPage('/demo.html?transport=ws');
+  await page.waitForSelector('#status[data-state="ok"]', { timeout: 30000 });
+  // A wallet cannot be installed here: inject an EIP-1193 provider that forwards to anvil, whose
+  // development accounts are unlocked (as a wallet would hold the key). The SDK cannot tell.
+  const result = await page.evaluate(async ({ config }) => {
+    const calls = [];
+    const account = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc'; // anvil development account 5
+    let id = 0;
+    const ethereum = {
+      async request({ method, params }) {
+        calls.push(method);
+        if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [account];
+        const response = await fetch(config.rpcUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: params ?? [] }),
+        });
+        const body = await response.json();
+        if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+        return body.result;
+      },
+    };
+    const { Client } = await import('/sdk/index.js');
+    const client = new Client({ nodes: config.nodes.filter((a) => a.includes('/ws/')), ethereum, deployment: config.deployment });
+    const eventKey = await client.getAddress();
+    const stream = await client.createStream({ id: `/wallet/${Date.now()}`, description: 'made through EIP-1193' });
+    await client.grantPermissions(stream.id, { user: eventKey, permissions: ['publish'] });
+    const held = await client.hasPermission({ streamId: stream.id, user: eventKey, permission: 'publish' });
+    // A rejected request comes back as USER_REJECTED (EIP-1193 code 4001).
+    const rejecting = { request: async () => { throw Object.assign(new Error('User rejected the request.'), { code: 4001 }); } };
+    const refused = new Client({ nodes: config.nodes.filter((a) => a.includes('/ws/')), ethereum: rejecting, deployment: config.deployment });
+    const rejection = await refused.createStream({ id: '/never' }).then(() => null, (e) => ({ name: e.name, code: e.code, message: e.message }));
+    await client.destroy();
+    await refused.destroy();
+    return { owner: stream.owner, held, calls, rejection };
+  }, { config });
+  assert.equal(result.owner, '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc', 'the wallet account owns the stream');
+  assert.equal(result.held, true);
+  assert.ok(result.calls.includes('eth_sendTransaction'), 'transactions went through the wallet');
+  assert.ok(!result.calls.includes('eth_sendRawTransaction'));
+  assert.deepEqual({ name: result.rejection?.name, code: result.rejection?.code }, { name: 'RivuletError', code: 'USER_REJECTED' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('every runnable example on the docs page runs', async () => {
+  const { page, errors } = await openPage('/docs.html');
+  const buttons = await page.$$('.example .run-row button');
+  assert.ok(buttons.length >= 6);
+  for (const [i, button] of buttons.entries()) {
+    await button.click();
+    await page.waitForFunction((n) => {
+      const b = document.querySelectorAll('.example .run-row button')[n];
+      const out = document.getElementById(`output-${n + 1}`);
+      return !b.disabled && out.textContent.length > 0;
+    }, i, { timeout: 30000 });
+  }
+  const outputs = await page.$$eval('.example pre.output', (els) => els.map((e) => ({ text: e.textContent, failed: !!e.querySelector('.err') })));
+  // One example demonstrates error handling on purpose; the others must not fail.
+  const failed = outputs.filter((o) => o.failed && !/INVALID_ARGUMENT/.test(o.text));
+  assert.deepEqual(failed, []);
+  await page.screenshot({ path: `${shots}/docs.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('landing page, and the rate a page signs and publishes at', async () => {
+  const { page: landing, errors: landingErrors } = await openPage('/');
+  await landing.screenshot({ path: `${shots}/index.png`, fullPage: true });
+  assert.deepEqual(landingErrors, []);
+  await landing.close();
+
+  const { page, errors } = await openPage('/demo.html?source=simulated&transport=ws');
+  await page.waitForSelector('#bench:not([disabled])', { timeout: 30000 });
+  await page.click('#bench');
+  await page.waitForFunction(() => window.__benchResult, null, { timeout: 120000 });
+  const result = await page.evaluate(() => window.__benchResult);
+  console.log(JSON.stringify({ bench: 'browser-publish', chromium: browser.version(), ...result }));
+  assert.ok(result.eventsPerSecond > 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
