@@ -5,8 +5,13 @@
 //! client, so a slow client only slows itself, and one that falls more than [`MAX_QUEUED`] events behind
 //! loses the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe
 //! permission is checked again before every batch, so a lapsed licence stops delivery (`Ended`).
+//!
+//! A subscription is either a reader's (every event; needs subscribe permission) or a publisher's key
+//! service (`ServeKeys`: only group-key requests; needs publish permission).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+
+use rivulet_protocol::MessageType;
 
 use rivulet_chain::to_alloy;
 use rivulet_network::{
@@ -30,10 +35,19 @@ const MAX_QUEUED: usize = 8_192;
 pub(super) struct LightClient {
     /// The address it signed in as (anonymous until then: public streams only).
     address: Option<Address>,
-    parts: HashSet<StreamPartId>,
+    parts: HashMap<StreamPartId, Mode>,
     queue: VecDeque<(StreamPartId, Vec<u8>)>,
     in_flight: usize,
     dropped: HashMap<StreamPartId, u64>,
+}
+
+/// What a light subscription receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Every event (a reader).
+    Events,
+    /// Only group-key requests (a publisher serving its keys).
+    KeyRequests,
 }
 
 /// Every light client of this node.
@@ -89,7 +103,11 @@ impl SwarmTask {
                 });
             }
             LightRequest::Subscribe { part } => {
-                let response = self.light_subscribe(peer, &part);
+                let response = self.light_subscribe(peer, &part, Mode::Events);
+                self.light_respond(channel, response);
+            }
+            LightRequest::ServeKeys { part } => {
+                let response = self.light_subscribe(peer, &part, Mode::KeyRequests);
                 self.light_respond(channel, response);
             }
             LightRequest::Unsubscribe { part } => {
@@ -132,29 +150,51 @@ impl SwarmTask {
     }
 
     fn may_subscribe(&self, address: Option<Address>, part: &StreamPartId) -> bool {
+        self.allowed(address, part, Mode::Events)
+    }
+
+    /// Whether `address` may hold a subscription of `mode` on `part` now.
+    fn allowed(&self, address: Option<Address>, part: &StreamPartId, mode: Mode) -> bool {
         let cache = match self.cache.read() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
         let who = to_alloy(address.unwrap_or(Address::ZERO));
-        cache.may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+        let now = now_ms() / 1000;
+        match mode {
+            Mode::Events => cache.may_subscribe(part.stream_id.as_str(), who, now),
+            Mode::KeyRequests => {
+                address.is_some() && cache.may_publish(part.stream_id.as_str(), who, now)
+            }
+        }
     }
 
-    fn light_subscribe(&mut self, peer: PeerId, part: &str) -> LightResponse {
+    fn light_subscribe(&mut self, peer: PeerId, part: &str, mode: Mode) -> LightResponse {
         let part = match part.parse::<StreamPartId>() {
             Ok(p) => p,
             Err(e) => return LightResponse::error("bad_stream", e.to_string()),
         };
         let address = self.light.clients.get(&peer).and_then(|c| c.address);
-        if !self.may_subscribe(address, &part) {
+        if !self.allowed(address, &part, mode) {
             let who = address.map_or("an anonymous client".to_owned(), |a| a.to_string());
+            let what = match mode {
+                Mode::Events => "subscribe to",
+                Mode::KeyRequests => "serve keys for (it may not publish to)",
+            };
             return LightResponse::error(
                 "no_permission",
-                format!("{who} may not subscribe to {}", part.stream_id),
+                format!("{who} may not {what} {}", part.stream_id),
             );
         }
         let client = self.light.clients.entry(peer).or_default();
-        if client.parts.insert(part.clone()) {
+        // A reader's subscription covers key requests too; a key service never narrows a reader's.
+        let previous = client.parts.get(&part).copied();
+        let mode = if previous == Some(Mode::Events) {
+            Mode::Events
+        } else {
+            mode
+        };
+        if client.parts.insert(part.clone(), mode).is_none() {
             self.light
                 .by_part
                 .entry(part.clone())
@@ -169,7 +209,7 @@ impl SwarmTask {
         let Some(client) = self.light.clients.get_mut(&peer) else {
             return;
         };
-        if client.parts.remove(part) {
+        if client.parts.remove(part).is_some() {
             client.queue.retain(|(p, _)| p != part);
             if let Some(peers) = self.light.by_part.get_mut(part) {
                 peers.remove(&peer);
@@ -187,7 +227,7 @@ impl SwarmTask {
             .light
             .clients
             .get(&peer)
-            .map(|c| c.parts.iter().cloned().collect())
+            .map(|c| c.parts.keys().cloned().collect())
             .unwrap_or_default();
         for part in parts {
             self.light_unsubscribe(peer, &part);
@@ -247,8 +287,9 @@ impl SwarmTask {
         }
     }
 
-    /// Queues an accepted event for the light clients subscribed to its part.
-    pub(super) fn light_deliver(&mut self, part: &StreamPartId, wire: &[u8]) {
+    /// Queues an accepted event for the light clients subscribed to its part (key services get only
+    /// group-key requests).
+    pub(super) fn light_deliver(&mut self, part: &StreamPartId, kind: MessageType, wire: &[u8]) {
         let Some(peers) = self.light.by_part.get(part) else {
             return;
         };
@@ -257,6 +298,11 @@ impl SwarmTask {
             let Some(client) = self.light.clients.get_mut(&peer) else {
                 continue;
             };
+            if client.parts.get(part) == Some(&Mode::KeyRequests)
+                && kind != MessageType::GroupKeyRequest
+            {
+                continue;
+            }
             if client.queue.len() >= MAX_QUEUED
                 && let Some((oldest, _)) = client.queue.pop_front()
             {
@@ -293,7 +339,8 @@ impl SwarmTask {
                     }
                 }
                 let address = client.address;
-                if !self.may_subscribe(address, &part) {
+                let mode = client.parts.get(&part).copied().unwrap_or(Mode::Events);
+                if !self.allowed(address, &part, mode) {
                     debug!(%peer, %part, "light subscription ended: permission lapsed");
                     self.light_unsubscribe(peer, &part);
                     Delivery::Ended {

@@ -710,7 +710,7 @@ impl SwarmTask {
             return;
         }
         if self.light.wants(&part) {
-            self.light_deliver(&part, wire);
+            self.light_deliver(&part, message.body.message_type, wire);
         }
         if self.shared.events.receiver_count() == 0 {
             return;

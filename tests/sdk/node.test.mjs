@@ -136,3 +136,39 @@ test('history of a stored stream, and the server-side publisher reaches a Node s
   assert.equal(history.length, 4);
   await sub.unsubscribe();
 });
+
+test('end-to-end encryption: a permitted reader decrypts, a stranger cannot get the key', async (t) => {
+  const owner = new Client({ nodes: [wsNodes[0]], privateKey: OWNER_KEY, deployment: config.deployment });
+  const device = new Client({ nodes: [wsNodes[1]], privateKey: generatePrivateKey() });
+  const readerKey = generatePrivateKey();
+  const reader = new Client({ nodes: [wsNodes[2]], privateKey: readerKey });
+  const stranger = new Client({ nodes: [wsNodes[2]], privateKey: generatePrivateKey() });
+  t.after(() => Promise.all([owner, device, reader, stranger].map((c) => c.destroy())));
+  const stream = await owner.createStream({ id: `/private/${Date.now()}`, description: 'encrypted' });
+  await owner.grantPermissions(stream.id, { user: await device.getAddress(), permissions: ['publish'] });
+  await owner.grantPermissions(stream.id, { user: await reader.getAddress(), permissions: ['subscribe'] });
+
+  const got = [];
+  const problems = [];
+  await whenGranted(() => device.publish(stream.id, { warmup: true }, { encrypt: true }));
+  const sub = await whenGranted(() => reader.subscribe(stream.id, (content, metadata) => got.push({ content, metadata }), { onError: (e) => problems.push(e.code) }));
+  for (let i = 0; i < 100 && got.length === 0; i++) {
+    await device.publish(stream.id, { warmup: true }, { encrypt: true });
+    await sleep(100);
+  }
+  await sleep(500);
+  got.length = 0;
+  for (let n = 0; n < 10; n++) {
+    if (n === 5) await device.rotateGroupKey(stream.id);
+    if (n === 8) await device.rekey(stream.id);
+    await device.publish(stream.id, { secret: n }, { encrypt: true });
+  }
+  await until('10 decrypted events', () => got.length >= 10);
+  assert.deepEqual(got.map((m) => m.content.secret), [...Array(10).keys()]);
+  assert.ok(got.every((m) => m.metadata.encrypted && m.metadata.verified));
+  assert.deepEqual(problems, []);
+  await sub.unsubscribe();
+
+  // The stranger may not subscribe, and so cannot ask the publisher for keys either.
+  await assert.rejects(stranger.subscribe(stream.id, () => {}), (e) => e.code === 'NO_PERMISSION');
+});

@@ -10,7 +10,7 @@ use rivulet_client::{
 };
 use rivulet_protocol::{ContentType, StreamPartId};
 
-use crate::support::{World, start_node};
+use crate::support::{Node, World, start_node};
 
 fn client(nodes: &[&str], key: [u8; 32]) -> Client {
     Client::new(ClientConfig {
@@ -20,6 +20,22 @@ fn client(nodes: &[&str], key: [u8; 32]) -> Client {
         ..ClientConfig::default()
     })
     .unwrap()
+}
+
+/// Node A stores the world's stream part; node B joins through A.
+fn storing_node_and_peer(world: &World) -> (Node, Node) {
+    let dir = world.dir.path();
+    let a = start_node(
+        &dir.join("a"),
+        &world.deployment_file,
+        &["--storage.part", &world.part],
+    );
+    let b = start_node(
+        &dir.join("b"),
+        &world.deployment_file,
+        &["--network.bootstrap", &a.listen[0]],
+    );
+    (a, b)
 }
 
 async fn next_message(sub: &mut rivulet_client::Subscription) -> rivulet_protocol::StreamMessage {
@@ -34,16 +50,7 @@ async fn light_clients_publish_subscribe_resend_and_fail_over() {
     let world = World::new().await;
     let dir = world.dir.path();
     let part: StreamPartId = world.part.parse().unwrap();
-    let a = start_node(
-        &dir.join("a"),
-        &world.deployment_file,
-        &["--storage.part", &world.part],
-    );
-    let b = start_node(
-        &dir.join("b"),
-        &world.deployment_file,
-        &["--network.bootstrap", &a.listen[0]],
-    );
+    let (a, b) = storing_node_and_peer(&world);
     let c = start_node(
         &dir.join("c"),
         &world.deployment_file,
@@ -151,4 +158,113 @@ async fn light_clients_publish_subscribe_resend_and_fail_over() {
         "every event after the failover, once, in order"
     );
     drop(c);
+}
+
+/// End-to-end encryption: the reader gets plaintext through the key exchange, relay nodes and storage
+/// see only ciphertext; rotation and rekey keep the reader reading; a stranger's key request is refused
+/// by the nodes (no subscribe permission), so it never learns a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_events_reach_permitted_readers_only() {
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, b) = storing_node_and_peer(&world);
+    let publisher = client(&[&a.listen[0]], world.device.to_bytes());
+    let reader = client(&[&b.listen[0]], world.reader.to_bytes());
+    let mut sub = reader.subscribe(&part, None).await.unwrap();
+    let encrypted = PublishOptions {
+        encrypt: true,
+        ..PublishOptions::default()
+    };
+    let publish = |n: u32| {
+        let publisher = publisher.clone();
+        let stream = world.stream.clone();
+        let options = encrypted.clone();
+        async move {
+            publisher
+                .publish(
+                    &stream,
+                    ContentType::Json,
+                    format!(r#"{{"secret":{n}}}"#).into_bytes(),
+                    options,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Warm up the mesh between A and B.
+    let mut n = 0;
+    let first = loop {
+        n += 1;
+        assert!(n < 100, "events from A never reached B");
+        let published = publish(n).await;
+        assert_ne!(
+            published.message.body.content,
+            format!(r#"{{"secret":{n}}}"#).into_bytes()
+        );
+        if let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await
+        {
+            break event;
+        }
+    };
+    let SubscriptionEvent::Message(m) = first else {
+        panic!("{first:?}")
+    };
+    assert!(
+        String::from_utf8(m.body.content)
+            .unwrap()
+            .starts_with(r#"{"secret":"#),
+        "decrypted"
+    );
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {}
+
+    let start = n + 1;
+    for i in start..start + 5 {
+        publish(i).await;
+    }
+    publisher.rotate_group_key(&part).unwrap();
+    for i in start + 5..start + 10 {
+        publish(i).await;
+    }
+    publisher.rekey(&part).unwrap();
+    for i in start + 10..start + 15 {
+        publish(i).await;
+    }
+    for i in start..start + 15 {
+        let m = next_message(&mut sub).await;
+        assert_eq!(
+            m.body.content,
+            format!(r#"{{"secret":{i}}}"#).into_bytes(),
+            "event {i}"
+        );
+    }
+
+    // What the nodes store is ciphertext.
+    // (The key exchange travels in the same stream part: the newest stored messages include the
+    // reader's request and the publisher's response.)
+    let stored: Vec<_> = reader
+        .resend(&part, HistoryQuery::Last { n: 20 })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.body.message_type == rivulet_protocol::MessageType::Data)
+        .rev()
+        .collect();
+    assert!(stored[0].body.encryption.group_key_id().is_some());
+    assert_ne!(
+        stored[0].body.content,
+        format!(r#"{{"secret":{}}}"#, start + 14).into_bytes()
+    );
+
+    // A stranger cannot even ask for the key.
+    let stranger = client(&[&b.listen[0]], [9; 32]);
+    let key_id = stored[0].body.encryption.group_key_id().unwrap().clone();
+    let refused = stranger
+        .request_group_keys(&part, world.device.address(), &[key_id])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "NO_PERMISSION", "{refused}");
+    assert!(
+        refused.to_string().contains("send key requests"),
+        "{refused}"
+    );
 }

@@ -20,19 +20,33 @@ use std::{
 
 use rivulet_chain::{PermissionCache, to_alloy};
 use rivulet_protocol::{
-    Address, DecodeError, Limits, MessageId, SignatureError, StreamMessage, codec::SIGNATURE_LEN,
-    verify_frame,
+    Address, DecodeError, Limits, MessageId, MessageType, SignatureError, StreamMessage,
+    codec::SIGNATURE_LEN, verify_frame,
 };
 
 /// Who may publish what, and when. Implemented by [`PermissionCache`]; tests may use their own.
+///
+/// Data and group-key responses need publish permission; a group-key request needs subscribe
+/// permission (subscribers ask publishers for keys on the stream part they read).
 pub trait PublishPermission {
     /// Whether `publisher` may publish to `stream_id` at Unix time `at_secs`.
     fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool;
+
+    /// Whether `user` may subscribe to `stream_id` at Unix time `at_secs` (and so ask for its keys).
+    /// Nobody, unless the implementation says otherwise.
+    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
+        let _ = (stream_id, user, at_secs);
+        false
+    }
 }
 
 impl PublishPermission for PermissionCache {
     fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
         PermissionCache::may_publish(self, stream_id, to_alloy(publisher), at_secs)
+    }
+
+    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
+        PermissionCache::may_subscribe(self, stream_id, to_alloy(user), at_secs)
     }
 }
 
@@ -80,8 +94,9 @@ pub enum Rejection {
         /// The limit.
         max_ms: u64,
     },
-    /// The publisher has no publish permission on the stream at the message's time.
-    #[error("{publisher} may not publish to {stream_id} at {at_secs}")]
+    /// The publisher has no permission for this kind of message on the stream at the message's time
+    /// (publish; subscribe for a group-key request).
+    #[error("{publisher} may not {action} to {stream_id} at {at_secs}")]
     NoPermission {
         /// The stream.
         stream_id: String,
@@ -89,6 +104,8 @@ pub enum Rejection {
         publisher: Address,
         /// The message time, Unix seconds.
         at_secs: u64,
+        /// `publish`, or `send key requests` for a group-key request.
+        action: &'static str,
     },
     /// The signature does not hold.
     #[error("bad signature: {0}")]
@@ -261,11 +278,22 @@ impl Validator {
             });
         }
         let at_secs = id.timestamp / 1000;
-        if !permissions.may_publish(id.stream_id.as_str(), id.publisher, at_secs) {
+        let (allowed, action) = match message.body.message_type {
+            MessageType::GroupKeyRequest => (
+                permissions.may_subscribe(id.stream_id.as_str(), id.publisher, at_secs),
+                "send key requests",
+            ),
+            _ => (
+                permissions.may_publish(id.stream_id.as_str(), id.publisher, at_secs),
+                "publish",
+            ),
+        };
+        if !allowed {
             return Verdict::Reject(Rejection::NoPermission {
                 stream_id: id.stream_id.to_string(),
                 publisher: id.publisher,
                 at_secs,
+                action,
             });
         }
         // The signature over the bytes as received.
@@ -307,6 +335,10 @@ mod tests {
     }
 
     fn frame(s: &Signer, ts: u64, seq: u32) -> Vec<u8> {
+        typed_frame(s, ts, seq, MessageType::Data)
+    }
+
+    fn typed_frame(s: &Signer, ts: u64, seq: u32, message_type: MessageType) -> Vec<u8> {
         let body = UnsignedMessage {
             id: MessageId {
                 stream_id: stream(),
@@ -317,7 +349,7 @@ mod tests {
                 chain_id: ChainId::new("c").unwrap(),
             },
             prev: None,
-            message_type: MessageType::Data,
+            message_type,
             content_type: ContentType::Json,
             encryption: Encryption::None,
             new_group_key: None,
@@ -345,6 +377,47 @@ mod tests {
             },
         });
         cache
+    }
+
+    /// Key requests need subscribe permission, key responses and data publish permission.
+    #[test]
+    fn key_requests_need_subscribe_permission() {
+        let alice = signer(1);
+        let reader = signer(3);
+        let mut perms = cache(&alice, u64::MAX);
+        let mut v = Validator::new(ValidatorConfig::default());
+        let request = typed_frame(&reader, NOW, 0, MessageType::GroupKeyRequest);
+        match v.validate(&request, NOW, &perms) {
+            Verdict::Reject(r) => {
+                assert!(r.to_string().contains("may not send key requests"), "{r}")
+            }
+            other => panic!("{other:?}"),
+        }
+        perms.apply(&RegistryEvent::Permission {
+            id: stream().to_string(),
+            user: to_alloy(reader.address()),
+            permissions: Permissions {
+                subscribe_until: u64::MAX,
+                ..Permissions::default()
+            },
+        });
+        assert!(matches!(
+            v.validate(&request, NOW, &perms),
+            Verdict::Accept(_)
+        ));
+        // A subscriber still may not publish data or answer for keys.
+        for kind in [MessageType::Data, MessageType::GroupKeyResponse] {
+            let f = typed_frame(&reader, NOW, 1, kind);
+            assert!(
+                matches!(v.validate(&f, NOW, &perms), Verdict::Reject(_)),
+                "{kind:?}"
+            );
+        }
+        let response = typed_frame(&alice, NOW, 5, MessageType::GroupKeyResponse);
+        assert!(matches!(
+            v.validate(&response, NOW, &perms),
+            Verdict::Accept(_)
+        ));
     }
 
     #[test]

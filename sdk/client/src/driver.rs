@@ -34,12 +34,14 @@ pub(crate) enum Command {
         request: LightRequest,
         reply: oneshot::Sender<Result<LightResponse, ClientError>>,
     },
-    /// Add a subscription sink for `part` (subscribing at the node if it is the first).
+    /// Add a subscription sink for `part` (subscribing at the node if it is the first): a reader's,
+    /// or (`reader: false`) a key service's, which needs only the part's group-key requests.
     Subscribe {
         part: StreamPartId,
         id: u64,
         sink: mpsc::UnboundedSender<Delivery>,
         reply: oneshot::Sender<Result<(), ClientError>>,
+        reader: bool,
     },
     /// Remove a subscription sink (unsubscribing at the node if it was the last).
     Unsubscribe { part: StreamPartId, id: u64 },
@@ -55,7 +57,8 @@ pub(crate) enum Command {
 /// Who waits for a request's answer.
 enum Reply {
     User(oneshot::Sender<Result<LightResponse, ClientError>>),
-    Subscribe(StreamPartId, oneshot::Sender<Result<(), ClientError>>),
+    /// A (key service's or reader's) subscription: on refusal only that sink goes.
+    Subscribe(StreamPartId, u64, oneshot::Sender<Result<(), ClientError>>),
     /// A re-subscription after a reconnect.
     Resubscribe(StreamPartId),
     /// An unsubscribe nobody waits for.
@@ -72,7 +75,27 @@ struct Pending {
 /// A stream part's subscription sinks.
 #[derive(Default)]
 struct Sinks {
-    sinks: Vec<(u64, mpsc::UnboundedSender<Delivery>)>,
+    /// (id, sink, whether it is a reader's).
+    sinks: Vec<(u64, mpsc::UnboundedSender<Delivery>, bool)>,
+}
+
+impl Sinks {
+    fn has_reader(&self) -> bool {
+        self.sinks.iter().any(|(_, _, reader)| *reader)
+    }
+}
+
+/// The request that subscribes a part at the node: every event for readers, key requests otherwise.
+fn subscribe_request(part: &StreamPartId, reader: bool) -> LightRequest {
+    if reader {
+        LightRequest::Subscribe {
+            part: part.to_string(),
+        }
+    } else {
+        LightRequest::ServeKeys {
+            part: part.to_string(),
+        }
+    }
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -224,15 +247,16 @@ impl Driver {
                 id,
                 sink,
                 reply,
+                reader,
             } => {
                 let sinks = self.subscriptions.entry(part.clone()).or_default();
                 let first = sinks.sinks.is_empty();
-                sinks.sinks.push((id, sink));
-                if first {
-                    let request = LightRequest::Subscribe {
-                        part: part.to_string(),
-                    };
-                    self.send(request, Reply::Subscribe(part, reply));
+                // A reader joining a part served only for keys widens the node's subscription.
+                let widen = reader && !sinks.has_reader();
+                sinks.sinks.push((id, sink, reader));
+                if first || widen {
+                    let request = subscribe_request(&part, reader);
+                    self.send(request, Reply::Subscribe(part, id, reply));
                 } else {
                     let _ = reply.send(Ok(()));
                 }
@@ -241,7 +265,7 @@ impl Driver {
                 let Some(sinks) = self.subscriptions.get_mut(&part) else {
                     return;
                 };
-                sinks.sinks.retain(|(i, _)| *i != id);
+                sinks.sinks.retain(|(i, _, _)| *i != id);
                 if sinks.sinks.is_empty() {
                     self.subscriptions.remove(&part);
                     let request = LightRequest::Unsubscribe {
@@ -364,11 +388,13 @@ impl Driver {
         for (waiter, _) in self.waiters.drain(..) {
             let _ = waiter.send(Ok(entry));
         }
-        let parts: Vec<StreamPartId> = self.subscriptions.keys().cloned().collect();
-        for part in parts {
-            let request = LightRequest::Subscribe {
-                part: part.to_string(),
-            };
+        let parts: Vec<(StreamPartId, bool)> = self
+            .subscriptions
+            .iter()
+            .map(|(part, sinks)| (part.clone(), sinks.has_reader()))
+            .collect();
+        for (part, reader) in parts {
+            let request = subscribe_request(&part, reader);
             self.send(request, Reply::Resubscribe(part));
         }
         while let Some(pending) = self.queued.pop_front() {
@@ -449,9 +475,14 @@ impl Driver {
                     );
                 }
             }
-            Reply::Subscribe(part, reply) => match response {
+            Reply::Subscribe(part, id, reply) => match response {
                 LightResponse::Error { code, message } => {
-                    self.subscriptions.remove(&part);
+                    if let Some(sinks) = self.subscriptions.get_mut(&part) {
+                        sinks.sinks.retain(|(i, _, _)| *i != id);
+                        if sinks.sinks.is_empty() {
+                            self.subscriptions.remove(&part);
+                        }
+                    }
                     let _ = reply.send(Err(ClientError::Refused { code, message }));
                 }
                 _ => {
@@ -479,14 +510,14 @@ impl Driver {
         if let Some(sinks) = self.subscriptions.get_mut(&part) {
             sinks
                 .sinks
-                .retain(|(_, sink)| sink.unbounded_send(delivery.clone()).is_ok());
+                .retain(|(_, sink, _)| sink.unbounded_send(delivery.clone()).is_ok());
         }
     }
 
     /// Ends every subscription of a part (the node will not deliver it any more).
     fn end(&mut self, part: &StreamPartId, reason: String) {
         if let Some(sinks) = self.subscriptions.remove(part) {
-            for (_, sink) in sinks.sinks {
+            for (_, sink, _) in sinks.sinks {
                 let _ = sink.unbounded_send(Delivery::Ended {
                     part: part.to_string(),
                     reason: reason.clone(),
@@ -501,7 +532,7 @@ fn answer(reply: Reply, result: Result<LightResponse, ClientError>) {
         Reply::User(tx) => {
             let _ = tx.send(result);
         }
-        Reply::Subscribe(_, tx) => {
+        Reply::Subscribe(_, _, tx) => {
             let _ = tx.send(result.and_then(|r| match r {
                 LightResponse::Error { code, message } => {
                     Err(ClientError::Refused { code, message })

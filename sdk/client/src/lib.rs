@@ -30,19 +30,24 @@ pub use rivulet_network::HistoryQuery;
 use rivulet_network::{
     build_client_swarm,
     libp2p::{Multiaddr, PeerId, identity::Keypair},
-    light::{LightRequest, LightResponse},
+    light::{Delivery, LightRequest, LightResponse},
 };
 use rivulet_protocol::{
-    Address, ChainId, ContentType, Limits, MessageChain, MessageRef, Partition, Signer, StreamId,
-    StreamMessage, StreamPartId, UnsignedMessage, partition_for_key, signing::decode_verified,
+    Address, ChainId, ContentType, GroupKey, GroupKeyId, Limits, MessageChain, MessageRef,
+    MessageType, Partition, Signer, StreamId, StreamMessage, StreamPartId, UnsignedMessage, ecies,
+    encryption::{encrypt_content, seal_next_key},
+    partition_for_key,
+    signing::{decode_verified, signer_public_key},
 };
 
 mod driver;
 mod error;
+mod keys;
 pub mod runtime;
 mod subscription;
 
 pub use error::ClientError;
+pub use keys::{EncryptedKey, KeyRequest, KeyResponse};
 pub use subscription::{Subscription, SubscriptionEvent};
 
 use driver::{Command, Driver};
@@ -81,6 +86,9 @@ pub struct PublishOptions {
     pub partition_key: Option<String>,
     /// The event time, ms since the epoch (now when `None`).
     pub timestamp: Option<u64>,
+    /// Encrypt the content with this publisher's group key for the stream part (end to end: only
+    /// readers the registry lets subscribe can obtain the key).
+    pub encrypt: bool,
 }
 
 /// A published event.
@@ -101,6 +109,7 @@ struct Inner {
     chain_id: ChainId,
     chains: Mutex<HashMap<StreamPartId, MessageChain>>,
     partitions: Mutex<HashMap<StreamId, u32>>,
+    keys: Mutex<keys::KeyStore>,
     limits: Limits,
     next_subscription: AtomicU64,
     request_timeout: Duration,
@@ -162,6 +171,7 @@ impl Client {
                 chain_id,
                 chains: Mutex::default(),
                 partitions: Mutex::default(),
+                keys: Mutex::default(),
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
@@ -244,10 +254,31 @@ impl Client {
         content: Vec<u8>,
         timestamp: Option<u64>,
     ) -> Result<StreamMessage, ClientError> {
+        self.sign_as(
+            part,
+            MessageType::Data,
+            content_type,
+            content,
+            timestamp,
+            None,
+        )
+    }
+
+    /// Signs the next message of this client's chain in `part`; with `keys`, encrypts the content under
+    /// the first and announces the second (a rotation).
+    fn sign_as(
+        &self,
+        part: &StreamPartId,
+        message_type: MessageType,
+        content_type: ContentType,
+        content: Vec<u8>,
+        timestamp: Option<u64>,
+        keys: Option<(&GroupKey, Option<&GroupKey>)>,
+    ) -> Result<StreamMessage, ClientError> {
         let timestamp = timestamp.unwrap_or_else(runtime::now_ms);
         let mut chains = lock(&self.inner.chains);
         let link = chains.entry(part.clone()).or_default().next(timestamp);
-        let body = UnsignedMessage::data(
+        let mut body = UnsignedMessage::data(
             part,
             self.inner.signer.address(),
             self.inner.chain_id.clone(),
@@ -255,6 +286,13 @@ impl Client {
             content_type,
             content,
         );
+        body.message_type = message_type;
+        if let Some((key, next)) = keys {
+            let mut rng = runtime::rng();
+            encrypt_content(&mut body, key, &mut rng)
+                .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+            body.new_group_key = next.map(|next| seal_next_key(key, next, &mut rng));
+        }
         self.inner
             .signer
             .sign(body)
@@ -278,7 +316,25 @@ impl Client {
             )));
         }
         let part = self.part_for(stream, &options)?;
-        let message = self.sign(&part, content_type, content, options.timestamp)?;
+        let message = if options.encrypt {
+            // The key service runs before the first encrypted event leaves, so no reader waits for it.
+            self.serve_keys(&part).await?;
+            let (key, next) = lock(&self.inner.keys).for_publish(&part)?;
+            let message = self.sign_as(
+                &part,
+                MessageType::Data,
+                content_type,
+                content,
+                options.timestamp,
+                Some((&key, next.as_ref())),
+            )?;
+            if let Some(next) = next {
+                lock(&self.inner.keys).rotated(&part, &next);
+            }
+            message
+        } else {
+            self.sign(&part, content_type, content, options.timestamp)?
+        };
         let (at, prev) = (message.message_ref(), message.body.prev);
         let result = self.send(message).await;
         if matches!(result, Err(ClientError::Refused { .. }))
@@ -288,6 +344,166 @@ impl Client {
             chain.take_back(at, prev);
         }
         result
+    }
+
+    /// Rotates `part`'s group key: the next encrypted event announces a new key, sealed under the current
+    /// one, and uses it from then on. Readers follow without asking.
+    pub fn rotate_group_key(&self, part: &StreamPartId) -> Result<(), ClientError> {
+        lock(&self.inner.keys).rotate(part)
+    }
+
+    /// Starts a new group key for `part` without announcing it: readers must request it, and relay
+    /// nodes pass requests only from addresses that may subscribe — so after a revocation, the removed
+    /// reader cannot read what comes next.
+    pub fn rekey(&self, part: &StreamPartId) -> Result<(), ClientError> {
+        lock(&self.inner.keys).rekey(part)
+    }
+
+    /// A group key this client holds (its own or received).
+    pub(crate) fn group_key(&self, id: &GroupKeyId) -> Option<GroupKey> {
+        lock(&self.inner.keys).get(id)
+    }
+
+    pub(crate) fn add_group_key(&self, key: GroupKey) {
+        lock(&self.inner.keys).add(key);
+    }
+
+    /// Asks `publisher` for group keys on `part`: publishes a group-key request there. Nodes refuse it
+    /// (`no_permission`) unless this client's address may subscribe to the stream.
+    pub async fn request_group_keys(
+        &self,
+        part: &StreamPartId,
+        publisher: Address,
+        ids: &[GroupKeyId],
+    ) -> Result<(), ClientError> {
+        let request = KeyRequest {
+            request_id: hex::encode(runtime::random_bytes::<8>()),
+            publisher: publisher.to_checksum(),
+            group_key_ids: ids.iter().map(|id| id.as_str().to_owned()).collect(),
+        };
+        let content = serde_json::to_vec(&request)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let message = self.sign_as(
+            part,
+            MessageType::GroupKeyRequest,
+            ContentType::Json,
+            content,
+            None,
+            None,
+        )?;
+        let (at, prev) = (message.message_ref(), message.body.prev);
+        let result = self.send(message).await.map(|_| ());
+        if result.is_err()
+            && let Some(chain) = lock(&self.inner.chains).get_mut(part)
+        {
+            chain.take_back(at, prev);
+        }
+        result
+    }
+
+    /// The keys in a group-key response addressed to this client.
+    pub(crate) fn open_key_response(&self, message: &StreamMessage) -> Vec<GroupKey> {
+        let Ok(response) = serde_json::from_slice::<KeyResponse>(&message.body.content) else {
+            return Vec::new();
+        };
+        if !response
+            .recipient
+            .eq_ignore_ascii_case(&self.address().to_checksum())
+        {
+            return Vec::new();
+        }
+        let secret = self.inner.signer.secret_key();
+        response
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let bytes = ecies::decrypt(&secret, &hex::decode(&k.data).ok()?).ok()?;
+                Some(GroupKey::new(
+                    GroupKeyId::new(k.id.clone()).ok()?,
+                    bytes.try_into().ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Starts this client's key service on `part` (once): the node pushes it the part's group-key
+    /// requests, and it answers those for its own keys.
+    async fn serve_keys(&self, part: &StreamPartId) -> Result<(), ClientError> {
+        if !lock(&self.inner.keys).serving.insert(part.clone()) {
+            return Ok(());
+        }
+        let (_, mut requests) = match self.open_subscription(part, false).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                lock(&self.inner.keys).serving.remove(part);
+                return Err(e);
+            }
+        };
+        let client = self.clone();
+        runtime::spawn(async move {
+            use futures::StreamExt;
+            while let Some(delivery) = requests.next().await {
+                let Delivery::Events { messages, .. } = delivery else {
+                    continue;
+                };
+                for wire in messages {
+                    if let Ok(message) = decode_verified(&wire, &client.inner.limits)
+                        && message.body.message_type == MessageType::GroupKeyRequest
+                    {
+                        let _ = client.answer_key_request(&message).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Answers a group-key request for this client's keys, encrypted to the requester's key. The relay
+    /// nodes passed the request only because its signer may subscribe.
+    async fn answer_key_request(&self, request: &StreamMessage) -> Result<(), ClientError> {
+        let Ok(asked) = serde_json::from_slice::<KeyRequest>(&request.body.content) else {
+            return Ok(());
+        };
+        if !asked
+            .publisher
+            .eq_ignore_ascii_case(&self.address().to_checksum())
+        {
+            return Ok(());
+        }
+        let requester =
+            signer_public_key(request).map_err(|e| ClientError::Unverifiable(e.to_string()))?;
+        let mut rng = runtime::rng();
+        let keys: Vec<EncryptedKey> = asked
+            .group_key_ids
+            .iter()
+            .filter_map(|id| {
+                let key = self.group_key(&GroupKeyId::new(id.clone()).ok()?)?;
+                Some(EncryptedKey {
+                    id: id.clone(),
+                    data: hex::encode(ecies::encrypt(&requester, key.bytes(), &mut rng)),
+                })
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let response = KeyResponse {
+            request_id: asked.request_id,
+            recipient: request.id().publisher.to_checksum(),
+            keys,
+        };
+        let content = serde_json::to_vec(&response)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        let part = request.id().stream_part();
+        let message = self.sign_as(
+            &part,
+            MessageType::GroupKeyResponse,
+            ContentType::Json,
+            content,
+            None,
+            None,
+        )?;
+        self.send(message).await.map(|_| ())
     }
 
     /// Sends an event signed elsewhere (or by [`Client::sign`]).
@@ -308,12 +524,13 @@ impl Client {
         }
     }
 
-    /// Subscribes to a stream part; with `last`, the newest `last` stored events come first.
-    pub async fn subscribe(
+    /// Registers a subscription sink with the driver (a reader's, or a key service's) and waits for the
+    /// node to accept it; returns its id and what the node pushes.
+    async fn open_subscription(
         &self,
         part: &StreamPartId,
-        last: Option<u32>,
-    ) -> Result<Subscription, ClientError> {
+        reader: bool,
+    ) -> Result<(u64, mpsc::UnboundedReceiver<Delivery>), ClientError> {
         let id = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
         let (sink, deliveries) = mpsc::unbounded();
         let (reply, rx) = oneshot::channel();
@@ -322,8 +539,19 @@ impl Client {
             id,
             sink,
             reply,
+            reader,
         });
         rx.await.map_err(|_| ClientError::Destroyed)??;
+        Ok((id, deliveries))
+    }
+
+    /// Subscribes to a stream part; with `last`, the newest `last` stored events come first.
+    pub async fn subscribe(
+        &self,
+        part: &StreamPartId,
+        last: Option<u32>,
+    ) -> Result<Subscription, ClientError> {
+        let (id, deliveries) = self.open_subscription(part, true).await?;
         let mut subscription = Subscription::new(part.clone(), id, self.clone(), deliveries);
         if let Some(n) = last.filter(|n| *n > 0) {
             let history = self.resend(part, HistoryQuery::Last { n }).await?;

@@ -36,6 +36,11 @@ pub async fn sleep(duration: Duration) {
     futures_timer::Delay::new(duration).await;
 }
 
+/// A cryptographic random number generator on the platform's secure source.
+pub(crate) fn rng() -> rivulet_protocol::rand_core::UnwrapErr<getrandom::SysRng> {
+    rivulet_protocol::rand_core::UnwrapErr(getrandom::SysRng)
+}
+
 /// `N` bytes from the operating system's (or the browser's) secure random source.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];

@@ -1,12 +1,16 @@
 //! A subscription: the events a node pushes for one stream part, each verified here, put in order per
-//! publisher chain, with duplicates dropped and gaps filled by resend.
+//! publisher chain, with duplicates dropped and gaps filled by resend; encrypted events decrypted, with
+//! the keys asked of their publishers when missing (events wait, in order, until their key arrives).
 
 use std::{collections::HashSet, collections::VecDeque, time::Duration};
 
 use futures::{FutureExt, StreamExt, channel::mpsc};
 use rivulet_network::{HistoryQuery, light::Delivery};
 use rivulet_protocol::{
-    ChainKey, ChainTracker, Ingest, Limits, StreamMessage, StreamPartId, signing::decode_verified,
+    Address, ChainKey, ChainTracker, GroupKeyId, Ingest, Limits, MessageType, StreamMessage,
+    StreamPartId,
+    encryption::{decrypt_content, open_next_key},
+    signing::decode_verified,
 };
 
 use crate::{Client, driver::Command, runtime::now_ms};
@@ -25,10 +29,21 @@ pub enum SubscriptionEvent {
     },
     /// The subscription ended on the node's side (the permission lapsed or was revoked).
     Ended(String),
+    /// An encrypted event whose key could not be obtained (or did not open it); delivery goes on.
+    Undecryptable {
+        /// The publisher.
+        publisher: String,
+        /// The key it names.
+        group_key_id: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// How long an out-of-order event waits for the ones before it before they are resent.
 const GAP_GRACE: Duration = Duration::from_millis(800);
+/// How long events wait for a group key before they are given up as undecryptable.
+const KEY_WAIT: Duration = Duration::from_secs(10);
 /// Out-of-order events kept per chain; chains tracked per subscription.
 const MAX_WAITING: usize = 10_000;
 const MAX_CHAINS: usize = 10_000;
@@ -46,6 +61,12 @@ pub struct Subscription {
     limits: Limits,
     rejected: u64,
     ended: bool,
+    /// Events waiting for a group key, in delivery order.
+    held: VecDeque<StreamMessage>,
+    /// Keys asked for (or to ask for), and when the front of `held` started waiting.
+    asked: HashSet<GroupKeyId>,
+    to_ask: Vec<(Address, GroupKeyId)>,
+    held_since: u64,
 }
 
 impl Subscription {
@@ -67,6 +88,10 @@ impl Subscription {
             gap_due: None,
             rejected: 0,
             ended: false,
+            held: VecDeque::new(),
+            asked: HashSet::new(),
+            to_ask: Vec::new(),
+            held_since: 0,
         }
     }
 
@@ -93,16 +118,37 @@ impl Subscription {
             if let Some(event) = self.ready.pop_front() {
                 return Some(event);
             }
-            if self.ended {
+            if self.ended && self.held.is_empty() {
                 return None;
             }
-            if let Some(due) = self.gap_due {
+            if !self.to_ask.is_empty() {
+                self.ask_for_keys().await;
+                continue;
+            }
+            let key_due =
+                (!self.held.is_empty()).then(|| self.held_since + KEY_WAIT.as_millis() as u64);
+            if key_due.is_some_and(|due| now_ms() >= due) {
+                self.give_up_front("no key arrived within 10 s");
+                continue;
+            }
+            if self.ended {
+                // Nothing more will arrive: what waits for keys is given up.
+                self.give_up_front("the subscription ended");
+                continue;
+            }
+            let due = match (self.gap_due, key_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(due) = due {
                 let now = now_ms();
-                if now >= due {
+                if self.gap_due.is_some_and(|g| now >= g) {
                     self.fill_gaps().await;
                     continue;
                 }
-                let wait = futures_timer::Delay::new(Duration::from_millis(due - now)).fuse();
+                let wait =
+                    futures_timer::Delay::new(Duration::from_millis(due.saturating_sub(now)))
+                        .fuse();
                 futures::pin_mut!(wait);
                 futures::select! {
                     delivery = self.deliveries.next() => self.on_delivery(delivery),
@@ -146,9 +192,11 @@ impl Subscription {
         let at = message.message_ref();
         let prev = message.body.prev;
         match self.tracker.ingest(key.clone(), at, prev, message) {
-            Ingest::Deliver(messages) => self
-                .ready
-                .extend(messages.into_iter().map(SubscriptionEvent::Message)),
+            Ingest::Deliver(messages) => {
+                for message in messages {
+                    self.surface(message);
+                }
+            }
             Ingest::Duplicate => {}
             Ingest::Buffered { .. } | Ingest::Overflow => {
                 self.gapped.insert(key);
@@ -180,14 +228,122 @@ impl Subscription {
                 self.ready.push_back(SubscriptionEvent::Gap {
                     publisher: key.publisher.to_checksum(),
                 });
-                self.ready
-                    .extend(skipped.into_iter().map(SubscriptionEvent::Message));
+                for message in skipped {
+                    self.surface(message);
+                }
             }
         }
         // Gaps found while filling (none are expected) wait for the next round.
         if !self.gapped.is_empty() && self.gap_due.is_none() {
             self.gap_due = Some(now_ms() + GAP_GRACE.as_millis() as u64);
         }
+    }
+}
+
+impl Subscription {
+    /// Hands out an event in chain order: key-exchange messages are handled here, not handed out;
+    /// encrypted events are decrypted or wait for their key.
+    fn surface(&mut self, message: StreamMessage) {
+        match message.body.message_type {
+            MessageType::GroupKeyResponse => {
+                let keys = self.client.open_key_response(&message);
+                if !keys.is_empty() {
+                    for key in keys {
+                        self.client.add_group_key(key);
+                    }
+                    self.release();
+                }
+            }
+            MessageType::GroupKeyRequest => {}
+            MessageType::Data => {
+                if self.held.is_empty() {
+                    self.held_since = now_ms();
+                }
+                self.held.push_back(message);
+                self.release();
+            }
+        }
+    }
+
+    /// Hands out held events from the front while their keys are known; asks for the first missing one.
+    fn release(&mut self) {
+        while let Some(front) = self.held.front() {
+            let Some(id) = front.body.encryption.group_key_id().cloned() else {
+                if let Some(m) = self.held.pop_front() {
+                    self.ready.push_back(SubscriptionEvent::Message(m));
+                }
+                continue;
+            };
+            match self.client.group_key(&id) {
+                Some(key) => {
+                    let Some(mut message) = self.held.pop_front() else {
+                        break;
+                    };
+                    match decrypt_content(&message.body, &key) {
+                        Ok(plain) => {
+                            // A rotation: the next key travels sealed under this one.
+                            if let Some(sealed) = &message.body.new_group_key
+                                && let Ok(next) = open_next_key(&key, sealed)
+                            {
+                                self.client.add_group_key(next);
+                            }
+                            message.body.content = plain;
+                            self.ready.push_back(SubscriptionEvent::Message(message));
+                        }
+                        Err(e) => self.ready.push_back(SubscriptionEvent::Undecryptable {
+                            publisher: message.id().publisher.to_checksum(),
+                            group_key_id: id.as_str().to_owned(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                    self.held_since = now_ms();
+                }
+                None => {
+                    if self.asked.insert(id.clone()) {
+                        self.to_ask.push((front.id().publisher, id));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Publishes the pending key requests; a refused one gives up the events that wait for that key.
+    async fn ask_for_keys(&mut self) {
+        for (publisher, id) in std::mem::take(&mut self.to_ask) {
+            if let Err(e) = self
+                .client
+                .request_group_keys(&self.part, publisher, std::slice::from_ref(&id))
+                .await
+            {
+                let reason = format!("the key request was refused: {e}");
+                while self
+                    .held
+                    .front()
+                    .is_some_and(|m| m.body.encryption.group_key_id() == Some(&id))
+                {
+                    self.give_up_front(&reason);
+                }
+            }
+        }
+    }
+
+    /// Gives up the first held event as undecryptable and goes on with the rest.
+    fn give_up_front(&mut self, reason: &str) {
+        if let Some(m) = self.held.pop_front() {
+            self.ready.push_back(SubscriptionEvent::Undecryptable {
+                publisher: m.id().publisher.to_checksum(),
+                group_key_id: m
+                    .body
+                    .encryption
+                    .group_key_id()
+                    .map(|id| id.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: reason.to_owned(),
+            });
+        }
+        self.held_since = now_ms();
+        self.release();
     }
 }
 

@@ -53,6 +53,12 @@ pub enum LightRequest {
         /// `<stream id>#<partition>`.
         part: String,
     },
+    /// Push this stream part's group-key requests to me: a publisher of encrypted events serves its keys
+    /// (needs publish permission, not subscribe). Ended with `Unsubscribe`.
+    ServeKeys {
+        /// `<stream id>#<partition>`.
+        part: String,
+    },
     /// Stop pushing this stream part.
     Unsubscribe {
         /// `<stream id>#<partition>`.

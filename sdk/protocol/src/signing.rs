@@ -110,6 +110,11 @@ impl Signer {
         self.key.to_bytes().into()
     }
 
+    /// The secret key (to open what was encrypted to this key with ECIES).
+    pub fn secret_key(&self) -> k256::SecretKey {
+        self.key.as_nonzero_scalar().into()
+    }
+
     /// The public key.
     pub fn public_key(&self) -> k256::PublicKey {
         self.key.verifying_key().into()
@@ -161,6 +166,29 @@ pub fn recover_hash(hash: &[u8; 32], signature: &Signature) -> Result<Address, S
     let key = VerifyingKey::recover_from_prehash(hash, &sig, recid)
         .map_err(|_| SignatureError::Unrecoverable)?;
     Ok(Address::from_public_key(&key.into()))
+}
+
+/// The public key that signed `message` (the key to answer it with ECIES, as a group-key response does).
+pub fn signer_public_key(message: &StreamMessage) -> Result<k256::PublicKey, SignatureError> {
+    let bytes = &message.signature.0;
+    let v = bytes[64];
+    let recid = match v {
+        27 | 28 => v - 27,
+        _ => return Err(SignatureError::RecoveryId(v)),
+    };
+    let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed)?;
+    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(v))?;
+    let hash = eip191_hash(&[SIGNING_DOMAIN, &message.body.body_bytes()?]);
+    let key = VerifyingKey::recover_from_prehash(&hash, &sig, recid)
+        .map_err(|_| SignatureError::Unrecoverable)?;
+    let key: k256::PublicKey = key.into();
+    if Address::from_public_key(&key) != message.body.id.publisher {
+        return Err(SignatureError::WrongSigner {
+            claimed: message.body.id.publisher,
+            recovered: Address::from_public_key(&key),
+        });
+    }
+    Ok(key)
 }
 
 /// Recovers the address that `personal_sign`ed `message` (ethers' `verifyMessage`).

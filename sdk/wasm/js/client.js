@@ -90,6 +90,16 @@ export function makeApi(ready) {
       return call(async () => (await this.#client()).resend(stream, query ?? { last: 100 }));
     }
 
+    /** Rotates a stream part's group key; the next encrypted event announces the new key. */
+    async rotateGroupKey(stream) {
+      return call(async () => (await this.#client()).rotateGroupKey(stream));
+    }
+
+    /** A new group key that readers must request (only permitted readers get it): use after revoking. */
+    async rekey(stream) {
+      return call(async () => (await this.#client()).rekey(stream));
+    }
+
     async getStream(streamId) {
       return call(async () => (await this.#client()).getStream(String(streamId)));
     }

@@ -44,6 +44,12 @@ export interface PublishOptions {
   partitionKey?: string;
   /** Event time, ms since the epoch (default: now). */
   timestamp?: number;
+  /**
+   * Encrypt end to end (AES-256-GCM with this publisher's group key). Readers get the key from the
+   * publisher through the network's key exchange, which relay nodes allow only to addresses with
+   * subscribe permission.
+   */
+  encrypt?: boolean;
 }
 
 export interface PublishResult {
@@ -70,6 +76,8 @@ export interface MessageMetadata {
   signature: string;
   /** Always true: events that fail verification are never handed out. */
   verified: true;
+  /** The event travelled encrypted; `content` is decrypted. */
+  encrypted: boolean;
 }
 
 /** Event content: parsed JSON, or bytes. */
@@ -82,7 +90,7 @@ export interface SubscribeOptions {
   last?: number;
   /** The subscription ended on the node's side (the permission lapsed or was revoked). */
   onEnd?: (reason: string) => void;
-  /** A handler threw, or events could not be recovered (code GAP). */
+  /** A handler threw, events could not be recovered (code GAP), or not decrypted (UNDECRYPTABLE). */
   onError?: (error: unknown) => void;
 }
 
@@ -152,6 +160,10 @@ export class Client {
   grantPermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   revokePermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   hasPermission(query: PermissionQuery): Promise<boolean>;
+  /** Rotates a stream part's group key; the next encrypted event announces the new key. */
+  rotateGroupKey(stream: StreamPartArg): Promise<void>;
+  /** Starts a group key readers must request; after a revocation the removed reader cannot get it. */
+  rekey(stream: StreamPartArg): Promise<void>;
   destroy(): Promise<void>;
 }
 

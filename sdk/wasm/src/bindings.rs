@@ -283,6 +283,7 @@ impl RivuletClient {
                         partition: options.partition,
                         partition_key: options.partition_key,
                         timestamp: options.timestamp,
+                        encrypt: options.encrypt,
                     },
                 )
                 .await
@@ -351,6 +352,21 @@ impl RivuletClient {
                                 let e = js_error(
                                     "GAP",
                                     &format!("events of {publisher} could not be recovered"),
+                                );
+                                let _ = f.call1(&JsValue::NULL, &e);
+                            }
+                        }
+                        SubscriptionEvent::Undecryptable {
+                            publisher,
+                            group_key_id,
+                            reason,
+                        } => {
+                            if let Some(f) = &on_error {
+                                let e = js_error(
+                                    "UNDECRYPTABLE",
+                                    &format!(
+                                        "an event of {publisher} (key {group_key_id}) could not be decrypted: {reason}"
+                                    ),
                                 );
                                 let _ = f.call1(&JsValue::NULL, &e);
                             }
@@ -525,6 +541,27 @@ impl RivuletClient {
                 .map_err(chain_error)?;
             Ok(held.into())
         })
+    }
+
+    /// Rotates the group key of a stream part (announced in the next encrypted event).
+    #[wasm_bindgen(js_name = rotateGroupKey)]
+    pub fn rotate_group_key(&self, part: JsValue) -> Result<(), JsValue> {
+        let part = from_js::<PartArgOpt>(part)?
+            .0
+            .ok_or_else(|| invalid("which stream?"))?;
+        self.client
+            .rotate_group_key(&part.to_part().map_err(to_js)?)
+            .map_err(to_js)
+    }
+
+    /// Starts a new group key for a stream part that readers must request (after a revocation).
+    pub fn rekey(&self, part: JsValue) -> Result<(), JsValue> {
+        let part = from_js::<PartArgOpt>(part)?
+            .0
+            .ok_or_else(|| invalid("which stream?"))?;
+        self.client
+            .rekey(&part.to_part().map_err(to_js)?)
+            .map_err(to_js)
     }
 
     /// Closes the connections; pending calls reject with `DESTROYED`.

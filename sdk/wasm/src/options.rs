@@ -162,6 +162,9 @@ pub struct PublishArg {
     /// Event time, ms.
     #[serde(default)]
     pub timestamp: Option<u64>,
+    /// Encrypt end to end with this publisher's group key.
+    #[serde(default)]
+    pub encrypt: bool,
 }
 
 /// `subscribe(part, handler, options)` (its callbacks, `onEnd` and `onError`, are read apart).
@@ -193,6 +196,8 @@ pub struct Metadata {
     pub content_type: &'static str,
     /// The signature, hex.
     pub signature: String,
+    /// Whether the event travelled encrypted (the content handed out is decrypted).
+    pub encrypted: bool,
     /// Always true: unverifiable events are never handed out.
     pub verified: bool,
 }
@@ -213,6 +218,7 @@ impl Metadata {
                 _ => "binary",
             },
             signature: format!("0x{}", hex::encode(message.signature.0)),
+            encrypted: message.body.encryption.group_key_id().is_some(),
             verified: true,
         }
     }
