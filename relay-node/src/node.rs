@@ -17,7 +17,9 @@ use rivulet_network::{
     libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, request_response, swarm::SwarmEvent},
     part_of_topic, peer_of,
 };
-use rivulet_protocol::{Limits, MessageId, MessageRef, StreamMessage, StreamPartId};
+use rivulet_protocol::{
+    ChainKey, ChainTracker, Ingest, Limits, MessageId, MessageRef, StreamMessage, StreamPartId,
+};
 use rivulet_store::{Limit, Store};
 use rivulet_validate::{Rejection, Validator, ValidatorConfig, Verdict};
 use serde::Serialize;
@@ -241,6 +243,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         pending_history: Default::default(),
         light: Default::default(),
         discovery_rounds: 0,
+        ordering: ChainTracker::new(1024, 100_000),
+        order_waits: Default::default(),
     };
     task.run(command_rx).await
 }
@@ -267,6 +271,10 @@ struct SwarmTask {
     light: light::LightClients,
     /// Discovery rounds run so far.
     discovery_rounds: u64,
+    /// Orders events per publisher chain for local subscribers.
+    ordering: ChainTracker<(StreamMessage, Vec<u8>)>,
+    /// Chains with events waiting for a predecessor, and since when.
+    order_waits: std::collections::HashMap<ChainKey, std::time::Instant>,
 }
 
 /// A history request travelling from peer to peer until one stores the part.
@@ -276,6 +284,9 @@ struct PendingHistory {
     last_error: String,
     reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
 }
+
+/// How long an event waits for its chain predecessor before local subscribers get it anyway.
+const ORDER_WAIT: Duration = Duration::from_millis(400);
 
 /// How many nodes a node tries to stay connected to.
 const TARGET_PEERS: usize = 24;
@@ -287,9 +298,11 @@ impl SwarmTask {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
         let mut terminate = signal_terminate()?;
         let mut redial = tokio::time::interval(Duration::from_secs(5));
+        let mut order_tick = tokio::time::interval(ORDER_WAIT / 4);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = order_tick.tick(), if !self.order_waits.is_empty() => self.release_overdue(),
                 _ = redial.tick() => {
                     self.redial_bootstrap();
                     self.discover();
@@ -702,13 +715,68 @@ impl SwarmTask {
         }
     }
 
-    /// Hands an accepted event to local subscribers: light clients' queues, and WebSocket sessions
-    /// (rendered once, only if any listens).
+    /// Hands an accepted event to local subscribers in publisher-chain order. Gossip can bring a
+    /// chain's events out of order (a mesh has several paths); an event whose predecessor has not come
+    /// waits up to [`ORDER_WAIT`], then is handed out anyway (subscribers fill real gaps by resend).
     fn deliver(&mut self, message: &StreamMessage, wire: &[u8]) {
         let part = message.id().stream_part();
         if !self.local_subscribers.contains_key(&part) {
             return;
         }
+        let key = ChainKey {
+            part,
+            publisher: message.id().publisher,
+            chain_id: message.id().chain_id.clone(),
+        };
+        let item = (message.clone(), wire.to_vec());
+        match self
+            .ordering
+            .ingest(key.clone(), message.message_ref(), message.body.prev, item)
+        {
+            Ingest::Deliver(items) => {
+                if self.ordering.waiting(&key) == 0 {
+                    self.order_waits.remove(&key);
+                }
+                for (m, w) in items {
+                    self.fan_out(&m, &w);
+                }
+            }
+            Ingest::Duplicate => {}
+            Ingest::Buffered { .. } => {
+                self.order_waits
+                    .entry(key)
+                    .or_insert_with(std::time::Instant::now);
+            }
+            Ingest::Overflow => self.release_waiting(&key),
+        }
+    }
+
+    /// Hands out what waits on `key`'s chain, skipping the gap before it.
+    fn release_waiting(&mut self, key: &ChainKey) {
+        self.order_waits.remove(key);
+        for (m, w) in self.ordering.skip_gaps(key) {
+            self.fan_out(&m, &w);
+        }
+    }
+
+    /// Releases chains whose events waited longer than [`ORDER_WAIT`] for a predecessor.
+    fn release_overdue(&mut self) {
+        let now = std::time::Instant::now();
+        let overdue: Vec<ChainKey> = self
+            .order_waits
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= ORDER_WAIT)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in overdue {
+            self.release_waiting(&key);
+        }
+    }
+
+    /// Hands an event to local subscribers: light clients' queues, and WebSocket sessions (rendered
+    /// once, only if any listens).
+    fn fan_out(&mut self, message: &StreamMessage, wire: &[u8]) {
+        let part = message.id().stream_part();
         if self.light.wants(&part) {
             self.light_deliver(&part, message.body.message_type, wire);
         }
