@@ -286,7 +286,7 @@ struct PendingHistory {
 }
 
 /// How long an event waits for its chain predecessor before local subscribers get it anyway.
-const ORDER_WAIT: Duration = Duration::from_millis(400);
+const ORDER_WAIT: Duration = Duration::from_millis(1000);
 
 /// How many nodes a node tries to stay connected to.
 const TARGET_PEERS: usize = 24;
@@ -741,7 +741,9 @@ impl SwarmTask {
                     self.fan_out(&m, &w);
                 }
             }
-            Ingest::Duplicate => {}
+            // Not a repeat (the validator dropped those): an event older than what subscribers already
+            // got, arriving after its gap was given up. Late is better than lost.
+            Ingest::Duplicate => self.fan_out(message, wire),
             Ingest::Buffered { .. } => {
                 self.order_waits
                     .entry(key)

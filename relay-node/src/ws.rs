@@ -9,7 +9,8 @@
 //!   `{"type":"message","part":…,"message":{…}}` while the subscriber may subscribe (checked per event, so
 //!   a lapsed licence stops delivery with an `unsubscribed` frame);
 //! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
-//! - `{"type":"publish","message":"<hex wire>"}` → `published`;
+//! - `{"type":"publish","message":"<hex wire>"}` → `published` (publishes are pipelined: the node reads
+//!   on while earlier ones are validated and stored, up to 256 in flight, and answers them in order);
 //! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms) → `resent` with messages,
 //!   from this node's store.
 //!
@@ -30,7 +31,7 @@ use axum::{
     },
     response::Response,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
 use rivulet_chain::to_alloy;
 use rivulet_protocol::{
@@ -132,7 +133,12 @@ struct Session {
     address: Option<Address>,
     challenge: String,
     subscriptions: HashSet<StreamPartId>,
+    /// Publishes waiting for the node's answer, in the order they came.
+    pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
 }
+
+/// Publishes one connection may have in flight before the node stops reading from it.
+const MAX_PENDING: usize = 256;
 
 impl Session {
     fn may_subscribe(&self, part: &StreamPartId) -> bool {
@@ -231,16 +237,22 @@ impl Session {
                         );
                     }
                 };
-                match submit(&self.shared, wire).await {
-                    Ok(p) => {
-                        json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
+                // Answered when the node has it (stored, where it stores the part); meanwhile the
+                // connection goes on reading, so a publisher can keep many events in flight.
+                let shared = self.shared.clone();
+                self.pending.push_back(Box::pin(async move {
+                    match submit(&shared, wire).await {
+                        Ok(p) => {
+                            json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
+                        }
+                        Err(e) => {
+                            let e = submit_error(e);
+                            shared.metrics.http_error(e.code);
+                            error(&id, e.code, e.message)
+                        }
                     }
-                    Err(e) => {
-                        let e = submit_error(e);
-                        self.shared.metrics.http_error(e.code);
-                        error(&id, e.code, e.message)
-                    }
-                }
+                }));
+                Value::Null
             }
             ClientFrame::Resend {
                 id,
@@ -366,12 +378,16 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
         address: None,
         challenge,
         subscriptions: HashSet::new(),
+        pending: FuturesOrdered::new(),
     };
     let mut bucket = Bucket::new(shared.ws_rate);
     let mut permission_checked = Instant::now();
     loop {
         let out = tokio::select! {
-            frame = frames.next() => match frame {
+            // Publishes answered in the order they came.
+            Some(answer) = session.pending.next(), if !session.pending.is_empty() => Some(answer),
+            // At most MAX_PENDING publishes in flight per connection: beyond that, reading waits.
+            frame = frames.next(), if session.pending.len() < MAX_PENDING => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if bucket.take() {
                         Some(session.handle(&text).await)
@@ -414,7 +430,7 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                 Err(RecvError::Closed) => break,
             },
         };
-        if let Some(frame) = out
+        if let Some(frame) = out.filter(|f| !f.is_null())
             && sink
                 .send(Message::Text(frame.to_string().into()))
                 .await

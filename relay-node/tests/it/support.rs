@@ -108,6 +108,32 @@ pub(crate) fn frame(s: &Signer, stream: &StreamId, seq: u32, content: &str) -> V
     s.sign(body).unwrap().encode().unwrap()
 }
 
+/// Events linked into one publisher chain (`chain_id`), as a real publisher sends them: subscribers'
+/// nodes can put them back in order whatever path gossip takes.
+pub(crate) fn chained_frames(
+    s: &Signer,
+    stream: &StreamId,
+    chain_id: &str,
+    contents: &[String],
+) -> Vec<Vec<u8>> {
+    let part = StreamPartId::new(stream.clone(), Partition::new(0).unwrap());
+    let mut chain = rivulet_protocol::MessageChain::new();
+    contents
+        .iter()
+        .map(|content| {
+            let body = UnsignedMessage::data(
+                &part,
+                s.address(),
+                ChainId::new(chain_id).unwrap(),
+                chain.next(now_ms()),
+                ContentType::Json,
+                content.as_bytes().to_vec(),
+            );
+            s.sign(body).unwrap().encode().unwrap()
+        })
+        .collect()
+}
+
 pub(crate) async fn publish(http: &reqwest::Client, node: &Node, wire: &[u8]) -> (u16, Value) {
     let response = http
         .post(format!("{}/api/v1/publish", node.http))
