@@ -6,11 +6,10 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use alloy::primitives::U256;
 use rivulet_chain::{
-    ChainClient, PermissionKind, StreamMetadata, deploy,
-    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary},
-    http_provider, to_alloy,
+    ChainClient, PermissionKind, StreamMetadata,
+    dev::{Anvil, DEV_KEYS, deployed_chain},
+    to_alloy,
 };
 use rivulet_protocol::{
     ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
@@ -178,16 +177,9 @@ pub(crate) struct World {
 impl World {
     pub(crate) async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let anvil = Anvil::spawn(
-            &anvil_binary(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap(),
-            None,
-            LOCAL_CHAIN_ID,
-            None,
-        )
-        .unwrap();
-        let url = anvil.url();
-        let deployer = http_provider(&url, Some(DEV_KEYS[0].parse().unwrap())).unwrap();
-        let deployment = deploy(deployer, &url, &[], U256::from(1u64)).await.unwrap();
+        let (anvil, deployment) = deployed_chain(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .await
+            .unwrap();
         let deployment_file = dir.path().join("deployment.json");
         deployment.save(&deployment_file).unwrap();
         let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))

@@ -13,6 +13,7 @@ use alloy_sol_types::{SolCall, SolEvent, SolInterface, sol};
 use rivulet_protocol::{Signer, StreamId};
 use serde_json::{Value, json};
 
+pub mod market;
 pub mod rpc;
 pub mod tx;
 
@@ -154,6 +155,8 @@ pub struct Registry {
     address: Address,
     from_block: u64,
     sender: Sender,
+    /// The marketplace and DATA token, for the calls in [`market`].
+    market: Option<(Address, Address)>,
 }
 
 fn to_address(a: rivulet_protocol::Address) -> Address {
@@ -168,7 +171,7 @@ fn hex_data(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
-fn decode_hex(value: &Value) -> Result<Vec<u8>, LiteError> {
+pub(crate) fn decode_hex(value: &Value) -> Result<Vec<u8>, LiteError> {
     let s = value
         .as_str()
         .ok_or_else(|| LiteError::Decode(format!("expected hex data, got {value}")))?;
@@ -197,7 +200,8 @@ pub fn decode_revert(data: &[u8]) -> String {
         Ok(E::NotAnExpiringPermission(_)) => {
             "NotAnExpiringPermission: only publish and subscribe expire".into()
         }
-        Err(_) => format!("revert data 0x{}", hex::encode(data)),
+        Err(_) => market::decode_revert(data)
+            .unwrap_or_else(|| format!("revert data 0x{}", hex::encode(data))),
     }
 }
 
@@ -246,7 +250,14 @@ impl Registry {
             address,
             from_block,
             sender,
+            market: None,
         })
+    }
+
+    /// Adds the marketplace and the DATA token of the same deployment (for [`market`]'s calls).
+    pub fn with_market(mut self, marketplace: Address, token: Address) -> Registry {
+        self.market = Some((marketplace, token));
+        self
     }
 
     /// The address transactions come from.
@@ -259,11 +270,16 @@ impl Registry {
     }
 
     async fn view<C: SolCall>(&self, call: C) -> Result<C::Return, LiteError> {
+        self.view_at(self.address, call).await
+    }
+
+    /// A read-only call to the contract at `to`.
+    async fn view_at<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, LiteError> {
         let data = self
             .rpc
             .call(
                 "eth_call",
-                json!([{ "to": self.address.to_string(), "data": hex_data(&call.abi_encode()) }, "latest"]),
+                json!([{ "to": to.to_string(), "data": hex_data(&call.abi_encode()) }, "latest"]),
             )
             .await
             .map_err(reverted)?;
@@ -272,11 +288,17 @@ impl Registry {
 
     /// Sends a call as a transaction and waits for its receipt.
     async fn send<C: SolCall>(&self, call: C) -> Result<String, LiteError> {
+        self.send_to(self.address, call).await
+    }
+
+    /// Sends a call to the contract at `to` as a transaction and waits for its receipt.
+    async fn send_to<C: SolCall>(&self, to: Address, call: C) -> Result<String, LiteError> {
         let input = call.abi_encode();
         let from = self.sender().ok_or_else(|| {
             LiteError::Config("this client has no key or wallet to send transactions with".into())
         })?;
-        let tx = json!({ "from": from.to_string(), "to": self.address.to_string(), "data": hex_data(&input) });
+        let tx =
+            json!({ "from": from.to_string(), "to": to.to_string(), "data": hex_data(&input) });
         // A revert shows here, with the contract's reason, before anything is signed.
         let gas = self
             .rpc
@@ -313,7 +335,7 @@ impl Registry {
                     max_fee_per_gas: base * 2 + tip,
                     // 20% headroom over the estimate.
                     gas_limit: (gas + gas / 5) as u64,
-                    to: self.address,
+                    to,
                     input,
                 };
                 self.rpc

@@ -194,6 +194,20 @@ impl Drop for Anvil {
     }
 }
 
+/// A fresh local chain (anvil on a free port, found from `start`, see [`anvil_binary`]) with the
+/// contracts deployed from development account 0 — what tests start from.
+pub async fn deployed_chain(start: &Path) -> Result<(Anvil, crate::Deployment), ChainError> {
+    let anvil = Anvil::spawn(&anvil_binary(start)?, None, LOCAL_CHAIN_ID, None)?;
+    let url = anvil.url();
+    let key = DEV_KEYS[0]
+        .parse()
+        .map_err(|e| ChainError::Config(format!("development key: {e}")))?;
+    let deployer = crate::http_provider(&url, Some(key))?;
+    let deployment =
+        crate::deploy(deployer, &url, &[], alloy::primitives::U256::from(1u64)).await?;
+    Ok((anvil, deployment))
+}
+
 /// Whether something accepts TCP connections on `127.0.0.1:port`.
 pub fn is_listening(port: u16) -> bool {
     TcpStream::connect_timeout(

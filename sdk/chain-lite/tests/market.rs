@@ -1,0 +1,152 @@
+//! The registry and marketplace over bare JSON-RPC against a real anvil chain with the deployed
+//! contracts: a seller lists a stream; buyers license it with a permit signed by a key, with a permit
+//! signed by a wallet through `eth_signTypedData_v4` (anvil's unlocked accounts play the wallet, as a
+//! browser wallet would), and by approve-then-buy; the contracts' refusals come back by name.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use std::path::Path;
+
+use alloy_primitives::{Address, U256};
+use rivulet_chain::dev::{DEV_KEYS, deployed_chain};
+use rivulet_chain_lite::{GRANT, LiteError, Registry, Rpc, SUBSCRIBE, Sender};
+use rivulet_protocol::Signer;
+
+fn key(i: usize) -> Signer {
+    Signer::from_hex(DEV_KEYS[i]).unwrap()
+}
+
+fn addr(s: &Signer) -> Address {
+    Address::from(s.address().0)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_license_with_key_wallet_and_approve() {
+    let (anvil, d) = deployed_chain(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .await
+        .unwrap();
+    let url = anvil.url();
+    let connect = |sender: Sender| {
+        let url = url.clone();
+        async move {
+            Registry::connect(
+                Rpc::http(&url).unwrap(),
+                d.chain_id,
+                d.stream_registry,
+                d.start_block,
+                sender,
+            )
+            .await
+            .unwrap()
+            .with_market(d.marketplace, d.data_token)
+        }
+    };
+
+    // The seller makes a stream, lets the marketplace grant on it, and lists it.
+    let seller = connect(Sender::Key(key(1))).await;
+    let stream = seller
+        .create_stream("market/feed", r#"{"name":"Feed","partitions":1}"#)
+        .await
+        .unwrap();
+    seller
+        .grant(
+            &stream,
+            Some(rivulet_protocol::Address(d.marketplace.into_array())),
+            GRANT,
+        )
+        .await
+        .unwrap();
+    let price = U256::from(1_000_000_000_000_000u64); // 0.001 DATA a second
+    let id = seller
+        .create_product(
+            vec![stream.to_string()],
+            price,
+            60,
+            r#"{"name":"Feed"}"#,
+            "",
+        )
+        .await
+        .unwrap();
+    let listed = seller.list_products().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].id, listed[0].price_per_second, listed[0].active),
+        (id, price, true)
+    );
+    let cost = seller.price_of(id, 3600).await.unwrap();
+    assert_eq!(cost, price * U256::from(3600u64));
+
+    // A buyer with a key: one transaction, the permit signed here.
+    let a = connect(Sender::Key(key(2))).await;
+    a.faucet(addr(&key(2)), cost * U256::from(10u64))
+        .await
+        .unwrap();
+    let expiry = a
+        .buy_with_permit(id, 3600, cost, now() + 600)
+        .await
+        .unwrap();
+    assert!(expiry >= now() + 3500, "licensed for an hour");
+    assert!(
+        a.has_permission(&stream, key(2).address(), SUBSCRIBE, false)
+            .await
+            .unwrap()
+    );
+
+    // A buyer with a wallet: the permit is EIP-712 JSON to eth_signTypedData_v4, the transaction goes
+    // through eth_sendTransaction — and the token accepts the wallet's signature.
+    let wallet_account = addr(&key(3));
+    let b = connect(Sender::Wallet(wallet_account)).await;
+    b.faucet(wallet_account, cost).await.unwrap();
+    let expiry = b
+        .buy_with_permit(id, 3600, cost, now() + 600)
+        .await
+        .unwrap();
+    assert!(expiry >= now() + 3500);
+    assert_eq!(
+        b.balance(wallet_account).await.unwrap(),
+        U256::ZERO,
+        "paid exactly the price"
+    );
+
+    // A buyer without permit: approve, then buy; a second purchase extends the licence.
+    let c = connect(Sender::Key(key(4))).await;
+    c.faucet(addr(&key(4)), cost * U256::from(2u64))
+        .await
+        .unwrap();
+    let first = c.buy(id, 3600, cost).await.unwrap();
+    let second = c.buy(id, 3600, cost).await.unwrap();
+    assert_eq!(second, first + 3600, "extended from its end");
+
+    // Refusals come back by name.
+    let refusal = |r: Result<u64, LiteError>| match r {
+        Err(LiteError::Reverted(why)) => why,
+        other => panic!("expected a revert, got {other:?}"),
+    };
+    assert!(refusal(a.buy(id, 10, cost).await).contains("PeriodTooShort"));
+    assert!(refusal(a.buy(id, 3600, U256::from(1u64)).await).contains("PriceAboveMaximum"));
+    let poor = connect(Sender::Key(key(5))).await;
+    assert!(refusal(poor.buy(id, 3600, cost).await).contains("ERC20InsufficientBalance"));
+    seller.set_product_active(id, false).await.unwrap();
+    assert!(refusal(a.buy(id, 3600, cost).await).contains("ProductIsPaused"));
+    match b.set_price(id, U256::from(5u64)).await {
+        Err(LiteError::Reverted(why)) => assert!(why.contains("NotProductOwner"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
+    // The sales, from the marketplace's events.
+    let all = seller.purchases(None).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(
+        all.iter()
+            .all(|p| p.product_id == id && p.price == cost && p.beneficiary == addr(&key(1)))
+    );
+    let of_wallet = seller.purchases(Some(wallet_account)).await.unwrap();
+    assert_eq!(of_wallet.len(), 1);
+    assert_eq!(of_wallet[0].buyer, wallet_account);
+}
