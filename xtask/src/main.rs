@@ -123,7 +123,9 @@ fn up(root: &Path) -> Result<()> {
     println!("  site and browser demo   {}/", net.site);
     println!("  publisher demo          {}/demo.html", net.site);
     println!("  SDK docs                {}/docs.html", net.site);
-    println!("  marketplace dapp        {}/dapp/", net.site);
+    if root.join("marketplace-dapp/dist").exists() {
+        println!("  marketplace dapp        {}/dapp/", net.site);
+    }
     println!(
         "  chain (JSON-RPC)        {}",
         net.config["rpcUrl"].as_str().unwrap_or("")

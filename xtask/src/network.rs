@@ -298,7 +298,7 @@ impl LocalNetwork {
             "deployment": deployment,
             "demo": { "stream": sensors, "serverStream": weather },
             "nodeHttp": nodes.iter().map(|n| n.http.clone()).collect::<Vec<_>>(),
-            "dapp": "/dapp/",
+            "dapp": root.join("marketplace-dapp/dist").exists().then_some("/dapp/"),
         });
         let site = dir.join("site");
         std::fs::create_dir_all(&site)?;
