@@ -11,7 +11,9 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use futures::{SinkExt, StreamExt};
-use rivulet_chain::{ChainClient, Deployment, PermissionKind, StreamMetadata, to_alloy};
+use rivulet_chain::{
+    ChainClient, Deployment, NewProduct, PermissionKind, StreamMetadata, to_alloy,
+};
 use rivulet_protocol::{
     Address, ChainId, ContentType, Limits, MessageChain, Partition, Signer, StreamId, StreamPartId,
     UnsignedMessage, decode_verified,
@@ -77,6 +79,35 @@ pub(crate) enum StreamCommand {
         /// Text to look for.
         text: String,
     },
+}
+
+/// Marketplace commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProductCommand {
+    /// List a product over streams you hold grant on (the marketplace is given grant on them first when
+    /// it lacks it); prints the product id. You receive the payments.
+    Create {
+        /// The streams a licence covers (repeatable).
+        #[arg(long = "stream", required = true)]
+        streams: Vec<StreamId>,
+        /// Price in DATA wei per second of licence.
+        #[arg(long)]
+        price_per_second: String,
+        /// The shortest licence sold, seconds.
+        #[arg(long, default_value_t = 60)]
+        minimum_seconds: u64,
+        /// A human name.
+        #[arg(long)]
+        name: String,
+        /// A description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A category (e.g. environment, mobility).
+        #[arg(long, default_value = "")]
+        category: String,
+    },
+    /// Every product, as JSON lines.
+    List,
 }
 
 fn signer(args: &ClientArgs) -> Result<Signer> {
@@ -284,6 +315,70 @@ pub(crate) async fn stream(args: &ClientArgs, command: &StreamCommand) -> Result
             let client = chain(args, false).await?;
             for info in client.search_streams(text).await? {
                 print(&serde_json::to_value(info)?)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `product …`.
+pub(crate) async fn product(args: &ClientArgs, command: &ProductCommand) -> Result<()> {
+    match command {
+        ProductCommand::Create {
+            streams,
+            price_per_second,
+            minimum_seconds,
+            name,
+            description,
+            category,
+        } => {
+            let price = price_per_second.parse().map_err(|e| {
+                anyhow::anyhow!(
+                    "--price-per-second {price_per_second:?} is not a whole number of wei: {e}"
+                )
+            })?;
+            let client = chain(args, true).await?;
+            let seller = client.sender()?;
+            let marketplace = client.deployment().marketplace;
+            for stream in streams {
+                if !client
+                    .get_permissions(stream, marketplace)
+                    .await?
+                    .allows(PermissionKind::Grant, u64::MAX)
+                {
+                    client
+                        .grant(stream, marketplace, PermissionKind::Grant)
+                        .await
+                        .with_context(|| format!("letting the marketplace grant on {stream}"))?;
+                }
+            }
+            let id = client
+                .create_product(&NewProduct {
+                    streams: streams.clone(),
+                    beneficiary: seller,
+                    price_per_second: price,
+                    minimum_seconds: *minimum_seconds,
+                    metadata:
+                        json!({ "name": name, "description": description, "category": category })
+                            .to_string(),
+                    terms_uri: String::new(),
+                    terms_hash: Default::default(),
+                })
+                .await?;
+            print(&json!({ "productId": id }))
+        }
+        ProductCommand::List => {
+            let client = chain(args, false).await?;
+            for p in client.list_products().await? {
+                print(&json!({
+                    "id": p.id,
+                    "owner": p.owner.to_checksum(None),
+                    "pricePerSecond": p.price_per_second.to_string(),
+                    "minimumSeconds": p.minimum_seconds,
+                    "active": p.active,
+                    "metadata": serde_json::from_str::<Value>(&p.metadata).unwrap_or(Value::String(p.metadata.clone())),
+                    "streams": p.streams,
+                }))?;
             }
             Ok(())
         }

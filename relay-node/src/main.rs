@@ -79,6 +79,13 @@ enum Command {
         #[command(flatten)]
         client: client::ClientArgs,
     },
+    /// List products on the marketplace, and see them.
+    Product {
+        #[command(subcommand)]
+        command: client::ProductCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
     /// Grant a permission (edit, delete, publish, subscribe, grant) to an address, or to `public`.
     Grant {
         /// The stream.
@@ -135,6 +142,7 @@ async fn main() -> Result<()> {
             client,
         } => client::resend(&client, &stream, partition, last).await,
         Command::Stream { command, client } => client::stream(&client, &command).await,
+        Command::Product { command, client } => client::product(&client, &command).await,
         Command::Bench(args) => bench::run(&args).await,
         Command::Grant {
             stream,

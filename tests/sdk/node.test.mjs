@@ -135,6 +135,9 @@ test('history of a stored stream, and the server-side publisher reaches a Node s
   const history = await reader.resend(config.demo.serverStream, { last: 4 });
   assert.equal(history.length, 4);
   await sub.unsubscribe();
+  // The seeded marketplace stream is not public: without a licence there is nothing to read.
+  await assert.rejects(reader.subscribe(config.demo.licensedStream, () => {}), (e) => e.code === 'NO_PERMISSION');
+  await assert.rejects(reader.resend(config.demo.licensedStream, { last: 1 }), (e) => e.code === 'NO_PERMISSION');
 });
 
 test('end-to-end encryption: a permitted reader decrypts, a stranger cannot get the key', async (t) => {

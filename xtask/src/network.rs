@@ -22,6 +22,13 @@ pub(crate) const DEMO_OWNER_KEY: &str =
 /// anvil's development account 3: the server-side demo publisher.
 const DEMO_PUBLISHER_KEY: &str =
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+/// anvil's development account 6: a second seller on the marketplace.
+const SECOND_SELLER_KEY: &str =
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
+/// anvil's development account 7: the second seller's device, publishing traffic counts.
+const TRAFFIC_DEVICE_KEY: &str =
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356";
+const TRAFFIC_DEVICE: &str = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955";
 
 /// Ports of a local network (0: let the system pick).
 pub(crate) struct Ports {
@@ -49,7 +56,7 @@ pub(crate) struct LocalNetwork {
     /// The deployment file.
     pub(crate) deployment_file: PathBuf,
     _chain: KillOnDrop,
-    _publisher: KillOnDrop,
+    _publishers: [KillOnDrop; 2],
     _web: KillOnDrop,
 }
 
@@ -151,13 +158,18 @@ pub(crate) fn start_node(
 
 /// Runs a relay-node client command and returns its stdout as JSON.
 fn cli(root: &Path, deployment: &Path, args: &[&str]) -> Result<Value> {
+    cli_as(root, deployment, DEMO_OWNER_KEY, args)
+}
+
+/// Runs a relay-node client command with `key` and returns its stdout as JSON.
+fn cli_as(root: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Value> {
     let out = capture(
         &binary(root, "relay-node"),
         &[
             args,
             &[
                 "--private-key",
-                DEMO_OWNER_KEY,
+                key,
                 "--chain.deployment",
                 path_str(deployment)?,
             ],
@@ -248,6 +260,72 @@ impl LocalNetwork {
             &deployment_file,
             &["grant", &weather, publisher_address, "publish"],
         )?;
+        // A second seller with a stream that is not public: readers need a licence.
+        let traffic = cli_as(
+            root,
+            &deployment_file,
+            SECOND_SELLER_KEY,
+            &[
+                "stream",
+                "create",
+                "demo/traffic",
+                "--name",
+                "City traffic",
+                "--description",
+                "Vehicles per minute at three crossings, from a roadside device",
+            ],
+        )?;
+        let traffic = traffic["streamId"]
+            .as_str()
+            .context("no stream id")?
+            .to_owned();
+        cli_as(
+            root,
+            &deployment_file,
+            SECOND_SELLER_KEY,
+            &["grant", &traffic, TRAFFIC_DEVICE, "publish"],
+        )?;
+        // The marketplace: both sellers list their streams.
+        for (key, stream, name, description, category, price) in [
+            (
+                DEMO_OWNER_KEY,
+                &weather,
+                "Weather station",
+                "Temperature, humidity and wind twice a second",
+                "environment",
+                "1000000000000",
+            ),
+            (
+                SECOND_SELLER_KEY,
+                &traffic,
+                "City traffic",
+                "Vehicle counts at three crossings, every second",
+                "mobility",
+                "5000000000000",
+            ),
+        ] {
+            cli_as(
+                root,
+                &deployment_file,
+                key,
+                &[
+                    "product",
+                    "create",
+                    "--stream",
+                    stream,
+                    "--price-per-second",
+                    price,
+                    "--minimum-seconds",
+                    "60",
+                    "--name",
+                    name,
+                    "--description",
+                    description,
+                    "--category",
+                    category,
+                ],
+            )?;
+        }
 
         // Three relay nodes; A stores the demo streams and is everyone's bootstrap peer.
         let a = start_node(
@@ -259,6 +337,8 @@ impl LocalNetwork {
                 &format!("{sensors}#0"),
                 "--storage.part",
                 &format!("{weather}#0"),
+                "--storage.part",
+                &format!("{traffic}#0"),
             ],
         )?;
         let tcp_a = a
@@ -289,14 +369,29 @@ impl LocalNetwork {
             }
         }
 
-        let publisher = start_publisher(root, &nodes[0].http, &weather, &deployment_file, dir)?;
+        let publisher = start_publisher(
+            root,
+            &nodes[0].http,
+            (&weather, DEMO_PUBLISHER_KEY),
+            &deployment_file,
+            &dir.join("publisher.log"),
+            weather_reading,
+        )?;
+        let traffic_publisher = start_publisher(
+            root,
+            &nodes[1].http,
+            (&traffic, TRAFFIC_DEVICE_KEY),
+            &deployment_file,
+            &dir.join("traffic-publisher.log"),
+            traffic_reading,
+        )?;
 
         let config = json!({
             "nodes": entry,
             "rpcUrl": rpc_url,
             "chainId": deployment["chainId"],
             "deployment": deployment,
-            "demo": { "stream": sensors, "serverStream": weather },
+            "demo": { "stream": sensors, "serverStream": weather, "licensedStream": traffic },
             "nodeHttp": nodes.iter().map(|n| n.http.clone()).collect::<Vec<_>>(),
             "dapp": root.join("marketplace-dapp/dist").exists().then_some("/dapp/"),
         });
@@ -322,42 +417,51 @@ impl LocalNetwork {
             nodes,
             deployment_file,
             _chain: chain,
-            _publisher: publisher,
+            _publishers: [publisher, traffic_publisher],
             _web: web,
         })
     }
 }
 
-/// The server-side demo publisher: `relay-node publish` fed simulated weather twice a second.
+/// Simulated weather at second `t`.
+fn weather_reading(t: f64) -> Value {
+    json!({
+        "temperature": ((20.0 + 3.0 * (t / 30.0).sin() + 0.2 * (t * 1.7).sin()) * 100.0).round() / 100.0,
+        "humidity": ((55.0 + 10.0 * (t / 45.0).cos()) * 10.0).round() / 10.0,
+        "windSpeed": ((4.0 + 2.5 * (t / 7.0).sin().abs()) * 10.0).round() / 10.0,
+    })
+}
+
+/// Simulated vehicles per minute at three crossings at second `t`.
+fn traffic_reading(t: f64) -> Value {
+    let wave = |phase: f64, base: f64| (base + base * 0.4 * ((t + phase) / 20.0).sin()).round();
+    json!({ "north": wave(0.0, 40.0), "harbour": wave(7.0, 25.0), "station": wave(13.0, 60.0) })
+}
+
+/// A server-side demo publisher: `relay-node publish` with `key`, fed `reading(t)` twice a second.
 fn start_publisher(
     root: &Path,
     node_http: &str,
-    stream: &str,
+    (stream, key): (&str, &str),
     deployment: &Path,
-    dir: &Path,
+    log: &Path,
+    reading: fn(f64) -> Value,
 ) -> Result<KillOnDrop> {
     let mut child = Command::new(binary(root, "relay-node"))
         .args(["publish", stream, "--node", node_http])
-        .args(["--private-key", DEMO_PUBLISHER_KEY])
+        .args(["--private-key", key])
         .args(["--chain.deployment", path_str(deployment)?])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(
-            dir.join("publisher.log"),
-        )?))
+        .stderr(Stdio::from(std::fs::File::create(log)?))
         .spawn()
-        .context("cannot start the demo publisher")?;
+        .context("cannot start a demo publisher")?;
     let mut stdin = child.stdin.take().context("publisher has no stdin")?;
     std::thread::spawn(move || {
         let mut t = 0f64;
         loop {
             t += 0.5;
-            let line = json!({
-                "temperature": ((20.0 + 3.0 * (t / 30.0).sin() + 0.2 * (t * 1.7).sin()) * 100.0).round() / 100.0,
-                "humidity": ((55.0 + 10.0 * (t / 45.0).cos()) * 10.0).round() / 10.0,
-                "windSpeed": ((4.0 + 2.5 * (t / 7.0).sin().abs()) * 10.0).round() / 10.0,
-            });
-            if writeln!(stdin, "{line}").is_err() {
+            if writeln!(stdin, "{}", reading(t)).is_err() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(500));

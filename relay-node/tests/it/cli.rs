@@ -169,6 +169,54 @@ async fn an_operator_script_end_to_end() {
     assert!(ok);
     assert_eq!(lines(&out).len(), 1);
 
+    // The owner lists the stream on the marketplace (the marketplace gets grant on it first).
+    let (ok, out, err) = cli(
+        &[
+            "product",
+            "create",
+            "--stream",
+            &stream,
+            "--price-per-second",
+            "1000",
+            "--minimum-seconds",
+            "30",
+            "--name",
+            "CLI feed",
+            "--category",
+            "test",
+            "--private-key",
+            owner,
+        ],
+        &world,
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(lines(&out)[0]["productId"], 1);
+    let (ok, out, _) = cli(&["product", "list"], &world, None);
+    assert!(ok);
+    let products = lines(&out);
+    assert_eq!(products.len(), 1);
+    assert_eq!(products[0]["pricePerSecond"], "1000");
+    assert_eq!(products[0]["metadata"]["name"], "CLI feed");
+    assert_eq!(products[0]["streams"][0], stream.as_str());
+    let (ok, _, err) = cli(
+        &[
+            "product",
+            "create",
+            "--stream",
+            &stream,
+            "--price-per-second",
+            "lots",
+            "--name",
+            "x",
+            "--private-key",
+            owner,
+        ],
+        &world,
+        None,
+    );
+    assert!(!ok && err.contains("--price-per-second"), "{err}");
+
     // Mistakes are explained.
     let (ok, _, err) = cli(
         &["publish", &stream, "--node", &node.http],
