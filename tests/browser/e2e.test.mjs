@@ -163,6 +163,33 @@ test('every runnable example on the docs page runs', async () => {
   await page.close();
 });
 
+test('the marketplace dapp lists the seeded products, searches, and previews a public stream live', async () => {
+  const { page, errors } = await openPage('/dapp/');
+  await page.waitForFunction(() => document.querySelectorAll('#products li').length === 2, null, { timeout: 60000 });
+  await page.fill('#search', 'mobility');
+  await page.waitForFunction(() => document.querySelectorAll('#products li').length === 1);
+  assert.match(await page.textContent('#products li'), /City traffic/);
+  await page.fill('#search', 'nothing like this');
+  await page.waitForSelector('#empty');
+  await page.fill('#search', '');
+  await page.screenshot({ path: `${shots}/dapp-products.png`, fullPage: true });
+
+  // The weather stream is public: its latest events show, verified in the page.
+  await page.click('text=Weather station');
+  await page.waitForSelector('#product');
+  assert.match(await page.textContent('#price'), /DATA per hour/);
+  await page.waitForFunction(() => document.querySelectorAll('.events tbody tr').length >= 3, null, { timeout: 30000 });
+  assert.match(await page.textContent('.events tbody'), /temperature/);
+  await page.screenshot({ path: `${shots}/dapp-product.png`, fullPage: true });
+
+  // The traffic stream is for licence holders: the page says so instead of a preview.
+  await page.click('#back');
+  await page.click('text=City traffic');
+  await page.waitForSelector('.restricted', { timeout: 30000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('landing page, and the rate a page signs and publishes at', async () => {
   const { page: landing, errors: landingErrors } = await openPage('/');
   await landing.screenshot({ path: `${shots}/index.png`, fullPage: true });

@@ -23,12 +23,13 @@ mod wasm;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The crates that must build for the browser.
-const WASM_CRATES: [&str; 5] = [
+const WASM_CRATES: [&str; 6] = [
     "rivulet-protocol",
     "rivulet-chain",
     "rivulet-chain-lite",
     "rivulet-client",
     "rivulet-wasm",
+    "marketplace-dapp",
 ];
 
 fn main() -> Result<()> {
@@ -44,6 +45,7 @@ fn main() -> Result<()> {
         Some("e2e") => {
             setup_all(&root)?;
             wasm::build_sdk(&root)?;
+            wasm::build_dapp(&root)?;
             build_binaries()?;
             step(
                 "the SDK in Node and in Chromium against a local network",
@@ -97,6 +99,7 @@ fn up(root: &Path) -> Result<()> {
     setup(root)?;
     wasm::setup_wasm_bindgen(root)?;
     wasm::build_sdk(root)?;
+    wasm::build_dapp(root)?;
     build_binaries()?;
     let port = |name: &str, default: u16| -> Result<u16> {
         match std::env::var(name) {
@@ -324,8 +327,10 @@ fn test(root: &Path) -> Result<()> {
         Ok(())
     })?;
     let gz = wasm::build_sdk(root)?;
-    step("size budget of the npm package", || {
-        wasm::check_budget("@rivulet/sdk wasm", gz, wasm::SDK_GZIP_BUDGET)
+    let dapp_gz = wasm::build_dapp(root)?;
+    step("size budgets of the npm package and the dapp", || {
+        wasm::check_budget("@rivulet/sdk wasm", gz, wasm::SDK_GZIP_BUDGET)?;
+        wasm::check_budget("marketplace dapp wasm", dapp_gz, wasm::DAPP_GZIP_BUDGET)
     })?;
 
     step("cross-check with ethers v6 and eciesjs", || {
