@@ -186,6 +186,21 @@ test('the marketplace dapp lists the seeded products, searches, and previews a p
   await page.click('#back');
   await page.click('text=City traffic');
   await page.waitForSelector('.restricted', { timeout: 30000 });
+
+  // With the labelled local development account: DATA from the faucet, a one-minute licence bought with
+  // one permit transaction, and then the licensed stream's events arrive, verified.
+  await page.click('#back');
+  await page.click('#dev-account');
+  await page.waitForFunction(() => /DATA/.test(document.getElementById('balance')?.textContent ?? ''), null, { timeout: 30000 });
+  const before = parseFloat(await page.textContent('#balance'));
+  await page.click('#faucet');
+  await page.waitForFunction((b) => parseFloat(document.getElementById('balance').textContent) === b + 100, before, { timeout: 30000 });
+  await page.click('text=City traffic');
+  await page.click('button.buy-period[data-seconds="60"]');
+  await page.waitForFunction(() => /Licensed until/.test(document.getElementById('buy-status').textContent), null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelectorAll('.events tbody tr').length >= 3, null, { timeout: 30000 });
+  assert.match(await page.textContent('.events tbody'), /north/);
+  await page.screenshot({ path: `${shots}/dapp-licensed.png`, fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });
