@@ -10,10 +10,9 @@
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Command},
+    time::Instant,
 };
 
 use anyhow::{Context, Result, bail};
@@ -453,8 +452,7 @@ impl Drop for KillOnDrop {
 /// `tests/ethers/contracts.mjs` against it.
 fn ethers_contracts(root: &Path) -> Result<()> {
     let dir = run_dir(root, "ethers-chain")?;
-    // anvil picks its own port and reports it; a thread keeps reading its log so it never blocks.
-    let (_anvil, url) = spawn_anvil(root)?;
+    let (_anvil, url) = network::start_chain(root, 0, &dir.join("anvil.log"))?;
     let deployment = dir.join("deployment.json");
     let path = deployment.to_str().context("non-UTF-8 path")?;
     run(
@@ -499,35 +497,6 @@ fn run_dir(root: &Path, name: &str) -> Result<PathBuf> {
 /// anvil's development account 1 (publicly known; local chain only): owns the bench stream and publishes.
 const BENCH_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
-/// Starts anvil on a port it picks and returns the child (killed on drop) and its URL.
-fn spawn_anvil(root: &Path) -> Result<(KillOnDrop, String)> {
-    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let mut child = Command::new(&anvil)
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", anvil.display()))?;
-    let stdout = child.stdout.take().context("anvil has no stdout")?;
-    let guard = KillOnDrop(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("Listening on ")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(15))
-        .context("anvil did not report a listening address")?;
-    Ok((guard, format!("http://{addr}")))
-}
-
 /// Runs a command and returns its stdout.
 fn capture(program: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(program)
@@ -543,62 +512,6 @@ fn capture(program: &Path, args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Starts a release relay node in `dir` and waits for its state file; returns (guard, http url, first listen addr).
-fn spawn_node(
-    bin: &Path,
-    dir: &Path,
-    deployment: &Path,
-    extra: &[&str],
-) -> Result<(KillOnDrop, String, String)> {
-    std::fs::create_dir_all(dir)?;
-    let config = dir.join("node.toml");
-    std::fs::write(&config, "[http]\nws_frames_per_second = 1000000\n")?;
-    let log = std::fs::File::create(dir.join("node.log"))?;
-    let child = Command::new(bin)
-        .args([
-            "run",
-            "--config",
-            config.to_str().context("path")?,
-            "--storage.data-dir",
-            dir.to_str().context("path")?,
-        ])
-        .args([
-            "--chain.deployment",
-            deployment.to_str().context("path")?,
-            "--http.listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0"])
-        .args(extra)
-        .env("RIVULET_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()?;
-    let guard = KillOnDrop(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(dir.join("node.json"))
-            && let Some(http) = text
-                .split("\"http\": \"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-            && let Some(listen) = text
-                .split("\"listen\": [")
-                .nth(1)
-                .and_then(|r| r.split('"').nth(1))
-        {
-            return Ok((guard, format!("http://{http}"), listen.to_owned()));
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "relay node in {} did not start; see node.log there",
-                dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The load-generator matrix on loopback against release builds.
@@ -621,7 +534,7 @@ fn relay_bench(root: &Path) -> Result<()> {
     let release = target_dir(root).join("release");
     let (relay, deployer) = (release.join("relay-node"), release.join("rivulet-deploy"));
     let dir = run_dir(root, "relay-bench")?;
-    let (_anvil, url) = spawn_anvil(root)?;
+    let (_anvil, url) = network::start_chain(root, 0, &dir.join("anvil.log"))?;
     let deployment = dir.join("deployment.json");
     let deployment_str = deployment.to_str().context("path")?;
     capture(&deployer, &["--rpc-url", &url, "--out", deployment_str])?;
@@ -656,19 +569,16 @@ fn relay_bench(root: &Path) -> Result<()> {
             deployment_str,
         ],
     )?;
-    let (_a, a_http, a_listen) = spawn_node(&relay, &dir.join("a"), &deployment, &[])?;
-    let (_b, b_http, _) = spawn_node(
-        &relay,
-        &dir.join("b"),
-        &deployment,
-        &["--network.bootstrap", &a_listen],
-    )?;
-    let (_c, c_http, _) = spawn_node(
-        &relay,
-        &dir.join("c"),
-        &deployment,
-        &["--network.bootstrap", &a_listen],
-    )?;
+    // The load generator floods over one WebSocket: no per-connection rate limit here.
+    let config = dir.join("node.toml");
+    std::fs::write(&config, "[http]\nws_frames_per_second = 1000000\n")?;
+    let config = config.to_str().context("non-UTF-8 path")?;
+    let a = network::start_node(&relay, &dir.join("a"), &deployment, &["--config", config])?;
+    let a_tcp = a.tcp()?.to_owned();
+    let with_a = ["--config", config, "--network.bootstrap", &a_tcp];
+    let b = network::start_node(&relay, &dir.join("b"), &deployment, &with_a)?;
+    let c = network::start_node(&relay, &dir.join("c"), &deployment, &with_a)?;
+    let (a_http, b_http, c_http) = (a.http.clone(), b.http.clone(), c.http.clone());
     let mut results = Vec::new();
     for (nodes, subscribe_nodes) in [
         (1, vec![a_http.clone()]),

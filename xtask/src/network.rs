@@ -36,6 +36,17 @@ pub(crate) struct Ports {
     pub(crate) web: u16,
 }
 
+impl RelayNode {
+    /// Its TCP address (what other nodes bootstrap from).
+    pub(crate) fn tcp(&self) -> Result<&str> {
+        self.listen
+            .iter()
+            .find(|addr| !addr.contains("/ws") && !addr.contains("/webrtc"))
+            .map(String::as_str)
+            .context("the node has no TCP address")
+    }
+}
+
 /// A running relay node.
 pub(crate) struct RelayNode {
     _process: KillOnDrop,
@@ -68,8 +79,9 @@ fn path_str(p: &Path) -> Result<&str> {
     p.to_str().context("non-UTF-8 path")
 }
 
-/// Starts anvil on `port` (0: any) and returns it with its URL.
-fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
+/// Starts anvil on `port` (0: any; it reports the one it took), logging to `log`, and returns it with its
+/// URL.
+pub(crate) fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
     let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
     let mut child = Command::new(&anvil)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -103,7 +115,7 @@ fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String
 /// Starts a relay node in `dir` (TCP, WebSocket and WebRTC-direct on ephemeral loopback ports) and waits
 /// for its state file.
 pub(crate) fn start_node(
-    root: &Path,
+    bin: &Path,
     dir: &Path,
     deployment: &Path,
     extra: &[&str],
@@ -111,7 +123,7 @@ pub(crate) fn start_node(
     std::fs::create_dir_all(dir)?;
     let _ = std::fs::remove_file(dir.join("node.json"));
     let log = std::fs::File::create(dir.join("node.log"))?;
-    let child = Command::new(binary(root, "relay-node"))
+    let child = Command::new(bin)
         .args(["run", "--storage.data-dir", path_str(dir)?])
         .args(["--chain.deployment", path_str(deployment)?])
         .args(["--http.listen", "127.0.0.1:0"])
@@ -328,8 +340,9 @@ impl LocalNetwork {
         }
 
         // Three relay nodes; A stores the demo streams and is everyone's bootstrap peer.
+        let relay = binary(root, "relay-node");
         let a = start_node(
-            root,
+            &relay,
             &dir.join("node-a"),
             &deployment_file,
             &[
@@ -341,20 +354,15 @@ impl LocalNetwork {
                 &format!("{traffic}#0"),
             ],
         )?;
-        let tcp_a = a
-            .listen
-            .iter()
-            .find(|addr| !addr.contains("/ws") && !addr.contains("/webrtc"))
-            .context("node A has no TCP address")?
-            .clone();
+        let tcp_a = a.tcp()?.to_owned();
         let b = start_node(
-            root,
+            &relay,
             &dir.join("node-b"),
             &deployment_file,
             &["--network.bootstrap", &tcp_a],
         )?;
         let c = start_node(
-            root,
+            &relay,
             &dir.join("node-c"),
             &deployment_file,
             &["--network.bootstrap", &tcp_a],
