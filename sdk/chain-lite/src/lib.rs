@@ -294,9 +294,7 @@ impl Registry {
     /// Sends a call to the contract at `to` as a transaction and waits for its receipt.
     async fn send_to<C: SolCall>(&self, to: Address, call: C) -> Result<String, LiteError> {
         let input = call.abi_encode();
-        let from = self.sender().ok_or_else(|| {
-            LiteError::Config("this client has no key or wallet to send transactions with".into())
-        })?;
+        let from = self.sender().ok_or_else(no_sender)?;
         let tx =
             json!({ "from": from.to_string(), "to": to.to_string(), "data": hex_data(&input) });
         // A revert shows here, with the contract's reason, before anything is signed.
@@ -351,7 +349,7 @@ impl Registry {
                     .await
                     .map_err(reverted)?
             }
-            Sender::None => unreachable_sender()?,
+            Sender::None => return Err(no_sender()),
         };
         let hash = hash
             .as_str()
@@ -567,8 +565,6 @@ impl Registry {
     }
 }
 
-fn unreachable_sender() -> Result<Value, LiteError> {
-    Err(LiteError::Config(
-        "this client has no key or wallet to send transactions with".into(),
-    ))
+fn no_sender() -> LiteError {
+    LiteError::Config("this client has no key or wallet to send transactions with".into())
 }

@@ -335,12 +335,21 @@ impl Client {
         } else {
             self.sign(&part, content_type, content, options.timestamp)?
         };
-        let (at, prev) = (message.message_ref(), message.body.prev);
+        self.send_in_chain(message).await
+    }
+
+    /// Sends a message this client's chain just handed a reference to. A refused message is not in
+    /// the chain: its reference is taken back, so the next one links to the last that went out.
+    async fn send_in_chain(&self, message: StreamMessage) -> Result<Published, ClientError> {
+        let (part, at, prev) = (
+            message.id().stream_part(),
+            message.message_ref(),
+            message.body.prev,
+        );
         let result = self.send(message).await;
         if matches!(result, Err(ClientError::Refused { .. }))
             && let Some(chain) = lock(&self.inner.chains).get_mut(&part)
         {
-            // Refused events are not in the chain: the next one links to the last one that went out.
             chain.take_back(at, prev);
         }
         result
@@ -391,14 +400,7 @@ impl Client {
             None,
             None,
         )?;
-        let (at, prev) = (message.message_ref(), message.body.prev);
-        let result = self.send(message).await.map(|_| ());
-        if result.is_err()
-            && let Some(chain) = lock(&self.inner.chains).get_mut(part)
-        {
-            chain.take_back(at, prev);
-        }
-        result
+        self.send_in_chain(message).await.map(drop)
     }
 
     /// The keys in a group-key response addressed to this client.
@@ -503,7 +505,7 @@ impl Client {
             None,
             None,
         )?;
-        self.send(message).await.map(|_| ())
+        self.send_in_chain(message).await.map(drop)
     }
 
     /// Sends an event signed elsewhere (or by [`Client::sign`]).
