@@ -13,7 +13,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use rivulet_protocol::MessageType;
 
-use rivulet_chain::to_alloy;
 use rivulet_network::{
     HistoryQuery,
     libp2p::{PeerId, request_response},
@@ -23,7 +22,7 @@ use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_person
 use tokio::sync::oneshot;
 use tracing::debug;
 
-use super::{Command, SwarmTask, now_ms};
+use super::{Command, SwarmTask};
 
 /// Delivery batches outstanding per client.
 const MAX_IN_FLIGHT: usize = 4;
@@ -155,17 +154,9 @@ impl SwarmTask {
 
     /// Whether `address` may hold a subscription of `mode` on `part` now.
     fn allowed(&self, address: Option<Address>, part: &StreamPartId, mode: Mode) -> bool {
-        let cache = match self.cache.read() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        let who = to_alloy(address.unwrap_or(Address::ZERO));
-        let now = now_ms() / 1000;
         match mode {
-            Mode::Events => cache.may_subscribe(part.stream_id.as_str(), who, now),
-            Mode::KeyRequests => {
-                address.is_some() && cache.may_publish(part.stream_id.as_str(), who, now)
-            }
+            Mode::Events => self.shared.may_subscribe(address, part),
+            Mode::KeyRequests => address.is_some_and(|a| self.shared.may_publish(a, part)),
         }
     }
 

@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use rivulet_chain::{ChainClient, Deployment, PermissionCache};
+use rivulet_chain::{ChainClient, Deployment, PermissionCache, to_alloy};
 use rivulet_network::{
     HistoryQuery, HistoryRequest, HistoryResponse, NetworkConfig, NodeBehaviour,
     NodeBehaviourEvent, build_swarm,
@@ -18,7 +18,8 @@ use rivulet_network::{
     part_of_topic, peer_of,
 };
 use rivulet_protocol::{
-    ChainKey, ChainTracker, Ingest, Limits, MessageId, MessageRef, StreamMessage, StreamPartId,
+    Address, ChainKey, ChainTracker, Ingest, Limits, MessageId, MessageRef, StreamMessage,
+    StreamPartId,
 };
 use rivulet_store::{Limit, Store};
 use rivulet_validate::{Rejection, Validator, ValidatorConfig, Verdict};
@@ -102,6 +103,29 @@ pub(crate) struct Shared {
     /// The node's message chains, one per stream part it signs for.
     pub(crate) chains:
         std::sync::Mutex<std::collections::HashMap<StreamPartId, rivulet_protocol::MessageChain>>,
+}
+
+impl Shared {
+    /// The registry's permissions as this node knows them (a panic elsewhere cannot lock them away).
+    pub(crate) fn permissions(&self) -> std::sync::RwLockReadGuard<'_, PermissionCache> {
+        match self.cache.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Whether `address` (`None`: an anonymous client, public streams only) may subscribe to `part` now.
+    pub(crate) fn may_subscribe(&self, address: Option<Address>, part: &StreamPartId) -> bool {
+        let who = to_alloy(address.unwrap_or(Address::ZERO));
+        self.permissions()
+            .may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+    }
+
+    /// Whether `address` may publish to `part` now.
+    pub(crate) fn may_publish(&self, address: Address, part: &StreamPartId) -> bool {
+        self.permissions()
+            .may_publish(part.stream_id.as_str(), to_alloy(address), now_ms() / 1000)
+    }
 }
 
 struct StoreJob {
@@ -230,7 +254,6 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
     let mut task = SwarmTask {
         swarm,
         validator,
-        cache,
         shared,
         store_tx,
         listen: Vec::new(),
@@ -252,7 +275,6 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
 struct SwarmTask {
     swarm: Swarm<NodeBehaviour>,
     validator: Validator,
-    cache: Arc<RwLock<PermissionCache>>,
     shared: Arc<Shared>,
     store_tx: mpsc::Sender<StoreJob>,
     listen: Vec<Multiaddr>,
@@ -401,10 +423,7 @@ impl SwarmTask {
     }
 
     fn validate(&mut self, wire: &[u8]) -> Verdict {
-        let cache = match self.cache.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let cache = self.shared.permissions();
         self.validator.validate(wire, now_ms(), &*cache)
     }
 

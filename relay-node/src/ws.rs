@@ -33,7 +33,6 @@ use axum::{
 };
 use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
-use rivulet_chain::to_alloy;
 use rivulet_protocol::{
     Address, ChainId, ContentType, Signature, StreamPartId, UnsignedMessage,
     signing::recover_personal,
@@ -142,12 +141,7 @@ const MAX_PENDING: usize = 256;
 
 impl Session {
     fn may_subscribe(&self, part: &StreamPartId) -> bool {
-        let cache = match self.shared.cache.read() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
-        let who = to_alloy(self.address.unwrap_or(Address::ZERO));
-        cache.may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+        self.shared.may_subscribe(self.address, part)
     }
 
     async fn handle(&mut self, text: &str) -> Value {
