@@ -146,36 +146,37 @@ pub fn session_text(node: &PeerId, client: &PeerId) -> String {
     format!("Rivulet light session\nnode: {node}\nclient: {client}")
 }
 
-/// The light protocol behaviour; `client` chooses the side (outbound requests vs. answering them).
+/// The light protocol behaviour; `client` chooses the side (the client asks, the node answers).
 pub fn light_behaviour(client: bool) -> LightBehaviour {
-    let support = if client {
-        request_response::ProtocolSupport::Outbound
-    } else {
-        request_response::ProtocolSupport::Inbound
-    };
-    request_response::Behaviour::with_codec(
-        request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(MAX_LIGHT_FRAME)
-            .set_response_size_maximum(MAX_LIGHT_FRAME),
-        [(LIGHT_PROTOCOL, support)],
-        request_response::Config::default()
-            .with_request_timeout(Duration::from_secs(30))
-            .with_max_concurrent_streams(256),
-    )
+    behaviour(LIGHT_PROTOCOL, client, MAX_LIGHT_FRAME)
 }
 
-/// The delivery behaviour; `client` chooses the side (the client answers, the node asks).
+/// The delivery behaviour; `client` chooses the side (the node asks, the client answers).
 pub fn delivery_behaviour(client: bool) -> DeliveryBehaviour {
-    let support = if client {
-        request_response::ProtocolSupport::Inbound
-    } else {
+    behaviour(DELIVERY_PROTOCOL, !client, 1024)
+}
+
+/// A CBOR request-response behaviour for one light protocol: `asks` is whether this side sends the
+/// requests; requests are at most [`MAX_LIGHT_FRAME`] bytes, responses at most `max_response`.
+fn behaviour<Req, Resp>(
+    protocol: StreamProtocol,
+    asks: bool,
+    max_response: u64,
+) -> request_response::cbor::Behaviour<Req, Resp>
+where
+    Req: Send + Clone + Serialize + serde::de::DeserializeOwned,
+    Resp: Send + Clone + Serialize + serde::de::DeserializeOwned,
+{
+    let support = if asks {
         request_response::ProtocolSupport::Outbound
+    } else {
+        request_response::ProtocolSupport::Inbound
     };
     request_response::Behaviour::with_codec(
         request_response::cbor::codec::Codec::default()
             .set_request_size_maximum(MAX_LIGHT_FRAME)
-            .set_response_size_maximum(1024),
-        [(DELIVERY_PROTOCOL, support)],
+            .set_response_size_maximum(max_response),
+        [(protocol, support)],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(30))
             .with_max_concurrent_streams(256),
