@@ -16,7 +16,9 @@ use rivulet_protocol::MessageType;
 use rivulet_network::{
     HistoryQuery,
     libp2p::{PeerId, request_response},
-    light::{Delivery, LightRequest, LightResponse, MAX_DELIVERY_BATCH, session_text},
+    light::{
+        Delivery, LightRequest, LightResponse, MAX_DELIVERY_BATCH, authorisation_text, session_text,
+    },
 };
 use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
 use tokio::sync::oneshot;
@@ -34,6 +36,8 @@ const MAX_QUEUED: usize = 8_192;
 pub(super) struct LightClient {
     /// The address it signed in as (anonymous until then: public streams only).
     address: Option<Address>,
+    /// When a session key's authorisation ends (Unix seconds, by the chain's clock); anonymous after.
+    authorised_until: Option<u64>,
     parts: HashMap<StreamPartId, Mode>,
     queue: VecDeque<(StreamPartId, Vec<u8>)>,
     in_flight: usize,
@@ -75,7 +79,30 @@ impl SwarmTask {
     ) {
         match request {
             LightRequest::Auth { address, signature } => {
-                let response = self.sign_in(peer, &address, &signature);
+                let response = match self.session_key(peer, &address, &signature) {
+                    Ok(address) => self.signed_in(peer, address, None),
+                    Err(refusal) => refusal,
+                };
+                self.light_respond(channel, response);
+            }
+            LightRequest::AuthFor {
+                address,
+                signature,
+                account,
+                expires,
+                authorisation,
+            } => {
+                let response = match self.session_key(peer, &address, &signature) {
+                    Ok(key) => match authorising_account(&account, &key, expires, &authorisation) {
+                        Ok(_) if expires <= self.shared.clock.now_secs() => LightResponse::error(
+                            "bad_signature",
+                            format!("the authorisation of {key} expired at {expires}"),
+                        ),
+                        Ok(account) => self.signed_in(peer, account, Some(expires)),
+                        Err(refusal) => refusal,
+                    },
+                    Err(refusal) => refusal,
+                };
                 self.light_respond(channel, response);
             }
             LightRequest::Publish { wire } => {
@@ -127,24 +154,31 @@ impl SwarmTask {
             .send_response(channel, response);
     }
 
-    fn sign_in(&mut self, peer: PeerId, address: &str, signature: &[u8]) -> LightResponse {
-        let Ok(claimed) = address.parse::<Address>() else {
-            return LightResponse::error("bad_request", format!("{address:?} is not an address"));
-        };
-        let Ok(signature) = <[u8; 65]>::try_from(signature) else {
-            return LightResponse::error("bad_signature", "a signature is 65 bytes");
-        };
+    /// The address that signed this session's text, if it is the one claimed.
+    fn session_key(
+        &self,
+        peer: PeerId,
+        address: &str,
+        signature: &[u8],
+    ) -> Result<Address, LightResponse> {
         let text = session_text(self.swarm.local_peer_id(), &peer);
-        match recover_personal(text.as_bytes(), &Signature(signature)) {
-            Ok(signer) if signer == claimed => {
-                self.light.clients.entry(peer).or_default().address = Some(claimed);
-                LightResponse::Ok
-            }
-            Ok(signer) => LightResponse::error(
-                "bad_signature",
-                format!("the session text was signed by {signer}, not {claimed}"),
-            ),
-            Err(e) => LightResponse::error("bad_signature", e.to_string()),
+        recovered_as(address, &text, signature, "the session text")
+    }
+
+    /// Starts a session as `address` (until `until`, for an authorised session key).
+    fn signed_in(&mut self, peer: PeerId, address: Address, until: Option<u64>) -> LightResponse {
+        let client = self.light.clients.entry(peer).or_default();
+        client.address = Some(address);
+        client.authorised_until = until;
+        LightResponse::Ok
+    }
+
+    /// The address a client acts as now: its sign-in, while any authorisation of its key holds.
+    fn acting_as(&self, peer: &PeerId) -> Option<Address> {
+        let client = self.light.clients.get(peer)?;
+        match client.authorised_until {
+            Some(until) if until <= self.shared.clock.now_secs() => None,
+            _ => client.address,
         }
     }
 
@@ -165,7 +199,7 @@ impl SwarmTask {
             Ok(p) => p,
             Err(e) => return LightResponse::error("bad_stream", e.to_string()),
         };
-        let address = self.light.clients.get(&peer).and_then(|c| c.address);
+        let address = self.acting_as(&peer);
         if !self.allowed(address, &part, mode) {
             let who = address.map_or("an anonymous client".to_owned(), |a| a.to_string());
             let what = match mode {
@@ -234,7 +268,7 @@ impl SwarmTask {
                     .light_respond(channel, LightResponse::error("bad_stream", e.to_string()));
             }
         };
-        let address = self.light.clients.get(&peer).and_then(|c| c.address);
+        let address = self.acting_as(&peer);
         if !self.may_subscribe(address, &part) {
             let response = LightResponse::error(
                 "no_permission",
@@ -329,8 +363,8 @@ impl SwarmTask {
                         messages.push(wire.into());
                     }
                 }
-                let address = client.address;
                 let mode = client.parts.get(&part).copied().unwrap_or(Mode::Events);
+                let address = self.acting_as(&peer);
                 if !self.allowed(address, &part, mode) {
                     debug!(%peer, %part, "light subscription ended: permission lapsed");
                     self.light_unsubscribe(peer, &part);
@@ -365,4 +399,50 @@ impl SwarmTask {
             self.light_flush(peer);
         }
     }
+}
+
+/// The address that signed `text`, if it is `claimed` (`what` names the text in the refusal).
+fn recovered_as(
+    claimed: &str,
+    text: &str,
+    signature: &[u8],
+    what: &str,
+) -> Result<Address, LightResponse> {
+    let Ok(claimed) = claimed.parse::<Address>() else {
+        return Err(LightResponse::error(
+            "bad_request",
+            format!("{claimed:?} is not an address"),
+        ));
+    };
+    let Ok(signature) = <[u8; 65]>::try_from(signature) else {
+        return Err(LightResponse::error(
+            "bad_signature",
+            "a signature is 65 bytes",
+        ));
+    };
+    match recover_personal(text.as_bytes(), &Signature(signature)) {
+        Ok(signer) if signer == claimed => Ok(claimed),
+        Ok(signer) => Err(LightResponse::error(
+            "bad_signature",
+            format!("{what} was signed by {signer}, not {claimed}"),
+        )),
+        Err(e) => Err(LightResponse::error("bad_signature", e.to_string())),
+    }
+}
+
+/// The account that authorised session key `key` until `expires`, if its signature says so.
+fn authorising_account(
+    account: &str,
+    key: &Address,
+    expires: u64,
+    signature: &[u8],
+) -> Result<Address, LightResponse> {
+    let text = authorisation_text(
+        &account
+            .parse::<Address>()
+            .map_or_else(|_| account.to_owned(), |a| a.to_checksum()),
+        &key.to_checksum(),
+        expires,
+    );
+    recovered_as(account, &text, signature, "the session key's authorisation")
 }

@@ -103,6 +103,40 @@ pub(crate) struct Shared {
     /// The node's message chains, one per stream part it signs for.
     pub(crate) chains:
         std::sync::Mutex<std::collections::HashMap<StreamPartId, rivulet_protocol::MessageChain>>,
+    /// "Now" as the contracts see it, for licence expiries.
+    pub(crate) clock: Arc<ChainClock>,
+}
+
+/// The chain's clock: the latest block's timestamp, carried forward by this machine's clock since it was
+/// read, and never behind this machine's clock. Expiries are judged by it because the contracts judge
+/// them by `block.timestamp`, which a development chain may move ahead (`evm_increaseTime`).
+#[derive(Debug, Default)]
+pub(crate) struct ChainClock {
+    seen: std::sync::Mutex<Option<(u64, std::time::Instant)>>,
+}
+
+impl ChainClock {
+    /// Records the latest block's timestamp (Unix seconds), read just now.
+    pub(crate) fn observe(&self, block_secs: u64) {
+        let mut seen = match self.seen.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *seen = Some((block_secs, std::time::Instant::now()));
+    }
+
+    /// Unix seconds now, by the chain.
+    pub(crate) fn now_secs(&self) -> u64 {
+        let wall = now_ms() / 1000;
+        let seen = match self.seen.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        };
+        match seen {
+            Some((block, at)) => wall.max(block + at.elapsed().as_secs()),
+            None => wall,
+        }
+    }
 }
 
 impl Shared {
@@ -118,13 +152,16 @@ impl Shared {
     pub(crate) fn may_subscribe(&self, address: Option<Address>, part: &StreamPartId) -> bool {
         let who = to_alloy(address.unwrap_or(Address::ZERO));
         self.permissions()
-            .may_subscribe(part.stream_id.as_str(), who, now_ms() / 1000)
+            .may_subscribe(part.stream_id.as_str(), who, self.clock.now_secs())
     }
 
     /// Whether `address` may publish to `part` now.
     pub(crate) fn may_publish(&self, address: Address, part: &StreamPartId) -> bool {
-        self.permissions()
-            .may_publish(part.stream_id.as_str(), to_alloy(address), now_ms() / 1000)
+        self.permissions().may_publish(
+            part.stream_id.as_str(),
+            to_alloy(address),
+            self.clock.now_secs(),
+        )
     }
 }
 
@@ -218,6 +255,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         chain: client.clone(),
         publisher,
         chains: Default::default(),
+        clock: Arc::default(),
     });
     shared.metrics.topics.set(config.parts.len() as i64);
     shared
@@ -242,6 +280,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
     tokio::spawn(sync_permissions(
         client,
         cache.clone(),
+        shared.clock.clone(),
         config.sync_interval_ms,
         config.confirmations,
     ));
@@ -944,14 +983,16 @@ async fn store_writer(shared: Arc<Shared>, mut jobs: mpsc::Receiver<StoreJob>) {
     }
 }
 
-/// Follows the registry: reads new events outside the lock, applies them inside.
+/// Follows the registry (reads new events outside the lock, applies them inside) and the chain's clock.
 async fn sync_permissions(
     client: ChainClient,
     cache: Arc<RwLock<PermissionCache>>,
+    clock: Arc<ChainClock>,
     interval_ms: u64,
     confirmations: u64,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms));
+    let mut last_head = u64::MAX;
     loop {
         ticker.tick().await;
         let from = match cache.read() {
@@ -965,6 +1006,15 @@ async fn sync_permissions(
                 continue;
             }
         };
+        if head != last_head {
+            match client.chain_time().await {
+                Ok(t) => {
+                    clock.observe(t);
+                    last_head = head;
+                }
+                Err(e) => warn!("chain time: {e}"),
+            }
+        }
         let Some(to) = head.checked_sub(confirmations).filter(|to| *to >= from) else {
             continue;
         };

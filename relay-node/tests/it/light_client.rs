@@ -268,3 +268,110 @@ async fn encrypted_events_reach_permitted_readers_only() {
         "{refused}"
     );
 }
+
+/// A wallet authorises a session key once; the key then reads what the wallet's account may read, and
+/// when the account's permission expires on the chain's clock (moved with `evm_increaseTime`, as on a
+/// development chain) the node ends the subscription. Forged and expired authorisations are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_lapsed() {
+    use alloy::providers::Provider;
+    use rivulet_chain::{ChainClient, PermissionKind, dev::DEV_KEYS, to_alloy};
+    use rivulet_client::{Authorisation, authorisation_text};
+    use rivulet_protocol::Signer;
+
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let node = start_node(
+        &world.dir.path().join("a"),
+        &world.deployment_file,
+        &["--storage.part", &world.part],
+    );
+    let deployment = rivulet_chain::Deployment::load(&world.deployment_file).unwrap();
+    let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+        .await
+        .unwrap();
+    let account = Signer::from_hex(DEV_KEYS[3]).unwrap();
+    let until = owner.chain_time().await.unwrap() + 600;
+    owner
+        .grant_until(
+            &world.stream,
+            to_alloy(account.address()),
+            PermissionKind::Subscribe,
+            until,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let session = |key: [u8; 32], signed_by: &Signer, expires: u64| {
+        let text = authorisation_text(
+            &account.address().to_checksum(),
+            &Signer::from_bytes(&key).unwrap().address().to_checksum(),
+            expires,
+        );
+        Client::new(ClientConfig {
+            nodes: vec![node.listen[0].parse().unwrap()],
+            private_key: Some(key),
+            request_timeout: Duration::from_secs(10),
+            authorisation: Some(Authorisation {
+                account: account.address().to_checksum(),
+                expires,
+                signature: signed_by.sign_personal(text.as_bytes()).0.to_vec(),
+            }),
+            ..ClientConfig::default()
+        })
+        .unwrap()
+    };
+    let in_an_hour = crate::support::now_ms() / 1000 + 3600;
+
+    // Signed by someone else than the account, or expired: no session.
+    let forged = session([21; 32], &world.reader, in_an_hour);
+    let refused = forged.subscribe(&part, None).await.map(|_| ()).unwrap_err();
+    assert!(
+        refused.to_string().contains("authorisation was signed by"),
+        "{refused}"
+    );
+    let stale = session([22; 32], &account, crate::support::now_ms() / 1000 - 10);
+    let refused = stale.subscribe(&part, None).await.map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("expired"), "{refused}");
+
+    // The authorised key reads the account's stream.
+    let reader = session([23; 32], &account, in_an_hour);
+    let mut sub = reader.subscribe(&part, None).await.unwrap();
+    let publisher = client(&[&node.listen[0]], world.device.to_bytes());
+    let publish = |n: u32| {
+        let publisher = publisher.clone();
+        let stream = world.stream.clone();
+        async move {
+            publisher
+                .publish(
+                    &stream,
+                    ContentType::Json,
+                    format!(r#"{{"n":{n}}}"#).into_bytes(),
+                    PublishOptions::default(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    publish(1).await;
+    assert_eq!(next_message(&mut sub).await.body.content, br#"{"n":1}"#);
+
+    // The chain moves past the permission's expiry; the node's next delivery is the end.
+    let provider = owner.provider();
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (700,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    publish(2).await;
+    match tokio::time::timeout(Duration::from_secs(20), sub.next()).await {
+        Ok(Some(SubscriptionEvent::Ended(reason))) => {
+            assert!(reason.contains("ended"), "{reason}")
+        }
+        other => panic!("expected the subscription to end, got {other:?}"),
+    }
+    let again = reader.subscribe(&part, None).await.map(|_| ()).unwrap_err();
+    assert!(again.to_string().contains("may not subscribe"), "{again}");
+}

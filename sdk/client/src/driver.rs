@@ -20,7 +20,7 @@ use rivulet_network::{
         request_response::{self, OutboundRequestId},
         swarm::SwarmEvent,
     },
-    light::{Delivery, DeliveryAck, LightRequest, LightResponse, session_text},
+    light::{Authorisation, Delivery, DeliveryAck, LightRequest, LightResponse, session_text},
     peer_of,
 };
 use rivulet_protocol::{Signer, StreamPartId};
@@ -104,6 +104,7 @@ const MAX_BACKOFF_MS: u64 = 5_000;
 pub(crate) struct Driver {
     swarm: Swarm<ClientBehaviour>,
     signer: Signer,
+    authorisation: Option<Authorisation>,
     nodes: Vec<Multiaddr>,
     next_node: usize,
     request_timeout_ms: u64,
@@ -119,18 +120,22 @@ pub(crate) struct Driver {
     subscriptions: HashMap<StreamPartId, Sinks>,
     waiters: Vec<(oneshot::Sender<Result<PeerId, ClientError>>, u64)>,
     last_error: String,
+    /// Why the entry node refused our sign-in, until the disconnection that follows.
+    refusal: Option<String>,
 }
 
 impl Driver {
     pub(crate) fn new(
         swarm: Swarm<ClientBehaviour>,
         signer: Signer,
+        authorisation: Option<Authorisation>,
         nodes: Vec<Multiaddr>,
         request_timeout: Duration,
     ) -> Driver {
         Driver {
             swarm,
             signer,
+            authorisation,
             nodes,
             next_node: 0,
             request_timeout_ms: request_timeout.as_millis() as u64,
@@ -145,6 +150,7 @@ impl Driver {
             subscriptions: HashMap::new(),
             waiters: Vec::new(),
             last_error: "not connected yet".into(),
+            refusal: None,
         }
     }
 
@@ -329,9 +335,11 @@ impl Driver {
                 cause,
                 ..
             } if self.entry == Some(peer_id) => {
-                self.last_error = match cause {
-                    Some(e) => format!("entry node {peer_id} went away: {e}"),
-                    None => format!("entry node {peer_id} closed the connection"),
+                // A refused sign-in says more than the disconnection that follows it.
+                self.last_error = match (self.refusal.take(), cause) {
+                    (Some(refusal), _) => refusal,
+                    (None, Some(e)) => format!("entry node {peer_id} went away: {e}"),
+                    (None, None) => format!("entry node {peer_id} closed the connection"),
                 };
                 self.entry = None;
                 self.ready = false;
@@ -366,13 +374,21 @@ impl Driver {
         }
     }
 
-    /// Proves our address to the entry node: an EIP-191 signature over a text naming both peers.
+    /// Proves our address to the entry node: an EIP-191 signature over a text naming both peers (and
+    /// the account's authorisation of our key, when we act for one).
     fn sign_in(&mut self, node: PeerId) {
         let text = session_text(&node, self.swarm.local_peer_id());
-        let signature = self.signer.sign_personal(text.as_bytes());
-        let request = LightRequest::Auth {
-            address: self.signer.address().to_checksum(),
-            signature: signature.0.to_vec().into(),
+        let signature = self.signer.sign_personal(text.as_bytes()).0.to_vec().into();
+        let address = self.signer.address().to_checksum();
+        let request = match &self.authorisation {
+            Some(a) => LightRequest::AuthFor {
+                address,
+                signature,
+                account: a.account.clone(),
+                expires: a.expires,
+                authorisation: a.signature.clone().into(),
+            },
+            None => LightRequest::Auth { address, signature },
         };
         self.auth = Some(
             self.swarm
@@ -419,6 +435,7 @@ impl Driver {
                         LightResponse::Ok => self.on_signed_in(peer),
                         other => {
                             self.last_error = format!("sign-in refused: {}", describe(&other));
+                            self.refusal = Some(self.last_error.clone());
                             let _ = self.swarm.disconnect_peer_id(peer);
                         }
                     }

@@ -27,6 +27,7 @@ use std::{
 
 use futures::channel::{mpsc, oneshot};
 pub use rivulet_network::HistoryQuery;
+pub use rivulet_network::light::{Authorisation, authorisation_text};
 use rivulet_network::{
     build_client_swarm,
     libp2p::{Multiaddr, PeerId, identity::Keypair},
@@ -63,6 +64,10 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Largest content accepted when decoding.
     pub limits: Limits,
+    /// An account's authorisation of `private_key` as a session key
+    /// ([`rivulet_network::light::authorisation_text`], signed once by a wallet): relay nodes then let
+    /// this client read what the account may read (its licences). Events are still signed by the key.
+    pub authorisation: Option<Authorisation>,
 }
 
 impl Default for ClientConfig {
@@ -72,6 +77,7 @@ impl Default for ClientConfig {
             private_key: None,
             request_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            authorisation: None,
         }
     }
 }
@@ -153,10 +159,11 @@ impl Client {
         let driver_signer = signer.clone();
         let nodes = config.nodes.clone();
         let timeout = config.request_timeout;
+        let authorisation = config.authorisation.clone();
         runtime::spawn(async move {
             match build_client_swarm(keypair).await {
                 Ok(swarm) => {
-                    Driver::new(swarm, driver_signer, nodes, timeout)
+                    Driver::new(swarm, driver_signer, authorisation, nodes, timeout)
                         .run(receiver)
                         .await
                 }

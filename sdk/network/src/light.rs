@@ -71,6 +71,21 @@ pub enum LightRequest {
         /// Which events.
         query: HistoryQuery,
     },
+    /// Sign in with a session key that `account` authorised: the session then holds `account`'s
+    /// subscribe permissions (its licences), so a wallet signs once ([`authorisation_text`]) rather than
+    /// at every connection.
+    AuthFor {
+        /// The session key's address, `0x…`.
+        address: String,
+        /// The session key's 65-byte EIP-191 signature of [`session_text`] for (node, client).
+        signature: ByteBuf,
+        /// The authorising account, `0x…`.
+        account: String,
+        /// Until when the authorisation holds, Unix seconds.
+        expires: u64,
+        /// `account`'s 65-byte EIP-191 signature of [`authorisation_text`].
+        authorisation: ByteBuf,
+    },
 }
 
 /// A node's answer to a [`LightRequest`].
@@ -146,6 +161,25 @@ pub fn session_text(node: &PeerId, client: &PeerId) -> String {
     format!("Rivulet light session\nnode: {node}\nclient: {client}")
 }
 
+/// The text an account signs (EIP-191 `personal_sign`) to let `session_key` act for it on relay nodes
+/// until `expires` (Unix seconds). Rebuilt from its parts by the node, never parsed.
+pub fn authorisation_text(account: &str, session_key: &str, expires: u64) -> String {
+    format!(
+        "Rivulet session key\n\nThis key may read streams on Rivulet relay nodes for this account.\naccount: {account}\nsession key: {session_key}\nvalid until: {expires} (Unix seconds)"
+    )
+}
+
+/// An account's authorisation of a session key, as the client keeps it and sends it at sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authorisation {
+    /// The authorising account, checksummed `0x…`.
+    pub account: String,
+    /// Until when, Unix seconds.
+    pub expires: u64,
+    /// The account's 65-byte signature of [`authorisation_text`].
+    pub signature: Vec<u8>,
+}
+
 /// The light protocol behaviour; `client` chooses the side (the client asks, the node answers).
 pub fn light_behaviour(client: bool) -> LightBehaviour {
     behaviour(LIGHT_PROTOCOL, client, MAX_LIGHT_FRAME)
@@ -194,5 +228,21 @@ mod tests {
         let text = session_text(&a, &b);
         assert!(text.contains(&a.to_string()) && text.contains(&b.to_string()));
         assert_ne!(text, session_text(&b, &a));
+    }
+
+    /// Pinned: wallets show this text, and nodes rebuild it byte for byte.
+    #[test]
+    fn authorisation_text_vector() {
+        assert_eq!(
+            authorisation_text(
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+                1_800_000_000
+            ),
+            "Rivulet session key\n\nThis key may read streams on Rivulet relay nodes for this account.\n\
+             account: 0x70997970C51812dc3A010C7d01b50e0d17dc79C8\n\
+             session key: 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC\n\
+             valid until: 1800000000 (Unix seconds)"
+        );
     }
 }
