@@ -19,6 +19,42 @@ pub mod tx;
 
 pub use rpc::Rpc;
 
+/// A step of a signature or transaction, as it happens (for a user watching a wallet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStep {
+    /// The key or wallet is asked to sign `what` (e.g. `permit`).
+    SignatureRequested {
+        /// What is to be signed.
+        what: String,
+    },
+    /// The key or wallet signed `what`.
+    Signed {
+        /// What was signed.
+        what: String,
+    },
+    /// The key or wallet is asked to send a transaction calling `what` (e.g. `approve`, `buyWithPermit`).
+    TransactionRequested {
+        /// The contract function.
+        what: String,
+    },
+    /// The transaction was sent and waits to be mined.
+    Sent {
+        /// The contract function.
+        what: String,
+        /// Its hash, `0x…`.
+        hash: String,
+    },
+    /// The transaction was mined and succeeded.
+    Confirmed {
+        /// The contract function.
+        what: String,
+        /// Its hash, `0x…`.
+        hash: String,
+        /// The block it is in.
+        block: u64,
+    },
+}
+
 sol! {
     /// The registry calls and events the SDK uses (see contracts/src/StreamRegistry.sol).
     interface StreamRegistry {
@@ -157,6 +193,8 @@ pub struct Registry {
     sender: Sender,
     /// The marketplace and DATA token, for the calls in [`market`].
     market: Option<(Address, Address)>,
+    /// Where [`TxStep`]s are reported.
+    progress: Option<futures_channel::mpsc::UnboundedSender<TxStep>>,
 }
 
 fn to_address(a: rivulet_protocol::Address) -> Address {
@@ -251,6 +289,7 @@ impl Registry {
             from_block,
             sender,
             market: None,
+            progress: None,
         })
     }
 
@@ -258,6 +297,37 @@ impl Registry {
     pub fn with_market(mut self, marketplace: Address, token: Address) -> Registry {
         self.market = Some((marketplace, token));
         self
+    }
+
+    /// Reports every signature and transaction step to `progress` as it happens.
+    pub fn with_progress(
+        mut self,
+        progress: futures_channel::mpsc::UnboundedSender<TxStep>,
+    ) -> Registry {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub(crate) fn report(&self, step: TxStep) {
+        if let Some(progress) = &self.progress {
+            let _ = progress.unbounded_send(step);
+        }
+    }
+
+    /// The latest block's timestamp, Unix seconds: "now" as the contracts see it.
+    pub async fn chain_time(&self) -> Result<u64, LiteError> {
+        let block = self
+            .rpc
+            .call("eth_getBlockByNumber", json!(["latest", false]))
+            .await?;
+        tx::quantity(&block["timestamp"])
+            .map(|t| t as u64)
+            .ok_or_else(|| LiteError::Decode("the latest block has no timestamp".into()))
+    }
+
+    /// The JSON-RPC carrier (for calls this crate does not wrap, e.g. a wallet's).
+    pub fn rpc(&self) -> &Rpc {
+        &self.rpc
     }
 
     /// The address transactions come from.
@@ -295,6 +365,11 @@ impl Registry {
     async fn send_to<C: SolCall>(&self, to: Address, call: C) -> Result<String, LiteError> {
         let input = call.abi_encode();
         let from = self.sender().ok_or_else(no_sender)?;
+        let what = C::SIGNATURE
+            .split('(')
+            .next()
+            .unwrap_or(C::SIGNATURE)
+            .to_owned();
         let tx =
             json!({ "from": from.to_string(), "to": to.to_string(), "data": hex_data(&input) });
         // A revert shows here, with the contract's reason, before anything is signed.
@@ -303,6 +378,7 @@ impl Registry {
             .call("eth_estimateGas", json!([tx]))
             .await
             .map_err(reverted)?;
+        self.report(TxStep::TransactionRequested { what: what.clone() });
         let hash = match &self.sender {
             Sender::Key(key) => {
                 let gas = tx::quantity(&gas).ok_or_else(|| LiteError::Decode("gas".into()))?;
@@ -355,11 +431,21 @@ impl Registry {
             .as_str()
             .ok_or_else(|| LiteError::Decode("transaction hash".into()))?
             .to_owned();
-        self.wait_receipt(&hash).await?;
+        self.report(TxStep::Sent {
+            what: what.clone(),
+            hash: hash.clone(),
+        });
+        let block = self.wait_receipt(&hash).await?;
+        self.report(TxStep::Confirmed {
+            what,
+            hash: hash.clone(),
+            block,
+        });
         Ok(hash)
     }
 
-    async fn wait_receipt(&self, hash: &str) -> Result<(), LiteError> {
+    /// Waits for a transaction's receipt; its block number when it succeeded.
+    async fn wait_receipt(&self, hash: &str) -> Result<u64, LiteError> {
         for _ in 0..600 {
             let receipt = self
                 .rpc
@@ -367,7 +453,7 @@ impl Registry {
                 .await?;
             if !receipt.is_null() {
                 return match receipt["status"].as_str() {
-                    Some("0x1") => Ok(()),
+                    Some("0x1") => Ok(tx::quantity(&receipt["blockNumber"]).unwrap_or(0) as u64),
                     _ => Err(LiteError::Reverted(format!("transaction {hash} reverted"))),
                 };
             }

@@ -423,6 +423,9 @@ impl Registry {
         let (_, token) = self.market()?;
         let owner = self.buyer()?;
         let nonce = self.view_at(token, DataToken::noncesCall { owner }).await?;
+        self.report(crate::TxStep::SignatureRequested {
+            what: "permit".into(),
+        });
         // The domain as the token states it (ERC-5267), not as we assume it.
         let d = self.view_at(token, DataToken::eip712DomainCall {}).await?;
         let permit = Permit {
@@ -432,7 +435,7 @@ impl Registry {
             nonce,
             deadline: U256::from(deadline),
         };
-        match &self.sender {
+        let signature = match &self.sender {
             Sender::Key(key) => {
                 let domain = Eip712Domain::new(
                     Some(d.name.clone().into()),
@@ -490,7 +493,11 @@ impl Registry {
             Sender::None => Err(LiteError::Config(
                 "signing a permit needs a key or a wallet".into(),
             )),
-        }
+        }?;
+        self.report(crate::TxStep::Signed {
+            what: "permit".into(),
+        });
+        Ok(signature)
     }
 
     /// Purchases from the marketplace's events, of `buyer`'s or of everyone's when `None`.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use alloy_primitives::{Address, U256};
 use rivulet_chain::dev::{DEV_KEYS, deployed_chain};
-use rivulet_chain_lite::{GRANT, LiteError, Registry, Rpc, SUBSCRIBE, Sender};
+use rivulet_chain_lite::{GRANT, LiteError, Registry, Rpc, SUBSCRIBE, Sender, TxStep};
 use rivulet_protocol::Signer;
 
 fn key(i: usize) -> Signer {
@@ -100,14 +100,48 @@ async fn list_and_license_with_key_wallet_and_approve() {
 
     // A buyer with a wallet: the permit is EIP-712 JSON to eth_signTypedData_v4, the transaction goes
     // through eth_sendTransaction — and the token accepts the wallet's signature.
+    // Each step is reported as it happens.
     let wallet_account = addr(&key(3));
-    let b = connect(Sender::Wallet(wallet_account)).await;
+    let (progress, mut steps) = futures_channel::mpsc::unbounded();
+    let b = connect(Sender::Wallet(wallet_account))
+        .await
+        .with_progress(progress);
     b.faucet(wallet_account, cost).await.unwrap();
     let expiry = b
         .buy_with_permit(id, 3600, cost, now() + 600)
         .await
         .unwrap();
     assert!(expiry >= now() + 3500);
+    let mut seen = Vec::new();
+    while let Ok(Some(step)) = steps.try_next() {
+        seen.push(match step {
+            TxStep::SignatureRequested { what } => format!("sign {what}"),
+            TxStep::Signed { what } => format!("signed {what}"),
+            TxStep::TransactionRequested { what } => format!("send {what}"),
+            TxStep::Sent { what, hash } => {
+                assert_eq!(hash.len(), 66);
+                format!("sent {what}")
+            }
+            TxStep::Confirmed { what, block, .. } => {
+                assert!(block > 0);
+                format!("confirmed {what}")
+            }
+        });
+    }
+    assert_eq!(
+        seen,
+        [
+            "send faucet",
+            "sent faucet",
+            "confirmed faucet",
+            "sign permit",
+            "signed permit",
+            "send buyWithPermit",
+            "sent buyWithPermit",
+            "confirmed buyWithPermit"
+        ]
+    );
+    assert!(b.chain_time().await.unwrap() >= now() - 60);
     assert_eq!(
         b.balance(wallet_account).await.unwrap(),
         U256::ZERO,
