@@ -1,35 +1,47 @@
-//! The components: the product list with search, and the product page with live previews.
+//! The shell: configuration and products loaded from the chain, the account (a wallet or the local
+//! development account), navigation by location hash, the product list with search, and the product
+//! page with its purchase panel and live previews.
 
-use std::{cell::RefCell, rc::Rc};
+use std::rc::Rc;
 
-use rivulet_chain_lite::{Registry, Rpc, Sender};
-use rivulet_client::{Client, ClientConfig, ClientError, SubscriptionEvent};
-use rivulet_protocol::StreamPartId;
+use alloy_primitives::U256;
+use rivulet_chain_lite::{Registry, Rpc, Sender, TxStep};
+use rivulet_client::Client;
 use serde::Deserialize;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, closure::Closure};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use yew::prelude::*;
 
-use crate::model::{Listing, format_data, format_period, short};
+use crate::{
+    licences::LicencesPage,
+    live::{LiveView, Shared},
+    model::{Listing, Route, describe_step, format_data, format_period, plain_error, short},
+    sell::SellPage,
+    wallet::{self, Buyer, LOCAL_CHAIN_ID, Wallet, WalletProblem},
+};
 
 /// The parts of `/config.json` the dapp reads.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Config {
-    nodes: Vec<String>,
-    rpc_url: String,
-    deployment: Deployment,
+pub(crate) struct Config {
+    /// Entry nodes' multiaddrs.
+    pub(crate) nodes: Vec<String>,
+    /// The chain's JSON-RPC URL (reads, and the local account's transactions).
+    pub(crate) rpc_url: String,
+    /// The contracts.
+    pub(crate) deployment: Deployment,
 }
 
+/// The deployment file's fields the dapp uses.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Deployment {
-    chain_id: u64,
-    stream_registry: String,
-    marketplace: String,
-    data_token: String,
+pub(crate) struct Deployment {
+    pub(crate) chain_id: u64,
+    pub(crate) stream_registry: String,
+    pub(crate) marketplace: String,
+    pub(crate) data_token: String,
     #[serde(default)]
-    start_block: u64,
+    pub(crate) start_block: u64,
 }
 
 async fn fetch_text(url: &str) -> Result<String, String> {
@@ -48,15 +60,14 @@ async fn fetch_text(url: &str) -> Result<String, String> {
         .ok_or_else(|| "the body is not text".into())
 }
 
-async fn load() -> Result<(Rc<Config>, Rc<Vec<Listing>>), String> {
-    let config: Config = serde_json::from_str(&fetch_text("../config.json").await?)
-        .map_err(|e| format!("config.json: {e}"))?;
+/// Read-only chain access for `config`.
+pub(crate) async fn reader(config: &Config) -> Result<Registry, String> {
     let address = |s: &str| {
         s.parse()
             .map_err(|e| format!("deployment address {s}: {e}"))
     };
     let d = &config.deployment;
-    let registry = Registry::connect(
+    Ok(Registry::connect(
         Rpc::http(&config.rpc_url).map_err(|e| e.to_string())?,
         d.chain_id,
         address(&d.stream_registry)?,
@@ -64,67 +75,30 @@ async fn load() -> Result<(Rc<Config>, Rc<Vec<Listing>>), String> {
         Sender::None,
     )
     .await
-    .map_err(|e| e.to_string())?
-    .with_market(address(&d.marketplace)?, address(&d.data_token)?);
-    let products = registry.list_products().await.map_err(|e| e.to_string())?;
-    Ok((
-        Rc::new(config),
-        Rc::new(products.iter().map(Listing::of).collect()),
-    ))
+    .map_err(|e| plain_error(&e))?
+    .with_market(address(&d.marketplace)?, address(&d.data_token)?))
 }
 
-/// anvil's development account 8 (its key is public; the local chain only): lets a newcomer try buying
-/// without a wallet. The page labels it as such.
-const DEV_ACCOUNT_KEY: &str = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97";
-const LOCAL_CHAIN_ID: u64 = 31337;
-
-/// Who is buying: a key the page holds, its chain access, and a network client signed in as it (so
-/// relay nodes recognise its licences).
-struct Account {
-    address: alloy_primitives::Address,
-    registry: Registry,
-    client: Client,
+async fn load_config() -> Result<Rc<Config>, String> {
+    let config: Config = serde_json::from_str(&fetch_text("../config.json").await?)
+        .map_err(|e| format!("config.json: {e}"))?;
+    Ok(Rc::new(config))
 }
 
-/// An account handed to components (compared by address).
-#[derive(Clone)]
-struct Buyer(Rc<Account>);
-
-impl PartialEq for Buyer {
-    fn eq(&self, other: &Buyer) -> bool {
-        self.0.address == other.0.address
-    }
+async fn load_products(config: &Config) -> Result<Rc<Vec<Listing>>, String> {
+    let products = reader(config)
+        .await?
+        .list_products()
+        .await
+        .map_err(|e| plain_error(&e))?;
+    Ok(Rc::new(products.iter().map(Listing::of).collect()))
 }
 
-async fn dev_account(config: &Config) -> Result<Buyer, String> {
-    let key = rivulet_protocol::Signer::from_hex(DEV_ACCOUNT_KEY).map_err(|e| e.to_string())?;
-    let address = alloy_primitives::Address::from(key.address().0);
-    let client = Client::new(ClientConfig {
-        nodes: config.nodes.iter().filter_map(|a| a.parse().ok()).collect(),
-        private_key: Some(key.to_bytes()),
-        ..ClientConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let d = &config.deployment;
-    let parse = |s: &str| {
-        s.parse()
-            .map_err(|e| format!("deployment address {s}: {e}"))
-    };
-    let registry = Registry::connect(
-        Rpc::http(&config.rpc_url).map_err(|e| e.to_string())?,
-        d.chain_id,
-        parse(&d.stream_registry)?,
-        d.start_block,
-        Sender::Key(key),
-    )
-    .await
-    .map_err(|e| e.to_string())?
-    .with_market(parse(&d.marketplace)?, parse(&d.data_token)?);
-    Ok(Buyer(Rc::new(Account {
-        address,
-        registry,
-        client,
-    })))
+fn current_route() -> Route {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    Route::parse(&hash)
 }
 
 #[derive(Clone, PartialEq)]
@@ -134,15 +108,70 @@ enum Load {
     Ready(Rc<Config>, Rc<Vec<Listing>>),
 }
 
+#[derive(Clone, PartialEq)]
+enum Connection {
+    None,
+    Connecting(String),
+    WrongChain(Wallet, u64),
+    Failed(String),
+}
+
 /// The whole app.
 #[function_component(App)]
 pub(crate) fn app() -> Html {
     let state = use_state(|| Load::Loading);
-    let query = use_state(String::new);
-    let selected = use_state(|| None::<u64>);
+    let route = use_state(current_route);
+    let wallets = use_state(Vec::<Wallet>::new);
     let buyer = use_state(|| None::<Buyer>);
+    let connection = use_state(|| Connection::None);
     let balance = use_state(String::new);
     let refresh = use_state(|| 0u32);
+    // The location hash is the route.
+    {
+        let route = route.clone();
+        use_effect_with((), move |_| {
+            let listener = Closure::<dyn Fn()>::new(move || route.set(current_route()));
+            if let Some(window) = web_sys::window() {
+                let _ = window.add_event_listener_with_callback(
+                    "hashchange",
+                    listener.as_ref().unchecked_ref(),
+                );
+            }
+            listener.forget();
+        });
+    }
+    // Wallets, as they announce themselves.
+    {
+        let wallets = wallets.clone();
+        use_effect_with((), move |_| {
+            let found = Rc::new(std::cell::RefCell::new(Vec::<Wallet>::new()));
+            wallet::discover(Callback::from(move |w: Wallet| {
+                let mut list = found.borrow_mut();
+                if !list.contains(&w) {
+                    list.push(w);
+                    wallets.set(list.clone());
+                }
+            }));
+        });
+    }
+    // Configuration and products (again after a listing or a change).
+    {
+        let state = state.clone();
+        use_effect_with(*refresh, move |_| {
+            spawn_local(async move {
+                let loaded = async {
+                    let config = load_config().await?;
+                    let products = load_products(&config).await?;
+                    Ok::<_, String>((config, products))
+                };
+                match loaded.await {
+                    Ok((config, listings)) => state.set(Load::Ready(config, listings)),
+                    Err(e) => state.set(Load::Failed(e)),
+                }
+            });
+        });
+    }
+    // The account's balance (again after each transaction).
     {
         let balance = balance.clone();
         use_effect_with(((*buyer).clone(), *refresh), move |(buyer, _)| {
@@ -150,144 +179,304 @@ pub(crate) fn app() -> Html {
                 spawn_local(async move {
                     balance.set(match account.registry.balance(account.address).await {
                         Ok(wei) => format!("{} DATA", format_data(wei, 4)),
-                        Err(e) => format!("balance unknown: {e}"),
+                        Err(e) => format!("balance unknown: {}", plain_error(&e)),
                     });
                 });
             }
         });
     }
-    {
-        let state = state.clone();
-        use_effect_with((), move |_| {
-            spawn_local(async move {
-                state.set(match load().await {
-                    Ok((config, listings)) => Load::Ready(config, listings),
-                    Err(e) => Load::Failed(e),
-                });
-            });
-        });
-    }
-    let body = match &*state {
-        Load::Loading => {
-            html! { <p class="status" id="status">{ "Loading products from the chain…" }</p> }
-        }
-        Load::Failed(e) => html! {
-            <p class="error" role="alert" id="error">{ format!("The marketplace could not be read: {e}") }</p>
-        },
-        Load::Ready(config, listings) => match (*selected)
-            .and_then(|id| listings.iter().find(|l| l.id == id))
-        {
-            Some(listing) => {
-                let back = {
-                    let selected = selected.clone();
-                    Callback::from(move |_: MouseEvent| selected.set(None))
-                };
-                let bought = {
-                    let refresh = refresh.clone();
-                    Callback::from(move |()| refresh.set(*refresh + 1))
-                };
-                html! { <ProductPage listing={listing.clone()} config={config.clone()} on_back={back}
-                buyer={(*buyer).clone()} on_bought={bought} /> }
-            }
-            None => {
-                let on_search = {
-                    let query = query.clone();
-                    Callback::from(move |e: InputEvent| {
-                        if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                            query.set(input.value());
-                        }
-                    })
-                };
-                let shown: Vec<&Listing> = listings.iter().filter(|l| l.matches(&query)).collect();
-                html! {
-                    <>
-                        <label for="search">{ "Search products" }</label>
-                        <input id="search" type="search" placeholder="name, category, stream…"
-                            value={(*query).clone()} oninput={on_search} />
-                        if listings.is_empty() {
-                            <p class="empty" id="empty">{ "No products are listed yet. Sellers list streams with `relay-node product create`." }</p>
-                        } else if shown.is_empty() {
-                            <p class="empty" id="empty">{ format!("No product matches \u{201c}{}\u{201d}.", *query) }</p>
-                        }
-                        <ul class="products" id="products">
-                            { for shown.into_iter().map(|l| {
-                                let open = {
-                                    let selected = selected.clone();
-                                    let id = l.id;
-                                    Callback::from(move |_: MouseEvent| selected.set(Some(id)))
-                                };
-                                html! {
-                                    <li class="product" key={l.id}>
-                                        <h2><button class="link" onclick={open}>{ &l.name }</button></h2>
-                                        <p>{ &l.description }</p>
-                                        <p class="meta">
-                                            { if l.category.is_empty() { String::new() } else { format!("{} · ", l.category) } }
-                                            { format!("{} DATA per hour · from {} · seller {}",
-                                                format_data(l.price_per_second * alloy_primitives::U256::from(3600u64), 4),
-                                                format_period(l.minimum_seconds), short(&l.seller)) }
-                                            if !l.active { { " · paused" } }
-                                        </p>
-                                    </li>
-                                }
-                            }) }
-                        </ul>
-                    </>
-                }
-            }
-        },
+    let changed = {
+        let refresh = refresh.clone();
+        Callback::from(move |()| refresh.set(*refresh + 1))
     };
-    let account = match (&*state, &*buyer) {
-        (_, Some(Buyer(account))) => {
-            let faucet = {
-                let account = account.clone();
-                let refresh = refresh.clone();
-                Callback::from(move |_: MouseEvent| {
-                    let account = account.clone();
-                    let refresh = refresh.clone();
-                    spawn_local(async move {
-                        let hundred = alloy_primitives::U256::from(100u64)
-                            * alloy_primitives::U256::from(10u64)
-                                .pow(alloy_primitives::U256::from(18u64));
-                        let _ = account.registry.faucet(account.address, hundred).await;
-                        refresh.set(*refresh + 1);
-                    });
-                })
+
+    let (config, listings) = match &*state {
+        Load::Loading => {
+            return html! {
+                <>
+                    <header><a href="../">{ "Rivulet" }</a>{ " · Marketplace" }</header>
+                    <main><p class="status" id="status">{ "Loading products from the chain…" }</p></main>
+                </>
             };
-            html! {
-                <span class="account">
-                    { " · local development account " }<span class="mono">{ short(&account.address.to_checksum(None)) }</span>
-                    { " · " }<span id="balance">{ (*balance).clone() }</span>{ " " }
-                    <button id="faucet" onclick={faucet}>{ "Get 100 DATA" }</button>
-                </span>
-            }
         }
-        (Load::Ready(config, _), None) if config.deployment.chain_id == LOCAL_CHAIN_ID => {
-            let use_dev = {
-                let buyer = buyer.clone();
-                let config = config.clone();
-                Callback::from(move |_: MouseEvent| {
-                    let buyer = buyer.clone();
-                    let config = config.clone();
-                    spawn_local(async move {
-                        if let Ok(account) = dev_account(&config).await {
-                            buyer.set(Some(account));
-                        }
-                    });
-                })
+        Load::Failed(e) => {
+            return html! {
+                <>
+                    <header><a href="../">{ "Rivulet" }</a>{ " · Marketplace" }</header>
+                    <main><p class="error" role="alert" id="error">{ format!("The marketplace could not be read: {e}") }</p></main>
+                </>
             };
-            html! {
-                <span class="account">{ " · " }
-                    <button id="dev-account" onclick={use_dev}>{ "Use the local development account" }</button>
-                    { " (a public test key, local chain only — not a wallet)" }
-                </span>
-            }
         }
-        _ => html! {},
+        Load::Ready(config, listings) => (config.clone(), listings.clone()),
+    };
+
+    let account_bar = account_bar(
+        &config,
+        &wallets,
+        &buyer,
+        &connection,
+        &balance,
+        changed.clone(),
+    );
+    let body = match (&*route, &*buyer) {
+        (Route::Product(id), _) => match listings.iter().find(|l| l.id == *id) {
+            Some(listing) => html! {
+                <ProductPage listing={listing.clone()} config={config.clone()}
+                    buyer={(*buyer).clone()} on_changed={changed.clone()} />
+            },
+            None => html! {
+                <p class="empty" id="empty">{ format!("There is no product {id}. ") }
+                    <a href="#/">{ "All products" }</a></p>
+            },
+        },
+        (Route::Licences, Some(b)) => html! {
+            <LicencesPage buyer={b.clone()} listings={listings.clone()} on_changed={changed.clone()} />
+        },
+        (Route::Sell, Some(b)) => html! {
+            <SellPage buyer={b.clone()} listings={listings.clone()} on_changed={changed.clone()} />
+        },
+        (Route::Licences | Route::Sell, None) => html! {
+            <p class="empty" id="connect-first">{ "Connect a wallet (or, on the local chain, use the development account) to see this page." }</p>
+        },
+        (Route::Products, _) => html! { <ProductList listings={listings.clone()} /> },
+    };
+    let link = |r: Route, label: &str, id: &str| {
+        let current = *route == r;
+        html! {
+            <a href={r.hash()} id={id.to_owned()} aria-current={if current { Some("page") } else { None }}>{ label.to_owned() }</a>
+        }
     };
     html! {
         <>
-            <header><a href="../">{ "Rivulet" }</a>{ " · Marketplace" }{ account }</header>
+            <header>
+                <nav aria-label="Marketplace">
+                    <a href="../">{ "Rivulet" }</a>
+                    { link(Route::Products, "Products", "nav-products") }
+                    { link(Route::Licences, "My licences", "nav-licences") }
+                    { link(Route::Sell, "Sell", "nav-sell") }
+                </nav>
+                { account_bar }
+            </header>
             <main>{ body }</main>
+        </>
+    }
+}
+
+/// The account area: connect a wallet (or the development account), switch chains, balance, faucet.
+fn account_bar(
+    config: &Rc<Config>,
+    wallets: &UseStateHandle<Vec<Wallet>>,
+    buyer: &UseStateHandle<Option<Buyer>>,
+    connection: &UseStateHandle<Connection>,
+    balance: &UseStateHandle<String>,
+    changed: Callback<()>,
+) -> Html {
+    let local = config.deployment.chain_id == LOCAL_CHAIN_ID;
+    if let Some(Buyer(account)) = &**buyer {
+        let faucet = {
+            let account = account.clone();
+            let changed = changed.clone();
+            let connection = connection.clone();
+            Callback::from(move |_: MouseEvent| {
+                let account = account.clone();
+                let changed = changed.clone();
+                let connection = connection.clone();
+                spawn_local(async move {
+                    let hundred = U256::from(100u64) * U256::from(10u64).pow(U256::from(18u64));
+                    match account.registry.faucet(account.address, hundred).await {
+                        Ok(()) => connection.set(Connection::None),
+                        Err(e) => connection.set(Connection::Failed(plain_error(&e))),
+                    }
+                    changed.emit(());
+                });
+            })
+        };
+        let disconnect = {
+            let buyer = buyer.clone();
+            Callback::from(move |_: MouseEvent| {
+                if let Some(Buyer(account)) = &*buyer {
+                    account.client.destroy();
+                }
+                buyer.set(None);
+            })
+        };
+        let error = match &**connection {
+            Connection::Failed(e) => html! { <p class="error" role="alert">{ e }</p> },
+            _ => html! {},
+        };
+        return html! {
+            <div class="account" id="account">
+                <span id="account-label">{ &account.label }</span>{ " " }
+                <span class="mono" id="account-address" title={account.checksum()}>{ short(&account.checksum()) }</span>
+                { " · " }<span id="balance">{ (**balance).clone() }</span>{ " " }
+                if local {
+                    <button id="faucet" onclick={faucet}>{ "Get 100 DATA" }</button>
+                }
+                <button id="disconnect" onclick={disconnect}>{ "Disconnect" }</button>
+                if let Some(note) = &account.session_note {
+                    <p class="note" id="session-note">{ format!("Licensed streams will not play: the wallet did not authorise a session key ({note})") }</p>
+                }
+                { error }
+            </div>
+        };
+    }
+    let connect = |w: &Wallet| {
+        let w = w.clone();
+        let config = config.clone();
+        let buyer = buyer.clone();
+        let connection = connection.clone();
+        let on_switch = {
+            let buyer = buyer.clone();
+            let connection = connection.clone();
+            Callback::from(move |()| {
+                // The wallet switched account or chain: connect again with what it now has.
+                if let Some(Buyer(account)) = &*buyer {
+                    account.client.destroy();
+                }
+                buyer.set(None);
+                connection.set(Connection::Failed(
+                    "The wallet switched account or chain: connect again.".into(),
+                ));
+            })
+        };
+        Callback::from(move |_: MouseEvent| {
+            let w = w.clone();
+            let config = config.clone();
+            let buyer = buyer.clone();
+            let connection = connection.clone();
+            let on_switch = on_switch.clone();
+            connection.set(Connection::Connecting(format!(
+                "Connecting {}: approve the connection, then sign the session key (a signature, no transaction)…",
+                w.name
+            )));
+            spawn_local(async move {
+                match wallet::connect(&config, &w, on_switch).await {
+                    Ok(b) => {
+                        buyer.set(Some(b));
+                        connection.set(Connection::None);
+                    }
+                    Err(WalletProblem::WrongChain(chain)) => {
+                        connection.set(Connection::WrongChain(w, chain))
+                    }
+                    Err(WalletProblem::Failed(e)) => connection.set(Connection::Failed(e)),
+                }
+            });
+        })
+    };
+    let use_dev = {
+        let buyer = buyer.clone();
+        let config = config.clone();
+        let connection = connection.clone();
+        Callback::from(move |_: MouseEvent| {
+            let buyer = buyer.clone();
+            let config = config.clone();
+            let connection = connection.clone();
+            spawn_local(async move {
+                match wallet::dev_account(&config).await {
+                    Ok(account) => buyer.set(Some(account)),
+                    Err(e) => connection.set(Connection::Failed(e)),
+                }
+            });
+        })
+    };
+    let status = match &**connection {
+        Connection::None => html! {},
+        Connection::Connecting(s) => html! { <p class="status" id="connect-status">{ s }</p> },
+        Connection::Failed(e) => {
+            html! { <p class="error" role="alert" id="connect-status">{ e }</p> }
+        }
+        Connection::WrongChain(w, chain) => {
+            let switch = {
+                let w = w.clone();
+                let config = config.clone();
+                let connection = connection.clone();
+                let connect = connect(&w);
+                Callback::from(move |e: MouseEvent| {
+                    let w = w.clone();
+                    let config = config.clone();
+                    let connection = connection.clone();
+                    let connect = connect.clone();
+                    spawn_local(async move {
+                        match wallet::switch_chain(&config, &w).await {
+                            Ok(()) => connect.emit(e),
+                            Err(problem) => connection.set(Connection::Failed(problem)),
+                        }
+                    });
+                })
+            };
+            html! {
+                <p class="error" role="alert" id="connect-status">
+                    { format!("{} is on chain {chain}; this marketplace is on chain {}. ", w.name, config.deployment.chain_id) }
+                    <button id="switch-chain" onclick={switch}>{ format!("Switch to chain {}", config.deployment.chain_id) }</button>
+                </p>
+            }
+        }
+    };
+    html! {
+        <div class="account" id="account">
+            { for wallets.iter().map(|w| html! {
+                <button class="connect-wallet" data-wallet={w.id.clone()} onclick={connect(w)}>
+                    { format!("Connect {}", w.name) }
+                </button>
+            }) }
+            if wallets.is_empty() {
+                <span class="note">{ "No wallet found in this browser. " }</span>
+            }
+            if local {
+                { " " }
+                <button id="dev-account" onclick={use_dev}>{ "Use the local development account" }</button>
+                <span class="note">{ " (a public test key, local chain only — not a wallet)" }</span>
+            }
+            { status }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ListProps {
+    listings: Rc<Vec<Listing>>,
+}
+
+/// Every product, searchable.
+#[function_component(ProductList)]
+fn product_list(props: &ListProps) -> Html {
+    let query = use_state(String::new);
+    let on_search = {
+        let query = query.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                query.set(input.value());
+            }
+        })
+    };
+    let listings = &props.listings;
+    let shown: Vec<&Listing> = listings.iter().filter(|l| l.matches(&query)).collect();
+    html! {
+        <>
+            <label for="search">{ "Search products" }</label>
+            <input id="search" type="search" placeholder="name, category, stream…"
+                value={(*query).clone()} oninput={on_search} />
+            if listings.is_empty() {
+                <p class="empty" id="empty">{ "No products are listed yet. Sellers list streams under Sell." }</p>
+            } else if shown.is_empty() {
+                <p class="empty" id="empty">{ format!("No product matches \u{201c}{}\u{201d}.", *query) }</p>
+            }
+            <ul class="products" id="products">
+                { for shown.into_iter().map(|l| html! {
+                    <li class="product" key={l.id}>
+                        <h2><a href={Route::Product(l.id).hash()}>{ &l.name }</a></h2>
+                        <p>{ &l.description }</p>
+                        <p class="meta">
+                            { if l.category.is_empty() { String::new() } else { format!("{} · ", l.category) } }
+                            { format!("{} DATA per hour · from {} · seller {}",
+                                format_data(l.price_per_second * U256::from(3600u64), 4),
+                                format_period(l.minimum_seconds), short(&l.seller)) }
+                            if !l.active { { " · paused" } }
+                        </p>
+                        <p class="meta mono">{ l.streams.join(", ") }</p>
+                    </li>
+                }) }
+            </ul>
         </>
     }
 }
@@ -296,40 +485,25 @@ pub(crate) fn app() -> Html {
 struct ProductProps {
     listing: Listing,
     config: Rc<Config>,
-    on_back: Callback<MouseEvent>,
     buyer: Option<Buyer>,
-    on_bought: Callback<()>,
+    on_changed: Callback<()>,
 }
 
-/// Licence periods offered, seconds.
-const PERIODS: [(u64, &str); 3] = [(60, "1 minute"), (3600, "1 hour"), (86_400, "1 day")];
-
-/// One product: terms, price, streams, and a live preview of each stream anyone may read.
+/// One product: terms, price, the purchase panel, and the live view of each stream.
 #[function_component(ProductPage)]
 fn product_page(props: &ProductProps) -> Html {
     let l = &props.listing;
     let client = use_state(|| None::<Client>);
-    let status = use_state(String::new);
     let generation = use_state(|| 0u32);
     {
         let client = client.clone();
         let config = props.config.clone();
         let buyer = props.buyer.clone();
-        use_effect_with((l.id, buyer.is_some()), move |_| {
-            // Signed in as the buyer when there is one (licences are per address); anonymous otherwise.
+        use_effect_with((l.id, buyer.clone()), move |_| {
+            // Reading as the buyer when there is one (licences are per address); anonymously otherwise.
             let (made, own) = match buyer {
                 Some(Buyer(account)) => (Some(account.client.clone()), false),
-                None => {
-                    let nodes = config.nodes.iter().filter_map(|a| a.parse().ok()).collect();
-                    (
-                        Client::new(ClientConfig {
-                            nodes,
-                            ..ClientConfig::default()
-                        })
-                        .ok(),
-                        true,
-                    )
-                }
+                None => (Client::new(wallet::client_config(&config)).ok(), true),
             };
             client.set(made.clone());
             move || {
@@ -339,213 +513,223 @@ fn product_page(props: &ProductProps) -> Html {
             }
         });
     }
-    let buy = props.buyer.clone().map(|Buyer(account)| {
-        let status = status.clone();
+    let bought = {
         let generation = generation.clone();
-        let on_bought = props.on_bought.clone();
-        let id = l.id;
-        let price_per_second = l.price_per_second;
-        Callback::from(move |seconds: u64| {
-            let account = account.clone();
-            let status = status.clone();
-            let generation = generation.clone();
-            let on_bought = on_bought.clone();
-            spawn_local(async move {
-                let price = price_per_second * alloy_primitives::U256::from(seconds);
-                status.set(format!(
-                    "Signing a permit for {} DATA and sending the purchase…",
-                    format_data(price, 6)
-                ));
-                let deadline = js_sys::Date::now() as u64 / 1000 + 600;
-                match account
-                    .registry
-                    .buy_with_permit(id, seconds, price, deadline)
-                    .await
-                {
-                    Ok(expiry) => {
-                        let until = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-                            expiry as f64 * 1000.0,
-                        ));
-                        status.set(format!(
-                            "Licensed until {}.",
-                            String::from(
-                                until.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
-                            )
-                        ));
-                        generation.set(*generation + 1);
-                        on_bought.emit(());
-                    }
-                    Err(e) => status.set(format!("The purchase did not go through: {e}")),
-                }
-            });
+        let on_changed = props.on_changed.clone();
+        Callback::from(move |()| {
+            generation.set(*generation + 1);
+            on_changed.emit(());
         })
-    });
-    let hour = l.price_per_second * alloy_primitives::U256::from(3600u64);
+    };
+    let hour = l.price_per_second * U256::from(3600u64);
     html! {
         <article id="product">
-            <button class="link" id="back" onclick={props.on_back.clone()}>{ "← All products" }</button>
+            <a href="#/" id="back">{ "← All products" }</a>
             <h1>{ &l.name }</h1>
             <p>{ &l.description }</p>
             <dl>
                 <dt>{ "Price" }</dt>
                 <dd id="price">{ format!("{} DATA per hour ({} DATA per day)", format_data(hour, 6),
-                    format_data(hour * alloy_primitives::U256::from(24u64), 4)) }</dd>
+                    format_data(hour * U256::from(24u64), 4)) }</dd>
                 <dt>{ "Shortest licence" }</dt><dd>{ format_period(l.minimum_seconds) }</dd>
                 <dt>{ "Seller" }</dt><dd class="mono">{ &l.seller }</dd>
-                <dt>{ "On sale" }</dt><dd>{ if l.active { "yes" } else { "paused by the seller" } }</dd>
+                if !l.category.is_empty() { <dt>{ "Category" }</dt><dd>{ &l.category }</dd> }
+                <dt>{ "Terms" }</dt><dd>{ if l.terms_uri.is_empty() {
+                    html! { "a licence to read the streams below for the period bought" }
+                } else {
+                    html! { <a href={l.terms_uri.clone()} rel="noopener">{ &l.terms_uri }</a> }
+                } }</dd>
+                <dt>{ "On sale" }</dt><dd id="on-sale">{ if l.active { "yes" } else { "paused by the seller" } }</dd>
             </dl>
-            if let Some(buy) = buy {
-                <section class="buy">
-                    <h2>{ "Buy a licence" }</h2>
-                    <p>{ "One transaction: the DATA is authorised by an EIP-2612 permit signed with the account's key." }</p>
-                    { for PERIODS.iter().filter(|(s, _)| *s >= l.minimum_seconds).map(|(seconds, label)| {
-                        let buy = buy.clone();
-                        let seconds = *seconds;
-                        let price = l.price_per_second * alloy_primitives::U256::from(seconds);
-                        html! {
-                            <button class="buy-period" data-seconds={seconds.to_string()}
-                                onclick={Callback::from(move |_: MouseEvent| buy.emit(seconds))}>
-                                { format!("{label} for {} DATA", format_data(price, 6)) }
-                            </button>
-                        }
-                    }) }
-                    <p id="buy-status" aria-live="polite">{ (*status).clone() }</p>
-                </section>
+            if let Some(buyer) = props.buyer.clone() {
+                <BuyPanel listing={l.clone()} buyer={buyer} on_bought={bought} />
+            } else {
+                <p class="note" id="buy-connect">{ "Connect a wallet (or use the local development account) to buy a licence." }</p>
             }
             <h2>{ "Streams" }</h2>
             { for l.streams.iter().map(|s| html! {
-                <Preview stream={s.clone()} client={(*client).clone().map(Shared)} generation={*generation} />
+                <LiveView stream={s.clone()} client={(*client).clone().map(Shared)} generation={*generation} />
             }) }
         </article>
     }
 }
 
-/// A client handed to child components (compared by identity).
-#[derive(Clone)]
-struct Shared(Client);
-
-impl PartialEq for Shared {
-    fn eq(&self, other: &Shared) -> bool {
-        self.0.peer_id() == other.0.peer_id()
-    }
-}
+/// Licence periods offered, seconds.
+pub(crate) const PERIODS: [(u64, &str); 4] = [
+    (60, "1 minute"),
+    (3600, "1 hour"),
+    (86_400, "1 day"),
+    (604_800, "1 week"),
+];
 
 #[derive(Properties, PartialEq)]
-struct PreviewProps {
-    stream: String,
-    client: Option<Shared>,
-    /// Bumped after a purchase: subscribe again (the licence may now allow it).
-    generation: u32,
+pub(crate) struct BuyProps {
+    pub(crate) listing: Listing,
+    pub(crate) buyer: Buyer,
+    pub(crate) on_bought: Callback<()>,
+    /// The button's words ("Buy" or "Extend").
+    #[prop_or(AttrValue::Static("Buy a licence"))]
+    pub(crate) title: AttrValue,
 }
 
 #[derive(Clone, PartialEq)]
-enum PreviewState {
-    Connecting,
-    Live,
-    Restricted,
+enum Outcome {
+    Idle,
+    Busy,
+    Done(String),
     Failed(String),
 }
 
-/// The latest events of one stream, verified in the page, newest first.
-#[function_component(Preview)]
-fn preview(props: &PreviewProps) -> Html {
-    let rows = use_mut_ref(Vec::<(u64, String, String)>::new);
-    let state = use_state(|| PreviewState::Connecting);
-    let redraw = use_force_update();
+/// Choose a period, see the price, buy with a permit (one transaction) or approve-then-buy (two); each
+/// step shown as it happens, then the receipt or a plain sentence saying what went wrong.
+#[function_component(BuyPanel)]
+pub(crate) fn buy_panel(props: &BuyProps) -> Html {
+    let l = &props.listing;
+    let periods: Vec<(u64, &str)> = PERIODS
+        .iter()
+        .copied()
+        .filter(|(s, _)| *s >= l.minimum_seconds)
+        .collect();
+    let first = periods.first().map_or(l.minimum_seconds, |p| p.0);
+    let seconds = use_state(|| first);
+    let price = use_state(|| None::<Result<U256, String>>);
+    let steps = use_state(Vec::<String>::new);
+    let outcome = use_state(|| Outcome::Idle);
     {
-        let rows = rows.clone();
-        let state = state.clone();
-        let stream = props.stream.clone();
-        let client = props.client.clone();
-        let peer = client.as_ref().map(|Shared(c)| c.peer_id());
-        let generation = props.generation;
-        use_effect_with((stream.clone(), peer, props.generation), move |_| {
-            let stop = Rc::new(RefCell::new(false));
-            if let (Some(Shared(client)), Ok(part)) =
-                (client, format!("{stream}#0").parse::<StreamPartId>())
-            {
-                let stop = stop.clone();
-                // Just after a purchase the relay nodes may not have seen the licence yet (they follow
-                // the chain): ask again for a while before calling the stream restricted.
-                let attempts = if generation > 0 { 20 } else { 1 };
-                spawn_local(async move {
-                    let mut attempt = 0;
-                    let mut sub = loop {
-                        attempt += 1;
-                        match client.subscribe(&part, Some(10)).await {
-                            Ok(sub) => break sub,
-                            Err(ClientError::Refused { code, .. })
-                                if code == "no_permission" && attempt < attempts =>
-                            {
-                                rivulet_client::runtime::sleep(std::time::Duration::from_millis(
-                                    500,
-                                ))
-                                .await;
-                            }
-                            Err(ClientError::Refused { code, .. }) if code == "no_permission" => {
-                                state.set(PreviewState::Restricted);
-                                return;
-                            }
-                            Err(e) => {
-                                state.set(PreviewState::Failed(e.to_string()));
-                                return;
-                            }
-                        }
-                    };
-                    state.set(PreviewState::Live);
-                    while let Some(event) = sub.next().await {
-                        if *stop.borrow() {
-                            break;
-                        }
-                        if let SubscriptionEvent::Message(m) = event {
-                            let content = String::from_utf8_lossy(&m.body.content).into_owned();
-                            let mut rows = rows.borrow_mut();
-                            rows.insert(
-                                0,
-                                (
-                                    m.id().timestamp,
-                                    short(&m.id().publisher.to_checksum()),
-                                    content,
-                                ),
-                            );
-                            rows.truncate(10);
-                            drop(rows);
-                            redraw.force_update();
-                        }
-                    }
-                });
-            }
-            move || *stop.borrow_mut() = true
+        let price = price.clone();
+        let account = props.buyer.0.clone();
+        let id = l.id;
+        use_effect_with((id, *seconds), move |(_, seconds)| {
+            let seconds = *seconds;
+            spawn_local(async move {
+                price.set(Some(
+                    account
+                        .registry
+                        .price_of(id, seconds)
+                        .await
+                        .map_err(|e| plain_error(&e)),
+                ));
+            });
         });
     }
-    let status = match &*state {
-        PreviewState::Connecting => {
-            html! { <p class="status">{ "Connecting to the network…" }</p> }
-        }
-        PreviewState::Live => {
-            html! { <p class="status live">{ "Live: the latest events, each signature verified in this page" }</p> }
-        }
-        PreviewState::Restricted => html! {
-            <p class="restricted">{ "This stream is for licence holders: its events are not public, so there is no preview." }</p>
-        },
-        PreviewState::Failed(e) => {
-            html! { <p class="error" role="alert">{ format!("No preview: {e}") }</p> }
-        }
+    let buy = |permit: bool| {
+        let account = props.buyer.0.clone();
+        let steps = steps.clone();
+        let outcome = outcome.clone();
+        let on_bought = props.on_bought.clone();
+        let seconds = *seconds;
+        let price = (*price).clone();
+        let id = l.id;
+        Callback::from(move |_: MouseEvent| {
+            let Some(Ok(price)) = price.clone() else {
+                return;
+            };
+            let account = account.clone();
+            let outcome = outcome.clone();
+            let on_bought = on_bought.clone();
+            let log = steps.clone();
+            let shown = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+            steps.set(Vec::new());
+            outcome.set(Outcome::Busy);
+            account.listen(Callback::from(move |step: TxStep| {
+                shown.borrow_mut().push(describe_step(&step));
+                log.set(shown.borrow().clone());
+            }));
+            spawn_local(async move {
+                // A too-small balance is said before anything is signed.
+                match account.registry.balance(account.address).await {
+                    Ok(balance) if balance < price => {
+                        outcome.set(Outcome::Failed(format!(
+                            "Your balance of {} DATA is less than the price of {} DATA: nothing was signed or sent.",
+                            format_data(balance, 6),
+                            format_data(price, 6)
+                        )));
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        outcome.set(Outcome::Failed(plain_error(&e)));
+                        return;
+                    }
+                }
+                let result = if permit {
+                    let deadline = account
+                        .registry
+                        .chain_time()
+                        .await
+                        .unwrap_or(js_sys::Date::now() as u64 / 1000)
+                        + 1800;
+                    account
+                        .registry
+                        .buy_with_permit(id, seconds, price, deadline)
+                        .await
+                } else {
+                    account.registry.buy(id, seconds, price).await
+                };
+                match result {
+                    Ok(expiry) => {
+                        let until = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+                            expiry as f64 * 1000.0,
+                        ));
+                        outcome.set(Outcome::Done(format!(
+                            "Receipt: paid {} DATA for {}; licensed until {}.",
+                            format_data(price, 6),
+                            format_period(seconds),
+                            String::from(
+                                until.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
+                            )
+                        )));
+                        on_bought.emit(());
+                    }
+                    Err(e) => outcome.set(Outcome::Failed(plain_error(&e))),
+                }
+            });
+        })
     };
-    html! {
-        <section class="stream">
-            <h3 class="mono">{ &props.stream }</h3>
-            { status }
-            if !rows.borrow().is_empty() {
-                <table class="events">
-                    <thead><tr><th>{ "Time (ms)" }</th><th>{ "Publisher" }</th><th>{ "Verified" }</th><th>{ "Content" }</th></tr></thead>
-                    <tbody>
-                        { for rows.borrow().iter().map(|(t, publisher, content)| html! {
-                            <tr><td>{ t }</td><td class="mono">{ publisher }</td><td>{ "✓" }</td><td class="mono">{ content }</td></tr>
-                        }) }
-                    </tbody>
-                </table>
+    let choose = {
+        let seconds = seconds.clone();
+        Callback::from(move |e: Event| {
+            if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>()
+                && let Ok(s) = select.value().parse()
+            {
+                seconds.set(s);
             }
+        })
+    };
+    let busy = *outcome == Outcome::Busy;
+    let priced = matches!(&*price, Some(Ok(_)));
+    html! {
+        <section class="buy" aria-labelledby="buy-title">
+            <h2 id="buy-title">{ props.title.clone() }</h2>
+            if !l.active {
+                <p class="note" id="paused-note">{ "The seller has paused sales of this product." }</p>
+            }
+            <label for={format!("period-{}", l.id)}>{ "Period " }</label>
+            <select id={format!("period-{}", l.id)} class="period" onchange={choose} disabled={busy}>
+                { for periods.iter().map(|(s, label)| html! {
+                    <option value={s.to_string()} selected={*s == *seconds}>{ *label }</option>
+                }) }
+            </select>
+            <p class="price-quote">{ match &*price {
+                None => "Asking the marketplace for the price…".to_owned(),
+                Some(Ok(p)) => format!("Price: {} DATA for {}.", format_data(*p, 6), format_period(*seconds)),
+                Some(Err(e)) => format!("No price: {e}"),
+            } }</p>
+            <button class="buy-permit" onclick={buy(true)} disabled={busy || !priced}>
+                { "Buy — one transaction (permit)" }
+            </button>
+            { " " }
+            <button class="buy-approve" onclick={buy(false)} disabled={busy || !priced}>
+                { "Buy — approve, then buy (two transactions)" }
+            </button>
+            <ol class="steps" aria-live="polite">
+                { for steps.iter().map(|s| html! { <li>{ s }</li> }) }
+            </ol>
+            { match &*outcome {
+                Outcome::Done(receipt) => html! { <p class="receipt" role="status">{ receipt }</p> },
+                Outcome::Failed(e) => html! { <p class="error buy-error" role="alert">{ e }</p> },
+                _ => html! {},
+            } }
         </section>
     }
 }

@@ -13,6 +13,14 @@ mod model;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod licences;
+#[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
+mod sell;
+#[cfg(target_arch = "wasm32")]
+mod wallet;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

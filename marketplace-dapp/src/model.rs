@@ -1,9 +1,47 @@
 //! What the pages show, as plain data: products as listed (name, category, price), the search, prices in
-//! DATA. Free of Yew and the browser, so it is tested natively.
+//! DATA, the routes, transaction steps and errors as sentences, licence countdowns, chart series. Free of
+//! Yew and the browser, so it is tested natively.
 
 use alloy_primitives::U256;
-use rivulet_chain_lite::market::Product;
+use rivulet_chain_lite::{LiteError, TxStep, market::Product};
 use serde_json::Value;
+
+/// Where the app is, from the location's hash (so the back button and links work).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `#/`: every product, searchable.
+    Products,
+    /// `#/product/<id>`.
+    Product(u64),
+    /// `#/licences`: the account's licences.
+    Licences,
+    /// `#/sell`: the seller's streams, products and sales.
+    Sell,
+}
+
+impl Route {
+    /// The route of a location hash (unknown ones are the product list).
+    pub(crate) fn parse(hash: &str) -> Route {
+        let path = hash.trim_start_matches('#').trim_start_matches('/');
+        let mut parts = path.split('/');
+        match (parts.next(), parts.next()) {
+            (Some("product"), Some(id)) => id.parse().map_or(Route::Products, Route::Product),
+            (Some("licences"), _) => Route::Licences,
+            (Some("sell"), _) => Route::Sell,
+            _ => Route::Products,
+        }
+    }
+
+    /// Its location hash.
+    pub(crate) fn hash(&self) -> String {
+        match self {
+            Route::Products => "#/".into(),
+            Route::Product(id) => format!("#/product/{id}"),
+            Route::Licences => "#/licences".into(),
+            Route::Sell => "#/sell".into(),
+        }
+    }
+}
 
 /// A product as the pages show it.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +64,8 @@ pub(crate) struct Listing {
     pub(crate) active: bool,
     /// The streams a licence covers.
     pub(crate) streams: Vec<String>,
+    /// Where the terms are (may be empty).
+    pub(crate) terms_uri: String,
 }
 
 impl Listing {
@@ -48,6 +88,7 @@ impl Listing {
             minimum_seconds: p.minimum_seconds,
             active: p.active,
             streams: p.streams.clone(),
+            terms_uri: p.terms_uri.clone(),
         }
     }
 
@@ -99,6 +140,156 @@ fn plural(n: u64, unit: &str) -> String {
     }
 }
 
+/// A decimal DATA amount typed by a person ("1.5", "0.002") in wei; at most 18 decimals, not negative.
+pub(crate) fn parse_data(text: &str) -> Result<U256, String> {
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(whole) || whole.is_empty() && digits(fraction))
+        || !(fraction.is_empty() || digits(fraction))
+    {
+        return Err(format!("{text:?} is not an amount of DATA (e.g. 1.5)"));
+    }
+    if fraction.len() > 18 {
+        return Err("DATA has at most 18 decimals".into());
+    }
+    let wei = format!("{whole}{fraction:0<18}");
+    U256::from_str_radix(wei.trim_start_matches('0').max("0"), 10)
+        .map_err(|_| format!("{text:?} is too large"))
+}
+
+/// What a licence has left, or how long ago it ended: "4 min 12 s left", "ended 12 s ago".
+pub(crate) fn format_remaining(expiry: u64, now: u64) -> String {
+    let span = |s: u64| match s {
+        s if s >= 86_400 => format!("{} d {} h", s / 86_400, s % 86_400 / 3_600),
+        s if s >= 3_600 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{s} s"),
+    };
+    if expiry > now {
+        format!("{} left", span(expiry - now))
+    } else {
+        format!("ended {} ago", span(now - expiry))
+    }
+}
+
+/// A transaction step as the buyer reads it.
+pub(crate) fn describe_step(step: &TxStep) -> String {
+    let action = |what: &str| match what {
+        "permit" => "the permit that lets the marketplace take the price".to_owned(),
+        "approve" => "approving the marketplace to take the price".into(),
+        "buy" | "buyWithPermit" => "the purchase".into(),
+        "faucet" => "DATA from the faucet".into(),
+        "createStream" => "creating the stream".into(),
+        "grantPermission" => "the permission".into(),
+        "createProduct" => "listing the product".into(),
+        "setPrice" => "the new price".into(),
+        "pauseProduct" => "pausing sales".into(),
+        "resumeProduct" => "resuming sales".into(),
+        other => other.into(),
+    };
+    match step {
+        TxStep::SignatureRequested { what } => {
+            format!("Signature requested: sign {} in your wallet…", action(what))
+        }
+        TxStep::Signed { what } => format!("Signed {}.", action(what)),
+        TxStep::TransactionRequested { what } => {
+            format!(
+                "Transaction requested: confirm {} in your wallet…",
+                action(what)
+            )
+        }
+        TxStep::Sent { what, hash } => {
+            format!(
+                "Transaction sent ({}): {} — waiting for it to be mined…",
+                short(hash),
+                action(what)
+            )
+        }
+        TxStep::Confirmed { what, block, .. } => {
+            format!("Confirmed in block {block}: {}.", action(what))
+        }
+    }
+}
+
+/// A failed chain call as one plain sentence.
+pub(crate) fn plain_error(e: &LiteError) -> String {
+    match e {
+        LiteError::Rpc { code: 4001, .. } => {
+            "You rejected the request in your wallet: nothing was signed, sent or paid.".into()
+        }
+        LiteError::Rpc { code: 4100, .. } => {
+            "The wallet has not authorised this page: connect the wallet again.".into()
+        }
+        LiteError::Reverted(reason) => {
+            let name = reason.split(':').next().unwrap_or("");
+            match name {
+                "ERC20InsufficientBalance" => {
+                    "Your DATA balance is too small for this price: nothing was paid.".into()
+                }
+                "ERC20InsufficientAllowance" => {
+                    "The marketplace was not allowed to take that much DATA: approve the price first.".into()
+                }
+                "ProductIsPaused" => "The seller has paused sales of this product: nothing was paid.".into(),
+                "PriceAboveMaximum" => "The price went up before the purchase was mined: nothing was paid. Check the new price and buy again.".into(),
+                "PeriodTooShort" => format!("That period is shorter than the product's minimum ({reason})."),
+                "ERC2612ExpiredSignature" => "The permit expired before it was used: buy again.".into(),
+                "ERC2612InvalidSigner" => "The permit was not signed by the buying account: buy again from the connected account.".into(),
+                "NotProductOwner" => "Only the product's seller can change it.".into(),
+                "StreamExists" => "You have a stream at that path already: choose another path.".into(),
+                "InvalidPath" => "A stream path is letters, digits and . _ - / only.".into(),
+                "SellerCannotGrant" | "MarketplaceCannotGrant" | "NoPermission" => {
+                    format!("Permission missing: {reason}.")
+                }
+                _ => format!("The contract refused the transaction: {reason}."),
+            }
+        }
+        LiteError::WrongChain { expected, actual } => format!(
+            "Your wallet is on chain {actual}, but this marketplace is on chain {expected}: switch chains."
+        ),
+        LiteError::Unreachable(what) => format!("The chain cannot be reached ({what})."),
+        other => format!("{other}."),
+    }
+}
+
+/// The numeric fields of a JSON event (top level), in order: what the chart draws.
+pub(crate) fn numeric_fields(content: &str) -> Vec<(String, f64)> {
+    match serde_json::from_str::<Value>(content) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| v.as_f64().map(|n| (k, n)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// SVG polyline points for `values` (oldest first) in a `width` × `height` box, scaled to their range.
+pub(crate) fn polyline(values: &[f64], width: f64, height: f64) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    let step = if values.len() > 1 {
+        width / (values.len() - 1) as f64
+    } else {
+        0.0
+    };
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let y = height - (v - lo) / range * height;
+            format!("{:.1},{:.1}", i as f64 * step, y)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A short address: `0x1234…abcd`.
 pub(crate) fn short(address: &str) -> String {
     if address.len() < 12 {
@@ -146,6 +337,100 @@ mod tests {
         let unnamed = Listing::of(&product("not json"));
         assert_eq!(unnamed.name, "Product 7");
         assert_eq!(unnamed.description, "");
+    }
+
+    #[test]
+    fn routes_round_trip() {
+        for route in [
+            Route::Products,
+            Route::Product(3),
+            Route::Licences,
+            Route::Sell,
+        ] {
+            assert_eq!(Route::parse(&route.hash()), route);
+        }
+        assert_eq!(Route::parse(""), Route::Products);
+        assert_eq!(Route::parse("#/product/x"), Route::Products);
+        assert_eq!(Route::parse("#/nowhere"), Route::Products);
+    }
+
+    #[test]
+    fn typed_amounts() {
+        let data = U256::from(10u64).pow(U256::from(18u64));
+        assert_eq!(
+            parse_data("1.5").unwrap(),
+            data * U256::from(3u64) / U256::from(2u64)
+        );
+        assert_eq!(parse_data(" 2 ").unwrap(), data * U256::from(2u64));
+        assert_eq!(parse_data(".5").unwrap(), data / U256::from(2u64));
+        assert_eq!(parse_data("0").unwrap(), U256::ZERO);
+        assert_eq!(
+            parse_data("0.000000000000000001").unwrap(),
+            U256::from(1u64)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.2.3",
+            "abc",
+            "1e3",
+            "0.0000000000000000001",
+            ".",
+        ] {
+            assert!(parse_data(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn countdowns_steps_and_errors_read_as_sentences() {
+        assert_eq!(format_remaining(1_000 + 252, 1_000), "4 min 12 s left");
+        assert_eq!(format_remaining(1_000, 1_012), "ended 12 s ago");
+        assert_eq!(format_remaining(10_000, 2_800), "2 h 0 min left");
+        assert!(
+            describe_step(&TxStep::SignatureRequested {
+                what: "permit".into()
+            })
+            .contains("wallet")
+        );
+        assert!(
+            describe_step(&TxStep::Confirmed {
+                what: "buyWithPermit".into(),
+                hash: "0x00".into(),
+                block: 7
+            })
+            .contains("block 7")
+        );
+        let rejected = LiteError::Rpc {
+            code: 4001,
+            message: "User rejected".into(),
+            data: None,
+        };
+        assert!(plain_error(&rejected).contains("rejected"));
+        let poor =
+            LiteError::Reverted("ERC20InsufficientBalance: 0xab has 1 DATA wei, needs 2".into());
+        assert!(plain_error(&poor).contains("balance is too small"));
+        let paused = LiteError::Reverted("ProductIsPaused: product 3 is paused".into());
+        assert!(plain_error(&paused).contains("paused"));
+        let wrong = LiteError::WrongChain {
+            expected: 31337,
+            actual: 1,
+        };
+        assert!(plain_error(&wrong).contains("switch chains"));
+    }
+
+    #[test]
+    fn charts_draw_numeric_fields() {
+        assert_eq!(
+            numeric_fields(r#"{"temperature":21.5,"station":"north","wind":3}"#),
+            [("temperature".to_owned(), 21.5), ("wind".to_owned(), 3.0)]
+        );
+        assert!(numeric_fields("not json").is_empty());
+        assert_eq!(
+            polyline(&[0.0, 5.0, 10.0], 100.0, 10.0),
+            "0.0,10.0 50.0,5.0 100.0,0.0"
+        );
+        assert_eq!(polyline(&[4.0], 100.0, 10.0), "0.0,10.0");
+        assert_eq!(polyline(&[], 100.0, 10.0), "");
     }
 
     #[test]

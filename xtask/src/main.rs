@@ -51,6 +51,12 @@ fn main() -> Result<()> {
                 || sdk_end_to_end(&root),
             )
         }
+        Some("dapp") => {
+            setup(&root)?;
+            wasm::setup_wasm_bindgen(&root)?;
+            let gz = wasm::build_dapp(&root)?;
+            wasm::check_budget("marketplace dapp wasm", gz, wasm::DAPP_GZIP_BUDGET)
+        }
         Some("sdk") => {
             setup(&root)?;
             wasm::setup_wasm_bindgen(&root)?;
@@ -74,7 +80,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
             );
             bail!("unknown or missing command")
         }
@@ -386,6 +392,7 @@ fn sdk_end_to_end(root: &Path) -> Result<()> {
     };
     node_test("tests/sdk/node.test.mjs")?;
     node_test("tests/browser/e2e.test.mjs")?;
+    node_test("tests/browser/dapp.test.mjs")?;
     eprintln!("screenshots in {}", screenshots.display());
     drop(net);
     let _ = std::fs::remove_dir_all(&dir);

@@ -235,17 +235,21 @@ impl Registry {
     }
 
     /// Lists a product (the seller and the marketplace must both hold grant permission on every stream);
-    /// returns its id.
+    /// returns its id. Sales pay `beneficiary` (the seller when `None`).
     pub async fn create_product(
         &self,
         streams: Vec<String>,
+        beneficiary: Option<Address>,
         price_per_second: U256,
         minimum_seconds: u64,
         metadata: &str,
         terms_uri: &str,
     ) -> Result<u64, LiteError> {
         let (marketplace, _) = self.market()?;
-        let beneficiary = self.buyer()?;
+        let beneficiary = match beneficiary {
+            Some(b) => b,
+            None => self.buyer()?,
+        };
         self.send_to(
             marketplace,
             Marketplace::createProductCall {
@@ -498,6 +502,11 @@ impl Registry {
             what: "permit".into(),
         });
         Ok(signature)
+    }
+
+    /// The marketplace's address (for granting it permission on a stream to be listed).
+    pub fn marketplace(&self) -> Result<Address, LiteError> {
+        self.market().map(|(m, _)| m)
     }
 
     /// Purchases from the marketplace's events, of `buyer`'s or of everyone's when `None`.

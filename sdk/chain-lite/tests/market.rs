@@ -66,6 +66,7 @@ async fn list_and_license_with_key_wallet_and_approve() {
     let id = seller
         .create_product(
             vec![stream.to_string()],
+            None,
             price,
             60,
             r#"{"name":"Feed"}"#,
@@ -113,7 +114,7 @@ async fn list_and_license_with_key_wallet_and_approve() {
         .unwrap();
     assert!(expiry >= now() + 3500);
     let mut seen = Vec::new();
-    while let Ok(Some(step)) = steps.try_next() {
+    while let Ok(step) = steps.try_recv() {
         seen.push(match step {
             TxStep::SignatureRequested { what } => format!("sign {what}"),
             TxStep::Signed { what } => format!("signed {what}"),

@@ -42,7 +42,7 @@ pub(crate) fn rng() -> rivulet_protocol::rand_core::UnwrapErr<getrandom::SysRng>
 }
 
 /// `N` bytes from the operating system's (or the browser's) secure random source.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // Fails only where no entropy source exists at all, which rules out every target we build for.
     if let Err(e) = getrandom::fill(&mut bytes) {

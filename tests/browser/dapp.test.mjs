@@ -1,0 +1,336 @@
+// The marketplace dapp end to end in headless Chromium (Debian's, driven by playwright-core) against a
+// real local network started by `cargo xtask test`: anvil with the contracts, three relay nodes, the site
+// (RIVULET_SITE, its config.json in RIVULET_CONFIG). Screenshots go to RIVULET_SCREENSHOTS.
+//
+// No wallet extension can be installed here, so each page gets an injected EIP-1193 provider that
+// announces itself by EIP-6963 and forwards to anvil, whose development accounts are unlocked: anvil
+// signs `eth_sendTransaction`, `eth_signTypedData_v4` and `personal_sign` as a wallet would. The dapp
+// cannot tell the difference. The provider can be told to reject the next request of a method (code
+// 4001, as a user's "Reject" does) and can start on another chain.
+//
+// - A seller creates a stream, lets a device publish to it, and lists it; a buyer finds it, buys a
+//   licence with one permit transaction, and watches verified events arrive; the chain's time moves past
+//   the licence's end (`evm_increaseTime`), the relay nodes stop delivering and the page says so; the
+//   seller sees the sale and its revenue.
+// - A wallet on the wrong chain is switched (the chain added first); a too-small balance, a rejected
+//   signature and a revert (sales paused) each show a plain sentence, and nothing is paid.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { Client } from '@rivulet/sdk';
+
+const site = process.env.RIVULET_SITE;
+const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
+const shots = process.env.RIVULET_SCREENSHOTS ?? 'target/screenshots';
+mkdirSync(shots, { recursive: true });
+const wsNodes = config.nodes.filter((a) => a.includes('/ws/'));
+
+// anvil's development accounts 4, 5 and 9 (public keys of a public mnemonic; the local chain only).
+const SELLER = '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65';
+const SECOND_BUYER = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc';
+const BUYER = '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720';
+const DEVICE_KEY = '0x' + 'd1'.repeat(32);
+
+// webrtc-websys 0.5 reports this when a data channel closes (rust-libp2p #4950, #6551); it is harmless.
+const KNOWN_PAGE_ERROR = /closure invoked recursively or after being dropped/;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+});
+after(() => browser?.close());
+
+/** The injected wallet: an EIP-1193 provider announced by EIP-6963, forwarding to anvil. */
+function testWallet({ account, rpcUrl, chainId, startChainId }) {
+  let chain = startChainId;
+  const known = new Set([startChainId]);
+  const listeners = {};
+  let id = 0;
+  window.__walletCalls = [];
+  window.__reject = null;
+  const fail = (code, message) => Object.assign(new Error(message), { code });
+  const emit = (event, value) => (listeners[event] ?? []).forEach((f) => f(value));
+  const provider = {
+    async request({ method, params = [] }) {
+      window.__walletCalls.push(method);
+      if (window.__reject === method) {
+        window.__reject = null;
+        throw fail(4001, 'User rejected the request.');
+      }
+      switch (method) {
+        case 'eth_requestAccounts':
+        case 'eth_accounts':
+          return [account];
+        case 'eth_chainId':
+          return chain;
+        case 'wallet_switchEthereumChain':
+          if (!known.has(params[0].chainId)) throw fail(4902, `Unrecognized chain ID "${params[0].chainId}".`);
+          chain = params[0].chainId;
+          emit('chainChanged', chain);
+          return null;
+        case 'wallet_addEthereumChain':
+          if (!params[0].rpcUrls?.length || !params[0].nativeCurrency) throw fail(-32602, 'incomplete chain');
+          known.add(params[0].chainId);
+          return null;
+      }
+      if (chain !== chainId) throw fail(4901, `the wallet is on chain ${chain}`);
+      const response = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
+      });
+      const body = await response.json();
+      if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+      return body.result;
+    },
+    on(event, f) { (listeners[event] ??= []).push(f); },
+    removeListener(event, f) { listeners[event] = (listeners[event] ?? []).filter((g) => g !== f); },
+  };
+  const info = Object.freeze({
+    uuid: crypto.randomUUID(),
+    name: 'Test Wallet',
+    icon: 'data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg"/%3E',
+    rdns: 'org.rivulet.test-wallet',
+  });
+  const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener('eip6963:requestProvider', announce);
+  announce();
+}
+
+async function openDapp(account, { startChainId } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
+  page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
+  const chainId = `0x${config.deployment.chainId.toString(16)}`;
+  await page.addInitScript(testWallet, { account, rpcUrl: config.rpcUrl, chainId, startChainId: startChainId ?? chainId });
+  await page.goto(`${site}/dapp/`);
+  await page.waitForSelector('#account', { timeout: 60000 });
+  return { page, errors };
+}
+
+async function connect(page) {
+  await page.click('button.connect-wallet[data-wallet="org.rivulet.test-wallet"]');
+  await page.waitForSelector('#account-address', { timeout: 30000 });
+  assert.equal(await page.textContent('#account-label'), 'Test Wallet');
+}
+
+async function rpc(method, params = []) {
+  const response = await fetch(config.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = await response.json();
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+/** Waits for a form's outcome; fails with the page's error sentence if it is one. */
+async function outcome(page) {
+  const handle = await page.waitForSelector('#sell .receipt, #sell [role="alert"]', { timeout: 60000 });
+  const text = await handle.textContent();
+  assert.ok(await handle.evaluate((e) => e.classList.contains('receipt')), `the page said: ${text}`);
+  return text;
+}
+
+async function rowsVerified(page, scope, n) {
+  try {
+    await page.waitForFunction(
+      ([s, n]) => [...document.querySelectorAll(`${s} .events tbody tr`)].filter((r) => /signature verified/.test(r.textContent)).length >= n,
+      [scope, n],
+      { timeout: 60000 },
+    );
+  } catch (e) {
+    throw new Error(`no ${n} verified events in ${scope}; the page shows: ${await page.textContent(scope)}`, { cause: e });
+  }
+}
+
+let listed; // { stream, productId, name }
+
+test('a seller lists a stream; a buyer licenses it with one permit, watches it, and loses it when the licence lapses; the seller sees the sale', async () => {
+  const path = `e2e/air-${Date.now()}`;
+  const stream = `${SELLER.toLowerCase()}/${path}`;
+  const name = `Air quality ${Date.now() % 100000}`;
+
+  // The seller: create the stream, let a device publish, list it.
+  const { page: seller, errors: sellerErrors } = await openDapp(SELLER);
+  await connect(seller);
+  await seller.click('#nav-sell');
+  await seller.waitForSelector('#create-stream');
+  await seller.fill('#stream-path', path);
+  await seller.fill('#stream-name', 'Air quality');
+  await seller.fill('#stream-description', 'PM2.5 and NO2 from a rooftop sensor');
+  await seller.click('#create-stream button[type=submit]');
+  assert.match(await outcome(seller), new RegExp(`Created ${stream}`));
+  const device = new Client({ nodes: wsNodes, privateKey: DEVICE_KEY, deployment: config.deployment });
+  const deviceAddress = await device.getAddress();
+  await seller.waitForSelector('#grant-device');
+  await seller.selectOption('#device-stream', stream);
+  await seller.fill('#device-address', deviceAddress);
+  await seller.click('#grant-device button[type=submit]');
+  assert.match(await outcome(seller), /may now publish/);
+  await seller.check(`.list-stream[value="${stream}"]`);
+  await seller.fill('#product-name', name);
+  await seller.fill('#product-description', 'Air quality every 200 ms');
+  await seller.fill('#product-category', 'environment');
+  await seller.fill('#product-price', '0.36');
+  await seller.selectOption('#product-minimum', '60');
+  await seller.click('#list-product button[type=submit]');
+  const listing = await outcome(seller);
+  const productId = Number(/product (\d+)/.exec(listing)[1]);
+  assert.match(listing, /0\.36 DATA per hour/);
+  await seller.waitForSelector(`#my-product-${productId}`);
+  await seller.screenshot({ path: `${shots}/dapp-sell.png`, fullPage: true });
+  listed = { stream, productId, name };
+
+  // The device publishes while the buyer shops.
+  let n = 0;
+  let publishing = true;
+  const publisher = (async () => {
+    while (publishing) {
+      n += 1;
+      try {
+        await device.publish(stream, { pm25: 10 + (n % 7), no2: 20 + (n % 5), n });
+      } catch (e) {
+        // The relay nodes may not have seen the grant yet.
+        if (n > 50) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+
+  try {
+    // The buyer: DATA from the faucet, then the product found by search.
+    const { page: buyer, errors: buyerErrors } = await openDapp(BUYER);
+    await connect(buyer);
+    await buyer.waitForFunction(() => /DATA/.test(document.getElementById('balance')?.textContent ?? ''));
+    const before = parseFloat(await buyer.textContent('#balance'));
+    await buyer.click('#faucet');
+    await buyer.waitForFunction((b) => parseFloat(document.getElementById('balance').textContent) >= b + 100, before, { timeout: 30000 });
+    await buyer.fill('#search', name);
+    await buyer.waitForFunction(() => document.querySelectorAll('#products li').length === 1);
+    await buyer.click(`#products a:has-text("${name}")`);
+    await buyer.waitForSelector('#product');
+    await buyer.waitForSelector('.restricted', { timeout: 30000 });
+    await buyer.selectOption('.buy .period', '60');
+    await buyer.waitForFunction(() => /Price: 0\.006 DATA for 1 min/.test(document.querySelector('.price-quote').textContent));
+    await buyer.click('.buy-permit');
+    await buyer.waitForSelector('.buy .receipt', { timeout: 60000 });
+    const steps = await buyer.$$eval('.buy .steps li', (lis) => lis.map((l) => l.textContent));
+    assert.match(steps[0], /Signature requested/);
+    assert.ok(steps.some((s) => /Transaction sent/.test(s)), steps.join('\n'));
+    assert.match(steps.at(-1), /Confirmed in block \d+: the purchase/);
+    assert.match(await buyer.textContent('.buy .receipt'), /paid 0\.006 DATA for 1 min; licensed until/);
+    const calls = await buyer.evaluate(() => window.__walletCalls);
+    assert.ok(calls.includes('eth_signTypedData_v4') && calls.includes('eth_sendTransaction') && calls.includes('personal_sign'), calls.join());
+    assert.equal(calls.filter((c) => c === 'eth_sendTransaction').length, 2, 'the faucet and one purchase');
+    // The licensed stream goes live: the device's events, each verified in the page.
+    await rowsVerified(buyer, '#product', 3);
+    assert.match(await buyer.textContent('#product .events tbody'), /pm25/);
+    assert.match(await buyer.textContent('#product .events tbody'), new RegExp(deviceAddress.slice(0, 6)));
+    await buyer.waitForSelector('#product .chart');
+    await buyer.click('#product .pause');
+    await buyer.waitForFunction(() => /new events while paused/.test(document.querySelector('#product .stream').textContent), null, { timeout: 10000 });
+    await buyer.click('#product .pause');
+    await buyer.screenshot({ path: `${shots}/dapp-bought.png`, fullPage: true });
+
+    // My licences: the countdown, and the live view with history.
+    await buyer.click('#nav-licences');
+    const licence = `#licence-${productId}`;
+    await buyer.waitForSelector(licence, { timeout: 30000 });
+    assert.match(await buyer.textContent(`${licence} .countdown`), /Active — \d+ s left|Active — 1 min 0 s left/);
+    await buyer.click(`${licence} .watch`);
+    await rowsVerified(buyer, licence, 3);
+    await buyer.screenshot({ path: `${shots}/dapp-licences.png`, fullPage: true });
+
+    // The chain's time passes the licence's end: the relay nodes end the subscription, the page says so.
+    await rpc('evm_increaseTime', [120]);
+    await rpc('evm_mine');
+    await buyer.waitForSelector(`${licence}.lapsed`, { timeout: 30000 });
+    assert.match(await buyer.textContent(`${licence} .countdown`), /Lapsed — ended/);
+    await buyer.waitForSelector(`${licence} .ended`, { timeout: 30000 });
+    const shown = await buyer.$$eval(`${licence} .events tbody tr`, (rows) => rows.length);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(await buyer.$$eval(`${licence} .events tbody tr`, (rows) => rows.length), shown, 'no event after the end');
+    await buyer.screenshot({ path: `${shots}/dapp-lapsed.png`, fullPage: true });
+    assert.deepEqual(buyerErrors, []);
+    await buyer.close();
+
+    // The seller sees the sale and the revenue.
+    await seller.reload();
+    await seller.waitForSelector('#account', { timeout: 60000 });
+    await connect(seller);
+    await seller.click('#nav-sell');
+    await seller.waitForSelector('#sales', { timeout: 30000 });
+    const sale = await seller.$$eval('#sales tbody tr', (rows, name) => rows.map((r) => r.textContent).filter((t) => t.includes(name)), name);
+    assert.equal(sale.length, 1, 'one sale of this product');
+    assert.match(sale[0], new RegExp(`${BUYER.slice(0, 6)}.*1 min.*0\\.006`));
+    assert.equal(await seller.textContent(`#my-product-${productId} td:nth-child(3)`), '1');
+    assert.match(await seller.textContent('#revenue'), /Revenue: [\d.]+ DATA from \d+ sales?\./);
+    await seller.screenshot({ path: `${shots}/dapp-sales.png`, fullPage: true });
+    assert.deepEqual(sellerErrors, []);
+    await seller.close();
+  } finally {
+    publishing = false;
+    await publisher.catch(() => {});
+    device.destroy();
+  }
+});
+
+test('a wallet on the wrong chain is switched; a small balance, a rejected signature and a revert read as plain sentences', async () => {
+  assert.ok(listed, 'the first scenario listed a product');
+  // This account starts with no DATA (the deployment funds every development account: give it away).
+  const pad = (hex) => hex.replace(/^0x/, '').padStart(64, '0');
+  const token = config.deployment.dataToken;
+  const held = await rpc('eth_call', [{ to: token, data: `0x70a08231${pad(SECOND_BUYER)}` }, 'latest']);
+  if (BigInt(held) > 0n) {
+    await rpc('eth_sendTransaction', [{ from: SECOND_BUYER, to: token, data: `0xa9059cbb${pad(SELLER)}${pad(held)}` }]);
+  }
+  const { page, errors } = await openDapp(SECOND_BUYER, { startChainId: '0x1' });
+  await page.click('button.connect-wallet[data-wallet="org.rivulet.test-wallet"]');
+  await page.waitForSelector('#switch-chain', { timeout: 30000 });
+  assert.match(await page.textContent('#connect-status'), /on chain 1; this marketplace is on chain 31337/);
+  await page.click('#switch-chain');
+  await page.waitForSelector('#account-address', { timeout: 30000 });
+  const calls = await page.evaluate(() => window.__walletCalls);
+  assert.ok(calls.includes('wallet_addEthereumChain'), calls.join());
+
+  await page.evaluate((id) => { location.hash = `#/product/${id}`; }, listed.productId);
+  await page.waitForSelector('.buy-permit:not([disabled])');
+
+  // Too little DATA: said before anything is signed.
+  await page.waitForFunction(() => document.getElementById('balance').textContent === '0 DATA');
+  await page.click('.buy-permit');
+  await page.waitForSelector('.buy-error');
+  assert.match(await page.textContent('.buy-error'), /less than the price/);
+  await page.screenshot({ path: `${shots}/dapp-balance.png`, fullPage: true });
+
+  // A rejected signature.
+  await page.click('#faucet');
+  await page.waitForFunction(() => parseFloat(document.getElementById('balance').textContent) >= 100, null, { timeout: 30000 });
+  await page.selectOption('.buy .period', '60');
+  await page.evaluate(() => { window.__reject = 'eth_signTypedData_v4'; });
+  await page.click('.buy-permit');
+  await page.waitForFunction(() => /rejected the request in your wallet/.test(document.querySelector('.buy-error')?.textContent ?? ''), null, { timeout: 30000 });
+  await page.screenshot({ path: `${shots}/dapp-rejected.png`, fullPage: true });
+
+  // A revert: the seller paused sales after this page read the product.
+  const { page: seller } = await openDapp(SELLER);
+  await connect(seller);
+  await seller.click('#nav-sell');
+  await seller.click(`#my-product-${listed.productId} .toggle-sale`);
+  assert.match(await outcome(seller), /paused/);
+  await seller.close();
+  const paid = await page.textContent('#balance');
+  await page.click('.buy-approve');
+  await page.waitForFunction(() => /paused sales/.test(document.querySelector('.buy-error')?.textContent ?? ''), null, { timeout: 60000 });
+  await page.screenshot({ path: `${shots}/dapp-reverted.png`, fullPage: true });
+  await page.waitForFunction((b) => document.getElementById('balance').textContent === b, paid);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
