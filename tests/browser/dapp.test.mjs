@@ -300,6 +300,17 @@ test('a wallet on the wrong chain is switched; a small balance, a rejected signa
   const calls = await page.evaluate(() => window.__walletCalls);
   assert.ok(calls.includes('wallet_addEthereumChain'), calls.join());
 
+  // A phone-sized window, driven by keyboard: the navigation and the licences page's empty state.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.focus('#nav-licences');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#my-licences #empty', { timeout: 30000 });
+  await page.screenshot({ path: `${shots}/dapp-phone-licences.png`, fullPage: true });
+  await page.focus('#nav-products');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#products');
+  await page.screenshot({ path: `${shots}/dapp-phone-products.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
   await page.evaluate((id) => { location.hash = `#/product/${id}`; }, listed.productId);
   await page.waitForSelector('.buy-permit:not([disabled])');
 
