@@ -433,13 +433,13 @@ fn account_bar(
 }
 
 #[derive(Properties, PartialEq)]
-struct ListProps {
+pub(crate) struct ListProps {
     listings: Rc<Vec<Listing>>,
 }
 
 /// Every product, searchable.
 #[function_component(ProductList)]
-fn product_list(props: &ListProps) -> Html {
+pub(crate) fn product_list(props: &ListProps) -> Html {
     let query = use_state(String::new);
     let on_search = {
         let query = query.clone();
@@ -731,5 +731,133 @@ pub(crate) fn buy_panel(props: &BuyProps) -> Html {
                 _ => html! {},
             } }
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Components rendered in headless Chromium (`wasm-bindgen-test`).
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+    use alloy_primitives::U256;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    use super::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn listing(id: u64, name: &str, category: &str, active: bool) -> Listing {
+        Listing {
+            id,
+            name: name.into(),
+            description: format!("{name} readings"),
+            category: category.into(),
+            seller: "0x976EA74026E726554dB657fA54763abd0C3a0aa9".into(),
+            price_per_second: U256::from(1_000_000_000_000u64),
+            minimum_seconds: 60,
+            active,
+            streams: vec![format!("0x976ea74026e726554db657fa54763abd0c3a0aa9/{id}")],
+            terms_uri: String::new(),
+        }
+    }
+
+    async fn settle() {
+        yew::platform::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    fn root() -> web_sys::Element {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let div = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&div).unwrap();
+        div
+    }
+
+    fn items(root: &web_sys::Element) -> Vec<String> {
+        let list = root.query_selector_all("#products li").unwrap();
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().text_content().unwrap())
+            .collect()
+    }
+
+    async fn search(root: &web_sys::Element, text: &str) {
+        let input: web_sys::HtmlInputElement = root
+            .query_selector("#search")
+            .unwrap()
+            .unwrap()
+            .dyn_into()
+            .unwrap();
+        input.set_value(text);
+        let event = web_sys::InputEvent::new("input").unwrap();
+        input.dispatch_event(&event).unwrap();
+        settle().await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_product_list_searches_and_says_when_nothing_matches() {
+        let root = root();
+        let listings = Rc::new(vec![
+            listing(1, "Weather station", "environment", true),
+            listing(2, "City traffic", "mobility", false),
+        ]);
+        yew::Renderer::<ProductList>::with_root_and_props(root.clone(), ListProps { listings })
+            .render();
+        settle().await;
+        let shown = items(&root);
+        assert_eq!(shown.len(), 2);
+        assert!(shown[0].contains("0.0036 DATA per hour"), "{}", shown[0]);
+        assert!(shown[1].contains("paused"), "{}", shown[1]);
+
+        search(&root, "MOBILITY traffic").await;
+        assert_eq!(items(&root).len(), 1);
+        assert!(root.query_selector("#empty").unwrap().is_none());
+
+        search(&root, "volcano").await;
+        assert!(items(&root).is_empty());
+        let empty = root.query_selector("#empty").unwrap().unwrap();
+        assert!(empty.text_content().unwrap().contains("volcano"));
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_empty_marketplace_says_so() {
+        let root = root();
+        yew::Renderer::<ProductList>::with_root_and_props(
+            root.clone(),
+            ListProps {
+                listings: Rc::new(Vec::new()),
+            },
+        )
+        .render();
+        settle().await;
+        let empty = root.query_selector("#empty").unwrap().unwrap();
+        assert!(
+            empty
+                .text_content()
+                .unwrap()
+                .contains("No products are listed yet")
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_live_view_without_a_client_is_connecting() {
+        let root = root();
+        yew::Renderer::<LiveView>::with_root_and_props(
+            root.clone(),
+            crate::live::LiveProps {
+                stream: "0xab/demo".into(),
+                client: None,
+                generation: 0,
+                history: 10,
+                on_ended: Callback::noop(),
+            },
+        )
+        .render();
+        settle().await;
+        assert!(
+            root.text_content()
+                .unwrap()
+                .contains("Connecting to the network")
+        );
+        assert!(root.query_selector(".events").unwrap().is_none());
     }
 }

@@ -165,10 +165,10 @@ test('every runnable example on the docs page runs', async () => {
 
 test('the marketplace dapp lists the seeded products, searches, and previews a public stream live', async () => {
   const { page, errors } = await openPage('/dapp/');
-  await page.waitForFunction(() => document.querySelectorAll('#products li').length >= 2, null, { timeout: 60000 });
-  await page.fill('#search', 'mobility');
+  await page.waitForFunction(() => document.querySelectorAll('#products li').length >= 3, null, { timeout: 60000 });
+  await page.fill('#search', 'mobility day');
   await page.waitForFunction(() => document.querySelectorAll('#products li').length === 1);
-  assert.match(await page.textContent('#products li'), /City traffic/);
+  assert.match(await page.textContent('#products li'), /City traffic day pass/);
   await page.fill('#search', 'nothing like this');
   await page.waitForSelector('#empty');
   await page.fill('#search', '');
@@ -184,7 +184,7 @@ test('the marketplace dapp lists the seeded products, searches, and previews a p
 
   // The traffic stream is for licence holders: the page says so instead of a preview.
   await page.click('#back');
-  await page.click('text=City traffic');
+  await page.click('text="City traffic"');
   await page.waitForSelector('.restricted', { timeout: 30000 });
 
   // With the labelled local development account: DATA from the faucet, a one-minute licence bought with
@@ -195,7 +195,7 @@ test('the marketplace dapp lists the seeded products, searches, and previews a p
   const before = parseFloat(await page.textContent('#balance'));
   await page.click('#faucet');
   await page.waitForFunction((b) => parseFloat(document.getElementById('balance').textContent) === b + 100, before, { timeout: 30000 });
-  await page.click('text=City traffic');
+  await page.click('text="City traffic"');
   await page.selectOption('.buy .period', '60');
   await page.click('.buy-permit');
   await page.waitForSelector('.buy .receipt', { timeout: 30000 });

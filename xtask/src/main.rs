@@ -311,26 +311,40 @@ fn test(root: &Path) -> Result<()> {
     step("Rust tests", || {
         run("cargo", &["test", "--workspace", "--locked"])
     })?;
-    step("wasm tests in Node and in headless Chromium", || {
-        let args = [
-            "test",
-            "--locked",
-            "-p",
-            "rivulet-wasm",
-            "--target",
-            WASM_TARGET,
-            "--test",
-            "web",
-        ];
-        run("cargo", &args)?;
-        let mut cmd = Command::new("cargo");
-        cmd.args(args).env("WASM_BINDGEN_USE_BROWSER", "1");
-        eprintln!("$ WASM_BINDGEN_USE_BROWSER=1 cargo {}", args.join(" "));
-        if !cmd.status()?.success() {
-            bail!("the wasm tests failed in Chromium");
-        }
-        Ok(())
-    })?;
+    step(
+        "wasm tests in Node and in headless Chromium (SDK), and the dapp's components in Chromium",
+        || {
+            let args = [
+                "test",
+                "--locked",
+                "-p",
+                "rivulet-wasm",
+                "--target",
+                WASM_TARGET,
+                "--test",
+                "web",
+            ];
+            run("cargo", &args)?;
+            let mut cmd = Command::new("cargo");
+            cmd.args(args).env("WASM_BINDGEN_USE_BROWSER", "1");
+            eprintln!("$ WASM_BINDGEN_USE_BROWSER=1 cargo {}", args.join(" "));
+            if !cmd.status()?.success() {
+                bail!("the wasm tests failed in Chromium");
+            }
+            // The dapp's components, rendered in headless Chromium.
+            run(
+                "cargo",
+                &[
+                    "test",
+                    "--locked",
+                    "-p",
+                    "marketplace-dapp",
+                    "--target",
+                    WASM_TARGET,
+                ],
+            )
+        },
+    )?;
     let gz = wasm::build_sdk(root)?;
     let dapp_gz = wasm::build_dapp(root)?;
     step("size budgets of the npm package and the dapp", || {

@@ -297,8 +297,9 @@ impl LocalNetwork {
             SECOND_SELLER_KEY,
             &["grant", &traffic, TRAFFIC_DEVICE, "publish"],
         )?;
-        // The marketplace: both sellers list their streams.
-        for (key, stream, name, description, category, price) in [
+        // The marketplace: both sellers list their streams; the second also sells day passes at a
+        // lower rate.
+        for (key, stream, name, description, category, price, minimum) in [
             (
                 DEMO_OWNER_KEY,
                 &weather,
@@ -306,6 +307,7 @@ impl LocalNetwork {
                 "Temperature, humidity and wind twice a second",
                 "environment",
                 "1000000000000",
+                "60",
             ),
             (
                 SECOND_SELLER_KEY,
@@ -314,6 +316,16 @@ impl LocalNetwork {
                 "Vehicle counts at three crossings, every second",
                 "mobility",
                 "5000000000000",
+                "60",
+            ),
+            (
+                SECOND_SELLER_KEY,
+                &traffic,
+                "City traffic day pass",
+                "The same vehicle counts, sold by the day at a lower rate",
+                "mobility",
+                "2000000000000",
+                "86400",
             ),
         ] {
             cli_as(
@@ -328,7 +340,7 @@ impl LocalNetwork {
                     "--price-per-second",
                     price,
                     "--minimum-seconds",
-                    "60",
+                    minimum,
                     "--name",
                     name,
                     "--description",
