@@ -529,8 +529,8 @@ fn product_page(props: &ProductProps) -> Html {
             <p>{ &l.description }</p>
             <dl>
                 <dt>{ "Price" }</dt>
-                <dd id="price">{ format!("{} DATA per hour ({} DATA per day)", format_data(hour, 6),
-                    format_data(hour * U256::from(24u64), 4)) }</dd>
+                <dd id="price">{ format!("{} DATA per hour ({} DATA per day; {} DATA wei per second)", format_data(hour, 6),
+                    format_data(hour * U256::from(24u64), 4), l.price_per_second) }</dd>
                 <dt>{ "Shortest licence" }</dt><dd>{ format_period(l.minimum_seconds) }</dd>
                 <dt>{ "Seller" }</dt><dd class="mono">{ &l.seller }</dd>
                 if !l.category.is_empty() { <dt>{ "Category" }</dt><dd>{ &l.category }</dd> }
