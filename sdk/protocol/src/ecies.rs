@@ -13,7 +13,7 @@
 
 use aes_gcm::{
     AesGcm, KeyInit,
-    aead::{AeadInOut, consts::U16},
+    aead::{AeadInPlace, consts::U16},
     aes::Aes256,
 };
 use hkdf::Hkdf;
@@ -58,7 +58,7 @@ pub fn encrypt<R: rand_core::CryptoRng + ?Sized>(
     let mut buffer = plaintext.to_vec();
     // Fails only for plaintexts beyond 64 GiB.
     let tag = cipher
-        .encrypt_inout_detached(&nonce.into(), &[], buffer.as_mut_slice().into())
+        .encrypt_in_place_detached(&nonce.into(), &[], &mut buffer)
         .unwrap_or_default();
     let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
     out.extend_from_slice(ephemeral_pk.to_sec1_point(false).as_bytes());
@@ -87,12 +87,7 @@ pub fn decrypt(secret: &SecretKey, data: &[u8]) -> Result<Vec<u8>, CryptoError> 
         .map_err(|_| CryptoError::TooShort(data.len()))?;
     let mut buffer = ciphertext.to_vec();
     cipher
-        .decrypt_inout_detached(
-            &nonce.into(),
-            &[],
-            buffer.as_mut_slice().into(),
-            &tag.into(),
-        )
+        .decrypt_in_place_detached(&nonce.into(), &[], &mut buffer, &tag.into())
         .map_err(|_| CryptoError::Authentication)?;
     Ok(buffer)
 }
