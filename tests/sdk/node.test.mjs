@@ -175,3 +175,53 @@ test('end-to-end encryption: a permitted reader decrypts, a stranger cannot get 
   // The stranger may not subscribe, and so cannot ask the publisher for keys either.
   await assert.rejects(stranger.subscribe(stream.id, () => {}), (e) => e.code === 'NO_PERMISSION');
 });
+
+/** An EIP-1193 wallet for `account`, forwarding to anvil (whose development accounts are unlocked). */
+function anvilWallet(account) {
+  let id = 0;
+  return {
+    async request({ method, params = [] }) {
+      if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [account];
+      const response = await fetch(config.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
+      });
+      const body = await response.json();
+      if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+      return body.result;
+    },
+  };
+}
+
+test('a wallet authorises the client\'s own key once, and the client then reads what the wallet may read', async (t) => {
+  // anvil's development account 2, as a wallet: it holds subscribe permission on a private stream.
+  const walletAccount = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+  const owner = new Client({ nodes: [wsNodes[0]], privateKey: OWNER_KEY, deployment: config.deployment, rpcUrl: config.rpcUrl });
+  const device = new Client({ nodes: [wsNodes[0]], privateKey: generatePrivateKey(), deployment: config.deployment });
+  const reader = new Client({ nodes: [wsNodes[1]], deployment: config.deployment, ethereum: anvilWallet(walletAccount) });
+  const idle = new Client({ nodes: [wsNodes[1]], deployment: config.deployment });
+  t.after(() => Promise.all([owner.destroy(), device.destroy(), reader.destroy(), idle.destroy()]));
+
+  const stream = await owner.createStream({ id: `/wallet-reader/${Date.now()}`, name: 'private' });
+  await owner.grantPermissions(stream.id, { user: await device.getAddress(), permissions: ['publish'] });
+  await owner.grantPermissions(stream.id, { user: walletAccount, permissions: ['subscribe'] });
+  await whenGranted(() => device.publish(stream.id, { warmup: true }));
+
+  // Before the wallet signs, the client's key is a stranger to the stream.
+  await assert.rejects(reader.subscribe(stream.id, () => {}), (e) => e instanceof RivuletError && e.code === 'NO_PERMISSION');
+  await assert.rejects(idle.authoriseWallet(), (e) => e.code === 'INVALID_ARGUMENT' && /ethereum/.test(e.message));
+  await assert.rejects(reader.authoriseWallet({ validForSeconds: 5 }), (e) => e.code === 'INVALID_ARGUMENT');
+
+  assert.equal(await reader.authoriseWallet(), walletAccount);
+  const received = [];
+  await reader.subscribe(stream.id, (content, metadata) => received.push({ content, metadata }));
+  for (let i = 0; i < 100 && received.length === 0; i++) {
+    await device.publish(stream.id, { reading: i });
+    await sleep(100);
+  }
+  assert.ok(received.length > 0, 'events arrive once the wallet authorised the key');
+  assert.equal(received[0].metadata.publisherId.toLowerCase(), (await device.getAddress()).toLowerCase());
+  // Events the reader publishes are still signed by its own key, not the wallet.
+  assert.notEqual((await reader.getAddress()).toLowerCase(), walletAccount.toLowerCase());
+});

@@ -45,6 +45,11 @@ pub(crate) enum Command {
     },
     /// Remove a subscription sink (unsubscribing at the node if it was the last).
     Unsubscribe { part: StreamPartId, id: u64 },
+    /// Act for an account from now on: sign in again with its authorisation of our key.
+    Authorise {
+        authorisation: Authorisation,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
     /// Answer once a session is up (or with the last error after `timeout`).
     WaitConnected {
         reply: oneshot::Sender<Result<PeerId, ClientError>>,
@@ -122,6 +127,10 @@ pub(crate) struct Driver {
     last_error: String,
     /// Why the entry node refused our sign-in, until the disconnection that follows.
     refusal: Option<String>,
+    /// Who waits for a sign-in with a new authorisation.
+    authorising: Vec<oneshot::Sender<Result<(), ClientError>>>,
+    /// The sign-in in flight predates the newest authorisation: sign in again when it answers.
+    stale_auth: bool,
 }
 
 impl Driver {
@@ -151,6 +160,8 @@ impl Driver {
             waiters: Vec::new(),
             last_error: "not connected yet".into(),
             refusal: None,
+            authorising: Vec::new(),
+            stale_auth: false,
         }
     }
 
@@ -278,6 +289,19 @@ impl Driver {
                         part: part.to_string(),
                     };
                     self.send(request, Reply::Nobody);
+                }
+            }
+            Command::Authorise {
+                authorisation,
+                reply,
+            } => {
+                self.authorisation = Some(authorisation);
+                self.authorising.push(reply);
+                match (self.entry, self.auth.is_some()) {
+                    (Some(_), true) => self.stale_auth = true,
+                    (Some(entry), false) => self.sign_in(entry),
+                    // Used at the next sign-in.
+                    (None, _) => {}
                 }
             }
             Command::WaitConnected { reply, deadline } => match (self.ready, self.entry) {
@@ -431,11 +455,33 @@ impl Driver {
             } => {
                 if self.auth == Some(request_id) {
                     self.auth = None;
+                    if std::mem::take(&mut self.stale_auth) {
+                        self.sign_in(peer);
+                        return;
+                    }
                     match response {
-                        LightResponse::Ok => self.on_signed_in(peer),
+                        LightResponse::Ok => {
+                            for waiter in self.authorising.drain(..) {
+                                let _ = waiter.send(Ok(()));
+                            }
+                            self.on_signed_in(peer);
+                        }
                         other => {
                             self.last_error = format!("sign-in refused: {}", describe(&other));
                             self.refusal = Some(self.last_error.clone());
+                            // A refused authorisation is dropped: the key signs in as itself again.
+                            if self.authorisation.take().is_some() {
+                                let (code, message) = match other {
+                                    LightResponse::Error { code, message } => (code, message),
+                                    other => ("bad_response".to_owned(), describe(&other)),
+                                };
+                                for waiter in self.authorising.drain(..) {
+                                    let _ = waiter.send(Err(ClientError::Refused {
+                                        code: code.clone(),
+                                        message: message.clone(),
+                                    }));
+                                }
+                            }
                             let _ = self.swarm.disconnect_peer_id(peer);
                         }
                     }

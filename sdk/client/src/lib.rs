@@ -214,6 +214,19 @@ impl Client {
         let _ = self.inner.commands.unbounded_send(command);
     }
 
+    /// From now on acts for the account that signed `authorisation` (of this client's key, see
+    /// [`authorisation_text`]): signs in again with it, so relay nodes deliver what the account may read.
+    /// Resolves once the entry node accepted it; a refused authorisation is dropped.
+    pub async fn authorise(&self, authorisation: Authorisation) -> Result<(), ClientError> {
+        self.wait_connected().await?;
+        let (reply, rx) = oneshot::channel();
+        self.command(Command::Authorise {
+            authorisation,
+            reply,
+        });
+        rx.await.map_err(|_| ClientError::Destroyed)?
+    }
+
     /// Waits until a session with an entry node is up; returns that node.
     pub async fn wait_connected(&self) -> Result<PeerId, ClientError> {
         let (reply, rx) = oneshot::channel();
@@ -650,6 +663,9 @@ async fn fail_commands(mut commands: mpsc::UnboundedReceiver<Command>, error: St
                 let _ = reply.send(Err(err()));
             }
             Command::WaitConnected { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Command::Authorise { reply, .. } => {
                 let _ = reply.send(Err(err()));
             }
             Command::Unsubscribe { .. } => {}

@@ -75,6 +75,15 @@ export function makeApi(ready) {
       return call(async () => (await this.#client()).waitConnected());
     }
 
+    /**
+     * Has the `ethereum` wallet authorise this client's key (one personal_sign, no transaction): from
+     * then on the client reads what the wallet's account may read. Resolves with the account.
+     */
+    async authoriseWallet(options) {
+      const validFor = options?.validForSeconds;
+      return call(async () => (await this.#client()).authoriseWallet(validFor === undefined ? undefined : Number(validFor)));
+    }
+
     async publish(streamId, content, options) {
       return call(async () => (await this.#client()).publish(String(streamId), content, options ?? {}));
     }

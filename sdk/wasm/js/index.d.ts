@@ -151,6 +151,13 @@ export class Client {
   getAddress(): Promise<string>;
   /** Resolves with the entry node's peer id once connected (calls connect on their own as needed). */
   connect(): Promise<string>;
+  /**
+   * Has the `ethereum` wallet (EIP-1193) authorise this client's own key with one `personal_sign` (no
+   * transaction), valid for `validForSeconds` (default a day, at most 30 days). From then on relay nodes
+   * deliver to this client what the wallet's account may read — its licences and subscribe permissions —
+   * while events are still signed by the client's key. Resolves with the wallet's account.
+   */
+  authoriseWallet(options?: { validForSeconds?: number }): Promise<string>;
   publish(streamId: string, content: Content, options?: PublishOptions): Promise<PublishResult>;
   subscribe(stream: StreamPartArg, handler: MessageHandler, options?: SubscribeOptions): Promise<Subscription>;
   resend(stream: StreamPartArg, query?: ResendQuery): Promise<{ content: Content; metadata: MessageMetadata }[]>;

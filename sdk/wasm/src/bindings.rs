@@ -414,6 +414,86 @@ impl RivuletClient {
         })
     }
 
+    /// Has the `ethereum` wallet authorise this client's key for `valid_for` seconds (one
+    /// `personal_sign`, no transaction); the client then reads what the wallet's account may read (its
+    /// licences) while still signing events with its own key. Resolves with the account.
+    #[wasm_bindgen(js_name = authoriseWallet)]
+    pub fn authorise_wallet(&self, valid_for: Option<f64>) -> Promise {
+        let client = self.client.clone();
+        let ethereum = self.ethereum.clone();
+        future_to_promise(async move {
+            let Some(provider) = ethereum else {
+                return Err(invalid(
+                    "authoriseWallet needs the `ethereum` option (an EIP-1193 provider)",
+                ));
+            };
+            let seconds = match valid_for {
+                None => 24 * 3600,
+                Some(s) if (60.0..=30.0 * 86_400.0).contains(&s) => s as u64,
+                Some(s) => {
+                    return Err(invalid(format!(
+                        "validForSeconds must be between 60 and 2592000 (30 days), got {s}"
+                    )));
+                }
+            };
+            let rpc = Rpc::eip1193(provider);
+            let accounts = rpc
+                .call("eth_requestAccounts", serde_json::json!([]))
+                .await
+                .map_err(chain_error)?;
+            let account: rivulet_protocol::Address = accounts
+                .get(0)
+                .and_then(|a| a.as_str())
+                .ok_or_else(|| js_error("USER_REJECTED", "the wallet shared no account"))?
+                .parse()
+                .map_err(|e| js_error("CHAIN", &format!("wallet account: {e}")))?;
+            // Relay nodes judge the end by the chain's clock, which a development chain may move ahead.
+            let chain_now = rpc
+                .call("eth_getBlockByNumber", serde_json::json!(["latest", false]))
+                .await
+                .ok()
+                .and_then(|b| {
+                    let t = b
+                        .get("timestamp")?
+                        .as_str()?
+                        .trim_start_matches("0x")
+                        .to_owned();
+                    u64::from_str_radix(&t, 16).ok()
+                })
+                .unwrap_or(0);
+            let expires = (js_sys::Date::now() as u64 / 1000).max(chain_now) + seconds;
+            let checksum = account.to_checksum();
+            let text = rivulet_client::authorisation_text(
+                &checksum,
+                &client.address().to_checksum(),
+                expires,
+            );
+            let signature = rpc
+                .call(
+                    "personal_sign",
+                    serde_json::json!([format!("0x{}", hex::encode(text.as_bytes())), checksum]),
+                )
+                .await
+                .map_err(chain_error)?;
+            let signature = signature
+                .as_str()
+                .and_then(|s| hex::decode(s.trim_start_matches("0x")).ok())
+                .filter(|s| s.len() == 65)
+                .ok_or_else(|| {
+                    js_error("CHAIN", "the wallet's signature is not 65 bytes of hex")
+                })?;
+            client
+                .authorise(rivulet_client::Authorisation {
+                    account: checksum.clone(),
+                    expires,
+                    signature,
+                })
+                .await
+                .map_err(to_js)?;
+            Ok(checksum.into())
+        })
+    }
+
     /// A stream's registry entry.
     #[wasm_bindgen(js_name = getStream)]
     pub fn get_stream(&self, id: String) -> Promise {
