@@ -469,8 +469,11 @@ impl Driver {
                         other => {
                             self.last_error = format!("sign-in refused: {}", describe(&other));
                             self.refusal = Some(self.last_error.clone());
-                            // A refused authorisation is dropped: the key signs in as itself again.
-                            if self.authorisation.take().is_some() {
+                            // An authorisation given by `authorise` and refused is dropped (its caller
+                            // hears why), so the key signs in as itself again; one given in the
+                            // configuration stays, and every sign-in reports its refusal.
+                            if !self.authorising.is_empty() {
+                                self.authorisation = None;
                                 let (code, message) = match other {
                                     LightResponse::Error { code, message } => (code, message),
                                     other => ("bad_response".to_owned(), describe(&other)),
