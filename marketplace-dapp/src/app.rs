@@ -86,12 +86,21 @@ async fn load_config() -> Result<Rc<Config>, String> {
 }
 
 async fn load_products(config: &Config) -> Result<Rc<Vec<Listing>>, String> {
-    let products = reader(config)
-        .await?
-        .list_products()
-        .await
-        .map_err(|e| plain_error(&e))?;
-    Ok(Rc::new(products.iter().map(Listing::of).collect()))
+    let reader = reader(config).await?;
+    let products = reader.list_products().await.map_err(|e| plain_error(&e))?;
+    let streams = reader.list_streams().await.map_err(|e| plain_error(&e))?;
+    let partitions = |id: &str| {
+        streams
+            .iter()
+            .find(|s| s.id.as_str() == id)
+            .map(|s| s.partitions())
+    };
+    Ok(Rc::new(
+        products
+            .iter()
+            .map(|p| Listing::of(p).with_partitions(partitions))
+            .collect(),
+    ))
 }
 
 fn current_route() -> Route {
@@ -547,8 +556,8 @@ fn product_page(props: &ProductProps) -> Html {
                 <p class="note" id="buy-connect">{ "Connect a wallet (or use the local development account) to buy a licence." }</p>
             }
             <h2>{ "Streams" }</h2>
-            { for l.streams.iter().map(|s| html! {
-                <LiveView stream={s.clone()} client={(*client).clone().map(Shared)} generation={*generation} />
+            { for l.stream_parts().map(|(s, partitions)| html! {
+                <LiveView stream={s.clone()} partitions={partitions} client={(*client).clone().map(Shared)} generation={*generation} />
             }) }
         </article>
     }
@@ -715,11 +724,11 @@ pub(crate) fn buy_panel(props: &BuyProps) -> Html {
                 Some(Ok(p)) => format!("Price: {} DATA for {}.", format_data(*p, 6), format_period(*seconds)),
                 Some(Err(e)) => format!("No price: {e}"),
             } }</p>
-            <button class="buy-permit" onclick={buy(true)} disabled={busy || !priced}>
+            <button class="buy-permit" onclick={buy(true)} disabled={busy || !priced || !l.active}>
                 { "Buy — one transaction (permit)" }
             </button>
             { " " }
-            <button class="buy-approve" onclick={buy(false)} disabled={busy || !priced}>
+            <button class="buy-approve" onclick={buy(false)} disabled={busy || !priced || !l.active}>
                 { "Buy — approve, then buy (two transactions)" }
             </button>
             <ol class="steps" aria-live="polite">
@@ -759,6 +768,7 @@ mod tests {
             active,
             streams: vec![format!("0x976ea74026e726554db657fa54763abd0c3a0aa9/{id}")],
             terms_uri: String::new(),
+            partitions: vec![1],
         }
     }
 
@@ -845,6 +855,7 @@ mod tests {
             root.clone(),
             crate::live::LiveProps {
                 stream: "0xab/demo".into(),
+                partitions: 1,
                 client: None,
                 generation: 0,
                 history: 10,

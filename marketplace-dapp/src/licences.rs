@@ -176,8 +176,8 @@ pub(crate) fn licences_page(props: &LicencesProps) -> Html {
                                     on_bought={extended} title={if active { "Extend the licence" } else { "Renew the licence" }} />
                             </details>
                             if *watching == Some(id) {
-                                { for licence.listing.streams.iter().map(|s| html! {
-                                    <LiveView stream={s.clone()} client={Some(Shared(props.buyer.0.client.clone()))}
+                                { for licence.listing.stream_parts().map(|(s, partitions)| html! {
+                                    <LiveView stream={s.clone()} partitions={partitions} client={Some(Shared(props.buyer.0.client.clone()))}
                                         generation={*generation} history={20} />
                                 }) }
                             }

@@ -39,7 +39,10 @@ pub(crate) struct LiveProps {
     /// Bumped when access may have changed (a purchase): subscribe again.
     #[prop_or_default]
     pub(crate) generation: u32,
-    /// Events replayed from history on opening.
+    /// The stream's partition count: each partition is subscribed to.
+    #[prop_or(1)]
+    pub(crate) partitions: u32,
+    /// Events replayed from history on opening (per partition).
     #[prop_or(10)]
     pub(crate) history: u32,
     /// Told when the node ends the subscription (the licence lapsed).
@@ -124,12 +127,27 @@ pub(crate) fn live_view(props: &LiveProps) -> Html {
         let history = props.history;
         let on_ended = props.on_ended.clone();
         let unstored = unstored.clone();
-        use_effect_with((stream.clone(), peer, generation), move |_| {
-            let (stop, mut stopped) = futures::channel::oneshot::channel::<()>();
+        let partitions = props.partitions.max(1);
+        use_effect_with((stream.clone(), peer, generation, partitions), move |_| {
+            let mut stops = Vec::new();
             state.set(State::Connecting);
-            if let (Some(Shared(client)), Ok(part)) =
-                (client, format!("{stream}#0").parse::<StreamPartId>())
-            {
+            // One subscription per partition, into one feed.
+            for partition in 0..partitions {
+                let (Some(Shared(client)), Ok(part)) = (
+                    client.clone(),
+                    format!("{stream}#{partition}").parse::<StreamPartId>(),
+                ) else {
+                    continue;
+                };
+                let (stop, mut stopped) = futures::channel::oneshot::channel::<()>();
+                stops.push(stop);
+                let (feed, state, unstored, on_ended, redraw) = (
+                    feed.clone(),
+                    state.clone(),
+                    unstored.clone(),
+                    on_ended.clone(),
+                    redraw.clone(),
+                );
                 // Just after a purchase the relay nodes may not have seen the licence yet (they follow
                 // the chain): ask again for a while before calling the stream restricted.
                 let attempts = if generation > 0 { 20 } else { 1 };
@@ -224,7 +242,9 @@ pub(crate) fn live_view(props: &LiveProps) -> Html {
                 });
             }
             move || {
-                let _ = stop.send(());
+                for stop in stops {
+                    let _ = stop.send(());
+                }
             }
         });
     }
@@ -264,7 +284,9 @@ pub(crate) fn live_view(props: &LiveProps) -> Html {
     };
     html! {
         <section class="stream" data-stream={props.stream.clone()}>
-            <h3 class="mono">{ &props.stream }</h3>
+            <h3><span class="mono">{ &props.stream }</span>
+                if props.partitions > 1 { <span class="meta">{ format!(" · {} partitions", props.partitions) }</span> }
+            </h3>
             { status }
             if !feed.series.is_empty() {
                 <div class="charts">

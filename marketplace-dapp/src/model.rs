@@ -66,6 +66,8 @@ pub(crate) struct Listing {
     pub(crate) streams: Vec<String>,
     /// Where the terms are (may be empty).
     pub(crate) terms_uri: String,
+    /// Each stream's partition count, in the order of `streams` (1 until read from the registry).
+    pub(crate) partitions: Vec<u32>,
 }
 
 impl Listing {
@@ -89,7 +91,25 @@ impl Listing {
             active: p.active,
             streams: p.streams.clone(),
             terms_uri: p.terms_uri.clone(),
+            partitions: vec![1; p.streams.len()],
         }
+    }
+
+    /// Fills in the partition counts from the registry's records of the streams.
+    pub(crate) fn with_partitions(mut self, count: impl Fn(&str) -> Option<u32>) -> Listing {
+        self.partitions = self
+            .streams
+            .iter()
+            .map(|s| count(s).unwrap_or(1).max(1))
+            .collect();
+        self
+    }
+
+    /// The streams with their partition counts.
+    pub(crate) fn stream_parts(&self) -> impl Iterator<Item = (&String, u32)> {
+        self.streams
+            .iter()
+            .zip(self.partitions.iter().copied().chain(std::iter::repeat(1)))
     }
 
     /// Whether the search `query` matches its name, description, category or streams (case-insensitive;
@@ -334,6 +354,14 @@ mod tests {
         assert!(l.matches("demo/traffic"));
         assert!(!l.matches("weather"));
         assert!(l.matches(""));
+        let parts = l
+            .clone()
+            .with_partitions(|s| (s == "0xab/demo/traffic").then_some(3));
+        assert_eq!(
+            parts.stream_parts().collect::<Vec<_>>(),
+            [(&"0xab/demo/traffic".to_owned(), 3)]
+        );
+        assert_eq!(l.stream_parts().map(|(_, n)| n).collect::<Vec<_>>(), [1]);
         let unnamed = Listing::of(&product("not json"));
         assert_eq!(unnamed.name, "Product 7");
         assert_eq!(unnamed.description, "");

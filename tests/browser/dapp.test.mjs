@@ -165,6 +165,7 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
   await seller.fill('#stream-path', path);
   await seller.fill('#stream-name', 'Air quality');
   await seller.fill('#stream-description', 'PM2.5 and NO2 from a rooftop sensor');
+  await seller.fill('#stream-partitions', '2');
   await seller.click('#create-stream button[type=submit]');
   assert.match(await outcome(seller), new RegExp(`Created ${stream}`));
   const device = new Client({ nodes: wsNodes, privateKey: DEVICE_KEY, deployment: config.deployment });
@@ -195,7 +196,7 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
     while (publishing) {
       n += 1;
       try {
-        await device.publish(stream, { pm25: 10 + (n % 7), no2: 20 + (n % 5), n });
+        await device.publish(stream, { pm25: 10 + (n % 7), no2: 20 + (n % 5), n, sensor: `s${n % 2}` }, { partition: n % 2 });
       } catch (e) {
         // The relay nodes may not have seen the grant yet.
         if (n > 50) throw e;
@@ -232,6 +233,9 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
     // The licensed stream goes live: the device's events, each verified in the page.
     await rowsVerified(buyer, '#product', 3);
     assert.match(await buyer.textContent('#product .events tbody'), /pm25/);
+    // Both partitions arrive in the one view.
+    await buyer.waitForFunction(() => /"s0"/.test(document.querySelector('#product .events tbody').textContent) && /"s1"/.test(document.querySelector('#product .events tbody').textContent), null, { timeout: 30000 });
+    assert.match(await buyer.textContent('#product .stream h3'), /2 partitions/);
     assert.match(await buyer.textContent('#product .events tbody'), new RegExp(deviceAddress.slice(0, 6)));
     await buyer.waitForSelector('#product .chart');
     await buyer.click('#product .pause');
