@@ -45,7 +45,7 @@ before(async () => {
 after(() => browser?.close());
 
 /** The injected wallet: an EIP-1193 provider announced by EIP-6963, forwarding to anvil. */
-function testWallet({ account, rpcUrl, chainId, startChainId }) {
+function testWallet({ account, rpcUrl, chainId, startChainId, legacy }) {
   let chain = startChainId;
   const known = new Set([startChainId]);
   const listeners = {};
@@ -96,18 +96,23 @@ function testWallet({ account, rpcUrl, chainId, startChainId }) {
     icon: 'data:image/svg+xml,%3Csvg xmlns="http://www.w3.org/2000/svg"/%3E',
     rdns: 'org.rivulet.test-wallet',
   });
+  if (legacy) {
+    // An older wallet: only `window.ethereum`, no EIP-6963 announcement.
+    window.ethereum = provider;
+    return;
+  }
   const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
   window.addEventListener('eip6963:requestProvider', announce);
   announce();
 }
 
-async function openDapp(account, { startChainId } = {}) {
+async function openDapp(account, { startChainId, legacy = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
   page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
   const chainId = `0x${config.deployment.chainId.toString(16)}`;
-  await page.addInitScript(testWallet, { account, rpcUrl: config.rpcUrl, chainId, startChainId: startChainId ?? chainId });
+  await page.addInitScript(testWallet, { account, rpcUrl: config.rpcUrl, chainId, startChainId: startChainId ?? chainId, legacy });
   await page.goto(`${site}/dapp/`);
   await page.waitForSelector('#account', { timeout: 60000 });
   return { page, errors };
@@ -346,6 +351,17 @@ test('a wallet on the wrong chain is switched; a small balance, a rejected signa
   await page.waitForFunction(() => /paused sales/.test(document.querySelector('.buy-error')?.textContent ?? ''), null, { timeout: 60000 });
   await page.screenshot({ path: `${shots}/dapp-reverted.png`, fullPage: true });
   await page.waitForFunction((b) => document.getElementById('balance').textContent === b, paid);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a wallet that only injects window.ethereum is offered and connects too', async () => {
+  const { page, errors } = await openDapp(SECOND_BUYER, { legacy: true });
+  assert.equal(await page.$$eval('button.connect-wallet', (b) => b.length), 1);
+  await page.click('button.connect-wallet[data-wallet="window.ethereum"]');
+  await page.waitForSelector('#account-address', { timeout: 30000 });
+  assert.equal(await page.textContent('#account-label'), 'Browser wallet');
+  assert.equal(await page.getAttribute('#account-address', 'title'), SECOND_BUYER);
   assert.deepEqual(errors, []);
   await page.close();
 });
