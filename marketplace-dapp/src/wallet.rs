@@ -122,7 +122,7 @@ impl Account {
         self.address.to_checksum(None)
     }
 
-    /// Runs `work` with its transaction steps going to `listener`.
+    /// Sends the account's transaction steps to `listener` from now on (the component starting one).
     pub(crate) fn listen(&self, listener: Callback<TxStep>) {
         *self.steps.borrow_mut() = Some(listener);
     }
