@@ -255,10 +255,22 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
     assert.match(await buyer.textContent(`${licence} .countdown`), /Active — \d+ s left|Active — 1 min 0 s left/);
     await buyer.click(`${licence} .watch`);
     await rowsVerified(buyer, licence, 3);
+
+    // Extend by a minute: the new end follows on from the old one.
+    const until = async () => /Until (.*?) ·/.exec(await buyer.textContent(`${licence} .meta`))[1];
+    const oldEnd = await until();
+    await buyer.click(`${licence} .extend summary`);
+    await buyer.selectOption(`${licence} .extend .period`, '60');
+    await buyer.click(`${licence} .extend .buy-permit`);
+    await buyer.waitForSelector(`${licence} .extend .receipt`, { timeout: 60000 });
+    await buyer.waitForFunction(([sel, b]) => !document.querySelector(`${sel} .meta`).textContent.includes(`Until ${b} ·`), [licence, oldEnd], { timeout: 30000 });
+    const parse = (s) => { const [d, t] = s.split(', '); const [dd, mm, yy] = d.split('/'); return Date.parse(`${yy}-${mm}-${dd}T${t}`); };
+    assert.equal(parse(await until()) - parse(oldEnd), 60000, 'extended from its end by 60 s');
+    assert.match(await buyer.textContent(`${licence} .meta`), /paid 0\.012 DATA in all/);
     await buyer.screenshot({ path: `${shots}/dapp-licences.png`, fullPage: true });
 
     // The chain's time passes the licence's end: the relay nodes end the subscription, the page says so.
-    await rpc('evm_increaseTime', [120]);
+    await rpc('evm_increaseTime', [180]);
     await rpc('evm_mine');
     await buyer.waitForSelector(`${licence}.lapsed`, { timeout: 30000 });
     assert.match(await buyer.textContent(`${licence} .countdown`), /Lapsed — ended/);
@@ -277,9 +289,9 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
     await seller.click('#nav-sell');
     await seller.waitForSelector('#sales', { timeout: 30000 });
     const sale = await seller.$$eval('#sales tbody tr', (rows, name) => rows.map((r) => r.textContent).filter((t) => t.includes(name)), name);
-    assert.equal(sale.length, 1, 'one sale of this product');
-    assert.match(sale[0], new RegExp(`${BUYER.slice(0, 6)}.*1 min.*0\\.006`));
-    assert.equal(await seller.textContent(`#my-product-${productId} td:nth-child(3)`), '1');
+    assert.equal(sale.length, 2, 'the purchase and the extension');
+    for (const s of sale) assert.match(s, new RegExp(`${BUYER.slice(0, 6)}.*1 min.*0\\.006`));
+    assert.equal(await seller.textContent(`#my-product-${productId} td:nth-child(3)`), '2');
     assert.match(await seller.textContent('#revenue'), /Revenue: [\d.]+ DATA from \d+ sales?\./);
     await seller.screenshot({ path: `${shots}/dapp-sales.png`, fullPage: true });
     assert.deepEqual(sellerErrors, []);
