@@ -1040,3 +1040,21 @@ fn signal_terminate() -> Result<tokio::signal::unix::Signal> {
         tokio::signal::unix::SignalKind::terminate(),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_clock_follows_a_chain_ahead_and_never_falls_behind_this_machine() {
+        let clock = ChainClock::default();
+        let wall = now_ms() / 1000;
+        assert!(clock.now_secs() >= wall, "unobserved: this machine's clock");
+        // A development chain moved an hour ahead (evm_increaseTime).
+        clock.observe(wall + 3600);
+        assert!((wall + 3600..=wall + 3602).contains(&clock.now_secs()));
+        // A chain whose last block is old: this machine's clock.
+        clock.observe(wall - 600);
+        assert!((wall..=wall + 2).contains(&clock.now_secs()));
+    }
+}
