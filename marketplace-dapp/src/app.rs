@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use alloy_primitives::U256;
-use rivulet_chain_lite::{Registry, Rpc, Sender, TxStep};
+use rivulet_chain_lite::{Registry, Rpc, Sender};
 use rivulet_client::Client;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, closure::Closure};
@@ -15,7 +15,7 @@ use yew::prelude::*;
 use crate::{
     licences::LicencesPage,
     live::{LiveView, Shared},
-    model::{Listing, Route, describe_step, format_data, format_period, plain_error, short},
+    model::{Listing, Route, format_data, format_period, plain_error, short},
     sell::SellPage,
     wallet::{self, Buyer, LOCAL_CHAIN_ID, Wallet, WalletProblem},
 };
@@ -61,22 +61,9 @@ async fn fetch_text(url: &str) -> Result<String, String> {
 }
 
 /// Read-only chain access for `config`.
-pub(crate) async fn reader(config: &Config) -> Result<Registry, String> {
-    let address = |s: &str| {
-        s.parse()
-            .map_err(|e| format!("deployment address {s}: {e}"))
-    };
-    let d = &config.deployment;
-    Ok(Registry::connect(
-        Rpc::http(&config.rpc_url).map_err(|e| e.to_string())?,
-        d.chain_id,
-        address(&d.stream_registry)?,
-        d.start_block,
-        Sender::None,
-    )
-    .await
-    .map_err(|e| plain_error(&e))?
-    .with_market(address(&d.marketplace)?, address(&d.data_token)?))
+async fn reader(config: &Config) -> Result<Registry, String> {
+    let rpc = Rpc::http(&config.rpc_url).map_err(|e| e.to_string())?;
+    wallet::connect_registry(config, rpc, Sender::None).await
 }
 
 async fn load_config() -> Result<Rc<Config>, String> {
@@ -563,6 +550,13 @@ fn product_page(props: &ProductProps) -> Html {
     }
 }
 
+/// Unix seconds as a date and time in the page's time zone ("25/11/2026, 22:38:56").
+pub(crate) fn date_time(unix_secs: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix_secs as f64 * 1000.0));
+    date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
+        .into()
+}
+
 /// Licence periods offered, seconds.
 pub(crate) const PERIODS: [(u64, &str); 4] = [
     (60, "1 minute"),
@@ -637,13 +631,9 @@ pub(crate) fn buy_panel(props: &BuyProps) -> Html {
             let outcome = outcome.clone();
             let on_bought = on_bought.clone();
             let log = steps.clone();
-            let shown = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
             steps.set(Vec::new());
             outcome.set(Outcome::Busy);
-            account.listen(Callback::from(move |step: TxStep| {
-                shown.borrow_mut().push(describe_step(&step));
-                log.set(shown.borrow().clone());
-            }));
+            account.listen(Callback::from(move |all| log.set(all)));
             spawn_local(async move {
                 // A too-small balance is said before anything is signed.
                 match account.registry.balance(account.address).await {
@@ -677,16 +667,11 @@ pub(crate) fn buy_panel(props: &BuyProps) -> Html {
                 };
                 match result {
                     Ok(expiry) => {
-                        let until = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-                            expiry as f64 * 1000.0,
-                        ));
                         outcome.set(Outcome::Done(format!(
                             "Receipt: paid {} DATA for {}; licensed until {}.",
                             format_data(price, 6),
                             format_period(seconds),
-                            String::from(
-                                until.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)
-                            )
+                            date_time(expiry)
                         )));
                         on_bought.emit(());
                     }

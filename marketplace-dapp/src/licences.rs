@@ -10,7 +10,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::{
-    app::BuyPanel,
+    app::{BuyPanel, date_time},
     live::{LiveView, Shared},
     model::{Listing, format_data, format_remaining, plain_error},
     wallet::Buyer,
@@ -156,7 +156,6 @@ pub(crate) fn licences_page(props: &LicencesProps) -> Html {
                             watching.set(if *watching == Some(id) { None } else { Some(id) });
                         })
                     };
-                    let until = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(licence.expiry as f64 * 1000.0));
                     html! {
                         <li class={classes!("licence", if active { "active" } else { "lapsed" })} id={format!("licence-{id}")} key={id}>
                             <h2><a href={crate::model::Route::Product(id).hash()}>{ &licence.listing.name }</a></h2>
@@ -165,7 +164,7 @@ pub(crate) fn licences_page(props: &LicencesProps) -> Html {
                                   else { format!("Lapsed — {}. The relay nodes no longer deliver its streams to you.", format_remaining(licence.expiry, now)) } }
                             </p>
                             <p class="meta">{ format!("Until {} · paid {} DATA in all · streams: {}",
-                                String::from(until.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED)),
+                                date_time(licence.expiry),
                                 format_data(licence.paid, 6), licence.listing.streams.join(", ")) }</p>
                             <button class="watch" onclick={toggle} aria-expanded={(*watching == Some(id)).to_string()}>
                                 { if *watching == Some(id) { "Hide live data" } else { "Watch live data" } }
@@ -190,9 +189,7 @@ pub(crate) fn licences_page(props: &LicencesProps) -> Html {
     html! {
         <section id="my-licences">
             <h1>{ "My licences" }</h1>
-            <p class="meta" id="chain-time">{ format!("Times by the chain's clock ({}).",
-                String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(now as f64 * 1000.0))
-                    .to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))) }</p>
+            <p class="meta" id="chain-time">{ format!("Times by the chain's clock ({}).", date_time(now)) }</p>
             { body }
         </section>
     }

@@ -5,16 +5,14 @@
 use std::rc::Rc;
 
 use alloy_primitives::{Address, U256};
-use rivulet_chain_lite::{GRANT, PUBLISH, StreamRecord, TxStep, market::Purchase};
+use rivulet_chain_lite::{GRANT, PUBLISH, StreamRecord, market::Purchase};
 use rivulet_protocol::StreamId;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::{
-    model::{
-        Listing, Route, describe_step, format_data, format_period, parse_data, plain_error, short,
-    },
+    model::{Listing, Route, format_data, format_period, parse_data, plain_error, short},
     wallet::{Account, Buyer},
 };
 
@@ -89,8 +87,8 @@ fn run<F>(
     {
         let shown = shown.clone();
         let activity = activity.clone();
-        account.listen(Callback::from(move |step: TxStep| {
-            shown.borrow_mut().steps.push(describe_step(&step));
+        account.listen(Callback::from(move |all| {
+            shown.borrow_mut().steps = all;
             activity.set(shown.borrow().clone());
         }));
     }

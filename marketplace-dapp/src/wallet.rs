@@ -8,7 +8,7 @@ use std::{cell::RefCell, rc::Rc};
 use alloy_primitives::Address;
 use futures::StreamExt;
 use js_sys::{Function, Reflect};
-use rivulet_chain_lite::{LiteError, Registry, Rpc, Sender, TxStep};
+use rivulet_chain_lite::{LiteError, Registry, Rpc, Sender};
 use rivulet_client::{Authorisation, Client, ClientConfig, authorisation_text};
 use rivulet_protocol::Signer;
 use serde_json::json;
@@ -16,7 +16,10 @@ use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use wasm_bindgen_futures::spawn_local;
 use yew::Callback;
 
-use crate::{app::Config, model::plain_error};
+use crate::{
+    app::Config,
+    model::{describe_step, plain_error},
+};
 
 /// anvil's development account 8 (its key is public; the local chain only): lets a newcomer try
 /// everything without a wallet. The page labels it as such.
@@ -113,7 +116,7 @@ pub(crate) struct Account {
     /// Why the client reads anonymously, when the wallet did not authorise its session key.
     pub(crate) session_note: Option<String>,
     /// Who hears the transaction steps now (the component running the transaction).
-    pub(crate) steps: Rc<RefCell<Option<Callback<TxStep>>>>,
+    pub(crate) steps: Rc<RefCell<Option<StepLog>>>,
 }
 
 impl Account {
@@ -122,10 +125,20 @@ impl Account {
         self.address.to_checksum(None)
     }
 
-    /// Sends the account's transaction steps to `listener` from now on (the component starting one).
-    pub(crate) fn listen(&self, listener: Callback<TxStep>) {
-        *self.steps.borrow_mut() = Some(listener);
+    /// From now on tells `listener` every step so far, as sentences, each time one happens (the
+    /// component that starts a transaction listens).
+    pub(crate) fn listen(&self, listener: Callback<Vec<String>>) {
+        *self.steps.borrow_mut() = Some(StepLog {
+            steps: Vec::new(),
+            listener,
+        });
     }
+}
+
+/// The steps one listener has been told of.
+pub(crate) struct StepLog {
+    steps: Vec<String>,
+    listener: Callback<Vec<String>>,
 }
 
 /// An account handed to components (compared by address and label).
@@ -151,15 +164,14 @@ fn deployment_address(s: &str) -> Result<Address, String> {
         .map_err(|e| format!("deployment address {s}: {e}"))
 }
 
-/// Chain access for `sender` over `rpc`, with steps reported to the returned slot.
-async fn registry(
+/// The deployment's registry and marketplace over `rpc`, sending as `sender`.
+pub(crate) async fn connect_registry(
     config: &Config,
     rpc: Rpc,
     sender: Sender,
-) -> Result<(Registry, Rc<RefCell<Option<Callback<TxStep>>>>), String> {
+) -> Result<Registry, String> {
     let d = &config.deployment;
-    let (progress, mut steps) = futures::channel::mpsc::unbounded();
-    let registry = Registry::connect(
+    Ok(Registry::connect(
         rpc,
         d.chain_id,
         deployment_address(&d.stream_registry)?,
@@ -171,15 +183,29 @@ async fn registry(
     .with_market(
         deployment_address(&d.marketplace)?,
         deployment_address(&d.data_token)?,
-    )
-    .with_progress(progress);
-    let listener: Rc<RefCell<Option<Callback<TxStep>>>> = Rc::default();
+    ))
+}
+
+/// Chain access for `sender` over `rpc`, with steps reported to the returned slot.
+async fn registry(
+    config: &Config,
+    rpc: Rpc,
+    sender: Sender,
+) -> Result<(Registry, Rc<RefCell<Option<StepLog>>>), String> {
+    let (progress, mut steps) = futures::channel::mpsc::unbounded();
+    let registry = connect_registry(config, rpc, sender)
+        .await?
+        .with_progress(progress);
+    let listener: Rc<RefCell<Option<StepLog>>> = Rc::default();
     let slot = listener.clone();
     spawn_local(async move {
         while let Some(step) = steps.next().await {
-            let current = slot.borrow().clone();
-            if let Some(callback) = current {
-                callback.emit(step);
+            let told = slot.borrow_mut().as_mut().map(|log| {
+                log.steps.push(describe_step(&step));
+                (log.listener.clone(), log.steps.clone())
+            });
+            if let Some((listener, steps)) = told {
+                listener.emit(steps);
             }
         }
     });
@@ -279,30 +305,15 @@ pub(crate) async fn connect(
         + SESSION_SECONDS;
     let checksum = account.to_checksum(None);
     let text = authorisation_text(&checksum, &key.address().to_checksum(), expires);
-    let signed = request(
-        wallet,
-        "personal_sign",
-        json!([format!("0x{}", hex::encode(text.as_bytes())), checksum]),
-    )
-    .await;
-    let (authorisation, session_note) = match signed {
-        Ok(s) => match s
-            .as_str()
-            .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
-        {
-            Some(signature) if signature.len() == 65 => (
-                Some(Authorisation {
-                    account: checksum.clone(),
-                    expires,
-                    signature,
-                }),
-                None,
-            ),
-            _ => (
-                None,
-                Some("The wallet's signature is not 65 bytes of hex.".to_owned()),
-            ),
-        },
+    let (authorisation, session_note) = match registry.rpc().personal_sign(account, &text).await {
+        Ok(signature) => (
+            Some(Authorisation {
+                account: checksum,
+                expires,
+                signature,
+            }),
+            None,
+        ),
         Err(e) => (None, Some(plain_error(&e))),
     };
     let client = Client::new(ClientConfig {

@@ -17,6 +17,8 @@ pub mod market;
 pub mod rpc;
 pub mod tx;
 
+/// The address and amount types of this crate's API.
+pub use alloy_primitives;
 pub use rpc::Rpc;
 
 /// A step of a signature or transaction, as it happens (for a user watching a wallet).
@@ -316,13 +318,7 @@ impl Registry {
 
     /// The latest block's timestamp, Unix seconds: "now" as the contracts see it.
     pub async fn chain_time(&self) -> Result<u64, LiteError> {
-        let block = self
-            .rpc
-            .call("eth_getBlockByNumber", json!(["latest", false]))
-            .await?;
-        tx::quantity(&block["timestamp"])
-            .map(|t| t as u64)
-            .ok_or_else(|| LiteError::Decode("the latest block has no timestamp".into()))
+        self.rpc.chain_time().await
     }
 
     /// The JSON-RPC carrier (for calls this crate does not wrap, e.g. a wallet's).

@@ -62,6 +62,41 @@ impl Rpc {
         !matches!(self.carrier, Carrier::Http { .. })
     }
 
+    /// The latest block's timestamp, Unix seconds: "now" as the contracts see it.
+    pub async fn chain_time(&self) -> Result<u64, LiteError> {
+        let block = self
+            .call("eth_getBlockByNumber", json!(["latest", false]))
+            .await?;
+        crate::tx::quantity(&block["timestamp"])
+            .map(|t| t as u64)
+            .ok_or_else(|| LiteError::Decode("the latest block has no timestamp".into()))
+    }
+
+    /// `account`'s EIP-191 signature of `text`, made by the wallet or node behind this carrier
+    /// (`personal_sign`, the message as hex): 65 bytes, `r ‖ s ‖ v`.
+    pub async fn personal_sign(
+        &self,
+        account: alloy_primitives::Address,
+        text: &str,
+    ) -> Result<Vec<u8>, LiteError> {
+        let signature = self
+            .call(
+                "personal_sign",
+                json!([
+                    format!("0x{}", hex::encode(text.as_bytes())),
+                    account.to_checksum(None)
+                ]),
+            )
+            .await?;
+        signature
+            .as_str()
+            .and_then(|s| hex::decode(s.trim_start_matches("0x")).ok())
+            .filter(|s| s.len() == 65)
+            .ok_or_else(|| {
+                LiteError::Decode("the wallet's signature is not 65 bytes of hex".into())
+            })
+    }
+
     /// Calls `method` with `params`; returns the result or the node's error.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, LiteError> {
         match &self.carrier {

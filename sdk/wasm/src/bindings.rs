@@ -437,51 +437,20 @@ impl RivuletClient {
                 }
             };
             let rpc = Rpc::eip1193(provider);
-            let accounts = rpc
-                .call("eth_requestAccounts", serde_json::json!([]))
-                .await
-                .map_err(chain_error)?;
-            let account: rivulet_protocol::Address = accounts
-                .get(0)
-                .and_then(|a| a.as_str())
-                .ok_or_else(|| js_error("USER_REJECTED", "the wallet shared no account"))?
-                .parse()
-                .map_err(|e| js_error("CHAIN", &format!("wallet account: {e}")))?;
+            let account = wallet_account(&rpc).await?;
             // Relay nodes judge the end by the chain's clock, which a development chain may move ahead.
-            let chain_now = rpc
-                .call("eth_getBlockByNumber", serde_json::json!(["latest", false]))
-                .await
-                .ok()
-                .and_then(|b| {
-                    let t = b
-                        .get("timestamp")?
-                        .as_str()?
-                        .trim_start_matches("0x")
-                        .to_owned();
-                    u64::from_str_radix(&t, 16).ok()
-                })
-                .unwrap_or(0);
+            let chain_now = rpc.chain_time().await.unwrap_or(0);
             let expires = (js_sys::Date::now() as u64 / 1000).max(chain_now) + seconds;
-            let checksum = account.to_checksum();
+            let checksum = account.to_checksum(None);
             let text = rivulet_client::authorisation_text(
                 &checksum,
                 &client.address().to_checksum(),
                 expires,
             );
             let signature = rpc
-                .call(
-                    "personal_sign",
-                    serde_json::json!([format!("0x{}", hex::encode(text.as_bytes())), checksum]),
-                )
+                .personal_sign(account, &text)
                 .await
                 .map_err(chain_error)?;
-            let signature = signature
-                .as_str()
-                .and_then(|s| hex::decode(s.trim_start_matches("0x")).ok())
-                .filter(|s| s.len() == 65)
-                .ok_or_else(|| {
-                    js_error("CHAIN", "the wallet's signature is not 65 bytes of hex")
-                })?;
             client
                 .authorise(rivulet_client::Authorisation {
                     account: checksum.clone(),
@@ -663,6 +632,22 @@ fn chain_error(e: LiteError) -> JsValue {
     js_error(code, &e.to_string())
 }
 
+/// The wallet's account (`eth_requestAccounts`: the wallet asks its user to connect the page).
+async fn wallet_account(
+    rpc: &Rpc,
+) -> Result<rivulet_chain_lite::alloy_primitives::Address, JsValue> {
+    let accounts = rpc
+        .call("eth_requestAccounts", serde_json::json!([]))
+        .await
+        .map_err(chain_error)?;
+    accounts
+        .get(0)
+        .and_then(|a| a.as_str())
+        .ok_or_else(|| js_error("USER_REJECTED", "the wallet shared no account"))?
+        .parse()
+        .map_err(|e| js_error("CHAIN", &format!("wallet account: {e}")))
+}
+
 impl RivuletClient {
     /// The registry, connected on first use (checks the chain id and the registry's code): through the
     /// EIP-1193 wallet when one was given (it sends transactions), else over HTTP with this client's key.
@@ -687,16 +672,7 @@ impl RivuletClient {
             let (rpc, sender) = match ethereum {
                 Some(provider) => {
                     let rpc = Rpc::eip1193(provider);
-                    let accounts = rpc
-                        .call("eth_requestAccounts", serde_json::json!([]))
-                        .await
-                        .map_err(chain_error)?;
-                    let account = accounts
-                        .get(0)
-                        .and_then(|a| a.as_str())
-                        .ok_or_else(|| js_error("USER_REJECTED", "the wallet shared no account"))?
-                        .parse()
-                        .map_err(|e| js_error("CHAIN", &format!("wallet account: {e}")))?;
+                    let account = wallet_account(&rpc).await?;
                     (rpc, Sender::Wallet(account))
                 }
                 None => {
