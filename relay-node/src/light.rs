@@ -162,7 +162,7 @@ impl SwarmTask {
         signature: &[u8],
     ) -> Result<Address, LightResponse> {
         let text = session_text(self.swarm.local_peer_id(), &peer);
-        recovered_as(address, &text, signature, "the session text")
+        recovered_as(claimed(address)?, &text, signature, "the session text")
     }
 
     /// Starts a session as `address` (until `until`, for an authorised session key).
@@ -401,19 +401,20 @@ impl SwarmTask {
     }
 }
 
+/// A claimed address, or the refusal of a request that names something else.
+fn claimed(address: &str) -> Result<Address, LightResponse> {
+    address
+        .parse()
+        .map_err(|_| LightResponse::error("bad_request", format!("{address:?} is not an address")))
+}
+
 /// The address that signed `text`, if it is `claimed` (`what` names the text in the refusal).
 fn recovered_as(
-    claimed: &str,
+    claimed: Address,
     text: &str,
     signature: &[u8],
     what: &str,
 ) -> Result<Address, LightResponse> {
-    let Ok(claimed) = claimed.parse::<Address>() else {
-        return Err(LightResponse::error(
-            "bad_request",
-            format!("{claimed:?} is not an address"),
-        ));
-    };
     let Ok(signature) = <[u8; 65]>::try_from(signature) else {
         return Err(LightResponse::error(
             "bad_signature",
@@ -437,12 +438,7 @@ fn authorising_account(
     expires: u64,
     signature: &[u8],
 ) -> Result<Address, LightResponse> {
-    let text = authorisation_text(
-        &account
-            .parse::<Address>()
-            .map_or_else(|_| account.to_owned(), |a| a.to_checksum()),
-        &key.to_checksum(),
-        expires,
-    );
+    let account = claimed(account)?;
+    let text = authorisation_text(&account.to_checksum(), &key.to_checksum(), expires);
     recovered_as(account, &text, signature, "the session key's authorisation")
 }
