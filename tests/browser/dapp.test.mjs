@@ -17,7 +17,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, newPage } from './chromium.mjs';
 import { Client } from '@rivulet/sdk';
 
 const site = process.env.RIVULET_SITE;
@@ -32,16 +32,8 @@ const SECOND_BUYER = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc';
 const BUYER = '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720';
 const DEVICE_KEY = '0x' + 'd1'.repeat(32);
 
-// webrtc-websys 0.5 reports this when a data channel closes (rust-libp2p #4950, #6551); it is harmless.
-const KNOWN_PAGE_ERROR = /closure invoked recursively or after being dropped/;
-
 let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-});
+before(async () => { browser = await launch(); });
 after(() => browser?.close());
 
 /** The injected wallet: an EIP-1193 provider announced by EIP-6963, forwarding to anvil. */
@@ -107,10 +99,7 @@ function testWallet({ account, rpcUrl, chainId, startChainId, legacy }) {
 }
 
 async function openDapp(account, { startChainId, legacy = false } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
-  page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
+  const { page, errors } = await newPage(browser);
   const chainId = `0x${config.deployment.chainId.toString(16)}`;
   await page.addInitScript(testWallet, { account, rpcUrl: config.rpcUrl, chainId, startChainId: startChainId ?? chainId, legacy });
   await page.goto(`${site}/dapp/`);

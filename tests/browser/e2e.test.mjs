@@ -14,30 +14,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launch, newPage } from './chromium.mjs';
 
 const site = process.env.RIVULET_SITE;
 const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
 const shots = process.env.RIVULET_SCREENSHOTS ?? 'target/screenshots';
 mkdirSync(shots, { recursive: true });
 
-// webrtc-websys 0.5 reports this when a data channel closes (rust-libp2p #4950, #6551); it is harmless.
-const KNOWN_PAGE_ERROR = /closure invoked recursively or after being dropped/;
-
 let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-});
+before(async () => { browser = await launch(); });
 after(() => browser?.close());
 
 async function openPage(path) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
-  page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
+  const { page, errors } = await newPage(browser);
   await page.goto(`${site}${path}`);
   return { page, errors };
 }
