@@ -5,7 +5,9 @@
 //!
 //! 1. size of the frame (before decoding);
 //! 2. format (the protocol decoder);
-//! 3. duplicate — a message id this node already accepted is dropped before any signature work;
+//! 3. duplicate — a message this node already accepted (same id, same signature) is dropped before any
+//!    signature work; a copy of an accepted id with another signature is verified, so a forgery is
+//!    answered as one;
 //! 4. clock skew — timestamps too far in the future are refused;
 //! 5. publish permission of the named publisher at the message's timestamp (from the permission cache);
 //! 6. the signature, over the bytes as received — the only expensive step, done once per message.
@@ -14,7 +16,7 @@
 //! shadow the real message. No I/O and no clock: the caller passes "now".
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, VecDeque},
     hash::{BuildHasher, Hasher, RandomState},
 };
 
@@ -153,10 +155,11 @@ pub struct Counters {
     pub rejected: Vec<(&'static str, u64)>,
 }
 
-/// The duplicate filter: fingerprints of the most recent accepted message ids, evicted oldest first.
+/// The duplicate filter: fingerprints of the most recent accepted message ids, each with its
+/// signature's, evicted oldest first.
 #[derive(Debug)]
 struct RecentIds {
-    set: HashSet<u64>,
+    seen: HashMap<u64, u64>,
     order: VecDeque<u64>,
     capacity: usize,
     hasher: RandomState,
@@ -174,15 +177,21 @@ impl RecentIds {
         h.finish()
     }
 
-    fn insert(&mut self, fp: u64) {
-        if self.capacity == 0 || !self.set.insert(fp) {
+    fn signature_fingerprint(&self, signature: &[u8]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(signature);
+        h.finish()
+    }
+
+    fn insert(&mut self, fp: u64, signature_fp: u64) {
+        if self.capacity == 0 || self.seen.insert(fp, signature_fp).is_some() {
             return;
         }
         self.order.push_back(fp);
         if self.order.len() > self.capacity
             && let Some(old) = self.order.pop_front()
         {
-            self.set.remove(&old);
+            self.seen.remove(&old);
         }
     }
 }
@@ -210,7 +219,7 @@ impl Validator {
     pub fn new(config: ValidatorConfig) -> Validator {
         Validator {
             recent: RecentIds {
-                set: HashSet::with_capacity(config.dedupe_capacity.min(1 << 20)),
+                seen: HashMap::with_capacity(config.dedupe_capacity.min(1 << 20)),
                 order: VecDeque::with_capacity(config.dedupe_capacity.min(1 << 20)),
                 capacity: config.dedupe_capacity,
                 hasher: RandomState::new(),
@@ -267,8 +276,20 @@ impl Validator {
         };
         let id = message.id();
         let fp = self.recent.fingerprint(id);
-        if self.recent.set.contains(&fp) {
-            return Verdict::Duplicate;
+        // The decoder guarantees the frame ends with the signature.
+        let signature_fp = self
+            .recent
+            .signature_fingerprint(&frame[frame.len() - SIGNATURE_LEN..]);
+        if let Some(&known) = self.recent.seen.get(&fp) {
+            if known == signature_fp {
+                return Verdict::Duplicate;
+            }
+            // The id of an accepted message under another signature: a forgery, or the publisher
+            // signing the same id twice (a signer with random nonces). Only the signature tells.
+            return match verify_frame(&message, frame) {
+                Ok(()) => Verdict::Duplicate,
+                Err(e) => Verdict::Reject(Rejection::BadSignature(e)),
+            };
         }
         let ahead = id.timestamp.saturating_sub(now_ms);
         if ahead > self.config.max_future_skew_ms {
@@ -300,7 +321,7 @@ impl Validator {
         if let Err(e) = verify_frame(&message, frame) {
             return Verdict::Reject(Rejection::BadSignature(e));
         }
-        self.recent.insert(fp);
+        self.recent.insert(fp, signature_fp);
         Verdict::Accept(Box::new(message))
     }
 
@@ -491,6 +512,20 @@ mod tests {
         let verdict = v.validate(&forged, NOW, &perms);
         assert_eq!(verdict.reason(), Some("bad_signature"), "{verdict:?}");
         assert!(matches!(v.validate(&real, NOW, &perms), Verdict::Accept(_)));
+        // After the real one, a copy under a wrong signature is still a forgery, not a duplicate.
+        let mut resigned = real.clone();
+        let last = resigned.len() - 1;
+        resigned[last - 40] ^= 1;
+        let verdict = v.validate(&resigned, NOW, &perms);
+        assert_eq!(verdict.reason(), Some("bad_signature"), "{verdict:?}");
+        let zeroed = [&real[..real.len() - 65], &[0u8; 64][..], &[27u8][..]].concat();
+        assert_eq!(
+            v.validate(&zeroed, NOW, &perms).reason(),
+            Some("bad_signature")
+        );
+        assert_eq!(v.validate(&real, NOW, &perms), Verdict::Duplicate);
+        let c = v.counters();
+        assert_eq!((c.accepted, c.duplicates), (1, 1));
     }
 
     #[test]
