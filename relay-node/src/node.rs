@@ -105,6 +105,9 @@ pub(crate) struct Shared {
         std::sync::Mutex<std::collections::HashMap<StreamPartId, rivulet_protocol::MessageChain>>,
     /// "Now" as the contracts see it, for licence expiries.
     pub(crate) clock: Arc<ChainClock>,
+    /// Set to true when the node shuts down, so WebSocket sessions can close cleanly (1001). Each
+    /// session holds a receiver: the count says how many are still open.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// The chain's clock: the latest block's timestamp, carried forward by this machine's clock since it was
@@ -256,6 +259,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         publisher,
         chains: Default::default(),
         clock: Arc::default(),
+        stopping: tokio::sync::watch::Sender::new(false),
     });
     shared.metrics.topics.set(config.parts.len() as i64);
     shared
@@ -293,7 +297,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
     let mut task = SwarmTask {
         swarm,
         validator,
-        shared,
+        shared: shared.clone(),
         store_tx,
         listen: Vec::new(),
         state_file: dir.state(),
@@ -308,7 +312,18 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         ordering: ChainTracker::new(1024, 100_000),
         order_waits: Default::default(),
     };
-    task.run(command_rx).await
+    let result = task.run(command_rx).await;
+    close_websockets(&shared).await;
+    result
+}
+
+/// Tells WebSocket sessions the node is going away and gives them a moment to send their close frames.
+async fn close_websockets(shared: &Shared) {
+    shared.stopping.send_replace(true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while shared.stopping.receiver_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 struct SwarmTask {

@@ -27,7 +27,7 @@ use std::{
 use axum::{
     extract::{
         State, WebSocketUpgrade,
-        ws::{Message, WebSocket},
+        ws::{CloseFrame, Message, WebSocket},
     },
     response::Response,
 };
@@ -367,6 +367,7 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
         return;
     }
     let mut events = shared.events.subscribe();
+    let mut stopping = shared.stopping.subscribe();
     let mut session = Session {
         shared: shared.clone(),
         address: None,
@@ -391,7 +392,12 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                     }
                 }
                 Some(Ok(Message::Binary(_))) => Some(error(&None, "bad_frame", "send JSON text frames")),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                // The client's close: answer it, as RFC 6455 (5.5.1) asks, then end.
+                Some(Ok(Message::Close(_))) => {
+                    let _ = sink.close().await;
+                    break;
+                }
+                None | Some(Err(_)) => break,
                 Some(Ok(_)) => None, // ping/pong: answered by the server
             },
             event = events.recv() => match event {
@@ -423,6 +429,12 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                 Err(RecvError::Lagged(n)) => Some(error(&None, "lagged", format!("{n} events dropped: this connection reads too slowly"))),
                 Err(RecvError::Closed) => break,
             },
+            // The node is shutting down: say so with "going away" (1001).
+            // (The value only ever changes to true.)
+            Ok(()) = stopping.changed() => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "node stopping".into() }))).await;
+                break;
+            }
         };
         if let Some(frame) = out.filter(|f| !f.is_null())
             && sink

@@ -199,6 +199,33 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
     assert!(published);
     assert_eq!(collect(&mut on_c, 1).await[0].1, wire);
 
+    // The same event again is a duplicate; a copy of it under another signature is a forgery.
+    send(
+        &mut on_c,
+        json!({ "type": "publish", "id": "again", "message": hex::encode(&wire) }),
+    )
+    .await;
+    let again = next(&mut on_c).await;
+    assert_eq!(
+        (again["type"].as_str(), again["duplicate"].as_bool()),
+        (Some("published"), Some(true)),
+        "{again}"
+    );
+    let mut forged = wire.clone();
+    let s_byte = forged.len() - 10;
+    forged[s_byte] ^= 1;
+    send(
+        &mut on_c,
+        json!({ "type": "publish", "id": "forged", "message": hex::encode(&forged) }),
+    )
+    .await;
+    let refused = next(&mut on_c).await;
+    assert_eq!(
+        (refused["error"].as_str(), refused["id"].as_str()),
+        (Some("bad_signature"), Some("forged")),
+        "{refused}"
+    );
+
     // Bad frames get errors; the connection keeps working.
     on_c.send(Message::Text("not json".into())).await.unwrap();
     assert_eq!(next(&mut on_c).await["error"], "bad_frame");
@@ -259,6 +286,19 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         metrics.contains(r#"rivulet_http_errors_total{reason="rate_limited"}"#),
         "{metrics}"
     );
+
+    // A client's close is answered with the node's close frame (RFC 6455 5.5.1), not a dropped socket.
+    on_c.close(None).await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), on_c.next())
+            .await
+            .expect("the node answers a close")
+        {
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,4 +473,25 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
     assert_eq!(event["message"]["content"]["temp"], 21.5);
     let wire = hex::decode(event["message"]["wire"].as_str().unwrap()).unwrap();
     assert!(decode_verified(&wire, &Limits::default()).is_ok());
+
+    // A node told to stop closes its WebSocket connections with "going away" (1001).
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the stopping node closes the connection")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+                break;
+            }
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
+        }
+    }
 }
