@@ -9,15 +9,20 @@
 //! - `GET /api/v1/streams?id=<stream id>` → one stream's metadata; `GET /api/v1/streams?search=<text>` →
 //!   `{"streams":[…]}` (from the registry)
 //!
-//! Errors are `{"error":"<code>","message":"<what and why>"}` with a 4xx status.
+//! Errors are `{"error":"<code>","message":"<what and why>"}` with a 4xx status — also for bodies over
+//! the limit, query strings that do not parse, unknown paths and methods. Any origin may call the API
+//! (CORS): it has no cookies or sessions, and every event is signed by its publisher.
 
 use std::sync::Arc;
 
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Query, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::{
+        DefaultBodyLimit, Query, State,
+        rejection::{BytesRejection, QueryRejection},
+    },
+    http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -26,6 +31,7 @@ use rivulet_protocol::{ContentType, Encryption, StreamMessage, StreamPartId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+use tower_http::cors::{Any, CorsLayer};
 
 use crate::node::{Command, Shared, SubmitError, query_store, submit};
 
@@ -72,9 +78,15 @@ fn stopping() -> ApiError {
     )
 }
 
+/// The largest request body or WebSocket message the node reads: an event's content limit as hex, plus
+/// room for the other fields and the JSON around them.
+pub(crate) fn request_limit(shared: &Shared) -> usize {
+    shared.limits.max_content_len * 2 + 16 * 1024
+}
+
 /// The API router.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let body_limit = shared.limits.max_content_len * 2 + 16 * 1024;
+    let body_limit = request_limit(&shared);
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -82,8 +94,57 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/history", get(history))
         .route("/api/v1/ws", get(crate::ws::upgrade))
         .route("/api/v1/streams", get(streams))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE]),
+        )
         .with_state(shared)
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no {method} {} here; the endpoints are /health, /metrics, /api/v1/publish, /api/v1/history, /api/v1/streams and /api/v1/ws",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    let allowed = match uri.path() {
+        "/api/v1/publish" => "POST",
+        _ => "GET",
+    };
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} takes {allowed}, not {method}", uri.path()),
+    )
+}
+
+/// A request body the extractor refused: over the size limit, or unreadable.
+fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "oversize",
+            format!("request body over {limit} bytes, more than any event this node accepts"),
+        )
+    } else {
+        ApiError::new(rejection.status(), "bad_body", rejection.body_text())
+    }
+}
+
+/// A query string that does not parse into the endpoint's parameters.
+fn query_error(rejection: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Value>> {
@@ -118,8 +179,17 @@ struct PublishJson {
     message: String,
 }
 
-async fn publish(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    match publish_inner(&shared, &headers, &body).await {
+async fn publish(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let limit = request_limit(&shared);
+    let result = match body {
+        Ok(body) => publish_inner(&shared, &headers, &body).await,
+        Err(rejection) => Err(body_error(rejection, limit)),
+    };
+    match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             shared.metrics.http_error(e.code);
@@ -190,9 +260,13 @@ pub(crate) struct HistoryParams {
 
 async fn history(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<HistoryParams>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
-    match history_inner(&shared, params).await {
+    let result = match params {
+        Ok(Query(params)) => history_inner(&shared, params).await,
+        Err(rejection) => Err(query_error(rejection)),
+    };
+    match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             shared.metrics.http_error(e.code);
@@ -304,7 +378,18 @@ struct StreamsParams {
     search: Option<String>,
 }
 
-async fn streams(State(shared): State<Arc<Shared>>, Query(p): Query<StreamsParams>) -> Response {
+async fn streams(
+    State(shared): State<Arc<Shared>>,
+    params: Result<Query<StreamsParams>, QueryRejection>,
+) -> Response {
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(rejection) => {
+            let e = query_error(rejection);
+            shared.metrics.http_error(e.code);
+            return e.into_response();
+        }
+    };
     let result = match (p.id, p.search) {
         (Some(id), None) => match id.parse::<rivulet_protocol::StreamId>() {
             Err(e) => Err(ApiError::new(

@@ -48,8 +48,7 @@ use crate::{
 
 /// Upgrades `GET /api/v1/ws` to a WebSocket session.
 pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
-    let max = shared.limits.max_content_len * 2 + 16 * 1024;
-    ws.max_message_size(max)
+    ws.max_message_size(crate::http::request_limit(&shared))
         .on_upgrade(move |socket| session(socket, shared))
 }
 
@@ -350,6 +349,23 @@ fn parse_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
         .map_err(|e| format!("{e}"))
 }
 
+/// The close frame for a connection whose next frame could not be read: 1009 for a message over the
+/// limit, 1007 for text that is not UTF-8, 1002 for other protocol violations; none when the connection
+/// is already gone.
+fn read_error_close(error: axum::Error, max_content: usize) -> Option<(u16, String)> {
+    use tokio_tungstenite::tungstenite::Error;
+    let inner = error.into_inner();
+    match inner.downcast_ref::<Error>()? {
+        Error::Capacity(e) => Some((
+            1009,
+            format!("{e}; an event carries at most {max_content} bytes of content"),
+        )),
+        Error::Utf8(_) => Some((1007, "a text frame that is not UTF-8".to_owned())),
+        Error::Protocol(e) => Some((1002, e.to_string())),
+        _ => None,
+    }
+}
+
 async fn session(socket: WebSocket, shared: Arc<Shared>) {
     let (mut sink, mut frames) = socket.split();
     let nonce: [u8; 16] = rand::rng().random();
@@ -397,7 +413,19 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                     let _ = sink.close().await;
                     break;
                 }
-                None | Some(Err(_)) => break,
+                // A frame the node cannot read ends the connection (the stream cannot resume after
+                // it), with the close code that says why.
+                Some(Err(e)) => {
+                    if let Some((code, mut reason)) = read_error_close(e, shared.limits.max_content_len) {
+                        // A close frame's reason has room for 123 bytes.
+                        while reason.len() > 123 {
+                            reason.pop();
+                        }
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    }
+                    break;
+                }
+                None => break,
                 Some(Ok(_)) => None, // ping/pong: answered by the server
             },
             event = events.recv() => match event {

@@ -167,6 +167,86 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
 
+    // Requests the API cannot take still get its error shape, with a code and a sentence.
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        (
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let over_the_body_limit = http
+        .post(format!("{}/api/v1/publish", a.http))
+        .body(vec![0u8; 4 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refusal(over_the_body_limit).await, (413, "oversize".into()));
+    for query in [
+        "stream=x&partition=one&last=1",
+        "stream=x&partition=0&last=-1",
+    ] {
+        let response = http
+            .get(format!("{}/api/v1/history?{query}", a.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refusal(response).await,
+            (400, "bad_query".into()),
+            "{query}"
+        );
+    }
+    let response = http
+        .get(format!("{}/api/v1/streams?id=a&colour=red", a.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refusal(response).await, (400, "bad_query".into()));
+    let response = http
+        .get(format!("{}/api/v2/publish", a.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refusal(response).await, (404, "not_found".into()));
+    let response = http
+        .get(format!("{}/api/v1/publish", a.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refusal(response).await, (405, "method_not_allowed".into()));
+    // Pages on any origin may call the API (CORS preflight, then the request).
+    let preflight = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/publish", a.http),
+        )
+        .header("Origin", "https://example.org")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let allowed = preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("POST"), "{allowed}");
+    let cross_origin = http
+        .get(format!("{}/health", a.http))
+        .header("Origin", "https://example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_origin.headers()["access-control-allow-origin"], "*");
+
     let health: Value = http
         .get(format!("{}/health", b.http))
         .send()

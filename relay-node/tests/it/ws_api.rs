@@ -287,6 +287,35 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         "{metrics}"
     );
 
+    // A message over the limit ends that connection with 1009 and a reason (the stream of frames
+    // cannot resume mid-message); the node serves everyone else on.
+    let mut flooder = connect(&c, None).await;
+    let oversized = json!({ "type": "publish", "message": "00".repeat(3 << 20) });
+    flooder
+        .send(Message::Text(oversized.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), flooder.next())
+            .await
+            .expect("the node closes the connection")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+                assert!(frame.reason.contains("at most"), "{frame:?}");
+                break;
+            }
+            Some(Ok(Message::Text(_))) => continue,
+            other => panic!("expected a close frame with 1009, got {other:?}"),
+        }
+    }
+    send(
+        &mut on_c,
+        json!({ "type": "unsubscribe", "id": "still", "stream": stream }),
+    )
+    .await;
+    assert_eq!(next(&mut on_c).await["type"], "unsubscribed");
+
     // A client's close is answered with the node's close frame (RFC 6455 5.5.1), not a dropped socket.
     on_c.close(None).await.unwrap();
     loop {
