@@ -7,7 +7,10 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use rivulet_protocol::{Limits, Signer, decode_verified};
 use serde_json::{Value, json};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, protocol::CloseFrame},
+};
 
 use crate::support::{Node, World, chained_frames, frame, publish, start_node};
 
@@ -43,6 +46,22 @@ async fn next(ws: &mut Ws) -> Value {
             .unwrap();
         if let Message::Text(t) = msg {
             return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// Reads until the node's close frame and returns it (`None`: closed without a code). Fails if the
+/// connection breaks without a closing handshake or nothing comes within 10 s.
+async fn close_frame(ws: &mut Ws) -> Option<CloseFrame> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("no close frame within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => return frame,
+            Some(Ok(_)) => continue,
+            None => return None,
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
         }
     }
 }
@@ -295,20 +314,9 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         .send(Message::Text(oversized.to_string().into()))
         .await
         .unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), flooder.next())
-            .await
-            .expect("the node closes the connection")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
-                assert!(frame.reason.contains("at most"), "{frame:?}");
-                break;
-            }
-            Some(Ok(Message::Text(_))) => continue,
-            other => panic!("expected a close frame with 1009, got {other:?}"),
-        }
-    }
+    let frame = close_frame(&mut flooder).await.expect("a close code");
+    assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+    assert!(frame.reason.contains("at most"), "{frame:?}");
     send(
         &mut on_c,
         json!({ "type": "unsubscribe", "id": "still", "stream": stream }),
@@ -318,16 +326,7 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
 
     // A client's close is answered with the node's close frame (RFC 6455 5.5.1), not a dropped socket.
     on_c.close(None).await.unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), on_c.next())
-            .await
-            .expect("the node answers a close")
-        {
-            Some(Ok(Message::Close(_))) | None => break,
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
-        }
-    }
+    close_frame(&mut on_c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,18 +508,6 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
         .status()
         .unwrap();
     assert!(status.success());
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("the stopping node closes the connection")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
-                break;
-            }
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
-        }
-    }
+    let frame = close_frame(&mut ws).await.expect("a close code");
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
 }
