@@ -8,12 +8,18 @@
 // - the same over WebRTC-direct only, with a subscription kept quiet past the 10 s mark where long-lived
 //   browser streams used to stall;
 // - every runnable example on the docs page runs without an error;
+// - a page that imports `@rivulet/sdk` by name, bundled by Vite and by webpack as a dapp would be,
+//   publishes and receives;
 // - the page's signing-and-publishing rate is measured (printed as JSON for BENCHMARKS.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, symlinkSync, copyFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, extname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { launch, newPage } from './chromium.mjs';
 
 const site = process.env.RIVULET_SITE;
@@ -195,6 +201,82 @@ test('the marketplace dapp lists the seeded products, searches, and previews a p
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A dapp project whose `node_modules/@rivulet/sdk` is the built package, as `npm install <path>` links it. */
+function dappProject() {
+  const dir = mkdtempSync(join(tmpdir(), 'rivulet-bundled-'));
+  mkdirSync(join(dir, 'node_modules/@rivulet'), { recursive: true });
+  symlinkSync(join(repo, 'sdk/wasm/pkg'), join(dir, 'node_modules/@rivulet/sdk'), 'dir');
+  for (const file of ['index.html', 'main.js']) {
+    copyFileSync(join(repo, 'tests/browser/bundled-app', file), join(dir, file));
+  }
+  return dir;
+}
+
+/** Each bundler builds the project in `dir` with its defaults and returns the folder to serve. */
+const bundlers = {
+  async vite(dir) {
+    const { build } = await import('vite');
+    await build({ root: dir, configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist') } });
+    return join(dir, 'dist');
+  },
+  async webpack(dir) {
+    const { default: webpack } = await import('webpack');
+    const out = join(dir, 'dist');
+    const stats = await new Promise((resolve, reject) => {
+      webpack({ mode: 'production', context: dir, entry: './main.js', output: { path: out, filename: 'main.js' } },
+        (error, result) => (error ? reject(error) : resolve(result)));
+    });
+    assert.ok(!stats.hasErrors(), stats.toString('errors-only'));
+    copyFileSync(join(dir, 'index.html'), join(out, 'index.html'));
+    return out;
+  },
+};
+
+/** Serves `dir` and the network's config.json on a free loopback port. */
+function serve(dir) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+  const server = createServer((request, response) => {
+    const path = new URL(request.url, 'http://localhost').pathname;
+    if (path === '/config.json') {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(config));
+      return;
+    }
+    const file = join(dir, path === '/' ? 'index.html' : path);
+    try {
+      const body = readFileSync(file);
+      response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+for (const [name, bundle] of Object.entries(bundlers)) {
+  test(`a page that bundles @rivulet/sdk with ${name} publishes and receives`, async () => {
+    const project = dappProject();
+    const server = await serve(await bundle(project));
+    try {
+      const { page, errors } = await newPage(browser);
+      await page.goto(`http://127.0.0.1:${server.address().port}/`);
+      await page.waitForSelector('#out[data-state]', { timeout: 30000 });
+      const text = await page.textContent('#out');
+      assert.equal(await page.getAttribute('#out', 'data-state'), 'ok', text);
+      assert.equal(JSON.parse(text).bundled, true);
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      server.close();
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+}
 
 test('landing page, and the rate a page signs and publishes at', async () => {
   const { page: landing, errors: landingErrors } = await openPage('/');
