@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Client, RivuletError, generatePrivateKey } from '@rivulet/sdk';
 
 const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
@@ -33,6 +35,16 @@ async function until(what, predicate, ms = 20000) {
     await sleep(50);
   }
 }
+
+test('the TypeScript types accept the documented API and refuse misuse (tsc --strict; node16 and bundler resolution)', () => {
+  const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+  const program = fileURLToPath(new URL('./types-check.ts', import.meta.url));
+  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
+    const run = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', module,
+      '--moduleResolution', resolution, '--lib', 'es2022,dom', program], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `${resolution}: ${run.stdout}${run.stderr}`);
+  }
+});
 
 test('streams, permissions, publish with partition keys, subscribe, resend, errors', async (t) => {
   const owner = new Client({ nodes: [wsNodes[0]], privateKey: OWNER_KEY, deployment: config.deployment, rpcUrl: config.rpcUrl });
