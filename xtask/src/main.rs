@@ -256,11 +256,46 @@ fn setup(root: &Path) -> Result<()> {
     })
 }
 
-/// Everything the tests need: the base setup, wasm-bindgen-cli and Chromium.
+/// Everything the tests need: the base setup, wasm-bindgen-cli, Chromium and the Python packages.
 fn setup_all(root: &Path) -> Result<()> {
     setup(root)?;
     wasm::setup_wasm_bindgen(root)?;
-    wasm::setup_chromium()
+    wasm::setup_chromium()?;
+    setup_python(root)
+}
+
+/// The venv (in the target directory) with the packages of `tests/python/requirements.txt`, from PyPI.
+fn python_venv(root: &Path) -> PathBuf {
+    target_dir(root).join("python")
+}
+
+fn setup_python(root: &Path) -> Result<()> {
+    step("Python packages (tests/python/requirements.txt)", || {
+        let venv = python_venv(root);
+        let wanted = std::fs::read_to_string(root.join("tests/python/requirements.txt"))?;
+        let stamp = venv.join("rivulet-requirements.txt");
+        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+            eprintln!("{} is up to date", venv.display());
+            return Ok(());
+        }
+        let venv_arg = venv.to_string_lossy().into_owned();
+        run("python3", &["-m", "venv", &venv_arg]).context(
+            "Python 3 with its venv module is needed (Debian: apt-get install python3-venv)",
+        )?;
+        let requirements = root.join("tests/python/requirements.txt");
+        run(
+            &venv.join("bin/pip").to_string_lossy(),
+            &[
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                &requirements.to_string_lossy(),
+            ],
+        )?;
+        std::fs::write(&stamp, wanted)?;
+        Ok(())
+    })
 }
 
 fn test(root: &Path) -> Result<()> {
@@ -407,6 +442,11 @@ fn sdk_end_to_end(root: &Path) -> Result<()> {
     node_test("tests/sdk/node.test.mjs")?;
     node_test("tests/browser/e2e.test.mjs")?;
     node_test("tests/browser/dapp.test.mjs")?;
+    run_env(
+        &python_venv(root).join("bin/python").to_string_lossy(),
+        &["tests/python/test_api.py"],
+        &[("RIVULET_CONFIG", &config)],
+    )?;
     eprintln!("screenshots in {}", screenshots.display());
     drop(net);
     let _ = std::fs::remove_dir_all(&dir);
