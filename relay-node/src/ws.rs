@@ -352,18 +352,26 @@ fn parse_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
 /// The close frame for a connection whose next frame could not be read: 1009 for a message over the
 /// limit, 1007 for text that is not UTF-8, 1002 for other protocol violations; none when the connection
 /// is already gone.
-fn read_error_close(error: axum::Error, max_content: usize) -> Option<(u16, String)> {
+fn read_error_close(error: axum::Error, max_content: usize) -> Option<CloseFrame> {
     use tokio_tungstenite::tungstenite::Error;
     let inner = error.into_inner();
-    match inner.downcast_ref::<Error>()? {
-        Error::Capacity(e) => Some((
+    let (code, mut reason) = match inner.downcast_ref::<Error>()? {
+        Error::Capacity(e) => (
             1009,
             format!("{e}; an event carries at most {max_content} bytes of content"),
-        )),
-        Error::Utf8(_) => Some((1007, "a text frame that is not UTF-8".to_owned())),
-        Error::Protocol(e) => Some((1002, e.to_string())),
-        _ => None,
+        ),
+        Error::Utf8(_) => (1007, "a text frame that is not UTF-8".to_owned()),
+        Error::Protocol(e) => (1002, e.to_string()),
+        _ => return None,
+    };
+    // A close frame's reason has room for 123 bytes.
+    while reason.len() > 123 {
+        reason.pop();
     }
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
 }
 
 async fn session(socket: WebSocket, shared: Arc<Shared>) {
@@ -416,12 +424,8 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                 // A frame the node cannot read ends the connection (the stream cannot resume after
                 // it), with the close code that says why.
                 Some(Err(e)) => {
-                    if let Some((code, mut reason)) = read_error_close(e, shared.limits.max_content_len) {
-                        // A close frame's reason has room for 123 bytes.
-                        while reason.len() > 123 {
-                            reason.pop();
-                        }
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    if let Some(frame) = read_error_close(e, shared.limits.max_content_len) {
+                        let _ = sink.send(Message::Close(Some(frame))).await;
                     }
                     break;
                 }
