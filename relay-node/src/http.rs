@@ -19,7 +19,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{
-        DefaultBodyLimit, Query, State,
+        DefaultBodyLimit, FromRequest, Query, Request, State,
         rejection::{BytesRejection, QueryRejection},
     },
     http::{HeaderMap, Method, StatusCode, Uri, header},
@@ -132,14 +132,18 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// A request body the extractor refused: over the size limit, or unreadable.
 fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "oversize",
-            format!("request body over {limit} bytes, more than any event this node accepts"),
-        )
+        body_over_limit(limit)
     } else {
         ApiError::new(rejection.status(), "bad_body", rejection.body_text())
     }
+}
+
+fn body_over_limit(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "oversize",
+        format!("request body over {limit} bytes, more than any event this node accepts"),
+    )
 }
 
 /// A query string that does not parse into the endpoint's parameters.
@@ -179,17 +183,36 @@ struct PublishJson {
     message: String,
 }
 
-async fn publish(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn publish(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let limit = request_limit(&shared);
-    let result = match body {
-        Ok(body) => publish_inner(&shared, &headers, &body).await,
-        Err(rejection) => Err(body_error(rejection, limit)),
+    let headers = request.headers().clone();
+    // A body declared over the limit is refused before any of it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = if declared.is_some_and(|n| n > limit as u64) {
+        Err(body_over_limit(limit))
+    } else {
+        Bytes::from_request(request, &())
+            .await
+            .map_err(|rejection| body_error(rejection, limit))
     };
-    match result {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            shared.metrics.http_error(e.code);
+            // The rest of the body was not read, so this connection cannot carry another request: say
+            // so, or a client that pools connections sends its next request into the closing one.
+            let mut response = e.into_response();
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
+    };
+    match publish_inner(&shared, &headers, &body).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             shared.metrics.http_error(e.code);

@@ -180,13 +180,27 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
             body["error"].as_str().unwrap_or_default().to_owned(),
         )
     };
-    let over_the_body_limit = http
-        .post(format!("{}/api/v1/publish", a.http))
-        .body(vec![0u8; 4 << 20])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refusal(over_the_body_limit).await, (413, "oversize".into()));
+    // A body declared over the limit is refused before it is sent (so the node has nothing unread to
+    // reset the connection over), and the answer closes the connection it cannot reuse.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(a.http.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = "POST /api/v1/publish HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\nContent-Length: 4194304\r\n\r\n";
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut answer))
+            .await
+            .expect("the node answers and closes the connection")
+            .unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 413"), "{head}");
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"], "oversize", "{body}");
+    }
     for query in [
         "stream=x&partition=one&last=1",
         "stream=x&partition=0&last=-1",
