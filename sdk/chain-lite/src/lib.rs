@@ -339,17 +339,24 @@ impl Registry {
         self.view_at(self.address, call).await
     }
 
-    /// A read-only call to the contract at `to`.
+    /// A read-only call to the contract at `to`. (Only encoding and decoding are generic: the request
+    /// itself is one function, not one per call type.)
     async fn view_at<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, LiteError> {
+        let data = self.eth_call(to, call.abi_encode()).await?;
+        C::abi_decode_returns(&data).map_err(|e| LiteError::Decode(e.to_string()))
+    }
+
+    /// `eth_call` of ABI-encoded `input` at the latest block; the returned bytes.
+    async fn eth_call(&self, to: Address, input: Vec<u8>) -> Result<Vec<u8>, LiteError> {
         let data = self
             .rpc
             .call(
                 "eth_call",
-                json!([{ "to": to.to_string(), "data": hex_data(&call.abi_encode()) }, "latest"]),
+                json!([{ "to": to.to_string(), "data": hex_data(&input) }, "latest"]),
             )
             .await
             .map_err(reverted)?;
-        C::abi_decode_returns(&decode_hex(&data)?).map_err(|e| LiteError::Decode(e.to_string()))
+        decode_hex(&data)
     }
 
     /// Sends a call as a transaction and waits for its receipt.
@@ -359,13 +366,19 @@ impl Registry {
 
     /// Sends a call to the contract at `to` as a transaction and waits for its receipt.
     async fn send_to<C: SolCall>(&self, to: Address, call: C) -> Result<String, LiteError> {
-        let input = call.abi_encode();
+        let what = C::SIGNATURE.split('(').next().unwrap_or(C::SIGNATURE);
+        self.transact(to, call.abi_encode(), what.to_owned()).await
+    }
+
+    /// Sends ABI-encoded `input` to `to` as a transaction (`what` names it in the reported steps) and
+    /// waits for its receipt.
+    async fn transact(
+        &self,
+        to: Address,
+        input: Vec<u8>,
+        what: String,
+    ) -> Result<String, LiteError> {
         let from = self.sender().ok_or_else(no_sender)?;
-        let what = C::SIGNATURE
-            .split('(')
-            .next()
-            .unwrap_or(C::SIGNATURE)
-            .to_owned();
         let tx =
             json!({ "from": from.to_string(), "to": to.to_string(), "data": hex_data(&input) });
         // A revert shows here, with the contract's reason, before anything is signed.
