@@ -47,12 +47,12 @@ impl Metrics {
         let http_errors = Family::<Reason, Counter>::default();
         registry.register(
             "events_in",
-            "Valid events received, by source (gossip, http)",
+            "Valid events received, by source (gossip: from other nodes; api: from clients over HTTP, WebSocket or the light protocol)",
             events_in.clone(),
         );
         registry.register(
             "events_out",
-            "Events this node published to the network",
+            "Events this node sent on: its clients' events published to the gossip network, and events delivered to light clients",
             events_out.clone(),
         );
         registry.register(
