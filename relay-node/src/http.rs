@@ -27,7 +27,7 @@ use axum::{
     routing::{get, post},
 };
 use rivulet_network::HistoryQuery;
-use rivulet_protocol::{ContentType, Encryption, StreamMessage, StreamPartId};
+use rivulet_protocol::{ContentType, Encryption, Partition, StreamId, StreamMessage, StreamPartId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -298,10 +298,18 @@ async fn history(
     }
 }
 
-pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
-    let part: StreamPartId = format!("{}#{}", p.stream, p.partition)
+/// The stream part a request names by its `stream` and `partition` fields.
+pub(crate) fn stream_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
+    let stream_id: StreamId = stream
         .parse()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", format!("{e}")))?;
+        .map_err(|e| format!("stream {stream:?}: {e}"))?;
+    let partition = Partition::new(partition).map_err(|e| e.to_string())?;
+    Ok(StreamPartId::new(stream_id, partition))
+}
+
+pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResult<Value> {
+    let part = stream_part(&p.stream, p.partition)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", e))?;
     let query = match (p.last, p.from, p.to) {
         (Some(n), None, None) => HistoryQuery::Last { n },
         (None, Some(from), to) => HistoryQuery::Range {

@@ -344,9 +344,7 @@ impl Session {
 }
 
 fn parse_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
-    format!("{stream}#{partition}")
-        .parse()
-        .map_err(|e| format!("{e}"))
+    crate::http::stream_part(stream, partition)
 }
 
 /// The close frame for a connection whose next frame could not be read: 1009 for a message over the
