@@ -33,6 +33,8 @@ struct NetworkSection {
 struct HttpSection {
     listen: Option<String>,
     ws_frames_per_second: Option<u32>,
+    ws_max_connections: Option<usize>,
+    ws_max_subscriptions: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,7 +103,7 @@ pub(crate) struct RunArgs {
 }
 
 /// The checked configuration the node runs with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NodeConfig {
     pub(crate) listen: Vec<Multiaddr>,
     pub(crate) bootstrap: Vec<Multiaddr>,
@@ -115,6 +117,10 @@ pub(crate) struct NodeConfig {
     pub(crate) max_content_bytes: usize,
     pub(crate) max_future_skew_ms: u64,
     pub(crate) ws_rate: u32,
+    /// WebSocket connections served at once; more are refused with 503.
+    pub(crate) ws_max_connections: usize,
+    /// Stream parts one WebSocket connection may subscribe to.
+    pub(crate) ws_max_subscriptions: usize,
 }
 
 impl NodeConfig {
@@ -159,6 +165,14 @@ impl NodeConfig {
         let ws_rate = http_section.ws_frames_per_second.unwrap_or(1000);
         if ws_rate == 0 {
             bail!("http.ws_frames_per_second must be at least 1");
+        }
+        let ws_max_connections = http_section.ws_max_connections.unwrap_or(10_000);
+        if ws_max_connections == 0 {
+            bail!("http.ws_max_connections must be at least 1");
+        }
+        let ws_max_subscriptions = http_section.ws_max_subscriptions.unwrap_or(1_000);
+        if ws_max_subscriptions == 0 {
+            bail!("http.ws_max_subscriptions must be at least 1");
         }
         let parts = pick(&args.storage_parts, storage.parts, Vec::new());
         let max_content_bytes = limits
@@ -212,6 +226,8 @@ impl NodeConfig {
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
             ws_rate,
+            ws_max_connections,
+            ws_max_subscriptions,
         })
     }
 }
@@ -257,6 +273,41 @@ mod tests {
                 .all(|a| a.to_string().starts_with("/ip4/127.0.0.1/"))
         );
         assert!(c.parts.is_empty());
+    }
+
+    #[test]
+    fn the_example_file_lists_every_setting_at_its_default() {
+        let example = include_str!("../node.example.toml");
+        assert_eq!(load(&[], Some(example)).unwrap(), load(&[], None).unwrap());
+        // The example names every key of the file format (`rpc_url`, which has no default, commented out).
+        let file: toml::Table = toml::from_str(example).unwrap();
+        let keys: Vec<String> = file
+            .iter()
+            .flat_map(|(section, table)| {
+                let table = table.as_table().unwrap();
+                table.keys().map(move |k| format!("{section}.{k}"))
+            })
+            .collect();
+        for key in [
+            "network.listen",
+            "network.bootstrap",
+            "http.listen",
+            "http.ws_frames_per_second",
+            "http.ws_max_connections",
+            "http.ws_max_subscriptions",
+            "chain.deployment",
+            "chain.sync_interval_ms",
+            "chain.confirmations",
+            "storage.data_dir",
+            "storage.parts",
+            "limits.max_content_bytes",
+            "limits.max_future_skew_ms",
+        ] {
+            assert!(keys.contains(&key.to_owned()), "{key} is missing");
+        }
+        // A value other than the default does change the configuration.
+        let changed = example.replace("ws_max_subscriptions = 1000", "ws_max_subscriptions = 7");
+        assert_eq!(load(&[], Some(&changed)).unwrap().ws_max_subscriptions, 7);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub(crate) struct Metrics {
     pub(crate) stored: Counter,
     pub(crate) peers: Gauge,
     pub(crate) topics: Gauge,
+    pub(crate) ws_connections: Gauge,
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
 }
@@ -43,6 +44,7 @@ impl Metrics {
         let stored = Counter::default();
         let peers = Gauge::default();
         let topics = Gauge::default();
+        let ws_connections = Gauge::default();
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
         registry.register(
@@ -73,6 +75,11 @@ impl Metrics {
             topics.clone(),
         );
         registry.register(
+            "ws_connections",
+            "Open WebSocket API connections",
+            ws_connections.clone(),
+        );
+        registry.register(
             "store_messages",
             "Events held in the history store",
             store_messages.clone(),
@@ -91,6 +98,7 @@ impl Metrics {
             stored,
             peers,
             topics,
+            ws_connections,
             store_messages,
             http_errors,
         }

@@ -96,6 +96,12 @@ pub(crate) struct Shared {
     pub(crate) cache: Arc<RwLock<PermissionCache>>,
     /// Frames a WebSocket connection may send per second (sustained; bursts up to twice that).
     pub(crate) ws_rate: u32,
+    /// WebSocket connections served at once.
+    pub(crate) ws_max_connections: usize,
+    /// Stream parts one WebSocket connection may subscribe to.
+    pub(crate) ws_max_subscriptions: usize,
+    /// Open WebSocket connections.
+    pub(crate) ws_connections: std::sync::atomic::AtomicUsize,
     /// Read-only access to the registry, for the stream endpoints.
     pub(crate) chain: ChainClient,
     /// The node's own publisher key, for clients that send plain content (it needs publish permission).
@@ -255,6 +261,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         events: broadcast::channel(4096).0,
         cache: cache.clone(),
         ws_rate: config.ws_rate,
+        ws_max_connections: config.ws_max_connections,
+        ws_max_subscriptions: config.ws_max_subscriptions,
+        ws_connections: Default::default(),
         chain: client.clone(),
         publisher,
         chains: Default::default(),

@@ -20,7 +20,7 @@
 
 use std::{
     collections::HashSet,
-    sync::Arc,
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -29,7 +29,7 @@ use axum::{
         State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
@@ -46,10 +46,49 @@ use crate::{
     node::{Command, Shared, now_ms, submit},
 };
 
-/// Upgrades `GET /api/v1/ws` to a WebSocket session.
+/// Upgrades `GET /api/v1/ws` to a WebSocket session, unless the node already serves as many as it may
+/// (503 `too_many_connections`).
 pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(shared): State<Arc<Shared>>) -> Response {
+    let Some(slot) = ConnectionSlot::take(&shared) else {
+        shared.metrics.http_error("too_many_connections");
+        return crate::http::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            format!(
+                "this node serves at most {} WebSocket connections; try another node, or later",
+                shared.ws_max_connections
+            ),
+        )
+        .into_response();
+    };
     ws.max_message_size(crate::http::request_limit(&shared))
-        .on_upgrade(move |socket| session(socket, shared))
+        .on_upgrade(move |socket| async move {
+            session(socket, shared).await;
+            drop(slot);
+        })
+}
+
+/// One of the node's `ws_max_connections` places, held for a connection's lifetime.
+struct ConnectionSlot(Arc<Shared>);
+
+impl ConnectionSlot {
+    fn take(shared: &Arc<Shared>) -> Option<ConnectionSlot> {
+        shared
+            .ws_connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.ws_max_connections).then_some(n + 1)
+            })
+            .ok()?;
+        shared.metrics.ws_connections.inc();
+        Some(ConnectionSlot(shared.clone()))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.ws_connections.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.ws_connections.dec();
+    }
 }
 
 #[derive(Deserialize)]
@@ -167,6 +206,18 @@ impl Session {
                     Ok(p) => p,
                     Err(e) => return error(&id, "bad_stream", e),
                 };
+                if !self.subscriptions.contains(&part)
+                    && self.subscriptions.len() >= self.shared.ws_max_subscriptions
+                {
+                    return error(
+                        &id,
+                        "too_many_subscriptions",
+                        format!(
+                            "a connection may subscribe to at most {} stream parts; unsubscribe from one first",
+                            self.shared.ws_max_subscriptions
+                        ),
+                    );
+                }
                 if !self.may_subscribe(&part) {
                     let who = self
                         .address

@@ -92,7 +92,11 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         &["--network.bootstrap", &a.listen[0]],
     );
     let c_config = dir.join("c.toml");
-    std::fs::write(&c_config, "[http]\nws_frames_per_second = 5\n").unwrap();
+    std::fs::write(
+        &c_config,
+        "[http]\nws_frames_per_second = 5\nws_max_connections = 3\nws_max_subscriptions = 1\n",
+    )
+    .unwrap();
     let c = start_node(
         &dir.join("c"),
         &world.deployment_file,
@@ -137,6 +141,38 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
     )
     .await;
     assert_eq!(next(&mut anonymous).await["error"], "no_permission");
+
+    // C's limits: one subscription per connection, three connections at once.
+    send(
+        &mut on_c,
+        json!({ "type": "subscribe", "id": "second", "stream": "rivulet.eth/other" }),
+    )
+    .await;
+    let refused = next(&mut on_c).await;
+    assert_eq!(
+        (refused["error"].as_str(), refused["id"].as_str()),
+        (Some("too_many_subscriptions"), Some("second")),
+        "{refused}"
+    );
+    let url = format!("{}/api/v1/ws", c.http.replace("http://", "ws://"));
+    match connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 503);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"], "too_many_connections", "{body}");
+        }
+        other => panic!(
+            "a fourth connection was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // A connection that ends frees its place.
+    drop((stranger, anonymous));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while connect_async(url.as_str()).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "no place came free");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Warm up until both subscribers see events from A (meshes form on heartbeats).
     let mut seq = 0;
