@@ -113,6 +113,16 @@ test('streams, permissions, publish with partition keys, subscribe, resend, erro
   await assert.rejects(device.publish(stream.id, {}, { partition: 100 }), (e) => e.code === 'INVALID_ARGUMENT');
   await assert.rejects(device.subscribe(stream.id, 'not a function'), (e) => e.code === 'INVALID_ARGUMENT');
   await assert.rejects(device.publish(stream.id, new Uint8Array(1024 * 1024 + 1)), (e) => e.code === 'INVALID_ARGUMENT');
+  // Content JSON has no text for is refused as such (it used to throw past the promise and end the process).
+  const cyclic = {};
+  cyclic.self = cyclic;
+  for (const content of [undefined, () => 1, Symbol('s'), { n: 1n }, cyclic]) {
+    await assert.rejects(device.publish(stream.id, content), (e) => e.code === 'INVALID_ARGUMENT' && /JSON/.test(e.message), String(typeof content));
+  }
+  await assert.rejects(device.resend(stream.id, () => 1), (e) => e.code === 'INVALID_ARGUMENT');
+  // NaN and Infinity would become null in JSON, and so a silent default: they are refused by name.
+  await assert.rejects(device.publish(stream.id, {}, { timestamp: NaN }), (e) => e.code === 'INVALID_ARGUMENT' && /options\.timestamp is NaN/.test(e.message));
+  await assert.rejects(device.resend(stream.id, { from: { timestamp: Infinity } }), (e) => e.code === 'INVALID_ARGUMENT' && /query\.from\.timestamp/.test(e.message));
   await assert.rejects(reader.createStream({ id: path }), (e) => e.code === 'REVERTED' || e.code === 'CHAIN');
   await assert.rejects(owner.createStream({ id: path }), (e) => e.code === 'REVERTED' && /StreamExists/.test(e.message));
   await assert.rejects(device.grantPermissions(stream.id, { user: stranger, permissions: ['publish'] }), (e) => e.code === 'REVERTED' || e.code === 'CHAIN');

@@ -207,7 +207,9 @@ impl Eip1193 {
                 if result.is_undefined() || result.is_null() {
                     return Ok(Value::Null);
                 }
-                let text: String = js_sys::JSON::stringify(&result).map_err(fail)?.into();
+                let text = json_text(&result).ok_or_else(|| {
+                    LiteError::Config(format!("EIP-1193 answer to {method} is not JSON"))
+                })?;
                 serde_json::from_str(&text)
                     .map_err(|e| LiteError::Config(format!("EIP-1193 answer: {e}")))
             }
@@ -218,8 +220,8 @@ impl Eip1193 {
                 let code = field("code").and_then(|c| c.as_f64()).unwrap_or(-32603.0);
                 let data = field("data")
                     .filter(|d| !d.is_undefined())
-                    .and_then(|d| js_sys::JSON::stringify(&d).ok())
-                    .and_then(|d| serde_json::from_str::<Value>(&String::from(d)).ok())
+                    .and_then(|d| json_text(&d))
+                    .and_then(|d| serde_json::from_str::<Value>(&d).ok())
                     .unwrap_or(Value::Null);
                 let value =
                     json!({ "code": code as i64, "message": js_message(&error), "data": data });
@@ -227,6 +229,14 @@ impl Eip1193 {
             }
         }
     }
+}
+
+/// `JSON.stringify(value)`, or `None` when JSON has no text for the value (`undefined`, a function, a
+/// symbol) or cannot serialise it (a BigInt, a cycle). Converting `JSON.stringify`'s answer with
+/// `String::from` instead throws a JS exception past every `Result` in the first three cases.
+#[cfg(target_arch = "wasm32")]
+pub fn json_text(value: &wasm_bindgen::JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value).ok()?.as_string()
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -18,6 +18,20 @@ function wrapError(err) {
   return new RivuletError(code, message, { cause: err });
 }
 
+/**
+ * Options travel to the module as JSON, where NaN and Infinity turn into null and so into a default
+ * without a word: they are refused here, with the option's name.
+ */
+function finite(value, path) {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new RivuletError('INVALID_ARGUMENT', `${path} is ${value}; give a finite number`);
+  }
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    for (const [key, inner] of Object.entries(value)) finite(inner, `${path}.${key}`);
+  }
+  return value;
+}
+
 async function call(fn) {
   try {
     return await fn();
@@ -52,6 +66,7 @@ export function makeApi(ready) {
         throw new RivuletError('INVALID_ARGUMENT', 'options.nodes: give at least one entry node multiaddr');
       }
       this.#options = { ...options };
+      finite({ timeout: options.timeout }, 'options');
     }
 
     async #client() {
@@ -85,18 +100,18 @@ export function makeApi(ready) {
     }
 
     async publish(streamId, content, options) {
-      return call(async () => (await this.#client()).publish(String(streamId), content, options ?? {}));
+      return call(async () => (await this.#client()).publish(String(streamId), content, finite(options ?? {}, 'options')));
     }
 
     async subscribe(stream, handler, options) {
       if (typeof handler !== 'function') {
         throw new RivuletError('INVALID_ARGUMENT', 'subscribe(stream, handler): handler must be a function');
       }
-      return call(async () => new Subscription(await (await this.#client()).subscribe(stream, handler, options ?? {})));
+      return call(async () => new Subscription(await (await this.#client()).subscribe(finite(stream, 'stream'), handler, finite(options ?? {}, 'options'))));
     }
 
     async resend(stream, query) {
-      return call(async () => (await this.#client()).resend(stream, query ?? { last: 100 }));
+      return call(async () => (await this.#client()).resend(finite(stream, 'stream'), finite(query ?? { last: 100 }, 'query')));
     }
 
     /** Rotates a stream part's group key; the next encrypted event announces the new key. */

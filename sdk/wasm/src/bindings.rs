@@ -51,9 +51,8 @@ fn invalid(message: impl std::fmt::Display) -> JsValue {
 /// Reads a JS argument through JSON (serde_json is in the module anyway; a second serde bridge would
 /// add size for nothing).
 fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
-    let text: String = js_sys::JSON::stringify(value)
-        .map_err(|_| invalid("the argument cannot be read as JSON"))?
-        .into();
+    let text = rivulet_chain_lite::rpc::json_text(value)
+        .ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
     serde_json::from_str(&text).map_err(invalid)
 }
 
@@ -257,10 +256,9 @@ impl RivuletClient {
             let (content_type, bytes) = if content.is_instance_of::<Uint8Array>() {
                 (ContentType::Binary, Uint8Array::new(&content).to_vec())
             } else {
-                let text = js_sys::JSON::stringify(&content).map_err(|_| {
+                let text = rivulet_chain_lite::rpc::json_text(&content).ok_or_else(|| {
                     invalid("content is neither JSON-serialisable nor a Uint8Array")
                 })?;
-                let text: String = text.into();
                 (ContentType::Json, text.into_bytes())
             };
             if options.partition_key.is_some() {
