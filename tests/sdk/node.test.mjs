@@ -145,6 +145,35 @@ test('streams, permissions, publish with partition keys, subscribe, resend, erro
   await assert.rejects(device.publish(stream.id, {}), (e) => e.code === 'DESTROYED');
 });
 
+test('a handler that throws or rejects reaches onError, and nothing goes unhandled', async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const client = new Client({ nodes: [wsNodes[0]], privateKey: generatePrivateKey() });
+  try {
+    const marker = Math.random();
+    const failures = [];
+    const delivered = [];
+    await client.subscribe(config.demo.stream, (content) => {
+      if (content.marker !== marker) return;
+      delivered.push(content.n);
+      if (content.n === 1) throw new Error('sync failure');
+    }, { onError: (e) => failures.push(e.message) });
+    await client.subscribe(config.demo.stream, async (content) => {
+      if (content.marker === marker && content.n === 2) throw new Error('async failure');
+    }, { onError: (e) => failures.push(e.message) });
+    for (const n of [1, 2, 3]) await client.publish(config.demo.stream, { marker, n });
+    await until('three events and two failures', () => delivered.length === 3 && failures.length === 2);
+    assert.deepEqual(delivered, [1, 2, 3], 'a failing handler does not stop delivery');
+    assert.deepEqual(failures.sort(), ['async failure', 'sync failure']);
+    await sleep(100);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await client.destroy();
+  }
+});
+
 test('history of a stored stream, and the server-side publisher reaches a Node subscriber', async (t) => {
   const reader = new Client({ nodes: [wsNodes[1]] });
   t.after(() => reader.destroy());

@@ -107,7 +107,20 @@ export function makeApi(ready) {
       if (typeof handler !== 'function') {
         throw new RivuletError('INVALID_ARGUMENT', 'subscribe(stream, handler): handler must be a function');
       }
-      return call(async () => new Subscription(await (await this.#client()).subscribe(finite(stream, 'stream'), handler, finite(options ?? {}, 'options'))));
+      // A handler that throws or whose promise rejects is reported to onError, or else to the console:
+      // never an unhandled rejection, which would end a Node process.
+      const report = typeof options?.onError === 'function'
+        ? options.onError
+        : (e) => console.error('@rivulet/sdk: a subscription handler failed (pass onError to handle it):', e);
+      const guarded = (content, metadata) => {
+        try {
+          const result = handler(content, metadata);
+          if (result && typeof result.then === 'function') result.then(undefined, report);
+        } catch (e) {
+          report(e);
+        }
+      };
+      return call(async () => new Subscription(await (await this.#client()).subscribe(finite(stream, 'stream'), guarded, finite(options ?? {}, 'options'))));
     }
 
     async resend(stream, query) {

@@ -90,7 +90,10 @@ export interface SubscribeOptions {
   last?: number;
   /** The subscription ended on the node's side (the permission lapsed or was revoked). */
   onEnd?: (reason: string) => void;
-  /** A handler threw, events could not be recovered (code GAP), or not decrypted (UNDECRYPTABLE). */
+  /**
+   * A handler threw or its promise rejected (without onError, that goes to console.error), events could
+   * not be recovered (code GAP), or not decrypted (UNDECRYPTABLE).
+   */
   onError?: (error: unknown) => void;
 }
 
