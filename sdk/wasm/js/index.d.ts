@@ -83,7 +83,7 @@ export interface MessageMetadata {
 /** Event content: parsed JSON, or bytes. */
 export type Content = unknown;
 
-export type MessageHandler = (content: Content, metadata: MessageMetadata) => void;
+export type MessageHandler = (content: Content, metadata: MessageMetadata) => void | Promise<void>;
 
 export interface SubscribeOptions {
   /** Deliver the newest `last` stored events first. */
