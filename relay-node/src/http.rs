@@ -325,25 +325,21 @@ pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResul
             ));
         }
     };
-    let wires = if shared.parts.contains(&part) {
-        query_store(&shared.store, &part, &query)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e))?
-    } else {
-        // Not stored here: ask the peers (storage nodes answer; the others say they do not store it).
-        let (reply, rx) = oneshot::channel();
-        shared
-            .commands
-            .send(Command::RemoteHistory {
-                part: part.clone(),
-                query,
-                reply,
-            })
-            .await
-            .map_err(|_| stopping())?;
-        rx.await
-            .map_err(|_| stopping())?
-            .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_stored", e))?
-    };
+    // Page after page (from this node's store, or from a peer that stores the part) up to the answer's
+    // limits; `truncated` says there is more.
+    let mut wires = Vec::new();
+    let mut bytes = 0;
+    let mut next = Some(query);
+    while let Some(query) = next.take() {
+        if wires.len() >= MAX_HISTORY_ANSWER || bytes >= MAX_HISTORY_ANSWER_BYTES {
+            next = Some(query);
+            break;
+        }
+        let (page, rest) = history_page(shared, &part, query).await?;
+        bytes += page.iter().map(Vec::len).sum::<usize>();
+        wires.extend(page);
+        next = rest;
+    }
     // Peers are not trusted: only events whose signatures hold are passed on.
     let messages: Vec<Value> = wires
         .iter()
@@ -353,7 +349,38 @@ pub(crate) async fn history_inner(shared: &Shared, p: HistoryParams) -> ApiResul
                 .map(|m| message_json(&m, w))
         })
         .collect();
-    Ok(json!({ "part": part.to_string(), "messages": messages }))
+    Ok(json!({ "part": part.to_string(), "messages": messages, "truncated": next.is_some() }))
+}
+
+/// Most events in one HTTP or WebSocket history answer.
+const MAX_HISTORY_ANSWER: usize = 10_000;
+/// Most bytes of events in one HTTP or WebSocket history answer (the JSON is about twice that).
+const MAX_HISTORY_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// One page of a history query: from the store when this node keeps the part, else from a peer.
+async fn history_page(
+    shared: &Shared,
+    part: &StreamPartId,
+    query: HistoryQuery,
+) -> ApiResult<crate::node::HistoryPage> {
+    if shared.parts.contains(part) {
+        return query_store(&shared.store, part, &query)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e));
+    }
+    // Not stored here: ask the peers (storage nodes answer; the others say they do not store it).
+    let (reply, rx) = oneshot::channel();
+    shared
+        .commands
+        .send(Command::RemoteHistory {
+            part: part.clone(),
+            query,
+            reply,
+        })
+        .await
+        .map_err(|_| stopping())?;
+    rx.await
+        .map_err(|_| stopping())?
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_stored", e))
 }
 
 #[derive(Serialize)]

@@ -17,7 +17,8 @@ use rivulet_network::{
     HistoryQuery,
     libp2p::{PeerId, request_response},
     light::{
-        Delivery, LightRequest, LightResponse, MAX_DELIVERY_BATCH, authorisation_text, session_text,
+        Delivery, LightRequest, LightResponse, MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH_BYTES,
+        authorisation_text, session_text,
     },
 };
 use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
@@ -284,9 +285,10 @@ impl SwarmTask {
                     tokio::task::spawn_blocking(move || super::query_store(&store, &part, &query))
                         .await;
                 let response = match result {
-                    Ok(Ok(wires)) => {
-                        LightResponse::Messages(wires.into_iter().map(Into::into).collect())
-                    }
+                    Ok(Ok((wires, next))) => LightResponse::Messages {
+                        messages: wires.into_iter().map(Into::into).collect(),
+                        next,
+                    },
                     Ok(Err(e)) => LightResponse::error("store", e),
                     Err(e) => LightResponse::error("store", e.to_string()),
                 };
@@ -299,9 +301,10 @@ impl SwarmTask {
             self.on_command(Command::RemoteHistory { part, query, reply });
             tokio::spawn(async move {
                 let response = match rx.await {
-                    Ok(Ok(wires)) => {
-                        LightResponse::Messages(wires.into_iter().map(Into::into).collect())
-                    }
+                    Ok(Ok((wires, next))) => LightResponse::Messages {
+                        messages: wires.into_iter().map(Into::into).collect(),
+                        next,
+                    },
                     Ok(Err(e)) => LightResponse::error("not_stored", e),
                     Err(_) => LightResponse::error("unavailable", "the node is stopping"),
                 };
@@ -356,10 +359,16 @@ impl SwarmTask {
             } else if let Some((part, _)) = client.queue.front() {
                 let part = part.clone();
                 let mut messages = Vec::new();
+                let mut bytes = 0;
                 while messages.len() < MAX_DELIVERY_BATCH
-                    && client.queue.front().is_some_and(|(p, _)| *p == part)
+                    && client.queue.front().is_some_and(|(p, wire)| {
+                        *p == part
+                            && (messages.is_empty()
+                                || bytes + wire.len() <= MAX_DELIVERY_BATCH_BYTES)
+                    })
                 {
                     if let Some((_, wire)) = client.queue.pop_front() {
+                        bytes += wire.len();
                         messages.push(wire.into());
                     }
                 }

@@ -12,8 +12,8 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use rivulet_chain::{ChainClient, Deployment, PermissionCache, to_alloy};
 use rivulet_network::{
-    HistoryQuery, HistoryRequest, HistoryResponse, NetworkConfig, NodeBehaviour,
-    NodeBehaviourEvent, build_swarm,
+    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, NetworkConfig,
+    NodeBehaviour, NodeBehaviourEvent, build_swarm,
     libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, request_response, swarm::SwarmEvent},
     part_of_topic, peer_of,
 };
@@ -46,7 +46,7 @@ pub(crate) enum Command {
     RemoteHistory {
         part: StreamPartId,
         query: HistoryQuery,
-        reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
+        reply: oneshot::Sender<Result<HistoryPage, String>>,
     },
     /// A local subscriber wants a stream part: join its topic (counted).
     Join { part: StreamPartId },
@@ -367,7 +367,7 @@ struct PendingHistory {
     request: HistoryRequest,
     untried: Vec<PeerId>,
     last_error: String,
-    reply: oneshot::Sender<Result<Vec<Vec<u8>>, String>>,
+    reply: oneshot::Sender<Result<HistoryPage, String>>,
 }
 
 /// How long an event waits for its chain predecessor before local subscribers get it anyway.
@@ -620,10 +620,9 @@ impl SwarmTask {
             )) => {
                 if let Some(pending) = self.pending_history.remove(&request_id) {
                     match response {
-                        HistoryResponse::Messages(messages) => {
-                            let _ = pending
-                                .reply
-                                .send(Ok(messages.into_iter().map(|b| b.into_vec()).collect()));
+                        HistoryResponse::Messages { messages, next } => {
+                            let messages = messages.into_iter().map(|b| b.into_vec()).collect();
+                            let _ = pending.reply.send(Ok((messages, next)));
                         }
                         HistoryResponse::Error(e) => self.ask_next_peer(PendingHistory {
                             last_error: e,
@@ -656,9 +655,10 @@ impl SwarmTask {
             return HistoryResponse::Error(format!("this node does not store {part}"));
         }
         match query_store(&self.shared.store, &part, &request.query) {
-            Ok(messages) => {
-                HistoryResponse::Messages(messages.into_iter().map(Into::into).collect())
-            }
+            Ok((messages, next)) => HistoryResponse::Messages {
+                messages: messages.into_iter().map(Into::into).collect(),
+                next,
+            },
             Err(e) => HistoryResponse::Error(e),
         }
     }
@@ -941,11 +941,15 @@ pub(crate) async fn submit(shared: &Shared, wire: Vec<u8>) -> Result<Published, 
 }
 
 /// Answers a history query from the store.
+/// Messages (wire bytes, oldest first) and the query for the rest of the answer, if it did not fit.
+pub(crate) type HistoryPage = (Vec<Vec<u8>>, Option<HistoryQuery>);
+
+/// The first page (at most [`HISTORY_PAGE_BYTES`]) of a query's answer from this node's store.
 pub(crate) fn query_store(
     store: &Store,
     part: &StreamPartId,
     query: &HistoryQuery,
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<HistoryPage, String> {
     let limit = Limit::default();
     let r = |(t, s): (u64, u32)| MessageRef::new(t, s);
     let result = match query {
@@ -962,7 +966,8 @@ pub(crate) fn query_store(
             store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
         }
     };
-    result.map_err(|e| e.to_string())
+    let messages = result.map_err(|e| e.to_string())?;
+    Ok(query.page(messages, HISTORY_PAGE_BYTES))
 }
 
 /// Group commit: takes what is queued (up to 1,000 events), appends it in one durable transaction, then

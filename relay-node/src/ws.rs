@@ -328,7 +328,7 @@ impl Session {
                 .await
                 {
                     Ok(v) => {
-                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"] })
+                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"] })
                     }
                     Err(e) => error(&id, e.code, e.message),
                 }

@@ -18,14 +18,6 @@ use std::path::Path;
 use redb::{Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, StreamPartId};
 
-type RangeEntry<'a> = Result<
-    (
-        redb::AccessGuard<'a, &'static [u8]>,
-        redb::AccessGuard<'a, &'static [u8]>,
-    ),
-    redb::StorageError,
->;
-
 const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
 /// The longest key suffix after the reference: publisher (20) and chain id (at most 64 bytes).
 const MAX_TAIL: usize = 20 + rivulet_protocol::message::MAX_CHAIN_ID_LEN;
@@ -53,6 +45,11 @@ fn io(e: impl std::fmt::Display) -> StoreError {
 /// Bounds a query's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit(pub usize);
+
+/// How many bytes of messages one answer collects: it stops after the message that takes it over
+/// (8 MiB), so that callers page through long histories (see `HistoryQuery::page` in rivulet-network)
+/// instead of reading them whole.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 impl Default for Limit {
     /// At most 10,000 messages per answer.
@@ -156,35 +153,26 @@ impl Store {
         Ok(new)
     }
 
+    /// Messages with keys in `lo..=hi` that `keep` accepts, oldest first: at most `limit`, and no more
+    /// once they exceed [`MAX_ANSWER_BYTES`].
     fn scan(
         &self,
         lo: &[u8],
         hi: &[u8],
-        newest_first: bool,
         limit: Limit,
         mut keep: impl FnMut(&[u8]) -> bool,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(MESSAGES).map_err(io)?;
-        let range = table.range(lo..=hi).map_err(io)?;
         let mut out = Vec::new();
-        let mut push = |entry: RangeEntry<'_>| {
+        let mut bytes = 0;
+        for entry in table.range(lo..=hi).map_err(io)? {
             let (k, v) = entry.map_err(io)?;
             if keep(k.value()) {
-                out.push(v.value().to_vec());
-            }
-            Ok::<bool, StoreError>(out.len() >= limit.0)
-        };
-        if newest_first {
-            for entry in range.rev() {
-                if push(entry)? {
-                    break;
-                }
-            }
-            out.reverse();
-        } else {
-            for entry in range {
-                if push(entry)? {
+                let value = v.value();
+                bytes += value.len();
+                out.push(value.to_vec());
+                if out.len() >= limit.0 || bytes > MAX_ANSWER_BYTES {
                     break;
                 }
             }
@@ -192,7 +180,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest `n` messages of a stream part, oldest first.
+    /// The newest `n` messages of a stream part, oldest first (and no more than the oldest of them up
+    /// to [`MAX_ANSWER_BYTES`]: the answer begins at the window's start, so a reader can page on).
     pub fn last(&self, part: &StreamPartId, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         if n == 0 {
             return Ok(Vec::new());
@@ -200,7 +189,26 @@ impl Store {
         let prefix = part_prefix(part);
         let lo = ref_key(&prefix, MessageRef::new(0, 0));
         let hi = ref_key_end(&prefix, MessageRef::new(u64::MAX, u32::MAX));
-        self.scan(&lo, &hi, true, Limit(n), |_| true)
+        // Where the window starts: walk back over the keys alone, then read forward from there.
+        let start = {
+            let txn = self.db.begin_read().map_err(io)?;
+            let table = txn.open_table(MESSAGES).map_err(io)?;
+            let mut start = None;
+            for entry in table
+                .range(lo.as_slice()..=hi.as_slice())
+                .map_err(io)?
+                .rev()
+                .take(n)
+            {
+                let (k, _) = entry.map_err(io)?;
+                start = Some(k.value().to_vec());
+            }
+            start
+        };
+        match start {
+            Some(start) => self.scan(&start, &hi, Limit(n), |_| true),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Messages with references in `from..=to`, oldest first, at most `limit`.
@@ -218,7 +226,6 @@ impl Store {
         self.scan(
             &ref_key(&prefix, from),
             &ref_key_end(&prefix, to),
-            false,
             limit,
             |_| true,
         )
@@ -265,7 +272,6 @@ impl Store {
         self.scan(
             &ref_key(&prefix, after),
             &ref_key_end(&prefix, to),
-            false,
             limit,
             keep,
         )

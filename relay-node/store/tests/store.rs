@@ -194,3 +194,33 @@ fn kill_9_loses_nothing_acknowledged() {
         assert_eq!(wire, &(i as u64).to_be_bytes().to_vec());
     }
 }
+
+#[test]
+fn answers_stop_after_max_answer_bytes_and_last_starts_at_its_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("history.redb")).unwrap();
+    let p = part("big", 0);
+    let ids: Vec<MessageId> = (0..20u64).map(|ts| id(&p, ts, 0, 1, "c")).collect();
+    let values: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 1 << 20]).collect();
+    store
+        .append(ids.iter().zip(&values).map(|(id, v)| (id, v.as_slice())))
+        .unwrap();
+    // The newest twelve: read from the window's oldest, and no further than the message that takes
+    // the answer over MAX_ANSWER_BYTES.
+    let last = store.last(&p, 12).unwrap();
+    let firsts: Vec<u8> = last.iter().map(|v| v[0]).collect();
+    let fit = rivulet_store::MAX_ANSWER_BYTES / (1 << 20) + 1;
+    assert_eq!(firsts, (8..8 + fit as u8).collect::<Vec<u8>>());
+    let range = store
+        .range(
+            &p,
+            MessageRef::new(0, 0),
+            MessageRef::new(u64::MAX, u32::MAX),
+            Limit::default(),
+        )
+        .unwrap();
+    assert_eq!(range.len(), fit);
+    assert_eq!(range[0][0], 0);
+    // Small answers are whole.
+    assert_eq!(store.last(&p, 3).unwrap().len(), 3);
+}

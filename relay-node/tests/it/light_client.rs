@@ -375,3 +375,73 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
     let again = reader.subscribe(&part, None).await.map(|_| ()).unwrap_err();
     assert!(again.to_string().contains("may not subscribe"), "{again}");
 }
+
+/// Histories longer than a protocol frame: twelve events of nearly 1 MiB are resent to a light client in
+/// pages through a node that does not store them (which pages its peer), served whole over HTTP, and
+/// delivered live to a subscriber in batches that fit the delivery frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_histories_of_large_events_come_in_pages() {
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, b) = storing_node_and_peer(&world);
+    let publisher = client(&[&a.listen[0]], world.device.to_bytes());
+    let reader = client(&[&b.listen[0]], world.reader.to_bytes());
+    reader.wait_connected().await.unwrap();
+    let mut live = reader.subscribe(&part, None).await.unwrap();
+
+    let big = |i: u8| {
+        let mut content = vec![i; 1_048_000];
+        content[0] = b'#';
+        content
+    };
+    for i in 0..12u8 {
+        let published = publisher
+            .publish(
+                &world.stream,
+                ContentType::Binary,
+                big(i),
+                PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert!(published.stored);
+    }
+
+    // Resent through B, which asks A page by page (each page well under the 8 MiB frame).
+    let history = reader
+        .resend(&part, HistoryQuery::Last { n: 12 })
+        .await
+        .unwrap();
+    let contents: Vec<u8> = history.iter().map(|m| m.body.content[1]).collect();
+    assert_eq!(
+        contents,
+        (0..12).collect::<Vec<u8>>(),
+        "all twelve, in order"
+    );
+
+    // The HTTP API gathers the pages into one answer.
+    let http: serde_json::Value = reqwest::get(format!(
+        "{}/api/v1/history?stream={}&partition=0&last=12",
+        b.http, world.stream
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(http["messages"].as_array().unwrap().len(), 12);
+    assert_eq!(http["truncated"], false);
+
+    // The live subscriber got them all, in batches that fit the delivery frame.
+    let mut got = Vec::new();
+    while got.len() < 12 {
+        match tokio::time::timeout(Duration::from_secs(30), live.next()).await {
+            Ok(Some(SubscriptionEvent::Message(m))) if m.body.content.len() == 1_048_000 => {
+                got.push(m.body.content[1])
+            }
+            Ok(Some(_)) => {}
+            other => panic!("live delivery stopped: {other:?} after {got:?}"),
+        }
+    }
+    assert_eq!(got, (0..12).collect::<Vec<u8>>());
+}

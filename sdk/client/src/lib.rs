@@ -582,25 +582,51 @@ impl Client {
         Ok(subscription)
     }
 
-    /// Stored events of a stream part, verified, oldest first.
+    /// Stored events of a stream part, verified, oldest first. Long answers come in pages (of at most
+    /// [`HISTORY_PAGE_BYTES`](rivulet_network::HISTORY_PAGE_BYTES)), asked for one after another.
     pub async fn resend(
         &self,
         part: &StreamPartId,
         query: HistoryQuery,
     ) -> Result<Vec<StreamMessage>, ClientError> {
-        let response = self
-            .request(LightRequest::Resend {
-                part: part.to_string(),
-                query,
-            })
-            .await?;
-        let LightResponse::Messages(messages) = response else {
-            return Err(unexpected(response));
-        };
+        let mut events = Vec::new();
+        let mut next = Some(query);
+        while let Some(query) = next.take() {
+            let response = self
+                .request(LightRequest::Resend {
+                    part: part.to_string(),
+                    query,
+                })
+                .await?;
+            let LightResponse::Messages {
+                messages,
+                next: rest,
+            } = response
+            else {
+                return Err(unexpected(response));
+            };
+            // A node must make progress: an empty page that asks for more is a broken answer.
+            if messages.is_empty() && rest.is_some() {
+                return Err(ClientError::Unverifiable(
+                    "the node answered an empty page with more to come".into(),
+                ));
+            }
+            events.extend(self.verified_page(part, &messages)?);
+            next = rest;
+        }
+        Ok(events)
+    }
+
+    /// A page of resent wire messages, each verified and checked to belong to `part`.
+    fn verified_page(
+        &self,
+        part: &StreamPartId,
+        messages: &[impl AsRef<[u8]>],
+    ) -> Result<Vec<StreamMessage>, ClientError> {
         messages
             .iter()
             .map(|wire| {
-                decode_verified(wire, &self.inner.limits)
+                decode_verified(wire.as_ref(), &self.inner.limits)
                     .map_err(|e| ClientError::Unverifiable(e.to_string()))
                     .and_then(|m| {
                         if m.id().stream_part() == *part {

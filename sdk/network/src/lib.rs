@@ -18,7 +18,10 @@
 //! native (TCP, WebSocket) and in browsers (`websocket-websys`, `webrtc-websys`) — with no gossipsub in
 //! the build.
 
+pub mod history;
 pub mod light;
+
+pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse};
 
 use std::time::Duration;
 
@@ -29,7 +32,6 @@ use libp2p::{StreamProtocol, identity::Keypair, ping, swarm::NetworkBehaviour};
 use libp2p::{gossipsub, identify, kad, request_response};
 #[cfg(feature = "node")]
 use rivulet_protocol::{StreamPartId, hash::keccak256};
-use serde::{Deserialize, Serialize};
 
 /// The identify protocol version nodes announce.
 pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
@@ -97,52 +99,6 @@ pub fn peer_of(addr: &libp2p::Multiaddr) -> Option<libp2p::PeerId> {
         libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
         _ => None,
     })
-}
-
-/// What a history request asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum HistoryQuery {
-    /// The newest `n` messages.
-    Last {
-        /// How many.
-        n: u32,
-    },
-    /// Messages with references in `from..=to` (timestamp ms, sequence number).
-    Range {
-        /// First reference.
-        from: (u64, u32),
-        /// Last reference.
-        to: (u64, u32),
-    },
-    /// One publisher chain's messages after `after` up to `to`: a gap fill.
-    Chain {
-        /// Publisher address, `0x…`.
-        publisher: String,
-        /// Chain id.
-        chain_id: String,
-        /// Last reference the requester has (exclusive).
-        after: (u64, u32),
-        /// Last missing reference (inclusive).
-        to: (u64, u32),
-    },
-}
-
-/// A history request for one stream part.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryRequest {
-    /// The stream part, `<stream id>#<partition>`.
-    pub part: String,
-    /// What to return.
-    pub query: HistoryQuery,
-}
-
-/// The answer to a history request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum HistoryResponse {
-    /// Wire-encoded messages, oldest first.
-    Messages(Vec<serde_bytes::ByteBuf>),
-    /// Why there is no answer (unknown part, not stored here, bad request).
-    Error(String),
 }
 
 #[cfg(feature = "node")]

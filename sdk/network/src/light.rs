@@ -33,6 +33,10 @@ pub const MAX_LIGHT_FRAME: u64 = 8 * 1024 * 1024;
 /// Most events in one [`Delivery::Events`] batch.
 pub const MAX_DELIVERY_BATCH: usize = 256;
 
+/// Most bytes of events in one [`Delivery::Events`] batch (a single larger event goes alone): well
+/// inside [`MAX_LIGHT_FRAME`].
+pub const MAX_DELIVERY_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
 /// What a client asks of its entry node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LightRequest {
@@ -100,8 +104,14 @@ pub enum LightResponse {
         /// The node stored it durably before answering.
         stored: bool,
     },
-    /// Resent events, wire bytes, oldest first.
-    Messages(Vec<ByteBuf>),
+    /// Resent events, wire bytes, oldest first: a page of at most
+    /// [`HISTORY_PAGE_BYTES`](crate::HISTORY_PAGE_BYTES) (at least one event).
+    Messages {
+        /// The events.
+        messages: Vec<ByteBuf>,
+        /// The `Resend` query for the rest, when the answer did not fit in this page.
+        next: Option<HistoryQuery>,
+    },
     /// Refused: a stable machine-readable `code` and a sentence saying what and why.
     Error {
         /// E.g. `permission_denied`, `invalid_signature`, `bad_request`, `not_found`, `unavailable`.
