@@ -2,14 +2,17 @@
 //! node (sign-in, publish, subscribe, resend) and the queues that push subscribed events to them.
 //!
 //! Each client has one bounded queue; at most [`MAX_IN_FLIGHT`] delivery batches are outstanding per
-//! client, so a slow client only slows itself, and one that falls more than [`MAX_QUEUED`] events behind
-//! loses the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe
+//! client, so a slow client only slows itself, and one that falls more than [`MAX_QUEUED`] events (or
+//! [`MAX_QUEUED_BYTES`]) behind loses the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe
 //! permission is checked again before every batch, so a lapsed licence stops delivery (`Ended`).
 //!
 //! A subscription is either a reader's (every event; needs subscribe permission) or a publisher's key
 //! service (`ServeKeys`: only group-key requests; needs publish permission).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+};
 
 use rivulet_protocol::MessageType;
 
@@ -31,6 +34,8 @@ use super::{Command, SwarmTask};
 const MAX_IN_FLIGHT: usize = 4;
 /// Events queued per client before the oldest are dropped.
 const MAX_QUEUED: usize = 8_192;
+/// Bytes of events queued per client before the oldest are dropped (the newest event always stays).
+const MAX_QUEUED_BYTES: usize = 32 * 1024 * 1024;
 
 /// One light client connected to this node.
 #[derive(Default)]
@@ -40,9 +45,28 @@ pub(super) struct LightClient {
     /// When a session key's authorisation ends (Unix seconds, by the chain's clock); anonymous after.
     authorised_until: Option<u64>,
     parts: HashMap<StreamPartId, Mode>,
-    queue: VecDeque<(StreamPartId, Vec<u8>)>,
+    /// Events waiting for delivery; shared with the other clients' queues.
+    queue: VecDeque<(StreamPartId, Arc<[u8]>)>,
+    /// The bytes of events in `queue`.
+    queued_bytes: usize,
     in_flight: usize,
     dropped: HashMap<StreamPartId, u64>,
+}
+
+impl LightClient {
+    /// Queues an event for delivery; beyond [`MAX_QUEUED`] events or [`MAX_QUEUED_BYTES`] the oldest
+    /// are dropped and counted per part (the newest always stays).
+    fn enqueue(&mut self, part: &StreamPartId, wire: Arc<[u8]>) {
+        self.queued_bytes += wire.len();
+        self.queue.push_back((part.clone(), wire));
+        while self.queue.len() > 1
+            && (self.queue.len() > MAX_QUEUED || self.queued_bytes > MAX_QUEUED_BYTES)
+            && let Some((oldest, dropped)) = self.queue.pop_front()
+        {
+            self.queued_bytes -= dropped.len();
+            *self.dropped.entry(oldest).or_default() += 1;
+        }
+    }
 }
 
 /// What a light subscription receives.
@@ -237,6 +261,7 @@ impl SwarmTask {
         };
         if client.parts.remove(part).is_some() {
             client.queue.retain(|(p, _)| p != part);
+            client.queued_bytes = client.queue.iter().map(|(_, wire)| wire.len()).sum();
             if let Some(peers) = self.light.by_part.get_mut(part) {
                 peers.remove(&peer);
                 if peers.is_empty() {
@@ -322,6 +347,7 @@ impl SwarmTask {
             return;
         };
         let peers: Vec<PeerId> = peers.iter().copied().collect();
+        let wire: Arc<[u8]> = Arc::from(wire);
         for peer in peers {
             let Some(client) = self.light.clients.get_mut(&peer) else {
                 continue;
@@ -331,12 +357,7 @@ impl SwarmTask {
             {
                 continue;
             }
-            if client.queue.len() >= MAX_QUEUED
-                && let Some((oldest, _)) = client.queue.pop_front()
-            {
-                *client.dropped.entry(oldest).or_default() += 1;
-            }
-            client.queue.push_back((part.clone(), wire.to_vec()));
+            client.enqueue(part, wire.clone());
             self.light_flush(peer);
         }
     }
@@ -369,7 +390,8 @@ impl SwarmTask {
                 {
                     if let Some((_, wire)) = client.queue.pop_front() {
                         bytes += wire.len();
-                        messages.push(wire.into());
+                        client.queued_bytes -= wire.len();
+                        messages.push(wire.to_vec().into());
                     }
                 }
                 let mode = client.parts.get(&part).copied().unwrap_or(Mode::Events);
@@ -450,4 +472,36 @@ fn authorising_account(
     let account = claimed(account)?;
     let text = authorisation_text(&account.to_checksum(), &key.to_checksum(), expires);
     recovered_as(account, &text, signature, "the session key's authorisation")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_clients_queue_is_bounded_by_count_and_bytes() {
+        let a: StreamPartId = "rivulet.eth/a#0".parse().unwrap();
+        let b: StreamPartId = "rivulet.eth/b#0".parse().unwrap();
+        let mut client = LightClient::default();
+        // Large events: the byte bound drops the oldest, counted per part; the newest stays.
+        let mib: Arc<[u8]> = Arc::from(vec![0u8; 1 << 20]);
+        let fit = MAX_QUEUED_BYTES >> 20;
+        for i in 0..fit + 18 {
+            client.enqueue(if i < 10 { &a } else { &b }, mib.clone());
+        }
+        assert_eq!(client.queue.len(), fit);
+        assert_eq!(client.queued_bytes, MAX_QUEUED_BYTES);
+        assert_eq!(client.dropped.get(&a), Some(&10));
+        assert_eq!(client.dropped.get(&b), Some(&8));
+        // One event larger than the bound still goes through, alone.
+        client.enqueue(&a, Arc::from(vec![0u8; MAX_QUEUED_BYTES + 1]));
+        assert_eq!(client.queue.len(), 1);
+        // Small events: the count bound.
+        let mut client = LightClient::default();
+        for _ in 0..MAX_QUEUED + 5 {
+            client.enqueue(&a, Arc::from(&b"{}"[..]));
+        }
+        assert_eq!(client.queue.len(), MAX_QUEUED);
+        assert_eq!(client.dropped.get(&a), Some(&5));
+    }
 }
