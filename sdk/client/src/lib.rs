@@ -53,6 +53,9 @@ pub use subscription::{Subscription, SubscriptionEvent};
 
 use driver::{Command, Driver};
 
+/// Most pages one resend follows before it gives up on a node whose answer does not end.
+const MAX_RESEND_PAGES: usize = 1_000;
+
 /// How a client is set up.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -591,7 +594,15 @@ impl Client {
     ) -> Result<Vec<StreamMessage>, ClientError> {
         let mut events = Vec::new();
         let mut next = Some(query);
+        let mut pages = 0;
         while let Some(query) = next.take() {
+            // A node's pages must end: 10,000 events (a node's most per query) fit in far fewer.
+            pages += 1;
+            if pages > MAX_RESEND_PAGES {
+                return Err(ClientError::Unverifiable(format!(
+                    "the node's answer did not end after {MAX_RESEND_PAGES} pages"
+                )));
+            }
             let response = self
                 .request(LightRequest::Resend {
                     part: part.to_string(),
