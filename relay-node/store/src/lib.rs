@@ -46,9 +46,9 @@ fn io(e: impl std::fmt::Display) -> StoreError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit(pub usize);
 
-/// How many bytes of messages one answer collects: it stops after the message that takes it over
-/// (8 MiB), so that callers page through long histories (see `HistoryQuery::page` in rivulet-network)
-/// instead of reading them whole.
+/// How many bytes of messages one answer collects: it stops once past them (8 MiB) and holding at least
+/// two messages, so that callers page through long histories (see `HistoryQuery::page` in
+/// rivulet-network) instead of reading them whole.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 impl Default for Limit {
@@ -172,7 +172,9 @@ impl Store {
                 let value = v.value();
                 bytes += value.len();
                 out.push(value.to_vec());
-                if out.len() >= limit.0 || bytes > MAX_ANSWER_BYTES {
+                // Past the byte bound, one more message says there is more (a reader can page on even
+                // when a single message is larger than the bound).
+                if out.len() >= limit.0 || (bytes > MAX_ANSWER_BYTES && out.len() > 1) {
                     break;
                 }
             }

@@ -223,4 +223,12 @@ fn answers_stop_after_max_answer_bytes_and_last_starts_at_its_window() {
     assert_eq!(range[0][0], 0);
     // Small answers are whole.
     assert_eq!(store.last(&p, 3).unwrap().len(), 3);
+    // A message larger than the bound comes with the next one, which says there is more.
+    let huge = part("huge", 0);
+    let ids: Vec<MessageId> = (0..3u64).map(|ts| id(&huge, ts, 0, 1, "c")).collect();
+    let values = vec![vec![1u8; rivulet_store::MAX_ANSWER_BYTES + 1]; 3];
+    store
+        .append(ids.iter().zip(&values).map(|(id, v)| (id, v.as_slice())))
+        .unwrap();
+    assert_eq!(store.last(&huge, 3).unwrap().len(), 2);
 }

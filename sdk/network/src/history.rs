@@ -82,17 +82,20 @@ impl HistoryQuery {
         if fit == messages.len() {
             return (messages, None);
         }
-        let reference = |wire: &[u8]| -> Option<MessageRef> {
-            let limits = Limits {
-                max_content_len: MAX_CONTENT_LEN,
-            };
-            StreamMessage::decode(wire, &limits)
+        // Only the references around the cut are read. A message that does not decode (never so for
+        // what a node stored) ends paging: the whole answer goes, as before pages.
+        let limits = Limits {
+            max_content_len: MAX_CONTENT_LEN,
+        };
+        let reference = |i: usize| -> Option<MessageRef> {
+            StreamMessage::decode(&messages[i], &limits)
                 .ok()
                 .map(|m| m.id().message_ref())
         };
-        let refs: Option<Vec<MessageRef>> = messages.iter().map(|m| reference(m)).collect();
-        // Not decodable (never so for what a node stored): the whole answer, as before pages.
-        let Some(refs) = refs else {
+        let Some(cut) = self.cut(fit, messages.len(), reference) else {
+            return (messages, None);
+        };
+        let Some(last) = reference(cut - 1) else {
             return (messages, None);
         };
         let pair = |r: MessageRef| (r.timestamp, r.sequence_number);
@@ -102,32 +105,13 @@ impl HistoryQuery {
                 chain_id,
                 to,
                 ..
-            } => {
-                // One chain's references are distinct: cut anywhere.
-                messages.truncate(fit);
-                HistoryQuery::Chain {
-                    publisher: publisher.clone(),
-                    chain_id: chain_id.clone(),
-                    after: pair(refs[fit - 1]),
-                    to: *to,
-                }
-            }
+            } => HistoryQuery::Chain {
+                publisher: publisher.clone(),
+                chain_id: chain_id.clone(),
+                after: pair(last),
+                to: *to,
+            },
             HistoryQuery::Last { .. } | HistoryQuery::Range { .. } => {
-                let mut cut = fit;
-                while cut > 0 && refs[cut - 1] == refs[cut] {
-                    cut -= 1;
-                }
-                if cut == 0 {
-                    // Every message that fits shares the first reference: the page takes them all.
-                    cut = fit;
-                    while cut < refs.len() && refs[cut] == refs[0] {
-                        cut += 1;
-                    }
-                    if cut == refs.len() {
-                        return (messages, None);
-                    }
-                }
-                let last = refs[cut - 1];
                 let from = if last.sequence_number == u32::MAX {
                     (last.timestamp.saturating_add(1), 0)
                 } else {
@@ -139,11 +123,39 @@ impl HistoryQuery {
                     HistoryQuery::Range { to, .. } => *to,
                     _ => (u64::MAX, u32::MAX),
                 };
-                messages.truncate(cut);
                 HistoryQuery::Range { from, to }
             }
         };
+        messages.truncate(cut);
         (messages, Some(next))
+    }
+
+    /// Where a page of `len` messages, `fit` of which fit the budget, ends: after `fit` for a chain
+    /// (one chain's references are distinct), else at the last change of reference at or before `fit`
+    /// — or, when every message that fits shares the first reference, after the last message with it.
+    /// `None` when the page takes everything (or a reference cannot be read).
+    fn cut(
+        &self,
+        fit: usize,
+        len: usize,
+        reference: impl Fn(usize) -> Option<MessageRef>,
+    ) -> Option<usize> {
+        if matches!(self, HistoryQuery::Chain { .. }) {
+            return Some(fit);
+        }
+        let mut cut = fit;
+        while cut > 0 && reference(cut - 1)? == reference(cut)? {
+            cut -= 1;
+        }
+        if cut > 0 {
+            return Some(cut);
+        }
+        let first = reference(0)?;
+        cut = fit;
+        while cut < len && reference(cut)? == first {
+            cut += 1;
+        }
+        (cut < len).then_some(cut)
     }
 }
 
