@@ -16,11 +16,14 @@
 //!
 //! Every failure is `{"type":"error","id":…,"error":<code>,"message":<what and why>}` and the connection
 //! stays open. Frames beyond the rate limit are refused (`rate_limited`); a subscriber that reads too slowly
-//! loses the oldest events and is told how many (`lagged`).
+//! loses events beyond [`WS_QUEUE_BYTES`] waiting and is told how many (`lagged`).
 
 use std::{
     collections::HashSet,
-    sync::{Arc, atomic::Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -31,7 +34,10 @@ use axum::{
     },
     response::{IntoResponse, Response},
 };
-use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
+use futures::{
+    SinkExt, StreamExt,
+    stream::{FuturesOrdered, SplitSink},
+};
 use rand::RngExt;
 use rivulet_protocol::{
     Address, ChainId, ContentType, Signature, StreamPartId, UnsignedMessage,
@@ -39,7 +45,7 @@ use rivulet_protocol::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use crate::{
     http::{HistoryParams, decode_hex, history_inner, submit_error},
@@ -423,6 +429,96 @@ fn read_error_close(error: axum::Error, max_content: usize) -> Option<CloseFrame
     })
 }
 
+/// Bytes of frames a session lets wait for a slow reader before it drops events.
+const WS_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The frames a session sends. A task of their own writes them to the socket, so the session never waits
+/// on a slow reader: events beyond [`WS_QUEUE_BYTES`] waiting are dropped and counted, and the client is
+/// told how many (`lagged`) once it has caught up; answers, notices and close frames always go.
+struct Outbox {
+    frames: mpsc::UnboundedSender<Message>,
+    /// Bytes sent to the writer and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Events dropped since the last `lagged` notice.
+    dropped: u64,
+}
+
+impl Outbox {
+    fn new() -> (Outbox, mpsc::UnboundedReceiver<Message>) {
+        let (frames, receiver) = mpsc::unbounded_channel();
+        let outbox = Outbox {
+            frames,
+            queued: Arc::default(),
+            dropped: 0,
+        };
+        (outbox, receiver)
+    }
+
+    /// Writes the frames to `sink` until the outbox is dropped or a close frame went; then closes (which
+    /// also answers a client's close).
+    fn writer(
+        &self,
+        mut sink: SplitSink<WebSocket, Message>,
+        mut frames: mpsc::UnboundedReceiver<Message>,
+    ) -> tokio::task::JoinHandle<()> {
+        let queued = self.queued.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = frames.recv().await {
+                let (len, closing) = (text_len(&frame), matches!(frame, Message::Close(_)));
+                let sent = sink.send(frame).await.is_ok();
+                queued.fetch_sub(len, Ordering::AcqRel);
+                if !sent || closing {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        })
+    }
+
+    /// Sends a frame that must go; false when the connection is gone.
+    fn send(&self, frame: Message) -> bool {
+        self.queued.fetch_add(text_len(&frame), Ordering::AcqRel);
+        self.frames.send(frame).is_ok()
+    }
+
+    /// Sends a JSON frame that must go.
+    fn send_json(&self, frame: &Value) -> bool {
+        self.send(Message::Text(frame.to_string().into()))
+    }
+
+    /// Sends an event frame, unless [`WS_QUEUE_BYTES`] are already waiting: then it is dropped and
+    /// counted. False when the connection is gone.
+    fn send_event(&mut self, frame: String) -> bool {
+        let queued = self.queued.load(Ordering::Acquire);
+        if self.dropped > 0 && queued <= WS_QUEUE_BYTES / 2 {
+            let notice = error(
+                &None,
+                "lagged",
+                format!(
+                    "{} events dropped: this connection reads too slowly",
+                    self.dropped
+                ),
+            );
+            self.dropped = 0;
+            if !self.send_json(&notice) {
+                return false;
+            }
+        }
+        if queued > 0 && queued + frame.len() > WS_QUEUE_BYTES {
+            self.dropped += 1;
+            return true;
+        }
+        self.send(Message::Text(frame.into()))
+    }
+}
+
+fn text_len(frame: &Message) -> usize {
+    match frame {
+        Message::Text(text) => text.as_str().len(),
+        _ => 0,
+    }
+}
+
 async fn session(socket: WebSocket, shared: Arc<Shared>) {
     let (mut sink, mut frames) = socket.split();
     let nonce: [u8; 16] = rand::rng().random();
@@ -450,7 +546,9 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
     };
     let mut bucket = Bucket::new(shared.ws_rate);
     let mut permission_checked = Instant::now();
-    loop {
+    let (mut outbox, frames_out) = Outbox::new();
+    let writer = outbox.writer(sink, frames_out);
+    'session: loop {
         let out = tokio::select! {
             // Publishes answered in the order they came.
             Some(answer) = session.pending.next(), if !session.pending.is_empty() => Some(answer),
@@ -465,16 +563,13 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                     }
                 }
                 Some(Ok(Message::Binary(_))) => Some(error(&None, "bad_frame", "send JSON text frames")),
-                // The client's close: answer it, as RFC 6455 (5.5.1) asks, then end.
-                Some(Ok(Message::Close(_))) => {
-                    let _ = sink.close().await;
-                    break;
-                }
+                // The client's close: the writer answers it as it closes, as RFC 6455 (5.5.1) asks.
+                Some(Ok(Message::Close(_))) => break,
                 // A frame the node cannot read ends the connection (the stream cannot resume after
                 // it), with the close code that says why.
                 Some(Err(e)) => {
                     if let Some(frame) = read_error_close(e, shared.limits.max_content_len) {
-                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        outbox.send(Message::Close(Some(frame)));
                     }
                     break;
                 }
@@ -492,8 +587,8 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                             session.subscriptions.remove(part);
                             let _ = shared.commands.send(Command::Leave { part: part.clone() }).await;
                             let frame = json!({ "type": "unsubscribed", "part": part.to_string(), "reason": "subscribe permission ended" });
-                            if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
-                                break;
+                            if !outbox.send_json(&frame) {
+                                break 'session;
                             }
                         }
                         if lapsed.contains(&delivered.part) {
@@ -501,7 +596,7 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
                         }
                     }
                     let frame = format!(r#"{{"type":"message","part":{},"message":{}}}"#, json!(delivered.part.to_string()), delivered.json);
-                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                    if !outbox.send_event(frame) {
                         break;
                     }
                     None
@@ -513,20 +608,68 @@ async fn session(socket: WebSocket, shared: Arc<Shared>) {
             // The node is shutting down: say so with "going away" (1001).
             // (The value only ever changes to true.)
             Ok(()) = stopping.changed() => {
-                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "node stopping".into() }))).await;
+                outbox.send(Message::Close(Some(CloseFrame { code: 1001, reason: "node stopping".into() })));
                 break;
             }
         };
         if let Some(frame) = out.filter(|f| !f.is_null())
-            && sink
-                .send(Message::Text(frame.to_string().into()))
-                .await
-                .is_err()
+            && !outbox.send_json(&frame)
         {
             break;
         }
     }
     for part in session.subscriptions {
         let _ = shared.commands.send(Command::Leave { part }).await;
+    }
+    // The writer sends what is left and closes; a client that no longer reads gets a second.
+    drop(outbox);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(frame: Message) -> String {
+        match frame {
+            Message::Text(t) => t.as_str().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_slow_reader_loses_events_beyond_the_bound_and_is_told_how_many() {
+        let (mut outbox, mut written) = Outbox::new();
+        let event = "x".repeat(1 << 20);
+        let fit = WS_QUEUE_BYTES >> 20;
+        // Nothing is written meanwhile: events beyond the bound are dropped, answers still go.
+        for _ in 0..fit + 5 {
+            assert!(outbox.send_event(event.clone()));
+        }
+        assert!(outbox.send_json(&json!({ "type": "published" })));
+        assert_eq!(outbox.dropped, 5);
+        let mut queued = Vec::new();
+        while let Ok(frame) = written.try_recv() {
+            queued.push(text(frame));
+        }
+        assert_eq!(queued.len(), fit + 1);
+        assert!(queued[fit].contains("published"));
+        // The writer catches up: the next event is preceded by the count of what was lost.
+        outbox.queued.store(0, Ordering::Release);
+        assert!(outbox.send_event("{}".into()));
+        let notice: Value = serde_json::from_str(&text(written.try_recv().unwrap())).unwrap();
+        assert_eq!(notice["error"], "lagged");
+        assert!(
+            notice["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("5 events dropped"),
+            "{notice}"
+        );
+        assert_eq!(text(written.try_recv().unwrap()), "{}");
+        assert_eq!(outbox.dropped, 0);
+        // A connection that is gone says so.
+        drop(written);
+        assert!(!outbox.send_event("{}".into()));
     }
 }
