@@ -10,7 +10,7 @@ use rivulet_network::libp2p::Multiaddr;
 use rivulet_protocol::StreamPartId;
 use serde::Deserialize;
 
-/// Settings as written in `node.toml` (all optional; see [`NodeConfig::default`]).
+/// Settings as written in `node.toml` (all optional; `node.example.toml` lists them at their defaults).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub(crate) struct FileConfig {
@@ -74,7 +74,7 @@ pub(crate) struct RunArgs {
         value_delimiter = ','
     )]
     network_listen: Vec<String>,
-    /// Bootstrap peer (repeatable), a multiaddr ending in /p2p/<peer id>.
+    /// Bootstrap peer (repeatable), a multiaddr ending in `/p2p/<peer id>`.
     #[arg(
         long = "network.bootstrap",
         env = "RIVULET_NETWORK_BOOTSTRAP",
