@@ -22,7 +22,7 @@ use axum::{
         DefaultBodyLimit, FromRequest, Query, Request, State,
         rejection::{BytesRejection, QueryRejection},
     },
-    http::{HeaderMap, Method, StatusCode, Uri, header},
+    http::{Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -185,9 +185,14 @@ struct PublishJson {
 
 async fn publish(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let limit = request_limit(&shared);
-    let headers = request.headers().clone();
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     // A body declared over the limit is refused before any of it is read.
-    let declared = headers
+    let declared = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -212,7 +217,7 @@ async fn publish(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             return response;
         }
     };
-    match publish_inner(&shared, &headers, &body).await {
+    match publish_inner(&shared, is_json, &body).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             shared.metrics.http_error(e.code);
@@ -221,11 +226,8 @@ async fn publish(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     }
 }
 
-async fn publish_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+/// Publishes a body that is the wire bytes, or (`is_json`) `{"message":"<hex>"}`.
+async fn publish_inner(shared: &Shared, is_json: bool, body: &[u8]) -> ApiResult<Value> {
     let wire = if is_json {
         let parsed: PublishJson = serde_json::from_slice(body).map_err(|e| {
             ApiError::new(

@@ -940,7 +940,6 @@ pub(crate) async fn submit(shared: &Shared, wire: Vec<u8>) -> Result<Published, 
     }
 }
 
-/// Answers a history query from the store.
 /// Messages (wire bytes, oldest first) and the query for the rest of the answer, if it did not fit.
 pub(crate) type HistoryPage = (Vec<Vec<u8>>, Option<HistoryQuery>);
 

@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use crate::{
-    http::{HistoryParams, decode_hex, history_inner, submit_error},
+    http::{HistoryParams, decode_hex, history_inner, stream_part, submit_error},
     node::{Command, Shared, now_ms, submit},
 };
 
@@ -208,7 +208,7 @@ impl Session {
                 stream,
                 partition,
             } => {
-                let part = match parse_part(&stream, partition) {
+                let part = match stream_part(&stream, partition) {
                     Ok(p) => p,
                     Err(e) => return error(&id, "bad_stream", e),
                 };
@@ -248,7 +248,7 @@ impl Session {
                 stream,
                 partition,
             } => {
-                let part = match parse_part(&stream, partition) {
+                let part = match stream_part(&stream, partition) {
                     Ok(p) => p,
                     Err(e) => return error(&id, "bad_stream", e),
                 };
@@ -312,7 +312,7 @@ impl Session {
                 from,
                 to,
             } => {
-                if let Ok(part) = parse_part(&stream, partition)
+                if let Ok(part) = stream_part(&stream, partition)
                     && !self.may_subscribe(&part)
                 {
                     return error(
@@ -349,7 +349,7 @@ impl Session {
         partition: u32,
         content: &Value,
     ) -> Result<Vec<u8>, (&'static str, String)> {
-        let part = parse_part(stream, partition).map_err(|e| ("bad_stream", e))?;
+        let part = stream_part(stream, partition).map_err(|e| ("bad_stream", e))?;
         let signer = &self.shared.publisher;
         let (at, prev) = {
             let mut chains = match self.shared.chains.lock() {
@@ -398,10 +398,6 @@ impl Session {
             Err(e) => error(&None, "bad_signature", e.to_string()),
         }
     }
-}
-
-fn parse_part(stream: &str, partition: u32) -> Result<StreamPartId, String> {
-    crate::http::stream_part(stream, partition)
 }
 
 /// The close frame for a connection whose next frame could not be read: 1009 for a message over the
