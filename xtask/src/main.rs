@@ -272,7 +272,8 @@ fn python_venv(root: &Path) -> PathBuf {
 fn setup_python(root: &Path) -> Result<()> {
     step("Python packages (tests/python/requirements.txt)", || {
         let venv = python_venv(root);
-        let wanted = std::fs::read_to_string(root.join("tests/python/requirements.txt"))?;
+        let requirements = root.join("tests/python/requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements)?;
         let stamp = venv.join("rivulet-requirements.txt");
         if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
             eprintln!("{} is up to date", venv.display());
@@ -282,7 +283,6 @@ fn setup_python(root: &Path) -> Result<()> {
         run("python3", &["-m", "venv", &venv_arg]).context(
             "Python 3 with its venv module is needed (Debian: apt-get install python3-venv)",
         )?;
-        let requirements = root.join("tests/python/requirements.txt");
         run(
             &venv.join("bin/pip").to_string_lossy(),
             &[

@@ -66,7 +66,7 @@ export function makeApi(ready) {
         throw new RivuletError('INVALID_ARGUMENT', 'options.nodes: give at least one entry node multiaddr');
       }
       this.#options = { ...options };
-      finite({ timeout: options.timeout }, 'options');
+      finite(options.timeout, 'options.timeout');
     }
 
     async #client() {
