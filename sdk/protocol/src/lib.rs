@@ -8,6 +8,7 @@ pub mod ecies;
 pub mod encryption;
 pub mod hash;
 pub mod message;
+pub mod publish;
 pub mod signing;
 pub mod stream;
 
@@ -21,6 +22,7 @@ pub use message::{
     MessageRef, MessageType, PROTOCOL_VERSION, Signature, SignatureType, StreamMessage,
     UnsignedMessage,
 };
+pub use publish::{ChainSigner, EventKeys, PublishError};
 pub use rand_core;
 pub use signing::{SignatureError, Signer, VerifyError, decode_verified, verify_frame};
 pub use stream::{
