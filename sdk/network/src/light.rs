@@ -19,7 +19,7 @@ use libp2p::{PeerId, StreamProtocol, request_response};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::HistoryQuery;
+use crate::history::HistoryQuery;
 
 /// Client → node requests.
 pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/1.0.0");

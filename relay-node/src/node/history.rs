@@ -1,0 +1,155 @@
+//! History: answers from this node's store, and requests for parts it does not store, sent to its peers
+//! one after another until one that stores the part answers.
+
+use std::collections::HashMap;
+
+use rivulet_network::{
+    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse,
+    libp2p::{PeerId, request_response::OutboundRequestId},
+};
+use rivulet_protocol::{MessageRef, StreamPartId};
+use rivulet_store::{Limit, Store};
+use tokio::sync::oneshot;
+
+use super::commands::HistoryPage;
+
+/// The first page (at most [`HISTORY_PAGE_BYTES`]) of a query's answer from this node's store.
+pub(crate) fn query_store(
+    store: &Store,
+    part: &StreamPartId,
+    query: &HistoryQuery,
+) -> Result<HistoryPage, String> {
+    let limit = Limit::default();
+    let r = |(t, s): (u64, u32)| MessageRef::new(t, s);
+    let result = match query {
+        HistoryQuery::Last { n } => store.last(part, (*n as usize).min(limit.0)),
+        HistoryQuery::Range { from, to } => store.range(part, r(*from), r(*to), limit),
+        HistoryQuery::Chain {
+            publisher,
+            chain_id,
+            after,
+            to,
+        } => {
+            let publisher = publisher.parse().map_err(|e| format!("publisher: {e}"))?;
+            let chain_id = chain_id.parse().map_err(|e| format!("chain id: {e}"))?;
+            store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
+        }
+    };
+    let messages = result.map_err(|e| e.to_string())?;
+    Ok(query.page(messages, HISTORY_PAGE_BYTES))
+}
+
+/// A peer's history request, answered from this node's store (`stored`: whether it keeps the part).
+pub(crate) fn answer(
+    store: &Store,
+    stored: impl Fn(&StreamPartId) -> bool,
+    request: &HistoryRequest,
+) -> HistoryResponse {
+    let Ok(part) = request.part.parse::<StreamPartId>() else {
+        return HistoryResponse::Error(format!("{:?} is not a stream part", request.part));
+    };
+    if !stored(&part) {
+        return HistoryResponse::Error(format!("this node does not store {part}"));
+    }
+    match query_store(store, &part, &request.query) {
+        Ok((messages, next)) => HistoryResponse::Messages {
+            messages: messages.into_iter().map(Into::into).collect(),
+            next,
+        },
+        Err(e) => HistoryResponse::Error(e),
+    }
+}
+
+/// A history request travelling from peer to peer until one stores the part.
+#[derive(Debug)]
+pub(crate) struct PendingHistory {
+    request: HistoryRequest,
+    untried: Vec<PeerId>,
+    last_error: String,
+    reply: oneshot::Sender<Result<HistoryPage, String>>,
+}
+
+impl PendingHistory {
+    /// A request for one page of `part`'s history, to be tried on `peers`.
+    pub(crate) fn new(
+        part: &StreamPartId,
+        query: HistoryQuery,
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<Result<HistoryPage, String>>,
+    ) -> PendingHistory {
+        PendingHistory {
+            request: HistoryRequest {
+                part: part.to_string(),
+                query,
+            },
+            untried: peers,
+            last_error: "no peers".into(),
+            reply,
+        }
+    }
+
+    /// The next peer to ask and the request, or — when every peer was tried — the requester is told the
+    /// last error and `None` comes back.
+    pub(crate) fn next_peer(mut self) -> Option<(PeerId, HistoryRequest, PendingHistory)> {
+        match self.untried.pop() {
+            Some(peer) => {
+                let request = self.request.clone();
+                Some((peer, request, self))
+            }
+            None => {
+                let _ = self.reply.send(Err(format!(
+                    "no connected node stores {} ({})",
+                    self.request.part, self.last_error
+                )));
+                None
+            }
+        }
+    }
+}
+
+/// History requests sent to peers, waiting for answers.
+#[derive(Debug, Default)]
+pub(crate) struct RemoteHistory {
+    pending: HashMap<OutboundRequestId, PendingHistory>,
+}
+
+impl RemoteHistory {
+    /// Remembers a request sent as `id`.
+    pub(crate) fn sent(&mut self, id: OutboundRequestId, pending: PendingHistory) {
+        self.pending.insert(id, pending);
+    }
+
+    /// A peer answered request `id`: a page goes to the requester; an error makes it a request for the
+    /// next peer, returned.
+    pub(crate) fn answered(
+        &mut self,
+        id: OutboundRequestId,
+        response: HistoryResponse,
+    ) -> Option<PendingHistory> {
+        let pending = self.pending.remove(&id)?;
+        match response {
+            HistoryResponse::Messages { messages, next } => {
+                let messages = messages.into_iter().map(|b| b.into_vec()).collect();
+                let _ = pending.reply.send(Ok((messages, next)));
+                None
+            }
+            HistoryResponse::Error(e) => Some(PendingHistory {
+                last_error: e,
+                ..pending
+            }),
+        }
+    }
+
+    /// Request `id` failed in transport: it becomes a request for the next peer, returned.
+    pub(crate) fn failed(
+        &mut self,
+        id: OutboundRequestId,
+        error: String,
+    ) -> Option<PendingHistory> {
+        let pending = self.pending.remove(&id)?;
+        Some(PendingHistory {
+            last_error: error,
+            ..pending
+        })
+    }
+}
