@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use rivulet_protocol::{GroupKey, GroupKeyId, StreamPartId};
 use serde::{Deserialize, Serialize};
 
-use crate::ClientError;
+use crate::error::ClientError;
 
 /// A group-key request's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,8 +121,7 @@ impl KeyStore {
 
 /// A fresh random key with a random id (24 hex digits).
 fn new_key() -> Result<GroupKey, ClientError> {
-    let id = GroupKeyId::new(hex::encode(crate::runtime::random_bytes::<12>()))
-        .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+    let id = GroupKeyId::new(hex::encode(crate::runtime::random_bytes::<12>()))?;
     Ok(GroupKey::new(id, crate::runtime::random_bytes::<32>()))
 }
 

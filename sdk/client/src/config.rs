@@ -1,0 +1,61 @@
+//! How a client is set up, and what publishing takes and gives back.
+
+use std::time::Duration;
+
+use rivulet_network::{libp2p::Multiaddr, light::Authorisation};
+use rivulet_protocol::{Limits, StreamMessage};
+
+/// How a client is set up.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Entry nodes' multiaddrs, ending in `/p2p/<peer id>`; tried in order, round robin.
+    pub nodes: Vec<Multiaddr>,
+    /// The key events are signed with (a random one when `None`).
+    pub private_key: Option<[u8; 32]>,
+    /// How long a request may wait for a session and an answer.
+    pub request_timeout: Duration,
+    /// Largest content accepted when decoding.
+    pub limits: Limits,
+    /// An account's authorisation of `private_key` as a session key
+    /// ([`rivulet_network::light::authorisation_text`], signed once by a wallet): relay nodes then let
+    /// this client read what the account may read (its licences). Events are still signed by the key.
+    pub authorisation: Option<Authorisation>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            nodes: Vec::new(),
+            private_key: None,
+            request_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+            authorisation: None,
+        }
+    }
+}
+
+/// Where an event goes and when it happened.
+#[derive(Clone, Debug, Default)]
+pub struct PublishOptions {
+    /// The partition, explicitly.
+    pub partition: Option<u32>,
+    /// A key that picks the partition (the same key always picks the same partition); needs the
+    /// stream's partition count, from the chain.
+    pub partition_key: Option<String>,
+    /// The event time, ms since the epoch (now when `None`).
+    pub timestamp: Option<u64>,
+    /// Encrypt the content with this publisher's group key for the stream part (end to end: only
+    /// readers the registry lets subscribe can obtain the key).
+    pub encrypt: bool,
+}
+
+/// A published event.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The signed event as sent.
+    pub message: StreamMessage,
+    /// The node had it already.
+    pub duplicate: bool,
+    /// The node stored it durably before answering.
+    pub stored: bool,
+}
