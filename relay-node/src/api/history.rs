@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 
 use super::{Api, ApiError, http::stream_part, json::message_json};
 
+/// The most a `last` may ask for.
+const MAX_LAST: u32 = 1_000_000;
+
 /// Most events in one HTTP or WebSocket history answer.
 const MAX_HISTORY_ANSWER: usize = 10_000;
 /// Most bytes of events in one HTTP or WebSocket history answer (the JSON is about twice that).
@@ -51,6 +54,13 @@ pub(super) async fn history(
 /// The answer to a history request: `{"part","messages","truncated"}`.
 pub(crate) async fn answer(api: &Api, p: HistoryParams) -> Result<Value, ApiError> {
     let part = stream_part(&p.stream, p.partition).map_err(ApiError::bad_stream)?;
+    if p.last.is_some_and(|n| n > MAX_LAST) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("last is at most {MAX_LAST}; ask by time (from, to) for more"),
+        ));
+    }
     let query = match (p.last, p.from, p.to) {
         (Some(n), None, None) => HistoryQuery::Last { n },
         (None, Some(from), to) => HistoryQuery::Range {

@@ -339,6 +339,7 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
         ),
         ("/api/v1/history?stream=nope", "bad_stream"),
         ("/api/v1/history?stream=rivulet.eth/a&last=x", "bad_query"),
+        ("/api/v1/history?stream=rivulet.eth/a&last=1000001", "bad_query"),
         ("/api/v1/history?stream=rivulet.eth/a", "not_stored"),
     ] {
         let (status, body) = get(node.clone(), uri).await;

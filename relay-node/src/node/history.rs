@@ -13,16 +13,29 @@ use tokio::sync::oneshot;
 
 use super::commands::HistoryPage;
 
-/// The first page (at most [`HISTORY_PAGE_BYTES`]) of a query's answer from this node's store.
+/// Most messages in one page of history.
+pub(crate) const HISTORY_PAGE_MESSAGES: usize = 10_000;
+
+/// The largest window a `Last` query may ask for: finding its start walks back over that many keys.
+pub(crate) const MAX_LAST_WINDOW: u32 = 1_000_000;
+
+/// The first page (at most [`HISTORY_PAGE_BYTES`] and [`HISTORY_PAGE_MESSAGES`]) of a query's answer
+/// from this node's store, and the query for the rest when there is more.
 pub(crate) fn query_store(
     store: &Store,
     part: &StreamPartId,
     query: &HistoryQuery,
 ) -> Result<HistoryPage, String> {
-    let limit = Limit::default();
+    // One message beyond the page says whether there is more.
+    let limit = Limit(HISTORY_PAGE_MESSAGES + 1);
     let r = |(t, s): (u64, u32)| MessageRef::new(t, s);
     let result = match query {
-        HistoryQuery::Last { n } => store.last(part, (*n as usize).min(limit.0)),
+        HistoryQuery::Last { n } if *n > MAX_LAST_WINDOW => {
+            return Err(format!(
+                "last {n} is more than the {MAX_LAST_WINDOW} a query may ask for; ask by time range (from) for more"
+            ));
+        }
+        HistoryQuery::Last { n } => store.last(part, *n as usize),
         HistoryQuery::Range { from, to } => store.range(part, r(*from), r(*to), limit),
         HistoryQuery::Chain {
             publisher,
@@ -36,7 +49,7 @@ pub(crate) fn query_store(
         }
     };
     let messages = result.map_err(|e| e.to_string())?;
-    Ok(query.page(messages, HISTORY_PAGE_BYTES))
+    Ok(query.page(messages, HISTORY_PAGE_BYTES, HISTORY_PAGE_MESSAGES))
 }
 
 /// A peer's history request, answered from this node's store (`stored`: whether it keeps the part).
@@ -151,5 +164,73 @@ impl RemoteHistory {
             last_error: error,
             ..pending
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rivulet_protocol::{ChainId, ChainSigner, ContentType, MessageType, Signer, StreamMessage};
+
+    use super::*;
+
+    /// More events than a page holds: the page says where the rest begins, and following it loses none.
+    #[test]
+    fn a_page_of_a_long_history_names_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.redb")).unwrap();
+        let part: StreamPartId = "rivulet.eth/long#0".parse().unwrap();
+        let mut publisher = ChainSigner::new(
+            Signer::from_bytes(&[8; 32]).unwrap(),
+            ChainId::new("c").unwrap(),
+        );
+        let total = HISTORY_PAGE_MESSAGES + 50;
+        let events: Vec<StreamMessage> = (0..total)
+            .map(|i| {
+                publisher
+                    .sign_next(
+                        &part,
+                        1_000 + i as u64 / 3,
+                        MessageType::Data,
+                        ContentType::Json,
+                        b"{}".to_vec(),
+                        None,
+                        &mut rand::rng(),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        let wires: Vec<Vec<u8>> = events.iter().map(|m| m.encode().unwrap()).collect();
+        store
+            .append(
+                events
+                    .iter()
+                    .zip(&wires)
+                    .map(|(m, w)| (m.id(), w.as_slice())),
+            )
+            .unwrap();
+        for first in [
+            HistoryQuery::Range {
+                from: (0, 0),
+                to: (u64::MAX, u32::MAX),
+            },
+            HistoryQuery::Last { n: total as u32 },
+        ] {
+            let (page, next) = query_store(&store, &part, &first).unwrap();
+            assert_eq!(page.len(), HISTORY_PAGE_MESSAGES, "{first:?}");
+            let next = next.expect("the rest is named");
+            let (rest, none) = query_store(&store, &part, &next).unwrap();
+            assert_eq!(none, None);
+            assert_eq!([page, rest].concat(), wires, "{first:?}");
+        }
+        let too_many = HistoryQuery::Last {
+            n: MAX_LAST_WINDOW + 1,
+        };
+        assert!(
+            query_store(&store, &part, &too_many)
+                .unwrap_err()
+                .contains("time range")
+        );
     }
 }
