@@ -64,6 +64,12 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_query", rejection.body_text())
     }
 
+    /// A request for what only a signed-in reader may have, without a reader (401, with the
+    /// `WWW-Authenticate` challenge RFC 6750 asks for).
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
     /// A request that names no valid stream part.
     pub(crate) fn bad_stream(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_stream", message)
@@ -89,6 +95,9 @@ impl From<SubmitError> for ApiError {
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> ApiError {
         match e {
+            HistoryError::NoPermission(e) => {
+                ApiError::new(StatusCode::FORBIDDEN, "no_permission", e)
+            }
             HistoryError::Store(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
             HistoryError::NotStored(e) => ApiError::new(StatusCode::NOT_FOUND, "not_stored", e),
             HistoryError::Stopping => ApiError::stopping(),
@@ -98,11 +107,23 @@ impl From<HistoryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({ "error": self.code, "message": self.message })),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.code == "bad_token" {
+                r#"Bearer realm="rivulet", error="invalid_token""#
+            } else {
+                r#"Bearer realm="rivulet""#
+            };
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
+        response
     }
 }
 
@@ -117,7 +138,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no {method} {} here; the endpoints are /health, /metrics, /api/v1/publish, /api/v1/history, /api/v1/streams and /api/v1/ws",
+            "no {method} {} here; the endpoints are /health, /metrics, /api/v1/publish, /api/v1/history, /api/v1/auth/challenge, /api/v1/auth, /api/v1/streams and /api/v1/ws",
             uri.path()
         ),
     )
@@ -126,7 +147,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
 /// The answer to a method a path does not take.
 pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     let allowed = match uri.path() {
-        "/api/v1/publish" => "POST",
+        "/api/v1/publish" | "/api/v1/auth" => "POST",
         _ => "GET",
     };
     ApiError::new(

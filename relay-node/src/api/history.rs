@@ -6,13 +6,15 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::{Query, State, rejection::QueryRejection},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use rivulet_network::HistoryQuery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Api, ApiError, http::stream_part, json::message_json};
+use super::{Api, ApiError, auth, http::stream_part, json::message_json};
+use crate::node::Reader;
 
 /// The most a `last` may ask for.
 const MAX_LAST: u32 = 1_000_000;
@@ -36,11 +38,13 @@ pub(crate) struct HistoryParams {
 
 pub(super) async fn history(
     State(api): State<Arc<Api>>,
+    headers: HeaderMap,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
-    let result = match params {
-        Ok(Query(params)) => answer(&api, params).await,
-        Err(rejection) => Err(ApiError::query(rejection)),
+    let result = match (params, auth::reader(&api, &headers)) {
+        (Ok(Query(params)), Ok(reader)) => answer(&api, params, reader.as_ref()).await,
+        (Err(rejection), _) => Err(ApiError::query(rejection)),
+        (_, Err(e)) => Err(e),
     };
     match result {
         Ok(v) => Json(v).into_response(),
@@ -51,9 +55,19 @@ pub(super) async fn history(
     }
 }
 
-/// The answer to a history request: `{"part","messages","truncated"}`.
-pub(crate) async fn answer(api: &Api, p: HistoryParams) -> Result<Value, ApiError> {
+/// The answer to `reader`'s history request: `{"part","messages","truncated"}`.
+pub(crate) async fn answer(
+    api: &Api,
+    p: HistoryParams,
+    reader: Option<&Reader>,
+) -> Result<Value, ApiError> {
     let part = stream_part(&p.stream, p.partition).map_err(ApiError::bad_stream)?;
+    if reader.is_none() && !api.node.may_subscribe(None, &part) {
+        return Err(ApiError::unauthenticated(format!(
+            "{} is not public: sign a challenge for a token (GET /api/v1/auth/challenge, POST /api/v1/auth) and send Authorization: Bearer <token>",
+            part.stream_id
+        )));
+    }
     if p.last.is_some_and(|n| n > MAX_LAST) {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -85,7 +99,7 @@ pub(crate) async fn answer(api: &Api, p: HistoryParams) -> Result<Value, ApiErro
             next = Some(query);
             break;
         }
-        let (page, rest) = api.node.history_page(&part, query).await?;
+        let (page, rest) = api.node.history_page(&part, query, reader).await?;
         bytes += page.iter().map(Vec::len).sum::<usize>();
         wires.extend(page);
         next = rest;

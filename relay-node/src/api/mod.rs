@@ -5,7 +5,11 @@
 //! - `GET /metrics` → Prometheus text format
 //! - `POST /api/v1/publish` — a signed message: raw wire bytes (`application/octet-stream`) or
 //!   `{"message":"<hex>"}` (`application/json`) → `{"part":…,"duplicate":…,"stored":…}`
-//! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` → `{"messages":[…]}`
+//! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` →
+//!   `{"messages":[…],"truncated":…}`; a part that is not public needs `Authorization: Bearer <token>`
+//!   of a reader that may subscribe (401 without, 403 for a reader without permission)
+//! - `GET /api/v1/auth/challenge?address=0x…`, `POST /api/v1/auth` — a signed challenge earns a token
+//!   ([`auth`])
 //! - `GET /api/v1/ws` — the WebSocket API ([`ws`], API.md)
 //! - `GET /api/v1/streams?id=<stream id>` → one stream's metadata; `GET /api/v1/streams?search=<text>` →
 //!   `{"streams":[…]}` (from the registry)
@@ -14,6 +18,7 @@
 //! over the limit, query strings that do not parse, unknown paths and methods. Any origin may call the
 //! API (CORS): it has no cookies or sessions, and every event is signed by its publisher.
 
+mod auth;
 mod error;
 mod history;
 mod http;
@@ -52,6 +57,8 @@ pub(crate) struct Api {
     config: ApiConfig,
     /// Open WebSocket connections.
     ws_connections: AtomicUsize,
+    /// The secret this node's access-token nonces are made with.
+    token_secret: auth::TokenSecret,
 }
 
 impl Api {
@@ -68,12 +75,15 @@ pub(crate) fn router(node: Arc<dyn NodeApi>, config: ApiConfig) -> Router {
         node,
         config,
         ws_connections: AtomicUsize::new(0),
+        token_secret: rand::random(),
     });
     Router::new()
         .route("/health", get(http::health))
         .route("/metrics", get(http::metrics))
         .route("/api/v1/publish", post(http::publish))
         .route("/api/v1/history", get(history::history))
+        .route("/api/v1/auth/challenge", get(auth::challenge))
+        .route("/api/v1/auth", post(auth::token))
         .route("/api/v1/ws", get(ws::upgrade))
         .route("/api/v1/streams", get(http::streams))
         .fallback(error::not_found)
@@ -83,7 +93,7 @@ pub(crate) fn router(node: Arc<dyn NodeApi>, config: ApiConfig) -> Router {
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::CONTENT_TYPE]),
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
         )
         .with_state(api)
 }

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use axum::{
+    Router,
     body::Body,
     http::{Request, StatusCode, header},
 };
@@ -24,7 +25,9 @@ use tower::ServiceExt;
 use super::{ApiConfig, router};
 use crate::{
     metrics::Metrics,
-    node::{Delivered, HistoryError, HistoryPage, NodeApi, Published, Stopping, SubmitError},
+    node::{
+        Delivered, HistoryError, HistoryPage, NodeApi, Published, Reader, Stopping, SubmitError,
+    },
 };
 
 /// A node that answers from what the test put in it.
@@ -40,6 +43,8 @@ struct FakeNode {
     publish: fn(&[u8]) -> Result<Published, SubmitError>,
     events: broadcast::Sender<Arc<Delivered>>,
     stopping: watch::Sender<bool>,
+    /// The chain's clock, Unix seconds.
+    now: Mutex<u64>,
 }
 
 impl FakeNode {
@@ -59,6 +64,7 @@ impl FakeNode {
             },
             events: broadcast::channel(16).0,
             stopping: watch::Sender::new(false),
+            now: Mutex::new(1_800_000_000),
         }
     }
 }
@@ -89,10 +95,14 @@ impl NodeApi for FakeNode {
     }
     fn history_page(
         &self,
-        _: &StreamPartId,
+        part: &StreamPartId,
         query: HistoryQuery,
+        reader: Option<&Reader>,
     ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>> {
         self.asked.lock().unwrap().push(query);
+        if !self.may_subscribe(reader.map(|r| r.address), part) {
+            return Box::pin(async { Err(HistoryError::NoPermission("not allowed".into())) });
+        }
         let mut pages = self.pages.lock().unwrap();
         let page = if pages.is_empty() {
             Err(HistoryError::NotStored(
@@ -105,6 +115,9 @@ impl NodeApi for FakeNode {
     }
     fn may_subscribe(&self, reader: Option<Address>, _: &StreamPartId) -> bool {
         self.readers.contains(&reader)
+    }
+    fn now_secs(&self) -> u64 {
+        *self.now.lock().unwrap()
     }
     fn events(&self) -> broadcast::Receiver<Arc<Delivered>> {
         self.events.subscribe()
@@ -137,11 +150,13 @@ const CONFIG: ApiConfig = ApiConfig {
     ws_max_subscriptions: 1,
 };
 
-async fn call(
-    node: Arc<FakeNode>,
-    request: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let response = router(node, CONFIG).oneshot(request).await.unwrap();
+/// The API over `node` (one router: its token secret lives as long as it).
+fn app(node: &Arc<FakeNode>) -> Router {
+    router(node.clone(), CONFIG)
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes)
@@ -149,8 +164,8 @@ async fn call(
     (status, headers, body)
 }
 
-async fn get(node: Arc<FakeNode>, uri: &str) -> (StatusCode, Value) {
-    let (status, _, body) = call(node, Request::get(uri).body(Body::empty()).unwrap()).await;
+async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    let (status, _, body) = call(app, Request::get(uri).body(Body::empty()).unwrap()).await;
     (status, body)
 }
 
@@ -182,17 +197,18 @@ fn signed(n: usize) -> Vec<Vec<u8>> {
 #[tokio::test]
 async fn health_unknown_paths_and_methods() {
     let node = Arc::new(FakeNode::new());
-    let (status, body) = get(node.clone(), "/health").await;
+    let app = app(&node);
+    let (status, body) = get(&app, "/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["peers"], 2);
     assert_eq!(body["peerId"], node.peer_id.to_string());
-    let (status, body) = get(node.clone(), "/nope").await;
+    let (status, body) = get(&app, "/nope").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
     let (status, _, body) = call(
-        node.clone(),
+        &app,
         Request::delete("/api/v1/publish")
             .body(Body::empty())
             .unwrap(),
@@ -205,7 +221,7 @@ async fn health_unknown_paths_and_methods() {
     );
     // A CORS preflight from any origin.
     let (status, headers, _) = call(
-        node,
+        &app,
         Request::options("/api/v1/publish")
             .header(header::ORIGIN, "https://example.org")
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
@@ -220,6 +236,7 @@ async fn health_unknown_paths_and_methods() {
 #[tokio::test]
 async fn publish_answers_and_refusals() {
     let node = Arc::new(FakeNode::new());
+    let app = app(&node);
     let post = |body: Body, content_type: &str| {
         Request::post("/api/v1/publish")
             .header(header::CONTENT_TYPE, content_type)
@@ -227,18 +244,14 @@ async fn publish_answers_and_refusals() {
             .unwrap()
     };
     let wire = signed(1).remove(0);
-    let (status, _, body) = call(
-        node.clone(),
-        post(Body::from(wire), "application/octet-stream"),
-    )
-    .await;
+    let (status, _, body) = call(&app, post(Body::from(wire), "application/octet-stream")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
         json!({ "part": "rivulet.eth/a#0", "duplicate": false, "stored": true })
     );
     let (status, _, body) = call(
-        node.clone(),
+        &app,
         post(Body::from(r#"{"message":"zz"}"#), "application/json"),
     )
     .await;
@@ -246,14 +259,14 @@ async fn publish_answers_and_refusals() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_hex"))
     );
-    let (status, _, body) = call(node.clone(), post(Body::from("{"), "application/json")).await;
+    let (status, _, body) = call(&app, post(Body::from("{"), "application/json")).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_json"))
     );
     // Over the limit: refused before reading, and the connection is not reused.
     let (status, headers, body) = call(
-        node.clone(),
+        &app,
         post(Body::from(vec![0u8; 64 * 1024]), "application/octet-stream"),
     )
     .await;
@@ -274,8 +287,9 @@ async fn publish_answers_and_refusals() {
         },
         ..FakeNode::new()
     });
+    let refusing_app = super::tests::app(&refusing);
     let (status, _, body) = call(
-        refusing.clone(),
+        &refusing_app,
         post(Body::from(vec![1]), "application/octet-stream"),
     )
     .await;
@@ -283,7 +297,7 @@ async fn publish_answers_and_refusals() {
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("no_permission"))
     );
-    let (_, metrics) = get(refusing, "/metrics").await;
+    let (_, metrics) = get(&refusing_app, "/metrics").await;
     assert!(
         metrics
             .as_str()
@@ -296,6 +310,7 @@ async fn publish_answers_and_refusals() {
 #[tokio::test]
 async fn history_follows_pages_verifies_events_and_names_bad_requests() {
     let node = Arc::new(FakeNode::new());
+    let app = app(&node);
     let mut events = signed(3);
     // A peer's forgery among them: an event with another's content under the first's signature.
     let mut forged = events[1].clone();
@@ -310,7 +325,7 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
         (events[..2].to_vec(), Some(rest.clone())),
         (events[2..].to_vec(), None),
     ];
-    let (status, body) = get(node.clone(), "/api/v1/history?stream=rivulet.eth/a&last=5").await;
+    let (status, body) = get(&app, "/api/v1/history?stream=rivulet.eth/a&last=5").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["truncated"], false);
     let contents: Vec<&Value> = body["messages"]
@@ -339,10 +354,13 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
         ),
         ("/api/v1/history?stream=nope", "bad_stream"),
         ("/api/v1/history?stream=rivulet.eth/a&last=x", "bad_query"),
-        ("/api/v1/history?stream=rivulet.eth/a&last=1000001", "bad_query"),
+        (
+            "/api/v1/history?stream=rivulet.eth/a&last=1000001",
+            "bad_query",
+        ),
         ("/api/v1/history?stream=rivulet.eth/a", "not_stored"),
     ] {
-        let (status, body) = get(node.clone(), uri).await;
+        let (status, body) = get(&app, uri).await;
         assert!(status.is_client_error(), "{uri}: {status}");
         assert_eq!(body["error"], code, "{uri}: {body}");
     }
@@ -351,27 +369,140 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
 #[tokio::test]
 async fn streams_from_the_registry() {
     let node = Arc::new(FakeNode::new());
-    let (status, body) = get(node.clone(), "/api/v1/streams?id=rivulet.eth/known").await;
+    let app = app(&node);
+    let (status, body) = get(&app, "/api/v1/streams?id=rivulet.eth/known").await;
     assert_eq!(
         (status, &body["id"]),
         (StatusCode::OK, &json!("rivulet.eth/known"))
     );
-    let (status, body) = get(node.clone(), "/api/v1/streams?id=rivulet.eth/unknown").await;
+    let (status, body) = get(&app, "/api/v1/streams?id=rivulet.eth/unknown").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_stream"))
     );
-    let (status, body) = get(node.clone(), "/api/v1/streams?id=rivulet.eth/broken").await;
+    let (status, body) = get(&app, "/api/v1/streams?id=rivulet.eth/broken").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_GATEWAY, Some("chain"))
     );
-    let (status, body) = get(node.clone(), "/api/v1/streams?search=known").await;
+    let (status, body) = get(&app, "/api/v1/streams?search=known").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["streams"].as_array().unwrap().len(), 1);
-    let (status, body) = get(node, "/api/v1/streams").await;
+    let (status, body) = get(&app, "/api/v1/streams").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("bad_query"))
     );
+}
+
+/// A reader with a private stream's permission earns a token by signing a challenge; the history of a
+/// part that is not public is for such readers only.
+#[tokio::test]
+async fn private_history_needs_a_token_of_a_permitted_reader() {
+    let reader = Signer::from_bytes(&[9; 32]).unwrap();
+    let stranger = Signer::from_bytes(&[10; 32]).unwrap();
+    let node = Arc::new(FakeNode {
+        readers: vec![Some(reader.address())],
+        ..FakeNode::new()
+    });
+    let app = app(&node);
+    let history = "/api/v1/history?stream=rivulet.eth/private&last=5";
+    let (status, headers, body) =
+        call(&app, Request::get(history).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    assert_eq!(
+        headers[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="rivulet""#
+    );
+    let token = |signer: &Signer| {
+        let app = app.clone();
+        let signer = signer.clone();
+        async move {
+            let address = signer.address().to_checksum();
+            let (status, challenge) =
+                get(&app, &format!("/api/v1/auth/challenge?address={address}")).await;
+            assert_eq!(status, StatusCode::OK, "{challenge}");
+            let text = challenge["text"].as_str().unwrap();
+            assert!(text.starts_with("Rivulet read access\nnode: "), "{text}");
+            let signature = hex::encode(signer.sign_personal(text.as_bytes()).0);
+            let body = json!({
+                "address": address,
+                "expires": challenge["expires"],
+                "nonce": challenge["nonce"],
+                "signature": format!("0x{signature}"),
+            });
+            let (status, _, answer) = call(
+                &app,
+                Request::post("/api/v1/auth")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let with = |token: &str| {
+        Request::get(history)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    *node.pages.lock().unwrap() = vec![(signed(1), None)];
+    let good = token(&reader).await;
+    let (status, _, body) = call(&app, with(&good)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    // A reader without the permission: refused, not unknown.
+    let other = token(&stranger).await;
+    let (status, _, body) = call(&app, with(&other)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("no_permission"))
+    );
+    // A token changed to name the permitted reader, or signed for another node, or expired: refused.
+    let forged = format!("{}{}", reader.address().to_checksum(), &other[42..]);
+    let (status, headers, body) = call(&app, with(&forged)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_token"))
+    );
+    assert!(
+        headers[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let elsewhere = Arc::new(FakeNode {
+        readers: vec![Some(reader.address())],
+        ..FakeNode::new()
+    });
+    let (status, _, _) = call(&super::tests::app(&elsewhere), with(&good)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a token is for the node that issued it"
+    );
+    *node.now.lock().unwrap() += super::auth::TOKEN_LIFETIME_SECS;
+    let (status, _, body) = call(&app, with(&good)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+    for bad in ["Basic abc", "Bearer nonsense"] {
+        let request = Request::get(history)
+            .header(header::AUTHORIZATION, bad)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = call(&app, request).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_token"))
+        );
+    }
 }

@@ -3,7 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{
-    HistoryQuery, HistoryResponse, libp2p::request_response::ResponseChannel, light::LightResponse,
+    HistoryQuery, HistoryResponse, ReaderProof, libp2p::request_response::ResponseChannel,
+    light::LightResponse,
 };
 use rivulet_protocol::{StreamMessage, StreamPartId};
 use rivulet_validate::Rejection;
@@ -24,6 +25,8 @@ pub(crate) enum Command {
     RemoteHistory {
         part: StreamPartId,
         query: HistoryQuery,
+        /// The reader asked for, with its proof (forwarded to the node that answers).
+        reader: Option<ReaderProof>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     },
     /// A local subscriber wants a stream part: join its topic (counted).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rivulet_chain::ChainClient;
-use rivulet_network::{HistoryQuery, libp2p::PeerId};
+use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
 use rivulet_protocol::{Address, Limits, PublishError, StreamId, StreamPartId};
 use rivulet_store::Store;
 use rivulet_validate::Rejection;
@@ -31,9 +31,21 @@ pub(crate) enum SubmitError {
     Stopping,
 }
 
+/// A reader of history, as an API established it: its address and the proof it gave (signed for this
+/// node), which a peer answering on its behalf checks itself.
+#[derive(Clone, Debug)]
+pub(crate) struct Reader {
+    /// The reader's address.
+    pub(crate) address: Address,
+    /// Its proof.
+    pub(crate) proof: ReaderProof,
+}
+
 /// Why a page of history could not be had.
 #[derive(Debug)]
 pub(crate) enum HistoryError {
+    /// The reader may not subscribe to the part (or, anonymous, the part is not public).
+    NoPermission(String),
     /// This node's store failed.
     Store(String),
     /// No connected node stores the part (or none answered).
@@ -62,12 +74,16 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
     fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>>;
     /// The next event of `part` with JSON `content`, signed by the node's own key: its wire bytes.
     fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError>;
-    /// One page of `part`'s history: from the store, or from a peer that stores the part.
+    /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only): from the
+    /// store, or from a peer that stores the part (which is shown the reader's proof).
     fn history_page(
         &self,
         part: &StreamPartId,
         query: HistoryQuery,
+        reader: Option<&Reader>,
     ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>>;
+    /// Unix seconds now, by the chain's clock.
+    fn now_secs(&self) -> u64;
     /// Whether `reader` (`None`: anonymous) may subscribe to `part` now, by the chain's clock.
     fn may_subscribe(&self, reader: Option<Address>, part: &StreamPartId) -> bool;
     /// Every event the node accepts, from now on (bounded: a receiver that falls behind is told how
@@ -162,9 +178,19 @@ impl NodeApi for NodeHandle {
         &self,
         part: &StreamPartId,
         query: HistoryQuery,
+        reader: Option<&Reader>,
     ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>> {
         let part = part.clone();
+        let address = reader.map(|r| r.address);
+        let proof = reader.map(|r| r.proof.clone());
         Box::pin(async move {
+            if !self.access.may_subscribe(address, &part) {
+                let who = address.map_or("an anonymous reader".to_owned(), |a| a.to_string());
+                return Err(HistoryError::NoPermission(format!(
+                    "{who} may not subscribe to {}",
+                    part.stream_id
+                )));
+            }
             if self.stored.contains(&part) {
                 let store = self.store.clone();
                 return tokio::task::spawn_blocking(move || query_store(&store, &part, &query))
@@ -172,15 +198,24 @@ impl NodeApi for NodeHandle {
                     .map_err(|e| HistoryError::Store(e.to_string()))?
                     .map_err(HistoryError::Store);
             }
-            self.ask(|reply| Command::RemoteHistory { part, query, reply })
-                .await
-                .ok_or(HistoryError::Stopping)?
-                .map_err(HistoryError::NotStored)
+            self.ask(|reply| Command::RemoteHistory {
+                part,
+                query,
+                reader: proof,
+                reply,
+            })
+            .await
+            .ok_or(HistoryError::Stopping)?
+            .map_err(HistoryError::NotStored)
         })
     }
 
     fn may_subscribe(&self, reader: Option<Address>, part: &StreamPartId) -> bool {
         self.access.may_subscribe(reader, part)
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.access.now_secs()
     }
 
     fn events(&self) -> broadcast::Receiver<Arc<Delivered>> {

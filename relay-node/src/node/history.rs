@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use rivulet_network::{
-    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse,
+    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
     libp2p::{PeerId, request_response::OutboundRequestId},
 };
 use rivulet_protocol::{MessageRef, StreamPartId};
 use rivulet_store::{Limit, Store};
 use tokio::sync::oneshot;
 
-use super::commands::HistoryPage;
+use super::{access::Access, commands::HistoryPage};
 
 /// Most messages in one page of history.
 pub(crate) const HISTORY_PAGE_MESSAGES: usize = 10_000;
@@ -52,10 +52,14 @@ pub(crate) fn query_store(
     Ok(query.page(messages, HISTORY_PAGE_BYTES, HISTORY_PAGE_MESSAGES))
 }
 
-/// A peer's history request, answered from this node's store (`stored`: whether it keeps the part).
+/// A peer's history request, answered from this node's store (`stored`: whether it keeps the part)
+/// — for a part that is not public, only to a reader that may subscribe to it, proven by the proof the
+/// `requester` (the reader's entry node) forwards.
 pub(crate) fn answer(
     store: &Store,
     stored: impl Fn(&StreamPartId) -> bool,
+    access: &Access,
+    requester: &PeerId,
     request: &HistoryRequest,
 ) -> HistoryResponse {
     let Ok(part) = request.part.parse::<StreamPartId>() else {
@@ -64,12 +68,45 @@ pub(crate) fn answer(
     if !stored(&part) {
         return HistoryResponse::Error(format!("this node does not store {part}"));
     }
+    if let Err(refusal) = check_reader(access, requester, &part, request.reader.as_ref()) {
+        return HistoryResponse::Error(refusal);
+    }
     match query_store(store, &part, &request.query) {
         Ok((messages, next)) => HistoryResponse::Messages {
             messages: messages.into_iter().map(Into::into).collect(),
             next,
         },
         Err(e) => HistoryResponse::Error(e),
+    }
+}
+
+/// Whether the reader a peer asks for may read `part` now: anyone, for a public part; otherwise the
+/// reader its proof shows (signed for `requester`, the reader's entry node) must may subscribe.
+pub(crate) fn check_reader(
+    access: &Access,
+    requester: &PeerId,
+    part: &StreamPartId,
+    proof: Option<&ReaderProof>,
+) -> Result<(), String> {
+    if access.may_subscribe(None, part) {
+        return Ok(());
+    }
+    let Some(proof) = proof else {
+        return Err(format!(
+            "no_permission: {} is not public, and the request names no reader",
+            part.stream_id
+        ));
+    };
+    let reader = proof
+        .reader(requester, access.now_secs())
+        .map_err(|e| format!("no_permission: {e}"))?;
+    if access.may_subscribe(Some(reader), part) {
+        Ok(())
+    } else {
+        Err(format!(
+            "no_permission: {reader} may not subscribe to {}",
+            part.stream_id
+        ))
     }
 }
 
@@ -87,6 +124,7 @@ impl PendingHistory {
     pub(crate) fn new(
         part: &StreamPartId,
         query: HistoryQuery,
+        reader: Option<ReaderProof>,
         peers: Vec<PeerId>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     ) -> PendingHistory {
@@ -94,6 +132,7 @@ impl PendingHistory {
             request: HistoryRequest {
                 part: part.to_string(),
                 query,
+                reader,
             },
             untried: peers,
             last_error: "no peers".into(),

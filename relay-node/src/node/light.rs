@@ -19,6 +19,7 @@ use std::{
 };
 
 use rivulet_network::{
+    ReaderProof,
     libp2p::PeerId,
     light::{Delivery, MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH_BYTES},
 };
@@ -47,6 +48,8 @@ struct LightClient {
     address: Option<Address>,
     /// When a session key's authorisation ends (Unix seconds, by the chain's clock); anonymous after.
     authorised_until: Option<u64>,
+    /// Its sign-in, forwarded when this node asks a peer for history on its behalf.
+    proof: Option<ReaderProof>,
     parts: HashMap<StreamPartId, Mode>,
     /// Events waiting for delivery; shared with the other clients' queues.
     queue: VecDeque<(StreamPartId, Arc<[u8]>)>,
@@ -117,11 +120,24 @@ impl LightSessions {
         self.by_part.get(part).is_some_and(|s| !s.is_empty())
     }
 
-    /// `peer` signed in as `address` (until `until`, Unix seconds, for an authorised session key).
-    pub(crate) fn sign_in(&mut self, peer: PeerId, address: Address, until: Option<u64>) {
+    /// `peer` signed in as `address` (until `until`, Unix seconds, for an authorised session key), as
+    /// `proof` shows.
+    pub(crate) fn sign_in(
+        &mut self,
+        peer: PeerId,
+        address: Address,
+        until: Option<u64>,
+        proof: ReaderProof,
+    ) {
         let client = self.clients.entry(peer).or_default();
         client.address = Some(address);
         client.authorised_until = until;
+        client.proof = Some(proof);
+    }
+
+    /// The proof `peer` signed in with, for a peer that answers history on its behalf.
+    pub(crate) fn proof(&self, peer: &PeerId) -> Option<ReaderProof> {
+        self.clients.get(peer)?.proof.clone()
     }
 
     /// The address `peer` acts as at `now_secs`: its sign-in, while any authorisation of its key holds.
@@ -316,7 +332,13 @@ mod tests {
         let mut sessions = LightSessions::default();
         let (peer, a) = (PeerId::random(), part("a"));
         let reader = Address([9; 20]);
-        sessions.sign_in(peer, reader, Some(100));
+        let proof = ReaderProof::Challenge {
+            nonce: String::new(),
+            address: reader.to_checksum(),
+            signature: Vec::new().into(),
+        };
+        sessions.sign_in(peer, reader, Some(100), proof.clone());
+        assert_eq!(sessions.proof(&peer), Some(proof));
         assert_eq!(sessions.acting_as(&peer, 99), Some(reader));
         assert_eq!(sessions.acting_as(&peer, 100), None, "authorisation over");
         assert!(sessions.subscribe(peer, &a, Mode::Events));

@@ -45,7 +45,7 @@ pub(crate) use commands::Delivered;
 pub(crate) use commands::{HistoryPage, Published};
 #[cfg(test)]
 pub(crate) use handle::Stopping;
-pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, SubmitError};
+pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
 
 use self::{
     access::Access, announce::Announce, discovery::Discovery, event_loop::EventLoop,

@@ -420,15 +420,19 @@ async fn long_histories_of_large_events_come_in_pages() {
     );
 
     // The HTTP API gathers the pages into one answer.
-    let http: serde_json::Value = reqwest::get(format!(
-        "{}/api/v1/history?stream={}&partition=0&last=12",
-        b.http, world.stream
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let client = reqwest::Client::new();
+    let http: serde_json::Value = client
+        .get(format!(
+            "{}/api/v1/history?stream={}&partition=0&last=12",
+            b.http, world.stream
+        ))
+        .bearer_auth(crate::support::token(&client, &b, &world.reader).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(http["messages"].as_array().unwrap().len(), 12);
     assert_eq!(http["truncated"], false);
 

@@ -4,6 +4,8 @@
 use rivulet_protocol::{Limits, MessageRef, StreamMessage, codec::MAX_CONTENT_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::reader::ReaderProof;
+
 /// What a history request asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HistoryQuery {
@@ -39,6 +41,10 @@ pub struct HistoryRequest {
     pub part: String,
     /// What to return.
     pub query: HistoryQuery,
+    /// The reader the requesting node asks for, with the proof the reader gave it: a part that is not
+    /// public is answered only for a reader that may subscribe to it.
+    #[serde(default)]
+    pub reader: Option<ReaderProof>,
 }
 
 /// How many bytes of events one history answer carries at most (at least one event, whatever its size):

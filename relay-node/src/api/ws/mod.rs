@@ -38,6 +38,7 @@ use axum::{
 };
 use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
+use rivulet_network::reader::challenge_text;
 use rivulet_protocol::StreamPartId;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -98,12 +99,10 @@ impl Drop for ConnectionSlot {
 async fn session(socket: WebSocket, api: Arc<Api>) {
     let (mut sink, mut frames) = socket.split();
     let node = api.node.peer_id();
-    let nonce: [u8; 16] = rand::rng().random();
-    let challenge = format!(
-        "Sign in to Rivulet node {node}\nnonce: {}",
-        hex::encode(nonce)
-    );
-    let hello = json!({ "type": "challenge", "node": node.to_string(), "nonce": hex::encode(nonce), "text": challenge });
+    let nonce = hex::encode(rand::rng().random::<[u8; 16]>());
+    let challenge = challenge_text(&node, &nonce);
+    let hello =
+        json!({ "type": "challenge", "node": node.to_string(), "nonce": nonce, "text": challenge });
     if sink
         .send(Message::Text(hello.to_string().into()))
         .await
@@ -116,7 +115,8 @@ async fn session(socket: WebSocket, api: Arc<Api>) {
     let mut session = Session {
         api: api.clone(),
         address: None,
-        challenge,
+        reader: None,
+        nonce,
         subscriptions: HashSet::new(),
         pending: FuturesOrdered::new(),
     };

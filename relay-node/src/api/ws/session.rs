@@ -4,15 +4,19 @@
 use std::{collections::HashSet, sync::Arc};
 
 use futures::stream::FuturesOrdered;
+use rivulet_network::{ReaderProof, reader::challenge_text};
 use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::error::error_frame;
-use crate::api::{
-    Api, ApiError,
-    history::{HistoryParams, answer},
-    http::{decode_hex, stream_part},
+use crate::{
+    api::{
+        Api, ApiError,
+        history::{HistoryParams, answer},
+        http::{decode_hex, stream_part},
+    },
+    node::Reader,
 };
 
 /// A client's frame.
@@ -60,7 +64,10 @@ enum ClientFrame {
 pub(super) struct Session {
     pub(super) api: Arc<Api>,
     pub(super) address: Option<Address>,
-    pub(super) challenge: String,
+    /// The signed-in reader and its proof, for history a peer answers on its behalf.
+    pub(super) reader: Option<Reader>,
+    /// The nonce of this session's challenge.
+    pub(super) nonce: String,
     pub(super) subscriptions: HashSet<StreamPartId>,
     /// Publishes waiting for the node's answer, in the order they came.
     pub(super) pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
@@ -169,7 +176,7 @@ impl Session {
                     from,
                     to,
                 };
-                match answer(&self.api, params).await {
+                match answer(&self.api, params, self.reader.as_ref()).await {
                     Ok(v) => {
                         json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"] })
                     }
@@ -241,9 +248,18 @@ impl Session {
         else {
             return error_frame(&None, "bad_signature", "signature must be 65 bytes of hex");
         };
-        match recover_personal(self.challenge.as_bytes(), &Signature(sig)) {
+        let challenge = challenge_text(&self.api.node.peer_id(), &self.nonce);
+        match recover_personal(challenge.as_bytes(), &Signature(sig)) {
             Ok(recovered) if recovered == claimed => {
                 self.address = Some(claimed);
+                self.reader = Some(Reader {
+                    address: claimed,
+                    proof: ReaderProof::Challenge {
+                        nonce: self.nonce.clone(),
+                        address: claimed.to_checksum(),
+                        signature: sig.to_vec().into(),
+                    },
+                });
                 json!({ "type": "authenticated", "address": claimed.to_checksum() })
             }
             Ok(recovered) => error_frame(

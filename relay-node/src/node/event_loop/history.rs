@@ -2,7 +2,7 @@
 //! requests for parts it does not store, sent peer after peer.
 
 use rivulet_network::{
-    HistoryQuery, HistoryRequest, HistoryResponse,
+    HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
     libp2p::request_response::{Event, Message},
 };
 use rivulet_protocol::StreamPartId;
@@ -20,10 +20,11 @@ impl EventLoop {
         &mut self,
         part: &StreamPartId,
         query: HistoryQuery,
+        reader: Option<ReaderProof>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     ) {
         let peers = self.swarm.connected_peers().copied().collect();
-        self.ask_next_peer(PendingHistory::new(part, query, peers, reply));
+        self.ask_next_peer(PendingHistory::new(part, query, reader, peers, reply));
     }
 
     fn ask_next_peer(&mut self, pending: PendingHistory) {
@@ -40,20 +41,22 @@ impl EventLoop {
     pub(super) fn on_history(&mut self, event: Event<HistoryRequest, HistoryResponse>) {
         match event {
             Event::Message {
+                peer,
                 message:
                     Message::Request {
                         request, channel, ..
                     },
                 ..
             } => {
-                let (store, stored, commands) = (
+                let (store, stored, access, commands) = (
                     self.store.clone(),
                     self.stored.clone(),
+                    self.access.clone(),
                     self.commands.clone(),
                 );
                 tokio::spawn(async move {
                     let response = tokio::task::spawn_blocking(move || {
-                        answer(&store, |p| stored.contains(p), &request)
+                        answer(&store, |p| stored.contains(p), &access, &peer, &request)
                     })
                     .await
                     .unwrap_or_else(|e| HistoryResponse::Error(e.to_string()));

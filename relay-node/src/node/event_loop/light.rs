@@ -3,7 +3,7 @@
 //! [`LightSessions`](crate::node::light::LightSessions)'; this file does the checks and the I/O.
 
 use rivulet_network::{
-    HistoryQuery,
+    AccountProof, HistoryQuery, ReaderProof,
     libp2p::{PeerId, request_response::ResponseChannel},
     light::{LightRequest, LightResponse},
 };
@@ -33,8 +33,14 @@ impl EventLoop {
         match request {
             LightRequest::Auth { address, signature } => {
                 let response = match session_key(&node, &peer, &address, &signature) {
-                    Ok(address) => {
-                        self.light.sign_in(peer, address, None);
+                    Ok(key) => {
+                        let proof = ReaderProof::Session {
+                            client: peer.to_string(),
+                            address,
+                            signature,
+                            account: None,
+                        };
+                        self.light.sign_in(peer, key, None, proof);
                         LightResponse::Ok
                     }
                     Err(refusal) => refusal,
@@ -53,8 +59,18 @@ impl EventLoop {
                     .and_then(|key| {
                         authorising_account(&account, &key, expires, &authorisation, now)
                     })
-                    .map(|account| {
-                        self.light.sign_in(peer, account, Some(expires));
+                    .map(|reader| {
+                        let proof = ReaderProof::Session {
+                            client: peer.to_string(),
+                            address,
+                            signature,
+                            account: Some(AccountProof {
+                                account,
+                                expires,
+                                signature: authorisation,
+                            }),
+                        };
+                        self.light.sign_in(peer, reader, Some(expires), proof);
                         LightResponse::Ok
                     })
                     .unwrap_or_else(|refusal| refusal);
@@ -190,7 +206,8 @@ impl EventLoop {
             });
         } else {
             let (reply, rx) = oneshot::channel();
-            self.remote_history(&part, query, reply);
+            let reader = self.light.proof(&peer);
+            self.remote_history(&part, query, reader, reply);
             tokio::spawn(async move {
                 let response = match rx.await {
                     Ok(Ok((wires, next))) => LightResponse::Messages {

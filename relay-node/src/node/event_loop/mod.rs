@@ -109,9 +109,12 @@ impl EventLoop {
             Command::Peers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().count());
             }
-            Command::RemoteHistory { part, query, reply } => {
-                self.remote_history(&part, query, reply)
-            }
+            Command::RemoteHistory {
+                part,
+                query,
+                reader,
+                reply,
+            } => self.remote_history(&part, query, reader, reply),
             Command::LightRespond { channel, response } => self.light_respond(channel, response),
             Command::HistoryRespond { channel, response } => {
                 let _ = self
