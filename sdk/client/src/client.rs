@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use futures::channel::oneshot;
+use futures::{FutureExt, channel::oneshot, future::Shared};
 use rivulet_network::{
     build_client_swarm,
     libp2p::{PeerId, identity::Keypair},
@@ -26,7 +26,9 @@ use crate::{
     driver::{Command, DELIVERY_QUEUE, Driver},
     error::ClientError,
     keys::KeyStore,
+    persistence::SaveState,
     runtime,
+    vault::KeyVault,
 };
 
 /// Commands waiting for the driver before callers wait too.
@@ -43,6 +45,12 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) next_subscription: AtomicU64,
     pub(crate) request_timeout: Duration,
+    /// Where the group keys are kept across restarts.
+    pub(crate) vault: Option<Arc<dyn KeyVault>>,
+    /// Resolves once the vault's keys are loaded.
+    pub(crate) keys_loaded: Shared<oneshot::Receiver<()>>,
+    pub(crate) saving: Mutex<SaveState>,
+    pub(crate) vault_error: Mutex<Option<String>>,
 }
 
 /// A connection to the Rivulet network. Cheap to clone; every clone is the same client.
@@ -92,7 +100,8 @@ impl Client {
                 Err(e) => fail_commands(receiver, e.to_string()).await,
             }
         });
-        Ok(Client {
+        let (loaded, keys_loaded) = oneshot::channel();
+        let client = Client {
             inner: Arc::new(Inner {
                 commands,
                 publisher: Mutex::new(ChainSigner::new(signer.clone(), chain_id)),
@@ -103,8 +112,20 @@ impl Client {
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
+                vault: config.key_vault,
+                keys_loaded: keys_loaded.shared(),
+                saving: Mutex::default(),
+                vault_error: Mutex::default(),
             }),
-        })
+        };
+        let loading = client.clone();
+        runtime::spawn(async move {
+            if let Err(e) = loading.load_keys().await {
+                *lock(&loading.inner.vault_error) = Some(e.to_string());
+            }
+            let _ = loaded.send(());
+        });
+        Ok(client)
     }
 
     /// The private key events are signed with (for chain access with the same identity).

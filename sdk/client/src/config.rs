@@ -1,12 +1,14 @@
 //! How a client is set up, and what publishing takes and gives back.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use rivulet_network::{libp2p::Multiaddr, light::Authorisation};
 use rivulet_protocol::{Limits, StreamMessage};
 
+use crate::vault::KeyVault;
+
 /// How a client is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Entry nodes' multiaddrs, ending in `/p2p/<peer id>`; tried in order, round robin.
     pub nodes: Vec<Multiaddr>,
@@ -20,6 +22,22 @@ pub struct ClientConfig {
     /// ([`rivulet_network::light::authorisation_text`], signed once by a wallet): relay nodes then let
     /// this client read what the account may read (its licences). Events are still signed by the key.
     pub authorisation: Option<Authorisation>,
+    /// Where the client keeps its group keys across restarts (sealed under a key derived from
+    /// `private_key`); `None` keeps them in memory only. Natively, [`FileVault`](crate::FileVault).
+    pub key_vault: Option<Arc<dyn KeyVault>>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("nodes", &self.nodes)
+            .field("private_key", &self.private_key.map(|_| "…"))
+            .field("request_timeout", &self.request_timeout)
+            .field("limits", &self.limits)
+            .field("authorisation", &self.authorisation)
+            .field("key_vault", &self.key_vault.is_some())
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -30,6 +48,7 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             authorisation: None,
+            key_vault: None,
         }
     }
 }

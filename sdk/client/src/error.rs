@@ -54,6 +54,9 @@ pub enum ClientError {
     /// The operation needs chain access and the client has none configured.
     #[error("{0} needs chain access: configure the deployment and an RPC URL")]
     NoChain(&'static str),
+    /// The key vault could not load or save the client's group keys.
+    #[error("key vault: {0}")]
+    Vault(String),
     /// The client was shut down.
     #[error("the client was destroyed")]
     Destroyed,
@@ -61,7 +64,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// A stable upper-case code: `INVALID_ARGUMENT`, `NOT_CONNECTED`, `UNVERIFIABLE`, `CHAIN`,
-    /// `NO_CHAIN`, `DESTROYED`, or the node's code in upper case (`NO_PERMISSION`, `BAD_SIGNATURE`, ...).
+    /// `NO_CHAIN`, `KEY_VAULT`, `DESTROYED`, or the node's code in upper case (`NO_PERMISSION`, `BAD_SIGNATURE`, ...).
     pub fn code(&self) -> String {
         match self {
             ClientError::InvalidArgument(_)
@@ -74,6 +77,7 @@ impl ClientError {
             ClientError::Refused { code, .. } => code.to_ascii_uppercase(),
             ClientError::Unverifiable(_) | ClientError::Verify(_) => "UNVERIFIABLE".into(),
             ClientError::Chain(_) => "CHAIN".into(),
+            ClientError::Vault(_) => "KEY_VAULT".into(),
             ClientError::NoChain(_) => "NO_CHAIN".into(),
             ClientError::Destroyed => "DESTROYED".into(),
         }

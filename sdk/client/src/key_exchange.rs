@@ -22,7 +22,15 @@ impl Client {
     }
 
     pub(crate) fn add_group_key(&self, key: GroupKey) {
-        lock(&self.inner.keys).add(key);
+        let new = {
+            let mut keys = lock(&self.inner.keys);
+            let new = keys.get(key.id()).is_none();
+            keys.add(key);
+            new
+        };
+        if new {
+            self.keys_changed();
+        }
     }
 
     /// Asks `publisher` for group keys on `part`: publishes a group-key request there. Nodes refuse it

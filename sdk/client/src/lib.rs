@@ -22,10 +22,12 @@ mod driver;
 mod error;
 mod key_exchange;
 mod keys;
+mod persistence;
 mod publish;
 mod resend;
 pub mod runtime;
 mod subscription;
+mod vault;
 
 pub use client::{Client, random_signer};
 pub use config::{ClientConfig, PublishOptions, Published};
@@ -36,3 +38,6 @@ pub use rivulet_network::{
     light::{Authorisation, authorisation_text},
 };
 pub use subscription::{Subscription, SubscriptionEvent};
+#[cfg(not(target_arch = "wasm32"))]
+pub use vault::FileVault;
+pub use vault::{KeyVault, VaultError};

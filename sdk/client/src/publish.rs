@@ -76,8 +76,17 @@ impl Client {
         let part = self.part_for(stream, &options)?;
         let message = if options.encrypt {
             // The key service runs before the first encrypted event leaves, so no reader waits for it.
+            self.keys_ready().await;
             self.serve_keys(&part).await?;
-            let (key, next) = lock(&self.inner.keys).for_publish(&part)?;
+            let (key, next, created) = {
+                let mut keys = lock(&self.inner.keys);
+                let had = keys.has_current(&part);
+                let (key, next) = keys.for_publish(&part)?;
+                (key, next, !had)
+            };
+            if created {
+                self.keys_changed();
+            }
             let message = self.sign_as(
                 &part,
                 MessageType::Data,
@@ -88,6 +97,7 @@ impl Client {
             )?;
             if let Some(next) = next {
                 lock(&self.inner.keys).rotated(&part, &next);
+                self.keys_changed();
             }
             message
         } else {
@@ -135,14 +145,18 @@ impl Client {
     /// Rotates `part`'s group key: the next encrypted event announces a new key, sealed under the current
     /// one, and uses it from then on. Readers follow without asking.
     pub fn rotate_group_key(&self, part: &StreamPartId) -> Result<(), ClientError> {
-        lock(&self.inner.keys).rotate(part)
+        lock(&self.inner.keys).rotate(part)?;
+        self.keys_changed();
+        Ok(())
     }
 
     /// Starts a new group key for `part` without announcing it: readers must request it, and relay
     /// nodes pass requests only from addresses that may subscribe — so after a revocation, the removed
     /// reader cannot read what comes next.
     pub fn rekey(&self, part: &StreamPartId) -> Result<(), ClientError> {
-        lock(&self.inner.keys).rekey(part)
+        lock(&self.inner.keys).rekey(part)?;
+        self.keys_changed();
+        Ok(())
     }
 
     /// The last reference this client published in a stream part.

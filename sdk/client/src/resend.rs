@@ -23,6 +23,8 @@ impl Client {
         part: &StreamPartId,
         last: Option<u32>,
     ) -> Result<Subscription, ClientError> {
+        // Keys saved by earlier runs decrypt what arrives.
+        self.keys_ready().await;
         let (id, deliveries) = self.open_subscription(part, true).await?;
         let mut subscription = Subscription::new(part.clone(), id, self.clone(), deliveries);
         if let Some(n) = last.filter(|n| *n > 0) {
