@@ -183,6 +183,7 @@ contract NetworkCoordinator is Ownable {
     /// renumber every interval (a new interval length means a successor contract).
     uint64 public immutable checksumInterval;
 
+    /// @dev The owner-settable parameters.
     Parameters private _params;
 
     /// The active set's number; bumped by every effective rebalance.
@@ -196,18 +197,23 @@ contract NetworkCoordinator is Ownable {
     /// DATA staked by all nodes.
     uint256 public totalStaked;
 
+    /// @dev Registered nodes by account (`weight == 0`: not registered).
     mapping(address => Node) private _nodes;
+    /// @dev Registered node accounts, dense (swap-and-pop on withdraw).
     address[] private _nodeList;
+    /// @dev The active set of the current epoch.
     Member[] private _active;
 
+    /// @dev Storage requests by `keccak256(bytes(streamId))`.
     mapping(bytes32 => StorageRequest) private _storage;
+    /// @dev Stored stream ids, dense (swap-and-pop on cancel).
     string[] private _stored;
 
-    // keccak256(abi.encode(partKey, epoch, replication)) => assigned nodes, lowest score first.
+    /// @dev `keccak256(abi.encode(partKey, epoch, replication))` => assigned nodes, lowest score first.
     mapping(bytes32 => address[]) private _assignments;
-    // keccak256(abi.encode(partKey, interval)) => interval state.
+    /// @dev `keccak256(abi.encode(partKey, interval))` => interval state.
     mapping(bytes32 => Interval) private _intervals;
-    // interval key => assigned position => keccak256(abi.encode(checksum, count)) of that node's report.
+    /// @dev Interval key => assigned position => `keccak256(abi.encode(checksum, count))` of that node's report.
     mapping(bytes32 => mapping(uint256 => bytes32)) private _reports;
 
     // ---------------------------------------------------------------------------------------------
@@ -362,6 +368,7 @@ contract NetworkCoordinator is Ownable {
         epochStartedAt = uint64(block.timestamp);
     }
 
+    /// @dev Refuses calls once a successor is set.
     modifier inService() {
         if (successor != address(0)) revert Retired(successor);
         _;
@@ -377,6 +384,7 @@ contract NetworkCoordinator is Ownable {
         _setParameters(params);
     }
 
+    /// @dev Checks and stores `p`.
     function _setParameters(Parameters memory p) private {
         if (p.heartbeatInterval == 0) revert InvalidParameter("heartbeatInterval");
         if (p.livenessWindow < p.heartbeatInterval) revert InvalidParameter("livenessWindow");
@@ -689,7 +697,7 @@ contract NetworkCoordinator is Ownable {
         return _assignments[_assignmentKey(pk, iv.epoch, iv.replication)];
     }
 
-    /// Weighted rendezvous hashing over the active set: the `r` lowest (score, account) pairs, ascending.
+    /// @dev Weighted rendezvous hashing over the active set: the `r` lowest (score, account) pairs, ascending.
     function _computeAssignment(bytes32 streamKey, uint32 partition, uint256 r)
         private
         view
@@ -720,6 +728,7 @@ contract NetworkCoordinator is Ownable {
         }
     }
 
+    /// @dev Whether (scoreA, a) sorts before (scoreB, b).
     function _before(uint256 scoreA, address a, uint256 scoreB, address b) private pure returns (bool) {
         return scoreA < scoreB || (scoreA == scoreB && a < b);
     }
@@ -876,6 +885,7 @@ contract NetworkCoordinator is Ownable {
         return (uint64(end + _params.settleTime), uint64(end + _params.reportWindow));
     }
 
+    /// @dev The current epoch's assignment of a part, computed and stored on first use.
     function _cachedAssignment(bytes32 pk, bytes32 streamKey, uint32 partition, uint8 replication)
         private
         returns (address[] storage cached)
@@ -889,6 +899,7 @@ contract NetworkCoordinator is Ownable {
         }
     }
 
+    /// @dev Pays an agreeing reporter and gives back weight.
     function _rewardAgreement(address account) private {
         Node storage n = _nodes[account];
         if (n.weight != 0 && n.weight < MAX_WEIGHT) {
@@ -899,6 +910,7 @@ contract NetworkCoordinator is Ownable {
         _pay(account, _params.reportReward);
     }
 
+    /// @dev Takes weight from a dissenting or silent node (never below MIN_WEIGHT).
     function _penalise(address account) private {
         Node storage n = _nodes[account];
         if (n.weight == 0 || n.weight == MIN_WEIGHT) return;
@@ -937,15 +949,18 @@ contract NetworkCoordinator is Ownable {
     // Helpers
     // ---------------------------------------------------------------------------------------------
 
+    /// @dev The node record of a registered account; reverts `NotRegistered` otherwise.
     function _registered(address account) private view returns (Node storage n) {
         n = _nodes[account];
         if (n.weight == 0) revert NotRegistered(account);
     }
 
+    /// @dev Registered, not leaving, seen within the liveness window.
     function _isLive(Node storage n) private view returns (bool) {
         return n.weight != 0 && n.leavingSince == 0 && block.timestamp <= uint256(n.lastSeen) + _params.livenessWindow;
     }
 
+    /// @dev The storage request of a stream, checking that it is stored and the partition is in range.
     function _storedPart(string calldata streamId, bytes32 streamKey, uint32 partition)
         private
         view
@@ -956,6 +971,7 @@ contract NetworkCoordinator is Ownable {
         if (partition >= s.partitions) revert PartitionOutOfRange(partition, s.partitions);
     }
 
+    /// @dev Pays `amount` (or what the pool holds) from the reward pool; returns what was paid.
     function _pay(address to, uint256 amount) private returns (uint256 paid) {
         paid = amount < rewardPool ? amount : rewardPool;
         if (paid == 0) return 0;
@@ -964,14 +980,17 @@ contract NetworkCoordinator is Ownable {
         token.safeTransfer(to, paid);
     }
 
+    /// @dev The key of an interval of a part.
     function _intervalKey(bytes32 pk, uint64 interval) private pure returns (bytes32) {
         return keccak256(abi.encode(pk, interval));
     }
 
+    /// @dev The key of a cached assignment.
     function _assignmentKey(bytes32 pk, uint64 epoch_, uint8 replication) private pure returns (bytes32) {
         return keccak256(abi.encode(pk, epoch_, replication));
     }
 
+    /// @dev Refuses strings over MAX_STRING_LENGTH bytes.
     function _checkLength(string calldata s) private pure {
         if (bytes(s).length > MAX_STRING_LENGTH) revert StringTooLong(bytes(s).length, MAX_STRING_LENGTH);
     }
