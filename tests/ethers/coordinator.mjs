@@ -276,7 +276,9 @@ test('key delegates: set by grant or edit holders, refused to others, forgotten 
   // Deleting the stream forgets its delegates: a re-created stream starts with none.
   await send(registry.connect(alice).deleteStream(streamId));
   assert.equal(await registry.isKeyDelegate(streamId, bob.address), false);
-  await send(registry.connect(alice).createStream('keys/delegated', '{}'));
+  // Re-creating a deleted stream can use 2,800 gas more than anvil estimated (the estimate runs at another
+  // block timestamp; the registry did this before the key records too): give it a margin.
+  await send(registry.connect(alice).createStream('keys/delegated', '{}', { gasLimit: 300000n }));
   assert.equal(await registry.isKeyDelegate(streamId, bob.address), false);
 });
 
