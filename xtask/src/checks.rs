@@ -123,6 +123,21 @@ pub(crate) fn test(root: &Path) -> Result<()> {
         "the deployed contracts through ethers v6 (ABI, custom errors, EIP-2612 permit)",
         || ethers_contracts(root),
     )?;
+    // Starts its own anvil and deploys what it needs from the artifacts.
+    step(
+        "the NetworkCoordinator, public keys and key delegates through ethers v6",
+        || {
+            run(
+                "node",
+                &[
+                    "--test",
+                    "--test-timeout=300000",
+                    "--test-reporter=spec",
+                    "tests/ethers/coordinator.mjs",
+                ],
+            )
+        },
+    )?;
     // The relay-node binary comes from the Rust tests' build, rivulet-deploy from the steps above.
     step(
         "the SDK in Node and in Chromium against a local network",

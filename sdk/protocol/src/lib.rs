@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod assignment;
 pub mod chain;
+pub mod checksum;
 pub mod codec;
 pub mod ecies;
 pub mod encryption;
@@ -14,6 +16,7 @@ pub mod stream;
 
 pub use address::{Address, AddressError};
 pub use chain::{ChainKey, ChainTracker, Gap, Ingest, MessageChain};
+pub use checksum::{ChecksumError, ChecksumInterval, IntervalChecksum, RollingChecksum};
 pub use codec::{DecodeError, EncodeError, Limits};
 pub use encryption::{CryptoError, GroupKey};
 pub use k256::PublicKey;
