@@ -71,6 +71,8 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Starts a client: its connection task begins dialing the entry nodes at once. Natively this needs
     /// a running tokio runtime.
+    // In the browser the key vault holds JavaScript values, which are not `Send`; there is one thread.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
         if config.nodes.is_empty() {
             return Err(ClientError::InvalidArgument(

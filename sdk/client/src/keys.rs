@@ -95,6 +95,11 @@ impl KeyStore {
         Ok((current, self.next.get(part).cloned()))
     }
 
+    /// The parts this client published encrypted events to (it has a key of its own there).
+    pub(crate) fn published_parts(&self) -> Vec<StreamPartId> {
+        self.current.keys().cloned().collect()
+    }
+
     /// Whether `part` has a current key.
     pub(crate) fn has_current(&self, part: &StreamPartId) -> bool {
         self.current.contains_key(part)

@@ -39,7 +39,20 @@ impl Client {
         let saved = open_at_rest(&self.private_key(), &sealed).map_err(|e| {
             ClientError::Vault(format!("the saved keys do not open with this key: {e}"))
         })?;
-        lock(&self.inner.keys).merge_saved(&saved)
+        let parts = {
+            let mut keys = lock(&self.inner.keys);
+            keys.merge_saved(&saved)?;
+            keys.published_parts()
+        };
+        // A publisher that restarts serves the keys of what it published before, without publishing
+        // anything new first.
+        for part in parts {
+            let client = self.clone();
+            runtime::spawn(async move {
+                let _ = client.serve_keys(&part).await;
+            });
+        }
+        Ok(())
     }
 
     /// The keys changed: saves them (now, or right after the save that is running).
