@@ -54,7 +54,7 @@ type Ws =
 
 async fn open(node: &str) -> Result<Ws> {
     let url = format!("{}/api/v1/ws", node.replacen("http", "ws", 1));
-    let (ws, _) = tokio_tungstenite::connect_async(&url)
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
     Ok(ws)

@@ -200,7 +200,7 @@ pub(crate) async fn subscribe(
     count: Option<u64>,
 ) -> Result<()> {
     let url = format!("{}/api/v1/ws", args.node.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
     let mut authed = args.private_key.is_none();
