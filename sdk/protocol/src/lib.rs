@@ -13,6 +13,7 @@ pub mod message;
 pub mod publish;
 pub mod signing;
 pub mod stream;
+pub mod verify;
 
 pub use address::{Address, AddressError};
 pub use chain::{ChainKey, ChainTracker, Gap, Ingest, MessageChain};
@@ -28,6 +29,7 @@ pub use message::{
 pub use publish::{ChainSigner, EventKeys, PublishError};
 pub use rand_core;
 pub use signing::{SignatureError, Signer, VerifyError, decode_verified, verify_frame};
+pub use verify::Verifier;
 pub use stream::{
     Partition, PartitionError, StreamId, StreamIdError, StreamPartId, StreamPartIdError,
     partition_for_key,

@@ -149,23 +149,10 @@ impl Signer {
     }
 }
 
-/// Recovers the address that signed `hash`.
+/// Recovers the address that signed `hash` (with libsecp256k1 under the `native-secp256k1` feature).
 pub fn recover_hash(hash: &[u8; 32], signature: &Signature) -> Result<Address, SignatureError> {
-    let bytes = &signature.0;
-    let v = bytes[64];
-    let recid = match v {
-        27 | 28 => v - 27,
-        0 | 1 => v,
-        _ => return Err(SignatureError::RecoveryId(v)),
-    };
-    let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed)?;
-    if sig.normalize_s() != sig {
-        return Err(SignatureError::HighS);
-    }
-    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(v))?;
-    let key = VerifyingKey::recover_from_prehash(hash, &sig, recid)
-        .map_err(|_| SignatureError::Unrecoverable)?;
-    Ok(Address::from_public_key(&key.into()))
+    let parsed = crate::verify::parse(signature)?;
+    crate::verify::recover(hash, &parsed).map(|(_, address)| address)
 }
 
 /// The public key that signed `message` (the key to answer it with ECIES, as a group-key response does).
