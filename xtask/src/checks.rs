@@ -73,7 +73,21 @@ pub(crate) fn test(root: &Path) -> Result<()> {
         },
     )?;
     step("Rust tests", || {
-        run("cargo", &["test", "--workspace", "--locked"])
+        run("cargo", &["test", "--workspace", "--locked"])?;
+        // The workspace's native builds verify with libsecp256k1; the protocol core alone keeps k256,
+        // the browsers' backend: its tests run on both.
+        run(
+            "cargo",
+            &[
+                "test",
+                "--locked",
+                "-p",
+                "rivulet-protocol",
+                "--lib",
+                "--test",
+                "it",
+            ],
+        )
     })?;
     step(
         "wasm tests in Node and in headless Chromium (SDK), and the dapp's components in Chromium",

@@ -29,8 +29,8 @@ pub use message::{
 pub use publish::{ChainSigner, EventKeys, PublishError};
 pub use rand_core;
 pub use signing::{SignatureError, Signer, VerifyError, decode_verified, verify_frame};
-pub use verify::Verifier;
 pub use stream::{
     Partition, PartitionError, StreamId, StreamIdError, StreamPartId, StreamPartIdError,
     partition_for_key,
 };
+pub use verify::Verifier;

@@ -118,8 +118,8 @@ mod backend {
         compact: &[u8; 64],
         recid: u8,
     ) -> Result<Key, SignatureError> {
-        let recid =
-            RecoveryId::try_from(i32::from(recid)).map_err(|_| SignatureError::RecoveryId(recid))?;
+        let recid = RecoveryId::try_from(i32::from(recid))
+            .map_err(|_| SignatureError::RecoveryId(recid))?;
         let sig = RecoverableSignature::from_compact(compact, recid)
             .map_err(|_| SignatureError::Malformed)?;
         sig.recover_ecdsa(Message::from_digest(*hash))
@@ -127,8 +127,9 @@ mod backend {
     }
 
     pub(crate) fn verify(hash: &[u8; 32], compact: &[u8; 64], key: &Key) -> bool {
-        EcdsaSignature::from_compact(compact)
-            .is_ok_and(|sig| secp256k1::ecdsa::verify(&sig, Message::from_digest(*hash), key).is_ok())
+        EcdsaSignature::from_compact(compact).is_ok_and(|sig| {
+            secp256k1::ecdsa::verify(&sig, Message::from_digest(*hash), key).is_ok()
+        })
     }
 
     pub(crate) fn address(key: &Key) -> Address {
@@ -209,10 +210,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{
-        ChainId, ContentType, MessageType, Signer, StreamPartId,
-        publish::ChainSigner,
-    };
+    use crate::{ChainId, ContentType, MessageType, Signer, StreamPartId, publish::ChainSigner};
 
     fn signed(key: u8, n: usize) -> Vec<(StreamMessage, Vec<u8>)> {
         let part: StreamPartId = "rivulet.eth/v#0".parse().unwrap();
@@ -253,7 +251,9 @@ mod tests {
         forged.body.id.publisher = real.id().publisher;
         let wire = forged.encode().unwrap();
         match v.verify_frame(&forged, &wire) {
-            Err(SignatureError::WrongSigner { claimed, .. }) => assert_eq!(claimed, real.id().publisher),
+            Err(SignatureError::WrongSigner { claimed, .. }) => {
+                assert_eq!(claimed, real.id().publisher)
+            }
             other => panic!("{other:?}"),
         }
         // A second publisher pushes the first out of a one-key memory; both still verify.
@@ -268,12 +268,17 @@ mod tests {
         let (m, wire) = signed(3, 1).remove(0);
         let mut high = m.clone();
         // s' = n - s flips the parity: EIP-2 forbids the upper half.
-        let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").unwrap();
+        let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+            .unwrap();
         let mut s = [0u8; 32];
         let mut borrow = 0i16;
         for i in (0..32).rev() {
             let d = i16::from(n[i]) - i16::from(m.signature.0[32 + i]) - borrow;
-            (s[i], borrow) = if d < 0 { ((d + 256) as u8, 1) } else { (d as u8, 0) };
+            (s[i], borrow) = if d < 0 {
+                ((d + 256) as u8, 1)
+            } else {
+                (d as u8, 0)
+            };
         }
         high.signature.0[32..64].copy_from_slice(&s);
         assert_eq!(
