@@ -159,3 +159,48 @@ fn calibrate(peers: f64, nodes: usize, seed: u64) -> f64 {
     }
     hi
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(scenario: Scenario) -> Setup {
+        // Two regions 50 ms apart, 1 ms within.
+        Setup {
+            nodes: 200,
+            parts: 2,
+            rate: 10.0,
+            publish_s: 20.0,
+            hop_ms: 1.0,
+            scenario,
+            latency: topology::Latency {
+                delay_ms: vec![vec![1.0, 50.0], vec![50.0, 1.0]],
+                jitter: 0.0,
+            },
+            lookup_factor: 1.0,
+            seed: 3,
+        }
+    }
+
+    #[test]
+    fn a_steady_network_delivers_everything_no_faster_than_its_links() {
+        let r = engine::simulate(&setup(Scenario::Steady)).report(Scenario::Steady);
+        assert_eq!(r["subscribersWithoutData"], 0);
+        assert_eq!(r["deliveryRatioLive"], 1.0);
+        assert_eq!(r["storedRatio"], 1.0);
+        // Half the pairs are 50 ms apart, and every hop costs 1 ms.
+        let p50 = r["latencyMs"]["p50"].as_f64().unwrap_or(0.0);
+        assert!((1.0..200.0).contains(&p50), "{p50}");
+        assert!(r["latencyMs"]["max"].as_f64().unwrap_or(0.0) >= 50.0);
+    }
+
+    #[test]
+    fn forgers_are_refused_and_churned_subscribers_lose_only_their_downtime() {
+        let m = engine::simulate(&setup(Scenario::Malicious)).report(Scenario::Malicious);
+        assert!(m["forgedRefusedAtFirstHonestNode"].as_u64().unwrap_or(0) > 0);
+        let c = engine::simulate(&setup(Scenario::Churn)).report(Scenario::Churn);
+        let live = c["deliveryRatioLive"].as_f64().unwrap_or(0.0);
+        // A tenth of the subscribers miss some 9 s of the 13-18 s they are subscribed: ~5 % in all.
+        assert!(live < 1.0 && live > 0.9, "{live}");
+    }
+}
