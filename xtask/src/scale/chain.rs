@@ -1,5 +1,6 @@
-//! The chain of a scale run: anvil listening on the lab bridge's address (so every namespace reaches
-//! it), the contracts deployed, and the streams the phases publish to.
+//! The chain of a scale run: anvil in a lab namespace of its own (so a run killed outright leaves
+//! nothing the next run's sweep does not remove), on that namespace's address, which every node and
+//! the harness reach over the bridge; the contracts deployed, and the streams the phases publish to.
 
 use std::{
     io::{BufRead, BufReader},
@@ -29,9 +30,17 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
-    pub(crate) fn start(root: &Path, bins: &Binaries, host: Ipv4Addr, dir: &Path) -> Result<Chain> {
+    /// Starts anvil in `namespace`, listening on `host`.
+    pub(crate) fn start(
+        root: &Path,
+        bins: &Binaries,
+        (namespace, host): (&str, Ipv4Addr),
+        dir: &Path,
+    ) -> Result<Chain> {
         let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-        let mut child = Command::new(&anvil)
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(&anvil)
             .args(["--host", &host.to_string(), "--port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

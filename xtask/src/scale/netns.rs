@@ -78,8 +78,8 @@ impl Lab {
         Ok(lab)
     }
 
-    /// The bridge's address, where the harness and anvil are reached from the namespaces.
-    pub(crate) fn gateway(&self) -> Ipv4Addr {
+    /// The bridge's own address (the root namespace's, where the harness runs).
+    fn gateway(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, self.octet, 0, 1)
     }
 
@@ -132,6 +132,12 @@ impl Drop for Lab {
         if let Err(e) = batch_ip(None, &batch, true) {
             eprintln!("warning: removing the lab's namespaces: {e:#}");
         }
+        // The kernel removes a namespace's veths once nothing holds it; a dying process may for a
+        // while, so the ends on the bridge go explicitly (errors for those already gone ignored).
+        let veths: String = (0..self.made_namespaces)
+            .map(|i| format!("link del {}\n", self.veth(i).0))
+            .collect();
+        let _ = batch_ip(None, &veths, true);
         if self.made_bridge
             && let Err(e) = ip(&["link", "del", &self.bridge()])
         {
@@ -172,14 +178,20 @@ pub(crate) fn sweep_orphans() {
             let _ = ip(&["netns", "del", name]);
         }
     }
-    let links = output("ip", &["-o", "link", "show", "type", "bridge"]).unwrap_or_default();
+    // Bridges, and veth ends whose namespace went while something still held it.
+    let links = output("ip", &["-o", "link", "show"]).unwrap_or_default();
     for line in links.lines() {
         let name = line.split(':').nth(1).unwrap_or("").trim();
-        if let Some(id) = id_of(name, 'b')
+        let name = name.split('@').next().unwrap_or("");
+        let bridge = id_of(name, 'b').filter(|id| name == format!("{PREFIX}{id}br"));
+        let veth = id_of(name, 'h').filter(|id| {
+            name.strip_prefix(&format!("{PREFIX}{id}h"))
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if let Some(id) = bridge.or(veth)
             && !alive(id)
-            && name == format!("{PREFIX}{id}br")
         {
-            eprintln!("removing bridge {name} left by an earlier run");
+            eprintln!("removing {name} left by an earlier run");
             let _ = ip(&["link", "del", name]);
         }
     }

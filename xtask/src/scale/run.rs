@@ -22,11 +22,15 @@ pub(crate) fn run(root: &Path, o: &Options, bins: &Binaries, dir: &Path) -> Resu
     let started = report::now_utc();
     let load_before = report::loadavg();
     let n = o.nodes;
-    let lab = step(&format!("lab network: a bridge and {n} namespaces"), || {
-        Lab::create(n)
-    })?;
+    let lab = step(
+        &format!("lab network: a bridge and {n} namespaces, and one for the chain"),
+        || {
+            // One more namespace for the chain.
+            Lab::create(n + 1)
+        },
+    )?;
     let chain = step("chain: anvil on the bridge, contracts, streams", || {
-        Chain::start(root, bins, lab.gateway(), dir)
+        Chain::start(root, bins, (&lab.namespace(n), lab.address(n)), dir)
     })?;
     let addresses: Vec<Ipv4Addr> = (0..n).map(|i| lab.address(i)).collect();
     let latency_file = dir.join("latency.json");

@@ -34,7 +34,13 @@ pub(crate) fn run(
     steps: &[usize],
     seconds: f64,
 ) -> Result<Value> {
-    let max = steps.iter().copied().max().unwrap_or(1).min(lab.slots());
+    // The lab's last slot runs the chain.
+    let max = steps
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .min(lab.slots() - 1);
     let stream = chain.stream(bins, "scale/throughput", max)?;
     let dir = dir.join("scaling");
     std::fs::create_dir_all(&dir)?;

@@ -24,6 +24,8 @@ pub(crate) struct GapFill {
     pub(crate) expected: u64,
     pub(crate) live_expected: u64,
     pub(crate) live_received: u64,
+    /// Expected events it had before the gap fill (received live, whenever).
+    pub(crate) before_fill: u64,
     pub(crate) after_fill: u64,
     pub(crate) by_entry_node: u64,
     pub(crate) by_storage_node: u64,
@@ -61,6 +63,7 @@ pub(crate) async fn fill(node: String, target: Target, result: SubscriberResult)
         ..GapFill::default()
     };
     let mut have: BTreeSet<u64> = result.received.intersection(&expected).copied().collect();
+    g.before_fill = have.len() as u64;
     let mut sources = vec![(node, ENTRY_NODE_LIMIT, true)];
     sources.extend(
         target

@@ -240,7 +240,13 @@ fn report(
         "latencyMs": summary(&mut latencies),
         "deliveryRatioLive": ratio(live, live_expected),
         "deliveryRatioAfterGapFill": ratio(after, expected),
-        "deliveries": { "liveReceived": live, "liveExpected": live_expected, "afterGapFill": after, "expected": expected },
+        "deliveries": {
+            "liveReceived": live,
+            "liveExpected": live_expected,
+            "beforeGapFill": filled.iter().map(|f| f.before_fill).sum::<u64>(),
+            "afterGapFill": after,
+            "expected": expected,
+        },
         "gapFill": {
             "subscribersWithGaps": gaps,
             "filledByEntryNode": filled.iter().map(|f| f.by_entry_node).sum::<u64>(),
