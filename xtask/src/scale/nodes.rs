@@ -186,29 +186,34 @@ impl<'a> Cluster<'a> {
     }
 
     /// Waits until slot `i`'s relay has written its addresses; returns its multiaddr with peer id.
-    pub(crate) fn wait_ready(&self, i: usize, limit: Duration) -> Result<String> {
+    pub(crate) fn wait_ready(&mut self, i: usize, limit: Duration) -> Result<String> {
         let deadline = Instant::now() + limit;
         let state = self.data_dir(i).join("node.json");
+        let mut last = String::from("no node.json yet");
         loop {
             stop_requested()?;
             if let Ok(text) = std::fs::read_to_string(&state)
                 && let Ok(v) = serde_json::from_str::<Value>(&text)
                 && let Some(addr) = v["listen"].as_array().and_then(|a| a.first()?.as_str())
-                && self.health(i).is_some()
             {
-                return Ok(addr.to_owned());
+                match http_get(self.lab.address(i), "/health") {
+                    Ok(_) => return Ok(addr.to_owned()),
+                    Err(e) => last = format!("/health: {e:#}"),
+                }
             }
-            if let Some(Some(slot)) = self.slots.get(i)
-                && !Path::new(&format!("/proc/{}", slot.pid)).exists()
+            if let Some(Some(slot)) = self.slots.get_mut(i)
+                && let Some(process) = slot.process.as_mut()
+                && let Ok(Some(status)) = process.0.try_wait()
             {
                 bail!(
-                    "the relay in slot {i} exited; see {}",
+                    "the relay in slot {i} exited ({status}); see {}",
                     self.log(i).display()
                 );
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the relay in slot {i} did not start; see {}",
+                    "the relay in slot {i} did not start ({last}; {}); see {}",
+                    self.lab.describe(i),
                     self.log(i).display()
                 );
             }

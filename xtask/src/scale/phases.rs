@@ -1,6 +1,7 @@
 //! The measured phases on one network of `n` relay nodes: roles (bootstrap, storage, churn victims,
 //! adversaries), starting every node and waiting until each has found its peers through the DHT,
-//! the quiet baseline of received bytes, then steady, churn and malicious in turn.
+//! then steady, churn and malicious in turn, each after 5 quiet seconds that measure what nodes
+//! receive when no events flow.
 
 use std::{
     collections::BTreeMap,
@@ -19,7 +20,7 @@ use super::{
     options::Options,
     report,
     scenario::{self, Churn, Phase},
-    stop::{sleep, stop_requested},
+    stop::{hold, sleep, stop_requested},
 };
 use crate::cmd::step;
 
@@ -102,12 +103,9 @@ pub(crate) fn run(
     let mut cluster = Cluster::new(lab, dir, bins.clone(), common);
     let join = step(
         &format!("{n} relay nodes: start, join through the DHT"),
-        || start_all(&mut cluster, n, &storage_flags),
+        || start_all(&mut cluster, n, &storage_flags).inspect_err(|_| hold()),
     )?;
-    let baseline = step(
-        "quiet traffic per node (5 s), the baseline for bytes per event",
-        || quiet_baseline(lab, n),
-    )?;
+
     let mut results = Vec::new();
     for (k, phase) in phases.iter().enumerate() {
         if phase.name == "malicious" {
@@ -132,6 +130,9 @@ pub(crate) fn run(
                 },
             )?;
         }
+        // Received bytes per node with no events flowing, just before, to tell gossip from the
+        // rest (DHT, pings, the chain).
+        let baseline = quiet_baseline(lab, n)?;
         let mut result = step(&format!("phase: {}", phase.name), || {
             scenario::run(
                 &mut cluster,

@@ -13,6 +13,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) started: String,
     pub(crate) load_before: String,
     pub(crate) load_after: String,
+    /// Packets the kernel dropped for a full receive queue during the run (all of the machine's).
+    pub(crate) backlog_drops: u64,
     pub(crate) latency_model: Value,
     pub(crate) join: Value,
     pub(crate) phases: Vec<Value>,
@@ -22,6 +24,15 @@ pub(crate) struct Inputs<'a> {
 
 /// `{"n","p50","p90","p99","max","mean"}` of `values`, rounded to 0.1.
 pub(crate) fn summary(values: &mut [f64]) -> Value {
+    summary_to(values, 10.0)
+}
+
+/// [`summary`] rounded to 0.001, for small quantities (cores).
+pub(crate) fn summary_fine(values: &mut [f64]) -> Value {
+    summary_to(values, 1000.0)
+}
+
+fn summary_to(values: &mut [f64], scale: f64) -> Value {
     values.sort_by(f64::total_cmp);
     let pick = |p: f64| {
         if values.is_empty() {
@@ -30,7 +41,7 @@ pub(crate) fn summary(values: &mut [f64]) -> Value {
             values[(((values.len() - 1) as f64) * p).round() as usize]
         }
     };
-    let r = |v: f64| (v * 10.0).round() / 10.0;
+    let r = |v: f64| (v * scale).round() / scale;
     let mean = if values.is_empty() {
         0.0
     } else {
@@ -121,7 +132,12 @@ pub(crate) fn document(i: Inputs<'_>) -> Value {
     json!({
         "command": if o.quick { "cargo xtask scale --quick" } else { "cargo xtask scale" },
         "started": i.started,
-        "machine": { "cpus": cpus, "loadBefore": i.load_before, "loadAfter": i.load_after },
+        "machine": {
+            "cpus": cpus,
+            "loadBefore": i.load_before,
+            "loadAfter": i.load_after,
+            "packetsDroppedForAFullReceiveQueue": i.backlog_drops,
+        },
         "build": if o.release { "release" } else { "debug" },
         "nodes": o.nodes,
         "publishSecondsPerPhase": o.publish.as_secs(),

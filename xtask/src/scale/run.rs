@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{
     chain::{Chain, path_str},
     latency,
-    netns::Lab,
+    netns::{self, Lab},
     nodes::Binaries,
     options::Options,
     phases, report, scaling,
@@ -21,6 +21,7 @@ use crate::cmd::{capture, step, target_dir};
 pub(crate) fn run(root: &Path, o: &Options, bins: &Binaries, dir: &Path) -> Result<()> {
     let started = report::now_utc();
     let load_before = report::loadavg();
+    let drops_before = netns::backlog_drops();
     let n = o.nodes;
     let lab = step(
         &format!("lab network: a bridge and {n} namespaces, and one for the chain"),
@@ -84,6 +85,7 @@ pub(crate) fn run(root: &Path, o: &Options, bins: &Binaries, dir: &Path) -> Resu
         started,
         load_before,
         load_after: report::loadavg(),
+        backlog_drops: netns::backlog_drops().saturating_sub(drops_before),
         latency_model,
         join,
         phases: results,

@@ -59,6 +59,8 @@ pub(crate) const PUBLISHER_KEY: &str =
 struct Snapshot {
     metrics: BTreeMap<usize, BTreeMap<String, f64>>,
     received: BTreeMap<usize, u64>,
+    /// (process id, CPU seconds) per slot.
+    cpu: BTreeMap<usize, (Option<u32>, f64)>,
     at: Option<Instant>,
 }
 
@@ -72,6 +74,9 @@ fn snapshot(cluster: &Cluster<'_>, lab: &super::netns::Lab, slots: &[usize]) -> 
             s.metrics.insert(i, m);
         }
         s.received.insert(i, lab.received_bytes(i));
+        if let Some(cpu) = cluster.cpu_seconds(i) {
+            s.cpu.insert(i, (cluster.pid(i), cpu));
+        }
     }
     s
 }
@@ -256,6 +261,15 @@ fn node_figures(
     };
     let wire = report["wireBytes"].as_f64().unwrap_or(0.0);
     let (mut rss, mut gossip_in, mut copies) = (Vec::new(), Vec::new(), Vec::new());
+    // CPU over the phase, for nodes that ran through it (a restarted one has a new process).
+    let mut cores: Vec<f64> = slots
+        .iter()
+        .filter_map(|i| {
+            let (pid_before, a) = before.cpu.get(i)?;
+            let (pid_after, b) = after.cpu.get(i)?;
+            (pid_before == pid_after && secs > 0.0).then(|| (b - a) / secs)
+        })
+        .collect();
     let mut peers: Vec<f64> = slots
         .iter()
         .filter_map(|i| before.metrics.get(i)?.get("rivulet_peers").copied())
@@ -294,6 +308,7 @@ fn node_figures(
         "honestNodes": slots.len(),
         "peersPerNodeAtStart": crate::scale::report::summary(&mut peers),
         "memoryMiB": crate::scale::report::summary(&mut rss),
+        "cpuCoresPerNode": crate::scale::report::summary_fine(&mut cores),
         "uniqueGossipEventsPerNode": crate::scale::report::summary(&mut gossip_in),
         "receivedBytesPerUniqueEventOverWireSize": crate::scale::report::summary(&mut copies),
         "duplicatesPastGossipsubCache": duplicates,

@@ -31,3 +31,15 @@ pub(crate) fn sleep(d: Duration) -> Result<()> {
         std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
+
+/// With `RIVULET_SCALE_HOLD_SECS` set, keeps the lab up that long after a failure, for a look inside
+/// (`ip netns exec rv<pid>n<slot> …`).
+pub(crate) fn hold() {
+    if let Some(secs) = std::env::var("RIVULET_SCALE_HOLD_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        eprintln!("holding the lab for {secs} s (RIVULET_SCALE_HOLD_SECS; Ctrl-C ends it)");
+        let _ = sleep(Duration::from_secs(secs));
+    }
+}

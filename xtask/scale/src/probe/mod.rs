@@ -224,10 +224,7 @@ fn report(
                 .map_or(0, |s| s.iter().filter(|e| e.acked).count() as u64)
         })
         .sum();
-    let gaps = filled
-        .iter()
-        .filter(|f| f.expected > f.live_received)
-        .count();
+    let gaps = filled.iter().filter(|f| f.expected > f.before_fill).count();
     json!({
         "parts": targets.len(),
         "wireBytes": publishers.iter().map(|p| p.wire_bytes).max().unwrap_or(0),
