@@ -20,6 +20,7 @@
 
 mod cgroup;
 mod chain;
+mod copies;
 mod latency;
 mod netns;
 mod nodes;

@@ -1,7 +1,6 @@
 //! The measured phases on one network of `n` relay nodes: roles (bootstrap, storage, churn victims,
 //! adversaries), starting every node and waiting until each has found its peers through the DHT,
-//! then steady, churn and malicious in turn, each after 5 quiet seconds that measure what nodes
-//! receive when no events flow.
+//! then steady (followed by a burst that counts gossip copies), churn and malicious in turn.
 
 use std::{
     collections::BTreeMap,
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{
     chain::{Chain, path_str},
-    latency,
+    copies, latency,
     netns::Lab,
     nodes::{Binaries, Cluster, Kind},
     options::Options,
@@ -89,7 +88,13 @@ pub(crate) fn run(
     });
 
     let config = dir.join("node.toml");
-    std::fs::write(&config, "[http]\nws_frames_per_second = 100000\n")?;
+    // No per-connection frame limit for the probe's publishers (bursts of 200/s); the registry read
+    // every 5 s rather than every second: permissions do not change during a run, and a hundred
+    // nodes polling one anvil every second cost CPU the nodes need.
+    std::fs::write(
+        &config,
+        "[http]\nws_frames_per_second = 100000\n[chain]\nsync_interval_ms = 5000\n",
+    )?;
     let common = vec![
         "--chain.deployment".to_owned(),
         path_str(&chain.deployment)?.to_owned(),
@@ -130,20 +135,18 @@ pub(crate) fn run(
                 },
             )?;
         }
-        // Received bytes per node with no events flowing, just before, to tell gossip from the
-        // rest (DHT, pings, the chain).
-        let baseline = quiet_baseline(lab, n)?;
         let mut result = step(&format!("phase: {}", phase.name), || {
-            scenario::run(
-                &mut cluster,
-                lab,
-                &bins.scale,
-                dir,
-                phase,
-                &baseline,
-                100 + k as u64,
-            )
+            scenario::run(&mut cluster, lab, &bins.scale, dir, phase, 100 + k as u64)
         })?;
+        if phase.name == "steady" {
+            let copies = step(
+                "gossip copies per node: a burst on one part, against the quiet before it",
+                || copies::measure(&cluster, lab, &bins.scale, dir, phase),
+            )?;
+            if let Some(obj) = result.as_object_mut() {
+                obj.insert("gossipCopies".into(), copies);
+            }
+        }
         if phase.name == "churn" {
             // Restarted nodes must be up again before the next phase.
             for &v in &phase
@@ -249,15 +252,4 @@ fn start_all(
         "peersPerNode": report::summary(&mut peers),
         "notJoined": not_joined,
     }))
-}
-
-/// Each slot's received bytes per second over 5 s with no events flowing.
-fn quiet_baseline(lab: &Lab, n: usize) -> Result<BTreeMap<usize, f64>> {
-    let before: Vec<u64> = (0..n).map(|i| lab.received_bytes(i)).collect();
-    let t = Instant::now();
-    sleep(Duration::from_secs(5))?;
-    let secs = t.elapsed().as_secs_f64();
-    Ok((0..n)
-        .map(|i| (i, (lab.received_bytes(i) - before[i]) as f64 / secs))
-        .collect())
 }

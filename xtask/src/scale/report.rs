@@ -182,7 +182,7 @@ pub(crate) fn human(doc: &Value) -> String {
     }
     for p in doc["phases"].as_array().into_iter().flatten() {
         out += &format!(
-            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB\n",
+            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB, CPU p50 {} cores\n",
             p["phase"].as_str().unwrap_or(""),
             p["timeToDataMs"]["p50"],
             p["timeToDataMs"]["p99"],
@@ -193,7 +193,16 @@ pub(crate) fn human(doc: &Value) -> String {
             p["forgedDelivered"],
             p["unpermittedDelivered"],
             p["nodes"]["memoryMiB"]["p50"],
+            p["nodes"]["cpuCoresPerNode"]["p50"],
         );
+        if let Some(c) = p.get("gossipCopies") {
+            out += &format!(
+                "            gossip copies per event per node p50 {} (p90 {}, {} member nodes)\n",
+                c["copiesPerEventPerNode"]["p50"],
+                c["copiesPerEventPerNode"]["p90"],
+                c["memberNodes"]
+            );
+        }
     }
     for s in doc["linearScaling"]["steps"]
         .as_array()

@@ -56,15 +56,19 @@ pub(crate) const PUBLISHER_KEY: &str =
 
 /// Counters read from every node.
 #[derive(Clone, Debug, Default)]
-struct Snapshot {
-    metrics: BTreeMap<usize, BTreeMap<String, f64>>,
-    received: BTreeMap<usize, u64>,
+pub(crate) struct Snapshot {
+    pub(crate) metrics: BTreeMap<usize, BTreeMap<String, f64>>,
+    pub(crate) received: BTreeMap<usize, u64>,
     /// (process id, CPU seconds) per slot.
     cpu: BTreeMap<usize, (Option<u32>, f64)>,
-    at: Option<Instant>,
+    pub(crate) at: Option<Instant>,
 }
 
-fn snapshot(cluster: &Cluster<'_>, lab: &super::netns::Lab, slots: &[usize]) -> Snapshot {
+pub(crate) fn snapshot(
+    cluster: &Cluster<'_>,
+    lab: &super::netns::Lab,
+    slots: &[usize],
+) -> Snapshot {
     let mut s = Snapshot {
         at: Some(Instant::now()),
         ..Snapshot::default()
@@ -81,6 +85,41 @@ fn snapshot(cluster: &Cluster<'_>, lab: &super::netns::Lab, slots: &[usize]) -> 
     s
 }
 
+/// Starts `rivulet-scale probe` on `plan` (files named after `name` in `dir`); returns it and where
+/// its report goes.
+pub(crate) fn spawn_probe(
+    scale_bin: &Path,
+    dir: &Path,
+    name: &str,
+    plan: &Value,
+) -> Result<(KillOnDrop, std::path::PathBuf)> {
+    let plan_file = dir.join(format!("plan-{name}.json"));
+    std::fs::write(&plan_file, serde_json::to_vec_pretty(plan)?)?;
+    let report_file = dir.join(format!("probe-{name}.json"));
+    let probe = Command::new(scale_bin)
+        .args(["probe", "--plan"])
+        .arg(&plan_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&report_file)?))
+        .stderr(Stdio::from(std::fs::File::create(
+            dir.join(format!("probe-{name}.log")),
+        )?))
+        .spawn()
+        .context("cannot start the probe")?;
+    Ok((KillOnDrop(probe), report_file))
+}
+
+/// The probe's report.
+pub(crate) fn read_report(file: &Path) -> Result<Value> {
+    serde_json::from_str(
+        std::fs::read_to_string(file)?
+            .lines()
+            .last()
+            .unwrap_or("{}"),
+    )
+    .context("the probe's report")
+}
+
 /// The honest relay slots now running.
 pub(crate) fn honest(cluster: &Cluster<'_>, slots: usize) -> Vec<usize> {
     (0..slots)
@@ -88,15 +127,13 @@ pub(crate) fn honest(cluster: &Cluster<'_>, slots: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Runs `phase`; returns its figures. `baseline` is each slot's received bytes per second when
-/// quiet.
+/// Runs `phase`; returns its figures.
 pub(crate) fn run(
     cluster: &mut Cluster<'_>,
     lab: &super::netns::Lab,
     scale_bin: &Path,
     dir: &Path,
     phase: &Phase,
-    baseline: &BTreeMap<usize, f64>,
     seed: u64,
 ) -> Result<Value> {
     stop_requested()?;
@@ -135,23 +172,8 @@ pub(crate) fn run(
         "parts": parts,
         "subscribers": subscribers,
     });
-    let plan_file = dir.join(format!("plan-{}.json", phase.name));
-    std::fs::write(&plan_file, serde_json::to_vec_pretty(&plan)?)?;
-    let report_file = dir.join(format!("probe-{}.json", phase.name));
-
     let before = snapshot(cluster, lab, &honest_slots);
-    let mut probe = KillOnDrop(
-        Command::new(scale_bin)
-            .args(["probe", "--plan"])
-            .arg(&plan_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(&report_file)?))
-            .stderr(Stdio::from(std::fs::File::create(
-                dir.join(format!("probe-{}.log", phase.name)),
-            )?))
-            .spawn()
-            .context("cannot start the probe")?,
-    );
+    let (mut probe, report_file) = spawn_probe(scale_bin, dir, phase.name, &plan)?;
     let start = Instant::now();
     // Churn: (when, slot, kill or restart), in time order.
     let mut schedule: Vec<(Duration, usize, bool)> = Vec::new();
@@ -200,13 +222,7 @@ pub(crate) fn run(
         );
     }
     let after = snapshot(cluster, lab, &honest_slots);
-    let report: Value = serde_json::from_str(
-        std::fs::read_to_string(&report_file)?
-            .lines()
-            .last()
-            .unwrap_or("{}"),
-    )
-    .context("the probe's report")?;
+    let report = read_report(&report_file)?;
     let mut out = json!({ "phase": phase.name });
     let obj = out.as_object_mut().context("object")?;
     for (k, v) in report.as_object().context("the probe's report")? {
@@ -214,7 +230,7 @@ pub(crate) fn run(
     }
     obj.insert(
         "nodes".into(),
-        node_figures(cluster, &honest_slots, &before, &after, baseline, &report),
+        node_figures(cluster, &honest_slots, &before, &after),
     );
     if let Some(churn) = &phase.churn {
         // The restarted nodes must be back: up, and connected beyond their bootstrap peers.
@@ -242,8 +258,6 @@ fn node_figures(
     slots: &[usize],
     before: &Snapshot,
     after: &Snapshot,
-    baseline: &BTreeMap<usize, f64>,
-    report: &Value,
 ) -> Value {
     let secs = match (before.at, after.at) {
         (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
@@ -259,8 +273,7 @@ fn node_figures(
         };
         (get(after) - get(before)).max(0.0)
     };
-    let wire = report["wireBytes"].as_f64().unwrap_or(0.0);
-    let (mut rss, mut gossip_in, mut copies) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rss, mut gossip_in, mut received_kib_s) = (Vec::new(), Vec::new(), Vec::new());
     // CPU over the phase, for nodes that ran through it (a restarted one has a new process).
     let mut cores: Vec<f64> = slots
         .iter()
@@ -299,9 +312,8 @@ fn node_figures(
         }
         let received = after.received.get(&i).copied().unwrap_or(0) as f64
             - before.received.get(&i).copied().unwrap_or(0) as f64;
-        let payload_bytes = received - baseline.get(&i).copied().unwrap_or(0.0) * secs;
-        if unique >= 10.0 && wire > 0.0 {
-            copies.push(payload_bytes.max(0.0) / (unique * wire));
+        if secs > 0.0 {
+            received_kib_s.push(received / 1024.0 / secs);
         }
     }
     json!({
@@ -310,7 +322,7 @@ fn node_figures(
         "memoryMiB": crate::scale::report::summary(&mut rss),
         "cpuCoresPerNode": crate::scale::report::summary_fine(&mut cores),
         "uniqueGossipEventsPerNode": crate::scale::report::summary(&mut gossip_in),
-        "receivedBytesPerUniqueEventOverWireSize": crate::scale::report::summary(&mut copies),
+        "receivedKiBPerSecondPerNode": crate::scale::report::summary(&mut received_kib_s),
         "duplicatesPastGossipsubCache": duplicates,
         "refusedAtHonestNodes": refused,
     })
