@@ -217,8 +217,9 @@ pub(crate) fn human(doc: &Value) -> String {
     for run in doc["simulation"].as_array().into_iter().flatten() {
         for s in run["scenarios"].as_array().into_iter().flatten() {
             out += &format!(
-                "  simulated {:>5} nodes, {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}; copies per event {}\n",
+                "  simulated {:>5} nodes ({} peers), {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}; copies per event {}\n",
                 run["nodes"],
+                run["peersPerNode"]["p50"],
                 s["scenario"].as_str().unwrap_or(""),
                 s["timeToDataMs"]["p50"],
                 s["timeToDataMs"]["p99"],

@@ -66,8 +66,11 @@ pub(crate) fn run(root: &Path, o: &Options, bins: &Binaries, dir: &Path) -> Resu
         Some(step(
             "simulation: the gossip network at larger sizes",
             || {
+                // Calibrate only on a run where not every node was connected to every other.
                 let steady = results.iter().find(|p| p["phase"] == "steady");
-                let peers = steady.and_then(|p| p["nodes"]["peersPerNodeAtStart"]["p50"].as_f64());
+                let peers = steady
+                    .and_then(|p| p["nodes"]["peersPerNodeAtStart"]["p50"].as_f64())
+                    .filter(|p| *p < (n - 1) as f64);
                 simulate(
                     &bins.scale,
                     &latency_file,
@@ -103,9 +106,9 @@ pub(crate) fn run(root: &Path, o: &Options, bins: &Binaries, dir: &Path) -> Resu
     report::check_invariants(&doc)
 }
 
-/// `rivulet-scale sim` at each size; their reports.
-/// With `calibration` (the real run's median peers per node and its size), the simulated lookup
-/// connections match it.
+/// `rivulet-scale sim` at each size, twice: with only the connections discovery dials, and with
+/// kademlia's lookup connections too (at the estimated rate, or, with `calibration` — the real run's
+/// median peers per node and its size — at the rate that matches it); their reports.
 fn simulate(
     scale: &Path,
     latency_file: &Path,
@@ -115,27 +118,35 @@ fn simulate(
 ) -> Result<Value> {
     let mut runs = Vec::new();
     for &size in sizes {
-        stop_requested()?;
-        let mut args = vec![
-            "sim".to_owned(),
-            "--nodes".into(),
-            size.to_string(),
-            "--latency-model".into(),
-            path_str(latency_file)?.to_owned(),
-        ];
-        if quick {
-            args.extend(["--seconds".into(), "20".into()]);
+        for lookups in [false, true] {
+            stop_requested()?;
+            let seconds = match (quick, size) {
+                (true, _) => 20,
+                (false, s) if s >= 10_000 => 30,
+                _ => 60,
+            };
+            let mut args = vec![
+                "sim".to_owned(),
+                "--nodes".into(),
+                size.to_string(),
+                "--latency-model".into(),
+                path_str(latency_file)?.to_owned(),
+                "--seconds".into(),
+                seconds.to_string(),
+            ];
+            match (lookups, calibration) {
+                (false, _) => args.extend(["--lookup-factor".into(), "0".into()]),
+                (true, Some((peers, nodes))) => args.extend([
+                    "--calibrate-peers".into(),
+                    peers.to_string(),
+                    "--calibrate-nodes".into(),
+                    nodes.to_string(),
+                ]),
+                (true, None) => {}
+            }
+            let out = capture(scale, &args.iter().map(String::as_str).collect::<Vec<_>>())?;
+            runs.push(serde_json::from_str::<Value>(out.trim()).context("the simulator's report")?);
         }
-        if let Some((peers, nodes)) = calibration {
-            args.extend([
-                "--calibrate-peers".into(),
-                peers.to_string(),
-                "--calibrate-nodes".into(),
-                nodes.to_string(),
-            ]);
-        }
-        let out = capture(scale, &args.iter().map(String::as_str).collect::<Vec<_>>())?;
-        runs.push(serde_json::from_str::<Value>(out.trim()).context("the simulator's report")?);
     }
     Ok(Value::Array(runs))
 }

@@ -62,8 +62,8 @@ pub(crate) struct SimArgs {
     /// Processing time of a hop, ms (validation and the event loop).
     #[arg(long, default_value_t = 1.0)]
     hop_ms: f64,
-    /// Peers from kademlia's lookups, as a factor of `20 (1 + log2 N)` per node (0: only the
-    /// connections discovery dials); the scale run measures it at 100 nodes.
+    /// Connections from kademlia's lookups: each node dials `factor × 20 (1 + log2 N)` random nodes
+    /// (0: only the connections discovery dials).
     #[arg(long, default_value_t = 1.0)]
     lookup_factor: f64,
     /// Instead of `--lookup-factor`: the factor that gives this many peers per node (median) at

@@ -7,9 +7,10 @@
 //!   to k = 20 of the nodes there, chosen at random;
 //! - what kademlia's lookups open: every 30 s a node bootstraps (a lookup of its own key and one of a
 //!   random key in each farther bucket, some 20 contacts each, so about `20 (1 + log2 N)` contacts a
-//!   round), and a connection stays up for 120 s idle. These are modelled as random extra peers,
-//!   `factor × 20 (1 + log2 N)` per node; the factor is measured: the scale run sets it so that the
-//!   simulated network at 100 nodes has as many peers per node as the real 100 processes had.
+//!   round), and a connection stays up for 120 s idle. These are modelled as random nodes each node
+//!   dials besides, `factor × 20 (1 + log2 N)` of them (one round's worth at factor 1); with the
+//!   connections others dial to it, a node has about twice that. At 100 nodes that connects every
+//!   node to every other, as the real 100 processes were.
 //!
 //! Also the latency model, the same rule as `rivulet_network::latency`.
 
@@ -70,9 +71,9 @@ impl Graph {
                 }
             }
         }
-        // Lookup contacts: each node opens half of its extra connections (the rest come to it).
+        // Lookup contacts: each node dials `extra` random nodes (others dial it too).
         for a in 0..n {
-            for _ in 0..extra.div_ceil(2) {
+            for _ in 0..extra {
                 let b = rng.below(n);
                 connect(&mut adj, a, b);
             }
@@ -83,7 +84,7 @@ impl Graph {
         Graph { adj }
     }
 
-    /// Extra peers per node from kademlia's lookups: `factor × 20 (1 + log2 n)`, at most `n - 1`.
+    /// Nodes each node dials for kademlia's lookups: `factor × 20 (1 + log2 n)`, at most `n - 1`.
     pub(crate) fn lookup_peers(n: usize, factor: f64) -> usize {
         let per_round = 20.0 * (1.0 + (n.max(2) as f64).log2());
         ((factor * per_round).round() as usize).min(n.saturating_sub(1))
