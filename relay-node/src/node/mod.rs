@@ -76,7 +76,10 @@ impl Node {
         let key = identity::load_or_create(&dir.node_key())?;
         let publisher_key = identity::load_or_create_publisher(&dir.publisher_key())?;
         let peer_id = key.public().to_peer_id();
-        let store = Arc::new(Store::open(&dir.history())?);
+        let store = Arc::new(Store::open_with_cache(
+            &dir.history(),
+            config.store_cache_bytes,
+        )?);
         let deployment = Deployment::load(&config.deployment).with_context(
             || "run rivulet-deploy (or cargo xtask chain) first, or set chain.deployment",
         )?;
