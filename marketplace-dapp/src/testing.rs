@@ -1,5 +1,5 @@
 //! Helpers of the components' tests, which `wasm-bindgen-test` runs in headless Chromium: a fresh root
-//! element, a pause for Yew to render, typing into a field, reading text.
+//! element, a pause for Yew to render, typing into a field, clicking, reading text.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 use wasm_bindgen::JsCast;
@@ -42,5 +42,12 @@ pub(crate) async fn type_into(root: &web_sys::Element, selector: &str, text: &st
     input
         .dispatch_event(&web_sys::InputEvent::new("input").unwrap())
         .unwrap();
+    settle().await;
+}
+
+/// Clicks what `selector` finds.
+pub(crate) async fn click(root: &web_sys::Element, selector: &str) {
+    let element: web_sys::HtmlElement = find(root, selector).dyn_into().unwrap();
+    element.click();
     settle().await;
 }

@@ -235,3 +235,60 @@ fn not_connected(props: &AccountBarProps, connection: &UseStateHandle<Connection
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a failure report
+
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+    use crate::{
+        services::config::{Deployment, LOCAL_CHAIN_ID},
+        testing::{root, settle},
+    };
+
+    fn config(chain_id: u64) -> Rc<Config> {
+        Rc::new(Config {
+            nodes: Vec::new(),
+            rpc_url: "http://127.0.0.1:1".into(),
+            deployment: Deployment {
+                chain_id,
+                stream_registry: String::new(),
+                marketplace: String::new(),
+                data_token: String::new(),
+                start_block: 0,
+            },
+        })
+    }
+
+    async fn bar(chain_id: u64) -> web_sys::Element {
+        let root = root();
+        yew::Renderer::<AccountBar>::with_root_and_props(
+            root.clone(),
+            AccountBarProps {
+                config: config(chain_id),
+                wallets: Rc::default(),
+                account: None,
+                refresh: 0,
+                on_account: Callback::noop(),
+                on_changed: Callback::noop(),
+            },
+        )
+        .render();
+        settle().await;
+        root
+    }
+
+    #[wasm_bindgen_test]
+    async fn without_a_wallet_the_local_chain_offers_the_development_account() {
+        let root = bar(LOCAL_CHAIN_ID).await;
+        let text = root.text_content().unwrap();
+        assert!(text.contains("No wallet found in this browser."), "{text}");
+        assert!(root.query_selector("#dev-account").unwrap().is_some());
+        assert!(root.query_selector(".connect-wallet").unwrap().is_none());
+
+        let elsewhere = bar(1).await;
+        assert!(elsewhere.query_selector("#dev-account").unwrap().is_none());
+    }
+}

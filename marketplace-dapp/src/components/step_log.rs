@@ -35,3 +35,59 @@ pub(crate) fn step_log(props: &StepLogProps) -> Html {
         </>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a failure report
+
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+    use crate::testing::{find, root, settle, texts};
+
+    #[wasm_bindgen_test]
+    async fn steps_then_an_error_sentence() {
+        let root = root();
+        yew::Renderer::<StepLog>::with_root_and_props(
+            root.clone(),
+            StepLogProps {
+                steps: vec!["Signed the permit.".into(), "Transaction sent.".into()],
+                outcome: Some(Err(DappError::Rejected)),
+                error_class: classes!("buy-error"),
+            },
+        )
+        .render();
+        settle().await;
+        assert_eq!(
+            texts(&root, ".steps li"),
+            ["Signed the permit.", "Transaction sent."]
+        );
+        let error = find(&root, ".error.buy-error[role=alert]");
+        assert!(
+            error
+                .text_content()
+                .unwrap()
+                .contains("You rejected the request")
+        );
+        assert!(root.query_selector(".receipt").unwrap().is_none());
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_receipt() {
+        let root = root();
+        yew::Renderer::<StepLog>::with_root_and_props(
+            root.clone(),
+            StepLogProps {
+                steps: Vec::new(),
+                outcome: Some(Ok("Created 0xab/air.".into())),
+                error_class: Classes::new(),
+            },
+        )
+        .render();
+        settle().await;
+        assert_eq!(
+            find(&root, ".receipt[role=status]").text_content().unwrap(),
+            "Created 0xab/air."
+        );
+    }
+}

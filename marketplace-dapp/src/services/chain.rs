@@ -325,3 +325,64 @@ impl Chain {
         Ok(self.registry.set_price(id, price_per_second).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The client's errors and steps as the pages show them (run in Chromium with the components' tests).
+
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn client_errors_become_typed_errors() {
+        let rejected = LiteError::Rpc {
+            code: 4001,
+            message: "User rejected".into(),
+            data: None,
+        };
+        assert_eq!(DappError::from(rejected), DappError::Rejected);
+        let paused = LiteError::Reverted("ProductIsPaused: product 3 is paused".into());
+        assert!(matches!(
+            DappError::from(paused),
+            DappError::Reverted { name, .. } if name == "ProductIsPaused"
+        ));
+        let wrong = LiteError::WrongChain {
+            expected: 31337,
+            actual: 1,
+        };
+        assert_eq!(
+            DappError::from(wrong),
+            DappError::WrongChain {
+                expected: 31337,
+                actual: 1
+            }
+        );
+        let other = LiteError::Rpc {
+            code: -32000,
+            message: "nonce too low".into(),
+            data: None,
+        };
+        assert_eq!(
+            DappError::from(other).to_string(),
+            "JSON-RPC error -32000: nonce too low."
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn steps_read_as_sentences() {
+        let confirmed = step(TxStep::Confirmed {
+            what: "buyWithPermit".into(),
+            hash: "0x00".into(),
+            block: 7,
+        });
+        assert_eq!(confirmed.to_string(), "Confirmed in block 7: the purchase.");
+        assert!(
+            step(TxStep::SignatureRequested {
+                what: "permit".into()
+            })
+            .to_string()
+            .contains("wallet")
+        );
+    }
+}
