@@ -133,14 +133,11 @@ fn connect(
     let (w, config, connection) = (w.clone(), props.config.clone(), connection.clone());
     let on_account = props.on_account.clone();
     let on_switch = {
-        let account = props.account.clone();
         let on_account = on_account.clone();
         let connection = connection.clone();
         Callback::from(move |()| {
-            // The wallet switched account or chain: connect again with what it now has.
-            if let Some(account) = &account {
-                account.disconnect();
-            }
+            // The wallet switched account or chain (the account's client has stopped): connect again
+            // with what it now has.
             on_account.emit(None);
             connection.set(Connection::Switched);
         })

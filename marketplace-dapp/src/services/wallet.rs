@@ -189,7 +189,8 @@ pub(crate) async fn dev_account(config: &Config) -> Result<Account, DappError> {
 
 /// Connects `wallet`: asks for its account, checks its chain (`DappError::WrongChain` when it is on
 /// another: the page offers to [switch](switch_chain)), has it authorise a session key for the network,
-/// and calls `changed` when the wallet switches account or chain later.
+/// and, when the wallet switches account or chain later, stops the account's network client and calls
+/// `changed`.
 pub(crate) async fn connect(
     config: &Config,
     wallet: &Wallet,
@@ -239,14 +240,15 @@ pub(crate) async fn connect(
         Err(e) => (None, Some(DappError::from(e))),
     };
     let network = Network::new(config, Some(key.to_bytes()), authorisation)?;
-    watch(wallet, changed);
-    Ok(Account(Rc::new(Inner {
+    let account = Account(Rc::new(Inner {
         address: account,
         label: wallet.name.clone(),
         chain: chain_access,
         network,
         session_note,
-    })))
+    }));
+    watch(wallet, &account, changed);
+    Ok(account)
 }
 
 /// Asks the wallet to switch to the deployment's chain, adding it first when the wallet does not know
@@ -284,8 +286,9 @@ pub(crate) async fn switch_chain(config: &Config, wallet: &Wallet) -> Result<(),
     }
 }
 
-/// Calls `changed` when the wallet switches account or chain (EIP-1193 events).
-fn watch(wallet: &Wallet, changed: Callback<()>) {
+/// When the wallet switches account or chain (EIP-1193 events), lets go of `account` (its network
+/// client stops: it read as the old account) and calls `changed`.
+fn watch(wallet: &Wallet, account: &Account, changed: Callback<()>) {
     let Some(on) = Reflect::get(&wallet.provider, &"on".into())
         .ok()
         .and_then(|f| f.dyn_into::<Function>().ok())
@@ -294,7 +297,14 @@ fn watch(wallet: &Wallet, changed: Callback<()>) {
     };
     for event in ["accountsChanged", "chainChanged"] {
         let changed = changed.clone();
-        let handler = Closure::<dyn Fn(JsValue)>::new(move |_| changed.emit(()));
+        // Weak: the handler outlives the account.
+        let account = Rc::downgrade(&account.0);
+        let handler = Closure::<dyn Fn(JsValue)>::new(move |_| {
+            if let Some(account) = account.upgrade() {
+                account.network.destroy();
+            }
+            changed.emit(());
+        });
         let _ = on.call2(&wallet.provider, &event.into(), handler.as_ref());
         // The provider holds it for the page's lifetime.
         handler.forget();
