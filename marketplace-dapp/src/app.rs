@@ -1,7 +1,7 @@
 //! The shell and the routes: the configuration and the products loaded from the chain (again after
 //! each change), the wallets found, the account, the header (navigation and `AccountBar`), and the
-//! switch from the location hash's [`Route`] to its page. Routing is by hand (`use_route`): four hash
-//! routes did not earn yew-router's bytes.
+//! switch from the location hash's [`Route`] to its page. Routing is by hand (`use_route`): yew-router's
+//! `HashRouter` cost about 25 KB of the gzipped wasm for four hash routes.
 
 use std::{cell::RefCell, rc::Rc};
 

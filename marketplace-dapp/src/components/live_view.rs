@@ -4,6 +4,8 @@
 //! only, when nobody stores it, and when the relay nodes end the subscription. Used for public previews
 //! and for licensed streams alike; the network is reached through `services::network`.
 
+use std::collections::VecDeque;
+
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
@@ -76,6 +78,73 @@ fn row(live: Live) -> Option<(Row, Vec<(String, f64)>)> {
     })
 }
 
+/// What the view says about its subscription.
+fn status(state: &State, unstored: bool) -> Html {
+    match state {
+        State::Connecting => html! { <p class="status">{ "Connecting to the network…" }</p> },
+        State::Live => html! {
+            <p class="status live">{ "Live: each event's signature verified in this page" }
+                if unstored { <span class="note">{ " (no relay node stores this stream, so there is no history: new events only)" }</span> }
+            </p>
+        },
+        State::Restricted => html! {
+            <p class="restricted">{ "This stream is for licence holders: its events are not public, so there is no preview." }</p>
+        },
+        State::Ended(reason) => html! {
+            <p class="ended" role="status">{ format!("Delivery stopped: the relay nodes ended the subscription ({reason}). A licence that lapsed can be extended under My licences.") }</p>
+        },
+        State::Failed(e) => {
+            html! { <p class="error" role="alert">{ format!("No live data: {e}") }</p> }
+        }
+    }
+}
+
+/// A chart per series: its last values as a line, the latest as a number.
+fn charts(series: &[(String, VecDeque<f64>)]) -> Html {
+    if series.is_empty() {
+        return html! {};
+    }
+    html! {
+        <div class="charts">
+            { for series.iter().map(|(name, points)| {
+                let values: Vec<f64> = points.iter().copied().collect();
+                let latest = values.last().copied().unwrap_or_default();
+                html! {
+                    <figure class="chart">
+                        <svg viewBox="0 0 300 60" preserveAspectRatio="none" role="img"
+                            aria-label={format!("{name} over the last {} events", values.len())}>
+                            <polyline fill="none" stroke="currentColor" stroke-width="1.5"
+                                points={polyline(&values, 300.0, 56.0)} />
+                        </svg>
+                        <figcaption>{ format!("{name}: {latest}") }</figcaption>
+                    </figure>
+                }
+            }) }
+        </div>
+    }
+}
+
+/// The rows as a table, newest first.
+fn events(rows: &[Row]) -> Html {
+    html! {
+        <table class="events">
+            <thead><tr><th>{ "Time" }</th><th>{ "Publisher" }</th><th>{ "Verified" }</th><th>{ "Content" }</th></tr></thead>
+            <tbody>
+                { for rows.iter().map(|r| html! {
+                    <tr>
+                        <td>{ &r.time }</td>
+                        <td class="mono" title={r.publisher.clone()}>{ short(&r.publisher) }</td>
+                        <td class={if r.verification == Verification::Verified { "verified" } else { "unverified" }}>
+                            { r.verification.to_string() }
+                        </td>
+                        <td class="mono">{ &r.content }</td>
+                    </tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}
+
 /// The live view of one stream.
 #[function_component(LiveView)]
 pub(crate) fn live_view(props: &LiveViewProps) -> Html {
@@ -146,23 +215,7 @@ pub(crate) fn live_view(props: &LiveViewProps) -> Html {
         });
     }
     let feed = feed.borrow();
-    let status = match &*state {
-        State::Connecting => html! { <p class="status">{ "Connecting to the network…" }</p> },
-        State::Live => html! {
-            <p class="status live">{ "Live: each event's signature verified in this page" }
-                if *unstored { <span class="note">{ " (no relay node stores this stream, so there is no history: new events only)" }</span> }
-            </p>
-        },
-        State::Restricted => html! {
-            <p class="restricted">{ "This stream is for licence holders: its events are not public, so there is no preview." }</p>
-        },
-        State::Ended(reason) => html! {
-            <p class="ended" role="status">{ format!("Delivery stopped: the relay nodes ended the subscription ({reason}). A licence that lapsed can be extended under My licences.") }</p>
-        },
-        State::Failed(e) => {
-            html! { <p class="error" role="alert">{ format!("No live data: {e}") }</p> }
-        }
-    };
+    let status = status(&state, *unstored);
     let toggle = {
         let paused = paused.clone();
         let rows: Vec<Row> = feed.rows.iter().cloned().collect();
@@ -185,24 +238,7 @@ pub(crate) fn live_view(props: &LiveViewProps) -> Html {
                 if props.partitions > 1 { <span class="meta">{ format!(" · {} partitions", props.partitions) }</span> }
             </h3>
             { status }
-            if !feed.series.is_empty() {
-                <div class="charts">
-                    { for feed.series.iter().map(|(name, points)| {
-                        let values: Vec<f64> = points.iter().copied().collect();
-                        let latest = values.last().copied().unwrap_or_default();
-                        html! {
-                            <figure class="chart">
-                                <svg viewBox="0 0 300 60" preserveAspectRatio="none" role="img"
-                                    aria-label={format!("{name} over the last {} events", values.len())}>
-                                    <polyline fill="none" stroke="currentColor" stroke-width="1.5"
-                                        points={polyline(&values, 300.0, 56.0)} />
-                                </svg>
-                                <figcaption>{ format!("{name}: {latest}") }</figcaption>
-                            </figure>
-                        }
-                    }) }
-                </div>
-            }
+            { charts(&feed.series) }
             if !rows.is_empty() {
                 <p>
                     <button class="pause" onclick={toggle} aria-pressed={paused.is_some().to_string()}>
@@ -210,21 +246,7 @@ pub(crate) fn live_view(props: &LiveViewProps) -> Html {
                     </button>
                     if waiting > 0 { { format!(" {waiting} new events while paused") } }
                 </p>
-                <table class="events">
-                    <thead><tr><th>{ "Time" }</th><th>{ "Publisher" }</th><th>{ "Verified" }</th><th>{ "Content" }</th></tr></thead>
-                    <tbody>
-                        { for rows.iter().map(|r| html! {
-                            <tr>
-                                <td>{ &r.time }</td>
-                                <td class="mono" title={r.publisher.clone()}>{ short(&r.publisher) }</td>
-                                <td class={if r.verification == Verification::Verified { "verified" } else { "unverified" }}>
-                                    { r.verification.to_string() }
-                                </td>
-                                <td class="mono">{ &r.content }</td>
-                            </tr>
-                        }) }
-                    </tbody>
-                </table>
+                { events(&rows) }
             }
         </section>
     }

@@ -101,6 +101,90 @@ impl Runner {
     }
 }
 
+/// What the seller's components ask for, each run as one transaction.
+struct Actions {
+    on_sale: Callback<(u64, bool)>,
+    on_reprice: Callback<(u64, String)>,
+    on_create: Callback<NewStream>,
+    on_grant: Callback<DeviceForm>,
+    on_list: Callback<ProductForm>,
+}
+
+impl Actions {
+    /// Each request checked (where typed) and sent through `runner`, with its receipt.
+    fn new(runner: &Runner) -> Actions {
+        let on_sale = {
+            let runner = runner.clone();
+            Callback::from(move |(id, active): (u64, bool)| {
+                runner.start(Form::Products, move |account| async move {
+                    account.chain().set_on_sale(id, active).await?;
+                    Ok(if active {
+                        format!("Product {id} is on sale again.")
+                    } else {
+                        format!("Sales of product {id} are paused.")
+                    })
+                })
+            })
+        };
+        let on_reprice = {
+            let runner = runner.clone();
+            Callback::from(move |(id, price): (u64, String)| {
+                runner.start(Form::Products, move |account| async move {
+                    let per_second = price_per_second(&price)?;
+                    account.chain().set_price(id, per_second).await?;
+                    Ok(format!(
+                        "Product {id} now costs {} DATA per hour.",
+                        format_data(per_second * U256::from(3600u64), 6)
+                    ))
+                })
+            })
+        };
+        let on_create = {
+            let runner = runner.clone();
+            Callback::from(move |stream: NewStream| {
+                runner.start(Form::Stream, move |account| async move {
+                    let id = account.chain().create_stream(&stream).await?;
+                    Ok(format!("Created {id}."))
+                })
+            })
+        };
+        let on_grant = {
+            let runner = runner.clone();
+            Callback::from(move |form: DeviceForm| {
+                runner.start(Form::Device, move |account| async move {
+                    let grant = form.check()?;
+                    account.chain().grant_publish(&grant).await?;
+                    Ok(format!(
+                        "{} may now publish to {}.",
+                        grant.device, grant.stream
+                    ))
+                })
+            })
+        };
+        let on_list = {
+            let runner = runner.clone();
+            Callback::from(move |form: ProductForm| {
+                runner.start(Form::Product, move |account| async move {
+                    let product = form.check()?;
+                    let hourly = product.price_per_second * U256::from(3600u64);
+                    let id = account.chain().list_product(product).await?;
+                    Ok(format!(
+                        "Listed as product {id}: {} DATA per hour.",
+                        format_data(hourly, 6)
+                    ))
+                })
+            })
+        };
+        Actions {
+            on_sale,
+            on_reprice,
+            on_create,
+            on_grant,
+            on_list,
+        }
+    }
+}
+
 /// The seller's page.
 #[function_component(SellPage)]
 pub(crate) fn sell_page(props: &SellProps) -> Html {
@@ -143,68 +227,13 @@ pub(crate) fn sell_page(props: &SellProps) -> Html {
     };
     let busy = activity.outcome.is_none() && activity.form != Form::None;
 
-    let on_sale = {
-        let runner = runner.clone();
-        Callback::from(move |(id, active): (u64, bool)| {
-            runner.start(Form::Products, move |account| async move {
-                account.chain().set_on_sale(id, active).await?;
-                Ok(if active {
-                    format!("Product {id} is on sale again.")
-                } else {
-                    format!("Sales of product {id} are paused.")
-                })
-            })
-        })
-    };
-    let on_reprice = {
-        let runner = runner.clone();
-        Callback::from(move |(id, price): (u64, String)| {
-            runner.start(Form::Products, move |account| async move {
-                let per_second = price_per_second(&price)?;
-                account.chain().set_price(id, per_second).await?;
-                Ok(format!(
-                    "Product {id} now costs {} DATA per hour.",
-                    format_data(per_second * U256::from(3600u64), 6)
-                ))
-            })
-        })
-    };
-    let on_create = {
-        let runner = runner.clone();
-        Callback::from(move |stream: NewStream| {
-            runner.start(Form::Stream, move |account| async move {
-                let id = account.chain().create_stream(&stream).await?;
-                Ok(format!("Created {id}."))
-            })
-        })
-    };
-    let on_grant = {
-        let runner = runner.clone();
-        Callback::from(move |form: DeviceForm| {
-            runner.start(Form::Device, move |account| async move {
-                let grant = form.check()?;
-                account.chain().grant_publish(&grant).await?;
-                Ok(format!(
-                    "{} may now publish to {}.",
-                    grant.device, grant.stream
-                ))
-            })
-        })
-    };
-    let on_list = {
-        let runner = runner.clone();
-        Callback::from(move |form: ProductForm| {
-            runner.start(Form::Product, move |account| async move {
-                let product = form.check()?;
-                let hourly = product.price_per_second * U256::from(3600u64);
-                let id = account.chain().list_product(product).await?;
-                Ok(format!(
-                    "Listed as product {id}: {} DATA per hour.",
-                    format_data(hourly, 6)
-                ))
-            })
-        })
-    };
+    let Actions {
+        on_sale,
+        on_reprice,
+        on_create,
+        on_grant,
+        on_list,
+    } = Actions::new(&runner);
 
     let (streams, sales) = match &*data {
         Some(Ok(d)) => (d.streams.clone(), d.sales.clone()),
