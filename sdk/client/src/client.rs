@@ -26,9 +26,8 @@ use crate::{
     driver::{Command, DELIVERY_QUEUE, Driver},
     error::ClientError,
     keys::KeyStore,
-    persistence::SaveState,
     runtime,
-    vault::KeyVault,
+    vault::{KeyVault, SaveState},
 };
 
 /// Commands waiting for the driver before callers wait too.
