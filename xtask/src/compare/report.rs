@@ -18,6 +18,8 @@ struct Row {
     rivulet: Option<f64>,
     peer: &'static str,
     value: Option<f64>,
+    /// Events lost in the runs behind the figure: (Rivulet's, the peer's).
+    lost: (u64, u64),
 }
 
 impl Row {
@@ -40,6 +42,10 @@ impl Row {
 /// Messages per second delivered to each subscriber of a run (deliveries / subscribers).
 fn per_subscriber(run: &Value) -> Option<f64> {
     Some(run["deliveriesPerSecond"].as_f64()? / run["subscribers"].as_f64()?.max(1.0))
+}
+
+fn lost(run: &Value) -> u64 {
+    run["lost"].as_u64().unwrap_or(0)
 }
 
 fn ms(run: &Value, p: &str) -> Option<f64> {
@@ -121,6 +127,7 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
                 rivulet: get(&r[rivulet_run]),
                 peer,
                 value: get(&brokers[key][broker_run]),
+                lost: (lost(&r[rivulet_run]), lost(&brokers[key][broker_run])),
             });
         }
     }
@@ -135,63 +142,90 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
         (b, c) => b.or(c),
     };
     let join = r["join"]["firstEventMs"]["p50"].as_f64();
-    let streamr_rows: [(&str, Better, Option<f64>, Option<f64>); 9] = [
+    // Streamr's runs count what each subscriber received; its figures are null when one fell short.
+    let short = |phase: &str| {
+        let run = &streamr["reps"][0][phase];
+        let wanted = run["n"].as_u64().unwrap_or(0) * 2;
+        let got: u64 = run["received"]
+            .as_array()
+            .map_or(wanted, |a| a.iter().filter_map(Value::as_u64).sum());
+        wanted.saturating_sub(got)
+    };
+    let paced = |run: &str, p: &str| ms(&r[run], p);
+    // (figure, better, Rivulet's, Streamr's, (Rivulet's run, Streamr's phase))
+    type Figure<'a> = (
+        &'a str,
+        Better,
+        Option<f64>,
+        Option<f64>,
+        (&'a str, &'a str),
+    );
+    let streamr_rows: [Figure; 9] = [
         (
             "A: throughput, msg/s (subscribers trust)",
             Higher,
             per_subscriber(&r["3nodes_max_trust"]),
             m["A_msgsPerS"].as_f64(),
+            ("3nodes_max_trust", "A"),
         ),
         (
             "C1: throughput, msg/s (subscribers verify)",
             Higher,
             per_subscriber(&r["3nodes_max_verify"]),
             m["C1_msgsPerS"].as_f64(),
+            ("3nodes_max_verify", "C1"),
         ),
         (
             "B: p50 latency at 1,000 msg/s, ms",
             Lower,
-            ms(&r["3nodes_paced_trust"], "p50"),
+            paced("3nodes_paced_trust", "p50"),
             us("B_p50us"),
+            ("3nodes_paced_trust", "B"),
         ),
         (
             "B: p99 latency at 1,000 msg/s, ms",
             Lower,
-            ms(&r["3nodes_paced_trust"], "p99"),
+            paced("3nodes_paced_trust", "p99"),
             us("B_p99us"),
+            ("3nodes_paced_trust", "B"),
         ),
         (
             "C2: p50 latency, verifying, ms",
             Lower,
-            ms(&r["3nodes_paced_verify"], "p50"),
+            paced("3nodes_paced_verify", "p50"),
             us("C2_p50us"),
+            ("3nodes_paced_verify", "C2"),
         ),
         (
             "C2: p99 latency, verifying, ms",
             Lower,
-            ms(&r["3nodes_paced_verify"], "p99"),
+            paced("3nodes_paced_verify", "p99"),
             us("C2_p99us"),
+            ("3nodes_paced_verify", "C2"),
         ),
         (
             "node start → first peer, ms",
             Lower,
             first_peer,
             m["nodeStartMs"].as_f64(),
+            ("", ""),
         ),
         (
             "join a stream part → first neighbour/event, ms",
             Lower,
             join,
             m["joinToFirstNeighborMs"].as_f64(),
+            ("join", ""),
         ),
         (
             "start + join, ms",
             Lower,
             first_peer.zip(join).map(|(a, b)| a + b),
             m["startPlusJoinFirstNeighborMs"].as_f64(),
+            ("join", ""),
         ),
     ];
-    for (figure, better, rivulet, value) in streamr_rows {
+    for (figure, better, rivulet, value, (rivulet_run, phase)) in streamr_rows {
         rows.push(Row {
             shape: "Streamr's shape: 3 nodes, 2 subscribers",
             figure,
@@ -199,6 +233,10 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
             rivulet,
             peer: "Streamr",
             value,
+            lost: (
+                lost(&r[rivulet_run]),
+                if phase.is_empty() { 0 } else { short(phase) },
+            ),
         });
     }
     rows
@@ -239,11 +277,17 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
             shape = row.shape;
             println!("-- {shape}");
         }
-        let verdict = match row.ahead() {
-            Some(true) => "ahead",
-            Some(false) => "behind",
-            None => "",
+        let mut verdict = match row.ahead() {
+            Some(true) => "ahead".to_owned(),
+            Some(false) => "behind".to_owned(),
+            None => String::new(),
         };
+        if row.lost.0 > 0 {
+            verdict.push_str(&format!(" (Rivulet lost {})", row.lost.0));
+        }
+        if row.lost.1 > 0 {
+            verdict.push_str(&format!(" ({} lost {})", row.peer, row.lost.1));
+        }
         println!(
             "{:<50} {:>10}  {:<10} {:>10} {:>9}  {verdict}",
             row.figure,
@@ -287,10 +331,55 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
             "peerValue": r.value,
             "ratio": r.ratio(),
             "ahead": r.ahead(),
+            "lost": { "rivulet": r.lost.0, "peer": r.lost.1 },
         })).collect::<Vec<_>>(),
         "goals": {
             "aheadOfStreamr": { "ahead": ahead, "of": streamr_rows.len() },
             "forwardingVsNats": forwarding.iter().map(|(f, r)| json!({ "figure": f, "ratio": r, "within2x": r.map(|r| r >= 0.5) })).collect::<Vec<_>>(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Better, rows, show};
+
+    #[test]
+    fn ratios_are_rivulet_over_peer_and_ahead_follows_the_better_direction() {
+        let brokers = json!({ "nats": { "1to1_max": { "deliveriesPerSecond": 1000.0, "subscribers": 1 },
+                                        "1to1_paced": { "latencyMs": { "p50": 0.1 } } } });
+        let rivulet = json!({ "runs": {
+            "1node_1to1_max_trust": { "deliveriesPerSecond": 500.0, "subscribers": 1, "lost": 3 },
+            "1node_1to1_paced_trust": { "latencyMs": { "p50": 0.05 } },
+            "3nodes_max_trust": { "deliveriesPerSecond": 4000.0, "subscribers": 2 },
+        } });
+        let streamr = json!({ "medians": { "A_msgsPerS": 1000.0 },
+                              "reps": [{ "A": { "n": 10, "received": [10, 9] } }] });
+        let rows = rows(&brokers, &rivulet, &streamr);
+        let find = |figure: &str, peer: &str| {
+            rows.iter()
+                .find(|r| r.figure.starts_with(figure) && r.peer == peer)
+                .expect("row")
+        };
+        let throughput = find("1→1 throughput, msg/s (subscriber trusts", "NATS");
+        assert_eq!(throughput.ratio(), Some(0.5));
+        assert_eq!(throughput.ahead(), Some(false));
+        assert_eq!(throughput.lost, (3, 0));
+        let latency = find("1→1 p50", "NATS");
+        assert!(latency.better == Better::Lower && latency.ahead() == Some(true));
+        let a = find("A:", "Streamr");
+        assert_eq!((a.ratio(), a.lost), (Some(2.0), (0, 1)));
+        assert_eq!(find("1→1 p50", "mosquitto").ratio(), None);
+    }
+
+    #[test]
+    fn numbers_are_shown_readably() {
+        assert_eq!(show(Some(1_330_685.4)), "1,330,685");
+        assert_eq!(show(Some(123.4)), "123");
+        assert_eq!(show(Some(47.04)), "47.0");
+        assert_eq!(show(Some(0.324)), "0.32");
+        assert_eq!(show(None), "—");
+    }
 }
