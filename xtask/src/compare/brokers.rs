@@ -11,7 +11,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::machine::Snapshot;
+use super::machine::measured;
 use crate::cmd::{KillOnDrop, capture, output, run, step};
 
 /// The Debian packages and the programs they install.
@@ -139,37 +139,36 @@ fn start(name: &str, dir: &Path) -> Result<(KillOnDrop, String)> {
 }
 
 /// Measures NATS and mosquitto, one after the other; each run's JSON (from `broker-load`) with the
-/// machine's load during it, by broker and run name.
-pub(super) fn measure(load: &Path, dir: &Path) -> Result<Value> {
+/// machine's load during it, by broker and run name. `wait`: see [`measured`].
+pub(super) fn measure(load: &Path, dir: &Path, wait: bool) -> Result<Value> {
     let mut all = Map::new();
     for (name, protocol) in [("nats", "nats"), ("mosquitto", "mqtt")] {
         let (_broker, addr) = start(name, dir)?;
         let mut runs = Map::new();
         for (run_name, subscribers, count, rate) in RUNS {
-            let before = Snapshot::now();
-            let out = capture(
-                load,
-                &[
-                    "--protocol",
-                    protocol,
-                    "--addr",
-                    &addr,
-                    "--subscribers",
-                    &subscribers.to_string(),
-                    "--count",
-                    &count.to_string(),
-                    "--rate",
-                    &rate.to_string(),
-                    "--payload",
-                    "200",
-                    "--timeout-secs",
-                    "30",
-                ],
-            )?;
-            let mut result: Value = serde_json::from_str(out.trim())
-                .with_context(|| format!("broker-load printed {out:?}"))?;
-            result["machine"] = before.report();
-            eprintln!("{name} {run_name}: {result}");
+            let result = measured(&format!("{name} {run_name}"), wait, |_| {
+                let out = capture(
+                    load,
+                    &[
+                        "--protocol",
+                        protocol,
+                        "--addr",
+                        &addr,
+                        "--subscribers",
+                        &subscribers.to_string(),
+                        "--count",
+                        &count.to_string(),
+                        "--rate",
+                        &rate.to_string(),
+                        "--payload",
+                        "200",
+                        "--timeout-secs",
+                        "30",
+                    ],
+                )?;
+                serde_json::from_str(out.trim())
+                    .with_context(|| format!("broker-load printed {out:?}"))
+            })?;
             runs.insert(run_name.to_owned(), result);
         }
         all.insert(name.to_owned(), Value::Object(runs));

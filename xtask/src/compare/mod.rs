@@ -5,11 +5,12 @@
 //! load during each run, to `$CARGO_TARGET_DIR/bench-compare.json`. Counts and durations are fixed;
 //! everything listens on 127.0.0.1 and is stopped when the run ends.
 //!
-//! `--wait-idle`: before each section, wait (up to 15 minutes) until no compiler runs and other
-//! processes use under 0.3 cores. `--only brokers,rivulet,streamr`: only those sections (the others'
+//! `--wait-idle`: before each measurement, wait (up to 5 minutes, 45 in all) until no compiler runs and
+//! other processes use under 0.25 cores, and measure again (3 attempts in all) when they used more
+//! during it; Streamr's bench is told to do the same (`--waitIdle 1 --maxAttempts 3`). `--only brokers,rivulet,streamr`: only those sections (the others'
 //! figures show as "—").
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
@@ -28,9 +29,6 @@ mod streamr;
 
 /// The sections, in the order they run.
 const SECTIONS: [&str; 3] = ["brokers", "rivulet", "streamr"];
-
-/// How long `--wait-idle` waits before each section at most.
-const IDLE_CAP: Duration = Duration::from_secs(15 * 60);
 
 fn now_utc() -> String {
     output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"])
@@ -87,23 +85,19 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
 
     let mut brokers = json!({});
     if runs("brokers") {
-        let idle = machine::settle("NATS and mosquitto", wait, IDLE_CAP);
-        brokers = step("NATS and mosquitto", || brokers::measure(&load, &dir))?;
-        brokers["idle"] = idle;
+        brokers = step("NATS and mosquitto", || brokers::measure(&load, &dir, wait))?;
     }
     let mut rivulet = json!({});
     if runs("rivulet") {
-        let idle = machine::settle("Rivulet", wait, IDLE_CAP);
         rivulet = step("Rivulet", || {
-            rivulet::measure(root, &dir.join("rivulet"), &relay, &deployer)
+            rivulet::measure(root, &dir.join("rivulet"), (&relay, &deployer), wait)
         })?;
-        rivulet["idle"] = idle;
     }
     let mut streamr = json!({});
     if runs("streamr") {
-        let idle = machine::settle("Streamr", wait, IDLE_CAP);
+        let idle = machine::settle("Streamr", wait);
         let before = machine::Snapshot::now();
-        streamr = step("Streamr's network layer", || streamr::measure(root))?;
+        streamr = step("Streamr's network layer", || streamr::measure(root, wait))?;
         streamr["machine"] = before.report();
         streamr["idle"] = idle;
     }
@@ -127,7 +121,6 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
         "table": table,
         "nats": brokers["nats"].take(),
         "mosquitto": brokers["mosquitto"].take(),
-        "brokersIdle": brokers["idle"].take(),
         "rivulet": rivulet,
         "streamr": streamr,
     });

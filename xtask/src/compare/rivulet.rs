@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::machine::Snapshot;
+use super::machine::measured;
 use crate::{
     bench::{BENCH_KEY, BenchChain},
     cmd::capture,
@@ -180,10 +180,17 @@ fn start_timed(
     Ok((node, times))
 }
 
-/// Starts the chain and three nodes and runs every measurement; the results as JSON.
-pub(super) fn measure(root: &Path, dir: &Path, relay: &Path, deployer: &Path) -> Result<Value> {
+/// Starts the chain and three nodes and runs every measurement; the results as JSON. `wait`: see
+/// [`measured`].
+pub(super) fn measure(
+    root: &Path,
+    dir: &Path,
+    (relay, deployer): (&Path, &Path),
+    wait: bool,
+) -> Result<Value> {
     std::fs::create_dir_all(dir)?;
-    let chain = BenchChain::start(root, dir, (relay, deployer), 2)?;
+    // Partition 0 for the load, 1..=3 for the join's attempts (each needs a part no node is in).
+    let chain = BenchChain::start(root, dir, (relay, deployer), 4)?;
     let config = chain.config.as_str();
     let (a, a_times) = start_timed(
         relay,
@@ -202,52 +209,53 @@ pub(super) fn measure(root: &Path, dir: &Path, relay: &Path, deployer: &Path) ->
             On::A => vec![&a.http],
             On::BC => vec![&b.http, &c.http],
         };
-        let (subscribers, count, rate, partition) = (
+        let (subscribers, count, rate) = (
             spec.subscribers.to_string(),
             spec.count.to_string(),
             spec.rate.to_string(),
-            spec.partition.to_string(),
         );
-        let mut args = vec![
-            "bench",
-            "--stream",
-            &chain.stream,
-            "--publish-node",
-            &a.http,
-            "--private-key",
-            BENCH_KEY,
-            "--subscribers",
-            &subscribers,
-            "--payload",
-            "200",
-            "--count",
-            &count,
-            "--rate",
-            &rate,
-            "--partition",
-            &partition,
-            "--timeout-secs",
-            "60",
-        ];
-        for node in &subscribe_on {
-            args.extend(["--subscribe-node", node]);
-        }
-        if !spec.verify {
-            args.push("--no-verify");
-        }
-        if spec.sign_inline {
-            args.push("--sign-inline");
-        }
-        let before = Snapshot::now();
-        let out = capture(relay, &args)?;
-        let mut result: Value = serde_json::from_str(out.trim())
-            .with_context(|| format!("relay-node bench printed {out:?}"))?;
-        result["nodes"] = json!(match spec.on {
-            On::A => 1,
-            On::BC => 3,
-        });
-        result["machine"] = before.report();
-        eprintln!("rivulet {}: {result}", spec.name);
+        let result = measured(&format!("rivulet {}", spec.name), wait, |attempt| {
+            let partition =
+                (spec.partition + if spec.partition > 0 { attempt } else { 0 }).to_string();
+            let mut args = vec![
+                "bench",
+                "--stream",
+                &chain.stream,
+                "--publish-node",
+                &a.http,
+                "--private-key",
+                BENCH_KEY,
+                "--subscribers",
+                &subscribers,
+                "--payload",
+                "200",
+                "--count",
+                &count,
+                "--rate",
+                &rate,
+                "--partition",
+                &partition,
+                "--timeout-secs",
+                "60",
+            ];
+            for node in &subscribe_on {
+                args.extend(["--subscribe-node", node]);
+            }
+            if !spec.verify {
+                args.push("--no-verify");
+            }
+            if spec.sign_inline {
+                args.push("--sign-inline");
+            }
+            let out = capture(relay, &args)?;
+            let mut result: Value = serde_json::from_str(out.trim())
+                .with_context(|| format!("relay-node bench printed {out:?}"))?;
+            result["nodes"] = json!(match spec.on {
+                On::A => 1,
+                On::BC => 3,
+            });
+            Ok(result)
+        })?;
         runs.insert(spec.name.to_owned(), result);
     }
     Ok(json!({
