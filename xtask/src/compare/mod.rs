@@ -8,11 +8,11 @@
 //! `--wait-idle`: before each measurement, wait (up to 5 minutes, 45 in all) until no compiler runs and
 //! other processes use under 0.25 cores, and measure again (3 attempts in all) when they used more
 //! during it; Streamr's bench is told to do the same (`--waitIdle 1 --maxAttempts 3`). `--only brokers,rivulet,streamr`: only those sections (the others'
-//! figures show as "—").
+//! figures show as "—"). `--from-json FILE`: print the table of a saved `bench-compare.json` again.
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::{
@@ -44,6 +44,10 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--wait-idle" => wait = true,
+            "--from-json" => {
+                let file = args.next().map(String::as_str).unwrap_or_default();
+                return reprint(Path::new(file));
+            }
             "--only" => {
                 let list = args.next().map(String::as_str).unwrap_or_default();
                 only = list.split(',').map(str::to_owned).collect();
@@ -52,7 +56,8 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
                 }
             }
             other => bail!(
-                "bench-compare: unknown option {other} (--wait-idle, --only brokers,rivulet,streamr)"
+                "bench-compare: unknown option {other} (--wait-idle, --only brokers,rivulet,streamr, \
+                 --from-json FILE)"
             ),
         }
     }
@@ -128,6 +133,19 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     std::fs::write(&out, serde_json::to_vec_pretty(&document)?)?;
     eprintln!("wrote {}", out.display());
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Prints the table of a saved run again (`--from-json FILE`), the figures chosen as a run now would.
+fn reprint(file: &Path) -> Result<()> {
+    let mut document: Value = serde_json::from_str(
+        &std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?,
+    )?;
+    streamr::least_disturbed(&mut document["streamr"]);
+    let brokers = json!({ "nats": document["nats"], "mosquitto": document["mosquitto"] });
+    eprintln!("{} (from {})", document["startedAt"], file.display());
+    report::print(&brokers, &document["rivulet"], &document["streamr"]);
     Ok(())
 }
 

@@ -140,5 +140,49 @@ pub(super) fn measure(root: &Path, wait: bool) -> Result<Value> {
     if let Some(error) = results["reps"][0]["error"].as_str() {
         bail!("Streamr's bench: {error}");
     }
+    let mut results = results;
+    least_disturbed(&mut results);
     Ok(results)
+}
+
+/// The figures of each phase's least disturbed attempt. When every attempt was disturbed, Streamr's bench
+/// keeps the last; this harness keeps the one during which others used the least CPU, as it does for
+/// its own runs. The medians (of one repetition) are set from the kept attempts.
+pub(super) fn least_disturbed(results: &mut Value) {
+    let rep = &mut results["reps"][0];
+    for phase in ["A", "B", "C1", "C2"] {
+        let discarded = format!("{phase}_discardedAttempts");
+        let mut attempts: Vec<Value> = std::iter::once(rep[phase].take())
+            .chain(rep[&discarded].as_array().cloned().unwrap_or_default())
+            .filter(|a| !a.is_null())
+            .collect();
+        if attempts.is_empty() {
+            continue;
+        }
+        let foreign = |a: &Value| a["foreignCoresDuring"].as_f64().unwrap_or(f64::MAX);
+        let best = (0..attempts.len())
+            .min_by(|&i, &j| foreign(&attempts[i]).total_cmp(&foreign(&attempts[j])))
+            .unwrap_or(0);
+        rep[phase] = attempts.remove(best);
+        if !attempts.is_empty() {
+            rep[&discarded] = Value::Array(attempts);
+        }
+    }
+    let rep = results["reps"][0].clone();
+    let medians = &mut results["medians"];
+    for (key, phase, field) in [
+        ("A_msgsPerS", "A", "msgsPerS"),
+        ("A_deliveriesPerS", "A", "deliveriesPerS"),
+        ("C1_msgsPerS", "C1", "msgsPerS"),
+        ("C1_deliveriesPerS", "C1", "deliveriesPerS"),
+        ("B_p50us", "B", "p50us"),
+        ("B_p99us", "B", "p99us"),
+        ("C2_p50us", "C2", "p50us"),
+        ("C2_p99us", "C2", "p99us"),
+    ] {
+        if !rep[phase].is_null() {
+            medians[key] = rep[phase][field].clone();
+        }
+    }
+    medians["kept"] = "each phase's least disturbed attempt (least foreign CPU during it)".into();
 }
