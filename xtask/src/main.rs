@@ -22,10 +22,9 @@ mod wasm;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The crates that must build for the browser.
-const WASM_CRATES: [&str; 6] = [
+const WASM_CRATES: [&str; 5] = [
     "rivulet-protocol",
-    "rivulet-chain",
-    "rivulet-chain-lite",
+    "rivulet-contracts",
     "rivulet-client",
     "rivulet-wasm",
     "marketplace-dapp",

@@ -5,8 +5,11 @@ use futures::future::{AbortHandle, Abortable};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use std::{cell::RefCell, rc::Rc};
 
-use rivulet_chain_lite::{LiteError, Registry, Rpc, Sender, StreamRecord, permission_kind};
 use rivulet_client::{Client, ClientError, PublishOptions, SubscriptionEvent};
+use rivulet_contracts::{
+    Contracts, ContractsError, PermissionKind, Rpc, Sender, StreamInfo, StreamMetadata,
+    rpc::json_text, to_alloy,
+};
 use rivulet_protocol::{Address, ContentType, StreamMessage};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -51,8 +54,7 @@ fn invalid(message: impl std::fmt::Display) -> JsValue {
 /// Reads a JS argument through JSON (serde_json is in the module anyway; a second serde bridge would
 /// add size for nothing).
 fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
-    let text = rivulet_chain_lite::rpc::json_text(value)
-        .ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
+    let text = json_text(value).ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
     serde_json::from_str(&text).map_err(invalid)
 }
 
@@ -76,8 +78,8 @@ pub struct RivuletClient {
     options: Rc<ClientOptions>,
     /// An EIP-1193 provider for chain access, when given.
     ethereum: Option<JsValue>,
-    /// The registry, connected on first use.
-    registry: Rc<RefCell<Option<Rc<Registry>>>>,
+    /// The contracts, connected on first use.
+    contracts: Rc<RefCell<Option<Rc<Contracts>>>>,
 }
 
 /// A running subscription (wrapped by the JS `Subscription` class).
@@ -129,17 +131,16 @@ struct StreamView {
     config: serde_json::Value,
 }
 
-impl From<StreamRecord> for StreamView {
-    fn from(s: StreamRecord) -> StreamView {
-        let metadata: serde_json::Value = serde_json::from_str(&s.metadata).unwrap_or_default();
+impl From<StreamInfo> for StreamView {
+    fn from(s: StreamInfo) -> StreamView {
         StreamView {
             id: s.id.to_string(),
-            partitions: s.partitions(),
-            name: s.field("name"),
-            description: s.field("description"),
-            owner: s.creator.to_checksum(),
+            partitions: s.metadata.partitions,
+            name: s.metadata.name,
+            description: s.metadata.description,
+            owner: s.creator.to_checksum(None),
             created_at: s.created_at,
-            config: metadata.get("config").cloned().unwrap_or_default(),
+            config: s.metadata.config,
         }
     }
 }
@@ -188,14 +189,11 @@ fn parse_address(s: &str) -> Result<Address, JsValue> {
         .map_err(|e| invalid(format!("{s:?} is not an address: {e}")))
 }
 
-fn parse_kinds(names: &[String]) -> Result<Vec<u8>, JsValue> {
+fn parse_kinds(names: &[String]) -> Result<Vec<PermissionKind>, JsValue> {
     if names.is_empty() {
         return Err(invalid("name at least one permission"));
     }
-    names
-        .iter()
-        .map(|n| permission_kind(n).map_err(invalid))
-        .collect()
+    names.iter().map(|n| n.parse().map_err(invalid)).collect()
 }
 
 impl PermissionsArg {
@@ -227,7 +225,7 @@ impl RivuletClient {
             client,
             options: Rc::new(options),
             ethereum,
-            registry: Rc::default(),
+            contracts: Rc::default(),
         })
     }
 
@@ -256,21 +254,21 @@ impl RivuletClient {
             let (content_type, bytes) = if content.is_instance_of::<Uint8Array>() {
                 (ContentType::Binary, Uint8Array::new(&content).to_vec())
             } else {
-                let text = rivulet_chain_lite::rpc::json_text(&content).ok_or_else(|| {
+                let text = json_text(&content).ok_or_else(|| {
                     invalid("content is neither JSON-serialisable nor a Uint8Array")
                 })?;
                 (ContentType::Json, text.into_bytes())
             };
             if options.partition_key.is_some() {
-                let registry = chain.await?;
-                let record = registry
+                let contracts = chain.await?;
+                let info = contracts
                     .get_stream(&stream)
                     .await
                     .map_err(chain_error)?
                     .ok_or_else(|| {
                         js_error("NOT_FOUND", &format!("stream {stream} does not exist"))
                     })?;
-                client.remember_partitions(&stream, record.partitions());
+                client.remember_partitions(&stream, info.metadata.partitions);
             }
             let published = client
                 .publish(
@@ -505,16 +503,15 @@ impl RivuletClient {
                     "partitions must be 1..=100, got {partitions}"
                 )));
             }
-            let mut metadata = serde_json::json!({
-                "name": args.name.unwrap_or_default(),
-                "description": args.description.unwrap_or_default(),
-                "partitions": partitions,
-            });
-            if let Some(config) = args.config {
-                metadata["config"] = config;
-            }
-            let registry = chain.await?;
-            let owner = registry
+            let metadata = StreamMetadata {
+                name: args.name.unwrap_or_default(),
+                description: args.description.unwrap_or_default(),
+                partitions,
+                config: args.config.unwrap_or_default(),
+                extra: serde_json::Map::new(),
+            };
+            let contracts = chain.await?;
+            let owner = contracts
                 .sender()
                 .map(|a| a.to_checksum(None))
                 .unwrap_or_default();
@@ -526,12 +523,12 @@ impl RivuletClient {
                     args.id
                 )));
             }
-            let id = registry
-                .create_stream(&path, &metadata.to_string())
+            let id = contracts
+                .create_stream(&path, &metadata)
                 .await
                 .map_err(chain_error)?;
-            match registry.get_stream(&id).await.map_err(chain_error)? {
-                Some(record) => to_value(&StreamView::from(record)),
+            match contracts.get_stream(&id).await.map_err(chain_error)? {
+                Some(info) => to_value(&StreamView::from(info)),
                 None => Err(js_error(
                     "CHAIN",
                     &format!("{id} was created but cannot be read"),
@@ -557,7 +554,10 @@ impl RivuletClient {
         future_to_promise(async move {
             let id = parse_stream(&stream).map_err(to_js)?;
             let args: PermissionsArg = read(&grant)?;
-            let user = args.user()?;
+            // The zero address holds the public grant.
+            let user = args
+                .user()?
+                .map_or(rivulet_contracts::Address::ZERO, to_alloy);
             let kinds = parse_kinds(&args.permissions)?;
             let chain = chain.await?;
             for kind in kinds {
@@ -579,13 +579,15 @@ impl RivuletClient {
         future_to_promise(async move {
             let q: HasPermissionArg = read(&query)?;
             let id = parse_stream(&q.stream_id).map_err(to_js)?;
-            let user = parse_address(&q.user)?;
-            let kind = permission_kind(&q.permission).map_err(invalid)?;
+            let user = to_alloy(parse_address(&q.user)?);
+            let kind: PermissionKind = q.permission.parse().map_err(invalid)?;
             let chain = chain.await?;
-            let held = chain
-                .has_permission(&id, user, kind, q.allow_public)
-                .await
-                .map_err(chain_error)?;
+            let held = if q.allow_public {
+                chain.has_permission(&id, user, kind).await
+            } else {
+                chain.has_direct_permission(&id, user, kind).await
+            }
+            .map_err(chain_error)?;
             Ok(held.into())
         })
     }
@@ -618,22 +620,26 @@ impl RivuletClient {
 }
 
 /// Chain errors as JS errors: reverts keep the contract's error name; a wallet's rejection is
-/// `USER_REJECTED` (EIP-1193 code 4001).
-fn chain_error(e: LiteError) -> JsValue {
+/// `USER_REJECTED` (EIP-1193 code 4001). The message names the causes too.
+fn chain_error(e: ContractsError) -> JsValue {
     let code = match &e {
-        LiteError::Rpc { code: 4001, .. } => "USER_REJECTED",
-        LiteError::Reverted(_) => "REVERTED",
-        LiteError::Unreachable(_) => "CHAIN_UNREACHABLE",
-        LiteError::WrongChain { .. } => "WRONG_CHAIN",
+        ContractsError::Rpc { code: 4001, .. } => "USER_REJECTED",
+        ContractsError::Reverted(_) | ContractsError::TransactionReverted { .. } => "REVERTED",
+        ContractsError::Unreachable { .. } | ContractsError::NotMined { .. } => "CHAIN_UNREACHABLE",
+        ContractsError::WrongChain { .. } => "WRONG_CHAIN",
         _ => "CHAIN",
     };
-    js_error(code, &e.to_string())
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        message = format!("{message}: {c}");
+        cause = c.source();
+    }
+    js_error(code, &message)
 }
 
 /// The wallet's account (`eth_requestAccounts`: the wallet asks its user to connect the page).
-async fn wallet_account(
-    rpc: &Rpc,
-) -> Result<rivulet_chain_lite::alloy_primitives::Address, JsValue> {
+async fn wallet_account(rpc: &Rpc) -> Result<rivulet_contracts::Address, JsValue> {
     let accounts = rpc
         .call("eth_requestAccounts", serde_json::json!([]))
         .await
@@ -647,26 +653,22 @@ async fn wallet_account(
 }
 
 impl RivuletClient {
-    /// The registry, connected on first use (checks the chain id and the registry's code): through the
+    /// The contracts, connected on first use (checks the chain id and the contracts' code): through the
     /// EIP-1193 wallet when one was given (it sends transactions), else over HTTP with this client's key.
     fn chain_access(
         &self,
-    ) -> impl std::future::Future<Output = Result<Rc<Registry>, JsValue>> + 'static {
+    ) -> impl std::future::Future<Output = Result<Rc<Contracts>, JsValue>> + 'static {
         let client = self.client.clone();
         let options = self.options.clone();
         let ethereum = self.ethereum.clone();
-        let cache = self.registry.clone();
+        let cache = self.contracts.clone();
         async move {
-            if let Some(registry) = cache.borrow().clone() {
-                return Ok(registry);
+            if let Some(contracts) = cache.borrow().clone() {
+                return Ok(contracts);
             }
             let Some(deployment) = options.deployment.clone() else {
                 return Err(to_js(ClientError::NoChain("this call")));
             };
-            let registry_address = deployment
-                .stream_registry
-                .parse()
-                .map_err(|e| invalid(format!("deployment.streamRegistry: {e}")))?;
             let (rpc, sender) = match ethereum {
                 Some(provider) => {
                     let rpc = Rpc::eip1193(provider);
@@ -677,26 +679,20 @@ impl RivuletClient {
                     let url = options
                         .rpc_url
                         .clone()
-                        .or(deployment.rpc_url.clone())
+                        .or(Some(deployment.rpc_url.clone()).filter(|u| !u.is_empty()))
                         .ok_or_else(|| invalid("give rpcUrl (or a deployment with rpcUrl)"))?;
                     let key = rivulet_protocol::Signer::from_bytes(&client.private_key())
                         .map_err(|e| invalid(e.to_string()))?;
                     (Rpc::http(&url).map_err(chain_error)?, Sender::Key(key))
                 }
             };
-            let registry = Rc::new(
-                Registry::connect(
-                    rpc,
-                    deployment.chain_id,
-                    registry_address,
-                    deployment.start_block,
-                    sender,
-                )
-                .await
-                .map_err(chain_error)?,
+            let contracts = Rc::new(
+                Contracts::connect(rpc, deployment, sender)
+                    .await
+                    .map_err(chain_error)?,
             );
-            *cache.borrow_mut() = Some(registry.clone());
-            Ok(registry)
+            *cache.borrow_mut() = Some(contracts.clone());
+            Ok(contracts)
         }
     }
 }
