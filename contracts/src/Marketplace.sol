@@ -13,6 +13,8 @@ import {StreamRegistry} from "./StreamRegistry.sol";
 /// gets subscribe permission on every stream of the product until the licence expires. Buying again while
 /// a licence runs extends it. To list a stream the seller must hold grant on it, and must have given the
 /// marketplace grant, so that the marketplace can give buyers their permission.
+/// The `...WithKey` variants also put the buyer's public key on record in the registry, so that the seller's
+/// publisher can seal group keys to the buyer while the buyer is offline.
 contract Marketplace is Ownable {
     using SafeERC20 for IERC20;
 
@@ -87,6 +89,10 @@ contract Marketplace is Ownable {
     error FeeTooHigh(uint16 basisPoints);
     error PriceAboveMaximum(uint256 price, uint256 maxPrice);
     error PeriodTooLong(uint64 seconds_);
+    /// A public key must be 64 bytes (uncompressed, without the 0x04 prefix).
+    error InvalidPublicKey(uint256 length);
+    /// The public key given derives to `keyAddress`, not to the buyer.
+    error PublicKeyNotBuyer(address keyAddress, address buyer);
 
     constructor(IERC20 token_, StreamRegistry registry_, address initialOwner) Ownable(initialOwner) {
         token = token_;
@@ -207,6 +213,32 @@ contract Marketplace is Ownable {
         return _buy(productId, seconds_, maxPrice);
     }
 
+    /// @notice `buy`, also recording the buyer's secp256k1 public key (64 bytes, x ‖ y; it must derive to
+    /// the buyer) in the registry.
+    function buyWithKey(uint256 productId, uint64 seconds_, uint256 maxPrice, bytes calldata publicKey)
+        external
+        returns (uint64 expiry)
+    {
+        _registerBuyerKey(publicKey);
+        return _buy(productId, seconds_, maxPrice);
+    }
+
+    /// @notice `buyWithPermit`, also recording the buyer's public key as `buyWithKey` does.
+    function buyWithPermitAndKey(
+        uint256 productId,
+        uint64 seconds_,
+        uint256 maxPrice,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s,
+        bytes calldata publicKey
+    ) external returns (uint64 expiry) {
+        _registerBuyerKey(publicKey);
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), maxPrice, deadline, v, r, s) {} catch {}
+        return _buy(productId, seconds_, maxPrice);
+    }
+
     /// @notice The price of `seconds_` of a product.
     function priceOf(uint256 productId, uint64 seconds_) public view returns (uint256) {
         return _product(productId).pricePerSecond * seconds_;
@@ -234,6 +266,13 @@ contract Marketplace is Ownable {
     function _product(uint256 productId) private view returns (Product storage p) {
         p = products[productId];
         if (p.owner == address(0)) revert ProductNotFound(productId);
+    }
+
+    function _registerBuyerKey(bytes calldata publicKey) private {
+        if (publicKey.length != 64) revert InvalidPublicKey(publicKey.length);
+        address keyAddress = address(uint160(uint256(keccak256(publicKey))));
+        if (keyAddress != msg.sender) revert PublicKeyNotBuyer(keyAddress, msg.sender);
+        registry.registerPublicKey(publicKey);
     }
 
     function _buy(uint256 productId, uint64 seconds_, uint256 maxPrice) private returns (uint64 expiry) {

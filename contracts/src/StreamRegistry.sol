@@ -9,6 +9,12 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 /// Permissions per stream and address: edit, delete, publish (until an expiry), subscribe (until an
 /// expiry), grant. The zero address stands for "anyone" and may hold publish and subscribe only.
 /// A publish or subscribe permission holds while `block.timestamp < expiration`.
+///
+/// Two services for end-to-end encryption live here too, because every reader and publisher consults this
+/// contract already: **public keys** — each address's secp256k1 public key, which anyone may submit since
+/// it certifies itself (the address is derived from it), so a publisher can seal group keys to a reader
+/// who is offline — and **key delegates** — addresses a stream's owner authorises to hand the stream's
+/// group keys to permitted readers (e.g. the seller's always-on node).
 contract StreamRegistry {
     /// The five kinds of permission.
     enum PermissionType {
@@ -37,12 +43,21 @@ contract StreamRegistry {
         bool exists;
     }
 
+    /// An uncompressed secp256k1 public key without its 0x04 prefix: x ‖ y.
+    struct PublicKey {
+        bytes32 x;
+        bytes32 y;
+    }
+
     /// "Forever" for publish and subscribe expirations.
     uint64 public constant NO_EXPIRATION = type(uint64).max;
     uint256 public constant MAX_STREAM_ID_LENGTH = 255;
 
     mapping(bytes32 => StreamRecord) private streams;
     mapping(bytes32 => Permission) private permissions;
+    mapping(address => PublicKey) private publicKeys;
+    // Keyed like permissions (stream, generation, address), so deleting a stream forgets its delegates.
+    mapping(bytes32 => bool) private keyDelegates;
 
     event StreamCreated(string streamId, string metadata, address indexed creator);
     event StreamUpdated(string streamId, string metadata);
@@ -56,6 +71,10 @@ contract StreamRegistry {
         uint64 subscribeExpiration,
         bool canGrant
     );
+    /// `account`'s public key is on record: `publicKey` is 64 bytes, x ‖ y.
+    event PublicKeyRegistered(address indexed account, bytes publicKey);
+    /// `delegate` may (or no longer may) hand out the stream's group keys to permitted readers.
+    event KeyDelegateSet(string streamId, address indexed delegate, bool allowed);
 
     error StreamExists(string streamId);
     error StreamNotFound(string streamId);
@@ -65,6 +84,10 @@ contract StreamRegistry {
     error PublicPermissionNotAllowed(PermissionType permissionType);
     error NotAnExpiringPermission(PermissionType permissionType);
     error LengthMismatch(uint256 users, uint256 permissions);
+    /// A public key must be 64 bytes (uncompressed, without the 0x04 prefix).
+    error InvalidPublicKey(uint256 length);
+    /// The zero address cannot be a key delegate.
+    error ZeroDelegate();
 
     modifier requires(string calldata streamId, PermissionType kind) {
         _requireExists(streamId);
@@ -216,6 +239,47 @@ contract StreamRegistry {
             revert NoPermission(streamId, msg.sender, PermissionType.Grant);
         }
         _set(streamId, user, Permission(false, false, 0, 0, false));
+    }
+
+    /// @notice Records the secp256k1 public key `publicKey` (64 bytes, x ‖ y) for the address it derives
+    /// to, `address(uint160(uint256(keccak256(publicKey))))`, which is returned. Anyone may submit any key:
+    /// it certifies itself, since nobody can find another key for an existing address. (The point is not
+    /// checked to be on the curve; bytes that are not a key derive to an address nobody controls.)
+    /// Submitting the key already on record changes nothing and emits nothing.
+    function registerPublicKey(bytes calldata publicKey) external returns (address account) {
+        if (publicKey.length != 64) revert InvalidPublicKey(publicKey.length);
+        account = address(uint160(uint256(keccak256(publicKey))));
+        (bytes32 x, bytes32 y) = abi.decode(publicKey, (bytes32, bytes32));
+        PublicKey storage k = publicKeys[account];
+        if (k.x == x && k.y == y) return account;
+        k.x = x;
+        k.y = y;
+        emit PublicKeyRegistered(account, publicKey);
+    }
+
+    /// @notice `account`'s public key (64 bytes, x ‖ y), or empty bytes if none is on record.
+    function publicKeyOf(address account) external view returns (bytes memory) {
+        PublicKey storage k = publicKeys[account];
+        if (k.x == 0 && k.y == 0) return "";
+        return abi.encodePacked(k.x, k.y);
+    }
+
+    /// @notice Allows or disallows `delegate` to hand out the stream's group keys to readers that hold
+    /// subscribe permission. Needs grant or edit.
+    function setKeyDelegate(string calldata streamId, address delegate, bool allowed) external {
+        _requireExists(streamId);
+        if (
+            !_hasDirect(streamId, msg.sender, PermissionType.Grant)
+                && !_hasDirect(streamId, msg.sender, PermissionType.Edit)
+        ) revert NoPermission(streamId, msg.sender, PermissionType.Grant);
+        if (delegate == address(0)) revert ZeroDelegate();
+        keyDelegates[_permKey(streamId, delegate)] = allowed;
+        emit KeyDelegateSet(streamId, delegate, allowed);
+    }
+
+    /// @notice Whether `account` is a key delegate of the stream (false if the stream does not exist).
+    function isKeyDelegate(string calldata streamId, address account) external view returns (bool) {
+        return streams[_key(streamId)].exists && keyDelegates[_permKey(streamId, account)];
     }
 
     function _apply(Permission memory p, PermissionType kind, bool on, uint64 expiration) private pure {

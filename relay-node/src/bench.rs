@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures::{SinkExt, StreamExt};
 use rivulet_protocol::{
-    ChainId, ContentType, Limits, MessageChain, Partition, Signer, StreamId, StreamPartId,
-    UnsignedMessage, decode_verified,
+    ChainId, ChainSigner, ContentType, Limits, MessageType, Partition, Signer, StreamId,
+    StreamPartId, decode_verified,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -54,7 +54,7 @@ type Ws =
 
 async fn open(node: &str) -> Result<Ws> {
     let url = format!("{}/api/v1/ws", node.replacen("http", "ws", 1));
-    let (ws, _) = tokio_tungstenite::connect_async(&url)
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
     Ok(ws)
@@ -105,18 +105,20 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
 
     // Let the meshes form: publish warm-up events until every subscriber has seen one.
     let chain_id = ChainId::new(format!("bench-{:x}", now_ms()))?;
-    let mut chain = MessageChain::new();
+    let mut chains = ChainSigner::new(signer, chain_id);
     let part = StreamPartId::new(args.stream.clone(), Partition::new(0)?);
     let mut make = |content: Vec<u8>| -> Result<String> {
-        let body = UnsignedMessage::data(
-            &part,
-            signer.address(),
-            chain_id.clone(),
-            chain.next(now_ms()),
-            ContentType::Binary,
-            content,
-        );
-        let wire = signer.sign(body)?.encode()?;
+        let wire = chains
+            .sign_next(
+                &part,
+                now_ms(),
+                MessageType::Data,
+                ContentType::Binary,
+                content,
+                None,
+                &mut rand::rng(),
+            )?
+            .encode()?;
         Ok(json!({ "type": "publish", "message": hex::encode(wire) }).to_string())
     };
     let warm_deadline = Instant::now() + Duration::from_secs(args.timeout_secs.min(30));

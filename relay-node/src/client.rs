@@ -15,8 +15,8 @@ use rivulet_chain::{
     ChainClient, Deployment, NewProduct, PermissionKind, StreamMetadata, to_alloy,
 };
 use rivulet_protocol::{
-    Address, ChainId, ContentType, Limits, MessageChain, Partition, Signer, StreamId, StreamPartId,
-    UnsignedMessage, decode_verified,
+    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, Partition, Signer, StreamId,
+    StreamPartId, decode_verified,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -148,8 +148,8 @@ pub(crate) async fn publish(args: &ClientArgs, stream: &StreamId, partition: u32
     let signer = signer(args)?;
     let part = StreamPartId::new(stream.clone(), Partition::new(partition)?);
     let http = reqwest::Client::new();
-    let mut chain = MessageChain::new();
     let chain_id = ChainId::new(format!("cli-{:x}", now_ms()))?;
+    let mut chains = ChainSigner::new(signer, chain_id);
     let stdin = std::io::stdin();
     for (n, line) in stdin.lock().lines().enumerate() {
         let line = line?;
@@ -160,15 +160,17 @@ pub(crate) async fn publish(args: &ClientArgs, stream: &StreamId, partition: u32
             eprintln!("line {}: not JSON ({e}); skipped", n + 1);
             continue;
         }
-        let body = UnsignedMessage::data(
-            &part,
-            signer.address(),
-            chain_id.clone(),
-            chain.next(now_ms()),
-            ContentType::Json,
-            line.into_bytes(),
-        );
-        let wire = signer.sign(body)?.encode()?;
+        let wire = chains
+            .sign_next(
+                &part,
+                now_ms(),
+                MessageType::Data,
+                ContentType::Json,
+                line.into_bytes(),
+                None,
+                &mut rand::rng(),
+            )?
+            .encode()?;
         let response = http
             .post(format!("{}/api/v1/publish", args.node))
             .header("content-type", "application/octet-stream")
@@ -198,7 +200,7 @@ pub(crate) async fn subscribe(
     count: Option<u64>,
 ) -> Result<()> {
     let url = format!("{}/api/v1/ws", args.node.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
     let mut authed = args.private_key.is_none();

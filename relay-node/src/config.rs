@@ -51,6 +51,7 @@ struct ChainSection {
 struct StorageSection {
     data_dir: Option<PathBuf>,
     parts: Option<Vec<String>>,
+    cache_mb: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -114,6 +115,8 @@ pub(crate) struct NodeConfig {
     pub(crate) confirmations: u64,
     pub(crate) data_dir: PathBuf,
     pub(crate) parts: Vec<StreamPartId>,
+    /// The history store's page cache, bytes.
+    pub(crate) store_cache_bytes: usize,
     pub(crate) max_content_bytes: usize,
     pub(crate) max_future_skew_ms: u64,
     pub(crate) ws_rate: u32,
@@ -181,6 +184,12 @@ impl NodeConfig {
         if max_content_bytes == 0 || max_content_bytes > rivulet_protocol::codec::MAX_CONTENT_LEN {
             bail!("limits.max_content_bytes must be 1..=16777216, got {max_content_bytes}");
         }
+        let cache_mb = storage
+            .cache_mb
+            .unwrap_or(rivulet_store::DEFAULT_CACHE_BYTES >> 20);
+        if !(1..=65_536).contains(&cache_mb) {
+            bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
+        }
         let sync_interval_ms = chain.sync_interval_ms.unwrap_or(1000);
         if sync_interval_ms < 50 {
             bail!("chain.sync_interval_ms must be at least 50, got {sync_interval_ms}");
@@ -223,6 +232,7 @@ impl NodeConfig {
                         .map_err(|e| anyhow::anyhow!("storage.part {p:?}: {e}"))
                 })
                 .collect::<Result<_>>()?,
+            store_cache_bytes: cache_mb << 20,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
             ws_rate,
@@ -300,6 +310,7 @@ mod tests {
             "chain.confirmations",
             "storage.data_dir",
             "storage.parts",
+            "storage.cache_mb",
             "limits.max_content_bytes",
             "limits.max_future_skew_ms",
         ] {

@@ -1,14 +1,14 @@
 //! `relay-node`: the Rivulet broker node, and client commands for operators and scripts.
 
+mod api;
 mod bench;
 mod client;
 mod config;
-mod http;
 mod identity;
 mod metrics;
 mod node;
 mod paths;
-mod ws;
+mod run;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -123,7 +123,7 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Run(args) => node::run(config::NodeConfig::load(&args)?).await,
+        Command::Run(args) => run::run(config::NodeConfig::load(&args)?).await,
         Command::Publish {
             stream,
             partition,

@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::{KillOnDrop, capture, target_dir};
+use crate::cmd::{KillOnDrop, capture, target_dir};
 
 /// anvil's development account 1 (publicly known; local chain only): owns the demo streams.
 pub(crate) const DEMO_OWNER_KEY: &str =

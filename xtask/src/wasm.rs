@@ -8,7 +8,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{WASM_TARGET, output, run, step, target_dir};
+use crate::cmd::{output, run, step, target_dir};
+
+/// The browsers' target.
+pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Gzipped size the npm package's wasm must stay under. The goal is well below @streamr/sdk's ~480 KB
 /// browser bundle; this guard keeps the current 556 KB from growing while that work is open.

@@ -115,13 +115,25 @@ fn key_ref(key: &[u8], prefix_len: usize) -> MessageRef {
     MessageRef::new(u64::from_be_bytes(ts), u32::from_be_bytes(seq))
 }
 
+/// The store's page cache by default: small enough for a small device; the store's memory stays within
+/// it however long the node runs (redb's own default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl Store {
-    /// Opens (or creates) the store file at `path`.
+    /// Opens (or creates) the store file at `path`, with the default cache ([`DEFAULT_CACHE_BYTES`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store file at `path`, caching at most `cache_bytes` of its pages.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         let txn = db.begin_write().map_err(io)?;
         txn.open_table(MESSAGES).map_err(io)?;
         txn.commit().map_err(io)?;

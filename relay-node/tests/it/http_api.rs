@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use rivulet_protocol::Signer;
 
-use crate::support::{World, frame, history, publish, start_node};
+use crate::support::{World, frame, history, publish, start_node, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
@@ -43,7 +43,7 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let (_, h) = history(&http, &b, stream).await;
+        let (_, h) = history(&http, &b, stream, &world.reader).await;
         if !h["messages"].as_array().unwrap().is_empty() {
             break;
         }
@@ -84,14 +84,32 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "bad_hex");
-    // A does not store the part: it asks its peers, and B (which does) answers — verified by A.
-    let (status, from_a) = history(&http, &a, stream).await;
+    // A does not store the part: it asks its peers, and B (which does) answers — verified by A. (The
+    // last events of the loop above settle first.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, from_a) = history(&http, &a, stream, &world.reader).await;
     assert_eq!(status, 200, "{from_a}");
-    let (_, from_b) = history(&http, &b, stream).await;
+    let (_, from_b) = history(&http, &b, stream, &world.reader).await;
     assert_eq!(from_a["messages"], from_b["messages"]);
+    // Not public: anonymous readers get nothing, and neither do readers without the permission.
+    let response = http
+        .get(format!("{}/api/v1/history", a.http))
+        .query(&[("stream", stream.as_str()), ("last", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let (status, body) = history(&http, &a, stream, &mallory).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("no_permission")),
+        "{body}"
+    );
     // Nobody stores partition 1.
     let response = http
         .get(format!("{}/api/v1/history", a.http))
+        .bearer_auth(token(&http, &a, &world.reader).await)
         .query(&[
             ("stream", stream.as_str()),
             ("partition", "1"),
@@ -274,7 +292,7 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
 
     // The storage node holds only valid, verifiable events from the device.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, h) = history(&http, &b, stream).await;
+    let (_, h) = history(&http, &b, stream, &world.reader).await;
     let stored = h["messages"].as_array().unwrap();
     assert!(!stored.is_empty());
     for m in stored {
@@ -308,7 +326,7 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
         deployment_file,
         &["--network.bootstrap", &a.listen[0], "--storage.part", part],
     );
-    let (_, h) = history(&http, &b, stream).await;
+    let (_, h) = history(&http, &b, stream, &world.reader).await;
     let wires: Vec<String> = h["messages"]
         .as_array()
         .unwrap()

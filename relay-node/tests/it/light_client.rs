@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rivulet_client::{
-    Client, ClientConfig, ClientError, HistoryQuery, PublishOptions, SubscriptionEvent,
+    Client, ClientConfig, ClientError, FileVault, HistoryQuery, PublishOptions, SubscriptionEvent,
 };
 use rivulet_protocol::{ContentType, StreamPartId};
 
@@ -420,15 +420,19 @@ async fn long_histories_of_large_events_come_in_pages() {
     );
 
     // The HTTP API gathers the pages into one answer.
-    let http: serde_json::Value = reqwest::get(format!(
-        "{}/api/v1/history?stream={}&partition=0&last=12",
-        b.http, world.stream
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let client = reqwest::Client::new();
+    let http: serde_json::Value = client
+        .get(format!(
+            "{}/api/v1/history?stream={}&partition=0&last=12",
+            b.http, world.stream
+        ))
+        .bearer_auth(crate::support::token(&client, &b, &world.reader).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(http["messages"].as_array().unwrap().len(), 12);
     assert_eq!(http["truncated"], false);
 
@@ -444,4 +448,61 @@ async fn long_histories_of_large_events_come_in_pages() {
         }
     }
     assert_eq!(got, (0..12).collect::<Vec<u8>>());
+}
+
+/// A publisher that restarts with the same key (and its key vault) serves the keys of what it published
+/// before: a reader that comes later decrypts the earlier history without the publisher publishing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, b) = storing_node_and_peer(&world);
+    let vault = world.dir.path().join("publisher-keys");
+    let with_vault = |nodes: &[&str]| {
+        Client::new(ClientConfig {
+            nodes: nodes.iter().map(|n| n.parse().unwrap()).collect(),
+            private_key: Some(world.device.to_bytes()),
+            request_timeout: Duration::from_secs(20),
+            key_vault: Some(std::sync::Arc::new(FileVault::new(&vault))),
+            ..ClientConfig::default()
+        })
+        .unwrap()
+    };
+    let encrypted = PublishOptions {
+        encrypt: true,
+        ..PublishOptions::default()
+    };
+    let first = with_vault(&[&a.listen[0]]);
+    for n in 0..3 {
+        let published = first
+            .publish(
+                &world.stream,
+                ContentType::Json,
+                format!(r#"{{"before":{n}}}"#).into_bytes(),
+                encrypted.clone(),
+            )
+            .await
+            .unwrap();
+        assert!(published.stored);
+    }
+    // The vault is written after the change; give it a moment, then the publisher goes away.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(first.key_vault_error(), None);
+    assert!(vault.exists());
+    first.destroy();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Restarted: it loads its keys and serves them, publishing nothing.
+    let again = with_vault(&[&b.listen[0]]);
+    again.wait_connected().await.unwrap();
+    let reader = client(&[&b.listen[0]], world.reader.to_bytes());
+    let mut sub = reader.subscribe(&part, Some(3)).await.unwrap();
+    for n in 0..3 {
+        let m = next_message(&mut sub).await;
+        assert_eq!(m.body.content, format!(r#"{{"before":{n}}}"#).into_bytes());
+    }
+    assert_eq!(again.key_vault_error(), None);
+    // The vault is sealed: it does not hold the keys in the clear.
+    let sealed = std::fs::read(&vault).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("known"));
 }

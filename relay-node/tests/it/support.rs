@@ -144,11 +144,45 @@ pub(crate) async fn publish(http: &reqwest::Client, node: &Node, wire: &[u8]) ->
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// A bearer token from `node` for `reader`: its challenge, signed.
+pub(crate) async fn token(http: &reqwest::Client, node: &Node, reader: &Signer) -> String {
+    let address = reader.address().to_checksum();
+    let challenge: Value = http
+        .get(format!("{}/api/v1/auth/challenge", node.http))
+        .query(&[("address", address.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = challenge["text"].as_str().unwrap();
+    let signature = hex::encode(reader.sign_personal(text.as_bytes()).0);
+    let answer: Value = http
+        .post(format!("{}/api/v1/auth", node.http))
+        .json(&serde_json::json!({
+            "address": address,
+            "expires": challenge["expires"],
+            "nonce": challenge["nonce"],
+            "signature": signature,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["token"].as_str().unwrap().to_owned()
+}
+
+/// The last 1,000 events of `stream`'s partition 0, read over HTTP as `reader`.
 pub(crate) async fn history(
     http: &reqwest::Client,
     node: &Node,
     stream: &StreamId,
+    reader: &Signer,
 ) -> (u16, Value) {
+    let token = token(http, node, reader).await;
     let response = http
         .get(format!("{}/api/v1/history", node.http))
         .query(&[
@@ -156,6 +190,7 @@ pub(crate) async fn history(
             ("partition", "0"),
             ("last", "1000"),
         ])
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();

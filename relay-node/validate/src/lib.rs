@@ -231,6 +231,11 @@ impl Validator {
         }
     }
 
+    /// The decoder limits it validates with.
+    pub fn limits(&self) -> Limits {
+        self.config.limits
+    }
+
     /// The largest frame that can hold a valid message under these limits.
     pub fn max_frame_len(&self) -> usize {
         // Content plus every other field at its maximum (stream id, chain id, keys, refs, signature).

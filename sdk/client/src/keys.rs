@@ -13,12 +13,12 @@
 //! - request: `{"requestId": "<hex>", "publisher": "0x…", "groupKeyIds": ["…"]}`
 //! - response: `{"requestId": "<hex>", "recipient": "0x…", "keys": [{"id": "…", "data": "<hex ECIES>"}]}`
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rivulet_protocol::{GroupKey, GroupKeyId, StreamPartId};
 use serde::{Deserialize, Serialize};
 
-use crate::ClientError;
+use crate::error::ClientError;
 
 /// A group-key request's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +66,16 @@ pub(crate) struct KeyStore {
     pub(crate) serving: HashSet<StreamPartId>,
 }
 
+/// The key store as it is saved (JSON, then sealed): which key is current and next per part, and every
+/// key known, as hex.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    version: u8,
+    current: BTreeMap<String, String>,
+    next: BTreeMap<String, String>,
+    known: BTreeMap<String, String>,
+}
+
 impl KeyStore {
     /// The key to encrypt the next event of `part` with, and the next key to announce in it, if a
     /// rotation is pending. Makes a key on first use.
@@ -83,6 +93,16 @@ impl KeyStore {
             }
         };
         Ok((current, self.next.get(part).cloned()))
+    }
+
+    /// The parts this client published encrypted events to (it has a key of its own there).
+    pub(crate) fn published_parts(&self) -> Vec<StreamPartId> {
+        self.current.keys().cloned().collect()
+    }
+
+    /// Whether `part` has a current key.
+    pub(crate) fn has_current(&self, part: &StreamPartId) -> bool {
+        self.current.contains_key(part)
     }
 
     /// After an event announced `next`: it becomes the current key.
@@ -117,12 +137,71 @@ impl KeyStore {
     pub(crate) fn add(&mut self, key: GroupKey) {
         self.known.insert(key.id().clone(), key);
     }
+
+    /// The store as saved bytes (JSON).
+    pub(crate) fn to_saved(&self) -> Vec<u8> {
+        let ids = |map: &HashMap<StreamPartId, GroupKey>| {
+            map.iter()
+                .map(|(part, key)| (part.to_string(), key.id().as_str().to_owned()))
+                .collect()
+        };
+        let saved = Saved {
+            version: 1,
+            current: ids(&self.current),
+            next: ids(&self.next),
+            known: self
+                .known
+                .iter()
+                .map(|(id, key)| (id.as_str().to_owned(), hex::encode(key.bytes())))
+                .collect(),
+        };
+        serde_json::to_vec(&saved).unwrap_or_default()
+    }
+
+    /// Takes in what was saved (by this process before, or by another with the same key): every key it
+    /// knows; and its current and next keys for the parts this store has none for. Entries that do not
+    /// parse are skipped.
+    pub(crate) fn merge_saved(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        let saved: Saved =
+            serde_json::from_slice(bytes).map_err(ClientError::json("saved keys"))?;
+        for (id, key) in &saved.known {
+            let (Ok(id), Some(bytes)) = (
+                GroupKeyId::new(id.clone()),
+                hex::decode(key)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok()),
+            ) else {
+                continue;
+            };
+            self.known
+                .entry(id.clone())
+                .or_insert_with(|| GroupKey::new(id, bytes));
+        }
+        for (which, map) in [(&saved.current, true), (&saved.next, false)] {
+            for (part, id) in which {
+                let (Ok(part), Ok(id)) =
+                    (part.parse::<StreamPartId>(), GroupKeyId::new(id.clone()))
+                else {
+                    continue;
+                };
+                let Some(key) = self.known.get(&id).cloned() else {
+                    continue;
+                };
+                let target = if map {
+                    &mut self.current
+                } else {
+                    &mut self.next
+                };
+                target.entry(part).or_insert(key);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A fresh random key with a random id (24 hex digits).
 fn new_key() -> Result<GroupKey, ClientError> {
-    let id = GroupKeyId::new(hex::encode(crate::runtime::random_bytes::<12>()))
-        .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+    let id = GroupKeyId::new(hex::encode(crate::runtime::random_bytes::<12>()))?;
     Ok(GroupKey::new(id, crate::runtime::random_bytes::<32>()))
 }
 
@@ -156,6 +235,34 @@ mod tests {
         for id in [first.id(), next.id(), rekeyed.id()] {
             assert!(store.get(id).is_some(), "every key stays known for history");
         }
+    }
+
+    #[test]
+    fn a_saved_store_comes_back_and_merges_without_losing_keys() {
+        let part: StreamPartId = "rivulet.eth/a#0".parse().unwrap();
+        let other: StreamPartId = "rivulet.eth/b#0".parse().unwrap();
+        let mut first = KeyStore::default();
+        let (key, _) = first.for_publish(&part).unwrap();
+        first.rotate(&part).unwrap();
+        let saved = first.to_saved();
+        // A restart: the same current and next keys, every known key.
+        let mut again = KeyStore::default();
+        again.merge_saved(&saved).unwrap();
+        let (current, next) = again.for_publish(&part).unwrap();
+        assert_eq!(current.id(), key.id());
+        assert!(next.is_some());
+        // Another process with the same key kept other keys: merged, ours stay current.
+        let mut second = KeyStore::default();
+        let (theirs, _) = second.for_publish(&other).unwrap();
+        second.rekey(&part).unwrap();
+        second.merge_saved(&saved).unwrap();
+        assert!(second.get(key.id()).is_some() && second.get(theirs.id()).is_some());
+        assert_ne!(
+            second.for_publish(&part).unwrap().0.id(),
+            key.id(),
+            "its own current wins"
+        );
+        assert!(again.merge_saved(b"not json").is_err());
     }
 
     #[test]

@@ -1,6 +1,28 @@
 //! The runtime edge: spawning, clock and entropy, the only places where native and browser builds differ.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, pin::Pin, time::Duration};
+
+/// A boxed future the client can hold: `Send` natively, where tasks move between threads; not in the
+/// browser, where JavaScript values live on one thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A boxed future the client can hold: `Send` natively, where tasks move between threads; not in the
+/// browser, where JavaScript values live on one thread.
+#[cfg(target_arch = "wasm32")]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What the client's shared parts must be: `Send + Sync` natively, anything in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync> MaybeSend for T {}
+
+/// What the client's shared parts must be: `Send + Sync` natively, anything in the browser.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSend for T {}
 
 /// Runs `future` in the background: on tokio natively (a runtime must be running), on the browser's
 /// event loop in wasm.

@@ -4,7 +4,7 @@
 
 use std::{collections::HashSet, collections::VecDeque, time::Duration};
 
-use futures::{FutureExt, StreamExt, channel::mpsc};
+use futures::FutureExt;
 use rivulet_network::{HistoryQuery, light::Delivery};
 use rivulet_protocol::{
     Address, ChainKey, ChainTracker, GroupKeyId, Ingest, Limits, MessageType, StreamMessage,
@@ -13,7 +13,7 @@ use rivulet_protocol::{
     signing::decode_verified,
 };
 
-use crate::{Client, driver::Command, runtime::now_ms};
+use crate::{client::Client, driver::Command, runtime::now_ms};
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub struct Subscription {
     part: StreamPartId,
     id: u64,
     client: Client,
-    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    deliveries: async_channel::Receiver<Delivery>,
     tracker: ChainTracker<StreamMessage>,
     ready: VecDeque<SubscriptionEvent>,
     gapped: HashSet<ChainKey>,
@@ -74,7 +74,7 @@ impl Subscription {
         part: StreamPartId,
         id: u64,
         client: Client,
-        deliveries: mpsc::UnboundedReceiver<Delivery>,
+        deliveries: async_channel::Receiver<Delivery>,
     ) -> Subscription {
         Subscription {
             part,
@@ -151,11 +151,11 @@ impl Subscription {
                         .fuse();
                 futures::pin_mut!(wait);
                 futures::select! {
-                    delivery = self.deliveries.next() => self.on_delivery(delivery),
+                    delivery = self.deliveries.recv().fuse() => self.on_delivery(delivery.ok()),
                     _ = wait => {}
                 }
             } else {
-                let delivery = self.deliveries.next().await;
+                let delivery = self.deliveries.recv().await.ok();
                 self.on_delivery(delivery);
             }
         }
@@ -350,7 +350,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if !self.ended {
-            self.client.command(Command::Unsubscribe {
+            self.client.command_later(Command::Unsubscribe {
                 part: self.part.clone(),
                 id: self.id,
             });

@@ -4,6 +4,8 @@
 use rivulet_protocol::{Limits, MessageRef, StreamMessage, codec::MAX_CONTENT_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::reader::ReaderProof;
+
 /// What a history request asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HistoryQuery {
@@ -39,6 +41,10 @@ pub struct HistoryRequest {
     pub part: String,
     /// What to return.
     pub query: HistoryQuery,
+    /// The reader the requesting node asks for, with the proof the reader gave it: a part that is not
+    /// public is answered only for a reader that may subscribe to it.
+    #[serde(default)]
+    pub reader: Option<ReaderProof>,
 }
 
 /// How many bytes of events one history answer carries at most (at least one event, whatever its size):
@@ -61,7 +67,7 @@ pub enum HistoryResponse {
 
 impl HistoryQuery {
     /// Cuts `messages` — this query's answer, oldest first — into the first page of at most `budget`
-    /// bytes (at least one message) and the query for the rest, if any. Pages end between messages with
+    /// bytes and `max_messages` messages (at least one message) and the query for the rest, if any. Pages end between messages with
     /// different references, so that the rest can be asked for by reference without losing a message
     /// that shares its reference with the last one of the page (other publishers may use the same
     /// millisecond and sequence number).
@@ -69,11 +75,12 @@ impl HistoryQuery {
         &self,
         mut messages: Vec<Vec<u8>>,
         budget: usize,
+        max_messages: usize,
     ) -> (Vec<Vec<u8>>, Option<HistoryQuery>) {
         let mut fit = 0;
         let mut bytes = 0;
         for message in &messages {
-            if fit > 0 && bytes + message.len() > budget {
+            if fit > 0 && (bytes + message.len() > budget || fit >= max_messages) {
                 break;
             }
             bytes += message.len();
@@ -201,7 +208,7 @@ mod tests {
         let mut next = Some(query);
         let mut pages = 0;
         while let Some(query) = next {
-            let (page, rest) = query.page(answer(&query), budget);
+            let (page, rest) = query.page(answer(&query), budget, 7);
             assert!(!page.is_empty());
             out.extend(page);
             next = rest;
@@ -261,8 +268,18 @@ mod tests {
                 "budget {budget}"
             );
         }
-        let (one, rest) = HistoryQuery::Last { n: 40 }.page(everything.clone(), size * 100);
+        let (one, rest) = HistoryQuery::Last { n: 40 }.page(everything.clone(), size * 100, 40);
         assert_eq!((one.len(), rest), (40, None));
+        // A count bound cuts too, between different references.
+        let (some, rest) = HistoryQuery::Last { n: 40 }.page(everything.clone(), size * 100, 5);
+        assert_eq!(some.len(), 4, "not between two messages of one reference");
+        assert_eq!(
+            rest,
+            Some(HistoryQuery::Range {
+                from: (1001, 1),
+                to: (u64::MAX, u32::MAX)
+            })
+        );
     }
 
     #[test]
@@ -275,7 +292,7 @@ mod tests {
             after: (4000, 0),
             to: (5000, 9),
         };
-        let (page, rest) = query.page(chain.clone(), 3 * chain[0].len());
+        let (page, rest) = query.page(chain.clone(), 3 * chain[0].len(), 100);
         assert_eq!(page, chain[..3].to_vec());
         assert_eq!(
             rest,

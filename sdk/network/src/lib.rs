@@ -8,7 +8,9 @@
 //!   rejects reaches nobody through it and counts against the peer that sent it (peer score P₄). The
 //!   gossipsub message id is a hash of the wire bytes, which are canonical, so one message has one id.
 //! - **identify** and **ping**, and **kademlia** for discovery from bootstrap peers.
-//! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain.
+//! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain;
+//!   a node asking on a reader's behalf forwards the reader's proof ([`reader`]), and a part that is not
+//!   public is answered only for a reader that may subscribe to it.
 //! - the **light-client protocols** ([`light`]) that clients use on their entry node: publish with
 //!   acknowledgement, subscribe (the node pushes events), resend, sign-in.
 //!
@@ -20,8 +22,10 @@
 
 pub mod history;
 pub mod light;
+pub mod reader;
 
 pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse};
+pub use reader::{AccountProof, ProofError, ReaderProof};
 
 use std::time::Duration;
 
@@ -39,7 +43,7 @@ pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
 /// The kademlia protocol name (a private DHT, apart from IPFS's).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/kad/1.0.0");
 /// The history request-response protocol.
-pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/1.0.0");
+pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/2.0.0");
 #[cfg(feature = "node")]
 const TOPIC_PREFIX: &str = "rivulet/1/";
 

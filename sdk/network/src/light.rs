@@ -15,11 +15,12 @@
 
 use std::time::Duration;
 
-use libp2p::{PeerId, StreamProtocol, request_response};
+use libp2p::{StreamProtocol, request_response};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::HistoryQuery;
+use crate::history::HistoryQuery;
+pub use crate::reader::{authorisation_text, session_text};
 
 /// Client → node requests.
 pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/1.0.0");
@@ -166,19 +167,6 @@ pub type LightBehaviour = request_response::cbor::Behaviour<LightRequest, LightR
 /// Event delivery, node → client.
 pub type DeliveryBehaviour = request_response::cbor::Behaviour<Delivery, DeliveryAck>;
 
-/// The text a client signs to sign in on `node` from the libp2p peer `client`.
-pub fn session_text(node: &PeerId, client: &PeerId) -> String {
-    format!("Rivulet light session\nnode: {node}\nclient: {client}")
-}
-
-/// The text an account signs (EIP-191 `personal_sign`) to let `session_key` act for it on relay nodes
-/// until `expires` (Unix seconds). Rebuilt from its parts by the node, never parsed.
-pub fn authorisation_text(account: &str, session_key: &str, expires: u64) -> String {
-    format!(
-        "Rivulet session key\n\nThis key may read streams on Rivulet relay nodes for this account.\naccount: {account}\nsession key: {session_key}\nvalid until: {expires} (Unix seconds)"
-    )
-}
-
 /// An account's authorisation of a session key, as the client keeps it and sends it at sign-in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authorisation {
@@ -229,6 +217,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use libp2p::PeerId;
+
     use super::*;
 
     #[test]

@@ -1,7 +1,9 @@
 //! Hot-path benchmarks of the protocol core: encode, decode, sign, verify, encrypt, decrypt for 200 B and
 //! 1 KiB messages, and k256 against libsecp256k1 for the step that bounds a verifying relay.
 //!
-//! `cargo bench -p rivulet-protocol --bench protocol`; figures go into BENCHMARKS.md.
+//! `cargo bench -p rivulet-protocol --bench protocol` (k256, the browsers' backend) and
+//! `cargo bench -p rivulet-protocol --bench protocol --features native-secp256k1` (native nodes and
+//! clients); figures go into BENCHMARKS.md.
 #![allow(clippy::expect_used)] // fixed, valid inputs
 
 use std::hint::black_box;
@@ -10,8 +12,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use rand::SeedableRng;
 use rivulet_protocol::{
     ChainId, ContentType, Encryption, GroupKey, Limits, MessageId, MessageRef, MessageType,
-    Partition, SignatureType, Signer, StreamId, StreamMessage, UnsignedMessage, decode_verified,
-    encryption, hash::eip191_hash, signing::recover_hash,
+    Partition, SignatureType, Signer, StreamId, StreamMessage, UnsignedMessage, Verifier,
+    decode_verified, encryption, hash::eip191_hash, signing::recover_hash,
 };
 
 fn body(signer: &Signer, size: usize) -> UnsignedMessage {
@@ -55,6 +57,15 @@ fn codec_and_signatures(c: &mut Criterion) {
         });
         group.bench_function("decode_verify", |b| {
             b.iter(|| decode_verified(black_box(&wire), &limits))
+        });
+        // What a relay does per new event of a publisher it has seen before.
+        let mut verifier = Verifier::default();
+        group.bench_function("decode_verify_known_publisher", |b| {
+            b.iter(|| {
+                let m = StreamMessage::decode(black_box(&wire), &limits).expect("decodes");
+                verifier.verify_frame(&m, &wire).expect("verifies");
+                m
+            })
         });
         let key = GroupKey::new("bench-key".parse().expect("valid id"), [3; 32]);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);

@@ -15,6 +15,8 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 const CONTENT_AAD_TAG: &[u8] = b"Rivulet content v1";
 const NEXT_KEY_AAD_TAG: &[u8] = b"Rivulet next group key v1";
+const AT_REST_INFO: &[u8] = b"Rivulet secrets at rest v1";
+const AT_REST_VERSION: u8 = 1;
 
 /// Why encryption or decryption failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,4 +220,43 @@ pub fn open_next_key(
         .try_into()
         .map_err(|_| CryptoError::KeyLength(bytes.len()))?;
     Ok(GroupKey::new(sealed.id.clone(), bytes))
+}
+
+/// The key a client's secrets are sealed at rest with: HKDF-SHA256 of its private key (no salt, info
+/// `"Rivulet secrets at rest v1"`), so only the holder of the private key can open them.
+fn at_rest_key(private_key: &[u8; 32]) -> GroupKey {
+    let mut bytes = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's output limit.
+    let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, private_key).expand(AT_REST_INFO, &mut bytes);
+    GroupKey {
+        id: GroupKeyId::new("at-rest").unwrap_or_else(|_| unreachable_id()),
+        bytes,
+    }
+}
+
+/// Seals `plaintext` (a client's own secrets: its group keys) for storage at rest under a key derived
+/// from `private_key`: `0x01 ‖ nonce (12) ‖ AES-256-GCM ciphertext and tag`, associated data the tag
+/// `"Rivulet secrets at rest v1"`.
+pub fn seal_at_rest<R: rand_core::CryptoRng + ?Sized>(
+    private_key: &[u8; 32],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Vec<u8> {
+    let mut out = vec![AT_REST_VERSION];
+    out.extend(seal(
+        &at_rest_key(private_key),
+        plaintext,
+        AT_REST_INFO,
+        rng,
+    ));
+    out
+}
+
+/// Opens what [`seal_at_rest`] sealed with the same private key.
+pub fn open_at_rest(private_key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    match sealed.split_first() {
+        Some((&AT_REST_VERSION, rest)) => open(&at_rest_key(private_key), rest, AT_REST_INFO),
+        Some(_) => Err(CryptoError::Authentication),
+        None => Err(CryptoError::TooShort(0)),
+    }
 }

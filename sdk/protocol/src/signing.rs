@@ -4,43 +4,13 @@
 
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 
+pub use crate::verify::SignatureError;
 use crate::{
     address::Address,
-    codec::{DecodeError, EncodeError, Limits, SIGNING_DOMAIN, split_signature},
+    codec::{DecodeError, Limits, SIGNING_DOMAIN, split_signature},
     hash::eip191_hash,
     message::{Signature, StreamMessage, UnsignedMessage},
 };
-
-/// Why a signature does not verify, or a key is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// `r` or `s` is zero or not below the curve order.
-    #[error("signature r or s is out of range")]
-    Malformed,
-    /// `s` is in the upper half of the curve order (EIP-2 forbids it: it makes signatures malleable).
-    #[error("signature s is not in the lower half of the curve order (EIP-2)")]
-    HighS,
-    /// `v` is not 27, 28, 0 or 1.
-    #[error("signature v byte {0} is not 27 or 28")]
-    RecoveryId(u8),
-    /// No public key recovers from this signature and hash.
-    #[error("no public key recovers from this signature")]
-    Unrecoverable,
-    /// The signature is valid but made by someone other than the message's publisher.
-    #[error("signed by {recovered}, but the message names publisher {claimed}")]
-    WrongSigner {
-        /// The publisher the message names.
-        claimed: Address,
-        /// The address that made the signature.
-        recovered: Address,
-    },
-    /// A private key that is zero or not below the curve order.
-    #[error("private key is not a valid secp256k1 scalar")]
-    InvalidPrivateKey,
-    /// The message cannot be encoded.
-    #[error(transparent)]
-    Encode(#[from] EncodeError),
-}
 
 /// Why received bytes are not a verified message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,23 +119,10 @@ impl Signer {
     }
 }
 
-/// Recovers the address that signed `hash`.
+/// Recovers the address that signed `hash` (with libsecp256k1 under the `native-secp256k1` feature).
 pub fn recover_hash(hash: &[u8; 32], signature: &Signature) -> Result<Address, SignatureError> {
-    let bytes = &signature.0;
-    let v = bytes[64];
-    let recid = match v {
-        27 | 28 => v - 27,
-        0 | 1 => v,
-        _ => return Err(SignatureError::RecoveryId(v)),
-    };
-    let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed)?;
-    if sig.normalize_s() != sig {
-        return Err(SignatureError::HighS);
-    }
-    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(v))?;
-    let key = VerifyingKey::recover_from_prehash(hash, &sig, recid)
-        .map_err(|_| SignatureError::Unrecoverable)?;
-    Ok(Address::from_public_key(&key.into()))
+    let parsed = crate::verify::parse(signature)?;
+    crate::verify::recover(hash, &parsed).map(|(_, address)| address)
 }
 
 /// The public key that signed `message` (the key to answer it with ECIES, as a group-key response does).

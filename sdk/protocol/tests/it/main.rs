@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 mod codec;
+mod coordinator;
 mod encryption;
 mod support;
 mod vectors;

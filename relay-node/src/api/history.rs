@@ -1,0 +1,118 @@
+//! `GET /api/v1/history` and the WebSocket API's `resend`: a stream part's stored events, page after
+//! page from the node (its store, or a peer that stores the part), up to one answer's limits.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Query, State, rejection::QueryRejection},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use rivulet_network::HistoryQuery;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Api, ApiError, auth, http::stream_part, json::message_json};
+use crate::node::Reader;
+
+/// The most a `last` may ask for.
+const MAX_LAST: u32 = 1_000_000;
+
+/// Most events in one HTTP or WebSocket history answer.
+const MAX_HISTORY_ANSWER: usize = 10_000;
+/// Most bytes of events in one HTTP or WebSocket history answer (the JSON is about twice that).
+const MAX_HISTORY_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Which history a request asks for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryParams {
+    pub(crate) stream: String,
+    #[serde(default)]
+    pub(crate) partition: u32,
+    pub(crate) last: Option<u32>,
+    pub(crate) from: Option<u64>,
+    pub(crate) to: Option<u64>,
+}
+
+pub(super) async fn history(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Response {
+    let result = match (params, auth::reader(&api, &headers)) {
+        (Ok(Query(params)), Ok(reader)) => answer(&api, params, reader.as_ref()).await,
+        (Err(rejection), _) => Err(ApiError::query(rejection)),
+        (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            api.node.metrics().http_error(e.code);
+            e.into_response()
+        }
+    }
+}
+
+/// The answer to `reader`'s history request: `{"part","messages","truncated"}`.
+pub(crate) async fn answer(
+    api: &Api,
+    p: HistoryParams,
+    reader: Option<&Reader>,
+) -> Result<Value, ApiError> {
+    let part = stream_part(&p.stream, p.partition).map_err(ApiError::bad_stream)?;
+    if reader.is_none() && !api.node.may_subscribe(None, &part) {
+        return Err(ApiError::unauthenticated(format!(
+            "{} is not public: sign a challenge for a token (GET /api/v1/auth/challenge, POST /api/v1/auth) and send Authorization: Bearer <token>",
+            part.stream_id
+        )));
+    }
+    if p.last.is_some_and(|n| n > MAX_LAST) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("last is at most {MAX_LAST}; ask by time (from, to) for more"),
+        ));
+    }
+    let query = match (p.last, p.from, p.to) {
+        (Some(n), None, None) => HistoryQuery::Last { n },
+        (None, Some(from), to) => HistoryQuery::Range {
+            from: (from, 0),
+            to: (to.unwrap_or(u64::MAX), u32::MAX),
+        },
+        (None, None, None) => HistoryQuery::Last { n: 100 },
+        _ => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad_query",
+                "give either last=<n> or from=<ms>[&to=<ms>]",
+            ));
+        }
+    };
+    // Page after page up to the answer's limits; `truncated` says there is more.
+    let mut wires = Vec::new();
+    let mut bytes = 0;
+    let mut next = Some(query);
+    while let Some(query) = next.take() {
+        if wires.len() >= MAX_HISTORY_ANSWER || bytes >= MAX_HISTORY_ANSWER_BYTES {
+            next = Some(query);
+            break;
+        }
+        let (page, rest) = api.node.history_page(&part, query, reader).await?;
+        bytes += page.iter().map(Vec::len).sum::<usize>();
+        wires.extend(page);
+        next = rest;
+    }
+    // Peers are not trusted: only events whose signatures hold are passed on.
+    let limits = api.node.limits();
+    let messages: Vec<Value> = wires
+        .iter()
+        .filter_map(|w| {
+            rivulet_protocol::decode_verified(w, &limits)
+                .ok()
+                .map(|m| message_json(&m, w))
+        })
+        .collect();
+    Ok(json!({ "part": part.to_string(), "messages": messages, "truncated": next.is_some() }))
+}

@@ -1,0 +1,203 @@
+//! The WebSocket API: JSON text frames, one connection per client, for clients in any language.
+//!
+//! On connect the node sends `{"type":"challenge","nonce":…,"node":<peer id>,"text":…}`. A client that
+//! wants its address recognised (for streams that are not public) answers `{"type":"auth","address":…,
+//! "signature":…}`, an EIP-191 `personal_sign` of `text` — what any wallet or ethers' `signMessage` makes.
+//! Then, with an optional `id` echoed in the answer:
+//!
+//! - `{"type":"subscribe","stream":…,"partition":0}` → `subscribed`; events arrive as
+//!   `{"type":"message","part":…,"message":{…}}` while the subscriber may subscribe (checked per event, so
+//!   a lapsed licence stops delivery with an `unsubscribed` frame);
+//! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
+//! - `{"type":"publish","message":"<hex wire>"}` → `published` (publishes are pipelined: the node reads
+//!   on while earlier ones are validated and stored, up to 256 in flight, and answers them in order);
+//! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms) → `resent` with messages.
+//!
+//! Every failure is `{"type":"error","id":…,"error":<code>,"message":<what and why>}` and the connection
+//! stays open. Frames beyond the rate limit are refused (`rate_limited`); a subscriber that reads too slowly
+//! loses events beyond [`outbox::WS_QUEUE_BYTES`] waiting and is told how many (`lagged`). RFC 6455
+//! closing: a client's close is answered, 1001 when the node stops, 1009/1007/1002 for unreadable
+//! messages.
+
+mod outbox;
+mod session;
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
+use rand::RngExt;
+use rivulet_network::reader::challenge_text;
+use rivulet_protocol::StreamPartId;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use self::{
+    outbox::{Bucket, Outbox, read_error_close},
+    session::Session,
+};
+use super::{Api, ApiError, error::error_frame, json::message_frame};
+
+/// Publishes one connection may have in flight before the node stops reading from it.
+const MAX_PENDING: usize = 256;
+
+/// Upgrades `GET /api/v1/ws` to a WebSocket session, unless the node already serves as many as it may
+/// (503 `too_many_connections`).
+pub(super) async fn upgrade(ws: WebSocketUpgrade, State(api): State<Arc<Api>>) -> Response {
+    let Some(slot) = ConnectionSlot::take(&api) else {
+        api.node.metrics().http_error("too_many_connections");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            format!(
+                "this node serves at most {} WebSocket connections; try another node, or later",
+                api.config.ws_max_connections
+            ),
+        )
+        .into_response();
+    };
+    ws.max_message_size(api.request_limit())
+        .on_upgrade(move |socket| async move {
+            session(socket, api).await;
+            drop(slot);
+        })
+}
+
+/// One of the node's `ws_max_connections` places, held for a connection's lifetime.
+struct ConnectionSlot(Arc<Api>);
+
+impl ConnectionSlot {
+    fn take(api: &Arc<Api>) -> Option<ConnectionSlot> {
+        api.ws_connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < api.config.ws_max_connections).then_some(n + 1)
+            })
+            .ok()?;
+        api.node.metrics().ws_connections.inc();
+        Some(ConnectionSlot(api.clone()))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.ws_connections.fetch_sub(1, Ordering::AcqRel);
+        self.0.node.metrics().ws_connections.dec();
+    }
+}
+
+async fn session(socket: WebSocket, api: Arc<Api>) {
+    let (mut sink, mut frames) = socket.split();
+    let node = api.node.peer_id();
+    let nonce = hex::encode(rand::rng().random::<[u8; 16]>());
+    let challenge = challenge_text(&node, &nonce);
+    let hello =
+        json!({ "type": "challenge", "node": node.to_string(), "nonce": nonce, "text": challenge });
+    if sink
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut events = api.node.events();
+    let mut stopping = api.node.stopping();
+    let mut session = Session {
+        api: api.clone(),
+        address: None,
+        reader: None,
+        nonce,
+        subscriptions: HashSet::new(),
+        pending: FuturesOrdered::new(),
+    };
+    let mut bucket = Bucket::new(api.config.ws_rate);
+    let mut permission_checked = Instant::now();
+    let (mut outbox, frames_out) = Outbox::new();
+    let writer = outbox.writer(sink, frames_out);
+    let max_content = api.node.limits().max_content_len;
+    'session: loop {
+        let out = tokio::select! {
+            // Publishes answered in the order they came.
+            Some(answer) = session.pending.next(), if !session.pending.is_empty() => Some(answer),
+            // At most MAX_PENDING publishes in flight per connection: beyond that, reading waits.
+            frame = frames.next(), if session.pending.len() < MAX_PENDING => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if bucket.take() {
+                        Some(session.handle(&text).await)
+                    } else {
+                        api.node.metrics().http_error("rate_limited");
+                        Some(error_frame(&None, "rate_limited", format!("more than {} frames per second; frame dropped", api.config.ws_rate)))
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => Some(error_frame(&None, "bad_frame", "send JSON text frames")),
+                // The client's close: the writer answers it as it closes, as RFC 6455 (5.5.1) asks.
+                Some(Ok(Message::Close(_))) => break,
+                // A frame the node cannot read ends the connection (the stream cannot resume after
+                // it), with the close code that says why.
+                Some(Err(e)) => {
+                    if let Some(frame) = read_error_close(e, max_content) {
+                        outbox.send(Message::Close(Some(frame)));
+                    }
+                    break;
+                }
+                None => break,
+                Some(Ok(_)) => None, // ping/pong: answered by the server
+            },
+            event = events.recv() => match event {
+                Ok(delivered) if session.subscriptions.contains(&delivered.part) => {
+                    // Permissions can lapse (licences expire): re-check at most once a second.
+                    if permission_checked.elapsed() > Duration::from_secs(1) {
+                        permission_checked = Instant::now();
+                        let lapsed: Vec<StreamPartId> =
+                            session.subscriptions.iter().filter(|p| !session.may_subscribe(p)).cloned().collect();
+                        for part in &lapsed {
+                            session.subscriptions.remove(part);
+                            api.node.leave(part.clone()).await;
+                            let frame = json!({ "type": "unsubscribed", "part": part.to_string(), "reason": "subscribe permission ended" });
+                            if !outbox.send_json(&frame) {
+                                break 'session;
+                            }
+                        }
+                        if lapsed.contains(&delivered.part) {
+                            continue;
+                        }
+                    }
+                    if !outbox.send_event(message_frame(&delivered)) {
+                        break;
+                    }
+                    None
+                }
+                Ok(_) => None,
+                Err(RecvError::Lagged(n)) => Some(error_frame(&None, "lagged", format!("{n} events dropped: this connection reads too slowly"))),
+                Err(RecvError::Closed) => break,
+            },
+            // The node is shutting down: say so with "going away" (1001).
+            // (The value only ever changes to true.)
+            Ok(()) = stopping.changed() => {
+                outbox.send(Message::Close(Some(CloseFrame { code: 1001, reason: "node stopping".into() })));
+                break;
+            }
+        };
+        if let Some(frame) = out.filter(|f| !f.is_null())
+            && !outbox.send_json(&frame)
+        {
+            break;
+        }
+    }
+    for part in session.subscriptions {
+        api.node.leave(part).await;
+    }
+    // The writer sends what is left and closes; a client that no longer reads gets a second.
+    drop(outbox);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+}

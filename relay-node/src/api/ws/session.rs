@@ -1,0 +1,273 @@
+//! One WebSocket session's requests: the frames a client sends, and the answer to each. The loop that
+//! reads frames and sends events is in the parent module.
+
+use std::{collections::HashSet, sync::Arc};
+
+use futures::stream::FuturesOrdered;
+use rivulet_network::{ReaderProof, reader::challenge_text};
+use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::error::error_frame;
+use crate::{
+    api::{
+        Api, ApiError,
+        history::{HistoryParams, answer},
+        http::{decode_hex, stream_part},
+    },
+    node::Reader,
+};
+
+/// A client's frame.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum ClientFrame {
+    Auth {
+        address: String,
+        signature: String,
+    },
+    Subscribe {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+    },
+    Unsubscribe {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+    },
+    Publish {
+        id: Option<Value>,
+        /// A signed message (hex wire bytes)...
+        message: Option<String>,
+        /// ...or plain JSON content for the node to sign with its own key.
+        content: Option<Value>,
+        stream: Option<String>,
+        #[serde(default)]
+        partition: u32,
+    },
+    Resend {
+        id: Option<Value>,
+        stream: String,
+        #[serde(default)]
+        partition: u32,
+        last: Option<u32>,
+        from: Option<u64>,
+        to: Option<u64>,
+    },
+}
+
+/// One connection's state.
+pub(super) struct Session {
+    pub(super) api: Arc<Api>,
+    pub(super) address: Option<Address>,
+    /// The signed-in reader and its proof, for history a peer answers on its behalf.
+    pub(super) reader: Option<Reader>,
+    /// The nonce of this session's challenge.
+    pub(super) nonce: String,
+    pub(super) subscriptions: HashSet<StreamPartId>,
+    /// Publishes waiting for the node's answer, in the order they came.
+    pub(super) pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
+}
+
+impl Session {
+    pub(super) fn may_subscribe(&self, part: &StreamPartId) -> bool {
+        self.api.node.may_subscribe(self.address, part)
+    }
+
+    /// Handles one text frame; the answer (`Null` when it comes later, as for a publish).
+    pub(super) async fn handle(&mut self, text: &str) -> Value {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return error_frame(
+                    &None,
+                    "bad_frame",
+                    format!(
+                        "not a frame this node understands ({e}); types: auth, subscribe, unsubscribe, publish, resend"
+                    ),
+                );
+            }
+        };
+        match frame {
+            ClientFrame::Auth { address, signature } => self.auth(&address, &signature),
+            ClientFrame::Subscribe {
+                id,
+                stream,
+                partition,
+            } => self.subscribe(id, &stream, partition).await,
+            ClientFrame::Unsubscribe {
+                id,
+                stream,
+                partition,
+            } => {
+                let part = match stream_part(&stream, partition) {
+                    Ok(p) => p,
+                    Err(e) => return error_frame(&id, "bad_stream", e),
+                };
+                if self.subscriptions.remove(&part) {
+                    self.api.node.leave(part.clone()).await;
+                }
+                json!({ "type": "unsubscribed", "id": id, "part": part.to_string() })
+            }
+            ClientFrame::Publish {
+                id,
+                message,
+                content,
+                stream,
+                partition,
+            } => {
+                let wire = match (message, content, stream) {
+                    (Some(hex), None, None) => decode_hex(&hex),
+                    (None, Some(content), Some(stream)) => {
+                        self.node_signed(&stream, partition, &content)
+                    }
+                    _ => Err(ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "bad_frame",
+                        "publish takes either \"message\" (signed, hex) or \"stream\" and \"content\" (for the node to sign)",
+                    )),
+                };
+                let wire = match wire {
+                    Ok(w) => w,
+                    Err(e) => return error_frame(&id, e.code, e.message),
+                };
+                // Answered when the node has it (stored, where it stores the part); meanwhile the
+                // connection goes on reading, so a publisher can keep many events in flight.
+                let api = self.api.clone();
+                self.pending.push_back(Box::pin(async move {
+                    match api.node.publish(wire).await {
+                        Ok(p) => {
+                            json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
+                        }
+                        Err(e) => {
+                            let e = ApiError::from(e);
+                            api.node.metrics().http_error(e.code);
+                            error_frame(&id, e.code, e.message)
+                        }
+                    }
+                }));
+                Value::Null
+            }
+            ClientFrame::Resend {
+                id,
+                stream,
+                partition,
+                last,
+                from,
+                to,
+            } => {
+                if let Ok(part) = stream_part(&stream, partition)
+                    && !self.may_subscribe(&part)
+                {
+                    return error_frame(
+                        &id,
+                        "no_permission",
+                        format!("no subscribe permission on {}", part.stream_id),
+                    );
+                }
+                let params = HistoryParams {
+                    stream,
+                    partition,
+                    last,
+                    from,
+                    to,
+                };
+                match answer(&self.api, params, self.reader.as_ref()).await {
+                    Ok(v) => {
+                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"] })
+                    }
+                    Err(e) => error_frame(&id, e.code, e.message),
+                }
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: Option<Value>, stream: &str, partition: u32) -> Value {
+        let part = match stream_part(stream, partition) {
+            Ok(p) => p,
+            Err(e) => return error_frame(&id, "bad_stream", e),
+        };
+        let max = self.api.config.ws_max_subscriptions;
+        if !self.subscriptions.contains(&part) && self.subscriptions.len() >= max {
+            return error_frame(
+                &id,
+                "too_many_subscriptions",
+                format!(
+                    "a connection may subscribe to at most {max} stream parts; unsubscribe from one first"
+                ),
+            );
+        }
+        if !self.may_subscribe(&part) {
+            let who = self
+                .address
+                .map_or("an unauthenticated client".to_owned(), |a| a.to_string());
+            return error_frame(
+                &id,
+                "no_permission",
+                format!("{who} may not subscribe to {}", part.stream_id),
+            );
+        }
+        if self.subscriptions.insert(part.clone()) {
+            self.api.node.join(part.clone()).await;
+        }
+        json!({ "type": "subscribed", "id": id, "part": part.to_string() })
+    }
+
+    /// An event with `content`, signed by the node's own publisher key (which needs publish permission).
+    fn node_signed(
+        &self,
+        stream: &str,
+        partition: u32,
+        content: &Value,
+    ) -> Result<Vec<u8>, ApiError> {
+        let part = stream_part(stream, partition).map_err(ApiError::bad_stream)?;
+        self.api
+            .node
+            .sign_json(&part, content.to_string().into_bytes())
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    e.to_string(),
+                )
+            })
+    }
+
+    fn auth(&mut self, address: &str, signature: &str) -> Value {
+        let claimed: Address = match address.parse() {
+            Ok(a) => a,
+            Err(e) => return error_frame(&None, "bad_address", format!("address: {e}")),
+        };
+        let Some(sig) = hex::decode(signature.trim_start_matches("0x"))
+            .ok()
+            .and_then(|b| <[u8; 65]>::try_from(b).ok())
+        else {
+            return error_frame(&None, "bad_signature", "signature must be 65 bytes of hex");
+        };
+        let challenge = challenge_text(&self.api.node.peer_id(), &self.nonce);
+        match recover_personal(challenge.as_bytes(), &Signature(sig)) {
+            Ok(recovered) if recovered == claimed => {
+                self.address = Some(claimed);
+                self.reader = Some(Reader {
+                    address: claimed,
+                    proof: ReaderProof::Challenge {
+                        nonce: self.nonce.clone(),
+                        address: claimed.to_checksum(),
+                        signature: sig.to_vec().into(),
+                    },
+                });
+                json!({ "type": "authenticated", "address": claimed.to_checksum() })
+            }
+            Ok(recovered) => error_frame(
+                &None,
+                "bad_signature",
+                format!("the challenge was signed by {recovered}, not {claimed}"),
+            ),
+            Err(e) => error_frame(&None, "bad_signature", e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! What the node's handle asks of its event loop, and the answers: the only types the two share.
+
+use std::sync::{Arc, OnceLock};
+
+use rivulet_network::{
+    HistoryQuery, HistoryResponse, ReaderProof, libp2p::request_response::ResponseChannel,
+    light::LightResponse,
+};
+use rivulet_protocol::{StreamMessage, StreamPartId};
+use rivulet_validate::Rejection;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+/// A request to the event loop (it owns the swarm and the validator).
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Validate, relay (and store, if this node stores the part) a signed event.
+    Publish {
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<Published, Rejection>>,
+    },
+    /// The number of connected peers.
+    Peers { reply: oneshot::Sender<usize> },
+    /// One page of history of a stream part this node does not store, from the peers that do.
+    RemoteHistory {
+        part: StreamPartId,
+        query: HistoryQuery,
+        /// The reader asked for, with its proof (forwarded to the node that answers).
+        reader: Option<ReaderProof>,
+        reply: oneshot::Sender<Result<HistoryPage, String>>,
+    },
+    /// A local subscriber wants a stream part: join its topic (counted).
+    Join { part: StreamPartId },
+    /// A local subscriber left a stream part.
+    Leave { part: StreamPartId },
+    /// Send a peer the answer to its history request (worked out off the event loop).
+    HistoryRespond {
+        channel: ResponseChannel<HistoryResponse>,
+        response: HistoryResponse,
+    },
+    /// Send a light client the answer to its request (worked out off the event loop).
+    LightRespond {
+        channel: ResponseChannel<LightResponse>,
+        response: LightResponse,
+    },
+}
+
+/// The outcome of an accepted publish.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Published {
+    /// The stream part.
+    pub(crate) part: String,
+    /// Whether this node already had it (publishing is idempotent).
+    pub(crate) duplicate: bool,
+    /// Whether this node stored it durably before answering.
+    pub(crate) stored: bool,
+}
+
+/// Messages (wire bytes, oldest first) and the query for the rest of the answer, if it did not fit.
+pub(crate) type HistoryPage = (Vec<Vec<u8>>, Option<HistoryQuery>);
+
+/// An accepted event, as handed to the node's local (WebSocket) subscribers: shared by all of them,
+/// and rendered for them at most once per format.
+#[derive(Debug)]
+pub(crate) struct Delivered {
+    /// Its stream part.
+    pub(crate) part: StreamPartId,
+    /// The event.
+    pub(crate) message: Arc<StreamMessage>,
+    /// Its wire bytes.
+    pub(crate) wire: Arc<[u8]>,
+    /// The event rendered for the WebSocket API, by the first session that needs it.
+    pub(crate) rendered: OnceLock<String>,
+}

@@ -1,0 +1,97 @@
+//! Finding other nodes: bootstrap peers are redialled while disconnected, other relay nodes go into the
+//! DHT's routing table with the addresses they listen on (learnt through identify), and the node dials
+//! nodes the DHT knows up to [`TARGET_PEERS`] — a topic's mesh forms only among nodes that are directly
+//! connected, so nodes that joined through the same bootstrap peer must meet.
+
+use rivulet_network::{
+    KAD_PROTOCOL, NodeBehaviour,
+    libp2p::{Multiaddr, PeerId, Swarm, identify, multiaddr::Protocol, swarm::dial_opts::DialOpts},
+    peer_of,
+};
+use tracing::{debug, warn};
+
+/// How many nodes a node tries to stay connected to.
+const TARGET_PEERS: usize = 24;
+
+/// The node's discovery state.
+#[derive(Debug)]
+pub(crate) struct Discovery {
+    bootstrap: Vec<Multiaddr>,
+    rounds: u64,
+}
+
+impl Discovery {
+    /// Discovery from `bootstrap` peers (multiaddrs ending in `/p2p/<peer id>`), which it dials now.
+    pub(crate) fn start(swarm: &mut Swarm<NodeBehaviour>, bootstrap: Vec<Multiaddr>) -> Discovery {
+        for addr in &bootstrap {
+            if let Some(peer) = peer_of(addr) {
+                swarm
+                    .behaviour_mut()
+                    .kademlia
+                    .add_address(&peer, addr.clone());
+            }
+            if let Err(e) = swarm.dial(addr.clone()) {
+                warn!(%addr, "cannot dial bootstrap peer: {e}");
+            }
+        }
+        Discovery {
+            bootstrap,
+            rounds: 0,
+        }
+    }
+
+    /// One round (every few seconds): redial bootstrap peers this node lost (they restarted, or the
+    /// link broke), refresh the routing table every sixth round, and dial known nodes up to
+    /// [`TARGET_PEERS`].
+    pub(crate) fn round(&mut self, swarm: &mut Swarm<NodeBehaviour>) {
+        for addr in &self.bootstrap {
+            if let Some(peer) = peer_of(addr)
+                && !swarm.is_connected(&peer)
+                && let Err(e) = swarm.dial(addr.clone())
+            {
+                debug!(%addr, "redial failed: {e}");
+            }
+        }
+        self.rounds += 1;
+        if self.rounds % 6 == 1 {
+            // Fails only with no known peers, which the bootstrap redial handles.
+            let _ = swarm.behaviour_mut().kademlia.bootstrap();
+        }
+        let connected = swarm.connected_peers().count();
+        if connected >= TARGET_PEERS {
+            return;
+        }
+        let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
+        for bucket in swarm.behaviour_mut().kademlia.kbuckets() {
+            for entry in bucket.iter() {
+                candidates.push((
+                    *entry.node.key.preimage(),
+                    entry.node.value.iter().cloned().collect(),
+                ));
+            }
+        }
+        for (peer, addresses) in candidates.into_iter().take(TARGET_PEERS - connected) {
+            if swarm.is_connected(&peer) || addresses.is_empty() {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer).addresses(addresses).build();
+            if let Err(e) = swarm.dial(opts) {
+                debug!(%peer, "discovery dial failed: {e}");
+            }
+        }
+    }
+
+    /// A peer identified itself: if it is a relay node (it speaks the DHT; light clients do not run
+    /// identify), its listen addresses go into the routing table — except WebRTC-direct ones, which
+    /// are for browsers.
+    pub(crate) fn identified(swarm: &mut Swarm<NodeBehaviour>, peer: PeerId, info: identify::Info) {
+        if !info.protocols.contains(&KAD_PROTOCOL) {
+            return;
+        }
+        for addr in info.listen_addrs {
+            if !addr.iter().any(|p| matches!(p, Protocol::WebRTCDirect)) {
+                swarm.behaviour_mut().kademlia.add_address(&peer, addr);
+            }
+        }
+    }
+}

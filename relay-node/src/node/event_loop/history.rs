@@ -1,0 +1,90 @@
+//! History on the event loop: peers' requests answered from the store (off the loop), and this node's
+//! requests for parts it does not store, sent peer after peer.
+
+use rivulet_network::{
+    HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
+    libp2p::request_response::{Event, Message},
+};
+use rivulet_protocol::StreamPartId;
+use tokio::sync::oneshot;
+
+use super::EventLoop;
+use crate::node::{
+    commands::{Command, HistoryPage},
+    history::{PendingHistory, answer},
+};
+
+impl EventLoop {
+    /// Starts asking the connected peers for one page of `part`'s history.
+    pub(super) fn remote_history(
+        &mut self,
+        part: &StreamPartId,
+        query: HistoryQuery,
+        reader: Option<ReaderProof>,
+        reply: oneshot::Sender<Result<HistoryPage, String>>,
+    ) {
+        let peers = self.swarm.connected_peers().copied().collect();
+        self.ask_next_peer(PendingHistory::new(part, query, reader, peers, reply));
+    }
+
+    fn ask_next_peer(&mut self, pending: PendingHistory) {
+        if let Some((peer, request, pending)) = pending.next_peer() {
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .history
+                .send_request(&peer, request);
+            self.history.sent(id, pending);
+        }
+    }
+
+    pub(super) fn on_history(&mut self, event: Event<HistoryRequest, HistoryResponse>) {
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let (store, stored, access, commands) = (
+                    self.store.clone(),
+                    self.stored.clone(),
+                    self.access.clone(),
+                    self.commands.clone(),
+                );
+                tokio::spawn(async move {
+                    let response = tokio::task::spawn_blocking(move || {
+                        answer(&store, |p| stored.contains(p), &access, &peer, &request)
+                    })
+                    .await
+                    .unwrap_or_else(|e| HistoryResponse::Error(e.to_string()));
+                    let _ = commands
+                        .send(Command::HistoryRespond { channel, response })
+                        .await;
+                });
+            }
+            Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(retry) = self.history.answered(request_id, response) {
+                    self.ask_next_peer(retry);
+                }
+            }
+            Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(retry) = self.history.failed(request_id, error.to_string()) {
+                    self.ask_next_peer(retry);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Light clients' requests on the event loop: sign-in, publish, subscribe (as a reader or as a key
+//! service), unsubscribe, resend; and pushing their subscriptions' events. The state is
+//! [`LightSessions`](crate::node::light::LightSessions)'; this file does the checks and the I/O.
+
+use rivulet_network::{
+    AccountProof, HistoryQuery, ReaderProof,
+    libp2p::{PeerId, request_response::ResponseChannel},
+    light::{LightRequest, LightResponse},
+};
+use rivulet_protocol::StreamPartId;
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::EventLoop;
+use crate::node::{
+    commands::Command,
+    history::query_store,
+    light::Mode,
+    light_auth::{authorising_account, session_key},
+};
+
+type Channel = ResponseChannel<LightResponse>;
+
+impl EventLoop {
+    /// Answers (or starts answering) one light request.
+    pub(super) fn on_light_request(
+        &mut self,
+        peer: PeerId,
+        request: LightRequest,
+        channel: Channel,
+    ) {
+        let node = *self.swarm.local_peer_id();
+        match request {
+            LightRequest::Auth { address, signature } => {
+                let response = match session_key(&node, &peer, &address, &signature) {
+                    Ok(key) => {
+                        let proof = ReaderProof::Session {
+                            client: peer.to_string(),
+                            address,
+                            signature,
+                            account: None,
+                        };
+                        self.light.sign_in(peer, key, None, proof);
+                        LightResponse::Ok
+                    }
+                    Err(refusal) => refusal,
+                };
+                self.light_respond(channel, response);
+            }
+            LightRequest::AuthFor {
+                address,
+                signature,
+                account,
+                expires,
+                authorisation,
+            } => {
+                let now = self.access.now_secs();
+                let response = session_key(&node, &peer, &address, &signature)
+                    .and_then(|key| {
+                        authorising_account(&account, &key, expires, &authorisation, now)
+                    })
+                    .map(|reader| {
+                        let proof = ReaderProof::Session {
+                            client: peer.to_string(),
+                            address,
+                            signature,
+                            account: Some(AccountProof {
+                                account,
+                                expires,
+                                signature: authorisation,
+                            }),
+                        };
+                        self.light.sign_in(peer, reader, Some(expires), proof);
+                        LightResponse::Ok
+                    })
+                    .unwrap_or_else(|refusal| refusal);
+                self.light_respond(channel, response);
+            }
+            LightRequest::Publish { wire } => {
+                let (reply, rx) = oneshot::channel();
+                self.publish(wire.into_vec(), reply);
+                let commands = self.commands.clone();
+                tokio::spawn(async move {
+                    let response = match rx.await {
+                        Ok(Ok(published)) => LightResponse::Published {
+                            duplicate: published.duplicate,
+                            stored: published.stored,
+                        },
+                        Ok(Err(rejection)) => {
+                            LightResponse::error(rejection.reason(), rejection.to_string())
+                        }
+                        Err(_) => LightResponse::error("unavailable", "the node is stopping"),
+                    };
+                    let _ = commands
+                        .send(Command::LightRespond { channel, response })
+                        .await;
+                });
+            }
+            LightRequest::Subscribe { part } => {
+                let response = self.light_subscribe(peer, &part, Mode::Events);
+                self.light_respond(channel, response);
+            }
+            LightRequest::ServeKeys { part } => {
+                let response = self.light_subscribe(peer, &part, Mode::KeyRequests);
+                self.light_respond(channel, response);
+            }
+            LightRequest::Unsubscribe { part } => {
+                if let Ok(part) = part.parse::<StreamPartId>()
+                    && self.light.unsubscribe(peer, &part)
+                {
+                    self.local_subscriber_left(&part);
+                }
+                self.light_respond(channel, LightResponse::Ok);
+            }
+            LightRequest::Resend { part, query } => self.light_resend(peer, &part, query, channel),
+        }
+    }
+
+    pub(super) fn light_respond(&mut self, channel: Channel, response: LightResponse) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .light
+            .send_response(channel, response);
+    }
+
+    fn local_subscriber_left(&mut self, part: &StreamPartId) {
+        let change = self.topics.unsubscribe(part, std::time::Instant::now());
+        self.apply(change);
+    }
+
+    /// Whether `peer`'s session may hold a subscription of `mode` on `part` now.
+    fn light_allowed(&self, peer: &PeerId, part: &StreamPartId, mode: Mode) -> bool {
+        let address = self.light.acting_as(peer, self.access.now_secs());
+        match mode {
+            Mode::Events => self.access.may_subscribe(address, part),
+            Mode::KeyRequests => address.is_some_and(|a| self.access.may_publish(a, part)),
+        }
+    }
+
+    fn light_subscribe(&mut self, peer: PeerId, part: &str, mode: Mode) -> LightResponse {
+        let part = match part.parse::<StreamPartId>() {
+            Ok(p) => p,
+            Err(e) => return LightResponse::error("bad_stream", e.to_string()),
+        };
+        if !self.light_allowed(&peer, &part, mode) {
+            let who = self
+                .light
+                .acting_as(&peer, self.access.now_secs())
+                .map_or("an anonymous client".to_owned(), |a| a.to_string());
+            let what = match mode {
+                Mode::Events => "subscribe to",
+                Mode::KeyRequests => "serve keys for (it may not publish to)",
+            };
+            return LightResponse::error(
+                "no_permission",
+                format!("{who} may not {what} {}", part.stream_id),
+            );
+        }
+        if self.light.subscribe(peer, &part, mode) {
+            let change = self.topics.subscribe(&part);
+            self.apply(change);
+        }
+        LightResponse::Ok
+    }
+
+    /// Forgets a client whose last connection closed.
+    pub(super) fn light_disconnected(&mut self, peer: PeerId) {
+        for part in self.light.disconnected(peer) {
+            self.local_subscriber_left(&part);
+        }
+    }
+
+    fn light_resend(&mut self, peer: PeerId, part: &str, query: HistoryQuery, channel: Channel) {
+        let part = match part.parse::<StreamPartId>() {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .light_respond(channel, LightResponse::error("bad_stream", e.to_string()));
+            }
+        };
+        if !self.light_allowed(&peer, &part, Mode::Events) {
+            let response = LightResponse::error(
+                "no_permission",
+                format!("no subscribe permission on {}", part.stream_id),
+            );
+            return self.light_respond(channel, response);
+        }
+        let commands = self.commands.clone();
+        if self.stored.contains(&part) {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let result =
+                    tokio::task::spawn_blocking(move || query_store(&store, &part, &query)).await;
+                let response = match result {
+                    Ok(Ok((wires, next))) => LightResponse::Messages {
+                        messages: wires.into_iter().map(Into::into).collect(),
+                        next,
+                    },
+                    Ok(Err(e)) => LightResponse::error("store", e),
+                    Err(e) => LightResponse::error("store", e.to_string()),
+                };
+                let _ = commands
+                    .send(Command::LightRespond { channel, response })
+                    .await;
+            });
+        } else {
+            let (reply, rx) = oneshot::channel();
+            let reader = self.light.proof(&peer);
+            self.remote_history(&part, query, reader, reply);
+            tokio::spawn(async move {
+                let response = match rx.await {
+                    Ok(Ok((wires, next))) => LightResponse::Messages {
+                        messages: wires.into_iter().map(Into::into).collect(),
+                        next,
+                    },
+                    Ok(Err(e)) => LightResponse::error("not_stored", e),
+                    Err(_) => LightResponse::error("unavailable", "the node is stopping"),
+                };
+                let _ = commands
+                    .send(Command::LightRespond { channel, response })
+                    .await;
+            });
+        }
+    }
+
+    /// Sends queued events to a client while it has room in flight, checking its permission per batch.
+    pub(super) fn light_flush(&mut self, peer: PeerId) {
+        loop {
+            let now = self.access.now_secs();
+            let access = &self.access;
+            let next = self
+                .light
+                .next_delivery(peer, now, |address, part, mode| match mode {
+                    Mode::Events => access.may_subscribe(address, part),
+                    Mode::KeyRequests => address.is_some_and(|a| access.may_publish(a, part)),
+                });
+            let Some(outgoing) = next else {
+                return;
+            };
+            if let Some(part) = &outgoing.ended {
+                debug!(%peer, %part, "light subscription ended: permission lapsed");
+                self.local_subscriber_left(part);
+            }
+            self.metrics.events_out.inc_by(outgoing.events as u64);
+            self.swarm
+                .behaviour_mut()
+                .delivery
+                .send_request(&peer, outgoing.delivery);
+        }
+    }
+}

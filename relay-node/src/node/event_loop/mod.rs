@@ -1,0 +1,189 @@
+//! The event loop: the one task that owns the libp2p swarm and the validator. It waits on the swarm,
+//! the handle's commands and its timers, and hands each event to the part that owns its state — topics,
+//! local order, light sessions, remote history, the store queue, discovery — doing the I/O those parts
+//! ask for. Handlers for the relay path, light clients and history are in the submodules.
+
+mod history;
+mod light;
+mod relay;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Result;
+use futures::StreamExt;
+use rivulet_network::{
+    NodeBehaviour, NodeBehaviourEvent,
+    libp2p::{Swarm, identify, request_response, swarm::SwarmEvent},
+};
+use rivulet_store::Store;
+use rivulet_validate::Validator;
+use tokio::sync::{broadcast, mpsc};
+use tracing::{info, warn};
+
+use super::{
+    access::Access,
+    announce::Announce,
+    commands::{Command, Delivered},
+    discovery::Discovery,
+    history::RemoteHistory,
+    light::LightSessions,
+    ordering::{LocalOrder, ORDER_WAIT},
+    store_writer::StoreQueue,
+    stored::StoredParts,
+    topics::{TopicChange, Topics},
+};
+use crate::metrics::Metrics;
+
+/// The swarm's owner and the parts whose state it drives.
+pub(crate) struct EventLoop {
+    pub(super) swarm: Swarm<NodeBehaviour>,
+    pub(super) validator: Validator,
+    pub(super) access: Access,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) topics: Topics,
+    pub(super) stored: StoredParts,
+    pub(super) order: LocalOrder,
+    pub(super) light: LightSessions,
+    pub(super) history: RemoteHistory,
+    pub(super) store: Arc<Store>,
+    pub(super) store_queue: StoreQueue,
+    /// Accepted events for the WebSocket API's sessions.
+    pub(super) events: broadcast::Sender<Arc<Delivered>>,
+    /// For tasks that answer later (light responses worked out off the loop).
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) discovery: Discovery,
+    pub(super) announce: Announce,
+}
+
+impl EventLoop {
+    /// Runs until SIGINT or SIGTERM.
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
+        let mut terminate = signal_terminate()?;
+        let mut rounds = tokio::time::interval(Duration::from_secs(5));
+        let mut order_tick = tokio::time::interval(ORDER_WAIT / 4);
+        for part in self.stored.all() {
+            let change = self.topics.store(&part);
+            self.apply(change);
+        }
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = order_tick.tick(), if self.order.is_waiting() => {
+                    for (message, wire) in self.order.overdue(std::time::Instant::now()) {
+                        self.fan_out(&message, &wire);
+                    }
+                }
+                _ = rounds.tick() => {
+                    self.discovery.round(&mut self.swarm);
+                    for change in self.topics.expire(std::time::Instant::now()) {
+                        self.apply(Some(change));
+                    }
+                }
+                Some(command) = commands.recv() => self.on_command(command),
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+            }
+        }
+        info!("shutting down");
+        Ok(())
+    }
+
+    /// Joins or leaves a topic as a part's state asks.
+    pub(super) fn apply(&mut self, change: Option<TopicChange>) {
+        match change {
+            Some(TopicChange::Join(part)) => {
+                if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
+                    warn!(%part, "cannot join topic: {e}");
+                }
+            }
+            Some(TopicChange::Leave(part)) => {
+                self.swarm.behaviour_mut().unsubscribe(&part);
+            }
+            None => return,
+        }
+        self.metrics.topics.set(self.topics.count() as i64);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Peers { reply } => {
+                let _ = reply.send(self.swarm.connected_peers().count());
+            }
+            Command::RemoteHistory {
+                part,
+                query,
+                reader,
+                reply,
+            } => self.remote_history(&part, query, reader, reply),
+            Command::LightRespond { channel, response } => self.light_respond(channel, response),
+            Command::HistoryRespond { channel, response } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .history
+                    .send_response(channel, response);
+            }
+            Command::Join { part } => {
+                let change = self.topics.subscribe(&part);
+                self.apply(change);
+            }
+            Command::Leave { part } => {
+                let change = self.topics.unsubscribe(&part, std::time::Instant::now());
+                self.apply(change);
+            }
+            Command::Publish { wire, reply } => self.publish(wire, reply),
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => self.announce.listening(address),
+            SwarmEvent::ConnectionEstablished { .. } => self.count_peers(),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.light_disconnected(peer_id);
+                }
+                self.count_peers();
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => Discovery::identified(&mut self.swarm, peer_id, info),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
+                request_response::Event::Message {
+                    peer,
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                },
+            )) => self.on_light_request(peer, request, channel),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Delivery(
+                request_response::Event::Message { peer, .. }
+                | request_response::Event::OutboundFailure { peer, .. },
+            )) if self.light.delivery_done(peer) => self.light_flush(peer),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Gossipsub(event)) => self.on_gossip(event),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::History(event)) => self.on_history(event),
+            _ => {}
+        }
+    }
+
+    fn count_peers(&self) {
+        self.metrics
+            .peers
+            .set(self.swarm.connected_peers().count() as i64);
+    }
+}
+
+#[cfg(unix)]
+fn signal_terminate() -> Result<tokio::signal::unix::Signal> {
+    Ok(tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::terminate(),
+    )?)
+}

@@ -1,0 +1,265 @@
+//! The node as its APIs see it: [`NodeApi`], a narrow interface, and [`NodeHandle`], the running node's
+//! implementation of it. The HTTP and WebSocket APIs know the node only through this trait, so their
+//! router is tested in-process against a fake.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use rivulet_chain::ChainClient;
+use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
+use rivulet_protocol::{Address, Limits, PublishError, StreamId, StreamPartId};
+use rivulet_store::Store;
+use rivulet_validate::Rejection;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::{
+    access::Access,
+    commands::{Command, Delivered, HistoryPage, Published},
+    history::query_store,
+    publisher::NodePublisher,
+    stored::StoredParts,
+};
+use crate::metrics::Metrics;
+
+/// Why a publish through the API failed.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    /// The event was refused.
+    Rejected(Rejection),
+    /// The node is stopping.
+    Stopping,
+}
+
+/// A reader of history, as an API established it: its address and the proof it gave (signed for this
+/// node), which a peer answering on its behalf checks itself.
+#[derive(Clone, Debug)]
+pub(crate) struct Reader {
+    /// The reader's address.
+    pub(crate) address: Address,
+    /// Its proof.
+    pub(crate) proof: ReaderProof,
+}
+
+/// Why a page of history could not be had.
+#[derive(Debug)]
+pub(crate) enum HistoryError {
+    /// The reader may not subscribe to the part (or, anonymous, the part is not public).
+    NoPermission(String),
+    /// This node's store failed.
+    Store(String),
+    /// No connected node stores the part (or none answered).
+    NotStored(String),
+    /// The node is stopping.
+    Stopping,
+}
+
+/// The node is stopping.
+#[derive(Debug)]
+pub(crate) struct Stopping;
+
+/// What the HTTP and WebSocket APIs need of the node.
+pub(crate) trait NodeApi: Send + Sync + 'static {
+    /// The node's libp2p peer id.
+    fn peer_id(&self) -> PeerId;
+    /// The address the node signs plain-content events as.
+    fn publisher(&self) -> Address;
+    /// The node's metrics.
+    fn metrics(&self) -> &Metrics;
+    /// The decoder limits (content size).
+    fn limits(&self) -> Limits;
+    /// How many peers the node is connected to.
+    fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>>;
+    /// Validates, relays and (where the node stores the part) durably stores one signed event.
+    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>>;
+    /// The next event of `part` with JSON `content`, signed by the node's own key: its wire bytes.
+    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError>;
+    /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only): from the
+    /// store, or from a peer that stores the part (which is shown the reader's proof).
+    fn history_page(
+        &self,
+        part: &StreamPartId,
+        query: HistoryQuery,
+        reader: Option<&Reader>,
+    ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>>;
+    /// Unix seconds now, by the chain's clock.
+    fn now_secs(&self) -> u64;
+    /// Whether `reader` (`None`: anonymous) may subscribe to `part` now, by the chain's clock.
+    fn may_subscribe(&self, reader: Option<Address>, part: &StreamPartId) -> bool;
+    /// Every event the node accepts, from now on (bounded: a receiver that falls behind is told how
+    /// many it lost).
+    fn events(&self) -> broadcast::Receiver<Arc<Delivered>>;
+    /// A local subscriber wants `part`: the node joins its topic (counted).
+    fn join(&self, part: StreamPartId) -> BoxFuture<'_, ()>;
+    /// A local subscriber left `part`.
+    fn leave(&self, part: StreamPartId) -> BoxFuture<'_, ()>;
+    /// A stream's registry record, as JSON (`None`: no such stream); `Err` says why the chain could
+    /// not be read.
+    fn stream(&self, id: &StreamId) -> BoxFuture<'_, Result<Option<Value>, String>>;
+    /// Streams whose id or metadata contain `text`, as JSON.
+    fn search_streams(&self, text: &str) -> BoxFuture<'_, Result<Vec<Value>, String>>;
+    /// Turns true when the node begins to stop.
+    fn stopping(&self) -> watch::Receiver<bool>;
+}
+
+/// The running node's [`NodeApi`].
+#[derive(Debug)]
+pub(crate) struct NodeHandle {
+    pub(super) peer_id: PeerId,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) limits: Limits,
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) store: Arc<Store>,
+    pub(super) stored: StoredParts,
+    pub(super) access: Access,
+    pub(super) events: broadcast::Sender<Arc<Delivered>>,
+    pub(super) publisher: NodePublisher,
+    pub(super) chain: ChainClient,
+    pub(super) stopping: watch::Sender<bool>,
+}
+
+impl NodeHandle {
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(command(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Tells the API's sessions the node is going away and gives them a moment to say goodbye.
+    pub(crate) async fn stop(&self) {
+        self.stopping.send_replace(true);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while self.stopping.receiver_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl NodeApi for NodeHandle {
+    fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    fn publisher(&self) -> Address {
+        self.publisher.address()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>> {
+        Box::pin(async move {
+            self.ask(|reply| Command::Peers { reply })
+                .await
+                .ok_or(Stopping)
+        })
+    }
+
+    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
+        Box::pin(async move {
+            match self.ask(|reply| Command::Publish { wire, reply }).await {
+                Some(Ok(published)) => Ok(published),
+                Some(Err(rejection)) => Err(SubmitError::Rejected(rejection)),
+                None => Err(SubmitError::Stopping),
+            }
+        })
+    }
+
+    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError> {
+        self.publisher.sign_json(part, content)
+    }
+
+    fn history_page(
+        &self,
+        part: &StreamPartId,
+        query: HistoryQuery,
+        reader: Option<&Reader>,
+    ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>> {
+        let part = part.clone();
+        let address = reader.map(|r| r.address);
+        let proof = reader.map(|r| r.proof.clone());
+        Box::pin(async move {
+            if !self.access.may_subscribe(address, &part) {
+                let who = address.map_or("an anonymous reader".to_owned(), |a| a.to_string());
+                return Err(HistoryError::NoPermission(format!(
+                    "{who} may not subscribe to {}",
+                    part.stream_id
+                )));
+            }
+            if self.stored.contains(&part) {
+                let store = self.store.clone();
+                return tokio::task::spawn_blocking(move || query_store(&store, &part, &query))
+                    .await
+                    .map_err(|e| HistoryError::Store(e.to_string()))?
+                    .map_err(HistoryError::Store);
+            }
+            self.ask(|reply| Command::RemoteHistory {
+                part,
+                query,
+                reader: proof,
+                reply,
+            })
+            .await
+            .ok_or(HistoryError::Stopping)?
+            .map_err(HistoryError::NotStored)
+        })
+    }
+
+    fn may_subscribe(&self, reader: Option<Address>, part: &StreamPartId) -> bool {
+        self.access.may_subscribe(reader, part)
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.access.now_secs()
+    }
+
+    fn events(&self) -> broadcast::Receiver<Arc<Delivered>> {
+        self.events.subscribe()
+    }
+
+    fn join(&self, part: StreamPartId) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.commands.send(Command::Join { part }).await;
+        })
+    }
+
+    fn leave(&self, part: StreamPartId) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.commands.send(Command::Leave { part }).await;
+        })
+    }
+
+    fn stream(&self, id: &StreamId) -> BoxFuture<'_, Result<Option<Value>, String>> {
+        let id = id.clone();
+        Box::pin(async move {
+            match self.chain.get_stream(&id).await {
+                Ok(found) => {
+                    Ok(found.map(|info| serde_json::to_value(info).unwrap_or(Value::Null)))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn search_streams(&self, text: &str) -> BoxFuture<'_, Result<Vec<Value>, String>> {
+        let text = text.to_owned();
+        Box::pin(async move {
+            match self.chain.search_streams(&text).await {
+                Ok(found) => Ok(found
+                    .into_iter()
+                    .map(|info| serde_json::to_value(info).unwrap_or(Value::Null))
+                    .collect()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+}

@@ -1,0 +1,182 @@
+//! The relay node: a thin event loop over small parts that each own their state.
+//!
+//! - [`event_loop`] owns the libp2p swarm and the validator and drives the parts below;
+//! - [`topics`] — which gossip topics the node is in, and why;
+//! - [`ordering`] — publisher-chain order for local subscribers;
+//! - [`light`] and [`light_auth`] — light clients' sessions, queues and sign-ins;
+//! - [`history`] — answers from the store and requests to peers;
+//! - [`store_writer`] — group commit, acknowledging publishes once durable;
+//! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
+//! - [`discovery`], [`announce`], [`publisher`], [`stored`];
+//! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
+//!   the event loop.
+//!
+//! Nothing here knows the HTTP or WebSocket APIs: they depend on [`NodeApi`], never the reverse.
+
+mod access;
+mod announce;
+mod commands;
+mod discovery;
+mod event_loop;
+mod handle;
+mod history;
+mod light;
+mod light_auth;
+mod ordering;
+mod publisher;
+mod store_writer;
+mod stored;
+mod topics;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::{Context, Result};
+use rivulet_chain::{ChainClient, Deployment, PermissionCache};
+use rivulet_network::{NetworkConfig, build_swarm};
+use rivulet_protocol::{ChainId, Limits};
+use rivulet_store::Store;
+use rivulet_validate::{Validator, ValidatorConfig};
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::info;
+
+pub(crate) use access::now_ms;
+pub(crate) use commands::Delivered;
+#[cfg(test)]
+pub(crate) use commands::{HistoryPage, Published};
+#[cfg(test)]
+pub(crate) use handle::Stopping;
+pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
+
+use self::{
+    access::Access, announce::Announce, discovery::Discovery, event_loop::EventLoop,
+    publisher::NodePublisher, store_writer::StoreQueue, stored::StoredParts,
+};
+use crate::{config::NodeConfig, identity, metrics::Metrics, paths::DataDir};
+
+/// Accepted events buffered for the WebSocket API's sessions; a session further behind is told how
+/// many it lost.
+const EVENTS_BUFFER: usize = 4096;
+
+/// A started node: its handle for the APIs, and the event loop to run.
+pub(crate) struct Node {
+    handle: Arc<NodeHandle>,
+    event_loop: EventLoop,
+    commands: mpsc::Receiver<Command>,
+}
+
+use self::commands::Command;
+
+impl Node {
+    /// Opens the data directory, reads the chain, builds the swarm and starts the background tasks
+    /// (store writer, permission sync); `http` is the API's address, announced in `node.json`.
+    pub(crate) async fn start(config: &NodeConfig, http: SocketAddr) -> Result<Node> {
+        let dir = DataDir::new(&config.data_dir);
+        std::fs::create_dir_all(dir.root())
+            .with_context(|| format!("cannot create data dir {}", dir.root().display()))?;
+        let key = identity::load_or_create(&dir.node_key())?;
+        let publisher_key = identity::load_or_create_publisher(&dir.publisher_key())?;
+        let peer_id = key.public().to_peer_id();
+        let store = Arc::new(Store::open_with_cache(
+            &dir.history(),
+            config.store_cache_bytes,
+        )?);
+        let deployment = Deployment::load(&config.deployment).with_context(
+            || "run rivulet-deploy (or cargo xtask chain) first, or set chain.deployment",
+        )?;
+        let chain = ChainClient::connect(deployment, config.rpc_url.as_deref(), None)
+            .await
+            .context("cannot use the chain the deployment names")?;
+        let mut cache = PermissionCache::new(chain.deployment().start_block);
+        cache
+            .sync_confirmed(&chain, config.confirmations)
+            .await
+            .context("cannot read the stream registry")?;
+        let access = Access::new(cache);
+        tokio::spawn(access.clone().follow(
+            chain.clone(),
+            Duration::from_millis(config.sync_interval_ms),
+            config.confirmations,
+        ));
+
+        let limits = Limits {
+            max_content_len: config.max_content_bytes,
+        };
+        let network = NetworkConfig {
+            max_message_len: config.max_content_bytes + 4096,
+            webrtc_certificate_pem: Some(identity::load_or_create_webrtc_certificate(
+                &dir.webrtc_certificate(),
+            )?),
+            ..NetworkConfig::default()
+        };
+        let mut swarm = build_swarm(key, network).await?;
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .with_context(|| format!("cannot listen on {addr}"))?;
+        }
+        let discovery = Discovery::start(&mut swarm, config.bootstrap.clone());
+
+        let metrics = Arc::new(Metrics::new());
+        metrics.store_messages.set(store.len().unwrap_or(0) as i64);
+        let stored = StoredParts::new(config.parts.iter().cloned());
+        let store_queue = StoreQueue::start(store.clone(), metrics.clone());
+        let (commands_tx, commands) = mpsc::channel(1024);
+        let events = broadcast::channel(EVENTS_BUFFER).0;
+        let chain_id = ChainId::new(format!("node-{}", &peer_id.to_base58()[..16]))
+            .context("the node's chain id")?;
+        let publisher = NodePublisher::new(publisher_key, chain_id);
+        let announce = Announce::new(dir.state(), peer_id, publisher.address(), http);
+        let handle = Arc::new(NodeHandle {
+            peer_id,
+            metrics: metrics.clone(),
+            limits,
+            commands: commands_tx.clone(),
+            store: store.clone(),
+            stored: stored.clone(),
+            access: access.clone(),
+            events: events.clone(),
+            publisher,
+            chain,
+            stopping: watch::Sender::new(false),
+        });
+        let event_loop = EventLoop {
+            swarm,
+            validator: Validator::new(ValidatorConfig {
+                limits,
+                max_future_skew_ms: config.max_future_skew_ms,
+                ..ValidatorConfig::default()
+            }),
+            access,
+            metrics,
+            topics: Default::default(),
+            stored,
+            order: Default::default(),
+            light: Default::default(),
+            history: Default::default(),
+            store,
+            store_queue,
+            events,
+            commands: commands_tx,
+            discovery,
+            announce,
+        };
+        info!(%peer_id, %http, "relay node started");
+        Ok(Node {
+            handle,
+            event_loop,
+            commands,
+        })
+    }
+
+    /// What the APIs use.
+    pub(crate) fn handle(&self) -> Arc<NodeHandle> {
+        self.handle.clone()
+    }
+
+    /// Runs the node until SIGINT or SIGTERM, then lets the API's sessions close.
+    pub(crate) async fn run(self) -> Result<()> {
+        let result = self.event_loop.run(self.commands).await;
+        self.handle.stop().await;
+        result
+    }
+}

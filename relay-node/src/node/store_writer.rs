@@ -1,0 +1,97 @@
+//! The store writer: a task that group-commits accepted events to the history store — whatever is
+//! queued (up to [`MAX_BATCH`] events) goes in one durable transaction — and only then acknowledges the
+//! publishes waiting on them.
+
+use std::sync::Arc;
+
+use rivulet_protocol::MessageId;
+use rivulet_store::Store;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::metrics::Metrics;
+
+/// Most events in one transaction.
+const MAX_BATCH: usize = 1000;
+/// Events queued for the writer before new ones are refused.
+const QUEUE: usize = 16_384;
+
+struct StoreJob {
+    id: MessageId,
+    wire: Vec<u8>,
+    ack: Option<oneshot::Sender<bool>>,
+}
+
+/// Where accepted events are queued for storing. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreQueue {
+    jobs: mpsc::Sender<StoreJob>,
+}
+
+impl std::fmt::Debug for StoreJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreJob").field("id", &self.id).finish()
+    }
+}
+
+impl StoreQueue {
+    /// Starts the writer task on `store`.
+    pub(crate) fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> StoreQueue {
+        let (jobs, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(write(store, metrics, receiver));
+        StoreQueue { jobs }
+    }
+
+    /// Queues an event; `ack`, if any, learns whether it is durable. When the writer is far behind the
+    /// event is refused (`ack` gets false) rather than buffered without bound.
+    pub(crate) fn push(&self, id: MessageId, wire: Vec<u8>, ack: Option<oneshot::Sender<bool>>) {
+        if let Err(e) = self.jobs.try_send(StoreJob { id, wire, ack }) {
+            warn!("store queue full; event not stored");
+            if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e
+                && let Some(ack) = job.ack
+            {
+                let _ = ack.send(false);
+            }
+        }
+    }
+}
+
+async fn write(store: Arc<Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Receiver<StoreJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        let (entries, acks): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| ((j.id, j.wire), j.ack)).unzip();
+        let count = entries.len();
+        let result = tokio::task::spawn_blocking(move || {
+            store
+                .append(entries.iter().map(|(id, wire)| (id, wire.as_slice())))
+                .map(|new| (new, store.len().unwrap_or(0)))
+        })
+        .await;
+        let ok = match result {
+            Ok(Ok((new, total))) => {
+                metrics.stored.inc_by(new as u64);
+                metrics.store_messages.set(total as i64);
+                true
+            }
+            Ok(Err(e)) => {
+                warn!("storing {count} events failed: {e}");
+                false
+            }
+            Err(e) => {
+                warn!("store task failed: {e}");
+                false
+            }
+        };
+        for ack in acks.into_iter().flatten() {
+            let _ = ack.send(ok);
+        }
+    }
+}
