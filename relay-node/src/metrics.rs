@@ -12,6 +12,12 @@ pub(crate) struct Reason {
     pub(crate) reason: String,
 }
 
+/// A light-protocol request's kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RequestKind {
+    pub(crate) request: &'static str,
+}
+
 /// Where an event came from.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct Source {
@@ -32,6 +38,7 @@ pub(crate) struct Metrics {
     pub(crate) ws_connections: Gauge,
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
+    pub(crate) light_requests: Family<RequestKind, Counter>,
 }
 
 impl Metrics {
@@ -47,6 +54,7 @@ impl Metrics {
         let ws_connections = Gauge::default();
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
+        let light_requests = Family::<RequestKind, Counter>::default();
         registry.register(
             "events_in",
             "Valid events received, by source (gossip: from other nodes; api: from clients over HTTP, WebSocket or the light protocol)",
@@ -89,6 +97,11 @@ impl Metrics {
             "HTTP API requests refused, by reason",
             http_errors.clone(),
         );
+        registry.register(
+            "light_requests",
+            "Light-protocol requests from clients, by kind (publish_batch: several events in one)",
+            light_requests.clone(),
+        );
         Metrics {
             registry,
             events_in,
@@ -101,6 +114,7 @@ impl Metrics {
             ws_connections,
             store_messages,
             http_errors,
+            light_requests,
         }
     }
 

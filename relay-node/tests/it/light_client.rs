@@ -506,3 +506,62 @@ async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
     let sealed = std::fs::read(&vault).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("known"));
 }
+
+/// A publisher with many events in flight sends them in batches (one request for many events), and
+/// every event is acknowledged, stored and in its chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_publisher_batches_its_publishes() {
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, _b) = storing_node_and_peer(&world);
+    let publisher = client(&[&a.listen[0]], world.device.to_bytes());
+    publisher.wait_connected().await.unwrap();
+    let total = 600;
+    let sends = (0..total).map(|n| {
+        let publisher = publisher.clone();
+        let stream = world.stream.clone();
+        async move {
+            publisher
+                .publish(
+                    &stream,
+                    ContentType::Json,
+                    format!(r#"{{"n":{n}}}"#).into_bytes(),
+                    PublishOptions::default(),
+                )
+                .await
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    for result in &results {
+        let published = result.as_ref().unwrap();
+        assert!(published.stored && !published.duplicate);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", a.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |kind: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!(r#"rivulet_light_requests_total{{request="{kind}"}}"#)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let (singles, batches) = (count("publish"), count("publish_batch"));
+    assert!(batches > 0, "{metrics}");
+    assert!(singles + batches < total as u64 / 4, "{singles} singles, {batches} batches");
+    // Stored, one chain, nothing missing.
+    let reader = client(&[&a.listen[0]], world.reader.to_bytes());
+    let stored = reader
+        .resend(&part, HistoryQuery::Last { n: total as u32 })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), total);
+    let mut previous = None;
+    for m in &stored {
+        assert_eq!(m.body.prev, previous, "chained");
+        previous = Some(m.message_ref());
+    }
+}

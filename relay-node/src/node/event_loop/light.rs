@@ -5,18 +5,21 @@
 use rivulet_network::{
     AccountProof, HistoryQuery, ReaderProof,
     libp2p::{PeerId, request_response::ResponseChannel},
-    light::{LightRequest, LightResponse},
+    light::{LightRequest, LightResponse, MAX_PUBLISH_BATCH, PublishResult},
 };
 use rivulet_protocol::StreamPartId;
 use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::EventLoop;
-use crate::node::{
-    commands::Command,
-    history::query_store,
-    light::Mode,
-    light_auth::{authorising_account, session_key},
+use crate::{
+    metrics::RequestKind,
+    node::{
+        commands::Command,
+        history::query_store,
+        light::Mode,
+        light_auth::{authorising_account, session_key},
+    },
 };
 
 type Channel = ResponseChannel<LightResponse>;
@@ -30,6 +33,20 @@ impl EventLoop {
         channel: Channel,
     ) {
         let node = *self.swarm.local_peer_id();
+        let kind = match &request {
+            LightRequest::Auth { .. } => "auth",
+            LightRequest::AuthFor { .. } => "auth_for",
+            LightRequest::Publish { .. } => "publish",
+            LightRequest::PublishBatch { .. } => "publish_batch",
+            LightRequest::Subscribe { .. } => "subscribe",
+            LightRequest::ServeKeys { .. } => "serve_keys",
+            LightRequest::Unsubscribe { .. } => "unsubscribe",
+            LightRequest::Resend { .. } => "resend",
+        };
+        self.metrics
+            .light_requests
+            .get_or_create(&RequestKind { request: kind })
+            .inc();
         match request {
             LightRequest::Auth { address, signature } => {
                 let response = match session_key(&node, &peer, &address, &signature) {
@@ -91,6 +108,50 @@ impl EventLoop {
                         }
                         Err(_) => LightResponse::error("unavailable", "the node is stopping"),
                     };
+                    let _ = commands
+                        .send(Command::LightRespond { channel, response })
+                        .await;
+                });
+            }
+            LightRequest::PublishBatch { wires } if wires.len() > MAX_PUBLISH_BATCH => {
+                let response = LightResponse::error(
+                    "bad_request",
+                    format!(
+                        "a batch holds at most {MAX_PUBLISH_BATCH} events, not {}",
+                        wires.len()
+                    ),
+                );
+                self.light_respond(channel, response);
+            }
+            LightRequest::PublishBatch { wires } => {
+                let answers: Vec<_> = wires
+                    .into_iter()
+                    .map(|wire| {
+                        let (reply, rx) = oneshot::channel();
+                        self.publish(wire.into_vec(), reply);
+                        rx
+                    })
+                    .collect();
+                let commands = self.commands.clone();
+                tokio::spawn(async move {
+                    let mut results = Vec::with_capacity(answers.len());
+                    for rx in answers {
+                        results.push(match rx.await {
+                            Ok(Ok(published)) => PublishResult::Published {
+                                duplicate: published.duplicate,
+                                stored: published.stored,
+                            },
+                            Ok(Err(rejection)) => PublishResult::Error {
+                                code: rejection.reason().into(),
+                                message: rejection.to_string(),
+                            },
+                            Err(_) => PublishResult::Error {
+                                code: "unavailable".into(),
+                                message: "the node is stopping".into(),
+                            },
+                        });
+                    }
+                    let response = LightResponse::PublishedBatch { results };
                     let _ = commands
                         .send(Command::LightRespond { channel, response })
                         .await;

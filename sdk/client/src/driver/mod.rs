@@ -15,6 +15,7 @@ use std::{
     time::Duration,
 };
 
+mod publishing;
 mod routing;
 mod session;
 
@@ -76,6 +77,8 @@ enum Reply {
     Resubscribe(StreamPartId),
     /// An unsubscribe nobody waits for.
     Nobody,
+    /// A batch of publishes: one answer each, in order.
+    Batch(Vec<oneshot::Sender<Result<LightResponse, ClientError>>>),
 }
 
 struct Pending {
@@ -155,6 +158,9 @@ pub(crate) struct Driver {
     routing: FuturesUnordered<futures::future::BoxFuture<'static, Routed>>,
     /// Parts with a delivery waiting for room, and what came after it.
     blocked: HashMap<StreamPartId, Blocked>,
+    /// Publish requests out now, and the publishes waiting to go as the next batch.
+    publishes_in_flight: usize,
+    waiting_publishes: VecDeque<Pending>,
 }
 
 impl Driver {
@@ -188,6 +194,8 @@ impl Driver {
             stale_auth: false,
             routing: FuturesUnordered::new(),
             blocked: HashMap::new(),
+            publishes_in_flight: 0,
+            waiting_publishes: VecDeque::new(),
         }
     }
 
@@ -331,6 +339,16 @@ impl Driver {
     fn dispatch(&mut self, mut pending: Pending) {
         match (self.ready, self.entry) {
             (true, Some(entry)) => {
+                if publishing::is_publish(&pending.request) {
+                    if self.publishes_in_flight >= publishing::MAX_PUBLISHES_IN_FLIGHT
+                        && matches!(pending.reply, Reply::User(_))
+                        && matches!(pending.request, LightRequest::Publish { .. })
+                    {
+                        self.waiting_publishes.push_back(pending);
+                        return;
+                    }
+                    self.publishes_in_flight += 1;
+                }
                 pending.attempts += 1;
                 let id = self
                     .swarm
@@ -357,6 +375,7 @@ fn answer(reply: Reply, result: Result<LightResponse, ClientError>) {
                 _ => Ok(()),
             }));
         }
+        Reply::Batch(replies) => publishing::answer_batch(replies, result),
         Reply::Resubscribe(_) | Reply::Nobody => {}
     }
 }

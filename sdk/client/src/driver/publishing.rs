@@ -1,0 +1,130 @@
+//! Publishes in batches. At most [`MAX_PUBLISHES_IN_FLIGHT`] publish requests are out at once; the
+//! publishes made meanwhile wait here and go, when one comes back, as one `PublishBatch` (up to the
+//! protocol's batch limits), each answered on its own. A lone publish pays one request; a busy publisher
+//! pays one request per batch instead of one per event.
+
+use rivulet_network::light::{
+    LightRequest, LightResponse, MAX_PUBLISH_BATCH, MAX_PUBLISH_BATCH_BYTES, PublishResult,
+};
+
+use super::{Driver, Pending, Reply};
+use crate::{error::ClientError, runtime::now_ms};
+
+/// Publish requests (single or batch) out at once before further publishes wait for a batch.
+pub(super) const MAX_PUBLISHES_IN_FLIGHT: usize = 4;
+
+/// Whether `request` publishes.
+pub(super) fn is_publish(request: &LightRequest) -> bool {
+    matches!(
+        request,
+        LightRequest::Publish { .. } | LightRequest::PublishBatch { .. }
+    )
+}
+
+impl Driver {
+    /// A publish request came back (answered or failed): room for the next batch.
+    pub(super) fn publish_finished(&mut self) {
+        self.publishes_in_flight = self.publishes_in_flight.saturating_sub(1);
+        self.send_waiting_publishes();
+    }
+
+    /// Sends what waits, as a batch, while there is room in flight.
+    pub(super) fn send_waiting_publishes(&mut self) {
+        while self.publishes_in_flight < MAX_PUBLISHES_IN_FLIGHT
+            && !self.waiting_publishes.is_empty()
+        {
+            let mut batch: Vec<Pending> = Vec::new();
+            let mut bytes = 0;
+            while let Some(next) = self.waiting_publishes.front() {
+                let len = match &next.request {
+                    LightRequest::Publish { wire } => wire.len(),
+                    _ => 0,
+                };
+                if !batch.is_empty()
+                    && (batch.len() >= MAX_PUBLISH_BATCH || bytes + len > MAX_PUBLISH_BATCH_BYTES)
+                {
+                    break;
+                }
+                bytes += len;
+                if let Some(next) = self.waiting_publishes.pop_front() {
+                    batch.push(next);
+                }
+            }
+            let pending = if batch.len() == 1 {
+                batch.remove(0)
+            } else {
+                let mut wires = Vec::with_capacity(batch.len());
+                let mut replies = Vec::with_capacity(batch.len());
+                for pending in batch {
+                    if let (LightRequest::Publish { wire }, Reply::User(reply)) =
+                        (pending.request, pending.reply)
+                    {
+                        wires.push(wire);
+                        replies.push(reply);
+                    }
+                }
+                Pending {
+                    request: LightRequest::PublishBatch { wires },
+                    reply: Reply::Batch(replies),
+                    attempts: 0,
+                    queued_at: now_ms(),
+                }
+            };
+            self.dispatch(pending);
+        }
+    }
+
+    /// The session went away: what waits for a batch waits for the next session, first in line.
+    pub(super) fn requeue_waiting_publishes(&mut self) {
+        self.publishes_in_flight = 0;
+        while let Some(pending) = self.waiting_publishes.pop_back() {
+            self.queued.push_front(pending);
+        }
+    }
+}
+
+/// Answers each publish of a batch with its own result.
+pub(super) fn answer_batch(
+    replies: Vec<futures::channel::oneshot::Sender<Result<LightResponse, ClientError>>>,
+    result: Result<LightResponse, ClientError>,
+) {
+    match result {
+        Ok(LightResponse::PublishedBatch { results }) if results.len() == replies.len() => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let response = match result {
+                    PublishResult::Published { duplicate, stored } => {
+                        LightResponse::Published { duplicate, stored }
+                    }
+                    PublishResult::Error { code, message } => {
+                        LightResponse::Error { code, message }
+                    }
+                };
+                let _ = reply.send(Ok(response));
+            }
+        }
+        Ok(LightResponse::PublishedBatch { results }) => {
+            let message = format!(
+                "the node answered {} results for a batch of {}",
+                results.len(),
+                replies.len()
+            );
+            for reply in replies {
+                let _ = reply.send(Ok(LightResponse::error("protocol", message.clone())));
+            }
+        }
+        Ok(other) => {
+            for reply in replies {
+                let _ = reply.send(Ok(other.clone()));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(match &e {
+                    ClientError::Destroyed => ClientError::Destroyed,
+                    _ => ClientError::NotConnected(message.clone()),
+                }));
+            }
+        }
+    }
+}
