@@ -47,6 +47,10 @@ pub(crate) fn query_store(
             let chain_id = chain_id.parse().map_err(|e| format!("chain id: {e}"))?;
             store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
         }
+        HistoryQuery::Envelopes { recipient, after } => {
+            let recipient = recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+            store.envelopes(part, &recipient, r(*after), limit)
+        }
     };
     let messages = result.map_err(|e| e.to_string())?;
     Ok(query.page(messages, HISTORY_PAGE_BYTES, HISTORY_PAGE_MESSAGES))

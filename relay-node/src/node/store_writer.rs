@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use rivulet_protocol::MessageId;
-use rivulet_store::Store;
+use rivulet_protocol::{Address, MessageId, MessageType, StreamMessage};
+use rivulet_store::{Entry, Store};
+use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -19,7 +20,25 @@ const QUEUE: usize = 16_384;
 struct StoreJob {
     id: MessageId,
     wire: Vec<u8>,
+    envelope_for: Option<Address>,
     ack: Option<oneshot::Sender<bool>>,
+}
+
+/// The recipient of a group-key response (an answer to a key request, or an envelope a publisher
+/// sealed for a reader): the store indexes it by recipient, so readers find their keys.
+pub(crate) fn envelope_recipient(message: &StreamMessage) -> Option<Address> {
+    #[derive(Deserialize)]
+    struct Addressed {
+        recipient: String,
+    }
+    if message.body.message_type != MessageType::GroupKeyResponse {
+        return None;
+    }
+    serde_json::from_slice::<Addressed>(&message.body.content)
+        .ok()?
+        .recipient
+        .parse()
+        .ok()
 }
 
 /// Where accepted events are queued for storing. Cheap to clone.
@@ -44,8 +63,19 @@ impl StoreQueue {
 
     /// Queues an event; `ack`, if any, learns whether it is durable. When the writer is far behind the
     /// event is refused (`ack` gets false) rather than buffered without bound.
-    pub(crate) fn push(&self, id: MessageId, wire: Vec<u8>, ack: Option<oneshot::Sender<bool>>) {
-        if let Err(e) = self.jobs.try_send(StoreJob { id, wire, ack }) {
+    pub(crate) fn push(
+        &self,
+        message: &StreamMessage,
+        wire: Vec<u8>,
+        ack: Option<oneshot::Sender<bool>>,
+    ) {
+        let job = StoreJob {
+            id: message.id().clone(),
+            envelope_for: envelope_recipient(message),
+            wire,
+            ack,
+        };
+        if let Err(e) = self.jobs.try_send(job) {
             warn!("store queue full; event not stored");
             if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e
                 && let Some(ack) = job.ack
@@ -66,12 +96,18 @@ async fn write(store: Arc<Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Receive
             }
         }
         let store = store.clone();
-        let (entries, acks): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|j| ((j.id, j.wire), j.ack)).unzip();
+        let (entries, acks): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|j| ((j.id, j.wire, j.envelope_for), j.ack))
+            .unzip();
         let count = entries.len();
         let result = tokio::task::spawn_blocking(move || {
             store
-                .append(entries.iter().map(|(id, wire)| (id, wire.as_slice())))
+                .append_entries(entries.iter().map(|(id, wire, to)| Entry {
+                    id,
+                    wire,
+                    envelope_for: *to,
+                }))
                 .map(|new| (new, store.len().unwrap_or(0)))
         })
         .await;

@@ -545,13 +545,20 @@ async fn a_busy_publisher_batches_its_publishes() {
     let count = |kind: &str| -> u64 {
         metrics
             .lines()
-            .find(|l| l.starts_with(&format!(r#"rivulet_light_requests_total{{request="{kind}"}}"#)))
+            .find(|l| {
+                l.starts_with(&format!(
+                    r#"rivulet_light_requests_total{{request="{kind}"}}"#
+                ))
+            })
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(0)
     };
     let (singles, batches) = (count("publish"), count("publish_batch"));
     assert!(batches > 0, "{metrics}");
-    assert!(singles + batches < total as u64 / 4, "{singles} singles, {batches} batches");
+    assert!(
+        singles + batches < total as u64 / 4,
+        "{singles} singles, {batches} batches"
+    );
     // Stored, one chain, nothing missing.
     let reader = client(&[&a.listen[0]], world.reader.to_bytes());
     let stored = reader

@@ -73,11 +73,10 @@ impl EventLoop {
             Err(e) => warn!(%part, "gossip publish failed: {e}"),
         }
         let stored = self.stored.contains(&part);
-        let id = message.id().clone();
-        self.deliver(message, &wire);
         if stored {
             let (ack_tx, ack_rx) = oneshot::channel();
-            self.store_queue.push(id, wire, Some(ack_tx));
+            self.store_queue.push(&message, wire.clone(), Some(ack_tx));
+            self.deliver(message, &wire);
             let part = part.to_string();
             tokio::spawn(async move {
                 let stored = ack_rx.await.unwrap_or(false);
@@ -88,6 +87,7 @@ impl EventLoop {
                 }));
             });
         } else {
+            self.deliver(message, &wire);
             let _ = reply.send(Ok(Published {
                 part: part.to_string(),
                 duplicate: false,
@@ -115,8 +115,7 @@ impl EventLoop {
             Verdict::Accept(accepted) => {
                 self.count_in("gossip");
                 if part_of_topic(&message.topic).is_some_and(|p| self.stored.contains(&p)) {
-                    self.store_queue
-                        .push(accepted.id().clone(), message.data.clone(), None);
+                    self.store_queue.push(&accepted, message.data.clone(), None);
                 }
                 self.deliver(*accepted, &message.data);
                 gossipsub::MessageAcceptance::Accept
