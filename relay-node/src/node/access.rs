@@ -12,6 +12,7 @@ use std::{
 
 use rivulet_chain::{ChainClient, PermissionCache, to_alloy};
 use rivulet_protocol::{Address, StreamPartId};
+use rivulet_validate::PublishPermission;
 use tracing::{debug, warn};
 
 /// This machine's clock, Unix milliseconds.
@@ -49,6 +50,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// The registry's permissions as the validator asks for them (`rivulet-validate` knows no chain crate).
+pub(crate) struct CachedPermissions<'a>(pub(crate) &'a PermissionCache);
+
+impl PublishPermission for CachedPermissions<'_> {
+    fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
+        self.0.may_publish(stream_id, to_alloy(publisher), at_secs)
+    }
+
+    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
+        self.0.may_subscribe(stream_id, to_alloy(user), at_secs)
     }
 }
 

@@ -20,13 +20,13 @@ use std::{
     hash::{BuildHasher, Hasher, RandomState},
 };
 
-use rivulet_chain::{PermissionCache, to_alloy};
 use rivulet_protocol::{
     Address, DecodeError, Limits, MessageId, MessageType, SignatureError, StreamMessage,
     codec::SIGNATURE_LEN, verify_frame,
 };
 
-/// Who may publish what, and when. Implemented by [`PermissionCache`]; tests may use their own.
+/// Who may publish what, and when. The relay node implements it over its mirror of the stream
+/// registry (`rivulet_contracts::PermissionCache`); tests and benchmarks use their own.
 ///
 /// Data and group-key responses need publish permission; a group-key request needs subscribe
 /// permission (subscribers ask publishers for keys on the stream part they read).
@@ -39,16 +39,6 @@ pub trait PublishPermission {
     fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
         let _ = (stream_id, user, at_secs);
         false
-    }
-}
-
-impl PublishPermission for PermissionCache {
-    fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
-        PermissionCache::may_publish(self, stream_id, to_alloy(publisher), at_secs)
-    }
-
-    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
-        PermissionCache::may_subscribe(self, stream_id, to_alloy(user), at_secs)
     }
 }
 
@@ -342,7 +332,8 @@ impl Validator {
 
 #[cfg(test)]
 mod tests {
-    use rivulet_chain::{Permissions, RegistryEvent};
+    use std::collections::HashMap;
+
     use rivulet_protocol::{
         ChainId, ContentType, Encryption, MessageType, Partition, SignatureType, Signer, StreamId,
         UnsignedMessage,
@@ -385,24 +376,37 @@ mod tests {
         s.sign(body).unwrap().encode().unwrap()
     }
 
-    /// A permission cache in which `publisher` may publish until `until` (Unix seconds).
-    fn cache(publisher: &Signer, until: u64) -> PermissionCache {
-        let mut cache = PermissionCache::new(0);
-        let creator = to_alloy(publisher.address());
-        cache.apply(&RegistryEvent::Created {
-            id: stream().to_string(),
-            metadata: "{}".into(),
-            creator,
-        });
-        cache.apply(&RegistryEvent::Permission {
-            id: stream().to_string(),
-            user: creator,
-            permissions: Permissions {
-                publish_until: until,
-                ..Permissions::default()
-            },
-        });
-        cache
+    /// Publish and subscribe permissions on [`stream`], each until a Unix second (held while
+    /// `at < until`, the registry's rule).
+    #[derive(Default)]
+    struct Perms {
+        publish: HashMap<Address, u64>,
+        subscribe: HashMap<Address, u64>,
+    }
+
+    impl PublishPermission for Perms {
+        fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
+            stream_id == stream().as_str()
+                && self
+                    .publish
+                    .get(&publisher)
+                    .is_some_and(|until| at_secs < *until)
+        }
+
+        fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
+            stream_id == stream().as_str()
+                && self
+                    .subscribe
+                    .get(&user)
+                    .is_some_and(|until| at_secs < *until)
+        }
+    }
+
+    /// Permissions by which `publisher` may publish until `until` (Unix seconds).
+    fn cache(publisher: &Signer, until: u64) -> Perms {
+        let mut perms = Perms::default();
+        perms.publish.insert(publisher.address(), until);
+        perms
     }
 
     /// Key requests need subscribe permission, key responses and data publish permission.
@@ -419,14 +423,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        perms.apply(&RegistryEvent::Permission {
-            id: stream().to_string(),
-            user: to_alloy(reader.address()),
-            permissions: Permissions {
-                subscribe_until: u64::MAX,
-                ..Permissions::default()
-            },
-        });
+        perms.subscribe.insert(reader.address(), u64::MAX);
         assert!(matches!(
             v.validate(&request, NOW, &perms),
             Verdict::Accept(_)

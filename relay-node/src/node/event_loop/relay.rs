@@ -14,7 +14,7 @@ use super::EventLoop;
 use crate::{
     metrics::Source,
     node::{
-        access::now_ms,
+        access::{CachedPermissions, now_ms},
         commands::{Delivered, Published},
     },
 };
@@ -22,7 +22,8 @@ use crate::{
 impl EventLoop {
     fn validate(&mut self, wire: &[u8]) -> Verdict {
         let cache = self.access.permissions();
-        self.validator.validate(wire, now_ms(), &*cache)
+        self.validator
+            .validate(wire, now_ms(), &CachedPermissions(&cache))
     }
 
     fn count_in(&self, source: &str) {
