@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use rivulet_chain::{ChainClient, PermissionCache, to_alloy};
+use rivulet_contracts::{Contracts, PermissionCache, to_alloy};
 use rivulet_protocol::{Address, StreamPartId};
 use rivulet_validate::PublishPermission;
 use tracing::{debug, warn};
@@ -113,7 +113,7 @@ impl Access {
 
     /// Follows the registry (reads new events outside the lock, applies them inside) and the chain's
     /// clock, every `interval`, reading only blocks `confirmations` deep. Runs until the process ends.
-    pub(crate) async fn follow(self, client: ChainClient, interval: Duration, confirmations: u64) {
+    pub(crate) async fn follow(self, client: Contracts, interval: Duration, confirmations: u64) {
         let mut ticker = tokio::time::interval(interval);
         let mut last_head = u64::MAX;
         loop {
