@@ -172,7 +172,7 @@ async fn encrypted_events_reach_permitted_readers_only() {
     let reader = client(&[&b.listen[0]], world.reader.to_bytes());
     let mut sub = reader.subscribe(&part, None).await.unwrap();
     let encrypted = PublishOptions {
-        encrypt: true,
+        encrypt: Some(true),
         ..PublishOptions::default()
     };
     let publish = |n: u32| {
@@ -468,7 +468,7 @@ async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
         .unwrap()
     };
     let encrypted = PublishOptions {
-        encrypt: true,
+        encrypt: Some(true),
         ..PublishOptions::default()
     };
     let first = with_vault(&[&a.listen[0]]);

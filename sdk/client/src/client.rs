@@ -22,6 +22,7 @@ use rivulet_protocol::{
 };
 
 use crate::{
+    access::StreamAccess,
     config::{ClientConfig, PublishOptions},
     driver::{Command, DELIVERY_QUEUE, Driver},
     error::ClientError,
@@ -46,6 +47,11 @@ pub(crate) struct Inner {
     pub(crate) request_timeout: Duration,
     /// Where the group keys are kept across restarts.
     pub(crate) vault: Option<Arc<dyn KeyVault>>,
+    /// The chain, for publishing and the key service.
+    pub(crate) access: Option<Arc<dyn StreamAccess>>,
+    /// Whether streams are public, as last read (and until when, ms), so publishing does not ask the
+    /// chain every time.
+    pub(crate) public: Mutex<HashMap<StreamId, (bool, u64)>>,
     /// Resolves once the vault's keys are loaded.
     pub(crate) keys_loaded: Shared<oneshot::Receiver<()>>,
     pub(crate) saving: Mutex<SaveState>,
@@ -114,6 +120,8 @@ impl Client {
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
                 vault: config.key_vault,
+                access: config.access,
+                public: Mutex::default(),
                 keys_loaded: keys_loaded.shared(),
                 saving: Mutex::default(),
                 vault_error: Mutex::default(),

@@ -16,11 +16,13 @@
 //! `rivulet-contracts` — so this crate stays small; [`Client::remember_partitions`] tells it a stream's
 //! partition count for partition keys.
 
+mod access;
 mod client;
 mod config;
 mod driver;
 mod error;
 mod key_exchange;
+mod key_service;
 mod keys;
 mod persistence;
 mod publish;
@@ -29,9 +31,11 @@ pub mod runtime;
 mod subscription;
 mod vault;
 
+pub use access::{AccessError, StreamAccess, StreamReader};
 pub use client::{Client, random_signer};
 pub use config::{ClientConfig, PublishOptions, Published};
 pub use error::ClientError;
+pub use key_service::{ENVELOPE_CHECK, REKEY_CHECK};
 pub use keys::{EncryptedKey, KeyRequest, KeyResponse};
 pub use rivulet_network::{
     HistoryQuery,

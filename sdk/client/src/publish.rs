@@ -7,6 +7,10 @@ use rivulet_protocol::{
     ContentType, EventKeys, GroupKey, MessageType, StreamId, StreamMessage, StreamPartId,
 };
 
+/// How long a stream's being public is taken as read (a stream that turns private meanwhile refuses
+/// plaintext at the relay nodes, and the client asks again).
+const PUBLIC_FOR_MS: u64 = 5_000;
+
 use crate::{
     client::{Client, lock, unexpected},
     config::{PublishOptions, Published},
@@ -74,7 +78,8 @@ impl Client {
             )));
         }
         let part = self.part_for(stream, &options)?;
-        let message = if options.encrypt {
+        let encrypt = self.must_encrypt(stream, options.encrypt).await?;
+        let message = if encrypt {
             // The key service runs before the first encrypted event leaves, so no reader waits for it.
             self.keys_ready().await;
             self.serve_keys(&part).await?;
@@ -86,6 +91,8 @@ impl Client {
             };
             if created {
                 self.keys_changed();
+                // Readers with a registered key get the new key sealed to them before it is used.
+                let _ = self.seal_envelopes(&part).await;
             }
             let message = self.sign_as(
                 &part,
@@ -104,6 +111,42 @@ impl Client {
             self.sign(&part, content_type, content, options.timestamp)?
         };
         self.send_in_chain(message).await
+    }
+
+    /// Whether an event to `stream` is encrypted: always when the stream is not publicly readable (an
+    /// explicit `encrypt: false` is then refused, saying why); otherwise as asked (in the clear by
+    /// default). Without chain access the client cannot tell, and encrypts unless told otherwise.
+    pub(crate) async fn must_encrypt(
+        &self,
+        stream: &StreamId,
+        asked: Option<bool>,
+    ) -> Result<bool, ClientError> {
+        let Some(access) = self.inner.access.clone() else {
+            return Ok(asked.unwrap_or(false));
+        };
+        let now = runtime::now_ms();
+        let cached = lock(&self.inner.public)
+            .get(stream)
+            .filter(|(_, until)| *until > now)
+            .map(|(public, _)| *public);
+        let public = match cached {
+            Some(public) => public,
+            None => {
+                let public = access
+                    .is_public(stream)
+                    .await
+                    .map_err(|e| ClientError::Chain(e.to_string()))?;
+                lock(&self.inner.public).insert(stream.clone(), (public, now + PUBLIC_FOR_MS));
+                public
+            }
+        };
+        match (public, asked) {
+            (false, Some(false)) => Err(ClientError::InvalidArgument(format!(
+                "{stream} is not publicly readable, so its events are encrypted end to end: publish without encrypt: false (or make the stream public)"
+            ))),
+            (false, _) => Ok(true),
+            (true, asked) => Ok(asked.unwrap_or(false)),
+        }
     }
 
     /// Sends a message this client's chain just handed a reference to. A refused message is not in

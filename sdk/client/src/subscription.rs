@@ -308,9 +308,24 @@ impl Subscription {
         }
     }
 
-    /// Publishes the pending key requests; a refused one gives up the events that wait for that key.
+    /// Looks for the missing keys in envelopes, then publishes requests for those still missing; a
+    /// refused request gives up the events that wait for that key.
     async fn ask_for_keys(&mut self) {
+        // First the envelopes in the part's history: keys sealed to this reader, there even while their
+        // publisher is away.
+        if self
+            .client
+            .keys_from_envelopes(&self.part)
+            .await
+            .unwrap_or(0)
+            > 0
+        {
+            self.release();
+        }
         for (publisher, id) in std::mem::take(&mut self.to_ask) {
+            if self.client.group_key(&id).is_some() {
+                continue;
+            }
             if let Err(e) = self
                 .client
                 .request_group_keys(&self.part, publisher, std::slice::from_ref(&id))

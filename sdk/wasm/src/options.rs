@@ -147,9 +147,10 @@ pub struct PublishArg {
     /// Event time, ms.
     #[serde(default)]
     pub timestamp: Option<u64>,
-    /// Encrypt end to end with this publisher's group key.
+    /// Encrypt end to end with this publisher's group key: by default, whenever the stream is not
+    /// publicly readable; `false` on such a stream is refused.
     #[serde(default)]
-    pub encrypt: bool,
+    pub encrypt: Option<bool>,
 }
 
 /// `subscribe(part, handler, options)` (its callbacks, `onEnd` and `onError`, are read apart).
