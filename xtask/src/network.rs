@@ -164,7 +164,7 @@ pub(crate) fn start_node(
                 dir.display()
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
