@@ -7,12 +7,11 @@ use std::{
     path::PathBuf,
 };
 
-use alloy::signers::local::PrivateKeySigner;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use futures::{SinkExt, StreamExt};
-use rivulet_chain::{
-    ChainClient, Deployment, NewProduct, PermissionKind, StreamMetadata, to_alloy,
+use rivulet_contracts::{
+    Contracts, Deployment, NewProduct, PermissionKind, Sender, StreamMetadata, to_alloy,
 };
 use rivulet_protocol::{
     Address, ChainId, ChainSigner, ContentType, Limits, MessageType, Partition, Signer, StreamId,
@@ -118,22 +117,18 @@ fn signer(args: &ClientArgs) -> Result<Signer> {
     Signer::from_hex(key).map_err(|e| anyhow::anyhow!("--private-key: {e}"))
 }
 
-async fn chain(args: &ClientArgs, sign: bool) -> Result<ChainClient> {
+async fn chain(args: &ClientArgs, sign: bool) -> Result<Contracts> {
     let deployment = Deployment::load(&args.deployment)?;
-    let wallet = if sign {
+    let sender = if sign {
         let key = args
             .private_key
             .as_deref()
             .context("give --private-key (or RIVULET_PRIVATE_KEY)")?;
-        Some(
-            key.trim()
-                .parse::<PrivateKeySigner>()
-                .context("--private-key is not a hex key")?,
-        )
+        Sender::Key(Signer::from_hex(key.trim()).context("--private-key is not a hex key")?)
     } else {
-        None
+        Sender::None
     };
-    Ok(ChainClient::connect(deployment, None, wallet).await?)
+    Ok(Contracts::connect_http(deployment, None, sender).await?)
 }
 
 fn print(value: &Value) -> Result<()> {
@@ -340,7 +335,7 @@ pub(crate) async fn product(args: &ClientArgs, command: &ProductCommand) -> Resu
                 )
             })?;
             let client = chain(args, true).await?;
-            let seller = client.sender()?;
+            let seller = client.sender().context("listing needs a key")?;
             let marketplace = client.deployment().marketplace;
             for stream in streams {
                 if !client
@@ -395,7 +390,7 @@ pub(crate) async fn permission(
     kind: &str,
     grant: bool,
 ) -> Result<()> {
-    let kind: PermissionKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let kind: PermissionKind = kind.parse()?;
     let user: Address = match user {
         "public" | "anyone" => Address::ZERO,
         other => other

@@ -59,6 +59,7 @@ struct StorageSection {
 struct LimitsSection {
     max_content_bytes: Option<usize>,
     max_future_skew_ms: Option<u64>,
+    max_past_skew_ms: Option<u64>,
 }
 
 /// Flags of `relay-node run` (each also an environment variable).
@@ -119,6 +120,8 @@ pub(crate) struct NodeConfig {
     pub(crate) store_cache_bytes: usize,
     pub(crate) max_content_bytes: usize,
     pub(crate) max_future_skew_ms: u64,
+    /// How far (ms) a live event's timestamp may be behind the chain's clock when it arrives.
+    pub(crate) max_past_skew_ms: u64,
     pub(crate) ws_rate: u32,
     /// WebSocket connections served at once; more are refused with 503.
     pub(crate) ws_max_connections: usize,
@@ -235,6 +238,7 @@ impl NodeConfig {
             store_cache_bytes: cache_mb << 20,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
+            max_past_skew_ms: limits.max_past_skew_ms.unwrap_or(60_000),
             ws_rate,
             ws_max_connections,
             ws_max_subscriptions,
@@ -313,6 +317,7 @@ mod tests {
             "storage.cache_mb",
             "limits.max_content_bytes",
             "limits.max_future_skew_ms",
+            "limits.max_past_skew_ms",
         ] {
             assert!(keys.contains(&key.to_owned()), "{key} is missing");
         }

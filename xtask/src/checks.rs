@@ -14,10 +14,9 @@ use crate::{
 };
 
 /// The crates that must build for the browser.
-pub(crate) const WASM_CRATES: [&str; 6] = [
+pub(crate) const WASM_CRATES: [&str; 5] = [
     "rivulet-protocol",
-    "rivulet-chain",
-    "rivulet-chain-lite",
+    "rivulet-contracts",
     "rivulet-client",
     "rivulet-wasm",
     "marketplace-dapp",

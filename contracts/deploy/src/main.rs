@@ -7,17 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::{
-    primitives::{Address, U256},
-    signers::local::PrivateKeySigner,
-};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use rivulet_chain::{
-    ChainClient, Deployment, deploy,
-    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, is_listening},
-    http_provider,
+use rivulet_contracts::{Address, Chain, Contracts, Deployment, Rpc, Sender, U256, to_alloy};
+use rivulet_deploy::{
+    deploy,
+    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, dev_key, is_listening},
 };
+use rivulet_protocol::Signer;
 
 /// Deploy Rivulet's contracts and write the deployment file.
 #[derive(Debug, Parser)]
@@ -69,7 +66,7 @@ async fn main() -> Result<()> {
         Deployment::load(&args.out).ok()
     };
     if let Some(existing) = existing {
-        match ChainClient::connect(existing.clone(), Some(&args.rpc_url), None).await {
+        match Contracts::connect_http(existing.clone(), Some(&args.rpc_url), Sender::None).await {
             Ok(_) => {
                 println!(
                     "already deployed on chain {} (see {}); --force deploys anew",
@@ -84,10 +81,11 @@ async fn main() -> Result<()> {
             ),
         }
     }
-    let probe = http_provider(&args.rpc_url, None)?;
-    let chain_id = alloy::providers::Provider::get_chain_id(&probe)
+    let rpc = Rpc::http(&args.rpc_url).context("--rpc-url")?;
+    let chain_id = Chain::connect(rpc.clone(), Sender::None)
         .await
-        .with_context(|| format!("cannot reach the chain at {}", args.rpc_url))?;
+        .with_context(|| format!("cannot reach the chain at {}", args.rpc_url))?
+        .chain_id();
     let local = chain_id == LOCAL_CHAIN_ID;
     let key = match (&args.private_key, local) {
         (Some(k), _) => k.clone(),
@@ -96,31 +94,23 @@ async fn main() -> Result<()> {
             "chain {chain_id} is not the local chain: give --private-key (or RIVULET_DEPLOYER_KEY)"
         ),
     };
-    let signer: PrivateKeySigner = key
-        .trim()
-        .parse()
-        .context("--private-key is not a hex secp256k1 key")?;
+    let signer =
+        Signer::from_hex(key.trim()).context("--private-key is not a hex secp256k1 key")?;
     let fund: Vec<Address> = if !args.fund.is_empty() {
         args.fund.clone()
     } else if local {
-        DEV_KEYS
-            .iter()
-            .filter_map(|k| k.parse::<PrivateKeySigner>().ok())
-            .map(|s| s.address())
+        (0..DEV_KEYS.len())
+            .map(|i| to_alloy(dev_key(i).address()))
             .collect()
     } else {
         Vec::new()
     };
     let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
-    let deployer = signer.address();
-    let deployment = deploy(
-        http_provider(&args.rpc_url, Some(signer))?,
-        &args.rpc_url,
-        &fund,
-        amount,
-    )
-    .await
-    .context("deployment failed")?;
+    let deployer = to_alloy(signer.address());
+    let chain = Chain::connect(rpc, Sender::Key(signer)).await?;
+    let deployment = deploy(&chain, &args.rpc_url, &fund, amount)
+        .await
+        .context("deployment failed")?;
     deployment.save(&args.out)?;
     println!(
         "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\nfunded {} accounts with {} DATA each; wrote {}",
@@ -137,8 +127,7 @@ async fn main() -> Result<()> {
 
 /// Starts anvil detached when nothing listens on the loopback port of `rpc_url`.
 fn start_anvil_if_needed(rpc_url: &str, out: &Path) -> Result<()> {
-    let url: alloy::transports::http::reqwest::Url =
-        rpc_url.parse().context("--rpc-url is not a URL")?;
+    let url: reqwest::Url = rpc_url.parse().context("--rpc-url is not a URL")?;
     let host = url.host_str().unwrap_or_default();
     if !matches!(host, "127.0.0.1" | "localhost") {
         bail!("--start-anvil needs a loopback --rpc-url, not {host}");

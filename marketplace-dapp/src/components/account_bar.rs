@@ -239,9 +239,11 @@ mod tests {
 
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    use rivulet_contracts::{Address, Deployment};
+
     use super::*;
     use crate::{
-        services::config::{Deployment, LOCAL_CHAIN_ID},
+        services::config::LOCAL_CHAIN_ID,
         testing::{root, settle},
     };
 
@@ -251,9 +253,10 @@ mod tests {
             rpc_url: "http://127.0.0.1:1".into(),
             deployment: Deployment {
                 chain_id,
-                stream_registry: String::new(),
-                marketplace: String::new(),
-                data_token: String::new(),
+                rpc_url: String::new(),
+                stream_registry: Address::ZERO,
+                marketplace: Address::ZERO,
+                data_token: Address::ZERO,
                 start_block: 0,
             },
         })

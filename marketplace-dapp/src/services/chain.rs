@@ -1,4 +1,4 @@
-//! The contracts, through the contract client (`rivulet-chain-lite`): products and their streams,
+//! The contracts, through the contract client (`rivulet-contracts`): products and their streams,
 //! prices, buying (by EIP-2612 permit or approve-then-buy, the balance checked before anything is
 //! signed), licences and their expiries, the seller's streams, device grants, products and sales, the
 //! faucet and the chain's clock. [`Chain`] is one account's access (or read-only access); the steps of
@@ -7,10 +7,11 @@
 
 use std::{cell::RefCell, rc::Rc};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use futures::StreamExt;
-use rivulet_chain_lite::{
-    GRANT, LiteError, PUBLISH, Registry, Rpc, Sender, TxStep, market::Product,
+use rivulet_contracts::{
+    Contracts, ContractsError, PermissionKind, Product, PurchaseFilter, Rpc, Sender,
+    StreamMetadata, TxStep, to_alloy,
 };
 use wasm_bindgen_futures::spawn_local;
 use yew::Callback;
@@ -22,19 +23,34 @@ use crate::{
     services::config::Config,
 };
 
-impl From<LiteError> for DappError {
-    fn from(e: LiteError) -> DappError {
+impl From<ContractsError> for DappError {
+    fn from(e: ContractsError) -> DappError {
+        // The error and its causes, as one text.
+        let mut what = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            what = format!("{what}: {c}");
+            cause = c.source();
+        }
         match e {
-            LiteError::Rpc { code: 4001, .. } => DappError::Rejected,
-            LiteError::Rpc { code: 4100, .. } => DappError::Unauthorised,
-            LiteError::Rpc { code, message, .. } => DappError::Rpc { code, message },
-            LiteError::Reverted(reason) => DappError::reverted(reason),
-            LiteError::WrongChain { expected, actual } => {
+            ContractsError::Rpc { code: 4001, .. } => DappError::Rejected,
+            ContractsError::Rpc { code: 4100, .. } => DappError::Unauthorised,
+            ContractsError::Rpc { code, message, .. } => DappError::Rpc { code, message },
+            ContractsError::Reverted(revert) => DappError::Reverted {
+                name: revert.name().into(),
+                reason: revert.to_string(),
+            },
+            ContractsError::TransactionReverted { .. } => DappError::reverted(what),
+            ContractsError::WrongChain { expected, actual } => {
                 DappError::WrongChain { expected, actual }
             }
-            LiteError::Unreachable(what) => DappError::Unreachable(what),
-            LiteError::Config(what) => DappError::Config(what),
-            LiteError::Decode(what) => DappError::Answer(what),
+            ContractsError::Unreachable { .. } | ContractsError::NotMined { .. } => {
+                DappError::Unreachable(what)
+            }
+            ContractsError::NotJsonRpc { .. }
+            | ContractsError::Answer { .. }
+            | ContractsError::Abi { .. } => DappError::Answer(what),
+            _ => DappError::Config(what),
         }
     }
 }
@@ -67,31 +83,14 @@ struct StepLog {
 
 /// Chain access as one account (or read-only): the deployment's registry, marketplace and token.
 pub(crate) struct Chain {
-    registry: Registry,
+    registry: Contracts,
     /// Who hears the transaction steps now (the component running the transaction).
     listener: Rc<RefCell<Option<StepLog>>>,
 }
 
-fn deployment_address(s: &str) -> Result<Address, DappError> {
-    s.parse()
-        .map_err(|e| DappError::Config(format!("deployment address {s}: {e}")))
-}
-
 /// The deployment's registry and marketplace over `rpc`, sending as `sender`.
-async fn registry(config: &Config, rpc: Rpc, sender: Sender) -> Result<Registry, DappError> {
-    let d = &config.deployment;
-    Ok(Registry::connect(
-        rpc,
-        d.chain_id,
-        deployment_address(&d.stream_registry)?,
-        d.start_block,
-        sender,
-    )
-    .await?
-    .with_market(
-        deployment_address(&d.marketplace)?,
-        deployment_address(&d.data_token)?,
-    ))
+async fn registry(config: &Config, rpc: Rpc, sender: Sender) -> Result<Contracts, DappError> {
+    Ok(Contracts::connect(rpc, config.deployment.clone(), sender).await?)
 }
 
 /// Every product with its streams' partition counts, read without an account.
@@ -104,7 +103,7 @@ pub(crate) async fn listings(config: &Config) -> Result<Vec<Listing>, DappError>
         streams
             .iter()
             .find(|s| s.id.as_str() == id)
-            .map(|s| s.partitions())
+            .map(|s| s.metadata.partitions)
     };
     Ok(products
         .iter()
@@ -219,7 +218,10 @@ impl Chain {
         buyer: Address,
         listings: &[Listing],
     ) -> Result<Vec<Licence>, DappError> {
-        let purchases = self.registry.purchases(Some(buyer)).await?;
+        let purchases = self
+            .registry
+            .purchases(PurchaseFilter::by_buyer(buyer))
+            .await?;
         let mut licences: Vec<Licence> = Vec::new();
         for p in &purchases {
             if let Some(l) = licences.iter_mut().find(|l| l.listing.id == p.product_id) {
@@ -240,7 +242,6 @@ impl Chain {
 
     /// The streams `owner` created.
     pub(crate) async fn streams_of(&self, owner: Address) -> Result<Vec<OwnStream>, DappError> {
-        let owner = rivulet_protocol::Address(owner.into_array());
         Ok(self
             .registry
             .list_streams()
@@ -249,7 +250,7 @@ impl Chain {
             .filter(|s| s.creator == owner)
             .map(|s| OwnStream {
                 id: s.id.to_string(),
-                name: s.field("name"),
+                name: s.metadata.name,
             })
             .collect())
     }
@@ -258,7 +259,7 @@ impl Chain {
     pub(crate) async fn sales(&self, ids: &[u64]) -> Result<Vec<Sale>, DappError> {
         Ok(self
             .registry
-            .purchases(None)
+            .purchases(PurchaseFilter::all())
             .await?
             .into_iter()
             .filter(|p| ids.contains(&p.product_id))
@@ -276,7 +277,7 @@ impl Chain {
     pub(crate) async fn create_stream(&self, stream: &NewStream) -> Result<String, DappError> {
         let id = self
             .registry
-            .create_stream(&stream.path, &stream.metadata())
+            .create_stream(&stream.path, &StreamMetadata::parse(&stream.metadata()))
             .await?;
         Ok(id.to_string())
     }
@@ -285,33 +286,44 @@ impl Chain {
     pub(crate) async fn grant_publish(&self, grant: &DeviceGrant) -> Result<(), DappError> {
         Ok(self
             .registry
-            .grant(&grant.stream, Some(grant.device), PUBLISH)
+            .grant(
+                &grant.stream,
+                to_alloy(grant.device),
+                PermissionKind::Publish,
+            )
             .await?)
     }
 
     /// Lists a product; returns its id. The marketplace grants licences, so it is given grant
     /// permission on each stream first (where it has none).
     pub(crate) async fn list_product(&self, product: NewProduct) -> Result<u64, DappError> {
-        let market = rivulet_protocol::Address(self.registry.marketplace()?.into_array());
+        let market = self.registry.deployment().marketplace;
         for id in &product.streams {
             if !self
                 .registry
-                .has_permission(id, market, GRANT, false)
+                .has_direct_permission(id, market, PermissionKind::Grant)
                 .await?
             {
-                self.registry.grant(id, Some(market), GRANT).await?;
+                self.registry
+                    .grant(id, market, PermissionKind::Grant)
+                    .await?;
             }
         }
+        let beneficiary = match product.beneficiary {
+            Some(b) => b,
+            None => self.registry.sender().ok_or(ContractsError::NoSender)?,
+        };
         Ok(self
             .registry
-            .create_product(
-                product.streams.iter().map(ToString::to_string).collect(),
-                product.beneficiary,
-                product.price_per_second,
-                product.minimum_seconds,
-                &product.metadata,
-                &product.terms_uri,
-            )
+            .create_product(&rivulet_contracts::NewProduct {
+                streams: product.streams,
+                beneficiary,
+                price_per_second: product.price_per_second,
+                minimum_seconds: product.minimum_seconds,
+                metadata: product.metadata,
+                terms_uri: product.terms_uri,
+                terms_hash: B256::ZERO,
+            })
             .await?)
     }
 
@@ -322,7 +334,10 @@ impl Chain {
 
     /// Sets product `id`'s price, DATA wei per second.
     pub(crate) async fn set_price(&self, id: u64, price_per_second: U256) -> Result<(), DappError> {
-        Ok(self.registry.set_price(id, price_per_second).await?)
+        Ok(self
+            .registry
+            .set_product_price(id, price_per_second)
+            .await?)
     }
 }
 
@@ -330,24 +345,35 @@ impl Chain {
 mod tests {
     //! The client's errors and steps as the pages show them (run in Chromium with the components' tests).
 
+    use rivulet_contracts::{
+        Revert,
+        bindings::{Marketplace, Marketplace::MarketplaceErrors},
+    };
     use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
 
     #[wasm_bindgen_test]
     fn client_errors_become_typed_errors() {
-        let rejected = LiteError::Rpc {
+        let rejected = ContractsError::Rpc {
             code: 4001,
             message: "User rejected".into(),
             data: None,
         };
         assert_eq!(DappError::from(rejected), DappError::Rejected);
-        let paused = LiteError::Reverted("ProductIsPaused: product 3 is paused".into());
-        assert!(matches!(
-            DappError::from(paused),
-            DappError::Reverted { name, .. } if name == "ProductIsPaused"
+        let paused = ContractsError::Reverted(Revert::Marketplace(
+            MarketplaceErrors::ProductIsPaused(Marketplace::ProductIsPaused {
+                productId: U256::from(3u64),
+            }),
         ));
-        let wrong = LiteError::WrongChain {
+        assert_eq!(
+            DappError::from(paused),
+            DappError::Reverted {
+                name: "ProductIsPaused".into(),
+                reason: "ProductIsPaused: product 3 is paused".into()
+            }
+        );
+        let wrong = ContractsError::WrongChain {
             expected: 31337,
             actual: 1,
         };
@@ -358,7 +384,7 @@ mod tests {
                 actual: 1
             }
         );
-        let other = LiteError::Rpc {
+        let other = ContractsError::Rpc {
             code: -32000,
             message: "nonce too low".into(),
             data: None,

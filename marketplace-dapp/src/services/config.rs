@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use rivulet_contracts::Deployment;
 use serde::Deserialize;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -20,25 +21,8 @@ pub(crate) struct Config {
     pub(crate) nodes: Vec<String>,
     /// The chain's JSON-RPC URL (reads, and the local account's transactions).
     pub(crate) rpc_url: String,
-    /// The contracts.
+    /// The contracts (the deployment file).
     pub(crate) deployment: Deployment,
-}
-
-/// The deployment file's fields the dapp uses.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Deployment {
-    /// The chain the contracts are on.
-    pub(crate) chain_id: u64,
-    /// The StreamRegistry's address.
-    pub(crate) stream_registry: String,
-    /// The Marketplace's address.
-    pub(crate) marketplace: String,
-    /// The DATA token's address.
-    pub(crate) data_token: String,
-    /// The block event scans start at.
-    #[serde(default)]
-    pub(crate) start_block: u64,
 }
 
 impl Config {

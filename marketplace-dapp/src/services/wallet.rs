@@ -9,8 +9,8 @@ use std::{cell::RefCell, rc::Rc};
 
 use alloy_primitives::Address;
 use js_sys::{Function, Reflect};
-use rivulet_chain_lite::{LiteError, Rpc, Sender};
 use rivulet_client::{Authorisation, authorisation_text};
+use rivulet_contracts::{ContractsError, Rpc, Sender};
 use rivulet_protocol::Signer;
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
@@ -49,7 +49,7 @@ impl Wallet {
         &self,
         method: &str,
         params: serde_json::Value,
-    ) -> Result<serde_json::Value, LiteError> {
+    ) -> Result<serde_json::Value, ContractsError> {
         self.rpc().call(method, params).await
     }
 
@@ -261,7 +261,7 @@ pub(crate) async fn switch_chain(config: &Config, wallet: &Wallet) -> Result<(),
         .await
     {
         Ok(_) => Ok(()),
-        Err(LiteError::Rpc { code: 4902, .. }) => {
+        Err(ContractsError::Rpc { code: 4902, .. }) => {
             let name = if config.is_local() {
                 "Rivulet local chain (anvil)".to_owned()
             } else {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use rivulet_chain::ChainClient;
+use rivulet_contracts::Contracts;
 use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
 use rivulet_protocol::{Address, Limits, PublishError, StreamId, StreamPartId};
 use rivulet_store::Store;
@@ -114,7 +114,7 @@ pub(crate) struct NodeHandle {
     pub(super) access: Access,
     pub(super) events: broadcast::Sender<Arc<Delivered>>,
     pub(super) publisher: NodePublisher,
-    pub(super) chain: ChainClient,
+    pub(super) chain: Contracts,
     pub(super) stopping: watch::Sender<bool>,
 }
 

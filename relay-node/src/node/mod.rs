@@ -31,7 +31,7 @@ mod topics;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
-use rivulet_chain::{ChainClient, Deployment, PermissionCache};
+use rivulet_contracts::{Contracts, Deployment, PermissionCache, Sender};
 use rivulet_network::{NetworkConfig, build_swarm};
 use rivulet_protocol::{ChainId, Limits};
 use rivulet_store::Store;
@@ -83,7 +83,7 @@ impl Node {
         let deployment = Deployment::load(&config.deployment).with_context(
             || "run rivulet-deploy (or cargo xtask chain) first, or set chain.deployment",
         )?;
-        let chain = ChainClient::connect(deployment, config.rpc_url.as_deref(), None)
+        let chain = Contracts::connect_http(deployment, config.rpc_url.as_deref(), Sender::None)
             .await
             .context("cannot use the chain the deployment names")?;
         let mut cache = PermissionCache::new(chain.deployment().start_block);
@@ -144,6 +144,7 @@ impl Node {
             validator: Validator::new(ValidatorConfig {
                 limits,
                 max_future_skew_ms: config.max_future_skew_ms,
+                max_past_skew_ms: config.max_past_skew_ms,
                 ..ValidatorConfig::default()
             }),
             access,

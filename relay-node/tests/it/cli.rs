@@ -6,7 +6,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use rivulet_chain::dev::DEV_KEYS;
+use rivulet_deploy::dev::DEV_KEYS;
 use rivulet_protocol::Signer;
 use serde_json::Value;
 

@@ -274,9 +274,9 @@ async fn encrypted_events_reach_permitted_readers_only() {
 /// development chain) the node ends the subscription. Forged and expired authorisations are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_lapsed() {
-    use alloy::providers::Provider;
-    use rivulet_chain::{ChainClient, PermissionKind, dev::DEV_KEYS, to_alloy};
     use rivulet_client::{Authorisation, authorisation_text};
+    use rivulet_contracts::{Contracts, Deployment, PermissionKind, Sender, to_alloy};
+    use rivulet_deploy::dev::{DEV_KEYS, dev_key};
     use rivulet_protocol::Signer;
 
     let world = World::new().await;
@@ -286,8 +286,8 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
         &world.deployment_file,
         &["--storage.part", &world.part],
     );
-    let deployment = rivulet_chain::Deployment::load(&world.deployment_file).unwrap();
-    let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+    let deployment = Deployment::load(&world.deployment_file).unwrap();
+    let owner = Contracts::connect_http(deployment, None, Sender::Key(dev_key(1)))
         .await
         .unwrap();
     let account = Signer::from_hex(DEV_KEYS[3]).unwrap();
@@ -358,12 +358,11 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
     assert_eq!(next_message(&mut sub).await.body.content, br#"{"n":1}"#);
 
     // The chain moves past the permission's expiry; the node's next delivery is the end.
-    let provider = owner.provider();
-    let _: serde_json::Value = provider
-        .raw_request("evm_increaseTime".into(), (700,))
+    let rpc = owner.rpc();
+    rpc.call("evm_increaseTime", serde_json::json!([700]))
         .await
         .unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    rpc.call("evm_mine", serde_json::json!([])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     publish(2).await;
     match tokio::time::timeout(Duration::from_secs(20), sub.next()).await {

@@ -6,11 +6,8 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use rivulet_chain::{
-    ChainClient, PermissionKind, StreamMetadata,
-    dev::{Anvil, DEV_KEYS, deployed_chain},
-    to_alloy,
-};
+use rivulet_contracts::{Contracts, PermissionKind, Sender, StreamMetadata, to_alloy};
+use rivulet_deploy::dev::{Anvil, DEV_KEYS, deployed_chain, dev_key};
 use rivulet_protocol::{
     ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
 };
@@ -217,7 +214,7 @@ impl World {
             .unwrap();
         let deployment_file = dir.path().join("deployment.json");
         deployment.save(&deployment_file).unwrap();
-        let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+        let owner = Contracts::connect_http(deployment, None, Sender::Key(dev_key(1)))
             .await
             .unwrap();
         let stream = owner

@@ -487,10 +487,10 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
     assert_eq!(next(&mut ws).await["error"], "bad_frame");
 
     // The owner lets the node's key publish; the node's permission cache follows the registry.
-    let owner = rivulet_chain::ChainClient::connect(
-        rivulet_chain::Deployment::load(&world.deployment_file).unwrap(),
+    let owner = rivulet_contracts::Contracts::connect_http(
+        rivulet_contracts::Deployment::load(&world.deployment_file).unwrap(),
         None,
-        Some(rivulet_chain::dev::DEV_KEYS[1].parse().unwrap()),
+        rivulet_contracts::Sender::Key(rivulet_deploy::dev::dev_key(1)),
     )
     .await
     .unwrap();
@@ -498,7 +498,7 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
         .grant(
             &world.stream,
             node_address.parse().unwrap(),
-            rivulet_chain::PermissionKind::Publish,
+            rivulet_contracts::PermissionKind::Publish,
         )
         .await
         .unwrap();

@@ -27,7 +27,6 @@ use std::{
     hash::{BuildHasher, Hasher, RandomState},
 };
 
-use rivulet_chain::{PermissionCache, to_alloy};
 use rivulet_protocol::{
     Address, DecodeError, Encryption, Limits, MessageId, MessageType, SignatureError,
     StreamMessage, Verifier,
@@ -53,16 +52,6 @@ pub trait PublishPermission {
     fn partitions(&self, stream_id: &str) -> Option<u32> {
         let _ = stream_id;
         None
-    }
-}
-
-impl PublishPermission for PermissionCache {
-    fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
-        PermissionCache::may_publish(self, stream_id, to_alloy(publisher), at_secs)
-    }
-
-    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
-        PermissionCache::may_subscribe(self, stream_id, to_alloy(user), at_secs)
     }
 }
 

@@ -12,9 +12,9 @@
 //! - [`Client::resend`] reads history.
 //!
 //! The client never joins the relay nodes' gossip meshes: it uses the light protocols of
-//! `rivulet_network::light`. Chain access (streams, permissions) is the caller's choice of crate —
-//! `rivulet-chain` natively and in the dapp, `rivulet-chain-lite` in the npm package — so this crate
-//! stays small; [`Client::remember_partitions`] tells it a stream's partition count for partition keys.
+//! `rivulet_network::light`. Chain access (streams, permissions) is the caller's, through
+//! `rivulet-contracts` — so this crate stays small; [`Client::remember_partitions`] tells it a stream's
+//! partition count for partition keys.
 
 mod access;
 mod client;

@@ -9,3 +9,5 @@ pub mod options;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub mod chain;

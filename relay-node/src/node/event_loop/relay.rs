@@ -14,15 +14,17 @@ use super::EventLoop;
 use crate::{
     metrics::Source,
     node::{
-        access::now_ms,
+        access::CachedPermissions,
         commands::{Delivered, Published},
     },
 };
 
 impl EventLoop {
     fn validate(&mut self, wire: &[u8]) -> Verdict {
+        let now = self.access.now_ms();
         let cache = self.access.permissions();
-        self.validator.validate(wire, now_ms(), &*cache)
+        self.validator
+            .validate(wire, now, &CachedPermissions(&cache))
     }
 
     fn count_in(&self, source: &str) {

@@ -16,6 +16,7 @@ use std::{
 };
 
 mod publishing;
+mod reply;
 mod routing;
 mod session;
 
@@ -30,6 +31,7 @@ use rivulet_network::{
 };
 use rivulet_protocol::{Signer, StreamPartId};
 
+use self::reply::{Reply, answer};
 use crate::{error::ClientError, runtime::now_ms};
 
 /// Deliveries a subscription's queue holds before the driver stops acknowledging its part's
@@ -68,19 +70,6 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// Who waits for a request's answer.
-enum Reply {
-    User(oneshot::Sender<Result<LightResponse, ClientError>>),
-    /// A (key service's or reader's) subscription: on refusal only that sink goes.
-    Subscribe(StreamPartId, u64, oneshot::Sender<Result<(), ClientError>>),
-    /// A re-subscription after a reconnect.
-    Resubscribe(StreamPartId),
-    /// An unsubscribe nobody waits for.
-    Nobody,
-    /// A batch of publishes: one answer each, in order.
-    Batch(Vec<oneshot::Sender<Result<LightResponse, ClientError>>>),
-}
-
 struct Pending {
     request: LightRequest,
     reply: Reply,
@@ -111,6 +100,17 @@ struct Routed {
     part: StreamPartId,
     /// Subscriptions whose queue is gone (dropped by their reader).
     closed: Vec<u64>,
+}
+
+/// Publish requests (single or batch) out at once before further publishes wait for a batch.
+const MAX_PUBLISHES_IN_FLIGHT: usize = 4;
+
+/// Whether `request` publishes.
+fn is_publish(request: &LightRequest) -> bool {
+    matches!(
+        request,
+        LightRequest::Publish { .. } | LightRequest::PublishBatch { .. }
+    )
 }
 
 /// The request that subscribes a part at the node: every event for readers, key requests otherwise.
@@ -339,8 +339,8 @@ impl Driver {
     fn dispatch(&mut self, mut pending: Pending) {
         match (self.ready, self.entry) {
             (true, Some(entry)) => {
-                if publishing::is_publish(&pending.request) {
-                    if self.publishes_in_flight >= publishing::MAX_PUBLISHES_IN_FLIGHT
+                if is_publish(&pending.request) {
+                    if self.publishes_in_flight >= MAX_PUBLISHES_IN_FLIGHT
                         && matches!(pending.reply, Reply::User(_))
                         && matches!(pending.request, LightRequest::Publish { .. })
                     {
@@ -359,23 +359,5 @@ impl Driver {
             }
             _ => self.queued.push_back(pending),
         }
-    }
-}
-
-fn answer(reply: Reply, result: Result<LightResponse, ClientError>) {
-    match reply {
-        Reply::User(tx) => {
-            let _ = tx.send(result);
-        }
-        Reply::Subscribe(_, _, tx) => {
-            let _ = tx.send(result.and_then(|r| match r {
-                LightResponse::Error { code, message } => {
-                    Err(ClientError::Refused { code, message })
-                }
-                _ => Ok(()),
-            }));
-        }
-        Reply::Batch(replies) => publishing::answer_batch(replies, result),
-        Reply::Resubscribe(_) | Reply::Nobody => {}
     }
 }

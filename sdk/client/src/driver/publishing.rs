@@ -3,23 +3,10 @@
 //! protocol's batch limits), each answered on its own. A lone publish pays one request; a busy publisher
 //! pays one request per batch instead of one per event.
 
-use rivulet_network::light::{
-    LightRequest, LightResponse, MAX_PUBLISH_BATCH, MAX_PUBLISH_BATCH_BYTES, PublishResult,
-};
+use rivulet_network::light::{LightRequest, MAX_PUBLISH_BATCH, MAX_PUBLISH_BATCH_BYTES};
 
-use super::{Driver, Pending, Reply};
-use crate::{error::ClientError, runtime::now_ms};
-
-/// Publish requests (single or batch) out at once before further publishes wait for a batch.
-pub(super) const MAX_PUBLISHES_IN_FLIGHT: usize = 4;
-
-/// Whether `request` publishes.
-pub(super) fn is_publish(request: &LightRequest) -> bool {
-    matches!(
-        request,
-        LightRequest::Publish { .. } | LightRequest::PublishBatch { .. }
-    )
-}
+use super::{Driver, MAX_PUBLISHES_IN_FLIGHT, Pending, reply::Reply};
+use crate::runtime::now_ms;
 
 impl Driver {
     /// A publish request came back (answered or failed): room for the next batch.
@@ -79,52 +66,6 @@ impl Driver {
         self.publishes_in_flight = 0;
         while let Some(pending) = self.waiting_publishes.pop_back() {
             self.queued.push_front(pending);
-        }
-    }
-}
-
-/// Answers each publish of a batch with its own result.
-pub(super) fn answer_batch(
-    replies: Vec<futures::channel::oneshot::Sender<Result<LightResponse, ClientError>>>,
-    result: Result<LightResponse, ClientError>,
-) {
-    match result {
-        Ok(LightResponse::PublishedBatch { results }) if results.len() == replies.len() => {
-            for (reply, result) in replies.into_iter().zip(results) {
-                let response = match result {
-                    PublishResult::Published { duplicate, stored } => {
-                        LightResponse::Published { duplicate, stored }
-                    }
-                    PublishResult::Error { code, message } => {
-                        LightResponse::Error { code, message }
-                    }
-                };
-                let _ = reply.send(Ok(response));
-            }
-        }
-        Ok(LightResponse::PublishedBatch { results }) => {
-            let message = format!(
-                "the node answered {} results for a batch of {}",
-                results.len(),
-                replies.len()
-            );
-            for reply in replies {
-                let _ = reply.send(Ok(LightResponse::error("protocol", message.clone())));
-            }
-        }
-        Ok(other) => {
-            for reply in replies {
-                let _ = reply.send(Ok(other.clone()));
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(match &e {
-                    ClientError::Destroyed => ClientError::Destroyed,
-                    _ => ClientError::NotConnected(message.clone()),
-                }));
-            }
         }
     }
 }

@@ -167,7 +167,7 @@ impl Driver {
                     return;
                 }
                 if let Some(pending) = self.in_flight.remove(&request_id) {
-                    let published = super::publishing::is_publish(&pending.request);
+                    let published = super::is_publish(&pending.request);
                     self.on_response(pending, response);
                     if published {
                         self.publish_finished();
@@ -188,7 +188,7 @@ impl Driver {
                 let Some(pending) = self.in_flight.remove(&request_id) else {
                     return;
                 };
-                if super::publishing::is_publish(&pending.request) {
+                if super::is_publish(&pending.request) {
                     self.publishes_in_flight = self.publishes_in_flight.saturating_sub(1);
                 }
                 // A dropped connection under a request: every request is idempotent (publishing the same

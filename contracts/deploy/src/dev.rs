@@ -1,5 +1,5 @@
 //! The local development chain: anvil from the npm package `@foundry-rs/anvil` (installed by
-//! `cargo xtask setup`) and its well-known accounts. Native only.
+//! `cargo xtask setup`), its well-known accounts, and a freshly deployed chain for tests.
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -9,7 +9,64 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::ChainError;
+use rivulet_contracts::{Chain, Deployment, Rpc, Sender, U256};
+use rivulet_protocol::Signer;
+
+/// Why the local chain could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum DevChainError {
+    /// No anvil binary.
+    #[error(
+        "anvil not found ({relative} above {start}); run `cargo xtask setup` or set RIVULET_ANVIL"
+    )]
+    NotFound {
+        /// Where it was looked for, under each ancestor.
+        relative: &'static str,
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// The log file cannot be written.
+    #[error("cannot write {path}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process cannot be started.
+    #[error("cannot start {binary}")]
+    Spawn {
+        /// The binary.
+        binary: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// anvil never said which port it listens on.
+    #[error("anvil did not report a listening port ({status})")]
+    NoPort {
+        /// How it ended, if it did.
+        status: String,
+    },
+    /// anvil exited while starting.
+    #[error("anvil exited at start ({status}); is port {port} taken?")]
+    Exited {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// The port it was to listen on.
+        port: u16,
+    },
+    /// anvil did not listen in time.
+    #[error("anvil did not listen on 127.0.0.1:{port} within 15 s")]
+    Timeout {
+        /// The port.
+        port: u16,
+    },
+    /// Deploying to it failed.
+    #[error("cannot deploy the contracts to the local chain")]
+    Deploy(#[from] rivulet_contracts::ContractsError),
+}
 
 /// anvil's development private keys (mnemonic "test test test test test test test test test test test junk"),
 /// accounts 0..10. Publicly known: for the local chain only.
@@ -31,7 +88,7 @@ pub const LOCAL_CHAIN_ID: u64 = 31337;
 
 /// The anvil binary: `$RIVULET_ANVIL`, or the npm package's binary under the first `node_modules` found
 /// walking up from `start`.
-pub fn anvil_binary(start: &Path) -> Result<PathBuf, ChainError> {
+pub fn anvil_binary(start: &Path) -> Result<PathBuf, DevChainError> {
     if let Some(p) = std::env::var_os("RIVULET_ANVIL") {
         return Ok(p.into());
     }
@@ -40,11 +97,9 @@ pub fn anvil_binary(start: &Path) -> Result<PathBuf, ChainError> {
         .ancestors()
         .map(|dir| dir.join(relative))
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            ChainError::Config(format!(
-                "anvil not found ({relative} above {}); run `cargo xtask setup` or set RIVULET_ANVIL",
-                start.display()
-            ))
+        .ok_or_else(|| DevChainError::NotFound {
+            relative,
+            start: start.to_owned(),
         })
 }
 
@@ -67,10 +122,12 @@ impl Anvil {
         port: Option<u16>,
         chain_id: u64,
         log: Option<&Path>,
-    ) -> Result<Anvil, ChainError> {
+    ) -> Result<Anvil, DevChainError> {
         let log_file = |path: &Path| {
-            std::fs::File::create(path)
-                .map_err(|e| ChainError::Config(format!("cannot write {}: {e}", path.display())))
+            std::fs::File::create(path).map_err(|source| DevChainError::Log {
+                path: path.to_owned(),
+                source,
+            })
         };
         let mut command = Command::new(binary);
         command
@@ -89,16 +146,18 @@ impl Anvil {
             (Some(_), Some(path)) => command.stdout(Stdio::from(log_file(path)?)),
             (Some(_), None) => command.stdout(Stdio::null()),
         };
-        let mut child = command
-            .spawn()
-            .map_err(|e| ChainError::Config(format!("cannot start {}: {e}", binary.display())))?;
+        let mut child = command.spawn().map_err(|source| DevChainError::Spawn {
+            binary: binary.to_owned(),
+            source,
+        })?;
         let port = match port {
             Some(port) => port,
             None => {
-                let stdout = child
-                    .stdout
-                    .take()
-                    .ok_or_else(|| ChainError::Config("anvil has no stdout".into()))?;
+                let Some(stdout) = child.stdout.take() else {
+                    return Err(DevChainError::NoPort {
+                        status: "no stdout".into(),
+                    });
+                };
                 let mut sink = log.map(log_file).transpose()?;
                 let (tx, rx) = std::sync::mpsc::channel();
                 std::thread::spawn(move || {
@@ -124,9 +183,7 @@ impl Anvil {
                     None => {
                         let _ = child.kill();
                         let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                        return Err(ChainError::Config(format!(
-                            "anvil did not report a listening port ({status})"
-                        )));
+                        return Err(DevChainError::NoPort { status });
                     }
                 }
             }
@@ -142,9 +199,7 @@ impl Anvil {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(ChainError::Config(format!(
-                    "anvil exited at start ({status}); is port {port} taken?"
-                )));
+                return Err(DevChainError::Exited { status, port });
             }
             if is_listening(port) {
                 // A fixed port may be held by another process: make sure anvil itself is still up.
@@ -154,16 +209,12 @@ impl Anvil {
                     .as_mut()
                     .and_then(|c| c.try_wait().ok().flatten())
                 {
-                    return Err(ChainError::Config(format!(
-                        "anvil exited at start ({status}); is port {port} taken?"
-                    )));
+                    return Err(DevChainError::Exited { status, port });
                 }
                 return Ok(anvil);
             }
             if Instant::now() > deadline {
-                return Err(ChainError::Config(format!(
-                    "anvil did not listen on 127.0.0.1:{port} within 15 s"
-                )));
+                return Err(DevChainError::Timeout { port });
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -194,17 +245,24 @@ impl Drop for Anvil {
     }
 }
 
+/// Development account `i`'s key (0..10).
+///
+/// # Panics
+/// When `i` is 10 or more.
+pub fn dev_key(i: usize) -> Signer {
+    match Signer::from_hex(DEV_KEYS[i]) {
+        Ok(key) => key,
+        Err(e) => unreachable!("anvil's development keys are valid keys: {e}"),
+    }
+}
+
 /// A fresh local chain (anvil on a free port, found from `start`, see [`anvil_binary`]) with the
 /// contracts deployed from development account 0 — what tests start from.
-pub async fn deployed_chain(start: &Path) -> Result<(Anvil, crate::Deployment), ChainError> {
+pub async fn deployed_chain(start: &Path) -> Result<(Anvil, Deployment), DevChainError> {
     let anvil = Anvil::spawn(&anvil_binary(start)?, None, LOCAL_CHAIN_ID, None)?;
     let url = anvil.url();
-    let key = DEV_KEYS[0]
-        .parse()
-        .map_err(|e| ChainError::Config(format!("development key: {e}")))?;
-    let deployer = crate::http_provider(&url, Some(key))?;
-    let deployment =
-        crate::deploy(deployer, &url, &[], alloy::primitives::U256::from(1u64)).await?;
+    let deployer = Chain::connect(Rpc::http(&url)?, Sender::Key(dev_key(0))).await?;
+    let deployment = crate::deploy(&deployer, &url, &[], U256::from(1u64)).await?;
     Ok((anvil, deployment))
 }
 

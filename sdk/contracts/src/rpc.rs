@@ -1,20 +1,23 @@
 //! Ethereum JSON-RPC 2.0 over one of three carriers: HTTP natively (reqwest), HTTP in browsers and Node
 //! (the global `fetch`), or an EIP-1193 provider (`window.ethereum.request`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use serde_json::{Value, json};
 
-use crate::LiteError;
+use crate::{ContractsError, TransportError};
 
-/// Where JSON-RPC requests go.
-#[derive(Debug)]
+/// Where JSON-RPC requests go. Cloning shares the carrier.
+#[derive(Clone, Debug)]
 pub struct Rpc {
     carrier: Carrier,
-    next_id: AtomicU64,
+    next_id: Arc<AtomicU64>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Carrier {
     Http {
         url: String,
@@ -27,16 +30,14 @@ enum Carrier {
 
 /// An EIP-1193 provider object (`window.ethereum`, or any object with `request({ method, params })`).
 #[cfg(target_arch = "wasm32")]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Eip1193(pub wasm_bindgen::JsValue);
 
 impl Rpc {
     /// JSON-RPC over HTTP to `url`.
-    pub fn http(url: &str) -> Result<Rpc, LiteError> {
+    pub fn http(url: &str) -> Result<Rpc, ContractsError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(LiteError::Config(format!(
-                "JSON-RPC URL {url:?} must start with http:// or https://"
-            )));
+            return Err(ContractsError::InvalidUrl(url.to_owned()));
         }
         Ok(Rpc {
             carrier: Carrier::Http {
@@ -44,7 +45,7 @@ impl Rpc {
                 #[cfg(not(target_arch = "wasm32"))]
                 client: reqwest::Client::new(),
             },
-            next_id: AtomicU64::new(1),
+            next_id: Arc::new(AtomicU64::new(1)),
         })
     }
 
@@ -53,7 +54,7 @@ impl Rpc {
     pub fn eip1193(provider: wasm_bindgen::JsValue) -> Rpc {
         Rpc {
             carrier: Carrier::Eip1193(Eip1193(provider)),
-            next_id: AtomicU64::new(1),
+            next_id: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -63,13 +64,11 @@ impl Rpc {
     }
 
     /// The latest block's timestamp, Unix seconds: "now" as the contracts see it.
-    pub async fn chain_time(&self) -> Result<u64, LiteError> {
+    pub async fn chain_time(&self) -> Result<u64, ContractsError> {
         let block = self
             .call("eth_getBlockByNumber", json!(["latest", false]))
             .await?;
-        crate::tx::quantity(&block["timestamp"])
-            .map(|t| t as u64)
-            .ok_or_else(|| LiteError::Decode("the latest block has no timestamp".into()))
+        answer::quantity("eth_getBlockByNumber", "timestamp", &block["timestamp"])
     }
 
     /// `account`'s EIP-191 signature of `text`, made by the wallet or node behind this carrier
@@ -78,7 +77,7 @@ impl Rpc {
         &self,
         account: alloy_primitives::Address,
         text: &str,
-    ) -> Result<Vec<u8>, LiteError> {
+    ) -> Result<Vec<u8>, ContractsError> {
         let signature = self
             .call(
                 "personal_sign",
@@ -88,38 +87,45 @@ impl Rpc {
                 ]),
             )
             .await?;
-        signature
-            .as_str()
-            .and_then(|s| hex::decode(s.trim_start_matches("0x")).ok())
-            .filter(|s| s.len() == 65)
-            .ok_or_else(|| {
-                LiteError::Decode("the wallet's signature is not 65 bytes of hex".into())
-            })
+        let signature = answer::bytes("personal_sign", "signature", &signature)?;
+        if signature.len() != 65 {
+            return Err(ContractsError::Wallet(format!(
+                "the signature is {} bytes, not 65",
+                signature.len()
+            )));
+        }
+        Ok(signature.to_vec())
     }
 
     /// Calls `method` with `params`; returns the result or the node's error.
-    pub async fn call(&self, method: &str, params: Value) -> Result<Value, LiteError> {
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, ContractsError> {
         match &self.carrier {
             Carrier::Http { url, .. } => {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 let body =
                     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-                let reply = self.post(url, body.to_string()).await?;
-                let reply: Value = serde_json::from_str(&reply).map_err(|e| LiteError::Rpc {
-                    code: -32700,
-                    message: format!(
-                        "{method}: the endpoint answered with something that is not JSON-RPC ({e})"
-                    ),
-                    data: None,
+                let reply = self.post(url, body.to_string()).await.map_err(|source| {
+                    ContractsError::Unreachable {
+                        url: url.clone(),
+                        source,
+                    }
                 })?;
+                let reply: Value =
+                    serde_json::from_str(&reply).map_err(|source| ContractsError::NotJsonRpc {
+                        method: method.to_owned(),
+                        source,
+                    })?;
                 if let Some(error) = reply.get("error") {
                     return Err(rpc_error(error));
                 }
-                reply.get("result").cloned().ok_or_else(|| LiteError::Rpc {
-                    code: -32603,
-                    message: format!("{method}: the answer has neither result nor error"),
-                    data: None,
-                })
+                reply
+                    .get("result")
+                    .cloned()
+                    .ok_or_else(|| ContractsError::Rpc {
+                        code: -32603,
+                        message: format!("{method}: the answer has neither result nor error"),
+                        data: None,
+                    })
             }
             #[cfg(target_arch = "wasm32")]
             Carrier::Eip1193(provider) => provider.request(method, params).await,
@@ -127,71 +133,169 @@ impl Rpc {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    async fn post(&self, url: &str, body: String) -> Result<String, LiteError> {
+    async fn post(&self, url: &str, body: String) -> Result<String, TransportError> {
         let Carrier::Http { client, .. } = &self.carrier;
-        let unreachable = |e: reqwest::Error| LiteError::Unreachable(format!("{url}: {e}"));
-        client
+        Ok(client
             .post(url)
             .header("content-type", "application/json")
             .body(body)
             .send()
-            .await
-            .map_err(unreachable)?
+            .await?
             .text()
-            .await
-            .map_err(unreachable)
+            .await?)
     }
 
     #[cfg(target_arch = "wasm32")]
-    async fn post(&self, url: &str, body: String) -> Result<String, LiteError> {
+    async fn post(&self, url: &str, body: String) -> Result<String, TransportError> {
         use js_sys::{Function, Object, Promise, Reflect};
         use wasm_bindgen::{JsCast, JsValue};
         use wasm_bindgen_futures::JsFuture;
-        let unreachable = |e: JsValue| LiteError::Unreachable(format!("{url}: {}", js_message(&e)));
+        let failed = |e: JsValue| TransportError::Fetch(js_message(&e));
         let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
             .ok()
             .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| LiteError::Config("this JavaScript runtime has no fetch".into()))?;
+            .ok_or_else(|| TransportError::Fetch("this JavaScript runtime has no fetch".into()))?;
         let init = Object::new();
         let headers = Object::new();
         Reflect::set(&headers, &"content-type".into(), &"application/json".into())
-            .map_err(unreachable)?;
-        Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unreachable)?;
-        Reflect::set(&init, &"headers".into(), &headers).map_err(unreachable)?;
-        Reflect::set(&init, &"body".into(), &body.into()).map_err(unreachable)?;
+            .map_err(failed)?;
+        Reflect::set(&init, &"method".into(), &"POST".into()).map_err(failed)?;
+        Reflect::set(&init, &"headers".into(), &headers).map_err(failed)?;
+        Reflect::set(&init, &"body".into(), &body.into()).map_err(failed)?;
         let promise: Promise = fetch
             .call2(&JsValue::NULL, &url.into(), &init)
-            .map_err(unreachable)?
+            .map_err(failed)?
             .dyn_into()
-            .map_err(unreachable)?;
-        let response = JsFuture::from(promise).await.map_err(unreachable)?;
+            .map_err(failed)?;
+        let response = JsFuture::from(promise).await.map_err(failed)?;
         let text: Function = Reflect::get(&response, &"text".into())
-            .map_err(unreachable)?
+            .map_err(failed)?
             .dyn_into()
-            .map_err(unreachable)?;
+            .map_err(failed)?;
         let promise: Promise = text
             .call0(&response)
-            .map_err(unreachable)?
+            .map_err(failed)?
             .dyn_into()
-            .map_err(unreachable)?;
-        let text = JsFuture::from(promise).await.map_err(unreachable)?;
+            .map_err(failed)?;
+        let text = JsFuture::from(promise).await.map_err(failed)?;
         text.as_string()
-            .ok_or_else(|| LiteError::Unreachable(format!("{url}: the body is not text")))
+            .ok_or_else(|| TransportError::Fetch(format!("the body from {url} is not text")))
+    }
+}
+
+/// Reading JSON-RPC answers field by field, without a serde deserializer per answer type (each one
+/// costs the browser build a few kilobytes).
+pub(crate) mod answer {
+    use alloy_primitives::{Address, B256, Bytes};
+    use serde_json::Value;
+
+    use crate::{ContractsError, error::AnswerError};
+
+    fn fail(method: &str, source: AnswerError) -> ContractsError {
+        ContractsError::Answer {
+            method: method.to_owned(),
+            source,
+        }
+    }
+
+    fn text<'a>(
+        method: &str,
+        field: &'static str,
+        value: &'a Value,
+    ) -> Result<&'a str, ContractsError> {
+        value
+            .as_str()
+            .ok_or_else(|| fail(method, AnswerError::Missing(field)))
+    }
+
+    /// A quantity (`"0x1a"`).
+    pub(crate) fn quantity(
+        method: &str,
+        field: &'static str,
+        value: &Value,
+    ) -> Result<u64, ContractsError> {
+        crate::tx::quantity(value)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| fail(method, AnswerError::Quantity(field)))
+    }
+
+    /// Data (`"0x…"`).
+    pub(crate) fn bytes(
+        method: &str,
+        field: &'static str,
+        value: &Value,
+    ) -> Result<Bytes, ContractsError> {
+        let s = text(method, field, value)?;
+        hex::decode(s.trim_start_matches("0x"))
+            .map(Bytes::from)
+            .map_err(|source| fail(method, AnswerError::Hex { field, source }))
+    }
+
+    fn fixed<const N: usize>(
+        method: &str,
+        field: &'static str,
+        value: &Value,
+    ) -> Result<[u8; N], ContractsError> {
+        let bytes = bytes(method, field, value)?;
+        <[u8; N]>::try_from(bytes.as_ref()).map_err(|_| {
+            fail(
+                method,
+                AnswerError::Length {
+                    field,
+                    len: bytes.len(),
+                    expected: N,
+                },
+            )
+        })
+    }
+
+    /// A 32-byte hash or topic.
+    pub(crate) fn b256(
+        method: &str,
+        field: &'static str,
+        value: &Value,
+    ) -> Result<B256, ContractsError> {
+        fixed::<32>(method, field, value).map(B256::from)
+    }
+
+    /// An address.
+    pub(crate) fn address(
+        method: &str,
+        field: &'static str,
+        value: &Value,
+    ) -> Result<Address, ContractsError> {
+        fixed::<20>(method, field, value).map(Address::from)
+    }
+
+    /// An event log.
+    pub(crate) fn log(method: &str, value: &Value) -> Result<crate::Log, ContractsError> {
+        let topics = value["topics"]
+            .as_array()
+            .ok_or_else(|| fail(method, AnswerError::Missing("topics")))?
+            .iter()
+            .map(|t| b256(method, "topics", t))
+            .collect::<Result<_, _>>()?;
+        Ok(crate::Log {
+            address: address(method, "address", &value["address"])?,
+            topics,
+            data: bytes(method, "data", &value["data"])?,
+            block_number: crate::tx::quantity(&value["blockNumber"]).map(|n| n as u64),
+        })
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 impl Eip1193 {
-    async fn request(&self, method: &str, params: Value) -> Result<Value, LiteError> {
+    async fn request(&self, method: &str, params: Value) -> Result<Value, ContractsError> {
         use js_sys::{Function, Object, Promise, Reflect};
         use wasm_bindgen::{JsCast, JsValue};
         use wasm_bindgen_futures::JsFuture;
-        let fail = |e: JsValue| LiteError::Config(format!("EIP-1193 provider: {}", js_message(&e)));
+        let fail = |e: JsValue| ContractsError::Wallet(js_message(&e));
         let request: Function = Reflect::get(&self.0, &"request".into())
             .map_err(fail)?
             .dyn_into()
             .map_err(|_| {
-                LiteError::Config("the wallet object has no request() method (EIP-1193)".into())
+                ContractsError::Wallet("the wallet object has no request() method".into())
             })?;
         let args = Object::new();
         Reflect::set(&args, &"method".into(), &method.into()).map_err(fail)?;
@@ -208,10 +312,12 @@ impl Eip1193 {
                     return Ok(Value::Null);
                 }
                 let text = json_text(&result).ok_or_else(|| {
-                    LiteError::Config(format!("EIP-1193 answer to {method} is not JSON"))
+                    ContractsError::Wallet(format!("the answer to {method} is not JSON"))
                 })?;
-                serde_json::from_str(&text)
-                    .map_err(|e| LiteError::Config(format!("EIP-1193 answer: {e}")))
+                serde_json::from_str(&text).map_err(|source| ContractsError::NotJsonRpc {
+                    method: method.to_owned(),
+                    source,
+                })
             }
             // EIP-1193 errors are objects with code, message and data, like JSON-RPC's.
             // (An Error's message is not enumerable, so it is read by name, not through JSON.)
@@ -248,8 +354,8 @@ fn js_message(e: &wasm_bindgen::JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-fn rpc_error(error: &Value) -> LiteError {
-    LiteError::Rpc {
+fn rpc_error(error: &Value) -> ContractsError {
+    ContractsError::Rpc {
         code: error.get("code").and_then(Value::as_i64).unwrap_or(-32603),
         message: error
             .get("message")

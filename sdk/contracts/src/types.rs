@@ -1,10 +1,11 @@
-//! Plain Rust views of what the contracts hold: permissions, stream metadata, products, purchases.
+//! Plain Rust views of what the contracts hold — permissions, stream metadata, products, purchases — and
+//! of what happens while a transaction is made.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use rivulet_protocol::StreamId;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::StreamRegistry;
+use crate::{ContractsError, bindings::StreamRegistry};
 
 /// A publish or subscribe permission without an end.
 pub const NO_EXPIRATION: u64 = u64::MAX;
@@ -39,10 +40,20 @@ impl PermissionKind {
     pub fn as_u8(self) -> u8 {
         self as u8
     }
+
+    /// Whether the zero address may hold it (public permission): publish and subscribe only.
+    pub fn may_be_public(self) -> bool {
+        matches!(self, PermissionKind::Publish | PermissionKind::Subscribe)
+    }
 }
 
+/// A permission name that is none of `edit`, `delete`, `publish`, `subscribe`, `grant`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown permission {0:?}; expected edit, delete, publish, subscribe or grant")]
+pub struct UnknownPermission(pub String);
+
 impl core::str::FromStr for PermissionKind {
-    type Err = String;
+    type Err = UnknownPermission;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
@@ -51,9 +62,7 @@ impl core::str::FromStr for PermissionKind {
             "publish" => Ok(PermissionKind::Publish),
             "subscribe" => Ok(PermissionKind::Subscribe),
             "grant" => Ok(PermissionKind::Grant),
-            other => Err(format!(
-                "unknown permission {other:?}; expected edit, delete, publish, subscribe or grant"
-            )),
+            _ => Err(UnknownPermission(s.to_owned())),
         }
     }
 }
@@ -126,28 +135,21 @@ impl From<Permissions> for StreamRegistry::Permission {
 }
 
 /// A stream's metadata, stored on chain as a JSON string. Unknown fields are kept in `extra`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// (De)serialised by hand through a JSON map: serde's `flatten` would bring its buffering deserializer
+/// into the browser build for this one type.
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamMetadata {
     /// A human name.
-    #[serde(default)]
     pub name: String,
     /// What the stream carries.
-    #[serde(default)]
     pub description: String,
     /// Number of partitions, 1..=100.
-    #[serde(default = "one")]
     pub partitions: u32,
-    /// Free-form configuration (retention, storage, schema...).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    /// Free-form configuration (retention, storage, schema...); `null` when absent.
     pub config: serde_json::Value,
     /// Fields this version does not know, kept as they are.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-fn one() -> u32 {
-    1
 }
 
 impl Default for StreamMetadata {
@@ -159,6 +161,53 @@ impl Default for StreamMetadata {
             config: serde_json::Value::Null,
             extra: serde_json::Map::new(),
         }
+    }
+}
+
+impl Serialize for StreamMetadata {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("description", &self.description)?;
+        map.serialize_entry("partitions", &self.partitions)?;
+        if !self.config.is_null() {
+            map.serialize_entry("config", &self.config)?;
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for StreamMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        let mut metadata = StreamMetadata::default();
+        for (key, value) in serde_json::Map::deserialize(deserializer)? {
+            let text = |value| match value {
+                Value::Null => Ok(String::new()),
+                Value::String(s) => Ok(s),
+                _ => Err(D::Error::custom(format!("{key} is not a string"))),
+            };
+            match key.as_str() {
+                "name" => metadata.name = text(value)?,
+                "description" => metadata.description = text(value)?,
+                "partitions" => {
+                    metadata.partitions = value
+                        .as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| D::Error::custom("partitions is not a whole number"))?
+                }
+                "config" => metadata.config = value,
+                _ => {
+                    metadata.extra.insert(key, value);
+                }
+            }
+        }
+        Ok(metadata)
     }
 }
 
@@ -184,14 +233,11 @@ impl StreamMetadata {
     }
 
     /// Checks the partition count.
-    pub fn validate(&self) -> Result<(), crate::ChainError> {
+    pub fn validate(&self) -> Result<(), ContractsError> {
         if (1..=100).contains(&self.partitions) {
             Ok(())
         } else {
-            Err(crate::ChainError::Config(format!(
-                "partitions must be 1..=100, got {}",
-                self.partitions
-            )))
+            Err(ContractsError::Partitions(self.partitions))
         }
     }
 }
@@ -224,7 +270,7 @@ pub struct Product {
     pub price_per_second: U256,
     /// Shortest licence sold, seconds.
     pub minimum_seconds: u64,
-    /// Whether it is on sale.
+    /// Whether it is on sale (not paused).
     pub active: bool,
     /// JSON: name, description, category...
     pub metadata: String,
@@ -277,12 +323,144 @@ pub struct Purchase {
     pub block: u64,
 }
 
-/// Converts a protocol address to alloy's.
+/// Which purchases [`Contracts::purchases`](crate::Contracts::purchases) returns: those matching every
+/// field that is set (the default: all of them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurchaseFilter {
+    /// Only purchases by this buyer.
+    pub buyer: Option<Address>,
+    /// Only purchases of products this seller owns.
+    pub seller: Option<Address>,
+}
+
+impl PurchaseFilter {
+    /// Every purchase.
+    pub fn all() -> PurchaseFilter {
+        PurchaseFilter::default()
+    }
+
+    /// `buyer`'s purchases.
+    pub fn by_buyer(buyer: Address) -> PurchaseFilter {
+        PurchaseFilter {
+            buyer: Some(buyer),
+            seller: None,
+        }
+    }
+
+    /// Purchases of `seller`'s products.
+    pub fn by_seller(seller: Address) -> PurchaseFilter {
+        PurchaseFilter {
+            buyer: None,
+            seller: Some(seller),
+        }
+    }
+}
+
+/// A change the registry announced, in block order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegistryEvent {
+    /// A stream was created.
+    Created {
+        /// The stream.
+        id: String,
+        /// Its metadata JSON.
+        metadata: String,
+        /// Its creator.
+        creator: Address,
+    },
+    /// A stream's metadata changed.
+    Updated {
+        /// The stream.
+        id: String,
+        /// The new metadata JSON.
+        metadata: String,
+    },
+    /// A stream was deleted (with all its permissions).
+    Deleted {
+        /// The stream.
+        id: String,
+    },
+    /// An address's permissions on a stream were set.
+    Permission {
+        /// The stream.
+        id: String,
+        /// Whose permissions (the zero address: everyone).
+        user: Address,
+        /// The permissions now.
+        permissions: Permissions,
+    },
+}
+
+/// A step of a signature or transaction, as it happens (for a user watching a wallet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStep {
+    /// The key or wallet is asked to sign `what` (e.g. `permit`).
+    SignatureRequested {
+        /// What is to be signed.
+        what: String,
+    },
+    /// The key or wallet signed `what`.
+    Signed {
+        /// What was signed.
+        what: String,
+    },
+    /// The key or wallet is asked to send a transaction calling `what` (e.g. `approve`,
+    /// `buyWithPermit`), or creating the contract `what`.
+    TransactionRequested {
+        /// The contract function (or contract).
+        what: String,
+    },
+    /// The transaction was sent and waits to be mined.
+    Sent {
+        /// The contract function (or contract).
+        what: String,
+        /// Its hash, `0x…`.
+        hash: String,
+    },
+    /// The transaction was mined and succeeded.
+    Confirmed {
+        /// The contract function (or contract).
+        what: String,
+        /// Its hash, `0x…`.
+        hash: String,
+        /// The block it is in.
+        block: u64,
+    },
+}
+
+/// Converts a protocol address to the contracts' (alloy's) address type.
 pub fn to_alloy(address: rivulet_protocol::Address) -> Address {
     Address::from(address.0)
 }
 
-/// Converts an alloy address to the protocol's.
+/// Converts a contracts' (alloy's) address to the protocol's.
 pub fn from_alloy(address: Address) -> rivulet_protocol::Address {
     rivulet_protocol::Address(address.into_array())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn stream_metadata_keeps_what_it_does_not_know() {
+        let json = r#"{"name":"Weather","partitions":4,"config":{"retention":7},"owner":"x"}"#;
+        let m = StreamMetadata::parse(json);
+        assert_eq!((m.name.as_str(), m.description.as_str()), ("Weather", ""));
+        assert_eq!(m.partitions, 4);
+        assert_eq!(m.config, serde_json::json!({ "retention": 7 }));
+        assert_eq!(m.extra["owner"], "x");
+        assert_eq!(StreamMetadata::parse(&m.to_json()), m);
+        assert_eq!(
+            StreamMetadata::named("a", "b").to_json(),
+            r#"{"name":"a","description":"b","partitions":1}"#
+        );
+        // Not an object, or fields of the wrong type: the text becomes the description.
+        for odd in ["plain text", r#"{"partitions":"four"}"#, r#"{"name":3}"#] {
+            assert_eq!(StreamMetadata::parse(odd), StreamMetadata::named("", odd));
+        }
+        assert_eq!(StreamMetadata::parse("{}"), StreamMetadata::default());
+    }
 }

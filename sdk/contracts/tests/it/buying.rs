@@ -1,18 +1,19 @@
-//! The registry and marketplace over bare JSON-RPC against a real anvil chain with the deployed
-//! contracts: a seller lists a stream; buyers license it with a permit signed by a key, with a permit
-//! signed by a wallet through `eth_signTypedData_v4` (anvil's unlocked accounts play the wallet, as a
-//! browser wallet would), and by approve-then-buy; the contracts' refusals come back by name.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+//! Selling and buying through `Contracts` against a real anvil chain: a seller lists a stream; buyers
+//! license it with a permit signed by a key, with a permit signed by a wallet through
+//! `eth_signTypedData_v4` (anvil's unlocked accounts play the wallet, as a browser wallet would), and by
+//! approve-then-buy; each step is reported; the contracts' refusals come back by name.
 
 use std::path::Path;
 
-use alloy_primitives::{Address, U256};
-use rivulet_chain::dev::{DEV_KEYS, deployed_chain};
-use rivulet_chain_lite::{GRANT, LiteError, Registry, Rpc, SUBSCRIBE, Sender, TxStep};
+use rivulet_contracts::{
+    Address, B256, Contracts, ContractsError, NewProduct, PermissionKind, PurchaseFilter, Rpc,
+    Sender, StreamMetadata, TxStep, U256,
+};
+use rivulet_deploy::dev::{deployed_chain, dev_key};
 use rivulet_protocol::Signer;
 
 fn key(i: usize) -> Signer {
-    Signer::from_hex(DEV_KEYS[i]).unwrap()
+    dev_key(i)
 }
 
 fn addr(s: &Signer) -> Address {
@@ -33,45 +34,35 @@ async fn list_and_license_with_key_wallet_and_approve() {
         .unwrap();
     let url = anvil.url();
     let connect = |sender: Sender| {
-        let url = url.clone();
+        let (url, d) = (url.clone(), d.clone());
         async move {
-            Registry::connect(
-                Rpc::http(&url).unwrap(),
-                d.chain_id,
-                d.stream_registry,
-                d.start_block,
-                sender,
-            )
-            .await
-            .unwrap()
-            .with_market(d.marketplace, d.data_token)
+            Contracts::connect(Rpc::http(&url).unwrap(), d, sender)
+                .await
+                .unwrap()
         }
     };
 
     // The seller makes a stream, lets the marketplace grant on it, and lists it.
     let seller = connect(Sender::Key(key(1))).await;
     let stream = seller
-        .create_stream("market/feed", r#"{"name":"Feed","partitions":1}"#)
+        .create_stream("market/feed", &StreamMetadata::named("Feed", ""))
         .await
         .unwrap();
     seller
-        .grant(
-            &stream,
-            Some(rivulet_protocol::Address(d.marketplace.into_array())),
-            GRANT,
-        )
+        .grant(&stream, d.marketplace, PermissionKind::Grant)
         .await
         .unwrap();
     let price = U256::from(1_000_000_000_000_000u64); // 0.001 DATA a second
     let id = seller
-        .create_product(
-            vec![stream.to_string()],
-            None,
-            price,
-            60,
-            r#"{"name":"Feed"}"#,
-            "",
-        )
+        .create_product(&NewProduct {
+            streams: vec![stream.clone()],
+            beneficiary: addr(&key(1)),
+            price_per_second: price,
+            minimum_seconds: 60,
+            metadata: r#"{"name":"Feed"}"#.into(),
+            terms_uri: String::new(),
+            terms_hash: B256::ZERO,
+        })
         .await
         .unwrap();
     let listed = seller.list_products().await.unwrap();
@@ -94,7 +85,7 @@ async fn list_and_license_with_key_wallet_and_approve() {
         .unwrap();
     assert!(expiry >= now() + 3500, "licensed for an hour");
     assert!(
-        a.has_permission(&stream, key(2).address(), SUBSCRIBE, false)
+        a.has_direct_permission(&stream, addr(&key(2)), PermissionKind::Subscribe)
             .await
             .unwrap()
     );
@@ -159,8 +150,8 @@ async fn list_and_license_with_key_wallet_and_approve() {
     assert_eq!(second, first + 3600, "extended from its end");
 
     // Refusals come back by name.
-    let refusal = |r: Result<u64, LiteError>| match r {
-        Err(LiteError::Reverted(why)) => why,
+    let refusal = |r: Result<u64, ContractsError>| match r {
+        Err(ContractsError::Reverted(why)) => why.to_string(),
         other => panic!("expected a revert, got {other:?}"),
     };
     assert!(refusal(a.buy(id, 10, cost).await).contains("PeriodTooShort"));
@@ -169,19 +160,37 @@ async fn list_and_license_with_key_wallet_and_approve() {
     assert!(refusal(poor.buy(id, 3600, cost).await).contains("ERC20InsufficientBalance"));
     seller.set_product_active(id, false).await.unwrap();
     assert!(refusal(a.buy(id, 3600, cost).await).contains("ProductIsPaused"));
-    match b.set_price(id, U256::from(5u64)).await {
-        Err(LiteError::Reverted(why)) => assert!(why.contains("NotProductOwner"), "{why}"),
+    match b.set_product_price(id, U256::from(5u64)).await {
+        Err(ContractsError::Reverted(why)) => assert_eq!(why.name(), "NotProductOwner", "{why}"),
         other => panic!("{other:?}"),
     }
 
     // The sales, from the marketplace's events.
-    let all = seller.purchases(None).await.unwrap();
+    let all = seller.purchases(PurchaseFilter::all()).await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(
         all.iter()
             .all(|p| p.product_id == id && p.price == cost && p.beneficiary == addr(&key(1)))
     );
-    let of_wallet = seller.purchases(Some(wallet_account)).await.unwrap();
+    let of_wallet = seller
+        .purchases(PurchaseFilter::by_buyer(wallet_account))
+        .await
+        .unwrap();
     assert_eq!(of_wallet.len(), 1);
     assert_eq!(of_wallet[0].buyer, wallet_account);
+    assert_eq!(
+        seller
+            .purchases(PurchaseFilter::by_seller(addr(&key(1))))
+            .await
+            .unwrap(),
+        all
+    );
+    assert!(
+        seller
+            .purchases(PurchaseFilter::by_seller(wallet_account))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the wallet bought, it sold nothing"
+    );
 }

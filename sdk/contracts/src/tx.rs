@@ -1,12 +1,12 @@
 //! EIP-1559 (type 2) transactions: the RLP encoding, the signing hash and the signed envelope, for a key
-//! held by the SDK. Only what sending a contract call needs: no access list, no value.
+//! held by the SDK. Only what calling and creating contracts needs: no access list, no value.
 
 use alloy_primitives::Address;
 use rivulet_protocol::{Signer, hash::keccak256};
 
-/// A contract call to sign.
+/// A contract call (or, with no `to`, a contract creation) to sign.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Eip1559Call {
+pub struct Eip1559Transaction {
     /// EIP-155 chain id.
     pub chain_id: u64,
     /// The sender's nonce.
@@ -17,13 +17,13 @@ pub struct Eip1559Call {
     pub max_fee_per_gas: u128,
     /// Gas limit.
     pub gas_limit: u64,
-    /// The contract.
-    pub to: Address,
-    /// Calldata.
+    /// The contract called; `None` creates one from `input` (its creation code).
+    pub to: Option<Address>,
+    /// Calldata, or creation code.
     pub input: Vec<u8>,
 }
 
-impl Eip1559Call {
+impl Eip1559Transaction {
     fn fields(&self) -> Vec<Vec<u8>> {
         vec![
             rlp_uint(u128::from(self.chain_id)),
@@ -31,7 +31,7 @@ impl Eip1559Call {
             rlp_uint(self.max_priority_fee_per_gas),
             rlp_uint(self.max_fee_per_gas),
             rlp_uint(u128::from(self.gas_limit)),
-            rlp_bytes(self.to.as_slice()),
+            rlp_bytes(self.to.as_ref().map_or(&[][..], |to| to.as_slice())),
             rlp_uint(0),
             rlp_bytes(&self.input),
             rlp_list(&[]),
@@ -115,45 +115,50 @@ pub(crate) fn to_quantity(n: u128) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::*;
-    use alloy::{
-        consensus::{SignableTransaction, TxEip1559},
-        eips::Encodable2718,
-        primitives::{Bytes, TxKind, U256},
-        signers::{SignerSync, local::PrivateKeySigner},
-    };
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_eips::Encodable2718;
+    use alloy_primitives::{Bytes, Signature, TxKind, U256};
 
-    /// Our encoding, signing hash and signed envelope match alloy's, byte for byte, short and long calldata.
+    use super::*;
+
+    /// Our encoding, signing hash and signed envelope match alloy's, byte for byte: calls with short and
+    /// long calldata, and a contract creation with long creation code.
     #[test]
     fn matches_alloy_byte_for_byte() {
-        let key = [0x42u8; 32];
-        let ours = Signer::from_bytes(&key).unwrap();
-        let theirs = PrivateKeySigner::from_slice(&key).unwrap();
-        for (nonce, input) in [(0u64, vec![]), (7, vec![0xab; 3]), (300, vec![0x01; 600])] {
-            let call = Eip1559Call {
+        let ours = Signer::from_bytes(&[0x42u8; 32]).unwrap();
+        let call = |to| Some(Address::repeat_byte(to));
+        for (nonce, to, input) in [
+            (0u64, call(0x11), vec![]),
+            (7, call(0x11), vec![0xab; 3]),
+            (300, call(0x11), vec![0x01; 600]),
+            (1, None, vec![0x60; 20_000]),
+        ] {
+            let tx = Eip1559Transaction {
                 chain_id: 31337,
                 nonce,
                 max_priority_fee_per_gas: 1_000_000_000,
                 max_fee_per_gas: 3_000_000_000,
                 gas_limit: 210_000,
-                to: Address::repeat_byte(0x11),
+                to,
                 input: input.clone(),
             };
-            let tx = TxEip1559 {
+            let theirs = TxEip1559 {
                 chain_id: 31337,
                 nonce,
                 gas_limit: 210_000,
                 max_fee_per_gas: 3_000_000_000,
                 max_priority_fee_per_gas: 1_000_000_000,
-                to: TxKind::Call(Address::repeat_byte(0x11)),
+                to: to.map_or(TxKind::Create, TxKind::Call),
                 value: U256::ZERO,
                 access_list: Default::default(),
                 input: Bytes::from(input),
             };
-            assert_eq!(call.signing_hash(), tx.signature_hash().0);
-            let signature = theirs.sign_hash_sync(&tx.signature_hash()).unwrap();
-            let envelope = tx.into_signed(signature).encoded_2718();
-            assert_eq!(call.sign(&ours), envelope);
+            assert_eq!(tx.signing_hash(), theirs.signature_hash().0);
+            // The same signature, in alloy's envelope and in ours.
+            let signature = ours.sign_hash(&tx.signing_hash()).0;
+            let signature = Signature::from_raw(&signature).unwrap();
+            let envelope = theirs.into_signed(signature).encoded_2718();
+            assert_eq!(tx.sign(&ours), envelope);
         }
     }
 

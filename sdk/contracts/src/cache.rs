@@ -3,23 +3,30 @@
 //! honouring expiries to the second.
 //!
 //! The mirror itself ([`PermissionCache::apply`], the queries) does no I/O; [`PermissionCache::sync`] pulls
-//! new events through a [`ChainClient`]. Rule, as in the contract: publish and subscribe hold while
+//! new events through [`Contracts`]. Rule, as in the contract: publish and subscribe hold while
 //! `at < expiry` (Unix seconds); the zero address's publish/subscribe apply to everyone.
 
 use std::collections::HashMap;
 
-use alloy::{primitives::Address, providers::Provider};
+use alloy_primitives::Address;
 
-use crate::{
-    ChainError,
-    client::{ChainClient, RegistryEvent},
-    types::{PermissionKind, Permissions},
-};
+use crate::{Contracts, ContractsError, PermissionKind, Permissions, RegistryEvent};
+
+/// The partition count a stream's metadata JSON names (`"partitions": n`, 1..=100), 1 otherwise.
+fn partitions_of(metadata: &str) -> u32 {
+    serde_json::from_str::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|m| m.get("partitions")?.as_u64())
+        .filter(|n| (1..=100).contains(n))
+        .map_or(1, |n| n as u32)
+}
 
 /// A mirror of every stream's permissions.
 #[derive(Clone, Debug, Default)]
 pub struct PermissionCache {
     streams: HashMap<String, HashMap<Address, Permissions>>,
+    /// Each stream's partition count, from its metadata (1 when the metadata names none).
+    partitions: HashMap<String, u32>,
     next_block: u64,
 }
 
@@ -28,6 +35,7 @@ impl PermissionCache {
     pub fn new(from_block: u64) -> PermissionCache {
         PermissionCache {
             streams: HashMap::new(),
+            partitions: HashMap::new(),
             next_block: from_block,
         }
     }
@@ -35,13 +43,19 @@ impl PermissionCache {
     /// Applies one registry event.
     pub fn apply(&mut self, event: &RegistryEvent) {
         match event {
-            RegistryEvent::Created { id, .. } => {
+            RegistryEvent::Created { id, metadata, .. } => {
                 self.streams.insert(id.clone(), HashMap::new());
+                self.partitions.insert(id.clone(), partitions_of(metadata));
             }
             RegistryEvent::Deleted { id } => {
                 self.streams.remove(id);
+                self.partitions.remove(id);
             }
-            RegistryEvent::Updated { .. } => {}
+            RegistryEvent::Updated { id, metadata } => {
+                if self.streams.contains_key(id) {
+                    self.partitions.insert(id.clone(), partitions_of(metadata));
+                }
+            }
             RegistryEvent::Permission {
                 id,
                 user,
@@ -59,29 +73,25 @@ impl PermissionCache {
     }
 
     /// Pulls and applies every registry event since the last sync; returns how many were applied.
-    pub async fn sync(&mut self, client: &ChainClient) -> Result<usize, ChainError> {
-        self.sync_confirmed(client, 0).await
+    pub async fn sync(&mut self, contracts: &Contracts) -> Result<usize, ContractsError> {
+        self.sync_confirmed(contracts, 0).await
     }
 
     /// Like [`PermissionCache::sync`], but reads only blocks at least `confirmations` deep, so that a
     /// chain reorganisation cannot leave a vanished grant or revocation in the cache.
     pub async fn sync_confirmed(
         &mut self,
-        client: &ChainClient,
+        contracts: &Contracts,
         confirmations: u64,
-    ) -> Result<usize, ChainError> {
-        let head = client
-            .provider()
-            .get_block_number()
-            .await
-            .map_err(ChainError::rpc)?;
+    ) -> Result<usize, ContractsError> {
+        let head = contracts.block_number().await?;
         let Some(to) = head
             .checked_sub(confirmations)
             .filter(|to| *to >= self.next_block)
         else {
             return Ok(0);
         };
-        let (events, last) = client.registry_events(self.next_block, Some(to)).await?;
+        let (events, last) = contracts.registry_events(self.next_block, Some(to)).await?;
         for event in &events {
             self.apply(event);
         }
@@ -101,6 +111,11 @@ impl PermissionCache {
     /// The first block the next sync reads.
     pub fn next_block(&self) -> u64 {
         self.next_block
+    }
+
+    /// How many partitions `stream` has (`None`: no such stream).
+    pub fn partitions(&self, stream: &str) -> Option<u32> {
+        self.partitions.get(stream).copied()
     }
 
     /// Whether the stream exists.
@@ -124,7 +139,7 @@ impl PermissionCache {
         };
         let direct = perms.get(&user).is_some_and(|p| p.allows(kind, at));
         direct
-            || (matches!(kind, PermissionKind::Publish | PermissionKind::Subscribe)
+            || (kind.may_be_public()
                 && perms
                     .get(&Address::ZERO)
                     .is_some_and(|p| p.allows(kind, at)))
