@@ -105,11 +105,6 @@ impl Access {
         self.clock.now_secs()
     }
 
-    /// Unix milliseconds now, by the chain.
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
-    }
-
     /// Whether `reader` (`None`: an anonymous client, public streams only) may subscribe to `part` now.
     pub(crate) fn may_subscribe(&self, reader: Option<Address>, part: &StreamPartId) -> bool {
         let who = to_alloy(reader.unwrap_or(Address::ZERO));

@@ -207,7 +207,17 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// A world whose stream is private: readable by the reader only, its events encrypted.
     pub(crate) async fn new() -> World {
+        World::with(false).await
+    }
+
+    /// A world whose stream anyone may read (its events go in the clear).
+    pub(crate) async fn public() -> World {
+        World::with(true).await
+    }
+
+    async fn with(public: bool) -> World {
         let dir = tempfile::tempdir().unwrap();
         let (anvil, deployment) = deployed_chain(Path::new(env!("CARGO_MANIFEST_DIR")))
             .await
@@ -235,6 +245,16 @@ impl World {
             )
             .await
             .unwrap();
+        if public {
+            owner
+                .grant(
+                    &stream,
+                    rivulet_contracts::Address::ZERO,
+                    PermissionKind::Subscribe,
+                )
+                .await
+                .unwrap();
+        }
         let part = format!("{stream}#0");
         World {
             _anvil: anvil,

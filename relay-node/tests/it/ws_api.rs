@@ -83,7 +83,7 @@ async fn collect(ws: &mut Ws, count: usize) -> Vec<(u32, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
-    let world = World::new().await;
+    let world = World::public().await;
     let dir = world.dir.path();
     let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
     let b = start_node(
@@ -126,18 +126,19 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         );
     }
 
-    // Strangers may not subscribe to a stream that is not public.
+    // Strangers may not subscribe to a stream that is not public (here, one nobody may read).
+    let private = "0x0000000000000000000000000000000000000001/private";
     let mut stranger = connect(&c, Some(&Signer::from_bytes(&[9; 32]).unwrap())).await;
     send(
         &mut stranger,
-        json!({ "type": "subscribe", "stream": stream }),
+        json!({ "type": "subscribe", "stream": private }),
     )
     .await;
     assert_eq!(next(&mut stranger).await["error"], "no_permission");
     let mut anonymous = connect(&c, None).await;
     send(
         &mut anonymous,
-        json!({ "type": "subscribe", "stream": stream }),
+        json!({ "type": "subscribe", "stream": private }),
     )
     .await;
     assert_eq!(next(&mut anonymous).await["error"], "no_permission");
@@ -367,7 +368,7 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_keep_receiving_when_a_node_dies() {
-    let world = World::new().await;
+    let world = World::public().await;
     let dir = world.dir.path();
     let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
     let b = start_node(
@@ -459,7 +460,7 @@ async fn subscribers_keep_receiving_when_a_node_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_signs_plain_content_when_its_key_may_publish() {
-    let world = World::new().await;
+    let world = World::public().await;
     let a = start_node(&world.dir.path().join("a"), &world.deployment_file, &[]);
     let http = reqwest::Client::new();
     let health: Value = http

@@ -9,8 +9,8 @@
 //!    keys on the whole wire bytes, so a copy of an accepted event with anything changed (content,
 //!    signature) is not a duplicate: it is verified, and a forgery is answered as one;
 //! 4. the stream part exists (its partition is within the stream's count);
-//! 5. arrival time — the event's timestamp must lie within a window around "now" by the chain's clock
-//!    (60 s before and after by default), so nobody can stamp an event into the past or the future;
+//! 5. arrival time — the event's timestamp must lie within a window around the node's clock when it
+//!    arrives (60 s before and after by default), so nobody can stamp an event into the past or future;
 //! 6. permission now, by the chain's clock (never at the timestamp the sender chose): publish for data
 //!    and key responses, subscribe for key requests — so a publisher whose permission ended cannot
 //!    publish events stamped before its end, and a reader whose licence lapsed cannot ask for keys;
@@ -29,7 +29,7 @@ use std::{
 
 use rivulet_protocol::{
     Address, DecodeError, Encryption, Limits, MessageId, MessageType, SignatureError,
-    StreamMessage, Verifier,
+    StreamMessage, Verifier, key_exchange::KeyRequest,
 };
 
 /// Who may do what on which stream, at a given time, as the stream registry says. Implemented by the
@@ -55,14 +55,35 @@ pub trait PublishPermission {
     }
 }
 
+/// When a frame arrives: by this node's clock, which the event's timestamp must lie near, and by the
+/// chain's (the latest block's time carried forward, never behind this node's clock), which judges
+/// permissions — a development chain can move ahead (`evm_increaseTime`), publishers' clocks do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// This node's clock, Unix milliseconds.
+    pub clock_ms: u64,
+    /// The chain's clock, Unix seconds.
+    pub chain_secs: u64,
+}
+
+impl From<u64> for Now {
+    /// Both clocks at `ms` (Unix milliseconds).
+    fn from(ms: u64) -> Now {
+        Now {
+            clock_ms: ms,
+            chain_secs: ms / 1000,
+        }
+    }
+}
+
 /// Settings of a [`Validator`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ValidatorConfig {
     /// Decoder limits (content size).
     pub limits: Limits,
-    /// How far (ms) a message's timestamp may be ahead of "now".
+    /// How far (ms) a message's timestamp may be ahead of the node's clock.
     pub max_future_skew_ms: u64,
-    /// How far (ms) a message's timestamp may be behind "now" when it arrives.
+    /// How far (ms) a message's timestamp may be behind the node's clock when it arrives.
     pub max_past_skew_ms: u64,
     /// How many recent messages the duplicate filter remembers.
     pub dedupe_capacity: usize,
@@ -114,7 +135,7 @@ pub enum Rejection {
     },
     /// Timestamped too far in the past for a live event.
     #[error(
-        "timestamp is {behind_ms} ms behind the chain's clock (limit {max_ms} ms): live events are stamped when they are published"
+        "timestamp is {behind_ms} ms behind this node's clock (limit {max_ms} ms): live events are stamped when they are published"
     )]
     StaleTimestamp {
         /// How far behind.
@@ -334,15 +355,14 @@ impl Validator {
         self.config.limits.max_content_len + 2048 + rivulet_protocol::codec::SIGNATURE_LEN
     }
 
-    /// Validates one live frame arriving at `now_ms` (Unix milliseconds, by the chain's clock): every
-    /// check, the signature included, on this thread.
+    /// Validates one live frame arriving `now`: every check, the signature included, on this thread.
     pub fn validate(
         &mut self,
         frame: &[u8],
-        now_ms: u64,
+        now: impl Into<Now>,
         permissions: &impl PublishPermission,
     ) -> Verdict {
-        match self.precheck(frame, now_ms, permissions) {
+        match self.precheck(frame, now, permissions) {
             Precheck::Verify(candidate) => {
                 let verified = candidate.verify(frame, &mut self.verifier);
                 self.finish(candidate, frame, verified)
@@ -352,14 +372,14 @@ impl Validator {
         }
     }
 
-    /// The cheap checks of a live frame arriving at `now_ms` (Unix milliseconds, by the chain's clock).
+    /// The cheap checks of a live frame arriving `now`.
     pub fn precheck(
         &mut self,
         frame: &[u8],
-        now_ms: u64,
+        now: impl Into<Now>,
         permissions: &impl PublishPermission,
     ) -> Precheck {
-        let outcome = self.check(frame, now_ms, permissions);
+        let outcome = self.check(frame, now.into(), permissions);
         match &outcome {
             Precheck::Duplicate => self.duplicates += 1,
             Precheck::Reject(r) => self.count(r),
@@ -407,12 +427,8 @@ impl Validator {
         }
     }
 
-    fn check(
-        &mut self,
-        frame: &[u8],
-        now_ms: u64,
-        permissions: &impl PublishPermission,
-    ) -> Precheck {
+    fn check(&mut self, frame: &[u8], now: Now, permissions: &impl PublishPermission) -> Precheck {
+        let now_ms = now.clock_ms;
         let max = self.max_frame_len();
         if frame.len() > max {
             return Precheck::Reject(Rejection::Oversize {
@@ -453,12 +469,18 @@ impl Validator {
                 max_ms: self.config.max_past_skew_ms,
             });
         }
-        let now_secs = now_ms / 1000;
+        let now_secs = now.chain_secs;
         let (allowed, action) = match message.body.message_type {
-            MessageType::GroupKeyRequest => (
-                permissions.may_subscribe(stream_id, id.publisher, now_secs),
-                "send key requests",
-            ),
+            // A session key's request counts for the account that authorised it.
+            MessageType::GroupKeyRequest => {
+                let reader = KeyRequest::parse(&message.body.content)
+                    .and_then(|r| r.reader(id.publisher, now_secs))
+                    .unwrap_or(id.publisher);
+                (
+                    permissions.may_subscribe(stream_id, reader, now_secs),
+                    "send key requests",
+                )
+            }
             _ => (
                 permissions.may_publish(stream_id, id.publisher, now_secs),
                 "publish",
@@ -677,6 +699,16 @@ mod tests {
         let backdated = frame(&alice, NOW + 5_000, 1);
         assert_eq!(
             v.validate(&backdated, NOW + 10_000, &perms).reason(),
+            Some("no_permission")
+        );
+        // A chain that moved ahead (a development chain's evm_increaseTime): the timestamp is near this
+        // node's clock, the permission is judged by the chain's.
+        let ahead = Now {
+            clock_ms: NOW,
+            chain_secs: NOW / 1000 + 10,
+        };
+        assert_eq!(
+            v.validate(&frame(&alice, NOW, 5), ahead, &perms).reason(),
             Some("no_permission")
         );
         // Far from "now" either way: refused whoever signs.

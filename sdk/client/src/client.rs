@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) next_subscription: AtomicU64,
     pub(crate) request_timeout: Duration,
+    /// The account this client's key reads for, when one authorised it.
+    pub(crate) authorisation: Mutex<Option<Authorisation>>,
     /// Where the group keys are kept across restarts.
     pub(crate) vault: Option<Arc<dyn KeyVault>>,
     /// The chain, for publishing and the key service.
@@ -119,6 +121,7 @@ impl Client {
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
+                authorisation: Mutex::new(config.authorisation.clone()),
                 vault: config.key_vault,
                 access: config.access,
                 public: Mutex::default(),
@@ -191,11 +194,13 @@ impl Client {
         self.wait_connected().await?;
         let (reply, rx) = oneshot::channel();
         self.command(Command::Authorise {
-            authorisation,
+            authorisation: authorisation.clone(),
             reply,
         })
         .await?;
-        rx.await.map_err(|_| ClientError::Destroyed)?
+        rx.await.map_err(|_| ClientError::Destroyed)??;
+        *lock(&self.inner.authorisation) = Some(authorisation);
+        Ok(())
     }
 
     /// Waits until a session with an entry node is up; returns that node.

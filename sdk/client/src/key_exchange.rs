@@ -10,7 +10,7 @@ use rivulet_protocol::{
 use crate::{
     client::{Client, lock},
     error::ClientError,
-    keys::{KeyRequest, KeyResponse},
+    keys::{AccountAuthorisation, KeyRequest, KeyResponse},
     runtime,
 };
 
@@ -40,7 +40,17 @@ impl Client {
         publisher: Address,
         ids: &[GroupKeyId],
     ) -> Result<(), ClientError> {
+        // A session key asks for the account it reads for.
+        let authorisation =
+            lock(&self.inner.authorisation)
+                .as_ref()
+                .map(|a| AccountAuthorisation {
+                    account: a.account.clone(),
+                    expires: a.expires,
+                    signature: hex::encode(&a.signature),
+                });
         let request = KeyRequest {
+            authorisation,
             request_id: hex::encode(runtime::random_bytes::<8>()),
             publisher: publisher.to_checksum(),
             group_key_ids: ids.iter().map(|id| id.as_str().to_owned()).collect(),

@@ -140,20 +140,28 @@ impl Client {
             if keys.is_empty() {
                 continue;
             }
-            self.send_keys(part, ENVELOPE, reader.address, &public_key, &keys)
-                .await?;
+            self.send_keys(
+                part,
+                ENVELOPE,
+                reader.address,
+                reader.address,
+                &public_key,
+                &keys,
+            )
+            .await?;
             sealed += 1;
         }
         Ok(sealed)
     }
 
     /// Publishes `keys` sealed to `recipient`'s `public_key`, as a group-key response to `request_id`,
-    /// and records that the recipient has them.
+    /// and records that `reader` (the recipient, or the account a session key reads for) has them.
     async fn send_keys(
         &self,
         part: &StreamPartId,
         request_id: &str,
         recipient: Address,
+        reader: Address,
         public_key: &PublicKey,
         keys: &[GroupKey],
     ) -> Result<(), ClientError> {
@@ -179,7 +187,7 @@ impl Client {
             None,
         )?;
         self.send_in_chain(message).await?;
-        lock(&self.inner.keys).gave(part, recipient, keys.iter().map(|k| k.id().clone()));
+        lock(&self.inner.keys).gave(part, reader, keys.iter().map(|k| k.id().clone()));
         self.keys_changed();
         Ok(())
     }
@@ -187,7 +195,7 @@ impl Client {
     /// Answers a group-key request for this client's keys, encrypted to the requester's key — if the
     /// requester may read the stream now (asked of the chain when the client has access to it).
     async fn answer_key_request(&self, request: &StreamMessage) -> Result<(), ClientError> {
-        let Ok(asked) = serde_json::from_slice::<KeyRequest>(&request.body.content) else {
+        let Ok(asked) = KeyRequest::parse(&request.body.content) else {
             return Ok(());
         };
         if !asked
@@ -196,11 +204,15 @@ impl Client {
         {
             return Ok(());
         }
-        let requester = request.id().publisher;
+        let signer = request.id().publisher;
+        // A session key asks for the account that authorised it; the keys go to the session key.
+        let Ok(reader) = asked.reader(signer, runtime::now_ms() / 1000) else {
+            return Ok(());
+        };
         let part = request.id().stream_part();
         if let Some(access) = &self.inner.access {
             let may = access
-                .may_subscribe(&part.stream_id, requester)
+                .may_subscribe(&part.stream_id, reader)
                 .await
                 .map_err(|e| ClientError::Chain(e.to_string()))?;
             if !may {
@@ -220,7 +232,7 @@ impl Client {
         if keys.is_empty() {
             return Ok(());
         }
-        self.send_keys(&part, &asked.request_id, requester, &public_key, &keys)
+        self.send_keys(&part, &asked.request_id, signer, reader, &public_key, &keys)
             .await
     }
 }

@@ -18,40 +18,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rivulet_protocol::{Address, GroupKey, GroupKeyId, StreamPartId};
 use serde::{Deserialize, Serialize};
 
+pub use rivulet_protocol::key_exchange::{
+    AccountAuthorisation, EncryptedKey, KeyRequest, KeyResponse,
+};
+
 use crate::error::ClientError;
-
-/// A group-key request's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRequest {
-    /// Matches the response to the request.
-    pub request_id: String,
-    /// Whose keys (the publisher that encrypted with them).
-    pub publisher: String,
-    /// Which keys.
-    pub group_key_ids: Vec<String>,
-}
-
-/// One key in a response: its id and the 32 key bytes encrypted to the requester (ECIES), hex.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptedKey {
-    /// The key id.
-    pub id: String,
-    /// ECIES ciphertext of the key bytes, hex.
-    pub data: String,
-}
-
-/// A group-key response's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyResponse {
-    /// The request answered.
-    pub request_id: String,
-    /// Who may open the keys.
-    pub recipient: String,
-    /// The keys.
-    pub keys: Vec<EncryptedKey>,
-}
 
 /// The keys a client holds.
 #[derive(Default)]

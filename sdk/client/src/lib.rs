@@ -36,7 +36,7 @@ pub use client::{Client, random_signer};
 pub use config::{ClientConfig, PublishOptions, Published};
 pub use error::ClientError;
 pub use key_service::{ENVELOPE_CHECK, REKEY_CHECK};
-pub use keys::{EncryptedKey, KeyRequest, KeyResponse};
+pub use keys::{AccountAuthorisation, EncryptedKey, KeyRequest, KeyResponse};
 pub use rivulet_network::{
     HistoryQuery,
     light::{Authorisation, authorisation_text},

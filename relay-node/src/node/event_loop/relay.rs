@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{libp2p::gossipsub, part_of_topic};
 use rivulet_protocol::StreamMessage;
-use rivulet_validate::{Rejection, Verdict};
+use rivulet_validate::{Now, Rejection, Verdict};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -21,7 +21,10 @@ use crate::{
 
 impl EventLoop {
     fn validate(&mut self, wire: &[u8]) -> Verdict {
-        let now = self.access.now_ms();
+        let now = Now {
+            clock_ms: crate::node::access::now_ms(),
+            chain_secs: self.access.now_secs(),
+        };
         let cache = self.access.permissions();
         self.validator
             .validate(wire, now, &CachedPermissions(&cache))
