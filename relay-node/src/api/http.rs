@@ -23,6 +23,7 @@ pub(super) async fn health(State(api): State<Arc<Api>>) -> Result<Json<Value>, A
         "peerId": api.node.peer_id().to_string(),
         "publisher": api.node.publisher().to_checksum(),
         "peers": peers,
+        "listen": api.node.listen_addresses(),
     })))
 }
 

@@ -73,6 +73,9 @@ impl NodeApi for FakeNode {
     fn peer_id(&self) -> PeerId {
         self.peer_id
     }
+    fn listen_addresses(&self) -> Vec<String> {
+        vec![format!("/ip4/127.0.0.1/tcp/1/p2p/{}", self.peer_id)]
+    }
     fn publisher(&self) -> Address {
         Address([1; 20])
     }

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{
     access::Access,
+    announce::Listening,
     commands::{Command, Delivered, HistoryPage, Published},
     history::query_store,
     publisher::NodePublisher,
@@ -62,6 +63,8 @@ pub(crate) struct Stopping;
 pub(crate) trait NodeApi: Send + Sync + 'static {
     /// The node's libp2p peer id.
     fn peer_id(&self) -> PeerId;
+    /// The node's libp2p addresses, `…/p2p/<peer id>` (for clients of the light protocols).
+    fn listen_addresses(&self) -> Vec<String>;
     /// The address the node signs plain-content events as.
     fn publisher(&self) -> Address;
     /// The node's metrics.
@@ -116,6 +119,7 @@ pub(crate) struct NodeHandle {
     pub(super) publisher: NodePublisher,
     pub(super) chain: Contracts,
     pub(super) stopping: watch::Sender<bool>,
+    pub(super) listening: Listening,
 }
 
 impl NodeHandle {
@@ -138,6 +142,10 @@ impl NodeHandle {
 impl NodeApi for NodeHandle {
     fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    fn listen_addresses(&self) -> Vec<String> {
+        self.listening.all()
     }
 
     fn publisher(&self) -> Address {

@@ -48,8 +48,13 @@ pub(crate) use handle::Stopping;
 pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
 
 use self::{
-    access::Access, announce::Announce, discovery::Discovery, event_loop::EventLoop,
-    publisher::NodePublisher, store_writer::StoreQueue, stored::StoredParts,
+    access::Access,
+    announce::{Announce, Listening},
+    discovery::Discovery,
+    event_loop::EventLoop,
+    publisher::NodePublisher,
+    store_writer::StoreQueue,
+    stored::StoredParts,
 };
 use crate::{config::NodeConfig, identity, metrics::Metrics, paths::DataDir};
 
@@ -125,7 +130,14 @@ impl Node {
         let chain_id = ChainId::new(format!("node-{}", &peer_id.to_base58()[..16]))
             .context("the node's chain id")?;
         let publisher = NodePublisher::new(publisher_key, chain_id);
-        let announce = Announce::new(dir.state(), peer_id, publisher.address(), http);
+        let listening = Listening::default();
+        let announce = Announce::new(
+            dir.state(),
+            peer_id,
+            publisher.address(),
+            http,
+            listening.clone(),
+        );
         let handle = Arc::new(NodeHandle {
             peer_id,
             metrics: metrics.clone(),
@@ -138,6 +150,7 @@ impl Node {
             publisher,
             chain,
             stopping: watch::Sender::new(false),
+            listening,
         });
         let event_loop = EventLoop {
             swarm,

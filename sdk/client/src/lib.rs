@@ -17,6 +17,7 @@
 //! partition count for partition keys.
 
 mod access;
+mod chain_access;
 mod client;
 mod config;
 mod driver;
@@ -32,6 +33,7 @@ mod subscription;
 mod vault;
 
 pub use access::{AccessError, StreamAccess, StreamReader};
+pub use chain_access::ContractsAccess;
 pub use client::{Client, random_signer};
 pub use config::{ClientConfig, PublishOptions, Published};
 pub use error::ClientError;

@@ -27,6 +27,8 @@ pub struct PermissionCache {
     streams: HashMap<String, HashMap<Address, Permissions>>,
     /// Each stream's partition count, from its metadata (1 when the metadata names none).
     partitions: HashMap<String, u32>,
+    /// Accounts' registered public keys (64 bytes, `x ‖ y`).
+    public_keys: HashMap<Address, Vec<u8>>,
     next_block: u64,
 }
 
@@ -36,6 +38,7 @@ impl PermissionCache {
         PermissionCache {
             streams: HashMap::new(),
             partitions: HashMap::new(),
+            public_keys: HashMap::new(),
             next_block: from_block,
         }
     }
@@ -50,6 +53,9 @@ impl PermissionCache {
             RegistryEvent::Deleted { id } => {
                 self.streams.remove(id);
                 self.partitions.remove(id);
+            }
+            RegistryEvent::PublicKey { account, key } => {
+                self.public_keys.insert(*account, key.clone());
             }
             RegistryEvent::Updated { id, metadata } => {
                 if self.streams.contains_key(id) {
@@ -111,6 +117,23 @@ impl PermissionCache {
     /// The first block the next sync reads.
     pub fn next_block(&self) -> u64 {
         self.next_block
+    }
+
+    /// `account`'s registered public key (64 bytes, `x ‖ y`), if it registered one.
+    pub fn public_key(&self, account: Address) -> Option<&[u8]> {
+        self.public_keys.get(&account).map(Vec::as_slice)
+    }
+
+    /// Every address that may subscribe to `stream` at `at` directly (the zero address, standing for
+    /// anyone, left out).
+    pub fn subscribers(&self, stream: &str, at: u64) -> Vec<Address> {
+        self.streams
+            .get(stream)
+            .into_iter()
+            .flatten()
+            .filter(|(user, p)| !user.is_zero() && p.allows(PermissionKind::Subscribe, at))
+            .map(|(user, _)| *user)
+            .collect()
     }
 
     /// How many partitions `stream` has (`None`: no such stream).

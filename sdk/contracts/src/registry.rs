@@ -342,6 +342,12 @@ fn registry_event(log: &Log) -> Option<RegistryEvent> {
     if let Some(e) = log.decode::<StreamRegistry::StreamDeleted>() {
         return Some(RegistryEvent::Deleted { id: e.streamId });
     }
+    if let Some(e) = log.decode::<StreamRegistry::PublicKeyRegistered>() {
+        return Some(RegistryEvent::PublicKey {
+            account: e.account,
+            key: e.publicKey.to_vec(),
+        });
+    }
     if let Some(e) = log.decode::<StreamRegistry::PermissionUpdated>() {
         return Some(RegistryEvent::Permission {
             id: e.streamId,

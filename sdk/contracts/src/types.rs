@@ -368,6 +368,13 @@ pub enum RegistryEvent {
         /// Its creator.
         creator: Address,
     },
+    /// An account registered its public key (64 bytes, `x ‖ y`), so keys can be sealed to it.
+    PublicKey {
+        /// The account.
+        account: Address,
+        /// Its uncompressed public key without the 0x04 prefix.
+        key: Vec<u8>,
+    },
     /// A stream's metadata changed.
     Updated {
         /// The stream.

@@ -1,26 +1,18 @@
 //! Client subcommands for operators and scripts: publish JSON lines from stdin, subscribe to JSON lines on
-//! stdout, resend history, manage streams and permissions on chain. They talk to a node's HTTP and
-//! WebSocket APIs (API.md) and to the chain, like any other client.
+//! stdout, resend history ([`events`]: a light client of the node, encrypting end to end what is not
+//! public), manage streams, permissions and products on chain.
 
-use std::{
-    io::{BufRead, Write},
-    path::PathBuf,
-};
+pub(crate) mod events;
+
+use std::{io::Write, path::PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use futures::{SinkExt, StreamExt};
 use rivulet_contracts::{
     Contracts, Deployment, NewProduct, PermissionKind, Sender, StreamMetadata, to_alloy,
 };
-use rivulet_protocol::{
-    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, Partition, Signer, StreamId,
-    StreamPartId, decode_verified,
-};
+use rivulet_protocol::{Address, Signer, StreamId};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-use crate::node::now_ms;
 
 /// Where the node and the chain are, and who the client is.
 #[derive(Debug, Clone, Args)]
@@ -41,6 +33,15 @@ pub(crate) struct ClientArgs {
         global = true
     )]
     private_key: Option<String>,
+    /// The directory where the client keeps its group keys, one file per address (sealed under its
+    /// private key), so what it published stays readable across runs.
+    #[arg(
+        long = "key-vault",
+        env = "RIVULET_KEY_VAULT",
+        default_value = ".rivulet/keys",
+        global = true
+    )]
+    key_vault: PathBuf,
     /// The deployment file (for stream and permission commands).
     #[arg(
         long = "chain.deployment",
@@ -109,7 +110,7 @@ pub(crate) enum ProductCommand {
     List,
 }
 
-fn signer(args: &ClientArgs) -> Result<Signer> {
+pub(super) fn signer(args: &ClientArgs) -> Result<Signer> {
     let key = args
         .private_key
         .as_deref()
@@ -117,7 +118,7 @@ fn signer(args: &ClientArgs) -> Result<Signer> {
     Signer::from_hex(key).map_err(|e| anyhow::anyhow!("--private-key: {e}"))
 }
 
-async fn chain(args: &ClientArgs, sign: bool) -> Result<Contracts> {
+pub(super) async fn chain(args: &ClientArgs, sign: bool) -> Result<Contracts> {
     let deployment = Deployment::load(&args.deployment)?;
     let sender = if sign {
         let key = args
@@ -131,156 +132,10 @@ async fn chain(args: &ClientArgs, sign: bool) -> Result<Contracts> {
     Ok(Contracts::connect_http(deployment, None, sender).await?)
 }
 
-fn print(value: &Value) -> Result<()> {
+pub(super) fn print(value: &Value) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{value}")?;
     out.flush()?;
-    Ok(())
-}
-
-/// `publish`: each stdin line is one event's JSON content; prints one result line per event.
-pub(crate) async fn publish(args: &ClientArgs, stream: &StreamId, partition: u32) -> Result<()> {
-    let signer = signer(args)?;
-    let part = StreamPartId::new(stream.clone(), Partition::new(partition)?);
-    let http = reqwest::Client::new();
-    let chain_id = ChainId::new(format!("cli-{:x}", now_ms()))?;
-    let mut chains = ChainSigner::new(signer, chain_id);
-    let stdin = std::io::stdin();
-    for (n, line) in stdin.lock().lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Err(e) = serde_json::from_str::<Value>(&line) {
-            eprintln!("line {}: not JSON ({e}); skipped", n + 1);
-            continue;
-        }
-        let wire = chains
-            .sign_next(
-                &part,
-                now_ms(),
-                MessageType::Data,
-                ContentType::Json,
-                line.into_bytes(),
-                None,
-                &mut rand::rng(),
-            )?
-            .encode()?;
-        let response = http
-            .post(format!("{}/api/v1/publish", args.node))
-            .header("content-type", "application/octet-stream")
-            .body(wire)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the node at {}", args.node))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!(
-                "line {}: refused ({status}): {}",
-                n + 1,
-                body["message"].as_str().unwrap_or("no reason given")
-            );
-        }
-        print(&body)?;
-    }
-    Ok(())
-}
-
-/// `subscribe`: prints each verified event as a JSON line; stops after `count` events when given.
-pub(crate) async fn subscribe(
-    args: &ClientArgs,
-    stream: &StreamId,
-    partition: u32,
-    count: Option<u64>,
-) -> Result<()> {
-    let url = format!("{}/api/v1/ws", args.node.replacen("http", "ws", 1));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
-    let mut authed = args.private_key.is_none();
-    let signer = args
-        .private_key
-        .as_ref()
-        .map(|_| signer(args))
-        .transpose()?;
-    let mut seen = 0u64;
-    while let Some(frame) = ws.next().await {
-        let Message::Text(text) = frame? else {
-            continue;
-        };
-        let f: Value = serde_json::from_str(&text)?;
-        match f["type"].as_str() {
-            Some("challenge") => {
-                if let Some(s) = &signer {
-                    let sig = s.sign_personal(f["text"].as_str().unwrap_or_default().as_bytes());
-                    let auth = json!({ "type": "auth", "address": s.address().to_string(), "signature": hex::encode(sig.0) });
-                    ws.send(Message::Text(auth.to_string().into())).await?;
-                } else {
-                    let sub = json!({ "type": "subscribe", "stream": stream.as_str(), "partition": partition });
-                    ws.send(Message::Text(sub.to_string().into())).await?;
-                }
-            }
-            Some("authenticated") if !authed => {
-                authed = true;
-                let sub = json!({ "type": "subscribe", "stream": stream.as_str(), "partition": partition });
-                ws.send(Message::Text(sub.to_string().into())).await?;
-            }
-            Some("subscribed") => eprintln!("subscribed to {}", f["part"]),
-            Some("message") => {
-                let m = &f["message"];
-                let wire = hex::decode(m["wire"].as_str().unwrap_or_default()).unwrap_or_default();
-                match decode_verified(&wire, &Limits::default()) {
-                    Ok(_) => {
-                        print(m)?;
-                        seen += 1;
-                        if count.is_some_and(|c| seen >= c) {
-                            return Ok(());
-                        }
-                    }
-                    Err(e) => eprintln!("dropped an event that does not verify: {e}"),
-                }
-            }
-            Some("unsubscribed") => bail!(
-                "unsubscribed: {}",
-                f["reason"].as_str().unwrap_or("by request")
-            ),
-            Some("error") => bail!(
-                "{}: {}",
-                f["error"].as_str().unwrap_or("error"),
-                f["message"].as_str().unwrap_or("")
-            ),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// `resend`: prints a stored history as JSON lines.
-pub(crate) async fn resend(
-    args: &ClientArgs,
-    stream: &StreamId,
-    partition: u32,
-    last: u32,
-) -> Result<()> {
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/history", args.node))
-        .query(&[
-            ("stream", stream.as_str().to_owned()),
-            ("partition", partition.to_string()),
-            ("last", last.to_string()),
-        ])
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the node at {}", args.node))?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if !status.is_success() {
-        bail!("{}", body["message"].as_str().unwrap_or("the node refused"));
-    }
-    for m in body["messages"].as_array().into_iter().flatten() {
-        print(m)?;
-    }
     Ok(())
 }
 
