@@ -405,7 +405,11 @@ async fn long_histories_of_large_events_come_in_pages() {
                 &world.stream,
                 ContentType::Binary,
                 big(i),
-                PublishOptions::default(),
+                // A public stream, in the clear (a client without the chain at hand encrypts by default).
+                PublishOptions {
+                    encrypt: Some(false),
+                    ..PublishOptions::default()
+                },
             )
             .await
             .unwrap();

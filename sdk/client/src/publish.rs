@@ -122,7 +122,7 @@ impl Client {
         asked: Option<bool>,
     ) -> Result<bool, ClientError> {
         let Some(access) = self.inner.access.clone() else {
-            return Ok(asked.unwrap_or(false));
+            return Ok(asked.unwrap_or(true));
         };
         let now = runtime::now_ms();
         let cached = lock(&self.inner.public)
