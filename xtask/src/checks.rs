@@ -193,6 +193,8 @@ pub(crate) fn sdk_end_to_end(root: &Path) -> Result<()> {
                 ("RIVULET_SITE", Path::new(&net.site)),
                 ("RIVULET_RELAY_NODE", &relay),
                 ("RIVULET_SCREENSHOTS", &screenshots),
+                // Node clients with a key keep their group keys in files: here, not in ~/.rivulet.
+                ("RIVULET_KEY_DIR", &dir.join("keys")),
             ],
         )
     };

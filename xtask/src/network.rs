@@ -471,6 +471,9 @@ fn start_publisher(
         .args(["publish", stream, "--node", node_http])
         .args(["--private-key", key])
         .args(["--chain.deployment", path_str(deployment)?])
+        // Its group keys (the traffic stream is private, so its events are encrypted) stay with the
+        // network's files, so a restarted publisher serves the keys of its earlier events.
+        .args(["--key-vault", path_str(&log.with_file_name("keys"))?])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(log)?))

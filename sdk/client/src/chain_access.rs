@@ -3,7 +3,9 @@
 //! (the latest block's time, carried forward by this machine's clock and never behind it). What the npm
 //! package and the command line give their clients.
 
-use rivulet_contracts::{Contracts, PermissionCache, from_alloy, to_alloy};
+use rivulet_contracts::{
+    Contracts, Deployment, PermissionCache, Rpc, Sender, from_alloy, to_alloy,
+};
 use rivulet_protocol::{Address, PublicKey, StreamId};
 
 use crate::{
@@ -15,6 +17,8 @@ use crate::{
 const SYNC_EVERY_MS: u64 = 1_000;
 
 struct State {
+    /// The contracts, or what connects to them on first use.
+    contracts: Result<Contracts, (Rpc, Deployment)>,
     cache: PermissionCache,
     /// When the mirror was last synced, this machine's ms; and the chain's time then, seconds.
     synced: Option<(u64, u64)>,
@@ -22,7 +26,6 @@ struct State {
 
 /// The chain, read through the contracts.
 pub struct ContractsAccess {
-    contracts: Contracts,
     state: futures::lock::Mutex<State>,
 }
 
@@ -37,8 +40,20 @@ impl ContractsAccess {
     pub fn new(contracts: Contracts) -> ContractsAccess {
         let start = contracts.deployment().start_block;
         ContractsAccess {
-            contracts,
             state: futures::lock::Mutex::new(State {
+                contracts: Ok(contracts),
+                cache: PermissionCache::new(start),
+                synced: None,
+            }),
+        }
+    }
+
+    /// Access through `rpc` to the contracts of `deployment`, connected (and checked) on first use.
+    pub fn connecting(rpc: Rpc, deployment: Deployment) -> ContractsAccess {
+        let start = deployment.start_block;
+        ContractsAccess {
+            state: futures::lock::Mutex::new(State {
+                contracts: Err((rpc, deployment)),
                 cache: PermissionCache::new(start),
                 synced: None,
             }),
@@ -57,8 +72,20 @@ impl ContractsAccess {
             .is_none_or(|(at, _)| now.saturating_sub(at) >= SYNC_EVERY_MS);
         if stale {
             let error = |e: rivulet_contracts::ContractsError| AccessError(e.to_string());
-            state.cache.sync(&self.contracts).await.map_err(error)?;
-            let chain = self.contracts.chain_time().await.map_err(error)?;
+            if let Err((rpc, deployment)) = &state.contracts {
+                let contracts = Contracts::connect(rpc.clone(), deployment.clone(), Sender::None)
+                    .await
+                    .map_err(error)?;
+                state.contracts = Ok(contracts);
+            }
+            let State {
+                contracts, cache, ..
+            } = &mut *state;
+            let Ok(contracts) = contracts else {
+                return Err(AccessError("the contracts are not connected".into()));
+            };
+            cache.sync(contracts).await.map_err(error)?;
+            let chain = contracts.chain_time().await.map_err(error)?;
             state.synced = Some((now, chain));
         }
         let (at, chain) = state.synced.unwrap_or((now, now / 1000));

@@ -27,7 +27,24 @@ export interface ClientOptions {
    * address publish permission from the wallet). Without it, chain calls go to `rpcUrl` signed by `privateKey`.
    */
   ethereum?: Eip1193Provider;
+  /**
+   * Where a client with a `privateKey` keeps its group keys across restarts (sealed under the key
+   * before they get here): by default IndexedDB in browsers and files in `~/.rivulet/keys` in Node;
+   * `false` keeps them in memory only; or any object with these two functions.
+   */
+  keyStore?: KeyStore | false;
 }
+
+/** Storage for a client's sealed group keys, one record per address. */
+export interface KeyStore {
+  load(address: string): Promise<Uint8Array | null> | Uint8Array | null;
+  save(address: string, bytes: Uint8Array): Promise<void> | void;
+}
+
+/** A key store in files, one per address, in `dir` (default `~/.rivulet/keys`). Node only. */
+export function fileKeyStore(dir?: string): KeyStore;
+/** A key store in the browser's IndexedDB (`undefined` where there is none). Browsers only. */
+export function indexedDbKeyStore(name?: string): KeyStore | undefined;
 
 /** EIP-1193: what `window.ethereum` offers. */
 export interface Eip1193Provider {
@@ -45,9 +62,11 @@ export interface PublishOptions {
   /** Event time, ms since the epoch (default: now). */
   timestamp?: number;
   /**
-   * Encrypt end to end (AES-256-GCM with this publisher's group key). Readers get the key from the
-   * publisher through the network's key exchange, which relay nodes allow only to addresses with
-   * subscribe permission.
+   * Encrypt end to end (AES-256-GCM with this publisher's group key). By default, every event to a
+   * stream that is not publicly readable is encrypted (`false` is then refused with INVALID_ARGUMENT);
+   * events to public streams go in the clear unless this is `true`. Readers get keys from the
+   * publisher's key service, which checks their subscribe permission on chain, or from envelopes the
+   * publisher sealed to their registered public keys.
    */
   encrypt?: boolean;
 }

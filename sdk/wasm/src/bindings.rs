@@ -7,7 +7,7 @@ use futures::future::{AbortHandle, Abortable};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use std::{cell::RefCell, rc::Rc};
 
-use rivulet_client::{Client, ClientError, PublishOptions, SubscriptionEvent};
+use rivulet_client::{Client, ClientError, ContractsAccess, PublishOptions, SubscriptionEvent};
 use rivulet_contracts::{Contracts, ContractsError, Rpc, Sender, rpc::json_text};
 use rivulet_protocol::{ContentType, StreamMessage};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::options::{
     ClientOptions, Metadata, PartArg, PublishArg, ResendArg, SubscribeArg, parse_stream,
 };
+use crate::vault::JsKeyVault;
 
 /// Sends a panic's message to `console.error` before the module traps, so a bug report says more than
 /// "unreachable".
@@ -121,6 +122,8 @@ fn metadata_of(message: &StreamMessage) -> JsValue {
 #[wasm_bindgen]
 impl RivuletClient {
     /// Starts a client from options (see the package's `ClientOptions` type).
+    // The key vault and the wallet hold JavaScript values, which are not `Send`; there is one thread.
+    #[allow(clippy::arc_with_non_send_sync)]
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RivuletClient, JsValue> {
         report_panics();
@@ -129,9 +132,39 @@ impl RivuletClient {
         let ethereum = Reflect::get(&copy, &"ethereum".into())
             .ok()
             .filter(|e| e.is_object());
-        let _ = Reflect::delete_property(&copy, &"ethereum".into());
+        let key_store = Reflect::get(&copy, &"keyStore".into())
+            .ok()
+            .filter(|e| e.is_object());
+        for objects in ["ethereum", "keyStore"] {
+            let _ = Reflect::delete_property(&copy, &objects.into());
+        }
         let options: ClientOptions = read(&copy.into())?;
-        let client = Client::new(options.to_config().map_err(to_js)?).map_err(to_js)?;
+        let mut config = options.to_config().map_err(to_js)?;
+        // Keys are kept across restarts for a client with a key of its own (a random one has none to
+        // come back to).
+        if let (Some(store), Some(key)) = (key_store, config.private_key) {
+            let address = rivulet_protocol::Signer::from_bytes(&key)
+                .map_err(|e| invalid(e.to_string()))?
+                .address()
+                .to_checksum();
+            config.key_vault = Some(std::sync::Arc::new(JsKeyVault::new(store, address)));
+        }
+        // With the contracts at hand, events to streams that are not public are encrypted and the key
+        // service checks readers itself.
+        if let Some(deployment) = options.deployment.clone() {
+            let rpc = match (&ethereum, options.rpc_url.clone()) {
+                (Some(provider), _) => Some(Rpc::eip1193(provider.clone())),
+                (None, url) => url
+                    .or(Some(deployment.rpc_url.clone()).filter(|u| !u.is_empty()))
+                    .and_then(|url| Rpc::http(&url).ok()),
+            };
+            if let Some(rpc) = rpc {
+                config.access = Some(std::sync::Arc::new(ContractsAccess::connecting(
+                    rpc, deployment,
+                )));
+            }
+        }
+        let client = Client::new(config).map_err(to_js)?;
         Ok(RivuletClient {
             client,
             options: Rc::new(options),

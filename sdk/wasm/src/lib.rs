@@ -11,3 +11,5 @@ pub mod options;
 pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 pub mod chain;
+#[cfg(target_arch = "wasm32")]
+mod vault;
