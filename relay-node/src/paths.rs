@@ -27,6 +27,11 @@ impl DataDir {
         self.0.join("webrtc.pem")
     }
 
+    /// The group keys of what the node publishes itself (sealed under its publisher key).
+    pub(crate) fn publisher_keys(&self) -> PathBuf {
+        self.0.join("publisher-keys.vault")
+    }
+
     /// The history store.
     pub(crate) fn history(&self) -> PathBuf {
         self.0.join("history.redb")

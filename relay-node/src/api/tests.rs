@@ -14,8 +14,7 @@ use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use rivulet_network::{HistoryQuery, libp2p::PeerId};
 use rivulet_protocol::{
-    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, PublishError, Signer,
-    StreamId, StreamPartId,
+    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, Signer, StreamId, StreamPartId,
 };
 use rivulet_validate::Rejection;
 use serde_json::{Value, json};
@@ -93,8 +92,19 @@ impl NodeApi for FakeNode {
     fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
         Box::pin(async move { (self.publish)(&wire) })
     }
-    fn sign_json(&self, _: &StreamPartId, _: Vec<u8>) -> Result<Vec<u8>, PublishError> {
-        Ok(Vec::new())
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        _: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, rivulet_client::ClientError>> {
+        let part = part.to_string();
+        Box::pin(async move {
+            Ok(Published {
+                part,
+                duplicate: false,
+                stored: false,
+            })
+        })
     }
     fn history_page(
         &self,

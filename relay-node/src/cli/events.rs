@@ -7,7 +7,7 @@ use std::{io::BufRead, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, bail};
 use rivulet_client::{
-    Client, ClientConfig, ContractsAccess, FileVault, HistoryQuery, PublishOptions,
+    Client, ClientConfig, ContractsAccess, FileVault, HistoryQuery, PublishOptions, StreamAccess,
     SubscriptionEvent,
 };
 use rivulet_protocol::{
@@ -42,7 +42,16 @@ async fn client(args: &ClientArgs, signer: Option<&Signer>) -> Result<Client> {
         .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
         .or_else(|| addresses.first())
         .with_context(|| format!("{} names no libp2p address in /health", args.node))?;
-    let access = ContractsAccess::new(chain(args, false).await?);
+    // Without the chain (no deployment file) a reader still reads; a publisher then encrypts
+    // everything, since it cannot tell which streams are public.
+    let access = match chain(args, false).await {
+        Ok(contracts) => Some(Arc::new(ContractsAccess::new(contracts)) as Arc<dyn StreamAccess>),
+        Err(e) if signer.is_none() => {
+            tracing::debug!("no chain access: {e:#}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let key_vault = signer.map(|s| {
         let path = args
             .key_vault
@@ -54,7 +63,7 @@ async fn client(args: &ClientArgs, signer: Option<&Signer>) -> Result<Client> {
         private_key: signer.map(Signer::to_bytes),
         request_timeout: Duration::from_secs(30),
         key_vault,
-        access: Some(Arc::new(access)),
+        access,
         ..ClientConfig::default()
     })?)
 }

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use rivulet_client::ClientError;
 use rivulet_contracts::Contracts;
 use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
-use rivulet_protocol::{Address, Limits, PublishError, StreamId, StreamPartId};
+use rivulet_protocol::{Address, Limits, StreamId, StreamPartId};
 use rivulet_store::Store;
 use rivulet_validate::Rejection;
 use serde_json::Value;
@@ -75,8 +76,13 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
     fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>>;
     /// Validates, relays and (where the node stores the part) durably stores one signed event.
     fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>>;
-    /// The next event of `part` with JSON `content`, signed by the node's own key: its wire bytes.
-    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError>;
+    /// Publishes JSON `content` to `part` as the node, with its own key (encrypted end to end when the
+    /// stream is not public).
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        content: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, ClientError>>;
     /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only): from the
     /// store, or from a peer that stores the part (which is shown the reader's proof).
     fn history_page(
@@ -178,8 +184,13 @@ impl NodeApi for NodeHandle {
         })
     }
 
-    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError> {
-        self.publisher.sign_json(part, content)
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        content: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, ClientError>> {
+        let part = part.clone();
+        Box::pin(async move { self.publisher.publish_json(&part, content).await })
     }
 
     fn history_page(

@@ -33,16 +33,16 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::{Context, Result};
 use rivulet_contracts::{Contracts, Deployment, PermissionCache, Sender};
 use rivulet_network::{NetworkConfig, build_swarm};
-use rivulet_protocol::{ChainId, Limits};
+use rivulet_protocol::Limits;
 use rivulet_store::Store;
 use rivulet_validate::{Validator, ValidatorConfig};
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::info;
 
 pub(crate) use access::now_ms;
-pub(crate) use commands::Delivered;
 #[cfg(test)]
-pub(crate) use commands::{HistoryPage, Published};
+pub(crate) use commands::HistoryPage;
+pub(crate) use commands::{Delivered, Published};
 #[cfg(test)]
 pub(crate) use handle::Stopping;
 pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
@@ -127,10 +127,13 @@ impl Node {
         let store_queue = StoreQueue::start(store.clone(), metrics.clone());
         let (commands_tx, commands) = mpsc::channel(1024);
         let events = broadcast::channel(EVENTS_BUFFER).0;
-        let chain_id = ChainId::new(format!("node-{}", &peer_id.to_base58()[..16]))
-            .context("the node's chain id")?;
-        let publisher = NodePublisher::new(publisher_key, chain_id);
         let listening = Listening::default();
+        let publisher = NodePublisher::new(
+            &publisher_key,
+            access.clone(),
+            listening.clone(),
+            dir.publisher_keys(),
+        );
         let announce = Announce::new(
             dir.state(),
             peer_id,
