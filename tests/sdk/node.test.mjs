@@ -217,7 +217,7 @@ test('end-to-end encryption: a permitted reader decrypts, a stranger cannot get 
     if (n === 8) await device.rekey(stream.id);
     await device.publish(stream.id, { secret: n }, { encrypt: true });
   }
-  await until('10 decrypted events', () => got.length >= 10);
+  await until('10 decrypted events', () => got.length >= 10).catch((e) => { throw new Error(e.message + ' got=' + got.length + ' problems=' + JSON.stringify(problems)); });
   assert.deepEqual(got.map((m) => m.content.secret), [...Array(10).keys()]);
   assert.ok(got.every((m) => m.metadata.encrypted && m.metadata.verified));
   assert.deepEqual(problems, []);

@@ -2,7 +2,10 @@
 //! publisher chain, with duplicates dropped and gaps filled by resend; encrypted events decrypted, with
 //! the keys asked of their publishers when missing (events wait, in order, until their key arrives).
 
-use std::{collections::HashSet, collections::VecDeque, time::Duration};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    time::Duration,
+};
 
 use futures::FutureExt;
 use rivulet_network::{HistoryQuery, light::Delivery};
@@ -44,6 +47,9 @@ pub enum SubscriptionEvent {
 const GAP_GRACE: Duration = Duration::from_millis(800);
 /// How long events wait for a group key before they are given up as undecryptable.
 const KEY_WAIT: Duration = Duration::from_secs(10);
+/// How long a key request goes unanswered before it is asked again (requests and answers travel by
+/// gossip, which may drop them while a part's mesh forms).
+const KEY_REASK: Duration = Duration::from_secs(2);
 /// Out-of-order events kept per chain; chains tracked per subscription.
 const MAX_WAITING: usize = 10_000;
 const MAX_CHAINS: usize = 10_000;
@@ -63,8 +69,9 @@ pub struct Subscription {
     ended: bool,
     /// Events waiting for a group key, in delivery order.
     held: VecDeque<StreamMessage>,
-    /// Keys asked for (or to ask for), and when the front of `held` started waiting.
-    asked: HashSet<GroupKeyId>,
+    /// Keys asked for (or to ask for), with when they were last asked; when the front of `held`
+    /// started waiting.
+    asked: HashMap<GroupKeyId, u64>,
     to_ask: Vec<(Address, GroupKeyId)>,
     held_since: u64,
 }
@@ -89,7 +96,7 @@ impl Subscription {
             rejected: 0,
             ended: false,
             held: VecDeque::new(),
-            asked: HashSet::new(),
+            asked: HashMap::new(),
             to_ask: Vec::new(),
             held_since: 0,
         }
@@ -131,6 +138,15 @@ impl Subscription {
                 self.give_up_front("no key arrived within 10 s");
                 continue;
             }
+            let reask_due = self.reask_due();
+            if reask_due.is_some_and(|due| now_ms() >= due) {
+                self.release();
+                continue;
+            }
+            let key_due = match (key_due, reask_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if self.ended {
                 // Nothing more will arrive: what waits for keys is given up.
                 self.give_up_front("the subscription ended");
@@ -299,7 +315,13 @@ impl Subscription {
                     self.held_since = now_ms();
                 }
                 None => {
-                    if self.asked.insert(id.clone()) {
+                    let now = now_ms();
+                    let due = self
+                        .asked
+                        .get(&id)
+                        .is_none_or(|at| now >= at + KEY_REASK.as_millis() as u64);
+                    if due && !self.to_ask.iter().any(|(_, asked)| *asked == id) {
+                        self.asked.insert(id.clone(), now);
                         self.to_ask.push((front.id().publisher, id));
                     }
                     break;
@@ -341,6 +363,13 @@ impl Subscription {
                 }
             }
         }
+    }
+
+    /// When the key the front held event waits for is to be asked for again.
+    fn reask_due(&self) -> Option<u64> {
+        let id = self.held.front()?.body.encryption.group_key_id()?;
+        let at = self.asked.get(id)?;
+        Some(at + KEY_REASK.as_millis() as u64)
     }
 
     /// Gives up the first held event as undecryptable and goes on with the rest.
