@@ -1,7 +1,8 @@
 //! # rivulet-deploy
 //!
 //! Puts Rivulet's contracts on a chain and says where they are: [`deploy`] creates DATA, the stream
-//! registry and the marketplace with `rivulet-contracts`' own transactions (contract creation from the
+//! registry, the marketplace and the network coordinator (timing and rewards from a
+//! [`CoordinatorSetup`]) with `rivulet-contracts`' own transactions (contract creation from the
 //! bytecode in `contracts/out/`) and returns the [`Deployment`]; the `rivulet-deploy` binary writes it
 //! to the deployment file that relay nodes, the SDK and the dapp read.
 //!
@@ -10,20 +11,102 @@
 
 use alloy_sol_types::SolConstructor;
 use rivulet_contracts::{
-    Address, Chain, ContractsError, Deployment, U256,
-    bindings::{DataToken, Marketplace, StreamRegistry},
+    Address, Chain, ContractsError, Coordinator, DATA_WEI, Deployment, Parameters, U256,
+    bindings::{DataToken, Marketplace, NetworkCoordinator, StreamRegistry},
 };
 
 pub mod dev;
 
-/// Deploys DATA, the registry and the marketplace from `chain`'s sender (who owns DATA and the
-/// marketplace), and mints `fund` DATA wei to each of `accounts`. `rpc_url` goes into the deployment as
-/// the clients' default endpoint.
+/// How a new network coordinator is set up: its checksum interval (fixed for its life), its
+/// parameters (changeable by its owner) and the DATA its reward pool starts with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinatorSetup {
+    /// Seconds per checksum interval.
+    pub checksum_interval: u64,
+    /// Stakes, liveness, report timing, threshold, replication, rewards.
+    pub parameters: Parameters,
+    /// DATA wei minted to the deployer and put into the reward pool.
+    pub reward_pool: U256,
+}
+
+impl CoordinatorSetup {
+    /// A development network's: things happen within seconds so that a local network and its tests
+    /// show them — 10 s intervals settled 5 s after their end and reported for a minute, heartbeats
+    /// every 5 s, a node judged gone after 20 s of silence, unstaking after 30 s; 100 DATA stake,
+    /// replication 3, two thirds to agree; 1 DATA per agreeing report, 5 per effective rebalance,
+    /// a pool of 100,000 DATA.
+    pub fn development() -> CoordinatorSetup {
+        let data = |n: u128| U256::from(n * DATA_WEI);
+        CoordinatorSetup {
+            checksum_interval: 10,
+            parameters: Parameters {
+                min_stake: data(100),
+                heartbeat_interval: 5,
+                liveness_window: 20,
+                unstake_delay: 30,
+                settle_time: 5,
+                report_window: 60,
+                threshold_bps: 6_667,
+                default_replication: 3,
+                report_reward: data(1),
+                rebalance_reward: data(5),
+            },
+            reward_pool: data(100_000),
+        }
+    }
+
+    /// A public network's: hourly intervals settled for 5 minutes and reported within a day, heartbeats
+    /// every 10 minutes, gone after 30 minutes of silence, a week to unstake; 10,000 DATA stake,
+    /// replication 3, two thirds to agree; 1 DATA per agreeing report, 10 per effective rebalance;
+    /// the pool starts empty (anyone funds it).
+    pub fn production() -> CoordinatorSetup {
+        let data = |n: u128| U256::from(n * DATA_WEI);
+        CoordinatorSetup {
+            checksum_interval: 3_600,
+            parameters: Parameters {
+                min_stake: data(10_000),
+                heartbeat_interval: 600,
+                liveness_window: 1_800,
+                unstake_delay: 7 * 86_400,
+                settle_time: 300,
+                report_window: 86_400,
+                threshold_bps: 6_667,
+                default_replication: 3,
+                report_reward: data(1),
+                rebalance_reward: data(10),
+            },
+            reward_pool: U256::ZERO,
+        }
+    }
+}
+
+/// Deploys DATA, the registry, the marketplace and the network coordinator (set up as
+/// [`CoordinatorSetup::development`]) from `chain`'s sender (who owns all but the registry), and mints
+/// `fund` DATA wei to each of `accounts`. `rpc_url` goes into the deployment as the clients' default
+/// endpoint.
 pub async fn deploy(
     chain: &Chain,
     rpc_url: &str,
     accounts: &[Address],
     fund: U256,
+) -> Result<Deployment, ContractsError> {
+    deploy_with(
+        chain,
+        rpc_url,
+        accounts,
+        fund,
+        &CoordinatorSetup::development(),
+    )
+    .await
+}
+
+/// Like [`deploy`], with the coordinator set up as `setup` says.
+pub async fn deploy_with(
+    chain: &Chain,
+    rpc_url: &str,
+    accounts: &[Address],
+    fund: U256,
+    setup: &CoordinatorSetup,
 ) -> Result<Deployment, ContractsError> {
     let owner = chain.sender_address().ok_or(ContractsError::NoSender)?;
     let start_block = chain.block_number().await?;
@@ -57,6 +140,36 @@ pub async fn deploy(
             ),
         )
         .await?;
+    let (coordinator, _) = chain
+        .deploy(
+            "NetworkCoordinator",
+            creation(
+                &NetworkCoordinator::BYTECODE,
+                NetworkCoordinator::constructorCall {
+                    token_: data_token,
+                    registry_: stream_registry,
+                    checksumInterval_: setup.checksum_interval,
+                    params: (&setup.parameters).into(),
+                }
+                .abi_encode(),
+            ),
+        )
+        .await?;
+    if !setup.reward_pool.is_zero() {
+        chain
+            .send(
+                data_token,
+                DataToken::mintCall {
+                    to: owner,
+                    amount: setup.reward_pool,
+                },
+            )
+            .await?;
+        Coordinator::at(chain.clone(), coordinator)
+            .await?
+            .fund(setup.reward_pool)
+            .await?;
+    }
     for account in accounts {
         chain
             .send(
@@ -74,6 +187,7 @@ pub async fn deploy(
         data_token,
         stream_registry,
         marketplace,
+        coordinator: Some(coordinator),
         start_block,
     })
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use rivulet_contracts::{Address, Chain, Contracts, Deployment, Rpc, Sender, U256, to_alloy};
 use rivulet_deploy::{
-    deploy,
+    CoordinatorSetup, deploy_with,
     dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, dev_key, is_listening},
 };
 use rivulet_protocol::Signer;
@@ -33,7 +33,9 @@ struct Args {
     /// Deployer private key (hex). Defaults to anvil's first development key on the local chain only.
     #[arg(long, env = "RIVULET_DEPLOYER_KEY", hide_env_values = true)]
     private_key: Option<String>,
-    /// Accounts to mint DATA to. Defaults to anvil's ten development accounts on the local chain.
+    /// Accounts to mint DATA to (repeatable). On the local chain these come on top of anvil's ten
+    /// development accounts, and each that holds less than 1 ETH is given 100 ETH for gas (e.g. relay
+    /// nodes' accounts, from `relay-node node account`).
     #[arg(long = "fund", value_name = "ADDRESS")]
     fund: Vec<Address>,
     /// DATA (whole tokens) minted to each funded account.
@@ -43,9 +45,20 @@ struct Args {
     /// `--rpc-url`.
     #[arg(long)]
     start_anvil: bool,
+    /// The network coordinator's timing and rewards: `development` (seconds; the default on the local
+    /// chain) or `production` (hours; the default elsewhere). See `CoordinatorSetup`.
+    #[arg(long, value_enum)]
+    coordinator_timing: Option<Timing>,
     /// Deploy anew even if the deployment file names contracts that are on the chain.
     #[arg(long)]
     force: bool,
+}
+
+/// A [`CoordinatorSetup`] by name.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Timing {
+    Development,
+    Production,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -96,32 +109,72 @@ async fn main() -> Result<()> {
     };
     let signer =
         Signer::from_hex(key.trim()).context("--private-key is not a hex secp256k1 key")?;
-    let fund: Vec<Address> = if !args.fund.is_empty() {
-        args.fund.clone()
-    } else if local {
-        (0..DEV_KEYS.len())
-            .map(|i| to_alloy(dev_key(i).address()))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut fund: Vec<Address> = Vec::new();
+    if local {
+        fund.extend((0..DEV_KEYS.len()).map(|i| to_alloy(dev_key(i).address())));
+        for account in &args.fund {
+            give_gas(&rpc, *account).await?;
+        }
+    }
+    fund.extend(
+        args.fund
+            .iter()
+            .filter(|a| !fund.contains(a))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
     let deployer = to_alloy(signer.address());
     let chain = Chain::connect(rpc, Sender::Key(signer)).await?;
-    let deployment = deploy(&chain, &args.rpc_url, &fund, amount)
+    let setup = match args.coordinator_timing {
+        Some(Timing::Development) => CoordinatorSetup::development(),
+        Some(Timing::Production) => CoordinatorSetup::production(),
+        None if local => CoordinatorSetup::development(),
+        None => CoordinatorSetup::production(),
+    };
+    let deployment = deploy_with(&chain, &args.rpc_url, &fund, amount, &setup)
         .await
         .context("deployment failed")?;
     deployment.save(&args.out)?;
     println!(
-        "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\nfunded {} accounts with {} DATA each; wrote {}",
+        "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\n  Coordinator    {} ({} s intervals)\nfunded {} accounts with {} DATA each; wrote {}",
         deployment.chain_id,
         deployment.data_token,
         deployment.stream_registry,
         deployment.marketplace,
+        deployment
+            .coordinator
+            .map_or_else(|| "none".to_owned(), |a| a.to_string()),
+        setup.checksum_interval,
         fund.len(),
         args.fund_amount,
         args.out.display()
     );
+    Ok(())
+}
+
+/// Gives `account` 100 ETH (anvil's `anvil_setBalance`, the local chain only) when it holds less than 1.
+async fn give_gas(rpc: &Rpc, account: Address) -> Result<()> {
+    const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+    let balance = rpc
+        .call(
+            "eth_getBalance",
+            serde_json::json!([account.to_string(), "latest"]),
+        )
+        .await
+        .with_context(|| format!("balance of {account}"))?;
+    let balance = balance
+        .as_str()
+        .and_then(|h| u128::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    if balance < ONE_ETH {
+        rpc.call(
+            "anvil_setBalance",
+            serde_json::json!([account.to_string(), format!("{:#x}", 100 * ONE_ETH)]),
+        )
+        .await
+        .with_context(|| format!("giving {account} ETH"))?;
+    }
     Ok(())
 }
 

@@ -257,6 +257,7 @@ mod tests {
                 stream_registry: Address::ZERO,
                 marketplace: Address::ZERO,
                 data_token: Address::ZERO,
+                coordinator: None,
                 start_block: 0,
             },
         })

@@ -25,6 +25,12 @@ sol!(
     "../../contracts/out/Marketplace.json"
 );
 
+sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    NetworkCoordinator,
+    "../../contracts/out/NetworkCoordinator.json"
+);
+
 sol! {
     /// EIP-2612's permit, as EIP-712 typed data: what DATA's `permit` (and so `buyWithPermit`) checks.
     #[derive(Debug, PartialEq, Eq)]

@@ -186,21 +186,46 @@ impl Chain {
         to: Address,
         call: C,
     ) -> Result<C::Return, ContractsError> {
-        let data = self.eth_call(to, call.abi_encode()).await?;
+        self.call_at_tag(to, call, json!("latest")).await
+    }
+
+    /// Like [`Chain::call`], at block `block`: several calls at one block read one state.
+    pub async fn call_at<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: u64,
+    ) -> Result<C::Return, ContractsError> {
+        self.call_at_tag(to, call, json!(tx::to_quantity(u128::from(block))))
+            .await
+    }
+
+    async fn call_at_tag<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: Value,
+    ) -> Result<C::Return, ContractsError> {
+        let data = self.eth_call(to, call.abi_encode(), block).await?;
         C::abi_decode_returns(&data).map_err(|source| ContractsError::Abi {
             function: C::SIGNATURE,
             source,
         })
     }
 
-    /// `eth_call` of ABI-encoded `input` at the latest block; the returned bytes. (Only encoding and
-    /// decoding are generic: the request itself is one function, not one per call type.)
-    async fn eth_call(&self, to: Address, input: Vec<u8>) -> Result<Bytes, ContractsError> {
+    /// `eth_call` of ABI-encoded `input` at `block` (a number or tag); the returned bytes. (Only
+    /// encoding and decoding are generic: the request itself is one function, not one per call type.)
+    async fn eth_call(
+        &self,
+        to: Address,
+        input: Vec<u8>,
+        block: Value,
+    ) -> Result<Bytes, ContractsError> {
         let data = self
             .rpc
             .call(
                 "eth_call",
-                json!([{ "to": to.to_string(), "data": hex_data(&input) }, "latest"]),
+                json!([{ "to": to.to_string(), "data": hex_data(&input) }, block]),
             )
             .await
             .map_err(reverted)?;
@@ -208,10 +233,22 @@ impl Chain {
     }
 
     /// Sends a call of the contract at `to` as a transaction and waits for its successful receipt. A
-    /// revert shows before anything is signed (while estimating gas), decoded.
+    /// revert shows before anything is signed (while estimating gas), decoded. The gas limit is the
+    /// estimate and a fifth more (see [`Chain::send_with_gas`]).
     pub async fn send<C: SolCall>(&self, to: Address, call: C) -> Result<Receipt, ContractsError> {
+        self.send_with_gas(to, call, 0).await
+    }
+
+    /// Like [`Chain::send`], with `extra` gas on top of the limit: for calls whose cost depends on state
+    /// that may change between the estimate and the block that includes them (unused gas is not paid).
+    pub async fn send_with_gas<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        extra: u64,
+    ) -> Result<Receipt, ContractsError> {
         let what = C::SIGNATURE.split('(').next().unwrap_or(C::SIGNATURE);
-        self.transact(Some(to), call.abi_encode(), what.to_owned())
+        self.transact(Some(to), call.abi_encode(), what.to_owned(), extra)
             .await
     }
 
@@ -222,7 +259,9 @@ impl Chain {
         name: &str,
         creation_code: Vec<u8>,
     ) -> Result<(Address, Receipt), ContractsError> {
-        let receipt = self.transact(None, creation_code, name.to_owned()).await?;
+        let receipt = self
+            .transact(None, creation_code, name.to_owned(), 0)
+            .await?;
         let address = receipt
             .contract_address()?
             .ok_or_else(|| ContractsError::Rpc {
@@ -234,7 +273,8 @@ impl Chain {
     }
 
     /// Sends `input` to `to` (`None`: creates a contract) as a transaction (`what` names it in the
-    /// reported steps) and waits for its receipt.
+    /// reported steps) and waits for its receipt. The gas limit is the estimate, a fifth more, and
+    /// `extra`.
     ///
     /// The nonce is read from the node for every transaction rather than counted here: a transaction
     /// that fails before it is sent — a revert found while estimating gas, a rejected signature — must
@@ -244,6 +284,7 @@ impl Chain {
         to: Option<Address>,
         input: Vec<u8>,
         what: String,
+        extra: u64,
     ) -> Result<Receipt, ContractsError> {
         let from = self.require_sender()?;
         let mut request = json!({ "from": from.to_string(), "data": hex_data(&input) });
@@ -257,6 +298,8 @@ impl Chain {
             .await
             .map_err(reverted)?;
         let gas = answer::quantity("eth_estimateGas", "result", &gas)?;
+        // 20% headroom over the estimate (state may change before the block), plus the caller's extra.
+        let gas_limit = gas.saturating_add(gas / 5).saturating_add(extra);
         self.report(TxStep::TransactionRequested { what: what.clone() });
         let (method, hash) = match &self.sender {
             Sender::Key(key) => {
@@ -285,8 +328,7 @@ impl Chain {
                     nonce,
                     max_priority_fee_per_gas: tip,
                     max_fee_per_gas: base * 2 + tip,
-                    // 20% headroom over the estimate.
-                    gas_limit: gas + gas / 5,
+                    gas_limit,
                     to,
                     input,
                 };
@@ -296,7 +338,7 @@ impl Chain {
                 (method, hash.map_err(reverted)?)
             }
             Sender::Wallet(_) => {
-                request["gas"] = json!(tx::to_quantity(u128::from(gas)));
+                request["gas"] = json!(tx::to_quantity(u128::from(gas_limit)));
                 let method = "eth_sendTransaction";
                 let hash = self.rpc.call(method, json!([request])).await;
                 (method, hash.map_err(reverted)?)
@@ -393,7 +435,8 @@ fn reverted(e: ContractsError) -> ContractsError {
     }
 }
 
-/// One deployment's contracts — the stream registry, the marketplace, the DATA token — on a [`Chain`].
+/// One deployment's contracts — the stream registry, the marketplace, the DATA token, the network
+/// coordinator ([`Contracts::coordinator`]) — on a [`Chain`].
 /// Streams and permissions, products and licences, purchases, balances: see the methods. Cloning shares
 /// the carrier.
 #[derive(Clone, Debug)]
@@ -417,11 +460,17 @@ impl Contracts {
                 actual: chain.chain_id,
             });
         }
+        let coordinator = deployment
+            .coordinator
+            .map(|address| ("NetworkCoordinator", address));
         for (name, address) in [
             ("DataToken", deployment.data_token),
             ("StreamRegistry", deployment.stream_registry),
             ("Marketplace", deployment.marketplace),
-        ] {
+        ]
+        .into_iter()
+        .chain(coordinator)
+        {
             if chain.code(address).await?.is_empty() {
                 return Err(ContractsError::NoCode { name, address });
             }

@@ -19,6 +19,9 @@ pub struct Deployment {
     pub stream_registry: Address,
     /// The marketplace.
     pub marketplace: Address,
+    /// The network coordinator (`None` in files written before it existed; key `coordinator`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<Address>,
     /// The block the deployment started at; event scans start here (0 when absent).
     pub start_block: u64,
 }
@@ -48,6 +51,10 @@ impl<'de> Deserialize<'de> for Deployment {
             data_token: address("dataToken")?,
             stream_registry: address("streamRegistry")?,
             marketplace: address("marketplace")?,
+            coordinator: match field("coordinator") {
+                serde_json::Value::Null => None,
+                _ => Some(address("coordinator")?),
+            },
             start_block: number("startBlock")?,
         })
     }
@@ -96,17 +103,31 @@ mod tests {
             data_token: Address::repeat_byte(1),
             stream_registry: Address::repeat_byte(2),
             marketplace: Address::repeat_byte(3),
+            coordinator: Some(Address::repeat_byte(4)),
             start_block: 7,
         };
         let json = serde_json::to_string(&d).unwrap();
         assert!(json.contains(r#""dataToken":"0x0101010101010101010101010101010101010101""#));
+        assert!(json.contains(r#""coordinator":"0x0404040404040404040404040404040404040404""#));
         assert_eq!(serde_json::from_str::<Deployment>(&json).unwrap(), d);
+        // A file without a coordinator (written before there was one) still loads, and is written
+        // without the key.
+        let older = Deployment {
+            coordinator: None,
+            ..d.clone()
+        };
+        let json = serde_json::to_string(&older).unwrap();
+        assert!(!json.contains("coordinator"), "{json}");
+        assert_eq!(serde_json::from_str::<Deployment>(&json).unwrap(), older);
         // Optional keys, unknown keys.
         let short = r#"{"chainId":1,"dataToken":"0x0101010101010101010101010101010101010101",
             "streamRegistry":"0x0202020202020202020202020202020202020202",
-            "marketplace":"0x0303030303030303030303030303030303030303","coordinator":"x"}"#;
+            "marketplace":"0x0303030303030303030303030303030303030303","other":"x"}"#;
         let read = serde_json::from_str::<Deployment>(short).unwrap();
-        assert_eq!((read.rpc_url.as_str(), read.start_block), ("", 0));
+        assert_eq!(
+            (read.rpc_url.as_str(), read.start_block, read.coordinator),
+            ("", 0, None)
+        );
         for (bad, why) in [
             (
                 short.replace(r#""marketplace""#, r#""market""#),
@@ -119,6 +140,10 @@ mod tests {
             (
                 short.replace(r#""chainId":1"#, r#""chainId":"1""#),
                 "chainId is not a whole number",
+            ),
+            (
+                short.replace(r#""other":"x""#, r#""coordinator":"0x04""#),
+                "coordinator",
             ),
         ] {
             let e = serde_json::from_str::<Deployment>(&bad)

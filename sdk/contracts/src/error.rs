@@ -1,12 +1,15 @@
 //! Every failure typed: [`ContractsError`], and a contract's refusal as [`Revert`], decoded from the
-//! generated error types of the three contracts.
+//! generated error types of the four contracts.
 
 use alloy_primitives::{Address, Bytes};
 use alloy_sol_types::{Panic, SolError, SolInterface};
 
-use crate::bindings::{
-    DataToken::DataTokenErrors, Marketplace::MarketplaceErrors,
-    StreamRegistry::StreamRegistryErrors,
+use crate::{
+    bindings::{
+        DataToken::DataTokenErrors, Marketplace::MarketplaceErrors,
+        NetworkCoordinator::NetworkCoordinatorErrors, StreamRegistry::StreamRegistryErrors,
+    },
+    types::format_data,
 };
 
 /// What went wrong talking to the contracts.
@@ -67,6 +70,19 @@ pub enum ContractsError {
         name: &'static str,
         /// The address.
         address: Address,
+    },
+    /// A network coordinator call on a deployment that names none.
+    #[error(
+        "the deployment names no network coordinator; deploy one (rivulet-deploy) or use a newer deployment file"
+    )]
+    NoCoordinator,
+    /// A transaction succeeded but its receipt lacks the event that says what it did.
+    #[error("the receipt of transaction {hash} has no {event} event")]
+    MissingEvent {
+        /// The event's name.
+        event: &'static str,
+        /// The transaction, `0x…`.
+        hash: String,
     },
     /// A transaction or signature was asked of a client without a key or wallet.
     #[error("this client has no key or wallet to send transactions with; it can only read")]
@@ -172,8 +188,9 @@ pub enum TransportError {
     Fetch(String),
 }
 
-/// A contract's refusal: the error it reverted with, decoded against the three contracts' generated
-/// error types (`Display`: `Name: what it means`).
+/// A contract's refusal: the error it reverted with, decoded against the four contracts' generated
+/// error types (`Display`: `Name: what it means`). OpenZeppelin's errors, which several contracts
+/// declare, decode as the first that declares them (same name, same fields).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Revert {
     /// One of the stream registry's errors.
@@ -182,6 +199,8 @@ pub enum Revert {
     Marketplace(MarketplaceErrors),
     /// One of the DATA token's errors.
     DataToken(DataTokenErrors),
+    /// One of the network coordinator's errors.
+    NetworkCoordinator(NetworkCoordinatorErrors),
     /// Solidity's `Error(string)`: a `require` or `revert` with a message.
     Message(alloy_sol_types::Revert),
     /// Solidity's `Panic(uint256)`: a failed assertion, an overflow, a division by zero...
@@ -202,6 +221,9 @@ impl Revert {
         if let Ok(e) = DataTokenErrors::abi_decode(data) {
             return Revert::DataToken(e);
         }
+        if let Ok(e) = NetworkCoordinatorErrors::abi_decode(data) {
+            return Revert::NetworkCoordinator(e);
+        }
         if let Ok(e) = alloy_sol_types::Revert::abi_decode(data) {
             return Revert::Message(e);
         }
@@ -218,6 +240,9 @@ impl Revert {
             Revert::StreamRegistry(e) => StreamRegistryErrors::name_by_selector(e.selector()),
             Revert::Marketplace(e) => MarketplaceErrors::name_by_selector(e.selector()),
             Revert::DataToken(e) => DataTokenErrors::name_by_selector(e.selector()),
+            Revert::NetworkCoordinator(e) => {
+                NetworkCoordinatorErrors::name_by_selector(e.selector())
+            }
             Revert::Message(_) => Some("Error"),
             Revert::Panic(_) => Some("Panic"),
             Revert::Unknown(_) => Some("Unknown"),
@@ -315,10 +340,126 @@ impl std::fmt::Display for Revert {
                 T::FaucetDisabled(e) => write!(f, "{name}: no faucet on chain {}", e.chainId),
                 _ => f.write_str(name),
             },
+            Revert::NetworkCoordinator(e) => coordinator_reason(f, name, e),
             Revert::Message(e) => write!(f, "{e}"),
             Revert::Panic(e) => write!(f, "{e}"),
             Revert::Unknown(data) => write!(f, "revert data {data}"),
         }
+    }
+}
+
+/// `Name: what it means` for the network coordinator's errors.
+fn coordinator_reason(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    e: &NetworkCoordinatorErrors,
+) -> std::fmt::Result {
+    use NetworkCoordinatorErrors as N;
+    match e {
+        N::StakeTooLow(e) => write!(
+            f,
+            "{name}: stake {} is below the minimum {}",
+            format_data(e.stake),
+            format_data(e.minStake)
+        ),
+        N::AlreadyRegistered(e) => write!(f, "{name}: {} is registered already", e.node),
+        N::NotRegistered(e) => write!(f, "{name}: {} is not a registered node", e.node),
+        N::AlreadyLeaving(e) => write!(f, "{name}: {} asked to unstake already", e.node),
+        N::NotLeaving(e) => write!(
+            f,
+            "{name}: {} has not asked to unstake (request it first)",
+            e.node
+        ),
+        N::UnstakeLocked(e) => write!(
+            f,
+            "{name}: {} may withdraw from {} (Unix seconds, chain time)",
+            e.node, e.withdrawableAt
+        ),
+        N::StillActive(e) => write!(
+            f,
+            "{name}: {} is still in the active set; a rebalance must drop it first",
+            e.node
+        ),
+        N::EmptyPeerId(_) => write!(f, "{name}: the peer id is empty"),
+        N::StringTooLong(e) => write!(f, "{name}: {} bytes, at most {}", e.length, e.max),
+        N::Retired(e) => write!(
+            f,
+            "{name}: this coordinator is retired; its successor is {}",
+            e.successor
+        ),
+        N::NoEditPermission(e) => write!(
+            f,
+            "{name}: {} lacks edit permission on {}",
+            e.caller, e.streamId
+        ),
+        N::InvalidPartitions(e) => {
+            write!(
+                f,
+                "{name}: partitions must be 1..=100, got {}",
+                e.partitions
+            )
+        }
+        N::InvalidReplication(e) => {
+            write!(
+                f,
+                "{name}: replication must be 0..=16, got {}",
+                e.replication
+            )
+        }
+        N::StreamNotStored(e) => write!(f, "{name}: the network does not store {}", e.streamId),
+        N::PartitionOutOfRange(e) => write!(
+            f,
+            "{name}: partition {} is not below the stream's {} partitions",
+            e.partition, e.partitions
+        ),
+        N::NotAssigned(e) => write!(
+            f,
+            "{name}: {} is not assigned {}#{} for interval {}",
+            e.node, e.streamId, e.partition, e.interval
+        ),
+        N::ReportTooEarly(e) => write!(
+            f,
+            "{name}: reports of interval {} are taken from {}",
+            e.interval, e.opensAt
+        ),
+        N::ReportTooLate(e) => write!(
+            f,
+            "{name}: reports of interval {} were taken until {}",
+            e.interval, e.closedAt
+        ),
+        N::AlreadyReported(e) => write!(
+            f,
+            "{name}: {} reported interval {} already",
+            e.node, e.interval
+        ),
+        N::EmptyReport(_) => write!(f, "{name}: a report counts at least one event"),
+        N::IntervalBeforeStorage(e) => write!(
+            f,
+            "{name}: interval {} began before the network stored the stream (at {})",
+            e.interval, e.storedSince
+        ),
+        N::AssignmentChanged(e) => write!(
+            f,
+            "{name}: the assignment changed at {}, after interval {} began; it is not judged",
+            e.epochStartedAt, e.interval
+        ),
+        N::CloseTooEarly(e) => write!(
+            f,
+            "{name}: interval {} can be closed from {}",
+            e.interval, e.closesAt
+        ),
+        N::NoReports(e) => write!(f, "{name}: nobody reported interval {}", e.interval),
+        N::AlreadyClosed(e) => write!(f, "{name}: interval {} is closed already", e.interval),
+        N::InvalidParameter(e) => write!(f, "{name}: parameter {} is out of range", e.name),
+        N::ZeroAmount(_) => write!(f, "{name}: the amount must be above zero"),
+        N::SuccessorAlreadySet(e) => {
+            write!(f, "{name}: the successor is set already ({})", e.successor)
+        }
+        N::NotRetired(_) => write!(f, "{name}: no successor is set"),
+        N::OwnableUnauthorizedAccount(e) => {
+            write!(f, "{name}: {} is not the coordinator's owner", e.account)
+        }
+        _ => f.write_str(name),
     }
 }
 

@@ -1,20 +1,17 @@
 //! The marketplace and the DATA token: products (list, read, create, price, pause), licences (price,
 //! expiry, buying by approve-then-buy or by one transaction with an EIP-2612 permit), purchases from
-//! events, balances and the local chain's faucet.
-//!
-//! A permit is EIP-712 typed data. With a key it is hashed and signed here; with a wallet it goes to
-//! `eth_signTypedData_v4` as the standard JSON, so the wallet shows the user what they sign.
+//! events, balances and the local chain's faucet. Allowances and permits are in `token`.
 
 use std::collections::HashMap;
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::{Eip712Domain, SolCall, SolEvent, SolStruct};
+use alloy_sol_types::{SolCall, SolEvent};
 use serde_json::{Value, json};
 
 use crate::{
-    Contracts, ContractsError, NewProduct, Product, Purchase, PurchaseFilter, Sender, TxStep,
-    bindings::{DataToken, Marketplace, Permit},
-    rpc::answer,
+    Contracts, ContractsError, NewProduct, Product, Purchase, PurchaseFilter,
+    bindings::{DataToken, Marketplace},
+    token,
 };
 
 impl Contracts {
@@ -144,19 +141,13 @@ impl Contracts {
         let buyer = self.chain().require_sender()?;
         let marketplace = self.deployment().marketplace;
         let price = self.price_of(id, seconds).await?.min(max_price);
-        let allowance = self
-            .call_token(DataToken::allowanceCall {
-                owner: buyer,
-                spender: marketplace,
-            })
-            .await?;
-        if allowance < price {
-            self.send_token(DataToken::approveCall {
-                spender: marketplace,
-                value: price,
-            })
-            .await?;
-        }
+        token::ensure_allowance(
+            self.chain(),
+            self.deployment().data_token,
+            marketplace,
+            price,
+        )
+        .await?;
         self.send_market(Marketplace::buyCall {
             productId: U256::from(id),
             seconds_: seconds,
@@ -180,15 +171,15 @@ impl Contracts {
         let signature = self
             .sign_permit(self.deployment().marketplace, max_price, deadline)
             .await?;
-        let v = signature[64];
+        let (v, r, s) = token::split_signature(&signature);
         self.send_market(Marketplace::buyWithPermitCall {
             productId: U256::from(id),
             seconds_: seconds,
             maxPrice: max_price,
             deadline: U256::from(deadline),
-            v: if v < 27 { v + 27 } else { v },
-            r: B256::from_slice(&signature[..32]),
-            s: B256::from_slice(&signature[32..64]),
+            v,
+            r,
+            s,
         })
         .await?;
         self.licence_expiry(id, buyer).await
@@ -203,84 +194,14 @@ impl Contracts {
         value: U256,
         deadline: u64,
     ) -> Result<[u8; 65], ContractsError> {
-        let owner = self.chain().require_sender()?;
-        let nonce = self.call_token(DataToken::noncesCall { owner }).await?;
-        self.chain().report(TxStep::SignatureRequested {
-            what: "permit".into(),
-        });
-        let d = self.call_token(DataToken::eip712DomainCall {}).await?;
-        let permit = Permit {
-            owner,
+        token::sign_permit(
+            self.chain(),
+            self.deployment().data_token,
             spender,
             value,
-            nonce,
-            deadline: U256::from(deadline),
-        };
-        let signature = match self.chain().sender() {
-            Sender::Key(key) => {
-                let domain = Eip712Domain::new(
-                    Some(d.name.clone().into()),
-                    Some(d.version.clone().into()),
-                    Some(d.chainId),
-                    Some(d.verifyingContract),
-                    None,
-                );
-                key.sign_hash(&permit.eip712_signing_hash(&domain).0).0
-            }
-            Sender::Wallet(account) => {
-                let typed = json!({
-                    "types": {
-                        "EIP712Domain": [
-                            { "name": "name", "type": "string" },
-                            { "name": "version", "type": "string" },
-                            { "name": "chainId", "type": "uint256" },
-                            { "name": "verifyingContract", "type": "address" },
-                        ],
-                        "Permit": [
-                            { "name": "owner", "type": "address" },
-                            { "name": "spender", "type": "address" },
-                            { "name": "value", "type": "uint256" },
-                            { "name": "nonce", "type": "uint256" },
-                            { "name": "deadline", "type": "uint256" },
-                        ],
-                    },
-                    "primaryType": "Permit",
-                    "domain": {
-                        "name": d.name,
-                        "version": d.version,
-                        "chainId": d.chainId.to_string(),
-                        "verifyingContract": d.verifyingContract.to_string(),
-                    },
-                    "message": {
-                        "owner": owner.to_string(),
-                        "spender": spender.to_string(),
-                        "value": value.to_string(),
-                        "nonce": nonce.to_string(),
-                        "deadline": deadline.to_string(),
-                    },
-                });
-                // EIP-712's JSON goes as a string (MetaMask's convention for eth_signTypedData_v4).
-                let signature = self
-                    .rpc()
-                    .call(
-                        "eth_signTypedData_v4",
-                        json!([account.to_string(), typed.to_string()]),
-                    )
-                    .await?;
-                let signature = answer::bytes("eth_signTypedData_v4", "result", &signature)?;
-                <[u8; 65]>::try_from(signature.as_ref()).map_err(|_| {
-                    ContractsError::Wallet(format!(
-                        "the permit's signature is {} bytes, not 65",
-                        signature.len()
-                    ))
-                })?
-            }
-            Sender::None => return Err(ContractsError::NoSender),
-        };
-        self.chain().report(TxStep::Signed {
-            what: "permit".into(),
-        });
-        Ok(signature)
+            deadline,
+        )
+        .await
     }
 
     /// Purchases from the marketplace's events, in block order, that match `filter`.

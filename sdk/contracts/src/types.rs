@@ -435,6 +435,55 @@ pub enum TxStep {
     },
 }
 
+/// DATA has 18 decimals: one DATA is this many wei.
+pub const DATA_WEI: u128 = 1_000_000_000_000_000_000;
+
+/// DATA wei as DATA, without trailing zeros: `5 DATA`, `0.25 DATA`.
+pub fn format_data(wei: U256) -> String {
+    let (whole, fraction) = wei.div_rem(U256::from(DATA_WEI));
+    if fraction.is_zero() {
+        return format!("{whole} DATA");
+    }
+    let fraction = format!("{fraction:0>18}");
+    format!("{whole}.{} DATA", fraction.trim_end_matches('0'))
+}
+
+/// An amount of DATA that [`parse_data`] refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not an amount of DATA (a decimal number with at most 18 decimals, e.g. 100 or 0.5)"
+)]
+pub struct InvalidAmount(pub String);
+
+/// An amount written in DATA — decimal, at most 18 decimals, an optional ` DATA` suffix: `100`,
+/// `0.5 DATA` — as wei.
+pub fn parse_data(text: &str) -> Result<U256, InvalidAmount> {
+    let invalid = || InvalidAmount(text.to_owned());
+    let number = text.trim();
+    let number = number.strip_suffix("DATA").unwrap_or(number).trim_end();
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !digits(whole)
+        || !digits(fraction)
+        || fraction.len() > 18
+    {
+        return Err(invalid());
+    }
+    let whole = if whole.is_empty() {
+        U256::ZERO
+    } else {
+        whole.parse::<U256>().map_err(|_| invalid())?
+    };
+    let fraction = format!("{fraction:0<18}")
+        .parse::<U256>()
+        .map_err(|_| invalid())?;
+    whole
+        .checked_mul(U256::from(DATA_WEI))
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(invalid)
+}
+
 /// Converts a protocol address to the contracts' (alloy's) address type.
 pub fn to_alloy(address: rivulet_protocol::Address) -> Address {
     Address::from(address.0)
@@ -450,6 +499,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn data_amounts_read_and_print_in_data() {
+        let wei = |n: u128| U256::from(n);
+        for (text, amount) in [
+            ("100", 100 * DATA_WEI),
+            ("0.5", DATA_WEI / 2),
+            (".25 DATA", DATA_WEI / 4),
+            ("1.000000000000000001", DATA_WEI + 1),
+            ("7.", 7 * DATA_WEI),
+        ] {
+            assert_eq!(parse_data(text), Ok(wei(amount)), "{text}");
+        }
+        for bad in ["", ".", "-1", "1e3", "0x10", "1.0000000000000000001", "one"] {
+            assert!(parse_data(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_data(wei(100 * DATA_WEI)), "100 DATA");
+        assert_eq!(format_data(wei(DATA_WEI / 4)), "0.25 DATA");
+        assert_eq!(format_data(wei(1)), "0.000000000000000001 DATA");
+        assert_eq!(format_data(U256::ZERO), "0 DATA");
+    }
 
     #[test]
     fn stream_metadata_keeps_what_it_does_not_know() {
