@@ -22,6 +22,10 @@
 //! ([`Candidate::verify`]) before [`Validator::finish`]; [`Validator::validate`] does all three. No I/O
 //! and no clock: the caller passes "now".
 
+mod copied;
+
+pub use copied::{CopyRefusal, check_copied};
+
 use std::{
     collections::{HashMap, VecDeque},
     hash::{BuildHasher, Hasher, RandomState},
@@ -73,6 +77,42 @@ impl From<u64> for Now {
             clock_ms: ms,
             chain_secs: ms / 1000,
         }
+    }
+}
+
+/// Whether `message`'s signer held the permission its type needs at `at_secs`: publish, or for a
+/// group-key request subscribe (for a session key's request, by the account that authorised it).
+pub(crate) fn permitted(
+    message: &StreamMessage,
+    permissions: &impl PublishPermission,
+    at_secs: u64,
+) -> Result<(), Rejection> {
+    let id = message.id();
+    let stream_id = id.stream_id.as_str();
+    let (allowed, action) = match message.body.message_type {
+        MessageType::GroupKeyRequest => {
+            let reader = KeyRequest::parse(&message.body.content)
+                .and_then(|r| r.reader(id.publisher, at_secs))
+                .unwrap_or(id.publisher);
+            (
+                permissions.may_subscribe(stream_id, reader, at_secs),
+                "send key requests",
+            )
+        }
+        _ => (
+            permissions.may_publish(stream_id, id.publisher, at_secs),
+            "publish",
+        ),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Rejection::NoPermission {
+            stream_id: stream_id.to_owned(),
+            publisher: id.publisher,
+            at_secs,
+            action,
+        })
     }
 }
 
@@ -470,29 +510,8 @@ impl Validator {
             });
         }
         let now_secs = now.chain_secs;
-        let (allowed, action) = match message.body.message_type {
-            // A session key's request counts for the account that authorised it.
-            MessageType::GroupKeyRequest => {
-                let reader = KeyRequest::parse(&message.body.content)
-                    .and_then(|r| r.reader(id.publisher, now_secs))
-                    .unwrap_or(id.publisher);
-                (
-                    permissions.may_subscribe(stream_id, reader, now_secs),
-                    "send key requests",
-                )
-            }
-            _ => (
-                permissions.may_publish(stream_id, id.publisher, now_secs),
-                "publish",
-            ),
-        };
-        if !allowed {
-            return Precheck::Reject(Rejection::NoPermission {
-                stream_id: stream_id.to_owned(),
-                publisher: id.publisher,
-                at_secs: now_secs,
-                action,
-            });
+        if let Err(rejection) = permitted(&message, permissions, now_secs) {
+            return Precheck::Reject(rejection);
         }
         if message.body.message_type == MessageType::Data
             && message.body.encryption == Encryption::None
