@@ -6,6 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use rivulet_contracts::{U256, parse_data};
 use rivulet_network::libp2p::Multiaddr;
 use rivulet_protocol::StreamPartId;
 use serde::Deserialize;
@@ -19,6 +20,14 @@ pub(crate) struct FileConfig {
     chain: Option<ChainSection>,
     storage: Option<StorageSection>,
     limits: Option<LimitsSection>,
+    coordinator: Option<CoordinatorSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoordinatorSection {
+    stake: Option<String>,
+    poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,6 +111,10 @@ pub(crate) struct RunArgs {
         value_delimiter = ','
     )]
     storage_parts: Vec<String>,
+    /// Register with the network coordinator with this stake (DATA, e.g. `100` or `0.5`) when not
+    /// registered yet. Without it the node follows a registration made with `relay-node node register`.
+    #[arg(long = "coordinator.stake", env = "RIVULET_COORDINATOR_STAKE")]
+    coordinator_stake: Option<String>,
 }
 
 /// The checked configuration the node runs with.
@@ -115,7 +128,13 @@ pub(crate) struct NodeConfig {
     pub(crate) sync_interval_ms: u64,
     pub(crate) confirmations: u64,
     pub(crate) data_dir: PathBuf,
+    /// Parts stored by the operator's choice; when empty, the node stores what the network coordinator
+    /// assigns it (if the deployment has one).
     pub(crate) parts: Vec<StreamPartId>,
+    /// The stake to register with, DATA wei (`None`: do not register).
+    pub(crate) coordinator_stake: Option<U256>,
+    /// How often the coordinator is read, ms.
+    pub(crate) coordinator_poll_ms: u64,
     /// The history store's page cache, bytes.
     pub(crate) store_cache_bytes: usize,
     pub(crate) max_content_bytes: usize,
@@ -193,6 +212,17 @@ impl NodeConfig {
         if !(1..=65_536).contains(&cache_mb) {
             bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
         }
+        let coordinator = file.coordinator.unwrap_or_default();
+        let coordinator_stake = match args.coordinator_stake.clone().or(coordinator.stake) {
+            Some(text) => {
+                Some(parse_data(&text).with_context(|| format!("coordinator.stake {text:?}"))?)
+            }
+            None => None,
+        };
+        let coordinator_poll_ms = coordinator.poll_ms.unwrap_or(1000);
+        if coordinator_poll_ms < 100 {
+            bail!("coordinator.poll_ms must be at least 100, got {coordinator_poll_ms}");
+        }
         let sync_interval_ms = chain.sync_interval_ms.unwrap_or(1000);
         if sync_interval_ms < 50 {
             bail!("chain.sync_interval_ms must be at least 50, got {sync_interval_ms}");
@@ -235,6 +265,8 @@ impl NodeConfig {
                         .map_err(|e| anyhow::anyhow!("storage.part {p:?}: {e}"))
                 })
                 .collect::<Result<_>>()?,
+            coordinator_stake,
+            coordinator_poll_ms,
             store_cache_bytes: cache_mb << 20,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
@@ -318,6 +350,7 @@ mod tests {
             "limits.max_content_bytes",
             "limits.max_future_skew_ms",
             "limits.max_past_skew_ms",
+            "coordinator.poll_ms",
         ] {
             assert!(keys.contains(&key.to_owned()), "{key} is missing");
         }
@@ -337,7 +370,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 6] = [
+        let cases: [(&[&str], Option<&str>, &str); 8] = [
+            (&["--coordinator.stake", "five"], None, "coordinator.stake"),
+            (
+                &[],
+                Some("[coordinator]\npoll_ms = 5\n"),
+                "coordinator.poll_ms",
+            ),
             (&["--network.listen", "tcp:7171"], None, "network.listen"),
             (
                 &["--network.bootstrap", "/ip4/127.0.0.1/tcp/7171"],

@@ -97,6 +97,21 @@ enum Command {
         #[command(flatten)]
         client: cli::ClientArgs,
     },
+    /// This node's registration with the network coordinator: account, register, status, heartbeat,
+    /// unstake, withdraw.
+    Node {
+        #[command(subcommand)]
+        command: cli::network::NodeCommand,
+        #[command(flatten)]
+        node: cli::network::NodeArgs,
+    },
+    /// The network coordinator: nodes, assigned parts, rebalance, storage requests, checksums.
+    Network {
+        #[command(subcommand)]
+        command: cli::network::NetworkCommand,
+        #[command(flatten)]
+        client: cli::ClientArgs,
+    },
     /// Load generator: publish pre-signed events to one node, receive them on subscribers, print JSON.
     Bench(bench::BenchArgs),
     /// Revoke a permission.
@@ -143,6 +158,8 @@ async fn main() -> Result<()> {
         } => cli::events::resend(&client, &stream, partition, last).await,
         Command::Stream { command, client } => cli::stream(&client, &command).await,
         Command::Product { command, client } => cli::product(&client, &command).await,
+        Command::Node { command, node } => cli::network::node(&node, &command).await,
+        Command::Network { command, client } => cli::network::network(&client, &command).await,
         Command::Bench(args) => bench::run(&args).await,
         Command::Grant {
             stream,

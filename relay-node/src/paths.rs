@@ -37,6 +37,11 @@ impl DataDir {
         self.0.join("history.redb")
     }
 
+    /// What the coordinator follower remembers: the last checksum interval reported per part.
+    pub(crate) fn coordination(&self) -> PathBuf {
+        self.0.join("coordination.json")
+    }
+
     /// Where the running node writes its peer id and actual addresses (for scripts and tests).
     pub(crate) fn state(&self) -> PathBuf {
         self.0.join("node.json")

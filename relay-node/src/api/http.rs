@@ -24,6 +24,12 @@ pub(super) async fn health(State(api): State<Arc<Api>>) -> Result<Json<Value>, A
         "publisher": api.node.publisher().to_checksum(),
         "peers": peers,
         "listen": api.node.listen_addresses(),
+        "storage": api
+            .node
+            .storage()
+            .into_iter()
+            .map(|(part, state)| json!({ "part": part, "state": state }))
+            .collect::<Vec<_>>(),
     })))
 }
 

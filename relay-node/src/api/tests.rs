@@ -75,6 +75,9 @@ impl NodeApi for FakeNode {
     fn listen_addresses(&self) -> Vec<String> {
         vec![format!("/ip4/127.0.0.1/tcp/1/p2p/{}", self.peer_id)]
     }
+    fn storage(&self) -> Vec<(String, &'static str)> {
+        vec![("rivulet.eth/stored#0".to_owned(), "serving")]
+    }
     fn publisher(&self) -> Address {
         Address([1; 20])
     }
@@ -215,6 +218,10 @@ async fn health_unknown_paths_and_methods() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["peers"], 2);
     assert_eq!(body["peerId"], node.peer_id.to_string());
+    assert_eq!(
+        body["storage"],
+        serde_json::json!([{ "part": "rivulet.eth/stored#0", "state": "serving" }])
+    );
     let (status, body) = get(&app, "/nope").await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -1,8 +1,10 @@
 //! Client subcommands for operators and scripts: publish JSON lines from stdin, subscribe to JSON lines on
 //! stdout, resend history ([`events`]: a light client of the node, encrypting end to end what is not
-//! public), manage streams, permissions and products on chain.
+//! public), manage streams, permissions and products on chain, and the network coordinator ([`network`]:
+//! an operator's node and the network as a whole).
 
 pub(crate) mod events;
+pub(crate) mod network;
 
 use std::{io::Write, path::PathBuf};
 

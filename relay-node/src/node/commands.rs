@@ -3,7 +3,8 @@
 use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{
-    HistoryQuery, HistoryResponse, ReaderProof, libp2p::request_response::ResponseChannel,
+    HistoryQuery, HistoryResponse, ReaderProof,
+    libp2p::{Multiaddr, PeerId, request_response::ResponseChannel},
     light::LightResponse,
 };
 use rivulet_protocol::{StreamMessage, StreamPartId};
@@ -27,8 +28,15 @@ pub(crate) enum Command {
         query: HistoryQuery,
         /// The reader asked for, with its proof (forwarded to the node that answers).
         reader: Option<ReaderProof>,
+        /// The peers to ask, in order, with addresses to dial them at; empty: the part's replicas as
+        /// the coordinator assigns them, then every connected peer.
+        peers: Vec<(PeerId, Vec<Multiaddr>)>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     },
+    /// The coordinator assigned this node a stream part to store: join its topic.
+    Store { part: StreamPartId },
+    /// This node no longer stores a stream part.
+    Unstore { part: StreamPartId },
     /// A local subscriber wants a stream part: join its topic (counted).
     Join { part: StreamPartId },
     /// A local subscriber left a stream part.

@@ -66,6 +66,9 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
     fn peer_id(&self) -> PeerId;
     /// The node's libp2p addresses, `…/p2p/<peer id>` (for clients of the light protocols).
     fn listen_addresses(&self) -> Vec<String>;
+    /// The stream parts this node stores, each with whether it serves it yet (`"serving"`) or is still
+    /// copying its history (`"backfilling"`).
+    fn storage(&self) -> Vec<(String, &'static str)>;
     /// The address the node signs plain-content events as.
     fn publisher(&self) -> Address;
     /// The node's metrics.
@@ -154,6 +157,14 @@ impl NodeApi for NodeHandle {
         self.listening.all()
     }
 
+    fn storage(&self) -> Vec<(String, &'static str)> {
+        self.stored
+            .states()
+            .into_iter()
+            .map(|(part, state)| (part.to_string(), state.name()))
+            .collect()
+    }
+
     fn publisher(&self) -> Address {
         self.publisher.address()
     }
@@ -210,7 +221,7 @@ impl NodeApi for NodeHandle {
                     part.stream_id
                 )));
             }
-            if self.stored.contains(&part) {
+            if self.stored.serves(&part) {
                 let store = self.store.clone();
                 return tokio::task::spawn_blocking(move || query_store(&store, &part, &query))
                     .await
@@ -221,6 +232,7 @@ impl NodeApi for NodeHandle {
                 part,
                 query,
                 reader: proof,
+                peers: Vec::new(),
                 reply,
             })
             .await

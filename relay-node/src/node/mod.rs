@@ -7,6 +7,8 @@
 //! - [`history`] — answers from the store and requests to peers;
 //! - [`store_writer`] — group commit, acknowledging publishes once durable;
 //! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
+//! - [`coordination`] — the network coordinator as last read, and the task that follows it (storing
+//!   the assigned parts, backfilling, heartbeats, rebalancing, checksum reports);
 //! - [`discovery`], [`announce`], [`publisher`], [`stored`];
 //! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
 //!   the event loop.
@@ -16,6 +18,7 @@
 mod access;
 mod announce;
 mod commands;
+pub(crate) mod coordination;
 mod discovery;
 mod event_loop;
 mod handle;
@@ -50,6 +53,7 @@ pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
 use self::{
     access::Access,
     announce::{Announce, Listening},
+    coordination::{BackfillContext, Coordination, Follower, FollowerConfig},
     discovery::Discovery,
     event_loop::EventLoop,
     publisher::NodePublisher,
@@ -141,6 +145,43 @@ impl Node {
             http,
             listening.clone(),
         );
+        let coordination = Coordination::default();
+        if config.parts.is_empty() && chain.deployment().coordinator.is_some() {
+            // The node's account is its publisher key: one key for what it signs and what it sends.
+            let sender = Contracts::connect_http(
+                chain.deployment().clone(),
+                config.rpc_url.as_deref(),
+                Sender::Key(publisher_key.clone()),
+            )
+            .await
+            .context("cannot use the chain the deployment names")?;
+            let follower = Follower {
+                chain: sender,
+                account: publisher_key.address(),
+                peer_id,
+                config: FollowerConfig {
+                    stake: config.coordinator_stake,
+                    poll: Duration::from_millis(config.coordinator_poll_ms),
+                },
+                coordination: coordination.clone(),
+                stored: stored.clone(),
+                ledger: coordination::Ledger::open(dir.coordination())?,
+                backfill: BackfillContext {
+                    commands: commands_tx.clone(),
+                    store_queue: store_queue.clone(),
+                    store: store.clone(),
+                    access: access.clone(),
+                    limits,
+                    max_future_skew_ms: config.max_future_skew_ms,
+                    metrics: metrics.clone(),
+                },
+                listening: listening.clone(),
+                commands: commands_tx.clone(),
+                metrics: metrics.clone(),
+            };
+            info!(account = %publisher_key.address(), "following the network coordinator");
+            tokio::spawn(follower.run());
+        }
         let handle = Arc::new(NodeHandle {
             peer_id,
             metrics: metrics.clone(),
@@ -176,6 +217,7 @@ impl Node {
             commands: commands_tx,
             discovery,
             announce,
+            coordination,
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

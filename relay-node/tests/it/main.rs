@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 mod cli;
+mod coordinator;
 mod http_api;
 mod light_client;
 mod support;

@@ -248,7 +248,7 @@ impl EventLoop {
             return self.light_respond(channel, response);
         }
         let commands = self.commands.clone();
-        if self.stored.contains(&part) {
+        if self.stored.serves(&part) {
             let store = self.store.clone();
             tokio::spawn(async move {
                 let result =
@@ -268,7 +268,7 @@ impl EventLoop {
         } else {
             let (reply, rx) = oneshot::channel();
             let reader = self.light.proof(&peer);
-            self.remote_history(&part, query, reader, reply);
+            self.remote_history(&part, query, reader, Vec::new(), reply);
             tokio::spawn(async move {
                 let response = match rx.await {
                     Ok(Ok((wires, next))) => LightResponse::Messages {

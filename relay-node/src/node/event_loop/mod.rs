@@ -24,6 +24,7 @@ use super::{
     access::Access,
     announce::Announce,
     commands::{Command, Delivered},
+    coordination::Coordination,
     discovery::Discovery,
     history::RemoteHistory,
     light::LightSessions,
@@ -53,6 +54,8 @@ pub(crate) struct EventLoop {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) discovery: Discovery,
     pub(super) announce: Announce,
+    /// The coordinator's assignments (which peers store which parts).
+    pub(super) coordination: Coordination,
 }
 
 impl EventLoop {
@@ -113,8 +116,9 @@ impl EventLoop {
                 part,
                 query,
                 reader,
+                peers,
                 reply,
-            } => self.remote_history(&part, query, reader, reply),
+            } => self.remote_history(&part, query, reader, peers, reply),
             Command::LightRespond { channel, response } => self.light_respond(channel, response),
             Command::HistoryRespond { channel, response } => {
                 let _ = self
@@ -122,6 +126,14 @@ impl EventLoop {
                     .behaviour_mut()
                     .history
                     .send_response(channel, response);
+            }
+            Command::Store { part } => {
+                let change = self.topics.store(&part);
+                self.apply(change);
+            }
+            Command::Unstore { part } => {
+                let change = self.topics.unstore(&part);
+                self.apply(change);
             }
             Command::Join { part } => {
                 let change = self.topics.subscribe(&part);
