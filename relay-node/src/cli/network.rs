@@ -25,7 +25,8 @@ pub(crate) struct NodeArgs {
     #[arg(
         long = "storage.data-dir",
         env = "RIVULET_DATA_DIR",
-        default_value = ".rivulet/node"
+        default_value = ".rivulet/node",
+        global = true
     )]
     data_dir: PathBuf,
     #[command(flatten)]

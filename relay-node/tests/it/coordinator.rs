@@ -391,6 +391,52 @@ async fn five_nodes_store_what_the_coordinator_assigns_and_recover_from_a_kill()
             serves_everything(nodes[i].as_ref().unwrap(), &part, &sent[&part.to_string()]).await;
         }
     }
+    // Operators see the same from the command line.
+    let cli = |args: &[&str]| -> Vec<Value> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-node"))
+            .args(args)
+            .args(["--chain.deployment", net.deployment_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let parts = cli(&["network", "parts"]);
+    assert_eq!(parts.len(), PARTITIONS as usize);
+    assert!(
+        parts
+            .iter()
+            .all(|p| p["nodes"].as_array().unwrap().len() == REPLICATION)
+    );
+    let node0 = net.node_dir(0);
+    let status = cli(&[
+        "node",
+        "status",
+        "--storage.data-dir",
+        node0.to_str().unwrap(),
+    ]);
+    let mine: BTreeSet<String> = status[0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = after
+        .iter()
+        .filter(|(_, n)| n.contains(&0))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(mine, expected);
+    assert_eq!(status[0]["node"]["live"], true);
+    assert_eq!(cli(&["network", "nodes"]).len(), 5);
+
     // And a node that stores none of a part still answers it, from a replica.
     let part0 = net.part(0);
     if let Some(outsider) = (0..5).find(|i| *i != victim && !after[&part0.to_string()].contains(i))
