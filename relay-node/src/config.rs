@@ -115,6 +115,10 @@ pub(crate) struct RunArgs {
     /// registered yet. Without it the node follows a registration made with `relay-node node register`.
     #[arg(long = "coordinator.stake", env = "RIVULET_COORDINATOR_STAKE")]
     coordinator_stake: Option<String>,
+    /// Testing only: acknowledge but never store events whose wire bytes contain this text (a node
+    /// with an altered store, for the tests that show readers and the coordinator catch it).
+    #[arg(long = "testing.drop-stored", hide = true)]
+    testing_drop_stored: Option<String>,
 }
 
 /// The checked configuration the node runs with.
@@ -135,6 +139,8 @@ pub(crate) struct NodeConfig {
     pub(crate) coordinator_stake: Option<U256>,
     /// How often the coordinator is read, ms.
     pub(crate) coordinator_poll_ms: u64,
+    /// Testing only: events containing these bytes are acknowledged but not stored.
+    pub(crate) testing_drop_stored: Option<Vec<u8>>,
     /// The history store's page cache, bytes.
     pub(crate) store_cache_bytes: usize,
     pub(crate) max_content_bytes: usize,
@@ -267,6 +273,7 @@ impl NodeConfig {
                 .collect::<Result<_>>()?,
             coordinator_stake,
             coordinator_poll_ms,
+            testing_drop_stored: args.testing_drop_stored.clone().map(String::into_bytes),
             store_cache_bytes: cache_mb << 20,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),

@@ -128,7 +128,11 @@ impl Node {
         let metrics = Arc::new(Metrics::new());
         metrics.store_messages.set(store.len().unwrap_or(0) as i64);
         let stored = StoredParts::new(config.parts.iter().cloned());
-        let store_queue = StoreQueue::start(store.clone(), metrics.clone());
+        let store_queue = StoreQueue::start(
+            store.clone(),
+            metrics.clone(),
+            config.testing_drop_stored.clone(),
+        );
         let (commands_tx, commands) = mpsc::channel(1024);
         let events = broadcast::channel(EVENTS_BUFFER).0;
         let listening = Listening::default();

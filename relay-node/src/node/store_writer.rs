@@ -45,6 +45,9 @@ pub(crate) fn envelope_recipient(message: &StreamMessage) -> Option<Address> {
 #[derive(Clone, Debug)]
 pub(crate) struct StoreQueue {
     jobs: mpsc::Sender<StoreJob>,
+    /// Testing only (`--testing.drop-stored`): events whose wire bytes contain this are acknowledged
+    /// but never written — a store that lost or withheld events, for the tests that catch one.
+    drop_containing: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for StoreJob {
@@ -55,10 +58,17 @@ impl std::fmt::Debug for StoreJob {
 
 impl StoreQueue {
     /// Starts the writer task on `store`.
-    pub(crate) fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> StoreQueue {
+    pub(crate) fn start(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        drop_containing: Option<Vec<u8>>,
+    ) -> StoreQueue {
         let (jobs, receiver) = mpsc::channel(QUEUE);
         tokio::spawn(write(store, metrics, receiver));
-        StoreQueue { jobs }
+        StoreQueue {
+            jobs,
+            drop_containing: drop_containing.map(Arc::from),
+        }
     }
 
     /// Queues an event; `ack`, if any, learns whether it is durable. When the writer is far behind the
@@ -69,6 +79,15 @@ impl StoreQueue {
         wire: Vec<u8>,
         ack: Option<oneshot::Sender<bool>>,
     ) {
+        if let Some(marker) = &self.drop_containing
+            && wire.windows(marker.len()).any(|w| w == &marker[..])
+        {
+            warn!(id = ?message.id(), "testing: event dropped instead of stored");
+            if let Some(ack) = ack {
+                let _ = ack.send(true);
+            }
+            return;
+        }
         let job = StoreJob {
             id: message.id().clone(),
             envelope_for: envelope_recipient(message),

@@ -111,6 +111,11 @@ impl Network {
     /// Starts node `i` (its account key written into its data directory first), staking 100 DATA,
     /// bootstrapping from `bootstrap`.
     fn start(&self, i: usize, bootstrap: Option<&str>) -> Node {
+        self.start_with(i, bootstrap, &[])
+    }
+
+    /// Like [`Network::start`], with `more` flags.
+    fn start_with(&self, i: usize, bootstrap: Option<&str>, more: &[&str]) -> Node {
         let dir = self.node_dir(i);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -127,6 +132,7 @@ impl Network {
         if let Some(peer) = bootstrap {
             extra.extend(["--network.bootstrap", peer]);
         }
+        extra.extend(more);
         start_node(&dir, &self.deployment_file, &extra)
     }
 
@@ -259,6 +265,26 @@ async fn publish_round(
             sent.entry(part.to_string()).or_default().push(content);
         }
     }
+}
+
+/// A node's answer for `part`'s history from `from_ms` to `to_ms`: the JSON messages.
+async fn history_range(node: &Node, part: &StreamPartId, from_ms: u64, to_ms: u64) -> Vec<Value> {
+    let answer: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/history", node.http))
+        .query(&[
+            ("stream", part.stream_id.as_str()),
+            ("partition", &part.partition.get().to_string()),
+            ("from", &from_ms.to_string()),
+            ("to", &to_ms.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["truncated"], false, "{answer}");
+    answer["messages"].as_array().unwrap().clone()
 }
 
 /// The contents a node answers for `part`'s history (all of it), in order.
@@ -448,4 +474,138 @@ async fn five_nodes_store_what_the_coordinator_assigns_and_recover_from_a_kill()
         )
         .await;
     }
+}
+
+/// Three replicas, one of which acknowledges but never stores events carrying a marker: the honest two
+/// finalise the interval, the altered one dissents and is not rewarded, and a reader checking each
+/// node's answer against the final checksum catches the altered one, naming the interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_drops_an_event_dissents_and_its_readers_notice() {
+    let net = Network::new(3).await;
+    let first = net.start(0, None);
+    let bootstrap = first
+        .listen
+        .iter()
+        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
+        .unwrap()
+        .clone();
+    let nodes = vec![
+        Some(first),
+        Some(net.start(1, Some(&bootstrap))),
+        Some(net.start_with(2, Some(&bootstrap), &["--testing.drop-stored", "withheld"])),
+    ];
+    settled(&net, &nodes, Duration::from_secs(90)).await;
+    let coordinator = net.coordinator().await;
+    let interval_ms = coordinator.checksum_interval().await.unwrap() * 1000;
+    let part = net.part(0);
+    let http = reqwest::Client::new();
+
+    // Events in one interval, one of them carrying the marker — an interval that begins after the
+    // assignment did (the contract judges no interval with the assignment that changed during it).
+    let epoch_started_ms = coordinator.active_set().await.unwrap().started_at * 1000;
+    let next_interval_ms = (epoch_started_ms / interval_ms + 1) * interval_ms;
+    while now_ms() < next_interval_ms + 100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut chain = MessageChain::new();
+    let mut stamped = Vec::new();
+    for n in 0..6 {
+        let content = if n == 3 {
+            r#"{"n":3,"tag":"withheld"}"#.to_owned()
+        } else {
+            format!(r#"{{"n":{n}}}"#)
+        };
+        let at = chain.next(now_ms());
+        stamped.push(at.0.timestamp);
+        let body = UnsignedMessage::data(
+            &part,
+            net.device.address(),
+            ChainId::new("altered").unwrap(),
+            at,
+            ContentType::Json,
+            content.into_bytes(),
+        );
+        let wire = net.device.sign(body).unwrap().encode().unwrap();
+        let (status, answer) =
+            crate::support::publish(&http, nodes[0].as_ref().unwrap(), &wire).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let interval = stamped[3] / interval_ms;
+
+    // The interval becomes final once its report window opens and the honest two agree.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let final_checksum = loop {
+        if let Some(f) = coordinator.final_checksum(&part, interval).await.unwrap() {
+            break f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "interval {interval} did not become final\n{}",
+            logs(&net)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let in_interval = stamped
+        .iter()
+        .filter(|t| **t / interval_ms == interval)
+        .count();
+    assert_eq!(final_checksum.count, in_interval as u64, "the honest count");
+
+    // The altered node dissents (once it has reported): not among those who agreed, so not rewarded.
+    let judges = coordinator
+        .interval_assignment(&part, interval)
+        .await
+        .unwrap();
+    let position = |i: usize| {
+        judges
+            .iter()
+            .position(|a| *a == to_alloy(net.keys[i].address()))
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let state = loop {
+        let state = coordinator.interval_state(&part, interval).await.unwrap();
+        if state.has_reported(position(2)) {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the altered node never reported");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(state.has_agreed(position(0)) && state.has_agreed(position(1)));
+    assert!(
+        !state.has_agreed(position(2)),
+        "the altered node is not rewarded"
+    );
+
+    // Readers check each node's answer against the final checksum.
+    let (from, to) = (interval * interval_ms, (interval + 1) * interval_ms - 1);
+    let wires = |messages: Vec<Value>| -> Vec<Vec<u8>> {
+        messages
+            .iter()
+            .map(|m| hex::decode(m["wire"].as_str().unwrap()).unwrap())
+            .collect()
+    };
+    for honest in [0, 1] {
+        let answer = wires(history_range(nodes[honest].as_ref().unwrap(), &part, from, to).await);
+        let checked = coordinator
+            .verify_history(&part, from, to, &answer)
+            .await
+            .unwrap();
+        assert_eq!(checked.verified, vec![interval]);
+    }
+    let altered = wires(history_range(nodes[2].as_ref().unwrap(), &part, from, to).await);
+    assert_eq!(
+        altered.len(),
+        in_interval - 1,
+        "the altered node withheld one event"
+    );
+    let error = coordinator
+        .verify_history(&part, from, to, &altered)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("interval {interval} of {part}")),
+        "{error}"
+    );
 }

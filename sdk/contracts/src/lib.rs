@@ -17,7 +17,8 @@
 //! - [`Coordinator`]: the network coordinator — nodes (register with approve or permit, heartbeat,
 //!   unstake, withdraw), the active set and `rebalance`, storage requests, the assignment of stream parts
 //!   (from the chain, or computed locally from an [`Assignment`]), checksum reports and intervals, the
-//!   reward pool, parameters and the network upgrade.
+//!   reward pool, parameters and the network upgrade; [`Coordinator::verify_history`] checks a storage
+//!   node's answer against the network's final checksums.
 //! - [`PermissionCache`]: the registry's permissions mirrored from its events, for relay nodes.
 //! - [`ContractsError`]: every failure typed; a contract's refusal is a [`Revert`] decoded from the
 //!   generated error types.
@@ -30,6 +31,7 @@ mod coordinator_parts;
 pub mod coordinator_types;
 pub mod deployment;
 pub mod error;
+mod history_check;
 mod market;
 mod registry;
 pub mod rpc;
@@ -52,6 +54,7 @@ pub use coordinator_types::{
 };
 pub use deployment::Deployment;
 pub use error::{AnswerError, ContractsError, Revert, TransportError};
+pub use history_check::{HistoryCheckError, HistoryVerification, MAX_VERIFIED_INTERVALS};
 pub use rpc::Rpc;
 pub use types::{
     DATA_WEI, InvalidAmount, NO_EXPIRATION, NewProduct, PermissionKind, Permissions, Product,
