@@ -69,6 +69,10 @@ enum Command {
         /// How many.
         #[arg(long, default_value_t = 100)]
         last: u32,
+        /// Check the answer against the network coordinator's final checksums (every checksum interval
+        /// wholly inside it); a node that dropped, added or altered an event is named, with the interval.
+        #[arg(long)]
+        verify: bool,
         #[command(flatten)]
         client: cli::ClientArgs,
     },
@@ -154,8 +158,9 @@ async fn main() -> Result<()> {
             stream,
             partition,
             last,
+            verify,
             client,
-        } => cli::events::resend(&client, &stream, partition, last).await,
+        } => cli::events::resend(&client, &stream, partition, last, verify).await,
         Command::Stream { command, client } => cli::stream(&client, &command).await,
         Command::Product { command, client } => cli::product(&client, &command).await,
         Command::Node { command, node } => cli::network::node(&node, &command).await,

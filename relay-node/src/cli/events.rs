@@ -174,11 +174,46 @@ fn sub_encrypted(m: &StreamMessage) -> bool {
 }
 
 /// `resend`: prints the last `last` stored events as JSON lines, decrypted where the reader may.
+/// Checks a resend's answer (from `from_ms`, else its first event, to its last event) against the
+/// coordinator's final checksums; says on stderr what it could check, and fails on a mismatch.
+async fn verify_history(
+    args: &ClientArgs,
+    part: &StreamPartId,
+    events: &[rivulet_protocol::StreamMessage],
+    from_ms: Option<u64>,
+) -> Result<()> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        eprintln!("nothing to verify: the answer is empty");
+        return Ok(());
+    };
+    let wires = events
+        .iter()
+        .map(|e| e.encode())
+        .collect::<Result<Vec<_>, _>>()?;
+    let coordinator = super::chain(args, false).await?.coordinator()?;
+    let checked = coordinator
+        .verify_history(
+            part,
+            from_ms.unwrap_or(first.id().timestamp),
+            last.id().timestamp,
+            &wires,
+        )
+        .await
+        .context("the storage node's answer does not verify")?;
+    eprintln!(
+        "verified against the final checksums: {} intervals; not final (nothing to check against): {}",
+        checked.verified.len(),
+        checked.pending.len()
+    );
+    Ok(())
+}
+
 pub(crate) async fn resend(
     args: &ClientArgs,
     stream: &StreamId,
     partition: u32,
     last: u32,
+    verify: bool,
 ) -> Result<()> {
     let signer = args
         .private_key
@@ -192,6 +227,15 @@ pub(crate) async fn resend(
         .resend(&part, HistoryQuery::Last { n: last })
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    if verify {
+        // Fewer than asked for: the answer is the part's whole history, so it starts at the beginning.
+        let from = if stored.len() < last as usize {
+            Some(0)
+        } else {
+            None
+        };
+        verify_history(args, &part, &stored, from).await?;
+    }
     let mut sub = client
         .subscribe(&part, Some(last))
         .await
