@@ -54,6 +54,10 @@ pub(crate) struct BenchArgs {
     /// The stream partition to publish to and subscribe on.
     #[arg(long, default_value_t = 0)]
     partition: u32,
+    /// What each publish's acknowledgement waits for: `local` (the entry node) or `quorum` (a majority of
+    /// the part's replicas have it on disk; needs a network coordinator).
+    #[arg(long, default_value = "local")]
+    acks: crate::node::Acks,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
@@ -161,6 +165,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     let chain_id = ChainId::new(format!("bench-{:x}", now_ms()))?;
     let mut chains = ChainSigner::new(signer, chain_id);
     let part = StreamPartId::new(args.stream.clone(), Partition::new(args.partition)?);
+    let acks = args.acks;
     let mut make = |content: Vec<u8>| -> Result<String> {
         let wire = chains
             .sign_next(
@@ -173,7 +178,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                 &mut rand::rng(),
             )?
             .encode()?;
-        Ok(json!({ "type": "publish", "message": hex::encode(wire) }).to_string())
+        Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
     };
     // Each subscriber waits for its first warm-up event (subscribe request to first event: its join
     // time) while warm-up events go out every 2 ms.
@@ -273,11 +278,23 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
 
     // Publish as fast as the node acknowledges, with a window of frames in flight.
     let (mut sink, mut acks) = publisher.split();
+    let acked_sent_at = sent_at.clone();
     let ack_task = tokio::spawn(async move {
         let mut n = 0usize;
+        // Answers come in the order the publishes went out: the n-th is event n's.
+        let mut ack_ms = Vec::with_capacity(count);
         while n < count {
             match tokio::time::timeout_at(deadline.into(), acks.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) if t.contains("\"published\"") => n += 1,
+                Ok(Some(Ok(Message::Text(t)))) if t.contains("\"published\"") => {
+                    let sent = acked_sent_at
+                        .lock()
+                        .ok()
+                        .and_then(|s| s.get(n).copied().flatten());
+                    if let Some(sent) = sent {
+                        ack_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    n += 1;
+                }
                 Ok(Some(Ok(Message::Text(t)))) => {
                     return Err(anyhow::anyhow!("publish refused: {t}"));
                 }
@@ -285,7 +302,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                 _ => break,
             }
         }
-        Ok((n, Instant::now()))
+        Ok((n, Instant::now(), ack_ms))
     });
     for i in 0..count {
         if args.rate > 0 {
@@ -304,7 +321,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         };
         sink.send(Message::Text(frame.into())).await?;
     }
-    let (acked, acked_at) = ack_task.await??;
+    let (acked, acked_at, mut ack_ms) = ack_task.await??;
+    ack_ms.sort_by(f64::total_cmp);
     let publish_secs = acked_at.duration_since(start).as_secs_f64();
     let mut all = Vec::new();
     let mut delivered = 0usize;
@@ -340,6 +358,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         "delivered": delivered,
         "lost": expected.saturating_sub(delivered),
         "droppedForLag": lagged,
+        "acks": args.acks,
+        "ackMs": { "p50": percentile(&ack_ms, 0.5), "p99": percentile(&ack_ms, 0.99) },
         "latencyMs": { "p50": percentile(&all, 0.5), "p99": percentile(&all, 0.99), "max": all.last().copied().unwrap_or(0.0) },
         "subscribeMs": { "p50": percentile(&subscribe_ms, 0.5), "max": subscribe_ms.last().copied().unwrap_or(0.0) },
         "firstEventMs": { "p50": percentile(&first_event_ms, 0.5), "max": first_event_ms.last().copied().unwrap_or(0.0) },

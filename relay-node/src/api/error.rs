@@ -87,6 +87,14 @@ impl From<SubmitError> for ApiError {
                 };
                 ApiError::new(status, rejection.reason(), rejection.to_string())
             }
+            SubmitError::Quorum(e) => {
+                let status = match e.code() {
+                    "not_stored" => StatusCode::NOT_FOUND,
+                    "quorum_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, e.code(), e.to_string())
+            }
             SubmitError::Stopping => ApiError::stopping(),
         }
     }

@@ -25,7 +25,8 @@ use super::{ApiConfig, router};
 use crate::{
     metrics::Metrics,
     node::{
-        Delivered, HistoryError, HistoryPage, NodeApi, Published, Reader, Stopping, SubmitError,
+        Acks, Delivered, HistoryError, HistoryPage, NodeApi, Published, QuorumError, Reader,
+        Stopping, SubmitError,
     },
 };
 
@@ -59,6 +60,7 @@ impl FakeNode {
                     part: "rivulet.eth/a#0".into(),
                     duplicate: false,
                     stored: true,
+                    replicas: None,
                 })
             },
             events: broadcast::channel(16).0,
@@ -92,8 +94,16 @@ impl NodeApi for FakeNode {
     fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>> {
         Box::pin(async { Ok(2) })
     }
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
-        Box::pin(async move { (self.publish)(&wire) })
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>> {
+        Box::pin(async move {
+            // A fake with no replicas: a quorum is never reached.
+            match acks {
+                Acks::Local => (self.publish)(&wire),
+                Acks::Quorum => Err(SubmitError::Quorum(QuorumError::NotStored(
+                    "rivulet.eth/a#0".into(),
+                ))),
+            }
+        })
     }
     fn publish_json(
         &self,
@@ -106,6 +116,7 @@ impl NodeApi for FakeNode {
                 part,
                 duplicate: false,
                 stored: false,
+                replicas: None,
             })
         })
     }

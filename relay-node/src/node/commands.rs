@@ -6,6 +6,7 @@ use rivulet_network::{
     HistoryQuery, HistoryResponse, ReaderProof,
     libp2p::{Multiaddr, PeerId, request_response::ResponseChannel},
     light::LightResponse,
+    replica::StoreResponse,
 };
 use rivulet_protocol::{StreamMessage, StreamPartId};
 use rivulet_validate::Rejection;
@@ -46,6 +47,19 @@ pub(crate) enum Command {
         channel: ResponseChannel<HistoryResponse>,
         response: HistoryResponse,
     },
+    /// Hand an event to replica `peer` (quorum acknowledgements); `reply` learns whether it is on the
+    /// replica's disk.
+    ReplicaStore {
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Answer another node's replica-store request (worked out off the event loop).
+    StoreRespond {
+        channel: ResponseChannel<StoreResponse>,
+        response: StoreResponse,
+    },
     /// Send a light client the answer to its request (worked out off the event loop).
     LightRespond {
         channel: ResponseChannel<LightResponse>,
@@ -63,6 +77,9 @@ pub(crate) struct Published {
     pub(crate) duplicate: bool,
     /// Whether this node stored it durably before answering.
     pub(crate) stored: bool,
+    /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) replicas: Option<usize>,
 }
 
 /// Messages (wire bytes, oldest first) and the query for the rest of the answer, if it did not fit.

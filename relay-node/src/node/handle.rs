@@ -11,6 +11,7 @@ use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
 use rivulet_protocol::{Address, Limits, StreamId, StreamPartId};
 use rivulet_store::Store;
 use rivulet_validate::Rejection;
+
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -20,6 +21,7 @@ use super::{
     commands::{Command, Delivered, HistoryPage, Published},
     history::query_store,
     publisher::NodePublisher,
+    quorum::{Acks, Quorum, QuorumError},
     stored::StoredParts,
 };
 use crate::metrics::Metrics;
@@ -29,6 +31,8 @@ use crate::metrics::Metrics;
 pub(crate) enum SubmitError {
     /// The event was refused.
     Rejected(Rejection),
+    /// Accepted here, but a quorum of the part's replicas did not confirm it in time.
+    Quorum(QuorumError),
     /// The node is stopping.
     Stopping,
 }
@@ -78,7 +82,7 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
     /// How many peers the node is connected to.
     fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>>;
     /// Validates, relays and (where the node stores the part) durably stores one signed event.
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>>;
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>>;
     /// Publishes JSON `content` to `part` as the node, with its own key (encrypted end to end when the
     /// stream is not public).
     fn publish_json(
@@ -129,6 +133,7 @@ pub(crate) struct NodeHandle {
     pub(super) chain: Contracts,
     pub(super) stopping: watch::Sender<bool>,
     pub(super) listening: Listening,
+    pub(super) quorum: Quorum,
 }
 
 impl NodeHandle {
@@ -185,10 +190,18 @@ impl NodeApi for NodeHandle {
         })
     }
 
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>> {
         Box::pin(async move {
+            let kept = (acks == Acks::Quorum).then(|| wire.clone());
             match self.ask(|reply| Command::Publish { wire, reply }).await {
-                Some(Ok(published)) => Ok(published),
+                Some(Ok(published)) => match kept {
+                    Some(wire) => self
+                        .quorum
+                        .confirm_published(wire, published)
+                        .await
+                        .map_err(SubmitError::Quorum),
+                    None => Ok(published),
+                },
                 Some(Err(rejection)) => Err(SubmitError::Rejected(rejection)),
                 None => Err(SubmitError::Stopping),
             }

@@ -9,6 +9,7 @@
 //! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
 //! - [`coordination`] — the network coordinator as last read, and the task that follows it (storing
 //!   the assigned parts, backfilling, heartbeats, rebalancing, checksum reports);
+//! - [`quorum`] — publishes acknowledged once a majority of the part's replicas have them on disk;
 //! - [`discovery`], [`announce`], [`publisher`], [`stored`];
 //! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
 //!   the event loop.
@@ -27,6 +28,7 @@ mod light;
 mod light_auth;
 mod ordering;
 mod publisher;
+mod quorum;
 mod store_writer;
 mod stored;
 mod topics;
@@ -49,6 +51,9 @@ pub(crate) use commands::{Delivered, Published};
 #[cfg(test)]
 pub(crate) use handle::Stopping;
 pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
+pub(crate) use quorum::Acks;
+#[cfg(test)]
+pub(crate) use quorum::QuorumError;
 
 use self::{
     access::Access,
@@ -186,6 +191,12 @@ impl Node {
             info!(account = %publisher_key.address(), "following the network coordinator");
             tokio::spawn(follower.run());
         }
+        let quorum = quorum::Quorum {
+            coordination: coordination.clone(),
+            commands: commands_tx.clone(),
+            account: publisher_key.address(),
+            peer: peer_id,
+        };
         let handle = Arc::new(NodeHandle {
             peer_id,
             metrics: metrics.clone(),
@@ -199,6 +210,7 @@ impl Node {
             chain,
             stopping: watch::Sender::new(false),
             listening,
+            quorum: quorum.clone(),
         });
         let event_loop = EventLoop {
             swarm,
@@ -222,6 +234,8 @@ impl Node {
             discovery,
             announce,
             coordination,
+            quorum,
+            replica_requests: Default::default(),
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

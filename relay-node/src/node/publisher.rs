@@ -99,6 +99,7 @@ impl NodePublisher {
             part: part.to_string(),
             duplicate: published.duplicate,
             stored: published.stored,
+            replicas: published.replicas.map(|n| n as usize),
         })
     }
 }

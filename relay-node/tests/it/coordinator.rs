@@ -21,24 +21,24 @@ use serde_json::Value;
 use crate::support::{Node, now_ms, start_node};
 
 /// Partitions of the test stream, and nodes per part.
-const PARTITIONS: u32 = 3;
-const REPLICATION: usize = 3;
+pub(crate) const PARTITIONS: u32 = 3;
+pub(crate) const REPLICATION: usize = 3;
 
 /// A chain with the coordinator, a public stream of three partitions the network stores three times,
 /// and node accounts funded with ETH and DATA.
-struct Network {
+pub(crate) struct Network {
     _anvil: Anvil,
     dir: tempfile::TempDir,
-    deployment_file: PathBuf,
+    pub(crate) deployment_file: PathBuf,
     deployment: Deployment,
     stream: StreamId,
-    device: Signer,
+    pub(crate) device: Signer,
     /// Node account keys, by node index.
-    keys: Vec<Signer>,
+    pub(crate) keys: Vec<Signer>,
 }
 
 impl Network {
-    async fn new(nodes: usize) -> Network {
+    pub(crate) async fn new(nodes: usize) -> Network {
         let dir = tempfile::tempdir().unwrap();
         let (anvil, deployment) = deployed_chain(Path::new(env!("CARGO_MANIFEST_DIR")))
             .await
@@ -104,13 +104,13 @@ impl Network {
         }
     }
 
-    fn node_dir(&self, i: usize) -> PathBuf {
+    pub(crate) fn node_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("node-{i}"))
     }
 
     /// Starts node `i` (its account key written into its data directory first), staking 100 DATA,
     /// bootstrapping from `bootstrap`.
-    fn start(&self, i: usize, bootstrap: Option<&str>) -> Node {
+    pub(crate) fn start(&self, i: usize, bootstrap: Option<&str>) -> Node {
         self.start_with(i, bootstrap, &[])
     }
 
@@ -136,7 +136,7 @@ impl Network {
         start_node(&dir, &self.deployment_file, &extra)
     }
 
-    async fn coordinator(&self) -> Coordinator {
+    pub(crate) async fn coordinator(&self) -> Coordinator {
         Contracts::connect_http(self.deployment.clone(), None, Sender::Key(dev_key(0)))
             .await
             .unwrap()
@@ -144,7 +144,7 @@ impl Network {
             .unwrap()
     }
 
-    fn part(&self, p: u32) -> StreamPartId {
+    pub(crate) fn part(&self, p: u32) -> StreamPartId {
         StreamPartId::new(self.stream.clone(), Partition::new(p).unwrap())
     }
 }
@@ -171,7 +171,7 @@ async fn serving(http: &reqwest::Client, node: &Node) -> Option<BTreeSet<String>
 
 /// Waits until every part is served by exactly the nodes the coordinator assigns it to (and no other
 /// running node serves it); returns the assignment by part, as node indexes.
-async fn settled(
+pub(crate) async fn settled(
     net: &Network,
     nodes: &[Option<Node>],
     within: Duration,
@@ -223,7 +223,7 @@ async fn settled(
 }
 
 /// The last lines of every node's log.
-fn logs(net: &Network) -> String {
+pub(crate) fn logs(net: &Network) -> String {
     (0..net.keys.len())
         .map(|i| {
             let log = std::fs::read_to_string(net.node_dir(i).join("node.log")).unwrap_or_default();
@@ -268,7 +268,12 @@ async fn publish_round(
 }
 
 /// A node's answer for `part`'s history from `from_ms` to `to_ms`: the JSON messages.
-async fn history_range(node: &Node, part: &StreamPartId, from_ms: u64, to_ms: u64) -> Vec<Value> {
+pub(crate) async fn history_range(
+    node: &Node,
+    part: &StreamPartId,
+    from_ms: u64,
+    to_ms: u64,
+) -> Vec<Value> {
     let answer: Value = reqwest::Client::new()
         .get(format!("{}/api/v1/history", node.http))
         .query(&[

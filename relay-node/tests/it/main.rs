@@ -5,5 +5,6 @@ mod cli;
 mod coordinator;
 mod http_api;
 mod light_client;
+mod quorum;
 mod support;
 mod ws_api;

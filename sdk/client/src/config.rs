@@ -74,6 +74,9 @@ pub struct PublishOptions {
     /// only readers the registry lets read can obtain the key). `None`, the default: encrypted unless
     /// the stream is publicly readable. `Some(false)` on a stream that is not is refused.
     pub encrypt: Option<bool>,
+    /// What the node's answer waits for: its own store (the default), or a majority of the part's
+    /// replicas having the event on disk (`Acks::Quorum`; a few milliseconds more on a local network).
+    pub acks: rivulet_network::replica::Acks,
 }
 
 /// A published event.
@@ -85,4 +88,6 @@ pub struct Published {
     pub duplicate: bool,
     /// The node stored it durably before answering.
     pub stored: bool,
+    /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+    pub replicas: Option<u32>,
 }

@@ -64,7 +64,9 @@ impl Client {
             None,
             None,
         )?;
-        self.send_in_chain(message).await.map(drop)
+        self.send_in_chain(message, rivulet_network::replica::Acks::Local)
+            .await
+            .map(drop)
     }
 
     /// The keys in a group-key response addressed to this client.

@@ -186,7 +186,8 @@ impl Client {
             None,
             None,
         )?;
-        self.send_in_chain(message).await?;
+        self.send_in_chain(message, rivulet_network::replica::Acks::Local)
+            .await?;
         lock(&self.inner.keys).gave(part, reader, keys.iter().map(|k| k.id().clone()));
         self.keys_changed();
         Ok(())

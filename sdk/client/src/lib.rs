@@ -42,6 +42,7 @@ pub use keys::{AccountAuthorisation, EncryptedKey, KeyRequest, KeyResponse};
 pub use rivulet_network::{
     HistoryQuery,
     light::{Authorisation, authorisation_text},
+    replica::Acks,
 };
 pub use subscription::{Subscription, SubscriptionEvent};
 #[cfg(not(target_arch = "wasm32"))]

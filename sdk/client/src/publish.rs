@@ -2,7 +2,10 @@
 //! [`ChainSigner`](rivulet_protocol::ChainSigner)), optionally encrypted with the client's group key,
 //! sent to the entry node and acknowledged once accepted (and stored, where the node stores the part).
 
-use rivulet_network::light::{LightRequest, LightResponse};
+use rivulet_network::{
+    light::{LightRequest, LightResponse},
+    replica::Acks,
+};
 use rivulet_protocol::{
     ContentType, EventKeys, GroupKey, MessageType, StreamId, StreamMessage, StreamPartId,
 };
@@ -110,7 +113,7 @@ impl Client {
         } else {
             self.sign(&part, content_type, content, options.timestamp)?
         };
-        self.send_in_chain(message).await
+        self.send_in_chain(message, options.acks).await
     }
 
     /// Whether an event to `stream` is encrypted: always when the stream is not publicly readable (an
@@ -154,13 +157,14 @@ impl Client {
     pub(crate) async fn send_in_chain(
         &self,
         message: StreamMessage,
+        acks: Acks,
     ) -> Result<Published, ClientError> {
         let (part, at, prev) = (
             message.id().stream_part(),
             message.message_ref(),
             message.body.prev,
         );
-        let result = self.send(message).await;
+        let result = self.send_with(message, acks).await;
         if matches!(result, Err(ClientError::Refused { .. })) {
             lock(&self.inner.publisher).take_back(&part, at, prev);
         }
@@ -169,17 +173,34 @@ impl Client {
 
     /// Sends an event signed elsewhere (or by [`Client::sign`]).
     pub async fn send(&self, message: StreamMessage) -> Result<Published, ClientError> {
+        self.send_with(message, Acks::Local).await
+    }
+
+    /// [`Client::send`], its answer waiting for `acks`.
+    pub async fn send_with(
+        &self,
+        message: StreamMessage,
+        acks: Acks,
+    ) -> Result<Published, ClientError> {
         let wire = message
             .encode()
             .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
         match self
-            .request(LightRequest::Publish { wire: wire.into() })
+            .request(LightRequest::Publish {
+                wire: wire.into(),
+                acks,
+            })
             .await?
         {
-            LightResponse::Published { duplicate, stored } => Ok(Published {
+            LightResponse::Published {
+                duplicate,
+                stored,
+                replicas,
+            } => Ok(Published {
                 message,
                 duplicate,
                 stored,
+                replicas,
             }),
             other => Err(unexpected(other)),
         }

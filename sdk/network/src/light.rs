@@ -52,6 +52,9 @@ pub enum LightRequest {
     Publish {
         /// The event's wire bytes.
         wire: ByteBuf,
+        /// What the answer waits for (left out: `Local`).
+        #[serde(default, skip_serializing_if = "crate::replica::Acks::is_local")]
+        acks: crate::replica::Acks,
     },
     /// [`LightRequest::Publish`] for several events at once (at most [`MAX_PUBLISH_BATCH`] events and
     /// [`MAX_PUBLISH_BATCH_BYTES`]), each judged on its own: answered [`LightResponse::PublishedBatch`]
@@ -112,6 +115,9 @@ pub enum LightResponse {
         duplicate: bool,
         /// The node stored it durably before answering.
         stored: bool,
+        /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicas: Option<u32>,
     },
     /// The answers to a [`LightRequest::PublishBatch`], one per event, in order.
     PublishedBatch {

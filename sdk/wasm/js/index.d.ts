@@ -69,6 +69,13 @@ export interface PublishOptions {
    * publisher sealed to their registered public keys.
    */
   encrypt?: boolean;
+  /**
+   * What the returned promise waits for: `'local'` (default) — the entry node accepted the event and,
+   * where it stores the part, has it on disk; `'quorum'` — a majority of the part's storage replicas (as
+   * the network coordinator assigns them) have it on disk, so losing any minority of them loses nothing
+   * acknowledged. Fails with QUORUM_UNAVAILABLE when too few answer within 10 s.
+   */
+  acks?: 'local' | 'quorum';
 }
 
 export interface PublishResult {
@@ -80,6 +87,8 @@ export interface PublishResult {
   stored: boolean;
   /** The entry node had it already. */
   duplicate: boolean;
+  /** With `acks: 'quorum'`: how many of the part's replicas have the event on disk. */
+  replicas?: number;
 }
 
 export interface MessageMetadata {

@@ -224,6 +224,7 @@ impl RivuletClient {
                         partition_key: options.partition_key,
                         timestamp: options.timestamp,
                         encrypt: options.encrypt,
+                        acks: options.acks,
                     },
                 )
                 .await
@@ -238,6 +239,8 @@ impl RivuletClient {
                 sequence_number: u32,
                 stored: bool,
                 duplicate: bool,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                replicas: Option<u32>,
             }
             to_value(&Out {
                 stream_id: meta.stream_id,
@@ -246,6 +249,7 @@ impl RivuletClient {
                 sequence_number: meta.sequence_number,
                 stored: published.stored,
                 duplicate: published.duplicate,
+                replicas: published.replicas,
             })
         })
     }

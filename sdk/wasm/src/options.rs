@@ -151,6 +151,9 @@ pub struct PublishArg {
     /// publicly readable; `false` on such a stream is refused.
     #[serde(default)]
     pub encrypt: Option<bool>,
+    /// `"quorum"`: resolve once a majority of the part's storage replicas have the event on disk.
+    #[serde(default)]
+    pub acks: rivulet_client::Acks,
 }
 
 /// `subscribe(part, handler, options)` (its callbacks, `onEnd` and `onError`, are read apart).

@@ -16,7 +16,7 @@ use crate::{
         history::{HistoryParams, answer},
         http::{decode_hex, stream_part},
     },
-    node::{Published, Reader},
+    node::{Acks, Published, Reader},
 };
 
 /// A client's frame.
@@ -48,6 +48,9 @@ enum ClientFrame {
         stream: Option<String>,
         #[serde(default)]
         partition: u32,
+        /// `quorum`: answer once a majority of the part's replicas have it on disk (signed messages).
+        #[serde(default)]
+        acks: Acks,
     },
     Resend {
         id: Option<Value>,
@@ -119,6 +122,7 @@ impl Session {
                 content,
                 stream,
                 partition,
+                acks,
             } => {
                 let publish: futures::future::BoxFuture<'static, Result<Published, ApiError>> =
                     match (message, content, stream) {
@@ -128,7 +132,7 @@ impl Session {
                                 Err(e) => return error_frame(&id, e.code, e.message),
                             };
                             let api = self.api.clone();
-                            Box::pin(async move { Ok(api.node.publish(wire).await?) })
+                            Box::pin(async move { Ok(api.node.publish(wire, acks).await?) })
                         }
                         (None, Some(content), Some(stream)) => {
                             let part = match stream_part(&stream, partition) {

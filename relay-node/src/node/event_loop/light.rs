@@ -19,6 +19,7 @@ use crate::{
         history::query_store,
         light::Mode,
         light_auth::{authorising_account, session_key},
+        quorum::Acks,
     },
 };
 
@@ -93,16 +94,29 @@ impl EventLoop {
                     .unwrap_or_else(|refusal| refusal);
                 self.light_respond(channel, response);
             }
-            LightRequest::Publish { wire } => {
+            LightRequest::Publish { wire, acks } => {
                 let (reply, rx) = oneshot::channel();
-                self.publish(wire.into_vec(), reply);
+                let wire = wire.into_vec();
+                let kept = (acks == Acks::Quorum).then(|| wire.clone());
+                self.publish(wire, reply);
                 let commands = self.commands.clone();
+                let quorum = self.quorum.clone();
                 tokio::spawn(async move {
-                    let response = match rx.await {
-                        Ok(Ok(published)) => LightResponse::Published {
+                    let outcome = match (rx.await, kept) {
+                        (Ok(Ok(published)), Some(wire)) => {
+                            Ok(Ok(quorum.confirm_published(wire, published).await))
+                        }
+                        (Ok(Ok(published)), None) => Ok(Ok(Ok(published))),
+                        (Ok(Err(rejection)), _) => Ok(Err(rejection)),
+                        (Err(e), _) => Err(e),
+                    };
+                    let response = match outcome {
+                        Ok(Ok(Ok(published))) => LightResponse::Published {
                             duplicate: published.duplicate,
                             stored: published.stored,
+                            replicas: published.replicas.map(|n| n as u32),
                         },
+                        Ok(Ok(Err(e))) => LightResponse::error(e.code(), e.to_string()),
                         Ok(Err(rejection)) => {
                             LightResponse::error(rejection.reason(), rejection.to_string())
                         }

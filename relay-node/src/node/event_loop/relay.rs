@@ -49,14 +49,37 @@ impl EventLoop {
             Verdict::Accept(message) => *message,
             Verdict::Duplicate => {
                 self.metrics.duplicates.inc();
-                // Decodes: it was accepted before.
-                let part = StreamMessage::decode(&wire, &self.validator_limits())
-                    .map(|m| m.id().stream_part().to_string());
-                let _ = reply.send(Ok(Published {
-                    part: part.unwrap_or_default(),
-                    duplicate: true,
-                    stored: false,
-                }));
+                // Decodes: it was accepted before. Where this node stores the part, the answer waits
+                // until the event is on disk (it may still be in the store queue, or a replica may be
+                // asked again for a quorum): storing the same bytes again is harmless.
+                let message = StreamMessage::decode(&wire, &self.validator_limits()).ok();
+                let part = message
+                    .as_ref()
+                    .map(|m| m.id().stream_part().to_string())
+                    .unwrap_or_default();
+                match message {
+                    Some(message) if self.stored.contains(&message.id().stream_part()) => {
+                        let (ack_tx, ack_rx) = oneshot::channel();
+                        self.store_queue.push(&message, wire, Some(ack_tx));
+                        tokio::spawn(async move {
+                            let stored = ack_rx.await.unwrap_or(false);
+                            let _ = reply.send(Ok(Published {
+                                part,
+                                duplicate: true,
+                                stored,
+                                replicas: None,
+                            }));
+                        });
+                    }
+                    _ => {
+                        let _ = reply.send(Ok(Published {
+                            part,
+                            duplicate: true,
+                            stored: false,
+                            replicas: None,
+                        }));
+                    }
+                }
                 return;
             }
             Verdict::Reject(r) => {
@@ -89,6 +112,7 @@ impl EventLoop {
                     part,
                     duplicate: false,
                     stored,
+                    replicas: None,
                 }));
             });
         } else {
@@ -97,6 +121,7 @@ impl EventLoop {
                 part: part.to_string(),
                 duplicate: false,
                 stored: false,
+                replicas: None,
             }));
         }
     }

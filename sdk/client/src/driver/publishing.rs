@@ -23,18 +23,24 @@ impl Driver {
             let mut batch: Vec<Pending> = Vec::new();
             let mut bytes = 0;
             while let Some(next) = self.waiting_publishes.front() {
-                let len = match &next.request {
-                    LightRequest::Publish { wire } => wire.len(),
-                    _ => 0,
+                // A publish waiting for a quorum goes on its own (a batch's answers are local).
+                let (len, alone) = match &next.request {
+                    LightRequest::Publish { wire, acks } => (wire.len(), !acks.is_local()),
+                    _ => (0, false),
                 };
                 if !batch.is_empty()
-                    && (batch.len() >= MAX_PUBLISH_BATCH || bytes + len > MAX_PUBLISH_BATCH_BYTES)
+                    && (alone
+                        || batch.len() >= MAX_PUBLISH_BATCH
+                        || bytes + len > MAX_PUBLISH_BATCH_BYTES)
                 {
                     break;
                 }
                 bytes += len;
                 if let Some(next) = self.waiting_publishes.pop_front() {
                     batch.push(next);
+                }
+                if alone {
+                    break;
                 }
             }
             let pending = if batch.len() == 1 {
@@ -43,7 +49,7 @@ impl Driver {
                 let mut wires = Vec::with_capacity(batch.len());
                 let mut replies = Vec::with_capacity(batch.len());
                 for pending in batch {
-                    if let (LightRequest::Publish { wire }, Reply::User(reply)) =
+                    if let (LightRequest::Publish { wire, .. }, Reply::User(reply)) =
                         (pending.request, pending.reply)
                     {
                         wires.push(wire);

@@ -46,9 +46,11 @@ fn answer_batch(
         Ok(LightResponse::PublishedBatch { results }) if results.len() == replies.len() => {
             for (reply, result) in replies.into_iter().zip(results) {
                 let response = match result {
-                    PublishResult::Published { duplicate, stored } => {
-                        LightResponse::Published { duplicate, stored }
-                    }
+                    PublishResult::Published { duplicate, stored } => LightResponse::Published {
+                        duplicate,
+                        stored,
+                        replicas: None,
+                    },
                     PublishResult::Error { code, message } => {
                         LightResponse::Error { code, message }
                     }
