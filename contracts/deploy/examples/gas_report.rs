@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use rivulet_contracts::{
-    Address, B256, Chain, Contracts, Rpc, Sender, U256,
+    Address, B256, Chain, Contracts, Deployment, Rpc, Sender, U256,
     alloy_sol_types::SolCall,
     bindings::{DataToken, Marketplace, StreamRegistry},
     to_alloy,
@@ -27,6 +27,121 @@ async fn gas<C: SolCall>(
     Ok(())
 }
 
+/// Moves the chain's clock `secs` ahead and mines a block.
+async fn advance(rpc: &Rpc, secs: u64) -> Result<()> {
+    rpc.call("evm_increaseTime", serde_json::json!([secs]))
+        .await?;
+    rpc.call("evm_mine", serde_json::json!([])).await?;
+    Ok(())
+}
+
+/// The network coordinator's calls, in a node's life: three nodes (dev accounts 3..6) register, the
+/// seller asks for storage, a rebalance assigns the part, the three report an interval (the second report
+/// finalises it), it is closed; one node leaves and withdraws.
+async fn coordinator_gas(
+    d: &Deployment,
+    stream: &str,
+    rows: &mut Vec<(String, u64)>,
+) -> Result<()> {
+    let at = |i: usize| {
+        let d = d.clone();
+        async move {
+            Contracts::connect_http(d, None, Sender::Key(dev_key(i)))
+                .await?
+                .coordinator()
+                .map_err(anyhow::Error::from)
+        }
+    };
+    let rpc = Rpc::http(&d.rpc_url)?;
+    let stake = U256::from(100u64) * U256::from(10u64).pow(U256::from(18u64));
+    let mut row = |name: &str, gas: u64| rows.push((format!("NetworkCoordinator.{name}"), gas));
+    let nodes = [at(3).await?, at(4).await?, at(5).await?];
+    for (i, node) in nodes.iter().enumerate() {
+        let address = format!("/ip4/127.0.0.1/tcp/{}/p2p/12D3KooWGas{i}", 7000 + i);
+        let receipt = node
+            .register(&format!("12D3KooWGas{i}"), &[address], stake)
+            .await?;
+        if i == 0 {
+            row("register (stake approved before)", receipt.gas_used);
+        }
+    }
+    let receipt = nodes[0]
+        .update_addresses(&["/ip4/127.0.0.1/tcp/7100/p2p/12D3KooWGas0".to_owned()])
+        .await?;
+    row("updateAddresses (one address)", receipt.gas_used);
+    row("heartbeat", nodes[1].heartbeat().await?.gas_used);
+    let owner = at(1).await?;
+    let id: rivulet_protocol::StreamId = stream.parse()?;
+    row(
+        "requestStorage",
+        owner.request_storage(&id, 1, 3, None).await?.gas_used,
+    );
+    let outcome = nodes[2].rebalance().await?;
+    row(
+        "rebalance (3 nodes join, caller paid)",
+        outcome.receipt.gas_used,
+    );
+    row(
+        "rebalance (nothing changed)",
+        nodes[2].rebalance().await?.receipt.gas_used,
+    );
+
+    // An interval that begins after the rebalance, reported once its window opens.
+    let interval_secs = nodes[0].checksum_interval().await?;
+    let now = nodes[0].chain().chain_time().await?;
+    let interval = now / interval_secs + 1;
+    let params = nodes[0].parameters().await?;
+    let opens = (interval + 1) * interval_secs + params.settle_time;
+    advance(&rpc, opens - now + 1).await?;
+    let part =
+        rivulet_protocol::StreamPartId::new(id.clone(), rivulet_protocol::Partition::new(0)?);
+    let checksum = rivulet_protocol::checksum::IntervalChecksum {
+        interval,
+        count: 5,
+        hash: [7; 32],
+    };
+    for (i, name) in [
+        "report (first: fixes the interval's judges)",
+        "report (second: finalises, pays both)",
+        "report (after final: agrees, paid)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        row(
+            name,
+            nodes[i].report(&part, &checksum).await?.receipt.gas_used,
+        );
+    }
+    advance(&rpc, params.report_window).await?;
+    row(
+        "closeInterval (final, nobody to judge)",
+        owner
+            .close_interval(&part, interval)
+            .await?
+            .receipt
+            .gas_used,
+    );
+    row(
+        "requestUnstake",
+        nodes[2].request_unstake().await?.receipt.gas_used,
+    );
+    row(
+        "rebalance (a node leaves)",
+        nodes[0].rebalance().await?.receipt.gas_used,
+    );
+    advance(&rpc, params.unstake_delay + 1).await?;
+    row("withdraw", nodes[2].withdraw().await?.receipt.gas_used);
+    row(
+        "fund (allowance approved before)",
+        nodes[0]
+            .fund(U256::from(10u64).pow(U256::from(18u64)))
+            .await?
+            .gas_used,
+    );
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let anvil = Anvil::spawn(
@@ -41,10 +156,11 @@ async fn main() -> Result<()> {
         async move { Chain::connect(Rpc::http(&url)?, Sender::Key(dev_key(i))).await }
     };
     let buyer = to_alloy(dev_key(2).address());
+    let nodes: Vec<Address> = (3..6).map(|i| to_alloy(dev_key(i).address())).collect();
     let d = deploy(
         &chain(0).await?,
         &url,
-        &[buyer],
+        &[&[buyer][..], &nodes].concat(),
         U256::from(10u64).pow(U256::from(24u64)),
     )
     .await?;
@@ -230,6 +346,7 @@ async fn main() -> Result<()> {
         },
     )
     .await?;
+    coordinator_gas(&d, &id, &mut rows).await?;
     gas(
         &mut rows,
         "StreamRegistry.deleteStream",
