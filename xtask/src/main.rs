@@ -19,6 +19,7 @@ mod bench;
 mod checks;
 mod cmd;
 mod compare;
+mod health;
 mod network;
 mod setup;
 mod tidy;

@@ -205,61 +205,6 @@ fn node_account(root: &Path, dir: &Path) -> Result<String> {
         .context("relay-node node account printed no account")
 }
 
-/// Waits until every node says in `/health` that it serves each of `parts` (registered, assigned by a
-/// rebalance, history copied).
-fn wait_until_serving(nodes: &[RelayNode], parts: &[String], within: Duration) -> Result<()> {
-    let deadline = Instant::now() + within;
-    loop {
-        let mut missing = Vec::new();
-        for node in nodes {
-            let health = http_get(&node.http, "/health").unwrap_or_default();
-            let health: Value = serde_json::from_str(&health).unwrap_or(Value::Null);
-            let serving: Vec<&str> = health["storage"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter(|s| s["state"] == "serving")
-                        .filter_map(|s| s["part"].as_str())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for part in parts {
-                if !serving.contains(&part.as_str()) {
-                    missing.push(format!("{} does not serve {part} yet", node.http));
-                }
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the coordinator's assignment did not settle within {within:?}: {}",
-                missing.join("; ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// The body of a plain HTTP/1.0 GET of `path` from `base` (`http://host:port`).
-fn http_get(base: &str, path: &str) -> Result<String> {
-    use std::io::Read;
-    let host = base.strip_prefix("http://").context("not an http:// URL")?;
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("no end of the HTTP head")?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
-    }
-    Ok(body.to_owned())
-}
-
 /// Links (or copies, where links fail) `from` at `to`.
 fn link(from: &Path, to: &Path) -> Result<()> {
     let _ = std::fs::remove_file(to);
@@ -452,7 +397,8 @@ impl LocalNetwork {
             .iter()
             .map(|s| format!("{s}#0"))
             .collect();
-        wait_until_serving(&nodes, &parts, Duration::from_secs(90))?;
+        let https: Vec<&str> = nodes.iter().map(|n| n.http.as_str()).collect();
+        crate::health::wait_until_serving(&https, &parts, Duration::from_secs(90))?;
 
         // Browsers dial WebSocket first (the quiet path), WebRTC-direct next.
         let mut entry: Vec<String> = Vec::new();
