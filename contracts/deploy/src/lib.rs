@@ -140,36 +140,7 @@ pub async fn deploy_with(
             ),
         )
         .await?;
-    let (coordinator, _) = chain
-        .deploy(
-            "NetworkCoordinator",
-            creation(
-                &NetworkCoordinator::BYTECODE,
-                NetworkCoordinator::constructorCall {
-                    token_: data_token,
-                    registry_: stream_registry,
-                    checksumInterval_: setup.checksum_interval,
-                    params: (&setup.parameters).into(),
-                }
-                .abi_encode(),
-            ),
-        )
-        .await?;
-    if !setup.reward_pool.is_zero() {
-        chain
-            .send(
-                data_token,
-                DataToken::mintCall {
-                    to: owner,
-                    amount: setup.reward_pool,
-                },
-            )
-            .await?;
-        Coordinator::at(chain.clone(), coordinator)
-            .await?
-            .fund(setup.reward_pool)
-            .await?;
-    }
+    let coordinator = deploy_coordinator(chain, data_token, stream_registry, setup).await?;
     for account in accounts {
         chain
             .send(
@@ -190,4 +161,45 @@ pub async fn deploy_with(
         coordinator: Some(coordinator),
         start_block,
     })
+}
+
+/// Deploys a network coordinator over `token` and `registry` from `chain`'s sender (its owner), set up
+/// as `setup` says; when the setup has a reward pool, the sender mints it (it must own DATA) and funds
+/// the pool. Also how a network upgrade starts: the successor is deployed, then the old coordinator's
+/// owner calls `setSuccessor` and `migrateRewardPool` (`contracts/README.md`).
+pub async fn deploy_coordinator(
+    chain: &Chain,
+    token: Address,
+    registry: Address,
+    setup: &CoordinatorSetup,
+) -> Result<Address, ContractsError> {
+    let owner = chain.sender_address().ok_or(ContractsError::NoSender)?;
+    let creation = [
+        &NetworkCoordinator::BYTECODE[..],
+        &NetworkCoordinator::constructorCall {
+            token_: token,
+            registry_: registry,
+            checksumInterval_: setup.checksum_interval,
+            params: (&setup.parameters).into(),
+        }
+        .abi_encode(),
+    ]
+    .concat();
+    let (coordinator, _) = chain.deploy("NetworkCoordinator", creation).await?;
+    if !setup.reward_pool.is_zero() {
+        chain
+            .send(
+                token,
+                DataToken::mintCall {
+                    to: owner,
+                    amount: setup.reward_pool,
+                },
+            )
+            .await?;
+        Coordinator::at(chain.clone(), coordinator)
+            .await?
+            .fund(setup.reward_pool)
+            .await?;
+    }
+    Ok(coordinator)
 }

@@ -4,5 +4,6 @@
 mod anvil;
 mod buying;
 mod client;
+mod coordinator;
 mod marketplace;
 mod registry;
