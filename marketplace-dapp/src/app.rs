@@ -13,7 +13,7 @@ use crate::{
     components::AccountBar,
     error::DappError,
     model::{Listing, Route},
-    pages::{LicencesPage, ProductPage, ProductsPage, SellPage},
+    pages::{LicencesPage, NetworkPage, ProductPage, ProductsPage, SellPage},
     services::{
         chain,
         config::{self, Config},
@@ -92,6 +92,7 @@ fn switch(
             <p class="empty" id="connect-first">{ "Connect a wallet (or, on the local chain, use the development account) to see this page." }</p>
         },
         (Route::Products, _) => html! { <ProductsPage listings={listings.clone()} /> },
+        (Route::Network, _) => html! { <NetworkPage config={config.clone()} /> },
     }
 }
 
@@ -176,6 +177,7 @@ pub(crate) fn app() -> Html {
                     { link(Route::Products, "Products", "nav-products") }
                     { link(Route::Licences, "My licences", "nav-licences") }
                     { link(Route::Sell, "Sell", "nav-sell") }
+                    { link(Route::Network, "Network", "nav-network") }
                 </nav>
                 <AccountBar config={config.clone()} wallets={(*wallets).clone()} account={(*account).clone()}
                     refresh={*refresh} {on_account} on_changed={changed.clone()} />

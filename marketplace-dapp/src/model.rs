@@ -19,6 +19,8 @@ pub(crate) enum Route {
     Licences,
     /// `#/sell`: the seller's streams, products and sales.
     Sell,
+    /// `#/network`: the relay nodes, their assignments and checksums.
+    Network,
 }
 
 impl Route {
@@ -30,6 +32,7 @@ impl Route {
             (Some("product"), Some(id)) => id.parse().map_or(Route::Products, Route::Product),
             (Some("licences"), _) => Route::Licences,
             (Some("sell"), _) => Route::Sell,
+            (Some("network"), _) => Route::Network,
             _ => Route::Products,
         }
     }
@@ -41,6 +44,7 @@ impl Route {
             Route::Product(id) => format!("#/product/{id}"),
             Route::Licences => "#/licences".into(),
             Route::Sell => "#/sell".into(),
+            Route::Network => "#/network".into(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //   licence with one permit transaction, and watches verified events arrive; the chain's time moves past
 //   the licence's end (`evm_increaseTime`), the relay nodes stop delivering and the page says so; the
 //   seller sees the sale and its revenue.
+// - The Network page lists the coordinator's nodes, what each stores and the latest finalised checksums.
 // - A wallet on the wrong chain is switched (the chain added first); a too-small balance, a rejected
 //   signature and a revert (sales paused) each show a plain sentence, and nothing is paid.
 import { test, before, after } from 'node:test';
@@ -145,6 +146,41 @@ async function rowsVerified(page, scope, n) {
 }
 
 let listed; // { stream, productId, name }
+
+// First: the next test moves the chain's clock 180 s ahead of the publishers', and event-time intervals
+// then fall outside the chain-time report windows for the rest of the run.
+test('the Network page lists the nodes, what each stores, and the checksums the network finalised', async () => {
+  const { page, errors } = await openDapp(SECOND_BUYER);
+  await page.click('#nav-network');
+  await page.waitForSelector('#network-nodes tr.node', { timeout: 30000 });
+  // The local network's three nodes, staked, live and storing; each demo part on all three.
+  const nodes = await page.$$eval('#network-nodes tr.node', (rows) => rows.map((r) => ({
+    state: r.querySelector('.state').textContent,
+    parts: Number(r.querySelector('.parts').textContent),
+    stake: r.children[2].textContent,
+  })));
+  assert.equal(nodes.length, 3, JSON.stringify(nodes));
+  for (const n of nodes) {
+    assert.equal(n.stake, '100 DATA');
+    assert.ok(n.parts >= 3, JSON.stringify(n));
+  }
+  const weather = config.demo.serverStream;
+  const row = `#network-parts tr.part[data-part="${weather}#0"]`;
+  await page.waitForSelector(row, { timeout: 30000 });
+  assert.equal((await page.textContent(`${row} .replicas`)).split(', ').length, 3);
+  // The weather station publishes twice a second: its intervals are reported and become final (10 s
+  // intervals, reports from 5 s after their end), and the page shows the latest.
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.textContent.startsWith('interval '),
+    `${row} .final`,
+    { timeout: 90000 },
+  );
+  assert.match(await page.textContent(`${row} .final`), /^interval \d+: \d+ events, 0x/);
+  assert.match(await page.textContent('#network-summary'), /^Epoch \d+ · 3 nodes · reward pool [\d.]+ DATA/);
+  await page.screenshot({ path: `${shots}/dapp-network.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('a seller lists a stream; a buyer licenses it with one permit, watches it, and loses it when the licence lapses; the seller sees the sale', async () => {
   const path = `e2e/air-${Date.now()}`;
@@ -366,3 +402,4 @@ test('a wallet that only injects window.ethereum is offered and connects too', a
   assert.deepEqual(errors, []);
   await page.close();
 });
+

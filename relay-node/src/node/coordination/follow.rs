@@ -199,7 +199,9 @@ impl Follower {
             return;
         }
         let at = *state.rebalance_at.get_or_insert_with(|| {
-            Instant::now() + REBALANCE_STAGGER * rebalance_rank(snapshot, &self.account)
+            // One stagger before the first: after the chain's clock jumps (a development chain's
+            // `evm_increaseTime`), live nodes get a heartbeat in before anyone rebalances them away.
+            Instant::now() + REBALANCE_STAGGER * (rebalance_rank(snapshot, &self.account) + 1)
         });
         if Instant::now() < at {
             return;
