@@ -173,31 +173,44 @@ fn sub_encrypted(m: &StreamMessage) -> bool {
     m.body.encryption != Encryption::None
 }
 
-/// `resend`: prints the last `last` stored events as JSON lines, decrypted where the reader may.
-/// Checks a resend's answer (from `from_ms`, else its first event, to its last event) against the
-/// coordinator's final checksums; says on stderr what it could check, and fails on a mismatch.
+/// Checks a resend's answer against the coordinator's final checksums — from its first event to its last,
+/// or, when it is the part's whole history as of `whole_at` (ms), from when the network began storing the
+/// stream to then; says on stderr what it could check, and fails on a mismatch.
 async fn verify_history(
     args: &ClientArgs,
     part: &StreamPartId,
     events: &[rivulet_protocol::StreamMessage],
-    from_ms: Option<u64>,
+    whole_at: Option<u64>,
 ) -> Result<()> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    let span = events
+        .first()
+        .zip(events.last())
+        .map(|(first, last)| (first.id().timestamp, last.id().timestamp));
+    if span.is_none() && whole_at.is_none() {
         eprintln!("nothing to verify: the answer is empty");
         return Ok(());
-    };
+    }
     let wires = events
         .iter()
         .map(|e| e.encode())
         .collect::<Result<Vec<_>, _>>()?;
     let coordinator = super::chain(args, false).await?.coordinator()?;
+    let range = if let Some(at) = whole_at {
+        let storage = coordinator
+            .storage_of(&part.stream_id)
+            .await?
+            .with_context(|| {
+                format!(
+                    "the network does not store {}: no checksums to verify against",
+                    part.stream_id
+                )
+            })?;
+        (storage.since * 1000, at)
+    } else {
+        span.unwrap_or_default()
+    };
     let checked = coordinator
-        .verify_history(
-            part,
-            from_ms.unwrap_or(first.id().timestamp),
-            last.id().timestamp,
-            &wires,
-        )
+        .verify_history(part, range.0, range.1, &wires)
         .await
         .context("the storage node's answer does not verify")?;
     eprintln!(
@@ -208,6 +221,7 @@ async fn verify_history(
     Ok(())
 }
 
+/// `resend`: prints the last `last` stored events as JSON lines, decrypted where the reader may.
 pub(crate) async fn resend(
     args: &ClientArgs,
     stream: &StreamId,
@@ -223,18 +237,16 @@ pub(crate) async fn resend(
     let client = client(args, signer.as_ref()).await?;
     let part = StreamPartId::new(stream.clone(), Partition::new(partition)?);
     // How many there are, then the same window through a subscription, which decrypts.
+    let asked_at = rivulet_client::runtime::now_ms();
     let stored = client
         .resend(&part, HistoryQuery::Last { n: last })
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
     if verify {
-        // Fewer than asked for: the answer is the part's whole history, so it starts at the beginning.
-        let from = if stored.len() < last as usize {
-            Some(0)
-        } else {
-            None
-        };
-        verify_history(args, &part, &stored, from).await?;
+        // Fewer than asked for: the answer is the part's whole history, from when the network began
+        // storing the stream.
+        let whole_at = (stored.len() < last as usize).then_some(asked_at);
+        verify_history(args, &part, &stored, whole_at).await?;
     }
     let mut sub = client
         .subscribe(&part, Some(last))

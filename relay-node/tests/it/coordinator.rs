@@ -613,4 +613,64 @@ async fn a_node_that_drops_an_event_dissents_and_its_readers_notice() {
         error.contains(&format!("interval {interval} of {part}")),
         "{error}"
     );
+
+    // The command line's resend checks the same way.
+    let resend_verified = |i: usize| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_relay-node"))
+            .args([
+                "resend",
+                part.stream_id.as_str(),
+                "--last",
+                "100",
+                "--verify",
+            ])
+            .args(["--node", &nodes[i].as_ref().unwrap().http])
+            .args(["--chain.deployment", net.deployment_file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let honest = resend_verified(0);
+    let said = String::from_utf8_lossy(&honest.stderr);
+    assert!(
+        honest.status.success() && said.contains("verified against the final checksums: 1"),
+        "{said}"
+    );
+    let caught = resend_verified(2);
+    let said = String::from_utf8_lossy(&caught.stderr);
+    assert!(
+        !caught.status.success() && said.contains(&format!("interval {interval}")),
+        "{said}"
+    );
+
+    // Once the report window is over the part's first replica closes the interval: the dissenter loses
+    // weight, and so a share of its future assignments.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = coordinator.interval_state(&part, interval).await.unwrap();
+        if state.closed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody closed interval {interval}\n{}",
+            logs(&net)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let weight = |i: usize| {
+        let coordinator = coordinator.clone();
+        let account = to_alloy(net.keys[i].address());
+        async move {
+            coordinator
+                .node_info(account)
+                .await
+                .unwrap()
+                .unwrap()
+                .weight
+        }
+    };
+    assert!(
+        weight(2).await < weight(0).await,
+        "the dissenter lost weight"
+    );
 }

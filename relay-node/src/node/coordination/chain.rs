@@ -169,6 +169,23 @@ pub(super) async fn report(
     Ok(coordinator(contracts)?.report(part, checksum).await?.reward)
 }
 
+/// Closes `interval` of `part`: how many assigned nodes dissented and how many were silent.
+pub(super) async fn close_interval(
+    contracts: &Contracts,
+    part: &StreamPartId,
+    interval: u64,
+) -> Result<(usize, usize), ContractsError> {
+    let outcome = coordinator(contracts)?
+        .close_interval(part, interval)
+        .await?;
+    Ok((outcome.dissenting.len(), outcome.silent.len()))
+}
+
+/// Whether an error may pass (the chain or the network, not the contract's refusal).
+pub(super) fn is_transient(e: &ContractsError) -> bool {
+    !matches!(e, ContractsError::Reverted(_))
+}
+
 /// Whether the contract refused a report for a reason that will not pass (already reported, not a
 /// judge of the interval, too late, before the stream was stored): the report is not tried again.
 pub(super) fn is_final_refusal(e: &ContractsError) -> bool {

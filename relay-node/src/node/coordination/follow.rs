@@ -20,6 +20,7 @@ use super::{
     Coordination,
     backfill::{BackfillContext, backfill, backfill_start},
     chain,
+    closing::Closing,
     ledger::Ledger,
     reports::{due_intervals, interval_checksum},
     snapshot::{Placement, Snapshot, part_changes},
@@ -96,6 +97,7 @@ struct State {
     rebalance_at: Option<Instant>,
     last_prune: Option<Instant>,
     told_unregistered: bool,
+    closing: Closing,
 }
 
 impl Follower {
@@ -158,6 +160,10 @@ impl Follower {
         self.maybe_rebalance(snapshot, state).await;
         self.follow_parts(snapshot, state).await;
         self.report(snapshot, state).await;
+        state
+            .closing
+            .close_due(&self.chain, snapshot.chain_now)
+            .await;
         self.prune(state).await;
     }
 
@@ -280,8 +286,9 @@ impl Follower {
     }
 
     /// Reports the checksums of served parts' intervals whose report window is open.
-    async fn report(&mut self, snapshot: &Snapshot, state: &State) {
+    async fn report(&mut self, snapshot: &Snapshot, state: &mut State) {
         let mut sent = 0;
+        let closing = &mut state.closing;
         for (part, placement) in &state.placements {
             if !self.stored.serves(part) {
                 continue;
@@ -312,6 +319,9 @@ impl Follower {
                 }
                 if outcome == ReportOutcome::Sent {
                     sent += 1;
+                    if placement.replicas.first() == Some(&self.account) {
+                        closing.schedule(part, interval, &snapshot.timing);
+                    }
                 }
             }
         }

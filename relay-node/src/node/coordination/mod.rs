@@ -8,13 +8,15 @@
 //!   (joining their topics, backfilling them, pruning what retention drops and what is no longer
 //!   assigned) and reports rolling checksums;
 //! - [`backfill`] — copying a part's history from the other replicas;
-//! - [`reports`] — which checksum intervals are due, and their checksums over the store;
+//! - [`reports`] — which checksum intervals are due, and their checksums over the store; [`closing`] —
+//!   closing them once their window is over (what costs dissenters their weight);
 //! - [`ledger`] — what the follower remembers across restarts.
 //!
 //! [`Coordination`] is what the rest of the node sees: the latest snapshot.
 
 mod backfill;
 mod chain;
+mod closing;
 mod follow;
 mod ledger;
 mod reports;
