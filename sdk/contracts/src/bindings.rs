@@ -25,6 +25,7 @@ sol!(
     "../../contracts/out/Marketplace.json"
 );
 
+#[cfg(feature = "coordinator")]
 sol!(
     #[derive(Debug, PartialEq, Eq)]
     NetworkCoordinator,

@@ -14,7 +14,7 @@ use crate::{Contracts, ContractsError, PermissionKind, Permissions, RegistryEven
 
 /// The partition count a stream's metadata JSON names (`"partitions": n`, 1..=100), 1 otherwise.
 fn partitions_of(metadata: &str) -> u32 {
-    serde_json::from_str::<serde_json::Value>(metadata)
+    serde_json::from_slice::<serde_json::Value>(metadata.as_bytes())
         .ok()
         .and_then(|m| m.get("partitions")?.as_u64())
         .filter(|n| (1..=100).contains(n))

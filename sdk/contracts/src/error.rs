@@ -4,13 +4,12 @@
 use alloy_primitives::{Address, Bytes};
 use alloy_sol_types::{Panic, SolError, SolInterface};
 
-use crate::{
-    bindings::{
-        DataToken::DataTokenErrors, Marketplace::MarketplaceErrors,
-        NetworkCoordinator::NetworkCoordinatorErrors, StreamRegistry::StreamRegistryErrors,
-    },
-    types::format_data,
+use crate::bindings::{
+    DataToken::DataTokenErrors, Marketplace::MarketplaceErrors,
+    StreamRegistry::StreamRegistryErrors,
 };
+#[cfg(feature = "coordinator")]
+use crate::{bindings::NetworkCoordinator::NetworkCoordinatorErrors, types::format_data};
 
 /// What went wrong talking to the contracts.
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +198,8 @@ pub enum Revert {
     Marketplace(MarketplaceErrors),
     /// One of the DATA token's errors.
     DataToken(DataTokenErrors),
-    /// One of the network coordinator's errors.
+    /// One of the network coordinator's errors (feature `coordinator`).
+    #[cfg(feature = "coordinator")]
     NetworkCoordinator(NetworkCoordinatorErrors),
     /// Solidity's `Error(string)`: a `require` or `revert` with a message.
     Message(alloy_sol_types::Revert),
@@ -221,6 +221,7 @@ impl Revert {
         if let Ok(e) = DataTokenErrors::abi_decode(data) {
             return Revert::DataToken(e);
         }
+        #[cfg(feature = "coordinator")]
         if let Ok(e) = NetworkCoordinatorErrors::abi_decode(data) {
             return Revert::NetworkCoordinator(e);
         }
@@ -240,6 +241,7 @@ impl Revert {
             Revert::StreamRegistry(e) => StreamRegistryErrors::name_by_selector(e.selector()),
             Revert::Marketplace(e) => MarketplaceErrors::name_by_selector(e.selector()),
             Revert::DataToken(e) => DataTokenErrors::name_by_selector(e.selector()),
+            #[cfg(feature = "coordinator")]
             Revert::NetworkCoordinator(e) => {
                 NetworkCoordinatorErrors::name_by_selector(e.selector())
             }
@@ -340,6 +342,7 @@ impl std::fmt::Display for Revert {
                 T::FaucetDisabled(e) => write!(f, "{name}: no faucet on chain {}", e.chainId),
                 _ => f.write_str(name),
             },
+            #[cfg(feature = "coordinator")]
             Revert::NetworkCoordinator(e) => coordinator_reason(f, name, e),
             Revert::Message(e) => write!(f, "{e}"),
             Revert::Panic(e) => write!(f, "{e}"),
@@ -349,6 +352,7 @@ impl std::fmt::Display for Revert {
 }
 
 /// `Name: what it means` for the network coordinator's errors.
+#[cfg(feature = "coordinator")]
 fn coordinator_reason(
     f: &mut std::fmt::Formatter<'_>,
     name: &str,

@@ -26,11 +26,15 @@
 pub mod bindings;
 pub mod cache;
 mod chain;
+#[cfg(feature = "coordinator")]
 mod coordinator;
+#[cfg(feature = "coordinator")]
 mod coordinator_parts;
+#[cfg(feature = "coordinator")]
 pub mod coordinator_types;
 pub mod deployment;
 pub mod error;
+#[cfg(feature = "coordinator")]
 mod history_check;
 mod market;
 mod registry;
@@ -46,7 +50,9 @@ pub use alloy_primitives::{Address, B256, Bytes, U256};
 pub use alloy_sol_types;
 pub use cache::PermissionCache;
 pub use chain::{Chain, Contracts, LOG_PAGE_BLOCKS, Log, Receipt, Sender};
+#[cfg(feature = "coordinator")]
 pub use coordinator::Coordinator;
+#[cfg(feature = "coordinator")]
 pub use coordinator_types::{
     ActiveMember, ActiveSet, Assignment, CloseOutcome, FinalChecksum, IntervalState, NodeInfo,
     Parameters, RebalanceOutcome, ReportOutcome, ReportWindow, StorageRequest, StoredStream,
@@ -54,6 +60,7 @@ pub use coordinator_types::{
 };
 pub use deployment::Deployment;
 pub use error::{AnswerError, ContractsError, Revert, TransportError};
+#[cfg(feature = "coordinator")]
 pub use history_check::{HistoryCheckError, HistoryVerification, MAX_VERIFIED_INTERVALS};
 pub use rpc::Rpc;
 pub use types::{

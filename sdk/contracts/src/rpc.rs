@@ -110,11 +110,12 @@ impl Rpc {
                         source,
                     }
                 })?;
-                let reply: Value =
-                    serde_json::from_str(&reply).map_err(|source| ContractsError::NotJsonRpc {
+                let reply: Value = serde_json::from_slice(reply.as_bytes()).map_err(|source| {
+                    ContractsError::NotJsonRpc {
                         method: method.to_owned(),
                         source,
-                    })?;
+                    }
+                })?;
                 if let Some(error) = reply.get("error") {
                     return Err(rpc_error(error));
                 }
@@ -314,9 +315,11 @@ impl Eip1193 {
                 let text = json_text(&result).ok_or_else(|| {
                     ContractsError::Wallet(format!("the answer to {method} is not JSON"))
                 })?;
-                serde_json::from_str(&text).map_err(|source| ContractsError::NotJsonRpc {
-                    method: method.to_owned(),
-                    source,
+                serde_json::from_slice(text.as_bytes()).map_err(|source| {
+                    ContractsError::NotJsonRpc {
+                        method: method.to_owned(),
+                        source,
+                    }
                 })
             }
             // EIP-1193 errors are objects with code, message and data, like JSON-RPC's.
@@ -327,7 +330,7 @@ impl Eip1193 {
                 let data = field("data")
                     .filter(|d| !d.is_undefined())
                     .and_then(|d| json_text(&d))
-                    .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+                    .and_then(|d| serde_json::from_slice::<Value>(d.as_bytes()).ok())
                     .unwrap_or(Value::Null);
                 let value =
                     json!({ "code": code as i64, "message": js_message(&error), "data": data });

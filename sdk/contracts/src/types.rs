@@ -224,7 +224,7 @@ impl StreamMetadata {
     /// Parses the on-chain JSON. Text that is not a JSON object (written by another tool) becomes the
     /// description, so a stream never becomes unreadable.
     pub fn parse(json: &str) -> StreamMetadata {
-        serde_json::from_str(json).unwrap_or_else(|_| StreamMetadata::named("", json))
+        serde_json::from_slice(json.as_bytes()).unwrap_or_else(|_| StreamMetadata::named("", json))
     }
 
     /// The JSON text stored on chain.

@@ -55,7 +55,7 @@ pub(crate) fn invalid(message: impl std::fmt::Display) -> JsValue {
 /// add size for nothing).
 pub(crate) fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
     let text = json_text(value).ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
-    serde_json::from_str(&text).map_err(invalid)
+    serde_json::from_slice(text.as_bytes()).map_err(invalid)
 }
 
 /// An optional JS argument: `undefined` and `null` read as the default.
