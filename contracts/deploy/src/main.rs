@@ -86,6 +86,9 @@ async fn main() -> Result<()> {
                     existing.chain_id,
                     args.out.display()
                 );
+                if !args.fund.is_empty() {
+                    fund_existing(&args, existing).await?;
+                }
                 return Ok(());
             }
             Err(e) => eprintln!(
@@ -149,6 +152,36 @@ async fn main() -> Result<()> {
         fund.len(),
         args.fund_amount,
         args.out.display()
+    );
+    Ok(())
+}
+
+/// Funds `--fund` accounts on a deployment that is already there (the local chain only: DATA minted
+/// by the deployer, who owns DATA, and ETH for gas).
+async fn fund_existing(args: &Args, deployment: Deployment) -> Result<()> {
+    if deployment.chain_id != LOCAL_CHAIN_ID {
+        bail!("--fund on an existing deployment works on the local chain only");
+    }
+    let rpc = Rpc::http(&args.rpc_url).context("--rpc-url")?;
+    let key = args
+        .private_key
+        .clone()
+        .unwrap_or_else(|| DEV_KEYS[0].to_owned());
+    let signer =
+        Signer::from_hex(key.trim()).context("--private-key is not a hex secp256k1 key")?;
+    let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
+    let contracts = Contracts::connect(rpc.clone(), deployment, Sender::Key(signer)).await?;
+    for account in &args.fund {
+        give_gas(&rpc, *account).await?;
+        contracts
+            .faucet(*account, amount)
+            .await
+            .with_context(|| format!("minting DATA to {account}"))?;
+    }
+    println!(
+        "funded {} accounts with {} DATA each (and ETH for gas)",
+        args.fund.len(),
+        args.fund_amount
     );
     Ok(())
 }

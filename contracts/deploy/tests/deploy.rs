@@ -62,6 +62,20 @@ async fn deploys_funds_writes_and_is_idempotent() {
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("already deployed"));
     assert_eq!(Deployment::load(&out).unwrap(), deployment);
+    // Again with --fund: the deployment is kept and the account gets DATA and ETH for gas.
+    let newcomer = "0x00000000000000000000000000000000000000aa";
+    let funded = deploy_cmd(&[&args[..], &["--fund", newcomer, "--fund-amount", "5"]].concat());
+    assert!(
+        funded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&funded.stderr)
+    );
+    assert_eq!(Deployment::load(&out).unwrap(), deployment);
+    let newcomer: rivulet_contracts::Address = newcomer.parse().unwrap();
+    assert_eq!(
+        client.balance(newcomer).await.unwrap(),
+        U256::from(5u64) * U256::from(10u64).pow(U256::from(18u64))
+    );
     // --force deploys anew, at new addresses.
     let forced = deploy_cmd(&[&args[..], &["--force"]].concat());
     assert!(forced.status.success());
