@@ -98,8 +98,8 @@ pub(crate) fn key_request(access: &Access, reader: &Signer, timestamp: u64, id: 
     reader.sign(body).unwrap().encode().unwrap()
 }
 
-/// Publishes `{"secret":n}` through the device's client, encrypted; the storage node has it on disk
-/// when this returns.
+/// Publishes `{"secret":n}` through the device's client (which encrypts it, unasked); the storage node
+/// has it on disk when this returns.
 pub(crate) async fn publish_secret(access: &Access, n: u32) {
     let published = access
         .publisher
@@ -107,10 +107,8 @@ pub(crate) async fn publish_secret(access: &Access, n: u32) {
             &access.world.stream,
             ContentType::Json,
             secret(n).into_bytes(),
-            PublishOptions {
-                encrypt: Some(true),
-                ..PublishOptions::default()
-            },
+            // No option: a client encrypts events to a stream that is not public by default.
+            PublishOptions::default(),
         )
         .await
         .unwrap();

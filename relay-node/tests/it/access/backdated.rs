@@ -64,19 +64,29 @@ async fn backdated_events_and_key_requests_are_refused() {
     // Events of the publisher whose permission ended, stamped before the end.
     let publisher = &access.lapsed_publisher;
     for (stamp, code, says, what) in [
-        (now, "no_permission", "may not publish", "stamped now"),
+        (
+            now,
+            "no_permission",
+            "may not publish",
+            "an event stamped now",
+        ),
         (
             now - 30_000,
             "no_permission",
             "may not publish",
-            "stamped 30 s ago",
+            "an event stamped 30 s ago",
         ),
-        (now - 61_000, "stale_timestamp", "", "stamped 61 s ago"),
+        (
+            now - 61_000,
+            "stale_timestamp",
+            "",
+            "an event stamped 61 s ago",
+        ),
         (
             end_ms - 1_000,
             "future_timestamp",
             "",
-            "stamped 1 s before the end",
+            "an event stamped 1 s before the end",
         ),
     ] {
         let event = sealed(&access, publisher, stamp, r#"{"backdated":true}"#);
@@ -115,15 +125,20 @@ async fn backdated_events_and_key_requests_are_refused() {
             now,
             "no_permission",
             "may not send key requests",
-            "stamped now",
+            "a key request stamped now",
         ),
         (
             now - 30_000,
             "no_permission",
             "may not send key requests",
-            "stamped 30 s ago",
+            "a key request stamped 30 s ago",
         ),
-        (now - 61_000, "stale_timestamp", "", "stamped 61 s ago"),
+        (
+            now - 61_000,
+            "stale_timestamp",
+            "",
+            "a key request stamped 61 s ago",
+        ),
     ] {
         let request = key_request(&access, &access.lapsed, stamp, what);
         assert_refused(publish(&http, node, &request).await, code, says, what);

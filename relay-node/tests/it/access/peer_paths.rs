@@ -219,6 +219,16 @@ async fn a_node_the_attacker_runs_on_the_topic_holds_only_ciphertext() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // A publisher that sends plaintext anyway is refused by the first node, before it reaches the
+    // topic (so a plaintext copy never reaches the attacker's store either).
+    let plain = crate::support::frame(&world.device, &world.stream, 1, &secret(0));
+    let (status, body) = crate::support::publish(&http, &access.node, &plain).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("not_encrypted")),
+        "{body}"
+    );
+
     // Signed in at the attacker's node, the outsiders are refused a key for what it holds.
     let part = access.part();
     let stored = client(&[&attacker.listen[0]], world.reader.to_bytes())
@@ -259,7 +269,7 @@ async fn a_node_the_attacker_runs_on_the_topic_holds_only_ciphertext() {
     );
     for event in &events {
         assert_ne!(event.body.encryption, Encryption::None, "{event:?}");
-        for k in 1..=n {
+        for k in 0..=n {
             let plain = secret(k);
             assert!(
                 !event
