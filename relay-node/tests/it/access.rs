@@ -124,14 +124,14 @@ pub(crate) fn secret(n: u32) -> String {
 async fn until(
     http: &reqwest::Client,
     node: &Node,
-    access: &World,
+    world: &World,
     reader: &Signer,
     what: &str,
     done: impl Fn(u16, &Value) -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = history(http, node, &access.stream, reader).await;
+        let (status, body) = history(http, node, &world.stream, reader).await;
         if done(status, &body) {
             return;
         }
