@@ -14,10 +14,10 @@ use tokio_tungstenite::{
 
 use crate::support::{Node, World, chained_frames, frame, publish, start_node};
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects, reads the challenge, and signs it with `signer` when given.
-async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
+pub(crate) async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
     let url = format!("{}/api/v1/ws", node.http.replace("http://", "ws://"));
     let (mut ws, _) = connect_async(url).await.unwrap();
     let challenge = next(&mut ws).await;
@@ -31,13 +31,13 @@ async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, frame: Value) {
+pub(crate) async fn send(ws: &mut Ws, frame: Value) {
     ws.send(Message::Text(frame.to_string().into()))
         .await
         .unwrap();
 }
 
-async fn next(ws: &mut Ws) -> Value {
+pub(crate) async fn next(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
