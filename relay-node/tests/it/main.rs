@@ -6,6 +6,7 @@ mod cli;
 mod coordinator;
 mod http_api;
 mod light_client;
+mod offline;
 mod quorum;
 mod support;
 mod ws_api;

@@ -322,3 +322,28 @@ async fn fail_commands(commands: async_channel::Receiver<Command>, error: String
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// What is asked right after `destroy` (queued before the connection task read the shutdown) fails
+    /// with `Destroyed` instead of waiting forever.
+    #[tokio::test]
+    async fn calls_right_after_destroy_fail() {
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let client = Client::new(ClientConfig {
+            nodes: vec![format!("/ip4/127.0.0.1/tcp/9/p2p/{peer}").parse().unwrap()],
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        client.destroy();
+        let asked = tokio::time::timeout(Duration::from_secs(5), client.wait_connected()).await;
+        assert!(
+            matches!(asked, Ok(Err(ClientError::Destroyed))),
+            "{asked:?}"
+        );
+    }
+}

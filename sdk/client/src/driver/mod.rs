@@ -218,6 +218,11 @@ impl Driver {
             }
         }
         self.fail_all(|| ClientError::Destroyed);
+        // Commands sent before the shutdown was read stay in the channel, which the client's handles
+        // keep open: dropping them (and their reply senders) fails their callers with `Destroyed`
+        // instead of leaving them waiting forever.
+        commands.close();
+        while commands.try_recv().is_ok() {}
         if let Some(entry) = self.entry.take() {
             let _ = self.swarm.disconnect_peer_id(entry);
         }
