@@ -22,9 +22,9 @@ async function whenGranted(fn, ms = 20000) {
     try {
       return await fn();
     } catch (e) {
-      // A node that has not seen a grant yet refuses for want of permission, or — a public subscribe
-      // grant it has not seen — takes the stream for private and refuses plaintext.
-      if (!['NO_PERMISSION', 'NOT_ENCRYPTED'].includes(e.code) || Date.now() > deadline) throw e;
+      // A node that has not seen a grant yet refuses for want of permission. (A public grant it has not
+      // seen yet makes it refuse plaintext; the client then sends the event encrypted by itself.)
+      if (e.code !== 'NO_PERMISSION' || Date.now() > deadline) throw e;
       await sleep(200);
     }
   }
