@@ -345,6 +345,8 @@ pub(crate) struct Row {
     pub(crate) verification: Verification,
     /// The content as text (empty for notices).
     pub(crate) content: String,
+    /// The event's timestamp (Unix ms) when the row is one event (with the publisher, it names it).
+    pub(crate) at: Option<u64>,
 }
 
 /// Rows a live view keeps.
@@ -371,6 +373,28 @@ impl Feed {
         self.received += 1;
         self.rows.push_front(row);
         self.rows.truncate(ROWS);
+        self.chart(numbers);
+    }
+
+    /// An event that was shown undecryptable, decrypted now that its key came: its row takes the
+    /// undecryptable one's place (a new row if that one is gone).
+    pub(crate) fn decrypted_late(&mut self, row: Row, numbers: Vec<(String, f64)>) {
+        let shown = self.rows.iter_mut().find(|r| {
+            matches!(r.verification, Verification::Undecryptable(_))
+                && r.publisher == row.publisher
+                && r.at.is_some()
+                && r.at == row.at
+        });
+        match shown {
+            Some(shown) => {
+                *shown = row;
+                self.chart(numbers);
+            }
+            None => self.push(row, numbers),
+        }
+    }
+
+    fn chart(&mut self, numbers: Vec<(String, f64)>) {
         for (name, value) in numbers {
             let index = match self.series.iter().position(|(n, _)| *n == name) {
                 Some(i) => i,
@@ -528,6 +552,7 @@ mod tests {
                 publisher: "0xab".into(),
                 verification: Verification::Verified,
                 content: String::new(),
+                at: u64::try_from(i).ok(),
             };
             let numbers = ["a", "b", "c", "d"]
                 .iter()
@@ -548,6 +573,35 @@ mod tests {
             Verification::Missing.to_string(),
             "✗ events missing here (no node stores them)"
         );
+    }
+
+    #[test]
+    fn a_late_event_takes_the_place_of_its_undecryptable_row() {
+        let row = |at: u64, verification: Verification, content: &str| Row {
+            time: at.to_string(),
+            publisher: "0xab".into(),
+            verification,
+            content: content.into(),
+            at: Some(at),
+        };
+        let mut feed = Feed::default();
+        let no_key = || Verification::Undecryptable("no key arrived within 10 s".into());
+        feed.push(row(1, no_key(), ""), Vec::new());
+        feed.push(row(2, no_key(), ""), Vec::new());
+        feed.push(row(3, Verification::Verified, "{}"), Vec::new());
+        feed.decrypted_late(
+            row(1, Verification::Verified, r#"{"n":1}"#),
+            vec![("n".into(), 1.0)],
+        );
+        assert_eq!(feed.rows.len(), 3, "replaced, not added");
+        assert_eq!(feed.rows[2].content, r#"{"n":1}"#);
+        assert_eq!(feed.rows[2].verification, Verification::Verified);
+        assert_eq!(feed.rows[1].verification, no_key());
+        assert_eq!(feed.series[0].1, [1.0]);
+        // One whose row has scrolled away is a new row.
+        feed.decrypted_late(row(9, Verification::Verified, "{}"), Vec::new());
+        assert_eq!(feed.rows.len(), 4);
+        assert_eq!(feed.rows[0].at, Some(9));
     }
 
     #[test]

@@ -46,19 +46,25 @@ enum State {
     Failed(DappError),
 }
 
-/// The row a delivery shows, with the numbers it charts.
-fn row(live: Live) -> Option<(Row, Vec<(String, f64)>)> {
+/// What a delivery shows: its row, the numbers it charts, and whether it takes an undecryptable row's
+/// place (an event decrypted late).
+type Shown = (Row, Vec<(String, f64)>, bool);
+
+/// The row a delivery shows, with the numbers it charts, and whether it replaces an undecryptable row.
+fn row(live: Live) -> Option<Shown> {
     let notice = |publisher, verification| Row {
         time: clock(now_ms() as u64),
         publisher,
         verification,
         content: String::new(),
+        at: None,
     };
     Some(match live {
         Live::Event {
             timestamp,
             publisher,
             content,
+            late,
         } => {
             let numbers = numeric_fields(&content);
             let row = Row {
@@ -66,14 +72,23 @@ fn row(live: Live) -> Option<(Row, Vec<(String, f64)>)> {
                 publisher,
                 verification: Verification::Verified,
                 content,
+                at: Some(timestamp),
             };
-            (row, numbers)
+            (row, numbers, late)
         }
-        Live::Undecryptable { publisher, reason } => (
-            notice(publisher, Verification::Undecryptable(reason)),
-            Vec::new(),
-        ),
-        Live::Gap { publisher } => (notice(publisher, Verification::Missing), Vec::new()),
+        Live::Undecryptable {
+            timestamp,
+            publisher,
+            reason,
+        } => {
+            let row = Row {
+                time: clock(timestamp),
+                at: Some(timestamp),
+                ..notice(publisher, Verification::Undecryptable(reason))
+            };
+            (row, Vec::new(), false)
+        }
+        Live::Gap { publisher } => (notice(publisher, Verification::Missing), Vec::new(), false),
         _ => return None,
     })
 }
@@ -198,8 +213,14 @@ pub(crate) fn live_view(props: &LiveViewProps) -> Html {
                                 state.set(State::Ended(reason));
                             }
                             delivered => {
-                                if let Some((row, numbers)) = row(delivered) {
-                                    feed.borrow_mut().push(row, numbers);
+                                match row(delivered) {
+                                    Some((row, numbers, true)) => {
+                                        feed.borrow_mut().decrypted_late(row, numbers)
+                                    }
+                                    Some((row, numbers, false)) => {
+                                        feed.borrow_mut().push(row, numbers)
+                                    }
+                                    None => {}
                                 }
                                 redraw.force_update();
                             }
@@ -285,15 +306,17 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn deliveries_become_rows() {
-        let (event, numbers) = row(Live::Event {
+        let (event, numbers, late) = row(Live::Event {
             timestamp: 0,
             publisher: "0xab".into(),
             content: r#"{"pm25":12}"#.into(),
+            late: false,
         })
         .unwrap();
         assert_eq!(event.verification, Verification::Verified);
         assert_eq!(numbers, [("pm25".to_owned(), 12.0)]);
-        let (gap, numbers) = row(Live::Gap {
+        assert!(!late);
+        let (gap, numbers, _) = row(Live::Gap {
             publisher: "0xab".into(),
         })
         .unwrap();

@@ -53,9 +53,13 @@ pub(crate) enum Live {
         publisher: String,
         /// The content, as text.
         content: String,
+        /// It was shown undecryptable before its key came.
+        late: bool,
     },
-    /// An encrypted event whose key could not be had.
+    /// An encrypted event whose key could not be had (yet: it may come late).
     Undecryptable {
+        /// Its timestamp, Unix milliseconds.
+        timestamp: u64,
         /// The publisher.
         publisher: String,
         /// Why.
@@ -148,15 +152,24 @@ impl Network {
                 Either::Left((Some(event), _)) => event,
                 _ => break,
             };
+            let late = matches!(event, SubscriptionEvent::Late(_));
             match event {
-                SubscriptionEvent::Message(m) => on(Live::Event {
+                SubscriptionEvent::Message(m) | SubscriptionEvent::Late(m) => on(Live::Event {
                     timestamp: m.id().timestamp,
                     publisher: m.id().publisher.to_checksum(),
                     content: String::from_utf8_lossy(&m.body.content).into_owned(),
+                    late,
                 }),
                 SubscriptionEvent::Undecryptable {
-                    publisher, reason, ..
-                } => on(Live::Undecryptable { publisher, reason }),
+                    publisher,
+                    timestamp,
+                    reason,
+                    ..
+                } => on(Live::Undecryptable {
+                    timestamp,
+                    publisher,
+                    reason,
+                }),
                 SubscriptionEvent::Gap { publisher } => on(Live::Gap { publisher }),
                 SubscriptionEvent::Ended(reason) => {
                     on(Live::Ended(reason));

@@ -148,7 +148,8 @@ pub(crate) async fn subscribe(
     let mut seen = 0u64;
     while let Some(event) = sub.next().await {
         match event {
-            SubscriptionEvent::Message(m) => {
+            // A late one was reported undecryptable before its key came: printed when it can be read.
+            SubscriptionEvent::Message(m) | SubscriptionEvent::Late(m) => {
                 print(&event_json(&m, sub_encrypted(&m)))?;
                 seen += 1;
                 if count.is_some_and(|c| seen >= c) {

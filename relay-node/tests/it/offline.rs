@@ -421,7 +421,7 @@ async fn a_lapsed_licence_makes_the_publisher_rekey_and_the_lapsed_reader_reads_
     // for B's key is refused.
     loop {
         match tokio::time::timeout(Duration::from_secs(15), lapsed_sub.next()).await {
-            Ok(Some(SubscriptionEvent::Message(m))) => {
+            Ok(Some(SubscriptionEvent::Message(m) | SubscriptionEvent::Late(m))) => {
                 assert_ne!(
                     m.body.content,
                     b_plain.as_bytes(),
@@ -438,4 +438,75 @@ async fn a_lapsed_licence_makes_the_publisher_rekey_and_the_lapsed_reader_reads_
         .await
         .unwrap_err();
     assert_eq!(refused.code(), "NO_PERMISSION", "{refused}");
+}
+
+/// A subscriber whose key did not come in time (its publisher was away) is told the events are
+/// undecryptable, and gets them late — decrypted, without subscribing again — once the publisher is
+/// back with its vault and publishes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_whose_key_came_late_are_handed_out_late() {
+    let world = World::new().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let node = start_node(
+        &world.dir.path().join("store"),
+        &world.deployment_file,
+        &["--storage.part", &world.part],
+    );
+    let vault = world.dir.path().join("publisher-keys");
+    let device = world.device.to_bytes();
+    let first = publisher(&world, &node, device, Some(&vault)).await;
+    for n in 0..3 {
+        publish(&first, &world, &format!(r#"{{"early":{n}}}"#)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop(first).await;
+
+    // The reader may read, but nobody holding the key is online: three notices, at once for the two
+    // behind the first (they wait for the same key).
+    until_readable(&node, &world, &world.reader).await;
+    let reader = client(&[&node.listen[0]], world.reader.to_bytes());
+    let mut sub = reader.subscribe(&part, Some(50)).await.unwrap();
+    let waited = Instant::now();
+    let mut notices = Vec::new();
+    while notices.len() < 3 {
+        match next_event(&mut sub).await {
+            SubscriptionEvent::Undecryptable {
+                timestamp, reason, ..
+            } => {
+                assert!(reason.contains("no key arrived"), "{reason}");
+                notices.push(timestamp);
+            }
+            other => panic!("decrypted with no key holder online: {other:?}"),
+        }
+    }
+    assert!(
+        waited.elapsed() < Duration::from_secs(20),
+        "one wait for one key, not one per event: {:?}",
+        waited.elapsed()
+    );
+
+    // The publisher comes back and publishes: the new event, and the three earlier ones late.
+    let again = publisher(&world, &node, device, Some(&vault)).await;
+    publish(&again, &world, r#"{"back":true}"#).await;
+    let mut late = Vec::new();
+    let mut back = false;
+    while late.len() < 3 || !back {
+        match next_event(&mut sub).await {
+            SubscriptionEvent::Late(m) => {
+                assert!(
+                    notices.contains(&m.id().timestamp),
+                    "late: one reported before"
+                );
+                late.push(String::from_utf8(m.body.content).unwrap());
+            }
+            SubscriptionEvent::Message(m) => {
+                assert_eq!(m.body.content, br#"{"back":true}"#);
+                back = true;
+            }
+            other => panic!("expected the new event and the late ones: {other:?}"),
+        }
+    }
+    late.sort();
+    assert_eq!(late, [r#"{"early":0}"#, r#"{"early":1}"#, r#"{"early":2}"#]);
+    stop(again).await;
 }

@@ -42,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) publisher: Mutex<ChainSigner>,
     pub(crate) partitions: Mutex<HashMap<StreamId, u32>>,
     pub(crate) keys: Mutex<KeyStore>,
+    /// Bumped whenever a group key this client did not hold arrives (subscriptions look again at the
+    /// events they gave up for want of a key).
+    pub(crate) key_generation: AtomicU64,
     pub(crate) limits: Limits,
     pub(crate) next_subscription: AtomicU64,
     pub(crate) request_timeout: Duration,
@@ -118,6 +121,7 @@ impl Client {
                 peer_id,
                 partitions: Mutex::default(),
                 keys: Mutex::default(),
+                key_generation: AtomicU64::new(0),
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,

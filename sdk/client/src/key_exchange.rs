@@ -28,8 +28,19 @@ impl Client {
             new
         };
         if new {
+            self.inner
+                .key_generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.keys_changed();
         }
+    }
+
+    /// How many new group keys this client has taken in so far: a subscription that sees it change
+    /// looks again at the events it gave up for want of a key.
+    pub(crate) fn key_generation(&self) -> u64 {
+        self.inner
+            .key_generation
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Asks `publisher` for group keys on `part`: publishes a group-key request there. Nodes refuse it

@@ -59,7 +59,9 @@ pub(crate) fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, J
 }
 
 /// An optional JS argument: `undefined` and `null` read as the default.
-fn from_js<T: for<'de> Deserialize<'de> + Default>(value: JsValue) -> Result<T, JsValue> {
+pub(crate) fn from_js<T: for<'de> Deserialize<'de> + Default>(
+    value: JsValue,
+) -> Result<T, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
@@ -291,6 +293,17 @@ impl RivuletClient {
                                 let _ = f.call1(&JsValue::NULL, &e);
                             }
                         }
+                        // Reported UNDECRYPTABLE earlier; its key came since: metadata.late is true.
+                        SubscriptionEvent::Late(m) => {
+                            let metadata = metadata_of(&m);
+                            let _ = Reflect::set(&metadata, &"late".into(), &JsValue::TRUE);
+                            if let Err(e) =
+                                handler.call2(&JsValue::NULL, &content_of(&m), &metadata)
+                                && let Some(f) = &on_error
+                            {
+                                let _ = f.call1(&JsValue::NULL, &e);
+                            }
+                        }
                         SubscriptionEvent::Gap { publisher } => {
                             if let Some(f) = &on_error {
                                 let e = js_error(
@@ -304,6 +317,7 @@ impl RivuletClient {
                             publisher,
                             group_key_id,
                             reason,
+                            ..
                         } => {
                             if let Some(f) = &on_error {
                                 let e = js_error(
@@ -465,7 +479,7 @@ impl RivuletClient {
 
 /// `stream id | { id, partition }`, optional so a missing argument gets a clear error.
 #[derive(Default)]
-struct PartArgOpt(Option<PartArg>);
+pub(crate) struct PartArgOpt(pub(crate) Option<PartArg>);
 
 impl<'de> Deserialize<'de> for PartArgOpt {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
