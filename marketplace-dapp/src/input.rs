@@ -35,6 +35,9 @@ pub(crate) enum Invalid {
     /// The device is not an address (why).
     #[error("The device address is not an Ethereum address ({0}).")]
     Device(String),
+    /// Days of history that are not a whole number in range.
+    #[error("Keep history for a whole number of days from 0 (for good) to 3650, not {0:?}.")]
+    Retention(String),
 }
 
 /// A decimal DATA amount typed by a person ("1.5", "0.002") in wei; at most 18 decimals, not negative.
@@ -64,7 +67,8 @@ pub(crate) fn price_per_second(per_hour: &str) -> Result<U256, Invalid> {
     Ok(per_second)
 }
 
-/// A stream to create: `<account>/<path>` with a name, a description and 1 to 100 partitions.
+/// A stream to create: `<account>/<path>` with a name, a description and 1 to 100 partitions, and
+/// whether the network is asked to store its history (for how many days).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct NewStream {
     /// The path after the account's address.
@@ -75,19 +79,59 @@ pub(crate) struct NewStream {
     pub(crate) description: String,
     /// Its partition count.
     pub(crate) partitions: u32,
+    /// Days of history the network's storage nodes keep (`Some(0)`: for good); `None`: not stored.
+    pub(crate) retention_days: Option<u32>,
+}
+
+/// Most days of history the form asks the network to keep (ten years).
+pub(crate) const MAX_RETENTION_DAYS: u32 = 3_650;
+
+/// The create-a-stream form as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StreamForm {
+    /// The path after the account's address.
+    pub(crate) path: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// What it carries.
+    pub(crate) description: String,
+    /// The partition count as typed.
+    pub(crate) partitions: String,
+    /// Whether the network should store its history.
+    pub(crate) store: bool,
+    /// For how many days, as typed.
+    pub(crate) retention_days: String,
+}
+
+impl StreamForm {
+    /// The stream to create (a partition count that is not a number is 1, one out of range the
+    /// nearest allowed), or why not.
+    pub(crate) fn check(&self) -> Result<NewStream, Invalid> {
+        let retention_days = if self.store {
+            let typed = self.retention_days.trim();
+            match typed.parse::<u32>() {
+                Ok(days) if days <= MAX_RETENTION_DAYS => Some(days),
+                _ => return Err(Invalid::Retention(typed.to_owned())),
+            }
+        } else {
+            None
+        };
+        Ok(NewStream {
+            path: self.path.trim().to_owned(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            partitions: self
+                .partitions
+                .trim()
+                .parse::<u32>()
+                .unwrap_or(1)
+                .clamp(1, 100),
+            retention_days,
+        })
+    }
 }
 
 impl NewStream {
-    /// The form's fields as typed (a partition count that is not a number is 1).
-    pub(crate) fn from_form(path: &str, name: &str, description: &str, partitions: &str) -> Self {
-        NewStream {
-            path: path.trim().to_owned(),
-            name: name.to_owned(),
-            description: description.to_owned(),
-            partitions: partitions.parse::<u32>().unwrap_or(1).clamp(1, 100),
-        }
-    }
-
     /// Its metadata as the registry stores it (JSON).
     pub(crate) fn metadata(&self) -> String {
         serde_json::json!({
@@ -256,8 +300,17 @@ mod tests {
 
     #[test]
     fn a_new_stream_keeps_partitions_in_range() {
-        let s = NewStream::from_form(" sensors/air ", "Air", "PM2.5", "2");
+        let form = |partitions: &str| StreamForm {
+            path: " sensors/air ".into(),
+            name: "Air".into(),
+            description: "PM2.5".into(),
+            partitions: partitions.into(),
+            store: true,
+            retention_days: "30".into(),
+        };
+        let s = form("2").check().unwrap();
         assert_eq!(s.path, "sensors/air");
+        assert_eq!(s.retention_days, Some(30));
         // Compared as JSON: the key order depends on serde_json's `preserve_order`, which the
         // workspace's tests turn on (rivulet-protocol's dev-dependencies).
         let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
@@ -265,9 +318,39 @@ mod tests {
             json(&s.metadata()),
             json(r#"{"description":"PM2.5","name":"Air","partitions":2}"#)
         );
-        assert_eq!(NewStream::from_form("a", "", "", "x").partitions, 1);
-        assert_eq!(NewStream::from_form("a", "", "", "500").partitions, 100);
-        assert_eq!(NewStream::from_form("a", "", "", "0").partitions, 1);
+        assert_eq!(form("x").check().unwrap().partitions, 1);
+        assert_eq!(form("500").check().unwrap().partitions, 100);
+        assert_eq!(form("0").check().unwrap().partitions, 1);
+    }
+
+    #[test]
+    fn history_is_kept_for_whole_days_in_range_or_not_at_all() {
+        let form = |store: bool, days: &str| StreamForm {
+            path: "a".into(),
+            store,
+            retention_days: days.into(),
+            ..StreamForm::default()
+        };
+        assert_eq!(form(true, " 0 ").check().unwrap().retention_days, Some(0));
+        assert_eq!(
+            form(true, "3650").check().unwrap().retention_days,
+            Some(3650)
+        );
+        assert_eq!(
+            form(false, "nonsense").check().unwrap().retention_days,
+            None
+        );
+        for bad in ["3651", "-1", "1.5", ""] {
+            assert_eq!(
+                form(true, bad).check(),
+                Err(Invalid::Retention(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Invalid::Retention("x".into()).to_string(),
+            "Keep history for a whole number of days from 0 (for good) to 3650, not \"x\"."
+        );
     }
 
     #[test]

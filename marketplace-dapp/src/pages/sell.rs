@@ -14,7 +14,7 @@ use crate::{
         sell::{CreateStream, GrantDevice, ListProduct, MyProducts, Sales},
     },
     error::DappError,
-    input::{DeviceForm, NewStream, ProductForm, price_per_second},
+    input::{DeviceForm, ProductForm, StreamForm, price_per_second},
     model::{Listing, OwnStream, Sale, format_data},
     services::wallet::Account,
 };
@@ -105,7 +105,7 @@ impl Runner {
 struct Actions {
     on_sale: Callback<(u64, bool)>,
     on_reprice: Callback<(u64, String)>,
-    on_create: Callback<NewStream>,
+    on_create: Callback<StreamForm>,
     on_grant: Callback<DeviceForm>,
     on_list: Callback<ProductForm>,
 }
@@ -141,10 +141,32 @@ impl Actions {
         };
         let on_create = {
             let runner = runner.clone();
-            Callback::from(move |stream: NewStream| {
+            Callback::from(move |form: StreamForm| {
                 runner.start(Form::Stream, move |account| async move {
+                    let stream = form.check()?;
                     let id = account.chain().create_stream(&stream).await?;
-                    Ok(format!("Created {id}."))
+                    let Some(days) = stream.retention_days else {
+                        return Ok(format!("Created {id}; the network keeps no history of it."));
+                    };
+                    Ok(
+                        match account
+                            .chain()
+                            .request_storage(&id, stream.partitions, days)
+                            .await?
+                        {
+                            Some(replicas) => format!(
+                                "Created {id}; {replicas} storage nodes keep its history {}.",
+                                match days {
+                                    0 => "for good".to_owned(),
+                                    1 => "for a day".to_owned(),
+                                    d => format!("for {d} days"),
+                                }
+                            ),
+                            None => format!(
+                                "Created {id}; this network has no coordinator, so no node stores its history."
+                            ),
+                        },
+                    )
                 })
             })
         };

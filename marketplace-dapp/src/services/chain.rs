@@ -13,6 +13,7 @@ use rivulet_contracts::{
     Contracts, ContractsError, PermissionKind, Product, PurchaseFilter, Rpc, Sender,
     StreamMetadata, TxStep, to_alloy,
 };
+use rivulet_protocol::StreamId;
 use wasm_bindgen_futures::spawn_local;
 use yew::Callback;
 
@@ -280,6 +281,37 @@ impl Chain {
             .create_stream(&stream.path, &StreamMetadata::parse(&stream.metadata()))
             .await?;
         Ok(id.to_string())
+    }
+
+    /// Asks the network coordinator to store `stream`'s `partitions` for `retention_days` (0: for good)
+    /// at the network's default replication; the replicas it will keep, or `None` when the deployment
+    /// has no coordinator.
+    pub(crate) async fn request_storage(
+        &self,
+        stream: &str,
+        partitions: u32,
+        retention_days: u32,
+    ) -> Result<Option<u8>, DappError> {
+        let coordinator = match self.registry.coordinator() {
+            Ok(c) => c,
+            Err(ContractsError::NoCoordinator) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let stream: StreamId = stream
+            .parse()
+            .map_err(|e| DappError::Network(format!("{stream}: {e}")))?;
+        coordinator
+            .request_storage(
+                &stream,
+                partitions,
+                0,
+                Some(u64::from(retention_days) * 86_400),
+            )
+            .await?;
+        Ok(coordinator
+            .storage_of(&stream)
+            .await?
+            .map(|s| s.replication))
     }
 
     /// Lets a device key publish to one of the account's streams.

@@ -50,7 +50,7 @@ mod tests {
         list_product::ListProductProps, my_products::MyProductsProps, sales::SalesProps, *,
     };
     use crate::{
-        input::{DeviceForm, NewStream, ProductForm},
+        input::{DeviceForm, ProductForm, StreamForm},
         model::{Listing, OwnStream, Sale},
         testing::{click, find, root, settle, texts, type_into},
     };
@@ -83,7 +83,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     async fn creating_a_stream_hands_over_the_form() {
-        let (on_create, kept) = keep::<NewStream>();
+        let (on_create, kept) = keep::<StreamForm>();
         let root = render::<CreateStream>(CreateStreamProps {
             owner: "0xab".into(),
             busy: false,
@@ -97,7 +97,14 @@ mod tests {
         click(&root, "#create-stream button[type=submit]").await;
         assert_eq!(
             *kept.borrow(),
-            [NewStream::from_form("sensors/air", "Air", "", "2")]
+            [StreamForm {
+                path: "sensors/air".into(),
+                name: "Air".into(),
+                description: String::new(),
+                partitions: "2".into(),
+                store: true,
+                retention_days: "30".into(),
+            }]
         );
     }
 
