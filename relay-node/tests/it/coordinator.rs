@@ -176,8 +176,17 @@ pub(crate) async fn settled(
     nodes: &[Option<Node>],
     within: Duration,
 ) -> BTreeMap<String, BTreeSet<usize>> {
+    settled_on(net, &net.coordinator().await, nodes, within).await
+}
+
+/// [`settled`], by the assignment of `coordinator`.
+async fn settled_on(
+    net: &Network,
+    coordinator: &Coordinator,
+    nodes: &[Option<Node>],
+    within: Duration,
+) -> BTreeMap<String, BTreeSet<usize>> {
     let http = reqwest::Client::new();
-    let coordinator = net.coordinator().await;
     let index: BTreeMap<ChainAddress, usize> = net
         .keys
         .iter()
@@ -673,4 +682,102 @@ async fn a_node_that_drops_an_event_dissents_and_its_readers_notice() {
         weight(2).await < weight(0).await,
         "the dissenter lost weight"
     );
+}
+
+/// A network upgrade: the owner names a successor coordinator and the stream's owner asks it to store
+/// the stream. The nodes, told nothing, withdraw their stakes from the retired coordinator, register
+/// with the successor with the same stake, and store what it assigns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_follow_a_successor_coordinator_by_themselves() {
+    let net = Network::new(3).await;
+    let first = net.start(0, None);
+    let bootstrap = first
+        .listen
+        .iter()
+        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
+        .unwrap()
+        .clone();
+    let nodes = vec![
+        Some(first),
+        Some(net.start(1, Some(&bootstrap))),
+        Some(net.start(2, Some(&bootstrap))),
+    ];
+    settled(&net, &nodes, Duration::from_secs(90)).await;
+    let old = net.coordinator().await;
+    let stake = old
+        .node_info(to_alloy(net.keys[0].address()))
+        .await
+        .unwrap()
+        .unwrap()
+        .stake;
+
+    let owner = Contracts::connect_http(net.deployment.clone(), None, Sender::Key(dev_key(0)))
+        .await
+        .unwrap();
+    let successor = rivulet_deploy::deploy_coordinator(
+        owner.chain(),
+        net.deployment.data_token,
+        net.deployment.stream_registry,
+        &rivulet_deploy::CoordinatorSetup::development(),
+    )
+    .await
+    .unwrap();
+    old.set_successor(successor).await.unwrap();
+    let stream_owner =
+        Contracts::connect_http(net.deployment.clone(), None, Sender::Key(dev_key(1)))
+            .await
+            .unwrap()
+            .with_coordinator(successor);
+    stream_owner
+        .coordinator()
+        .unwrap()
+        .request_storage(&net.stream, PARTITIONS, REPLICATION as u8, None)
+        .await
+        .unwrap();
+
+    // Each node leaves the old coordinator with its stake and joins the new one with the same.
+    let next = owner.with_coordinator(successor).coordinator().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for key in &net.keys {
+        let account = to_alloy(key.address());
+        loop {
+            let gone = old.node_info(account).await.unwrap().is_none();
+            let joined = next.node_info(account).await.unwrap().map(|n| n.stake);
+            if gone && joined == Some(stake) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{account}: still on the old coordinator: {gone}, on the successor with {joined:?}\n{}",
+                logs(&net)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    assert_eq!(
+        old.total_staked().await.unwrap(),
+        U256::ZERO,
+        "every stake withdrawn"
+    );
+
+    // They store what the successor assigns, each part on R of them, and serve it.
+    let assigned = settled_on(&net, &next, &nodes, Duration::from_secs(90)).await;
+    assert_eq!(next.active_set().await.unwrap().members.len(), 3);
+    let mut chains = vec![MessageChain::new(); PARTITIONS as usize];
+    let mut sent = BTreeMap::new();
+    publish_round(
+        &net,
+        nodes[0].as_ref().unwrap(),
+        &mut chains,
+        "after the upgrade",
+        5,
+        &mut sent,
+    )
+    .await;
+    for (part, replicas) in &assigned {
+        let part: StreamPartId = part.parse().unwrap();
+        for &i in replicas {
+            serves_everything(nodes[i].as_ref().unwrap(), &part, &sent[&part.to_string()]).await;
+        }
+    }
 }

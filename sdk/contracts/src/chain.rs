@@ -502,6 +502,13 @@ impl Contracts {
         &self.deployment
     }
 
+    /// Contracts of `deployment` on `chain`, as they are (no checks: for a deployment derived from one
+    /// that was checked).
+    #[cfg(feature = "coordinator")]
+    pub(crate) fn from_parts(chain: Chain, deployment: Deployment) -> Contracts {
+        Contracts { chain, deployment }
+    }
+
     /// The chain (for calls of contract functions this type does not wrap: [`Chain::call`],
     /// [`Chain::send`] with the generated [`bindings`](crate::bindings)).
     pub fn chain(&self) -> &Chain {

@@ -48,6 +48,14 @@ impl Contracts {
             token: self.deployment().data_token,
         })
     }
+
+    /// These contracts with `coordinator` as the network coordinator: a retired coordinator's
+    /// successor, which nodes and clients follow after a network upgrade.
+    pub fn with_coordinator(&self, coordinator: Address) -> Contracts {
+        let mut deployment = self.deployment().clone();
+        deployment.coordinator = Some(coordinator);
+        Contracts::from_parts(self.chain().clone(), deployment)
+    }
 }
 
 impl Coordinator {

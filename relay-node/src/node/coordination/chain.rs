@@ -79,6 +79,7 @@ pub(super) async fn read_snapshot(
         reward_pool: wei(coordinator.reward_pool().await?),
         balance: wei(contracts.balance(to_alloy(account)).await?),
         rebalance_needed: coordinator.rebalance_needed().await?,
+        successor: coordinator.successor().await?.map(from_alloy),
     })
 }
 
@@ -136,6 +137,11 @@ pub(super) async fn update_addresses(
 }
 
 /// Says the node is alive.
+/// Takes this node's stake back (from a retired coordinator: at once); the amount.
+pub(super) async fn withdraw(contracts: &Contracts) -> Result<U256, ContractsError> {
+    Ok(coordinator(contracts)?.withdraw().await?.amount)
+}
+
 pub(super) async fn heartbeat(contracts: &Contracts) -> Result<(), ContractsError> {
     coordinator(contracts)?.heartbeat().await.map(drop)
 }

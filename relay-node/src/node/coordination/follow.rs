@@ -1,7 +1,9 @@
 //! The follower task: once a poll interval it reads the coordinator and acts on what changed — register
 //! (if the operator gave a stake), keep the registered addresses current, heartbeat, rebalance when it
 //! would change something, store exactly the assigned parts (backfilling new ones, pruning dropped ones
-//! and what retention drops) and report the checksums of intervals whose report window is open.
+//! and what retention drops) and report the checksums of intervals whose report window is open. When
+//! the coordinator retires (its owner named a successor: a network upgrade), the node withdraws its
+//! stake from it, registers with the successor with the same stake, and follows that one.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -9,8 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rivulet_contracts::Contracts;
-use rivulet_contracts::U256;
+use rivulet_contracts::{Contracts, U256, to_alloy};
 use rivulet_network::libp2p::PeerId;
 use rivulet_protocol::{Address, StreamPartId, hash::keccak256};
 use tokio::{sync::mpsc, task::JoinHandle};
@@ -98,6 +99,9 @@ struct State {
     last_prune: Option<Instant>,
     told_unregistered: bool,
     closing: Closing,
+    /// The stake this node had with a coordinator that retired: what it registers with on the
+    /// successor when the operator configured none.
+    carried_stake: Option<U256>,
 }
 
 impl Follower {
@@ -129,6 +133,11 @@ impl Follower {
         );
         let me = snapshot.nodes.get(&self.account).cloned();
         self.metrics.coordinator_gauges(snapshot, me.as_ref());
+        if let Some(next) = snapshot.successor {
+            self.move_to_successor(next, me.map(|m| m.stake), state)
+                .await;
+            return;
+        }
         let Some(me) = me else {
             self.unregistered(state).await;
             self.follow_parts(snapshot, state).await;
@@ -172,8 +181,34 @@ impl Follower {
         self.listening.all()
     }
 
+    /// The coordinator retired: withdraws this node's stake (if it has one there; tried again next
+    /// poll if that fails), then follows `next`, where it registers with the same stake.
+    async fn move_to_successor(&mut self, next: Address, stake: Option<u128>, state: &mut State) {
+        if let Some(stake) = stake {
+            match chain::withdraw(&self.chain).await {
+                Ok(amount) => info!(%amount, "the coordinator retired: stake withdrawn"),
+                Err(e) => {
+                    warn!("the coordinator retired, and withdrawing the stake failed: {e}");
+                    return;
+                }
+            }
+            state.carried_stake = Some(U256::from(stake));
+        }
+        info!(successor = %next, "following the coordinator's successor");
+        self.chain = self.chain.with_coordinator(to_alloy(next));
+        let carried = state.carried_stake.take();
+        *state = State {
+            placements: std::mem::take(&mut state.placements),
+            backfills: std::mem::take(&mut state.backfills),
+            unassigned: std::mem::take(&mut state.unassigned),
+            last_prune: state.last_prune,
+            carried_stake: carried,
+            ..State::default()
+        };
+    }
+
     async fn unregistered(&self, state: &mut State) {
-        let Some(stake) = self.config.stake else {
+        let Some(stake) = self.config.stake.or(state.carried_stake) else {
             if !state.told_unregistered {
                 info!(
                     account = %self.account,
@@ -192,6 +227,7 @@ impl Follower {
             Ok(()) => {
                 info!(account = %self.account, "registered with the coordinator");
                 state.registered_addresses = Some(addresses);
+                state.carried_stake = None;
             }
             Err(e) => warn!("cannot register with the coordinator: {e}"),
         }

@@ -89,6 +89,8 @@ pub(crate) struct Snapshot {
     pub(crate) balance: u128,
     /// Whether a rebalance would change the active set now.
     pub(crate) rebalance_needed: bool,
+    /// The coordinator that replaces this one, once its owner named it (network upgrade).
+    pub(crate) successor: Option<Address>,
 }
 
 /// How one of this node's parts is stored.
@@ -282,6 +284,7 @@ mod tests {
             reward_pool: 0,
             balance: 0,
             rebalance_needed: false,
+            successor: None,
         }
     }
 
