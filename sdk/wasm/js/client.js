@@ -138,6 +138,16 @@ export function makeApi(ready, defaultKeyStore = () => undefined) {
       return call(async () => (await this.#client()).resend(finite(stream, 'stream'), finite(query ?? { last: 100 }, 'query')));
     }
 
+    /** The nodes the network coordinator assigns to store a stream part. */
+    async storageNodes(stream) {
+      return call(async () => (await this.#client()).storageNodes(finite(stream, 'stream')));
+    }
+
+    /** Resends and checks the answer against the network's final checksums (HISTORY_MISMATCH if not). */
+    async verifyHistory(stream, query) {
+      return call(async () => (await this.#client()).verifyHistory(finite(stream, 'stream'), finite(query ?? { last: 100 }, 'query')));
+    }
+
     /** Rotates a stream part's group key; the next encrypted event announces the new key. */
     async rotateGroupKey(stream) {
       return call(async () => (await this.#client()).rotateGroupKey(stream));

@@ -106,6 +106,11 @@ export interface MessageMetadata {
   verified: true;
   /** The event travelled encrypted; `content` is decrypted. */
   encrypted: boolean;
+  /**
+   * Set when the event comes late: it was reported UNDECRYPTABLE (its key did not come in time) and its
+   * key has come since — its publisher came back, say. It arrives after the events that followed it.
+   */
+  late?: true;
 }
 
 /** Event content: parsed JSON, or bytes. */
@@ -120,7 +125,8 @@ export interface SubscribeOptions {
   onEnd?: (reason: string) => void;
   /**
    * A handler threw or its promise rejected (without onError, that goes to console.error), events could
-   * not be recovered (code GAP), or not decrypted (UNDECRYPTABLE).
+   * not be recovered (code GAP), or not decrypted (UNDECRYPTABLE; if only its key was late, the event
+   * may still come to the handler with `metadata.late`).
    */
   onError?: (error: unknown) => void;
 }
@@ -165,7 +171,31 @@ export interface PermissionQuery {
 /** Error codes; node refusals carry the node's code in upper case (NO_PERMISSION, BAD_SIGNATURE, ...). */
 export type ErrorCode =
   | 'INVALID_ARGUMENT' | 'NOT_CONNECTED' | 'NO_PERMISSION' | 'NOT_FOUND' | 'UNVERIFIABLE' | 'CHAIN'
-  | 'NO_CHAIN' | 'DESTROYED' | 'INTERNAL' | string;
+  | 'NO_CHAIN' | 'DESTROYED' | 'INTERNAL' | 'HISTORY_MISMATCH' | 'NOT_STORED' | string;
+
+/** A node the network coordinator assigns to store a stream part. */
+export interface StorageNode {
+  /** Its account, checksummed. */
+  account: string;
+  peerId: string;
+  /** Its multiaddrs, each ending in `/p2p/<peerId>`: usable as a client's `nodes`. */
+  addresses: string[];
+  /** Seen by the coordinator within its liveness window. */
+  live: boolean;
+}
+
+/** What `verifyHistory` checked. */
+export interface HistoryVerification {
+  /** Events in the storage node's answer. */
+  events: number;
+  /** The span checked, event timestamps in ms (inclusive). */
+  from: number;
+  to: number;
+  /** Checksum intervals whose events match the network's final checksum and count. */
+  verified: number[];
+  /** Intervals not final yet (or without events, which are never reported): nothing to check against. */
+  pending: number[];
+}
 
 export class RivuletError extends Error {
   readonly code: ErrorCode;
@@ -198,6 +228,18 @@ export class Client {
   grantPermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   revokePermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   hasPermission(query: PermissionQuery): Promise<boolean>;
+  /**
+   * The nodes that store a stream part, from the network coordinator on chain (needs `deployment`): the
+   * same answer every node and client computes. Their addresses can be a client's `nodes`.
+   */
+  storageNodes(stream: StreamPartArg): Promise<StorageNode[]>;
+  /**
+   * Resends (as `resend`) and checks the answer against the rolling checksums the network finalised on
+   * chain: every checksum interval inside the answer's span — the part's whole stored history when fewer
+   * than `last` events come back — must hold exactly the events the network agreed on. A storage node that
+   * dropped, added or altered one is caught: rejects with HISTORY_MISMATCH naming the interval.
+   */
+  verifyHistory(stream: StreamPartArg, query?: ResendQuery): Promise<HistoryVerification>;
   /** Rotates a stream part's group key; the next encrypted event announces the new key. */
   rotateGroupKey(stream: StreamPartArg): Promise<void>;
   /** Starts a group key readers must request; after a revocation the removed reader cannot get it. */

@@ -12,4 +12,6 @@ pub mod bindings;
 #[cfg(target_arch = "wasm32")]
 pub mod chain;
 #[cfg(target_arch = "wasm32")]
+pub mod storage;
+#[cfg(target_arch = "wasm32")]
 mod vault;
