@@ -1,26 +1,32 @@
 //! # marketplace-dapp
 //!
-//! The Rivulet marketplace in the browser, in Rust (Yew): products read from the Marketplace contract
-//! through `rivulet-chain-lite`, searchable; a product page with its terms and, for streams anyone may
-//! read, a live preview of the latest events through `rivulet-client` (every event verified in the page).
+//! The Rivulet marketplace in the browser, in Rust (Yew): products read from the Marketplace contract,
+//! searchable; product pages with their terms, purchase by an EIP-1193 wallet and live, verified
+//! previews through the light client; the account's licences; the seller's streams, products and sales.
 //! Served by `cargo xtask up` at `/dapp/`, next to the site, reading `/config.json`.
 //!
-//! `model` holds what the pages show as plain data (tested natively); `app` holds the components.
+//! Laid out as Yew's larger examples are (README.md has the map): `app` (the shell and the routes) →
+//! `pages` (one per route) → `components` (props only) → `services` (every input and output) and the
+//! plain modules `model`, `input` and `error`, which are tested natively.
 
-// Natively only the tests use it.
+// Natively only the tests use them.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod error;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod input;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod model;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
-mod licences;
+mod components;
 #[cfg(target_arch = "wasm32")]
-mod live;
+mod pages;
 #[cfg(target_arch = "wasm32")]
-mod sell;
-#[cfg(target_arch = "wasm32")]
-mod wallet;
+mod services;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod testing;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

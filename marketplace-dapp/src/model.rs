@@ -1,9 +1,11 @@
-//! What the pages show, as plain data: products as listed (name, category, price), the search, prices in
-//! DATA, the routes, transaction steps and errors as sentences, licence countdowns, chart series. Free of
-//! Yew and the browser, so it is tested natively.
+//! What the pages show, as plain data: the routes, products as listed (name, category, price) and the
+//! search, licences, sales, the seller's streams, transaction steps as sentences, prices in DATA, licence
+//! countdowns, a live view's rows and chart series. Free of Yew, the browser and the chain client, so it
+//! is tested natively.
 
-use alloy_primitives::U256;
-use rivulet_chain_lite::{LiteError, TxStep, market::Product};
+use std::{collections::VecDeque, fmt};
+
+use alloy_primitives::{Address, U256};
 use serde_json::Value;
 
 /// Where the app is, from the location's hash (so the back button and links work).
@@ -17,6 +19,8 @@ pub(crate) enum Route {
     Licences,
     /// `#/sell`: the seller's streams, products and sales.
     Sell,
+    /// `#/network`: the relay nodes, their assignments and checksums.
+    Network,
 }
 
 impl Route {
@@ -28,6 +32,7 @@ impl Route {
             (Some("product"), Some(id)) => id.parse().map_or(Route::Products, Route::Product),
             (Some("licences"), _) => Route::Licences,
             (Some("sell"), _) => Route::Sell,
+            (Some("network"), _) => Route::Network,
             _ => Route::Products,
         }
     }
@@ -39,12 +44,13 @@ impl Route {
             Route::Product(id) => format!("#/product/{id}"),
             Route::Licences => "#/licences".into(),
             Route::Sell => "#/sell".into(),
+            Route::Network => "#/network".into(),
         }
     }
 }
 
 /// A product as the pages show it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Listing {
     /// The product id.
     pub(crate) id: u64,
@@ -71,27 +77,22 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
-    /// The listing of a product.
-    pub(crate) fn of(p: &Product) -> Listing {
-        let meta: Value = serde_json::from_str(&p.metadata).unwrap_or(Value::Null);
+    /// Product `id` named and described by its `metadata` (JSON: `name`, `description`, `category`);
+    /// the other fields are left to the caller.
+    pub(crate) fn described(id: u64, metadata: &str) -> Listing {
+        let meta: Value = serde_json::from_str(metadata).unwrap_or(Value::Null);
         let text = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         let name = text("name");
         Listing {
-            id: p.id,
+            id,
             name: if name.is_empty() {
-                format!("Product {}", p.id)
+                format!("Product {id}")
             } else {
                 name
             },
             description: text("description"),
             category: text("category"),
-            seller: p.owner.to_checksum(None),
-            price_per_second: p.price_per_second,
-            minimum_seconds: p.minimum_seconds,
-            active: p.active,
-            streams: p.streams.clone(),
-            terms_uri: p.terms_uri.clone(),
-            partitions: vec![1; p.streams.len()],
+            ..Listing::default()
         }
     }
 
@@ -112,6 +113,11 @@ impl Listing {
             .zip(self.partitions.iter().copied().chain(std::iter::repeat(1)))
     }
 
+    /// The price of an hour's licence, DATA wei.
+    pub(crate) fn price_per_hour(&self) -> U256 {
+        self.price_per_second * U256::from(3600u64)
+    }
+
     /// Whether the search `query` matches its name, description, category or streams (case-insensitive;
     /// every word must match somewhere).
     pub(crate) fn matches(&self, query: &str) -> bool {
@@ -126,6 +132,103 @@ impl Listing {
         query
             .split_whitespace()
             .all(|word| haystack.contains(&word.to_lowercase()))
+    }
+}
+
+/// A licence an account holds: the product, its end by the chain's clock, and what was paid in all.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Licence {
+    /// The product licensed.
+    pub(crate) listing: Listing,
+    /// The licence's end, Unix seconds by the chain's clock.
+    pub(crate) expiry: u64,
+    /// DATA wei paid for it, every purchase and extension together.
+    pub(crate) paid: U256,
+}
+
+/// One sale of a seller's product, from the marketplace's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sale {
+    /// The block it is in.
+    pub(crate) block: u64,
+    /// The product sold.
+    pub(crate) product_id: u64,
+    /// Who bought.
+    pub(crate) buyer: Address,
+    /// Seconds bought.
+    pub(crate) seconds: u64,
+    /// DATA wei paid.
+    pub(crate) price: U256,
+}
+
+/// A stream the seller created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OwnStream {
+    /// Its id, `<owner>/<path>`.
+    pub(crate) id: String,
+    /// The name in its metadata (may be empty).
+    pub(crate) name: String,
+}
+
+/// A step of a signature or transaction as it happens; `what` names what is signed or the contract
+/// function called (`permit`, `approve`, `buyWithPermit`, ...). Shown as a sentence (`Display`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The wallet or key is asked to sign `what`.
+    SignatureRequested(String),
+    /// It signed `what`.
+    Signed(String),
+    /// It is asked to send a transaction calling `what`.
+    TransactionRequested(String),
+    /// The transaction was sent (its hash) and waits to be mined.
+    Sent(String, String),
+    /// The transaction was mined in `block` and succeeded.
+    Confirmed(String, u64),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::SignatureRequested(what) => {
+                write!(
+                    f,
+                    "Signature requested: sign {} in your wallet…",
+                    action(what)
+                )
+            }
+            Step::Signed(what) => write!(f, "Signed {}.", action(what)),
+            Step::TransactionRequested(what) => write!(
+                f,
+                "Transaction requested: confirm {} in your wallet…",
+                action(what)
+            ),
+            Step::Sent(what, hash) => write!(
+                f,
+                "Transaction sent ({}): {} — waiting for it to be mined…",
+                short(hash),
+                action(what)
+            ),
+            Step::Confirmed(what, block) => {
+                write!(f, "Confirmed in block {block}: {}.", action(what))
+            }
+        }
+    }
+}
+
+/// What a step is about, as the buyer reads it.
+fn action(what: &str) -> &str {
+    match what {
+        "permit" => "the permit that lets the marketplace take the price",
+        "approve" => "approving the marketplace to take the price",
+        "buy" | "buyWithPermit" => "the purchase",
+        "faucet" => "DATA from the faucet",
+        "createStream" => "creating the stream",
+        "grantPermission" => "the permission",
+        "createProduct" => "listing the product",
+        "setPrice" => "the new price",
+        "pauseProduct" => "pausing sales",
+        "resumeProduct" => "resuming sales",
+        other => other,
     }
 }
 
@@ -160,24 +263,6 @@ fn plural(n: u64, unit: &str) -> String {
     }
 }
 
-/// A decimal DATA amount typed by a person ("1.5", "0.002") in wei; at most 18 decimals, not negative.
-pub(crate) fn parse_data(text: &str) -> Result<U256, String> {
-    let text = text.trim();
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(whole) || whole.is_empty() && digits(fraction))
-        || !(fraction.is_empty() || digits(fraction))
-    {
-        return Err(format!("{text:?} is not an amount of DATA (e.g. 1.5)"));
-    }
-    if fraction.len() > 18 {
-        return Err("DATA has at most 18 decimals".into());
-    }
-    let wei = format!("{whole}{fraction:0<18}");
-    U256::from_str_radix(wei.trim_start_matches('0').max("0"), 10)
-        .map_err(|_| format!("{text:?} is too large"))
-}
-
 /// What a licence has left, or how long ago it ended: "4 min 12 s left", "ended 12 s ago".
 pub(crate) fn format_remaining(expiry: u64, now: u64) -> String {
     let span = |s: u64| match s {
@@ -193,82 +278,138 @@ pub(crate) fn format_remaining(expiry: u64, now: u64) -> String {
     }
 }
 
-/// A transaction step as the buyer reads it.
-pub(crate) fn describe_step(step: &TxStep) -> String {
-    let action = |what: &str| match what {
-        "permit" => "the permit that lets the marketplace take the price".to_owned(),
-        "approve" => "approving the marketplace to take the price".into(),
-        "buy" | "buyWithPermit" => "the purchase".into(),
-        "faucet" => "DATA from the faucet".into(),
-        "createStream" => "creating the stream".into(),
-        "grantPermission" => "the permission".into(),
-        "createProduct" => "listing the product".into(),
-        "setPrice" => "the new price".into(),
-        "pauseProduct" => "pausing sales".into(),
-        "resumeProduct" => "resuming sales".into(),
-        other => other.into(),
-    };
-    match step {
-        TxStep::SignatureRequested { what } => {
-            format!("Signature requested: sign {} in your wallet…", action(what))
-        }
-        TxStep::Signed { what } => format!("Signed {}.", action(what)),
-        TxStep::TransactionRequested { what } => {
-            format!(
-                "Transaction requested: confirm {} in your wallet…",
-                action(what)
-            )
-        }
-        TxStep::Sent { what, hash } => {
-            format!(
-                "Transaction sent ({}): {} — waiting for it to be mined…",
-                short(hash),
-                action(what)
-            )
-        }
-        TxStep::Confirmed { what, block, .. } => {
-            format!("Confirmed in block {block}: {}.", action(what))
+/// Licence periods a buyer can choose, seconds and words.
+pub(crate) const PERIODS: [(u64, &str); 4] = [
+    (60, "1 minute"),
+    (3600, "1 hour"),
+    (86_400, "1 day"),
+    (604_800, "1 week"),
+];
+
+/// The periods offered for a product whose shortest licence is `minimum` seconds.
+pub(crate) fn periods_from(minimum: u64) -> Vec<(u64, &'static str)> {
+    PERIODS
+        .iter()
+        .copied()
+        .filter(|(s, _)| *s >= minimum)
+        .collect()
+}
+
+/// A clock read at one moment and carried forward: `at` (seconds by it) when the page's clock read
+/// `page_ms`. Licences end by the chain's clock, which a development chain can move.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ClockReading {
+    /// Seconds by the clock read.
+    pub(crate) at: u64,
+    /// The page's clock then, milliseconds.
+    pub(crate) page_ms: f64,
+}
+
+/// Now by `reading` carried forward to the page's `page_ms`; the page's own clock when unread.
+pub(crate) fn carried_forward(reading: Option<ClockReading>, page_ms: f64) -> u64 {
+    match reading {
+        Some(r) => r.at + ((page_ms - r.page_ms) / 1000.0) as u64,
+        None => page_ms as u64 / 1000,
+    }
+}
+
+/// How far an event shown in a live view was checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verification {
+    /// Its signature was verified in the page.
+    Verified,
+    /// It could not be decrypted (why).
+    Undecryptable(String),
+    /// Events are missing here: no node stores them.
+    Missing,
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verification::Verified => write!(f, "✓ signature verified"),
+            Verification::Undecryptable(reason) => write!(f, "✗ cannot decrypt: {reason}"),
+            Verification::Missing => write!(f, "✗ events missing here (no node stores them)"),
         }
     }
 }
 
-/// A failed chain call as one plain sentence.
-pub(crate) fn plain_error(e: &LiteError) -> String {
-    match e {
-        LiteError::Rpc { code: 4001, .. } => {
-            "You rejected the request in your wallet: nothing was signed, sent or paid.".into()
+/// One row of a live view.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Row {
+    /// When, as the page shows it.
+    pub(crate) time: String,
+    /// The publisher, checksummed.
+    pub(crate) publisher: String,
+    /// Whether it was verified.
+    pub(crate) verification: Verification,
+    /// The content as text (empty for notices).
+    pub(crate) content: String,
+    /// The event's timestamp (Unix ms) when the row is one event (with the publisher, it names it).
+    pub(crate) at: Option<u64>,
+}
+
+/// Rows a live view keeps.
+const ROWS: usize = 20;
+/// Points each chart keeps.
+const POINTS: usize = 60;
+/// Charts drawn (the first numeric fields).
+const CHARTS: usize = 3;
+
+/// A live view's recent rows (newest first) and a series per numeric field (the first few).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Feed {
+    /// The last rows, newest first.
+    pub(crate) rows: VecDeque<Row>,
+    /// Each charted field's name and last values, oldest first.
+    pub(crate) series: Vec<(String, VecDeque<f64>)>,
+    /// Events received in all.
+    pub(crate) received: u64,
+}
+
+impl Feed {
+    /// Adds a row and its numeric fields.
+    pub(crate) fn push(&mut self, row: Row, numbers: Vec<(String, f64)>) {
+        self.received += 1;
+        self.rows.push_front(row);
+        self.rows.truncate(ROWS);
+        self.chart(numbers);
+    }
+
+    /// An event that was shown undecryptable, decrypted now that its key came: its row takes the
+    /// undecryptable one's place (a new row if that one is gone).
+    pub(crate) fn decrypted_late(&mut self, row: Row, numbers: Vec<(String, f64)>) {
+        let shown = self.rows.iter_mut().find(|r| {
+            matches!(r.verification, Verification::Undecryptable(_))
+                && r.publisher == row.publisher
+                && r.at.is_some()
+                && r.at == row.at
+        });
+        match shown {
+            Some(shown) => {
+                *shown = row;
+                self.chart(numbers);
+            }
+            None => self.push(row, numbers),
         }
-        LiteError::Rpc { code: 4100, .. } => {
-            "The wallet has not authorised this page: connect the wallet again.".into()
-        }
-        LiteError::Reverted(reason) => {
-            let name = reason.split(':').next().unwrap_or("");
-            match name {
-                "ERC20InsufficientBalance" => {
-                    "Your DATA balance is too small for this price: nothing was paid.".into()
+    }
+
+    fn chart(&mut self, numbers: Vec<(String, f64)>) {
+        for (name, value) in numbers {
+            let index = match self.series.iter().position(|(n, _)| *n == name) {
+                Some(i) => i,
+                None if self.series.len() < CHARTS => {
+                    self.series.push((name, VecDeque::new()));
+                    self.series.len() - 1
                 }
-                "ERC20InsufficientAllowance" => {
-                    "The marketplace was not allowed to take that much DATA: approve the price first.".into()
-                }
-                "ProductIsPaused" => "The seller has paused sales of this product: nothing was paid.".into(),
-                "PriceAboveMaximum" => "The price went up before the purchase was mined: nothing was paid. Check the new price and buy again.".into(),
-                "PeriodTooShort" => format!("That period is shorter than the product's minimum ({reason})."),
-                "ERC2612ExpiredSignature" => "The permit expired before it was used: buy again.".into(),
-                "ERC2612InvalidSigner" => "The permit was not signed by the buying account: buy again from the connected account.".into(),
-                "NotProductOwner" => "Only the product's seller can change it.".into(),
-                "StreamExists" => "You have a stream at that path already: choose another path.".into(),
-                "InvalidPath" => "A stream path is letters, digits and . _ - / only.".into(),
-                "SellerCannotGrant" | "MarketplaceCannotGrant" | "NoPermission" => {
-                    format!("Permission missing: {reason}.")
-                }
-                _ => format!("The contract refused the transaction: {reason}."),
+                None => continue,
+            };
+            let points = &mut self.series[index].1;
+            points.push_back(value);
+            if points.len() > POINTS {
+                points.pop_front();
             }
         }
-        LiteError::WrongChain { expected, actual } => format!(
-            "Your wallet is on chain {actual}, but this marketplace is on chain {expected}: switch chains."
-        ),
-        LiteError::Unreachable(what) => format!("The chain cannot be reached ({what})."),
-        other => format!("{other}."),
     }
 }
 
@@ -322,29 +463,17 @@ pub(crate) fn short(address: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use alloy_primitives::Address;
-
     use super::*;
-
-    fn product(metadata: &str) -> Product {
-        Product {
-            id: 7,
-            owner: Address::repeat_byte(0xab),
-            beneficiary: Address::repeat_byte(0xab),
-            price_per_second: U256::from(5_000_000_000_000u64),
-            minimum_seconds: 60,
-            active: true,
-            metadata: metadata.into(),
-            terms_uri: String::new(),
-            streams: vec!["0xab/demo/traffic".into()],
-        }
-    }
 
     #[test]
     fn listings_read_metadata_and_search_every_word() {
-        let l = Listing::of(&product(
-            r#"{"name":"City traffic","description":"Vehicle counts","category":"mobility"}"#,
-        ));
+        let l = Listing {
+            streams: vec!["0xab/demo/traffic".into()],
+            ..Listing::described(
+                7,
+                r#"{"name":"City traffic","description":"Vehicle counts","category":"mobility"}"#,
+            )
+        };
         assert_eq!(
             (l.name.as_str(), l.category.as_str()),
             ("City traffic", "mobility")
@@ -362,7 +491,7 @@ mod tests {
             [(&"0xab/demo/traffic".to_owned(), 3)]
         );
         assert_eq!(l.stream_parts().map(|(_, n)| n).collect::<Vec<_>>(), [1]);
-        let unnamed = Listing::of(&product("not json"));
+        let unnamed = Listing::described(7, "not json");
         assert_eq!(unnamed.name, "Product 7");
         assert_eq!(unnamed.description, "");
     }
@@ -383,67 +512,96 @@ mod tests {
     }
 
     #[test]
-    fn typed_amounts() {
-        let data = U256::from(10u64).pow(U256::from(18u64));
-        assert_eq!(
-            parse_data("1.5").unwrap(),
-            data * U256::from(3u64) / U256::from(2u64)
-        );
-        assert_eq!(parse_data(" 2 ").unwrap(), data * U256::from(2u64));
-        assert_eq!(parse_data(".5").unwrap(), data / U256::from(2u64));
-        assert_eq!(parse_data("0").unwrap(), U256::ZERO);
-        assert_eq!(
-            parse_data("0.000000000000000001").unwrap(),
-            U256::from(1u64)
-        );
-        for bad in [
-            "",
-            "-1",
-            "1.2.3",
-            "abc",
-            "1e3",
-            "0.0000000000000000001",
-            ".",
-        ] {
-            assert!(parse_data(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn countdowns_steps_and_errors_read_as_sentences() {
+    fn countdowns_periods_and_steps_read_as_sentences() {
         assert_eq!(format_remaining(1_000 + 252, 1_000), "4 min 12 s left");
         assert_eq!(format_remaining(1_000, 1_012), "ended 12 s ago");
         assert_eq!(format_remaining(10_000, 2_800), "2 h 0 min left");
-        assert!(
-            describe_step(&TxStep::SignatureRequested {
-                what: "permit".into()
-            })
-            .contains("wallet")
+        let reading = ClockReading {
+            at: 1_000,
+            page_ms: 5_000.0,
+        };
+        assert_eq!(carried_forward(Some(reading), 7_500.0), 1_002);
+        assert_eq!(carried_forward(None, 7_500.0), 7);
+        assert_eq!(
+            periods_from(3600).iter().map(|p| p.0).collect::<Vec<_>>(),
+            [3600, 86_400, 604_800]
         );
         assert!(
-            describe_step(&TxStep::Confirmed {
-                what: "buyWithPermit".into(),
-                hash: "0x00".into(),
-                block: 7
-            })
-            .contains("block 7")
+            Step::SignatureRequested("permit".into())
+                .to_string()
+                .contains(
+                    "sign the permit that lets the marketplace take the price in your wallet"
+                )
         );
-        let rejected = LiteError::Rpc {
-            code: 4001,
-            message: "User rejected".into(),
-            data: None,
+        assert_eq!(
+            Step::Confirmed("buyWithPermit".into(), 7).to_string(),
+            "Confirmed in block 7: the purchase."
+        );
+        assert_eq!(
+            Step::Sent("approve".into(), "0x1234567890abcdef".into()).to_string(),
+            "Transaction sent (0x1234…cdef): approving the marketplace to take the price — waiting for it to be mined…"
+        );
+    }
+
+    #[test]
+    fn a_feed_keeps_recent_rows_and_the_first_charts() {
+        let mut feed = Feed::default();
+        for i in 0..70 {
+            let row = Row {
+                time: i.to_string(),
+                publisher: "0xab".into(),
+                verification: Verification::Verified,
+                content: String::new(),
+                at: u64::try_from(i).ok(),
+            };
+            let numbers = ["a", "b", "c", "d"]
+                .iter()
+                .map(|n| (n.to_string(), f64::from(i)))
+                .collect();
+            feed.push(row, numbers);
+        }
+        assert_eq!(feed.received, 70);
+        assert_eq!(feed.rows.len(), 20);
+        assert_eq!(feed.rows[0].time, "69");
+        assert_eq!(
+            feed.series.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(feed.series[0].1.len(), 60);
+        assert_eq!(feed.series[0].1[0], 10.0);
+        assert_eq!(
+            Verification::Missing.to_string(),
+            "✗ events missing here (no node stores them)"
+        );
+    }
+
+    #[test]
+    fn a_late_event_takes_the_place_of_its_undecryptable_row() {
+        let row = |at: u64, verification: Verification, content: &str| Row {
+            time: at.to_string(),
+            publisher: "0xab".into(),
+            verification,
+            content: content.into(),
+            at: Some(at),
         };
-        assert!(plain_error(&rejected).contains("rejected"));
-        let poor =
-            LiteError::Reverted("ERC20InsufficientBalance: 0xab has 1 DATA wei, needs 2".into());
-        assert!(plain_error(&poor).contains("balance is too small"));
-        let paused = LiteError::Reverted("ProductIsPaused: product 3 is paused".into());
-        assert!(plain_error(&paused).contains("paused"));
-        let wrong = LiteError::WrongChain {
-            expected: 31337,
-            actual: 1,
-        };
-        assert!(plain_error(&wrong).contains("switch chains"));
+        let mut feed = Feed::default();
+        let no_key = || Verification::Undecryptable("no key arrived within 10 s".into());
+        feed.push(row(1, no_key(), ""), Vec::new());
+        feed.push(row(2, no_key(), ""), Vec::new());
+        feed.push(row(3, Verification::Verified, "{}"), Vec::new());
+        feed.decrypted_late(
+            row(1, Verification::Verified, r#"{"n":1}"#),
+            vec![("n".into(), 1.0)],
+        );
+        assert_eq!(feed.rows.len(), 3, "replaced, not added");
+        assert_eq!(feed.rows[2].content, r#"{"n":1}"#);
+        assert_eq!(feed.rows[2].verification, Verification::Verified);
+        assert_eq!(feed.rows[1].verification, no_key());
+        assert_eq!(feed.series[0].1, [1.0]);
+        // One whose row has scrolled away is a new row.
+        feed.decrypted_late(row(9, Verification::Verified, "{}"), Vec::new());
+        assert_eq!(feed.rows.len(), 4);
+        assert_eq!(feed.rows[0].at, Some(9));
     }
 
     #[test]

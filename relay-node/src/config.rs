@@ -6,6 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use rivulet_contracts::{U256, parse_data};
 use rivulet_network::{latency::LatencyModel, libp2p::Multiaddr};
 use rivulet_protocol::StreamPartId;
 use serde::Deserialize;
@@ -19,6 +20,14 @@ pub(crate) struct FileConfig {
     chain: Option<ChainSection>,
     storage: Option<StorageSection>,
     limits: Option<LimitsSection>,
+    coordinator: Option<CoordinatorSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoordinatorSection {
+    stake: Option<String>,
+    poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +61,7 @@ struct ChainSection {
 struct StorageSection {
     data_dir: Option<PathBuf>,
     parts: Option<Vec<String>>,
+    cache_mb: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,6 +69,7 @@ struct StorageSection {
 struct LimitsSection {
     max_content_bytes: Option<usize>,
     max_future_skew_ms: Option<u64>,
+    max_past_skew_ms: Option<u64>,
 }
 
 /// Flags of `relay-node run` (each also an environment variable).
@@ -105,6 +116,14 @@ pub(crate) struct RunArgs {
         value_delimiter = ','
     )]
     storage_parts: Vec<String>,
+    /// Register with the network coordinator with this stake (DATA, e.g. `100` or `0.5`) when not
+    /// registered yet. Without it the node follows a registration made with `relay-node node register`.
+    #[arg(long = "coordinator.stake", env = "RIVULET_COORDINATOR_STAKE")]
+    coordinator_stake: Option<String>,
+    /// Testing only: acknowledge but never store events whose wire bytes contain this text (a node
+    /// with an altered store, for the tests that show readers and the coordinator catch it).
+    #[arg(long = "testing.drop-stored", hide = true)]
+    testing_drop_stored: Option<String>,
 }
 
 /// The checked configuration the node runs with.
@@ -120,9 +139,21 @@ pub(crate) struct NodeConfig {
     pub(crate) sync_interval_ms: u64,
     pub(crate) confirmations: u64,
     pub(crate) data_dir: PathBuf,
+    /// Parts stored by the operator's choice; when empty, the node stores what the network coordinator
+    /// assigns it (if the deployment has one).
     pub(crate) parts: Vec<StreamPartId>,
+    /// The stake to register with, DATA wei (`None`: do not register).
+    pub(crate) coordinator_stake: Option<U256>,
+    /// How often the coordinator is read, ms.
+    pub(crate) coordinator_poll_ms: u64,
+    /// Testing only: events containing these bytes are acknowledged but not stored.
+    pub(crate) testing_drop_stored: Option<Vec<u8>>,
+    /// The history store's page cache, bytes.
+    pub(crate) store_cache_bytes: usize,
     pub(crate) max_content_bytes: usize,
     pub(crate) max_future_skew_ms: u64,
+    /// How far (ms) a live event's timestamp may be behind the chain's clock when it arrives.
+    pub(crate) max_past_skew_ms: u64,
     pub(crate) ws_rate: u32,
     /// WebSocket connections served at once; more are refused with 503.
     pub(crate) ws_max_connections: usize,
@@ -192,6 +223,23 @@ impl NodeConfig {
         if max_content_bytes == 0 || max_content_bytes > rivulet_protocol::codec::MAX_CONTENT_LEN {
             bail!("limits.max_content_bytes must be 1..=16777216, got {max_content_bytes}");
         }
+        let cache_mb = storage
+            .cache_mb
+            .unwrap_or(rivulet_store::DEFAULT_CACHE_BYTES >> 20);
+        if !(1..=65_536).contains(&cache_mb) {
+            bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
+        }
+        let coordinator = file.coordinator.unwrap_or_default();
+        let coordinator_stake = match args.coordinator_stake.clone().or(coordinator.stake) {
+            Some(text) => {
+                Some(parse_data(&text).with_context(|| format!("coordinator.stake {text:?}"))?)
+            }
+            None => None,
+        };
+        let coordinator_poll_ms = coordinator.poll_ms.unwrap_or(1000);
+        if coordinator_poll_ms < 100 {
+            bail!("coordinator.poll_ms must be at least 100, got {coordinator_poll_ms}");
+        }
         let sync_interval_ms = chain.sync_interval_ms.unwrap_or(1000);
         if sync_interval_ms < 50 {
             bail!("chain.sync_interval_ms must be at least 50, got {sync_interval_ms}");
@@ -235,8 +283,13 @@ impl NodeConfig {
                         .map_err(|e| anyhow::anyhow!("storage.part {p:?}: {e}"))
                 })
                 .collect::<Result<_>>()?,
+            coordinator_stake,
+            coordinator_poll_ms,
+            testing_drop_stored: args.testing_drop_stored.clone().map(String::into_bytes),
+            store_cache_bytes: cache_mb << 20,
             max_content_bytes,
             max_future_skew_ms: limits.max_future_skew_ms.unwrap_or(60_000),
+            max_past_skew_ms: limits.max_past_skew_ms.unwrap_or(60_000),
             ws_rate,
             ws_max_connections,
             ws_max_subscriptions,
@@ -324,8 +377,11 @@ mod tests {
             "chain.confirmations",
             "storage.data_dir",
             "storage.parts",
+            "storage.cache_mb",
             "limits.max_content_bytes",
             "limits.max_future_skew_ms",
+            "limits.max_past_skew_ms",
+            "coordinator.poll_ms",
         ] {
             assert!(keys.contains(&key.to_owned()), "{key} is missing");
         }
@@ -345,11 +401,17 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 7] = [
+        let cases: [(&[&str], Option<&str>, &str); 9] = [
             (
                 &["--network.latency-model", "/nonexistent/model.json"],
                 None,
                 "network.latency_model",
+            ),
+            (&["--coordinator.stake", "five"], None, "coordinator.stake"),
+            (
+                &[],
+                Some("[coordinator]\npoll_ms = 5\n"),
+                "coordinator.poll_ms",
             ),
             (&["--network.listen", "tcp:7171"], None, "network.listen"),
             (

@@ -2,7 +2,7 @@
 
 mod api;
 mod bench;
-mod client;
+mod cli;
 mod config;
 mod identity;
 mod metrics;
@@ -23,7 +23,7 @@ struct Cli {
     #[arg(
         long = "log.filter",
         env = "RIVULET_LOG",
-        default_value = "info",
+        default_value = "info,libp2p_swarm=warn",
         global = true
     )]
     log_filter: String,
@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         partition: u32,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
     /// Subscribe: prints each verified event as a JSON line.
     Subscribe {
@@ -57,7 +57,7 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
     /// Print the last events a storage node keeps, as JSON lines.
     Resend {
@@ -69,22 +69,26 @@ enum Command {
         /// How many.
         #[arg(long, default_value_t = 100)]
         last: u32,
+        /// Check the answer against the network coordinator's final checksums (every checksum interval
+        /// wholly inside it); a node that dropped, added or altered an event is named, with the interval.
+        #[arg(long)]
+        verify: bool,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
     /// Create, show and search streams on chain.
     Stream {
         #[command(subcommand)]
-        command: client::StreamCommand,
+        command: cli::StreamCommand,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
     /// List products on the marketplace, and see them.
     Product {
         #[command(subcommand)]
-        command: client::ProductCommand,
+        command: cli::ProductCommand,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
     /// Grant a permission (edit, delete, publish, subscribe, grant) to an address, or to `public`.
     Grant {
@@ -95,7 +99,22 @@ enum Command {
         /// The permission.
         permission: String,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
+    },
+    /// This node's registration with the network coordinator: account, register, status, heartbeat,
+    /// unstake, withdraw.
+    Node {
+        #[command(subcommand)]
+        command: cli::network::NodeCommand,
+        #[command(flatten)]
+        node: cli::network::NodeArgs,
+    },
+    /// The network coordinator: nodes, assigned parts, rebalance, storage requests, checksums.
+    Network {
+        #[command(subcommand)]
+        command: cli::network::NetworkCommand,
+        #[command(flatten)]
+        client: cli::ClientArgs,
     },
     /// Load generator: publish pre-signed events to one node, receive them on subscribers, print JSON.
     Bench(bench::BenchArgs),
@@ -108,7 +127,7 @@ enum Command {
         /// The permission.
         permission: String,
         #[command(flatten)]
-        client: client::ClientArgs,
+        client: cli::ClientArgs,
     },
 }
 
@@ -128,34 +147,37 @@ async fn main() -> Result<()> {
             stream,
             partition,
             client,
-        } => client::publish(&client, &stream, partition).await,
+        } => cli::events::publish(&client, &stream, partition).await,
         Command::Subscribe {
             stream,
             partition,
             count,
             client,
-        } => client::subscribe(&client, &stream, partition, count).await,
+        } => cli::events::subscribe(&client, &stream, partition, count).await,
         Command::Resend {
             stream,
             partition,
             last,
+            verify,
             client,
-        } => client::resend(&client, &stream, partition, last).await,
-        Command::Stream { command, client } => client::stream(&client, &command).await,
-        Command::Product { command, client } => client::product(&client, &command).await,
+        } => cli::events::resend(&client, &stream, partition, last, verify).await,
+        Command::Stream { command, client } => cli::stream(&client, &command).await,
+        Command::Product { command, client } => cli::product(&client, &command).await,
+        Command::Node { command, node } => cli::network::node(&node, &command).await,
+        Command::Network { command, client } => cli::network::network(&client, &command).await,
         Command::Bench(args) => bench::run(&args).await,
         Command::Grant {
             stream,
             user,
             permission,
             client,
-        } => client::permission(&client, &stream, &user, &permission, true).await,
+        } => cli::permission(&client, &stream, &user, &permission, true).await,
         Command::Revoke {
             stream,
             user,
             permission,
             client,
-        } => client::permission(&client, &stream, &user, &permission, false).await,
+        } => cli::permission(&client, &stream, &user, &permission, false).await,
     }
 }
 

@@ -1,15 +1,25 @@
 //! The node's Prometheus metrics (text format at `/metrics`).
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 
+use crate::node::coordination::{NodeRecord, Snapshot};
+
 /// A validation failure's reason label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct Reason {
     pub(crate) reason: String,
+}
+
+/// A light-protocol request's kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RequestKind {
+    pub(crate) request: &'static str,
 }
 
 /// Where an event came from.
@@ -32,6 +42,37 @@ pub(crate) struct Metrics {
     pub(crate) ws_connections: Gauge,
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
+    pub(crate) light_requests: Family<RequestKind, Counter>,
+    pub(crate) assigned_parts: Gauge,
+    pub(crate) backfilled: Counter,
+    pub(crate) pruned: Counter,
+    coordinator: CoordinatorMetrics,
+}
+
+/// The coordinator follower's metrics.
+#[derive(Debug, Default)]
+struct CoordinatorMetrics {
+    registered: Gauge,
+    epoch: Gauge,
+    active_nodes: Gauge,
+    weight: Gauge,
+    stake: Gauge<f64, AtomicU64>,
+    balance: Gauge<f64, AtomicU64>,
+    reward_pool: Gauge<f64, AtomicU64>,
+    reports: Family<Outcome, Counter>,
+    rebalances: Family<Outcome, Counter>,
+    backfill_refused: Family<Reason, Counter>,
+}
+
+/// How a coordinator transaction ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Outcome {
+    pub(crate) result: &'static str,
+}
+
+/// DATA wei as whole DATA (18 decimals), for gauges.
+fn data(wei: u128) -> f64 {
+    wei as f64 / 1e18
 }
 
 impl Metrics {
@@ -47,6 +88,7 @@ impl Metrics {
         let ws_connections = Gauge::default();
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
+        let light_requests = Family::<RequestKind, Counter>::default();
         registry.register(
             "events_in",
             "Valid events received, by source (gossip: from other nodes; api: from clients over HTTP, WebSocket or the light protocol)",
@@ -89,7 +131,94 @@ impl Metrics {
             "HTTP API requests refused, by reason",
             http_errors.clone(),
         );
+        registry.register(
+            "light_requests",
+            "Light-protocol requests from clients, by kind (publish_batch: several events in one)",
+            light_requests.clone(),
+        );
+        let coordinator = CoordinatorMetrics::default();
+        let assigned_parts = Gauge::default();
+        let backfilled = Counter::default();
+        let pruned = Counter::default();
+        let c = &coordinator;
+        for (name, help, metric) in [
+            (
+                "coordinator_registered",
+                "1 when this node is registered with the NetworkCoordinator",
+                &c.registered,
+            ),
+            (
+                "coordinator_epoch",
+                "The coordinator's active-set epoch",
+                &c.epoch,
+            ),
+            (
+                "coordinator_active_nodes",
+                "Nodes in the coordinator's active set",
+                &c.active_nodes,
+            ),
+            (
+                "coordinator_weight",
+                "This node's weight in assignments (1..100)",
+                &c.weight,
+            ),
+            (
+                "coordinator_assigned_parts",
+                "Stream parts the coordinator assigns to this node",
+                &assigned_parts,
+            ),
+        ] {
+            registry.register(name, help, metric.clone());
+        }
+        for (name, help, metric) in [
+            (
+                "coordinator_stake_data",
+                "This node's stake (DATA)",
+                &c.stake,
+            ),
+            (
+                "coordinator_balance_data",
+                "DATA held by this node's account (where rewards are paid)",
+                &c.balance,
+            ),
+            (
+                "coordinator_reward_pool_data",
+                "DATA left in the coordinator's reward pool",
+                &c.reward_pool,
+            ),
+        ] {
+            registry.register(name, help, metric.clone());
+        }
+        registry.register(
+            "coordinator_reports",
+            "Checksum reports, by result (sent; refused by the contract; failed, to be retried)",
+            c.reports.clone(),
+        );
+        registry.register(
+            "coordinator_rebalances",
+            "rebalance() calls, by result (changed: paid; unchanged: someone was first)",
+            c.rebalances.clone(),
+        );
+        registry.register(
+            "backfilled",
+            "Events copied from other replicas into this node's store",
+            backfilled.clone(),
+        );
+        registry.register(
+            "backfill_refused",
+            "Copied events refused by the copied-history rule, by reason",
+            c.backfill_refused.clone(),
+        );
+        registry.register(
+            "pruned",
+            "Events deleted by retention or because their part is no longer assigned",
+            pruned.clone(),
+        );
         Metrics {
+            assigned_parts,
+            backfilled,
+            pruned,
+            coordinator,
             registry,
             events_in,
             events_out,
@@ -101,6 +230,7 @@ impl Metrics {
             ws_connections,
             store_messages,
             http_errors,
+            light_requests,
         }
     }
 
@@ -118,6 +248,44 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// A checksum report's result.
+    pub(crate) fn report(&self, result: &'static str) {
+        self.coordinator
+            .reports
+            .get_or_create(&Outcome { result })
+            .inc();
+    }
+
+    /// A rebalance call's result.
+    pub(crate) fn rebalance(&self, result: &'static str) {
+        self.coordinator
+            .rebalances
+            .get_or_create(&Outcome { result })
+            .inc();
+    }
+
+    /// A copied event refused, by reason.
+    pub(crate) fn backfill_refused(&self, reason: &str) {
+        self.coordinator
+            .backfill_refused
+            .get_or_create(&Reason {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The coordinator's state as last read, and this node's record in it.
+    pub(crate) fn coordinator_gauges(&self, snapshot: &Snapshot, me: Option<&NodeRecord>) {
+        let c = &self.coordinator;
+        c.registered.set(i64::from(me.is_some()));
+        c.epoch.set(snapshot.epoch as i64);
+        c.active_nodes.set(snapshot.active.len() as i64);
+        c.weight.set(me.map_or(0, |m| i64::from(m.weight)));
+        c.stake.set(data(me.map_or(0, |m| m.stake)));
+        c.balance.set(data(snapshot.balance));
+        c.reward_pool.set(data(snapshot.reward_pool));
     }
 
     pub(crate) fn render(&self) -> String {

@@ -27,9 +27,19 @@ impl DataDir {
         self.0.join("webrtc.pem")
     }
 
+    /// The group keys of what the node publishes itself (sealed under its publisher key).
+    pub(crate) fn publisher_keys(&self) -> PathBuf {
+        self.0.join("publisher-keys.vault")
+    }
+
     /// The history store.
     pub(crate) fn history(&self) -> PathBuf {
         self.0.join("history.redb")
+    }
+
+    /// What the coordinator follower remembers: the last checksum interval reported per part.
+    pub(crate) fn coordination(&self) -> PathBuf {
+        self.0.join("coordination.json")
     }
 
     /// Where the running node writes its peer id and actual addresses (for scripts and tests).

@@ -12,13 +12,19 @@
 //   licence with one permit transaction, and watches verified events arrive; the chain's time moves past
 //   the licence's end (`evm_increaseTime`), the relay nodes stop delivering and the page says so; the
 //   seller sees the sale and its revenue.
+// - A buyer who bought while the seller's device was away (its history stored, its key with nobody
+//   online) sees the events as undecryptable; once the device is back with its keys the page decrypts
+//   them; after the licence lapses nothing the device publishes reaches the page, nor can it be reopened.
+// - The Network page lists the coordinator's nodes, what each stores and the latest finalised checksums.
 // - A wallet on the wrong chain is switched (the chain added first); a too-small balance, a rejected
 //   signature and a revert (sales paused) each show a plain sentence, and nothing is paid.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launch, newPage } from './chromium.mjs';
-import { Client } from '@rivulet/sdk';
+import { Client, fileKeyStore } from '@rivulet/sdk';
 
 const site = process.env.RIVULET_SITE;
 const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
@@ -31,6 +37,9 @@ const SELLER = '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65';
 const SECOND_BUYER = '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc';
 const BUYER = '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720';
 const DEVICE_KEY = '0x' + 'd1'.repeat(32);
+// anvil's development account 8, and a second device.
+const LATE_BUYER = '0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f';
+const AWAY_DEVICE_KEY = '0x' + 'd2'.repeat(32);
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -144,7 +153,107 @@ async function rowsVerified(page, scope, n) {
   }
 }
 
+/**
+ * On the seller's Sell page: creates `<seller>/<path>` with `partitions` (its history stored by the
+ * network), lets `deviceAddress` publish to it, and lists it as `name` at 0.36 DATA per hour with a
+ * one-minute minimum. Returns the product id.
+ */
+async function sellThroughTheDapp(seller, { path, name, partitions, deviceAddress, description }) {
+  const stream = `${SELLER.toLowerCase()}/${path}`;
+  await seller.click('#nav-sell');
+  await seller.waitForSelector('#create-stream');
+  await seller.fill('#stream-path', path);
+  await seller.fill('#stream-name', name);
+  await seller.fill('#stream-description', description);
+  await seller.fill('#stream-partitions', String(partitions));
+  assert.ok(await seller.isChecked('#stream-store'), 'history is stored unless the seller says not');
+  await seller.click('#create-stream button[type=submit]');
+  assert.match(await outcome(seller), new RegExp(`Created ${stream}; 3 storage nodes keep its history for 30 days`));
+  await seller.waitForSelector('#grant-device');
+  await seller.selectOption('#device-stream', stream);
+  await seller.fill('#device-address', deviceAddress);
+  await seller.click('#grant-device button[type=submit]');
+  assert.match(await outcome(seller), /may now publish/);
+  await seller.check(`.list-stream[value="${stream}"]`);
+  await seller.fill('#product-name', name);
+  await seller.fill('#product-description', description);
+  await seller.fill('#product-category', 'environment');
+  await seller.fill('#product-price', '0.36');
+  await seller.selectOption('#product-minimum', '60');
+  await seller.click('#list-product button[type=submit]');
+  const listing = await outcome(seller);
+  const productId = Number(/product (\d+)/.exec(listing)[1]);
+  assert.match(listing, /0\.36 DATA per hour/);
+  await seller.waitForSelector(`#my-product-${productId}`);
+  return productId;
+}
+
+/** Waits until every relay node of the network stores `part` and serves its history. */
+async function storedEverywhere(part) {
+  const deadline = Date.now() + 60000;
+  for (const http of config.nodeHttp) {
+    for (;;) {
+      const health = await (await fetch(`${http}/health`)).json();
+      if (health.storage.some((s) => s.part === part && s.state === 'serving')) break;
+      if (Date.now() > deadline) throw new Error(`${http} does not serve ${part}: ${JSON.stringify(health.storage)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+/** On the buyer's page: DATA from the faucet, the product found by name, a minute of it bought with one permit. */
+async function buyAMinute(buyer, name) {
+  await buyer.waitForFunction(() => /DATA/.test(document.getElementById('balance')?.textContent ?? ''));
+  const before = parseFloat(await buyer.textContent('#balance'));
+  await buyer.click('#faucet');
+  await buyer.waitForFunction((b) => parseFloat(document.getElementById('balance').textContent) >= b + 100, before, { timeout: 30000 });
+  await buyer.fill('#search', name);
+  await buyer.waitForFunction(() => document.querySelectorAll('#products li').length === 1);
+  await buyer.click(`#products a:has-text("${name}")`);
+  await buyer.waitForSelector('#product');
+  await buyer.waitForSelector('.restricted', { timeout: 30000 });
+  await buyer.selectOption('.buy .period', '60');
+  await buyer.waitForFunction(() => /Price: 0\.006 DATA for 1 min/.test(document.querySelector('.price-quote').textContent));
+  await buyer.click('.buy-permit');
+  await buyer.waitForSelector('.buy .receipt', { timeout: 60000 });
+}
+
 let listed; // { stream, productId, name }
+
+// First: the next test moves the chain's clock 180 s ahead of the publishers', and event-time intervals
+// then fall outside the chain-time report windows for the rest of the run.
+test('the Network page lists the nodes, what each stores, and the checksums the network finalised', async () => {
+  const { page, errors } = await openDapp(SECOND_BUYER);
+  await page.click('#nav-network');
+  await page.waitForSelector('#network-nodes tr.node', { timeout: 30000 });
+  // The local network's three nodes, staked, live and storing; each demo part on all three.
+  const nodes = await page.$$eval('#network-nodes tr.node', (rows) => rows.map((r) => ({
+    state: r.querySelector('.state').textContent,
+    parts: Number(r.querySelector('.parts').textContent),
+    stake: r.children[2].textContent,
+  })));
+  assert.equal(nodes.length, 3, JSON.stringify(nodes));
+  for (const n of nodes) {
+    assert.equal(n.stake, '100 DATA');
+    assert.ok(n.parts >= 3, JSON.stringify(n));
+  }
+  const weather = config.demo.serverStream;
+  const row = `#network-parts tr.part[data-part="${weather}#0"]`;
+  await page.waitForSelector(row, { timeout: 30000 });
+  assert.equal((await page.textContent(`${row} .replicas`)).split(', ').length, 3);
+  // The weather station publishes twice a second: its intervals are reported and become final (10 s
+  // intervals, reports from 5 s after their end), and the page shows the latest.
+  await page.waitForFunction(
+    (sel) => document.querySelector(sel)?.textContent.startsWith('interval '),
+    `${row} .final`,
+    { timeout: 90000 },
+  );
+  assert.match(await page.textContent(`${row} .final`), /^interval \d+: \d+ events, 0x/);
+  assert.match(await page.textContent('#network-summary'), /^Epoch \d+ · 3 nodes · reward pool [\d.]+ DATA/);
+  await page.screenshot({ path: `${shots}/dapp-network.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 test('a seller lists a stream; a buyer licenses it with one permit, watches it, and loses it when the licence lapses; the seller sees the sale', async () => {
   const path = `e2e/air-${Date.now()}`;
@@ -154,32 +263,9 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
   // The seller: create the stream, let a device publish, list it.
   const { page: seller, errors: sellerErrors } = await openDapp(SELLER);
   await connect(seller);
-  await seller.click('#nav-sell');
-  await seller.waitForSelector('#create-stream');
-  await seller.fill('#stream-path', path);
-  await seller.fill('#stream-name', 'Air quality');
-  await seller.fill('#stream-description', 'PM2.5 and NO2 from a rooftop sensor');
-  await seller.fill('#stream-partitions', '2');
-  await seller.click('#create-stream button[type=submit]');
-  assert.match(await outcome(seller), new RegExp(`Created ${stream}`));
   const device = new Client({ nodes: wsNodes, privateKey: DEVICE_KEY, deployment: config.deployment });
   const deviceAddress = await device.getAddress();
-  await seller.waitForSelector('#grant-device');
-  await seller.selectOption('#device-stream', stream);
-  await seller.fill('#device-address', deviceAddress);
-  await seller.click('#grant-device button[type=submit]');
-  assert.match(await outcome(seller), /may now publish/);
-  await seller.check(`.list-stream[value="${stream}"]`);
-  await seller.fill('#product-name', name);
-  await seller.fill('#product-description', 'Air quality every 200 ms');
-  await seller.fill('#product-category', 'environment');
-  await seller.fill('#product-price', '0.36');
-  await seller.selectOption('#product-minimum', '60');
-  await seller.click('#list-product button[type=submit]');
-  const listing = await outcome(seller);
-  const productId = Number(/product (\d+)/.exec(listing)[1]);
-  assert.match(listing, /0\.36 DATA per hour/);
-  await seller.waitForSelector(`#my-product-${productId}`);
+  const productId = await sellThroughTheDapp(seller, { path, name, partitions: 2, deviceAddress, description: 'Air quality every 200 ms' });
   await seller.screenshot({ path: `${shots}/dapp-sell.png`, fullPage: true });
   listed = { stream, productId, name };
 
@@ -200,22 +286,10 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
   })();
 
   try {
-    // The buyer: DATA from the faucet, then the product found by search.
+    // The buyer: DATA from the faucet, then the product found by search and bought.
     const { page: buyer, errors: buyerErrors } = await openDapp(BUYER);
     await connect(buyer);
-    await buyer.waitForFunction(() => /DATA/.test(document.getElementById('balance')?.textContent ?? ''));
-    const before = parseFloat(await buyer.textContent('#balance'));
-    await buyer.click('#faucet');
-    await buyer.waitForFunction((b) => parseFloat(document.getElementById('balance').textContent) >= b + 100, before, { timeout: 30000 });
-    await buyer.fill('#search', name);
-    await buyer.waitForFunction(() => document.querySelectorAll('#products li').length === 1);
-    await buyer.click(`#products a:has-text("${name}")`);
-    await buyer.waitForSelector('#product');
-    await buyer.waitForSelector('.restricted', { timeout: 30000 });
-    await buyer.selectOption('.buy .period', '60');
-    await buyer.waitForFunction(() => /Price: 0\.006 DATA for 1 min/.test(document.querySelector('.price-quote').textContent));
-    await buyer.click('.buy-permit');
-    await buyer.waitForSelector('.buy .receipt', { timeout: 60000 });
+    await buyAMinute(buyer, name);
     const steps = await buyer.$$eval('.buy .steps li', (lis) => lis.map((l) => l.textContent));
     assert.match(steps[0], /Signature requested/);
     assert.ok(steps.some((s) => /Transaction sent/.test(s)), steps.join('\n'));
@@ -288,6 +362,108 @@ test('a seller lists a stream; a buyer licenses it with one permit, watches it, 
   } finally {
     publishing = false;
     await publisher.catch(() => {});
+    device.destroy();
+  }
+});
+
+test('a buyer who bought while the device was away decrypts its earlier events once it is back, and reads nothing after the licence lapses', async () => {
+  const path = `e2e/away-${Date.now()}`;
+  const stream = `${SELLER.toLowerCase()}/${path}`;
+  const name = `Rooftop wind ${Date.now() % 100000}`;
+  // The device keeps its group keys in a directory of its own, as a device's disk would.
+  const keys = fileKeyStore(mkdtempSync(join(tmpdir(), 'rivulet-device-keys-')));
+  const deviceOptions = { nodes: wsNodes, privateKey: AWAY_DEVICE_KEY, deployment: config.deployment, keyStore: keys };
+  const { page: seller, errors: sellerErrors } = await openDapp(SELLER);
+  await connect(seller);
+  let device = new Client(deviceOptions);
+  const productId = await sellThroughTheDapp(seller, { path, name, partitions: 1, deviceAddress: await device.getAddress(), description: 'Wind speed on the roof' });
+  assert.deepEqual(sellerErrors, []);
+  await seller.close();
+
+  // The network takes up storing the stream (its nodes follow the coordinator).
+  await storedEverywhere(`${stream}#0`);
+
+  // The device publishes three events (encrypted: the stream is private), stored, and goes away.
+  const early = [0, 1, 2].map((i) => `early-${productId}-${i}`);
+  for (const mark of early) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const sent = await device.publish(stream, { wind: 3 + early.indexOf(mark), mark });
+        assert.ok(sent.stored, 'its entry node stores the stream');
+        break;
+      } catch (e) {
+        // The relay nodes may not have seen the grant yet.
+        if (attempt > 50 || e?.code !== 'NO_PERMISSION') throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  device.destroy();
+
+  // Meanwhile a buyer buys: the history arrives, but nobody is there to hand out its key.
+  const { page: buyer, errors: buyerErrors } = await openDapp(LATE_BUYER);
+  await connect(buyer);
+  await buyAMinute(buyer, name);
+  const text = () => buyer.textContent('#product .events tbody').catch(() => '');
+  await buyer.waitForFunction(
+    () => [...document.querySelectorAll('#product .events tbody tr')].filter((r) => /cannot decrypt/.test(r.textContent)).length >= 3,
+    null,
+    { timeout: 60000 },
+  );
+  for (const mark of early) assert.ok(!(await text()).includes(mark), `${mark} shown with no key holder online`);
+  await buyer.screenshot({ path: `${shots}/dapp-away.png`, fullPage: true });
+
+  // The device comes back with its keys and publishes again: the page decrypts the earlier events.
+  device = new Client(deviceOptions);
+  let publishing = true;
+  const back = (async () => {
+    for (let n = 0; publishing; n += 1) {
+      await device.publish(stream, { wind: 10 + (n % 3), mark: `back-${productId}-${n}` }).catch(() => {});
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    try {
+      await buyer.waitForFunction(
+        (marks) => marks.every((m) => document.querySelector('#product .events tbody')?.textContent.includes(m)),
+        early,
+        { timeout: 90000 },
+      );
+    } catch (e) {
+      throw new Error(`the earlier events were not decrypted; the page shows: ${await text()}`, { cause: e });
+    }
+    await buyer.waitForFunction((p) => document.querySelector('#product .events tbody').textContent.includes(p), `back-${productId}-`);
+    await buyer.screenshot({ path: `${shots}/dapp-back.png`, fullPage: true });
+
+    // The licence lapses by the chain's clock: delivery ends, and what the device publishes from then
+    // on never reaches the page.
+    await rpc('evm_increaseTime', [180]);
+    await rpc('evm_mine');
+    await buyer.waitForSelector('#product .ended', { timeout: 30000 });
+    publishing = false;
+    await back;
+    const after = [0, 1, 2, 3, 4].map((i) => `after-${productId}-${i}`);
+    for (const mark of after) {
+      await device.publish(stream, { wind: 1, mark });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const shown = await buyer.textContent('#product');
+    for (const mark of after) assert.ok(!shown.includes(mark), `${mark} reached the buyer after the licence lapsed`);
+    // Opening the stream again reads nothing either: the relay nodes refuse the lapsed account.
+    await buyer.reload();
+    await buyer.waitForSelector('#account', { timeout: 60000 });
+    await connect(buyer);
+    await buyer.evaluate((id) => { location.hash = `#/product/${id}`; }, productId);
+    await buyer.waitForSelector('#product .restricted', { timeout: 60000 });
+    const reopened = await buyer.textContent('#product');
+    for (const mark of [...early, ...after]) assert.ok(!reopened.includes(mark), `${mark} readable after the licence lapsed`);
+    await buyer.screenshot({ path: `${shots}/dapp-away-lapsed.png`, fullPage: true });
+    assert.deepEqual(buyerErrors, []);
+    await buyer.close();
+  } finally {
+    publishing = false;
+    await back.catch(() => {});
     device.destroy();
   }
 });
@@ -366,3 +542,4 @@ test('a wallet that only injects window.ethereum is offered and connects too', a
   assert.deepEqual(errors, []);
   await page.close();
 });
+

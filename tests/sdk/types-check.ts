@@ -16,7 +16,13 @@ async function main(): Promise<void> {
   const r = await client.publish(stream.id, { t: 1 }, { partitionKey: 'dev-1' });
   console.log(r.sequenceNumber, address);
   const old = await client.resend(stream.id, { last: 10 });
-  for (const { content, metadata } of old) console.log(content, metadata.timestamp);
+  for (const { content, metadata } of old) console.log(content, metadata.timestamp, metadata.late === true);
+  const [node] = await client.storageNodes({ id: stream.id, partition: 1 });
+  const direct = new Client({ nodes: node.addresses });
+  const checked = await client.verifyHistory(stream.id, { last: 1000 });
+  const intervals: number[] = [...checked.verified, ...checked.pending];
+  console.log(intervals.length, checked.events, checked.from, checked.to, node.live, node.peerId);
+  await direct.destroy();
   await sub.unsubscribe();
   try { await client.getStream('nope'); } catch (e) { if (e instanceof RivuletError) console.log(e.code); }
   await client.destroy();
@@ -31,6 +37,8 @@ async function misuse(client: Client): Promise<void> {
   await client.grantPermissions('s', { user: '0x', permissions: ['own'] });
   // @ts-expect-error resend takes last or from/to
   await client.resend('s', { first: 3 });
+  // @ts-expect-error verifyHistory takes a resend query
+  await client.verifyHistory('s', { since: 3 });
   // @ts-expect-error nodes are required
   new Client({ privateKey: generatePrivateKey() });
 }

@@ -1,12 +1,12 @@
 //! `cargo xtask relay-bench`: the load generator's matrix against release builds on loopback (a chain
 //! and three relay nodes), as JSON lines.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::{
-    cmd::{capture, run, run_dir, step, target_dir},
+    cmd::{KillOnDrop, capture, run, run_dir, step, target_dir},
     network,
     setup::setup,
 };
@@ -15,9 +15,8 @@ use crate::{
 pub(crate) const BENCH_KEY: &str =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
-/// The load-generator matrix on loopback against release builds.
-pub(crate) fn relay_bench(root: &Path) -> Result<()> {
-    setup(root)?;
+/// Release builds of the relay node and the deployer; their paths.
+pub(crate) fn build_release(root: &Path) -> Result<(PathBuf, PathBuf)> {
     step("release build of relay-node and rivulet-deploy", || {
         run(
             "cargo",
@@ -33,52 +32,90 @@ pub(crate) fn relay_bench(root: &Path) -> Result<()> {
         )
     })?;
     let release = target_dir(root).join("release");
-    let (relay, deployer) = (release.join("relay-node"), release.join("rivulet-deploy"));
+    Ok((release.join("relay-node"), release.join("rivulet-deploy")))
+}
+
+/// A chain with the contracts and a stream anyone may read, for the load generator.
+pub(crate) struct BenchChain {
+    _anvil: KillOnDrop,
+    /// The deployment file.
+    pub(crate) deployment: PathBuf,
+    /// The bench stream's id.
+    pub(crate) stream: String,
+    /// A node configuration without the per-connection rate limit (the load generator floods over
+    /// one WebSocket).
+    pub(crate) config: String,
+}
+
+impl BenchChain {
+    /// Starts anvil, deploys, creates the stream with `partitions` partitions (owned by [`BENCH_KEY`]) and
+    /// makes it public to subscribe; files go under `dir`.
+    pub(crate) fn start(
+        root: &Path,
+        dir: &Path,
+        (relay, deployer): (&Path, &Path),
+        partitions: u32,
+    ) -> Result<BenchChain> {
+        let (anvil, url) = network::start_chain(root, 0, &dir.join("anvil.log"))?;
+        let deployment = dir.join("deployment.json");
+        let deployment_str = deployment.to_str().context("path")?;
+        capture(deployer, &["--rpc-url", &url, "--out", deployment_str])?;
+        let created = capture(
+            relay,
+            &[
+                "stream",
+                "create",
+                "bench",
+                "--partitions",
+                &partitions.to_string(),
+                "--private-key",
+                BENCH_KEY,
+                "--chain.deployment",
+                deployment_str,
+            ],
+        )?;
+        let stream = created
+            .split("\"streamId\":\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .context("no stream id")?
+            .to_owned();
+        capture(
+            relay,
+            &[
+                "grant",
+                &stream,
+                "public",
+                "subscribe",
+                "--private-key",
+                BENCH_KEY,
+                "--chain.deployment",
+                deployment_str,
+            ],
+        )?;
+        let config = dir.join("node.toml");
+        std::fs::write(&config, "[http]\nws_frames_per_second = 1000000\n")?;
+        Ok(BenchChain {
+            _anvil: anvil,
+            deployment,
+            stream,
+            config: config.to_str().context("non-UTF-8 path")?.to_owned(),
+        })
+    }
+}
+
+/// The load-generator matrix on loopback against release builds.
+pub(crate) fn relay_bench(root: &Path) -> Result<()> {
+    setup(root)?;
+    let (relay, deployer) = build_release(root)?;
     let dir = run_dir(root, "relay-bench")?;
-    let (_anvil, url) = network::start_chain(root, 0, &dir.join("anvil.log"))?;
-    let deployment = dir.join("deployment.json");
-    let deployment_str = deployment.to_str().context("path")?;
-    capture(&deployer, &["--rpc-url", &url, "--out", deployment_str])?;
-    let created = capture(
-        &relay,
-        &[
-            "stream",
-            "create",
-            "bench",
-            "--private-key",
-            BENCH_KEY,
-            "--chain.deployment",
-            deployment_str,
-        ],
-    )?;
-    let stream = created
-        .split("\"streamId\":\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .context("no stream id")?
-        .to_owned();
-    capture(
-        &relay,
-        &[
-            "grant",
-            &stream,
-            "public",
-            "subscribe",
-            "--private-key",
-            BENCH_KEY,
-            "--chain.deployment",
-            deployment_str,
-        ],
-    )?;
-    // The load generator floods over one WebSocket: no per-connection rate limit here.
-    let config = dir.join("node.toml");
-    std::fs::write(&config, "[http]\nws_frames_per_second = 1000000\n")?;
-    let config = config.to_str().context("non-UTF-8 path")?;
-    let a = network::start_node(&relay, &dir.join("a"), &deployment, &["--config", config])?;
+    let chain = BenchChain::start(root, &dir, (&relay, &deployer), 1)?;
+    let (deployment, stream, config) = (&chain.deployment, &chain.stream, chain.config.as_str());
+    let a = network::start_node(&relay, &dir.join("a"), deployment, &["--config", config])?;
     let a_tcp = a.tcp()?.to_owned();
     let with_a = ["--config", config, "--network.bootstrap", &a_tcp];
-    let b = network::start_node(&relay, &dir.join("b"), &deployment, &with_a)?;
-    let c = network::start_node(&relay, &dir.join("c"), &deployment, &with_a)?;
+    let b = network::start_node(&relay, &dir.join("b"), deployment, &with_a)?;
+    let c = network::start_node(&relay, &dir.join("c"), deployment, &with_a)?;
     let (a_http, b_http, c_http) = (a.http.clone(), b.http.clone(), c.http.clone());
     let mut results = Vec::new();
     for (nodes, subscribe_nodes) in [
@@ -97,7 +134,7 @@ pub(crate) fn relay_bench(root: &Path) -> Result<()> {
                 let mut args = vec![
                     "bench",
                     "--stream",
-                    &stream,
+                    stream,
                     "--publish-node",
                     &a_http,
                     "--private-key",

@@ -14,10 +14,9 @@ use crate::{
 };
 
 /// The crates that must build for the browser.
-pub(crate) const WASM_CRATES: [&str; 6] = [
+pub(crate) const WASM_CRATES: [&str; 5] = [
     "rivulet-protocol",
-    "rivulet-chain",
-    "rivulet-chain-lite",
+    "rivulet-contracts",
     "rivulet-client",
     "rivulet-wasm",
     "marketplace-dapp",
@@ -199,6 +198,8 @@ pub(crate) fn sdk_end_to_end(root: &Path) -> Result<()> {
                 ("RIVULET_SITE", Path::new(&net.site)),
                 ("RIVULET_RELAY_NODE", &relay),
                 ("RIVULET_SCREENSHOTS", &screenshots),
+                // Node clients with a key keep their group keys in files: here, not in ~/.rivulet.
+                ("RIVULET_KEY_DIR", &dir.join("keys")),
             ],
         )
     };

@@ -164,7 +164,7 @@ pub(crate) fn start_node(
                 dir.display()
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -191,6 +191,20 @@ fn cli_as(root: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Va
     Ok(serde_json::from_str(out.trim()).unwrap_or(Value::Null))
 }
 
+/// The account of the relay node whose data directory is `dir` (its key is created there if missing).
+fn node_account(root: &Path, dir: &Path) -> Result<String> {
+    let out = capture(
+        &binary(root, "relay-node"),
+        &["node", "account", "--storage.data-dir", path_str(dir)?],
+    )?;
+    let answer: Value = serde_json::from_str(out.trim())
+        .with_context(|| format!("relay-node node account printed {out:?}"))?;
+    answer["account"]
+        .as_str()
+        .map(str::to_owned)
+        .context("relay-node node account printed no account")
+}
+
 /// Links (or copies, where links fail) `from` at `to`.
 fn link(from: &Path, to: &Path) -> Result<()> {
     let _ = std::fs::remove_file(to);
@@ -208,16 +222,24 @@ impl LocalNetwork {
         std::fs::create_dir_all(dir)?;
         let (chain, rpc_url) = start_chain(root, ports.chain, &dir.join("anvil.log"))?;
         let deployment_file = dir.join("deployment.json");
-        capture(
-            &binary(root, "rivulet-deploy"),
-            &[
-                "--rpc-url",
-                &rpc_url,
-                "--out",
-                path_str(&deployment_file)?,
-                "--force",
-            ],
-        )?;
+        // The relay nodes' accounts (their keys made in their data directories now), funded with ETH
+        // for gas and DATA for their stakes by the deployment.
+        let node_dirs: Vec<PathBuf> = ["node-a", "node-b", "node-c"]
+            .iter()
+            .map(|name| dir.join(name))
+            .collect();
+        let mut deploy_args = vec![
+            "--rpc-url".to_owned(),
+            rpc_url.clone(),
+            "--out".to_owned(),
+            path_str(&deployment_file)?.to_owned(),
+            "--force".to_owned(),
+        ];
+        for node_dir in &node_dirs {
+            deploy_args.extend(["--fund".to_owned(), node_account(root, node_dir)?]);
+        }
+        let deploy_args: Vec<&str> = deploy_args.iter().map(String::as_str).collect();
+        capture(&binary(root, "rivulet-deploy"), &deploy_args)?;
         let deployment: Value = serde_json::from_str(&std::fs::read_to_string(&deployment_file)?)?;
 
         // Demo streams: one anyone may publish to and read, one a server-side publisher feeds.
@@ -351,35 +373,32 @@ impl LocalNetwork {
             )?;
         }
 
-        // Three relay nodes; A stores the demo streams and is everyone's bootstrap peer.
+        // The network stores the demo streams: each part on three nodes, as the coordinator assigns.
+        cli(root, &deployment_file, &["network", "store", &sensors])?;
+        cli(root, &deployment_file, &["network", "store", &weather])?;
+        cli_as(
+            root,
+            &deployment_file,
+            SECOND_SELLER_KEY,
+            &["network", "store", &traffic],
+        )?;
+
+        // Three relay nodes that register with the coordinator, staking 100 DATA each, and store what it
+        // assigns them; A is everyone's bootstrap peer.
         let relay = binary(root, "relay-node");
-        let a = start_node(
-            &relay,
-            &dir.join("node-a"),
-            &deployment_file,
-            &[
-                "--storage.part",
-                &format!("{sensors}#0"),
-                "--storage.part",
-                &format!("{weather}#0"),
-                "--storage.part",
-                &format!("{traffic}#0"),
-            ],
-        )?;
+        let stake = ["--coordinator.stake", "100"];
+        let a = start_node(&relay, &node_dirs[0], &deployment_file, &stake)?;
         let tcp_a = a.tcp()?.to_owned();
-        let b = start_node(
-            &relay,
-            &dir.join("node-b"),
-            &deployment_file,
-            &["--network.bootstrap", &tcp_a],
-        )?;
-        let c = start_node(
-            &relay,
-            &dir.join("node-c"),
-            &deployment_file,
-            &["--network.bootstrap", &tcp_a],
-        )?;
+        let joining = [&stake[..], &["--network.bootstrap", &tcp_a]].concat();
+        let b = start_node(&relay, &node_dirs[1], &deployment_file, &joining)?;
+        let c = start_node(&relay, &node_dirs[2], &deployment_file, &joining)?;
         let nodes = vec![a, b, c];
+        let parts: Vec<String> = [&sensors, &weather, &traffic]
+            .iter()
+            .map(|s| format!("{s}#0"))
+            .collect();
+        let https: Vec<&str> = nodes.iter().map(|n| n.http.as_str()).collect();
+        crate::health::wait_until_serving(&https, &parts, Duration::from_secs(90))?;
 
         // Browsers dial WebSocket first (the quiet path), WebRTC-direct next.
         let mut entry: Vec<String> = Vec::new();
@@ -471,6 +490,9 @@ fn start_publisher(
         .args(["publish", stream, "--node", node_http])
         .args(["--private-key", key])
         .args(["--chain.deployment", path_str(deployment)?])
+        // Its group keys (the traffic stream is private, so its events are encrypted) stay with the
+        // network's files, so a restarted publisher serves the keys of its earlier events.
+        .args(["--key-vault", path_str(&log.with_file_name("keys"))?])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(log)?))

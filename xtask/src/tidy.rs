@@ -54,7 +54,7 @@ pub(crate) fn check(root: &Path) -> Result<()> {
 }
 
 /// The `src` directories of the workspace's crates (every `Cargo.toml` with a `src/` beside it,
-/// outside build output and node_modules).
+/// outside build output, node_modules and the vendored upstream crates in `patches/`).
 fn crate_sources(root: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -67,7 +67,7 @@ fn crate_sources(root: &Path) -> Result<Vec<PathBuf>> {
             if path.is_dir() {
                 if !matches!(
                     name,
-                    "target" | "node_modules" | "pkg" | "dist" | ".git" | ".rivulet"
+                    "target" | "node_modules" | "pkg" | "dist" | ".git" | ".rivulet" | "patches"
                 ) && !name.starts_with('.')
                 {
                     stack.push(path);

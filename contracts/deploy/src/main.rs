@@ -7,17 +7,14 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::{
-    primitives::{Address, U256},
-    signers::local::PrivateKeySigner,
-};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use rivulet_chain::{
-    ChainClient, Deployment, deploy,
-    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, is_listening},
-    http_provider,
+use rivulet_contracts::{Address, Chain, Contracts, Deployment, Rpc, Sender, U256, to_alloy};
+use rivulet_deploy::{
+    CoordinatorSetup, deploy_with,
+    dev::{Anvil, DEV_KEYS, LOCAL_CHAIN_ID, anvil_binary, dev_key, is_listening},
 };
+use rivulet_protocol::Signer;
 
 /// Deploy Rivulet's contracts and write the deployment file.
 #[derive(Debug, Parser)]
@@ -36,7 +33,9 @@ struct Args {
     /// Deployer private key (hex). Defaults to anvil's first development key on the local chain only.
     #[arg(long, env = "RIVULET_DEPLOYER_KEY", hide_env_values = true)]
     private_key: Option<String>,
-    /// Accounts to mint DATA to. Defaults to anvil's ten development accounts on the local chain.
+    /// Accounts to mint DATA to (repeatable). On the local chain these come on top of anvil's ten
+    /// development accounts, and each that holds less than 1 ETH is given 100 ETH for gas (e.g. relay
+    /// nodes' accounts, from `relay-node node account`).
     #[arg(long = "fund", value_name = "ADDRESS")]
     fund: Vec<Address>,
     /// DATA (whole tokens) minted to each funded account.
@@ -46,9 +45,20 @@ struct Args {
     /// `--rpc-url`.
     #[arg(long)]
     start_anvil: bool,
+    /// The network coordinator's timing and rewards: `development` (seconds; the default on the local
+    /// chain) or `production` (hours; the default elsewhere). See `CoordinatorSetup`.
+    #[arg(long, value_enum)]
+    coordinator_timing: Option<Timing>,
     /// Deploy anew even if the deployment file names contracts that are on the chain.
     #[arg(long)]
     force: bool,
+}
+
+/// A [`CoordinatorSetup`] by name.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Timing {
+    Development,
+    Production,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -69,13 +79,16 @@ async fn main() -> Result<()> {
         Deployment::load(&args.out).ok()
     };
     if let Some(existing) = existing {
-        match ChainClient::connect(existing.clone(), Some(&args.rpc_url), None).await {
+        match Contracts::connect_http(existing.clone(), Some(&args.rpc_url), Sender::None).await {
             Ok(_) => {
                 println!(
                     "already deployed on chain {} (see {}); --force deploys anew",
                     existing.chain_id,
                     args.out.display()
                 );
+                if !args.fund.is_empty() {
+                    fund_existing(&args, existing).await?;
+                }
                 return Ok(());
             }
             Err(e) => eprintln!(
@@ -84,10 +97,11 @@ async fn main() -> Result<()> {
             ),
         }
     }
-    let probe = http_provider(&args.rpc_url, None)?;
-    let chain_id = alloy::providers::Provider::get_chain_id(&probe)
+    let rpc = Rpc::http(&args.rpc_url).context("--rpc-url")?;
+    let chain_id = Chain::connect(rpc.clone(), Sender::None)
         .await
-        .with_context(|| format!("cannot reach the chain at {}", args.rpc_url))?;
+        .with_context(|| format!("cannot reach the chain at {}", args.rpc_url))?
+        .chain_id();
     let local = chain_id == LOCAL_CHAIN_ID;
     let key = match (&args.private_key, local) {
         (Some(k), _) => k.clone(),
@@ -96,38 +110,45 @@ async fn main() -> Result<()> {
             "chain {chain_id} is not the local chain: give --private-key (or RIVULET_DEPLOYER_KEY)"
         ),
     };
-    let signer: PrivateKeySigner = key
-        .trim()
-        .parse()
-        .context("--private-key is not a hex secp256k1 key")?;
-    let fund: Vec<Address> = if !args.fund.is_empty() {
-        args.fund.clone()
-    } else if local {
-        DEV_KEYS
+    let signer =
+        Signer::from_hex(key.trim()).context("--private-key is not a hex secp256k1 key")?;
+    let mut fund: Vec<Address> = Vec::new();
+    if local {
+        fund.extend((0..DEV_KEYS.len()).map(|i| to_alloy(dev_key(i).address())));
+        for account in &args.fund {
+            give_gas(&rpc, *account).await?;
+        }
+    }
+    fund.extend(
+        args.fund
             .iter()
-            .filter_map(|k| k.parse::<PrivateKeySigner>().ok())
-            .map(|s| s.address())
-            .collect()
-    } else {
-        Vec::new()
-    };
+            .filter(|a| !fund.contains(a))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
-    let deployer = signer.address();
-    let deployment = deploy(
-        http_provider(&args.rpc_url, Some(signer))?,
-        &args.rpc_url,
-        &fund,
-        amount,
-    )
-    .await
-    .context("deployment failed")?;
+    let deployer = to_alloy(signer.address());
+    let chain = Chain::connect(rpc, Sender::Key(signer)).await?;
+    let setup = match args.coordinator_timing {
+        Some(Timing::Development) => CoordinatorSetup::development(),
+        Some(Timing::Production) => CoordinatorSetup::production(),
+        None if local => CoordinatorSetup::development(),
+        None => CoordinatorSetup::production(),
+    };
+    let deployment = deploy_with(&chain, &args.rpc_url, &fund, amount, &setup)
+        .await
+        .context("deployment failed")?;
     deployment.save(&args.out)?;
     println!(
-        "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\nfunded {} accounts with {} DATA each; wrote {}",
+        "deployed on chain {} by {deployer}:\n  DataToken      {}\n  StreamRegistry {}\n  Marketplace    {}\n  Coordinator    {} ({} s intervals)\nfunded {} accounts with {} DATA each; wrote {}",
         deployment.chain_id,
         deployment.data_token,
         deployment.stream_registry,
         deployment.marketplace,
+        deployment
+            .coordinator
+            .map_or_else(|| "none".to_owned(), |a| a.to_string()),
+        setup.checksum_interval,
         fund.len(),
         args.fund_amount,
         args.out.display()
@@ -135,10 +156,64 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// Funds `--fund` accounts on a deployment that is already there (the local chain only: DATA minted
+/// by the deployer, who owns DATA, and ETH for gas).
+async fn fund_existing(args: &Args, deployment: Deployment) -> Result<()> {
+    if deployment.chain_id != LOCAL_CHAIN_ID {
+        bail!("--fund on an existing deployment works on the local chain only");
+    }
+    let rpc = Rpc::http(&args.rpc_url).context("--rpc-url")?;
+    let key = args
+        .private_key
+        .clone()
+        .unwrap_or_else(|| DEV_KEYS[0].to_owned());
+    let signer =
+        Signer::from_hex(key.trim()).context("--private-key is not a hex secp256k1 key")?;
+    let amount = U256::from(args.fund_amount) * U256::from(10u64).pow(U256::from(18u64));
+    let contracts = Contracts::connect(rpc.clone(), deployment, Sender::Key(signer)).await?;
+    for account in &args.fund {
+        give_gas(&rpc, *account).await?;
+        contracts
+            .faucet(*account, amount)
+            .await
+            .with_context(|| format!("minting DATA to {account}"))?;
+    }
+    println!(
+        "funded {} accounts with {} DATA each (and ETH for gas)",
+        args.fund.len(),
+        args.fund_amount
+    );
+    Ok(())
+}
+
+/// Gives `account` 100 ETH (anvil's `anvil_setBalance`, the local chain only) when it holds less than 1.
+async fn give_gas(rpc: &Rpc, account: Address) -> Result<()> {
+    const ONE_ETH: u128 = 1_000_000_000_000_000_000;
+    let balance = rpc
+        .call(
+            "eth_getBalance",
+            serde_json::json!([account.to_string(), "latest"]),
+        )
+        .await
+        .with_context(|| format!("balance of {account}"))?;
+    let balance = balance
+        .as_str()
+        .and_then(|h| u128::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    if balance < ONE_ETH {
+        rpc.call(
+            "anvil_setBalance",
+            serde_json::json!([account.to_string(), format!("{:#x}", 100 * ONE_ETH)]),
+        )
+        .await
+        .with_context(|| format!("giving {account} ETH"))?;
+    }
+    Ok(())
+}
+
 /// Starts anvil detached when nothing listens on the loopback port of `rpc_url`.
 fn start_anvil_if_needed(rpc_url: &str, out: &Path) -> Result<()> {
-    let url: alloy::transports::http::reqwest::Url =
-        rpc_url.parse().context("--rpc-url is not a URL")?;
+    let url: reqwest::Url = rpc_url.parse().context("--rpc-url is not a URL")?;
     let host = url.host_str().unwrap_or_default();
     if !matches!(host, "127.0.0.1" | "localhost") {
         bail!("--start-anvil needs a loopback --rpc-url, not {host}");

@@ -3,11 +3,8 @@
 
 use std::{path::Path, process::Command};
 
-use alloy::primitives::U256;
-use rivulet_chain::{
-    ChainClient, Deployment,
-    dev::{Anvil, LOCAL_CHAIN_ID, anvil_binary, is_listening},
-};
+use rivulet_contracts::{Contracts, Deployment, Sender, U256, to_alloy};
+use rivulet_deploy::dev::{Anvil, LOCAL_CHAIN_ID, anvil_binary, dev_key, is_listening};
 
 fn deploy_cmd(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rivulet-deploy"))
@@ -49,13 +46,14 @@ async fn deploys_funds_writes_and_is_idempotent() {
     );
     let deployment = Deployment::load(&out).unwrap();
     assert_eq!(deployment.chain_id, LOCAL_CHAIN_ID);
-    let client = ChainClient::connect(deployment.clone(), None, None)
+    let client = Contracts::connect_http(deployment.clone(), None, Sender::None)
         .await
         .unwrap();
-    let dev9: alloy::signers::local::PrivateKeySigner =
-        rivulet_chain::dev::DEV_KEYS[9].parse().unwrap();
     assert_eq!(
-        client.balance(dev9.address()).await.unwrap(),
+        client
+            .balance(to_alloy(dev_key(9).address()))
+            .await
+            .unwrap(),
         U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64))
     );
 
@@ -64,6 +62,20 @@ async fn deploys_funds_writes_and_is_idempotent() {
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("already deployed"));
     assert_eq!(Deployment::load(&out).unwrap(), deployment);
+    // Again with --fund: the deployment is kept and the account gets DATA and ETH for gas.
+    let newcomer = "0x00000000000000000000000000000000000000aa";
+    let funded = deploy_cmd(&[&args[..], &["--fund", newcomer, "--fund-amount", "5"]].concat());
+    assert!(
+        funded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&funded.stderr)
+    );
+    assert_eq!(Deployment::load(&out).unwrap(), deployment);
+    let newcomer: rivulet_contracts::Address = newcomer.parse().unwrap();
+    assert_eq!(
+        client.balance(newcomer).await.unwrap(),
+        U256::from(5u64) * U256::from(10u64).pow(U256::from(18u64))
+    );
     // --force deploys anew, at new addresses.
     let forced = deploy_cmd(&[&args[..], &["--force"]].concat());
     assert!(forced.status.success());
@@ -151,6 +163,10 @@ async fn starts_anvil_when_nothing_answers() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("started anvil"));
     assert!(is_listening(port), "anvil keeps running after the deploy");
     let deployment = Deployment::load(&out).unwrap();
-    assert!(ChainClient::connect(deployment, None, None).await.is_ok());
+    assert!(
+        Contracts::connect_http(deployment, None, Sender::None)
+            .await
+            .is_ok()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -87,8 +87,42 @@ impl From<SubmitError> for ApiError {
                 };
                 ApiError::new(status, rejection.reason(), rejection.to_string())
             }
+            SubmitError::Quorum(e) => {
+                let status = match e.code() {
+                    "not_stored" => StatusCode::NOT_FOUND,
+                    "quorum_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, e.code(), e.to_string())
+            }
             SubmitError::Stopping => ApiError::stopping(),
         }
+    }
+}
+
+impl From<rivulet_client::ClientError> for ApiError {
+    /// The node publishing as itself was refused (by its own validation, reached as a client) or could
+    /// not reach itself.
+    fn from(e: rivulet_client::ClientError) -> ApiError {
+        use rivulet_client::ClientError;
+        let (status, code): (StatusCode, &'static str) = match &e {
+            ClientError::Refused { code, .. } => match code.as_str() {
+                "no_permission" => (StatusCode::FORBIDDEN, "no_permission"),
+                "bad_signature" => (StatusCode::FORBIDDEN, "bad_signature"),
+                "oversize" => (StatusCode::PAYLOAD_TOO_LARGE, "oversize"),
+                "not_encrypted" => (StatusCode::BAD_REQUEST, "not_encrypted"),
+                "bad_stream" => (StatusCode::BAD_REQUEST, "bad_stream"),
+                _ => (StatusCode::BAD_REQUEST, "refused"),
+            },
+            ClientError::InvalidArgument(_) | ClientError::Partition(_) => {
+                (StatusCode::BAD_REQUEST, "bad_stream")
+            }
+            ClientError::NotConnected(_) | ClientError::Destroyed => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Api, ApiError};
+use crate::node::Acks;
 
 pub(super) async fn health(State(api): State<Arc<Api>>) -> Result<Json<Value>, ApiError> {
     let peers = api.node.peers().await.map_err(|_| ApiError::stopping())?;
@@ -23,6 +24,13 @@ pub(super) async fn health(State(api): State<Arc<Api>>) -> Result<Json<Value>, A
         "peerId": api.node.peer_id().to_string(),
         "publisher": api.node.publisher().to_checksum(),
         "peers": peers,
+        "listen": api.node.listen_addresses(),
+        "storage": api
+            .node
+            .storage()
+            .into_iter()
+            .map(|(part, state)| json!({ "part": part, "state": state }))
+            .collect::<Vec<_>>(),
     })))
 }
 
@@ -42,7 +50,31 @@ struct PublishJson {
     message: String,
 }
 
-pub(super) async fn publish(State(api): State<Arc<Api>>, request: Request) -> Response {
+/// `POST /api/v1/publish`'s query: `acks=quorum` waits for a majority of the part's replicas.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PublishQuery {
+    #[serde(default)]
+    acks: Option<String>,
+}
+
+pub(super) async fn publish(
+    State(api): State<Arc<Api>>,
+    query: Result<Query<PublishQuery>, QueryRejection>,
+    request: Request,
+) -> Response {
+    let acks = match query {
+        Ok(Query(q)) => q.acks.as_deref().unwrap_or("local").parse::<Acks>(),
+        Err(e) => Err(e.body_text()),
+    };
+    let acks = match acks {
+        Ok(acks) => acks,
+        Err(message) => {
+            let e = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+            api.node.metrics().http_error(e.code);
+            return e.into_response();
+        }
+    };
     let limit = api.request_limit();
     let is_json = request
         .headers()
@@ -76,7 +108,7 @@ pub(super) async fn publish(State(api): State<Arc<Api>>, request: Request) -> Re
             return response;
         }
     };
-    match publish_body(&api, is_json, &body).await {
+    match publish_body(&api, is_json, &body, acks).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => {
             api.node.metrics().http_error(e.code);
@@ -86,7 +118,12 @@ pub(super) async fn publish(State(api): State<Arc<Api>>, request: Request) -> Re
 }
 
 /// Publishes a body that is the wire bytes, or (`is_json`) `{"message":"<hex>"}`.
-async fn publish_body(api: &Api, is_json: bool, body: &[u8]) -> Result<Value, ApiError> {
+async fn publish_body(
+    api: &Api,
+    is_json: bool,
+    body: &[u8],
+    acks: Acks,
+) -> Result<Value, ApiError> {
     let wire = if is_json {
         let parsed: PublishJson = serde_json::from_slice(body).map_err(|e| {
             ApiError::new(
@@ -99,7 +136,7 @@ async fn publish_body(api: &Api, is_json: bool, body: &[u8]) -> Result<Value, Ap
     } else {
         body.to_vec()
     };
-    let published = api.node.publish(wire).await?;
+    let published = api.node.publish(wire, acks).await?;
     Ok(serde_json::to_value(published).unwrap_or(Value::Null))
 }
 

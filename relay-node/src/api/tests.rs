@@ -14,8 +14,7 @@ use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use rivulet_network::{HistoryQuery, libp2p::PeerId};
 use rivulet_protocol::{
-    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, PublishError, Signer,
-    StreamId, StreamPartId,
+    Address, ChainId, ChainSigner, ContentType, Limits, MessageType, Signer, StreamId, StreamPartId,
 };
 use rivulet_validate::Rejection;
 use serde_json::{Value, json};
@@ -26,7 +25,8 @@ use super::{ApiConfig, router};
 use crate::{
     metrics::Metrics,
     node::{
-        Delivered, HistoryError, HistoryPage, NodeApi, Published, Reader, Stopping, SubmitError,
+        Acks, Delivered, HistoryError, HistoryPage, NodeApi, Published, QuorumError, Reader,
+        Stopping, SubmitError,
     },
 };
 
@@ -60,6 +60,7 @@ impl FakeNode {
                     part: "rivulet.eth/a#0".into(),
                     duplicate: false,
                     stored: true,
+                    replicas: None,
                 })
             },
             events: broadcast::channel(16).0,
@@ -72,6 +73,12 @@ impl FakeNode {
 impl NodeApi for FakeNode {
     fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+    fn listen_addresses(&self) -> Vec<String> {
+        vec![format!("/ip4/127.0.0.1/tcp/1/p2p/{}", self.peer_id)]
+    }
+    fn storage(&self) -> Vec<(String, &'static str)> {
+        vec![("rivulet.eth/stored#0".to_owned(), "serving")]
     }
     fn publisher(&self) -> Address {
         Address([1; 20])
@@ -87,11 +94,31 @@ impl NodeApi for FakeNode {
     fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>> {
         Box::pin(async { Ok(2) })
     }
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
-        Box::pin(async move { (self.publish)(&wire) })
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>> {
+        Box::pin(async move {
+            // A fake with no replicas: a quorum is never reached.
+            match acks {
+                Acks::Local => (self.publish)(&wire),
+                Acks::Quorum => Err(SubmitError::Quorum(QuorumError::NotStored(
+                    "rivulet.eth/a#0".into(),
+                ))),
+            }
+        })
     }
-    fn sign_json(&self, _: &StreamPartId, _: Vec<u8>) -> Result<Vec<u8>, PublishError> {
-        Ok(Vec::new())
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        _: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, rivulet_client::ClientError>> {
+        let part = part.to_string();
+        Box::pin(async move {
+            Ok(Published {
+                part,
+                duplicate: false,
+                stored: false,
+                replicas: None,
+            })
+        })
     }
     fn history_page(
         &self,
@@ -202,6 +229,10 @@ async fn health_unknown_paths_and_methods() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["peers"], 2);
     assert_eq!(body["peerId"], node.peer_id.to_string());
+    assert_eq!(
+        body["storage"],
+        serde_json::json!([{ "part": "rivulet.eth/stored#0", "state": "serving" }])
+    );
     let (status, body) = get(&app, "/nope").await;
     assert_eq!(
         (status, body["error"].as_str()),

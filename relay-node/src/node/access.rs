@@ -10,8 +10,9 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use rivulet_chain::{ChainClient, PermissionCache, to_alloy};
+use rivulet_contracts::{Contracts, PermissionCache, to_alloy};
 use rivulet_protocol::{Address, StreamPartId};
+use rivulet_validate::PublishPermission;
 use tracing::{debug, warn};
 
 /// This machine's clock, Unix milliseconds.
@@ -37,9 +38,15 @@ impl ChainClock {
 
     /// Unix seconds now, by the chain.
     pub(crate) fn now_secs(&self) -> u64 {
-        let wall = now_ms() / 1000;
+        self.now_ms() / 1000
+    }
+
+    /// Unix milliseconds now, by the chain: the latest block's time carried forward, never behind this
+    /// machine's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        let wall = now_ms();
         match *lock(&self.seen) {
-            Some((block, at)) => wall.max(block + at.elapsed().as_secs()),
+            Some((block, at)) => wall.max(block * 1000 + at.elapsed().as_millis() as u64),
             None => wall,
         }
     }
@@ -49,6 +56,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// The registry's permissions as the validator asks for them (`rivulet-validate` knows no chain crate).
+pub(crate) struct CachedPermissions<'a>(pub(crate) &'a PermissionCache);
+
+impl PublishPermission for CachedPermissions<'_> {
+    fn may_publish(&self, stream_id: &str, publisher: Address, at_secs: u64) -> bool {
+        self.0.may_publish(stream_id, to_alloy(publisher), at_secs)
+    }
+
+    fn may_subscribe(&self, stream_id: &str, user: Address, at_secs: u64) -> bool {
+        self.0.may_subscribe(stream_id, to_alloy(user), at_secs)
+    }
+
+    fn partitions(&self, stream_id: &str) -> Option<u32> {
+        self.0.partitions(stream_id)
     }
 }
 
@@ -99,7 +123,7 @@ impl Access {
 
     /// Follows the registry (reads new events outside the lock, applies them inside) and the chain's
     /// clock, every `interval`, reading only blocks `confirmations` deep. Runs until the process ends.
-    pub(crate) async fn follow(self, client: ChainClient, interval: Duration, confirmations: u64) {
+    pub(crate) async fn follow(self, client: Contracts, interval: Duration, confirmations: u64) {
         let mut ticker = tokio::time::interval(interval);
         let mut last_head = u64::MAX;
         loop {

@@ -27,6 +27,22 @@ pub(crate) struct Announce {
     publisher: Address,
     http: SocketAddr,
     listen: Vec<Multiaddr>,
+    /// The full addresses (`…/p2p/<peer id>`), shared with the node's handle for `/health`.
+    shared: Listening,
+}
+
+/// The node's full libp2p addresses as they come, readable by the APIs. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Listening(std::sync::Arc<std::sync::RwLock<Vec<String>>>);
+
+impl Listening {
+    /// Every address the node listens on, `…/p2p/<peer id>`.
+    pub(crate) fn all(&self) -> Vec<String> {
+        match self.0.read() {
+            Ok(list) => list.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 impl Announce {
@@ -36,6 +52,7 @@ impl Announce {
         peer_id: PeerId,
         publisher: Address,
         http: SocketAddr,
+        shared: Listening,
     ) -> Announce {
         Announce {
             file,
@@ -43,6 +60,7 @@ impl Announce {
             publisher,
             http,
             listen: Vec::new(),
+            shared,
         }
     }
 
@@ -60,6 +78,10 @@ impl Announce {
                 .collect(),
             http: self.http.to_string(),
         };
+        match self.shared.0.write() {
+            Ok(mut list) => *list = state.listen.clone(),
+            Err(poisoned) => *poisoned.into_inner() = state.listen.clone(),
+        }
         let tmp = self.file.with_extension("json.tmp");
         let written = serde_json::to_vec_pretty(&state)
             .map_err(std::io::Error::other)

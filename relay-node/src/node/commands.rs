@@ -3,8 +3,10 @@
 use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{
-    HistoryQuery, HistoryResponse, ReaderProof, libp2p::request_response::ResponseChannel,
+    HistoryQuery, HistoryResponse, ReaderProof,
+    libp2p::{Multiaddr, PeerId, request_response::ResponseChannel},
     light::LightResponse,
+    replica::StoreResponse,
 };
 use rivulet_protocol::{StreamMessage, StreamPartId};
 use rivulet_validate::Rejection;
@@ -27,8 +29,15 @@ pub(crate) enum Command {
         query: HistoryQuery,
         /// The reader asked for, with its proof (forwarded to the node that answers).
         reader: Option<ReaderProof>,
+        /// The peers to ask, in order, with addresses to dial them at; empty: the part's replicas as
+        /// the coordinator assigns them, then every connected peer.
+        peers: Vec<(PeerId, Vec<Multiaddr>)>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     },
+    /// The coordinator assigned this node a stream part to store: join its topic.
+    Store { part: StreamPartId },
+    /// This node no longer stores a stream part.
+    Unstore { part: StreamPartId },
     /// A local subscriber wants a stream part: join its topic (counted).
     Join { part: StreamPartId },
     /// A local subscriber left a stream part.
@@ -37,6 +46,19 @@ pub(crate) enum Command {
     HistoryRespond {
         channel: ResponseChannel<HistoryResponse>,
         response: HistoryResponse,
+    },
+    /// Hand an event to replica `peer` (quorum acknowledgements); `reply` learns whether it is on the
+    /// replica's disk.
+    ReplicaStore {
+        peer: PeerId,
+        addresses: Vec<Multiaddr>,
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Answer another node's replica-store request (worked out off the event loop).
+    StoreRespond {
+        channel: ResponseChannel<StoreResponse>,
+        response: StoreResponse,
     },
     /// Send a light client the answer to its request (worked out off the event loop).
     LightRespond {
@@ -55,6 +77,9 @@ pub(crate) struct Published {
     pub(crate) duplicate: bool,
     /// Whether this node stored it durably before answering.
     pub(crate) stored: bool,
+    /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) replicas: Option<usize>,
 }
 
 /// Messages (wire bytes, oldest first) and the query for the rest of the answer, if it did not fit.

@@ -5,19 +5,23 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use rivulet_chain::ChainClient;
+use rivulet_client::ClientError;
+use rivulet_contracts::Contracts;
 use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
-use rivulet_protocol::{Address, Limits, PublishError, StreamId, StreamPartId};
+use rivulet_protocol::{Address, Limits, StreamId, StreamPartId};
 use rivulet_store::Store;
 use rivulet_validate::Rejection;
+
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{
     access::Access,
+    announce::Listening,
     commands::{Command, Delivered, HistoryPage, Published},
     history::query_store,
     publisher::NodePublisher,
+    quorum::{Acks, Quorum, QuorumError},
     stored::StoredParts,
 };
 use crate::metrics::Metrics;
@@ -27,6 +31,8 @@ use crate::metrics::Metrics;
 pub(crate) enum SubmitError {
     /// The event was refused.
     Rejected(Rejection),
+    /// Accepted here, but a quorum of the part's replicas did not confirm it in time.
+    Quorum(QuorumError),
     /// The node is stopping.
     Stopping,
 }
@@ -62,6 +68,11 @@ pub(crate) struct Stopping;
 pub(crate) trait NodeApi: Send + Sync + 'static {
     /// The node's libp2p peer id.
     fn peer_id(&self) -> PeerId;
+    /// The node's libp2p addresses, `…/p2p/<peer id>` (for clients of the light protocols).
+    fn listen_addresses(&self) -> Vec<String>;
+    /// The stream parts this node stores, each with whether it serves it yet (`"serving"`) or is still
+    /// copying its history (`"backfilling"`).
+    fn storage(&self) -> Vec<(String, &'static str)>;
     /// The address the node signs plain-content events as.
     fn publisher(&self) -> Address;
     /// The node's metrics.
@@ -71,9 +82,14 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
     /// How many peers the node is connected to.
     fn peers(&self) -> BoxFuture<'_, Result<usize, Stopping>>;
     /// Validates, relays and (where the node stores the part) durably stores one signed event.
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>>;
-    /// The next event of `part` with JSON `content`, signed by the node's own key: its wire bytes.
-    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError>;
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>>;
+    /// Publishes JSON `content` to `part` as the node, with its own key (encrypted end to end when the
+    /// stream is not public).
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        content: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, ClientError>>;
     /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only): from the
     /// store, or from a peer that stores the part (which is shown the reader's proof).
     fn history_page(
@@ -114,8 +130,10 @@ pub(crate) struct NodeHandle {
     pub(super) access: Access,
     pub(super) events: broadcast::Sender<Arc<Delivered>>,
     pub(super) publisher: NodePublisher,
-    pub(super) chain: ChainClient,
+    pub(super) chain: Contracts,
     pub(super) stopping: watch::Sender<bool>,
+    pub(super) listening: Listening,
+    pub(super) quorum: Quorum,
 }
 
 impl NodeHandle {
@@ -140,6 +158,18 @@ impl NodeApi for NodeHandle {
         self.peer_id
     }
 
+    fn listen_addresses(&self) -> Vec<String> {
+        self.listening.all()
+    }
+
+    fn storage(&self) -> Vec<(String, &'static str)> {
+        self.stored
+            .states()
+            .into_iter()
+            .map(|(part, state)| (part.to_string(), state.name()))
+            .collect()
+    }
+
     fn publisher(&self) -> Address {
         self.publisher.address()
     }
@@ -160,18 +190,31 @@ impl NodeApi for NodeHandle {
         })
     }
 
-    fn publish(&self, wire: Vec<u8>) -> BoxFuture<'_, Result<Published, SubmitError>> {
+    fn publish(&self, wire: Vec<u8>, acks: Acks) -> BoxFuture<'_, Result<Published, SubmitError>> {
         Box::pin(async move {
+            let kept = (acks == Acks::Quorum).then(|| wire.clone());
             match self.ask(|reply| Command::Publish { wire, reply }).await {
-                Some(Ok(published)) => Ok(published),
+                Some(Ok(published)) => match kept {
+                    Some(wire) => self
+                        .quorum
+                        .confirm_published(wire, published)
+                        .await
+                        .map_err(SubmitError::Quorum),
+                    None => Ok(published),
+                },
                 Some(Err(rejection)) => Err(SubmitError::Rejected(rejection)),
                 None => Err(SubmitError::Stopping),
             }
         })
     }
 
-    fn sign_json(&self, part: &StreamPartId, content: Vec<u8>) -> Result<Vec<u8>, PublishError> {
-        self.publisher.sign_json(part, content)
+    fn publish_json(
+        &self,
+        part: &StreamPartId,
+        content: Vec<u8>,
+    ) -> BoxFuture<'_, Result<Published, ClientError>> {
+        let part = part.clone();
+        Box::pin(async move { self.publisher.publish_json(&part, content).await })
     }
 
     fn history_page(
@@ -191,7 +234,7 @@ impl NodeApi for NodeHandle {
                     part.stream_id
                 )));
             }
-            if self.stored.contains(&part) {
+            if self.stored.serves(&part) {
                 let store = self.store.clone();
                 return tokio::task::spawn_blocking(move || query_store(&store, &part, &query))
                     .await
@@ -202,6 +245,7 @@ impl NodeApi for NodeHandle {
                 part,
                 query,
                 reader: proof,
+                peers: Vec::new(),
                 reply,
             })
             .await

@@ -47,17 +47,23 @@ pub(crate) fn query_store(
             let chain_id = chain_id.parse().map_err(|e| format!("chain id: {e}"))?;
             store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
         }
+        HistoryQuery::Envelopes { recipient, after } => {
+            let recipient = recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+            store.envelopes(part, &recipient, r(*after), limit)
+        }
     };
     let messages = result.map_err(|e| e.to_string())?;
     Ok(query.page(messages, HISTORY_PAGE_BYTES, HISTORY_PAGE_MESSAGES))
 }
 
-/// A peer's history request, answered from this node's store (`stored`: whether it keeps the part)
-/// — for a part that is not public, only to a reader that may subscribe to it, proven by the proof the
-/// `requester` (the reader's entry node) forwards.
+/// A peer's history request, answered from this node's store (`serves`: whether its history of the part
+/// is complete here) — for a part that is not public, only to a reader that may subscribe to it, proven
+/// by the proof the `requester` (the reader's entry node) forwards, or to another node assigned to store
+/// the part (`replica`), copying its history.
 pub(crate) fn answer(
     store: &Store,
-    stored: impl Fn(&StreamPartId) -> bool,
+    serves: impl Fn(&StreamPartId) -> bool,
+    replica: impl Fn(&PeerId, &StreamPartId) -> bool,
     access: &Access,
     requester: &PeerId,
     request: &HistoryRequest,
@@ -65,10 +71,16 @@ pub(crate) fn answer(
     let Ok(part) = request.part.parse::<StreamPartId>() else {
         return HistoryResponse::Error(format!("{:?} is not a stream part", request.part));
     };
-    if !stored(&part) {
-        return HistoryResponse::Error(format!("this node does not store {part}"));
+    if !serves(&part) {
+        return HistoryResponse::Error(format!(
+            "this node does not serve {part} (it does not store it, or is still copying its history)"
+        ));
     }
-    if let Err(refusal) = check_reader(access, requester, &part, request.reader.as_ref()) {
+    // A replica copying the part's history stores the same bytes (ciphertext unless the part is public).
+    let copying = request.reader.is_none() && replica(requester, &part);
+    if !copying
+        && let Err(refusal) = check_reader(access, requester, &part, request.reader.as_ref())
+    {
         return HistoryResponse::Error(refusal);
     }
     match query_store(store, &part, &request.query) {
@@ -120,7 +132,7 @@ pub(crate) struct PendingHistory {
 }
 
 impl PendingHistory {
-    /// A request for one page of `part`'s history, to be tried on `peers`.
+    /// A request for one page of `part`'s history, to be tried on `peers` in order.
     pub(crate) fn new(
         part: &StreamPartId,
         query: HistoryQuery,
@@ -134,7 +146,7 @@ impl PendingHistory {
                 query,
                 reader,
             },
-            untried: peers,
+            untried: peers.into_iter().rev().collect(),
             last_error: "no peers".into(),
             reply,
         }

@@ -7,6 +7,9 @@
 //! - [`history`] — answers from the store and requests to peers;
 //! - [`store_writer`] — group commit, acknowledging publishes once durable;
 //! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
+//! - [`coordination`] — the network coordinator as last read, and the task that follows it (storing
+//!   the assigned parts, backfilling, heartbeats, rebalancing, checksum reports);
+//! - [`quorum`] — publishes acknowledged once a majority of the part's replicas have them on disk;
 //! - [`discovery`], [`announce`], [`publisher`], [`stored`];
 //! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
 //!   the event loop.
@@ -16,6 +19,7 @@
 mod access;
 mod announce;
 mod commands;
+pub(crate) mod coordination;
 mod discovery;
 mod event_loop;
 mod handle;
@@ -24,6 +28,7 @@ mod light;
 mod light_auth;
 mod ordering;
 mod publisher;
+mod quorum;
 mod store_writer;
 mod stored;
 mod topics;
@@ -31,25 +36,34 @@ mod topics;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
-use rivulet_chain::{ChainClient, Deployment, PermissionCache};
+use rivulet_contracts::{Contracts, Deployment, PermissionCache, Sender};
 use rivulet_network::{NetworkConfig, build_swarm};
-use rivulet_protocol::{ChainId, Limits};
+use rivulet_protocol::Limits;
 use rivulet_store::Store;
 use rivulet_validate::{Validator, ValidatorConfig};
 use tokio::sync::{broadcast, mpsc, watch};
 use tracing::info;
 
 pub(crate) use access::now_ms;
-pub(crate) use commands::Delivered;
 #[cfg(test)]
-pub(crate) use commands::{HistoryPage, Published};
+pub(crate) use commands::HistoryPage;
+pub(crate) use commands::{Delivered, Published};
 #[cfg(test)]
 pub(crate) use handle::Stopping;
 pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
+pub(crate) use quorum::Acks;
+#[cfg(test)]
+pub(crate) use quorum::QuorumError;
 
 use self::{
-    access::Access, announce::Announce, discovery::Discovery, event_loop::EventLoop,
-    publisher::NodePublisher, store_writer::StoreQueue, stored::StoredParts,
+    access::Access,
+    announce::{Announce, Listening},
+    coordination::{BackfillContext, Coordination, Follower, FollowerConfig},
+    discovery::Discovery,
+    event_loop::EventLoop,
+    publisher::NodePublisher,
+    store_writer::StoreQueue,
+    stored::StoredParts,
 };
 use crate::{config::NodeConfig, identity, metrics::Metrics, paths::DataDir};
 
@@ -76,11 +90,14 @@ impl Node {
         let key = identity::load_or_create(&dir.node_key())?;
         let publisher_key = identity::load_or_create_publisher(&dir.publisher_key())?;
         let peer_id = key.public().to_peer_id();
-        let store = Arc::new(Store::open(&dir.history())?);
+        let store = Arc::new(Store::open_with_cache(
+            &dir.history(),
+            config.store_cache_bytes,
+        )?);
         let deployment = Deployment::load(&config.deployment).with_context(
             || "run rivulet-deploy (or cargo xtask chain) first, or set chain.deployment",
         )?;
-        let chain = ChainClient::connect(deployment, config.rpc_url.as_deref(), None)
+        let chain = Contracts::connect_http(deployment, config.rpc_url.as_deref(), Sender::None)
             .await
             .context("cannot use the chain the deployment names")?;
         let mut cache = PermissionCache::new(chain.deployment().start_block);
@@ -117,13 +134,70 @@ impl Node {
         let metrics = Arc::new(Metrics::new());
         metrics.store_messages.set(store.len().unwrap_or(0) as i64);
         let stored = StoredParts::new(config.parts.iter().cloned());
-        let store_queue = StoreQueue::start(store.clone(), metrics.clone());
+        let store_queue = StoreQueue::start(
+            store.clone(),
+            metrics.clone(),
+            config.testing_drop_stored.clone(),
+        );
         let (commands_tx, commands) = mpsc::channel(1024);
         let events = broadcast::channel(EVENTS_BUFFER).0;
-        let chain_id = ChainId::new(format!("node-{}", &peer_id.to_base58()[..16]))
-            .context("the node's chain id")?;
-        let publisher = NodePublisher::new(publisher_key, chain_id);
-        let announce = Announce::new(dir.state(), peer_id, publisher.address(), http);
+        let listening = Listening::default();
+        let publisher = NodePublisher::new(
+            &publisher_key,
+            access.clone(),
+            listening.clone(),
+            dir.publisher_keys(),
+        );
+        let announce = Announce::new(
+            dir.state(),
+            peer_id,
+            publisher.address(),
+            http,
+            listening.clone(),
+        );
+        let coordination = Coordination::default();
+        if config.parts.is_empty() && chain.deployment().coordinator.is_some() {
+            // The node's account is its publisher key: one key for what it signs and what it sends.
+            let sender = Contracts::connect_http(
+                chain.deployment().clone(),
+                config.rpc_url.as_deref(),
+                Sender::Key(publisher_key.clone()),
+            )
+            .await
+            .context("cannot use the chain the deployment names")?;
+            let follower = Follower {
+                chain: sender,
+                account: publisher_key.address(),
+                peer_id,
+                config: FollowerConfig {
+                    stake: config.coordinator_stake,
+                    poll: Duration::from_millis(config.coordinator_poll_ms),
+                },
+                coordination: coordination.clone(),
+                stored: stored.clone(),
+                ledger: coordination::Ledger::open(dir.coordination())?,
+                backfill: BackfillContext {
+                    commands: commands_tx.clone(),
+                    store_queue: store_queue.clone(),
+                    store: store.clone(),
+                    access: access.clone(),
+                    limits,
+                    max_future_skew_ms: config.max_future_skew_ms,
+                    metrics: metrics.clone(),
+                },
+                listening: listening.clone(),
+                commands: commands_tx.clone(),
+                metrics: metrics.clone(),
+            };
+            info!(account = %publisher_key.address(), "following the network coordinator");
+            tokio::spawn(follower.run());
+        }
+        let quorum = quorum::Quorum {
+            coordination: coordination.clone(),
+            commands: commands_tx.clone(),
+            account: publisher_key.address(),
+            peer: peer_id,
+        };
         let handle = Arc::new(NodeHandle {
             peer_id,
             metrics: metrics.clone(),
@@ -136,12 +210,15 @@ impl Node {
             publisher,
             chain,
             stopping: watch::Sender::new(false),
+            listening,
+            quorum: quorum.clone(),
         });
         let event_loop = EventLoop {
             swarm,
             validator: Validator::new(ValidatorConfig {
                 limits,
                 max_future_skew_ms: config.max_future_skew_ms,
+                max_past_skew_ms: config.max_past_skew_ms,
                 ..ValidatorConfig::default()
             }),
             access,
@@ -157,6 +234,9 @@ impl Node {
             commands: commands_tx,
             discovery,
             announce,
+            coordination,
+            quorum,
+            replica_requests: Default::default(),
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use rivulet_protocol::MessageId;
-use rivulet_store::Store;
+use rivulet_protocol::{Address, MessageId, MessageType, StreamMessage};
+use rivulet_store::{Entry, Store};
+use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -19,13 +20,34 @@ const QUEUE: usize = 16_384;
 struct StoreJob {
     id: MessageId,
     wire: Vec<u8>,
+    envelope_for: Option<Address>,
     ack: Option<oneshot::Sender<bool>>,
+}
+
+/// The recipient of a group-key response (an answer to a key request, or an envelope a publisher
+/// sealed for a reader): the store indexes it by recipient, so readers find their keys.
+pub(crate) fn envelope_recipient(message: &StreamMessage) -> Option<Address> {
+    #[derive(Deserialize)]
+    struct Addressed {
+        recipient: String,
+    }
+    if message.body.message_type != MessageType::GroupKeyResponse {
+        return None;
+    }
+    serde_json::from_slice::<Addressed>(&message.body.content)
+        .ok()?
+        .recipient
+        .parse()
+        .ok()
 }
 
 /// Where accepted events are queued for storing. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct StoreQueue {
     jobs: mpsc::Sender<StoreJob>,
+    /// Testing only (`--testing.drop-stored`): events whose wire bytes contain this are acknowledged
+    /// but never written — a store that lost or withheld events, for the tests that catch one.
+    drop_containing: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for StoreJob {
@@ -36,16 +58,43 @@ impl std::fmt::Debug for StoreJob {
 
 impl StoreQueue {
     /// Starts the writer task on `store`.
-    pub(crate) fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> StoreQueue {
+    pub(crate) fn start(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        drop_containing: Option<Vec<u8>>,
+    ) -> StoreQueue {
         let (jobs, receiver) = mpsc::channel(QUEUE);
         tokio::spawn(write(store, metrics, receiver));
-        StoreQueue { jobs }
+        StoreQueue {
+            jobs,
+            drop_containing: drop_containing.map(Arc::from),
+        }
     }
 
     /// Queues an event; `ack`, if any, learns whether it is durable. When the writer is far behind the
     /// event is refused (`ack` gets false) rather than buffered without bound.
-    pub(crate) fn push(&self, id: MessageId, wire: Vec<u8>, ack: Option<oneshot::Sender<bool>>) {
-        if let Err(e) = self.jobs.try_send(StoreJob { id, wire, ack }) {
+    pub(crate) fn push(
+        &self,
+        message: &StreamMessage,
+        wire: Vec<u8>,
+        ack: Option<oneshot::Sender<bool>>,
+    ) {
+        if let Some(marker) = &self.drop_containing
+            && wire.windows(marker.len()).any(|w| w == &marker[..])
+        {
+            warn!(id = ?message.id(), "testing: event dropped instead of stored");
+            if let Some(ack) = ack {
+                let _ = ack.send(true);
+            }
+            return;
+        }
+        let job = StoreJob {
+            id: message.id().clone(),
+            envelope_for: envelope_recipient(message),
+            wire,
+            ack,
+        };
+        if let Err(e) = self.jobs.try_send(job) {
             warn!("store queue full; event not stored");
             if let mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) = e
                 && let Some(ack) = job.ack
@@ -66,12 +115,18 @@ async fn write(store: Arc<Store>, metrics: Arc<Metrics>, mut jobs: mpsc::Receive
             }
         }
         let store = store.clone();
-        let (entries, acks): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|j| ((j.id, j.wire), j.ack)).unzip();
+        let (entries, acks): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|j| ((j.id, j.wire, j.envelope_for), j.ack))
+            .unzip();
         let count = entries.len();
         let result = tokio::task::spawn_blocking(move || {
             store
-                .append(entries.iter().map(|(id, wire)| (id, wire.as_slice())))
+                .append_entries(entries.iter().map(|(id, wire, to)| Entry {
+                    id,
+                    wire,
+                    envelope_for: *to,
+                }))
                 .map(|new| (new, store.len().unwrap_or(0)))
         })
         .await;

@@ -12,6 +12,8 @@
 //! **Keys.** `u8 len ‖ stream id ‖ u8 partition ‖ u64 timestamp ‖ u32 sequence number ‖ publisher(20) ‖
 //! chain id`, all big-endian: one stream part's messages are contiguous and ordered by reference; the
 //! same message stored twice is one entry. Values are the messages' wire bytes, served as they came.
+//! Group-key envelopes are indexed a second time by their recipient ([`Store::envelopes`]), so a reader
+//! finds its keys without reading the whole history.
 
 use std::path::Path;
 
@@ -19,6 +21,9 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTableMetadata, TableD
 use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, StreamPartId};
 
 const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
+/// Group-key envelopes (group-key responses sealed to one reader) by recipient: `stream part ‖
+/// recipient ‖ timestamp ‖ sequence ‖ publisher ‖ chain id` → wire bytes, also kept in `messages`.
+const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
 /// The longest key suffix after the reference: publisher (20) and chain id (at most 64 bytes).
 const MAX_TAIL: usize = 20 + rivulet_protocol::message::MAX_CHAIN_ID_LEN;
 
@@ -88,6 +93,27 @@ fn ref_key_end(prefix: &[u8], at: MessageRef) -> Vec<u8> {
     key
 }
 
+/// A message to store.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// Its id.
+    pub id: &'a MessageId,
+    /// Its wire bytes.
+    pub wire: &'a [u8],
+    /// For a group-key envelope, its recipient: indexed for [`Store::envelopes`].
+    pub envelope_for: Option<Address>,
+}
+
+/// The envelope index key of a message addressed to `recipient`.
+fn envelope_key(id: &MessageId, recipient: &Address) -> Vec<u8> {
+    let mut prefix = part_prefix(&id.stream_part());
+    prefix.extend_from_slice(recipient.as_bytes());
+    let mut key = ref_key(&prefix, id.message_ref());
+    key.extend_from_slice(id.publisher.as_bytes());
+    key.extend_from_slice(id.chain_id.as_str().as_bytes());
+    key
+}
+
 /// The storage key of a message.
 pub fn message_key(id: &MessageId) -> Vec<u8> {
     let mut key = ref_key(&part_prefix(&id.stream_part()), id.message_ref());
@@ -115,15 +141,28 @@ fn key_ref(key: &[u8], prefix_len: usize) -> MessageRef {
     MessageRef::new(u64::from_be_bytes(ts), u32::from_be_bytes(seq))
 }
 
+/// The store's page cache by default: small enough for a small device; the store's memory stays within
+/// it however long the node runs (redb's own default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl Store {
-    /// Opens (or creates) the store file at `path`.
+    /// Opens (or creates) the store file at `path`, with the default cache ([`DEFAULT_CACHE_BYTES`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store file at `path`, caching at most `cache_bytes` of its pages.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         let txn = db.begin_write().map_err(io)?;
         txn.open_table(MESSAGES).map_err(io)?;
+        txn.open_table(ENVELOPES).map_err(io)?;
         txn.commit().map_err(io)?;
         Ok(Store { db })
     }
@@ -134,23 +173,71 @@ impl Store {
         &self,
         batch: impl IntoIterator<Item = (&'a MessageId, &'a [u8])>,
     ) -> Result<usize, StoreError> {
+        self.append_entries(batch.into_iter().map(|(id, wire)| Entry {
+            id,
+            wire,
+            envelope_for: None,
+        }))
+    }
+
+    /// Appends a batch of entries in one transaction and returns once it is durable; an envelope is
+    /// indexed by its recipient as well. Returns how many entries were new.
+    pub fn append_entries<'a>(
+        &self,
+        batch: impl IntoIterator<Item = Entry<'a>>,
+    ) -> Result<usize, StoreError> {
         let mut txn = self.db.begin_write().map_err(io)?;
         txn.set_durability(Durability::Immediate).map_err(io)?;
         let mut new = 0;
         {
             let mut table = txn.open_table(MESSAGES).map_err(io)?;
-            for (id, wire) in batch {
+            let mut envelopes = txn.open_table(ENVELOPES).map_err(io)?;
+            for entry in batch {
                 if table
-                    .insert(message_key(id).as_slice(), wire)
+                    .insert(message_key(entry.id).as_slice(), entry.wire)
                     .map_err(io)?
                     .is_none()
                 {
                     new += 1;
                 }
+                if let Some(recipient) = &entry.envelope_for {
+                    envelopes
+                        .insert(envelope_key(entry.id, recipient).as_slice(), entry.wire)
+                        .map_err(io)?;
+                }
             }
         }
         txn.commit().map_err(io)?;
         Ok(new)
+    }
+
+    /// The envelopes addressed to `recipient` in a stream part after reference `after` (exclusive),
+    /// oldest first, at most `limit`.
+    pub fn envelopes(
+        &self,
+        part: &StreamPartId,
+        recipient: &Address,
+        after: MessageRef,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut prefix = part_prefix(part);
+        prefix.extend_from_slice(recipient.as_bytes());
+        let lo = ref_key(&prefix, after);
+        let hi = ref_key_end(&prefix, MessageRef::new(u64::MAX, u32::MAX));
+        let plen = prefix.len();
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(ENVELOPES).map_err(io)?;
+        let mut out = Vec::new();
+        for entry in table.range(lo.as_slice()..=hi.as_slice()).map_err(io)? {
+            let (k, v) = entry.map_err(io)?;
+            if key_ref(k.value(), plen) > after {
+                out.push(v.value().to_vec());
+                if out.len() >= limit.0 {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Messages with keys in `lo..=hi` that `keep` accepts, oldest first: at most `limit`, and no more
@@ -296,6 +383,22 @@ impl Store {
                 .map_err(io)?
                 .count()
         };
+        {
+            // Envelopes of the part, by recipient: those older than the cut go too.
+            let plen = prefix.len() + 20;
+            let (lo, hi) = (
+                prefix.clone(),
+                ref_key_end(&prefix, MessageRef::new(u64::MAX, u32::MAX)),
+            );
+            let hi = [hi.as_slice(), &[0xff; 20]].concat();
+            let mut envelopes = txn.open_table(ENVELOPES).map_err(io)?;
+            envelopes
+                .extract_from_if(lo.as_slice()..=hi.as_slice(), |k, _| {
+                    key_ref(k, plen).timestamp < before_ms
+                })
+                .map_err(io)?
+                .count();
+        }
         txn.commit().map_err(io)?;
         Ok(removed)
     }

@@ -232,3 +232,59 @@ fn answers_stop_after_max_answer_bytes_and_last_starts_at_its_window() {
         .unwrap();
     assert_eq!(store.last(&huge, 3).unwrap().len(), 2);
 }
+
+#[test]
+fn envelopes_are_found_by_recipient_after_a_reference_and_pruned_with_the_part() {
+    use rivulet_store::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("history.redb")).unwrap();
+    let a = part("a", 0);
+    let (alice, bob) = (Address([0xa1; 20]), Address([0xb0; 20]));
+    let ids: Vec<MessageId> = (1..=4).map(|ts| id(&a, ts, 0, 1, "c1")).collect();
+    let wires: Vec<Vec<u8>> = ids.iter().map(payload).collect();
+    let recipients = [Some(alice), Some(bob), None, Some(alice)];
+    store
+        .append_entries(
+            ids.iter()
+                .zip(&wires)
+                .zip(recipients)
+                .map(|((id, wire), to)| Entry {
+                    id,
+                    wire,
+                    envelope_for: to,
+                }),
+        )
+        .unwrap();
+    assert_eq!(store.len().unwrap(), 4, "every entry is a message too");
+    let for_alice = store
+        .envelopes(&a, &alice, MessageRef::new(0, 0), Limit::default())
+        .unwrap();
+    assert_eq!(for_alice, vec![wires[0].clone(), wires[3].clone()]);
+    let after_first = store
+        .envelopes(&a, &alice, MessageRef::new(1, 0), Limit::default())
+        .unwrap();
+    assert_eq!(after_first, vec![wires[3].clone()]);
+    assert_eq!(
+        store
+            .envelopes(
+                &part("a", 1),
+                &alice,
+                MessageRef::new(0, 0),
+                Limit::default()
+            )
+            .unwrap(),
+        Vec::<Vec<u8>>::new(),
+        "per part"
+    );
+    assert_eq!(store.prune_before(&a, 2).unwrap(), 1);
+    let left = store
+        .envelopes(&a, &alice, MessageRef::new(0, 0), Limit::default())
+        .unwrap();
+    assert_eq!(left, vec![wires[3].clone()], "pruned with the part");
+    assert_eq!(
+        store
+            .envelopes(&a, &bob, MessageRef::new(0, 0), Limit::default())
+            .unwrap(),
+        vec![wires[1].clone()]
+    );
+}

@@ -6,7 +6,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use rivulet_chain::dev::DEV_KEYS;
+use rivulet_deploy::dev::DEV_KEYS;
 use rivulet_protocol::Signer;
 use serde_json::Value;
 
@@ -16,6 +16,7 @@ fn cli(args: &[&str], world: &World, stdin: Option<&str>) -> (bool, String, Stri
     let mut child = Command::new(env!("CARGO_BIN_EXE_relay-node"))
         .args(args)
         .env("RIVULET_DEPLOYMENT", &world.deployment_file)
+        .env("RIVULET_KEY_VAULT", world.dir.path().join("keys"))
         .env_remove("RIVULET_PRIVATE_KEY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -109,14 +110,21 @@ async fn an_operator_script_end_to_end() {
     // A subscriber waiting for three events.
     let mut sub = Command::new(env!("CARGO_BIN_EXE_relay-node"))
         .args(["subscribe", &stream, "--count", "3", "--node", &node.http])
+        .env("RIVULET_DEPLOYMENT", &world.deployment_file)
+        .env("RIVULET_KEY_VAULT", world.dir.path().join("keys"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut sub_err = BufReader::new(sub.stderr.take().unwrap());
     let mut first = String::new();
-    sub_err.read_line(&mut first).unwrap();
-    assert!(first.contains("subscribed"), "{first}");
+    while !first.contains("subscribed") {
+        first.clear();
+        assert!(
+            sub_err.read_line(&mut first).unwrap() > 0,
+            "the subscriber ended"
+        );
+    }
 
     // Three events and one line that is not JSON.
     let input = "{\"t\":1}\nnot json\n{\"t\":2}\n{\"t\":3}\n";
@@ -244,4 +252,97 @@ async fn an_operator_script_end_to_end() {
         None,
     );
     assert!(!ok && err.contains("stream id"), "{err}");
+    // A stream that is not public: the command line encrypts without being asked, its reader decrypts,
+    // others read nothing.
+    let (ok, out, err) = cli(
+        &["stream", "create", "cli/secret", "--private-key", owner],
+        &world,
+        None,
+    );
+    assert!(ok, "{err}");
+    let secret = lines(&out)[0]["streamId"].as_str().unwrap().to_owned();
+    let reader = DEV_KEYS[2];
+    let reader_address = Signer::from_hex(reader).unwrap().address().to_string();
+    for (who, what) in [
+        (device.address().to_string(), "publish"),
+        (reader_address, "subscribe"),
+    ] {
+        let (ok, _, err) = cli(
+            &["grant", &secret, &who, what, "--private-key", owner],
+            &world,
+            None,
+        );
+        assert!(ok, "{err}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The reader waits for one event; the publisher stays up (its stdin open) to answer for the key.
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_relay-node"))
+            .args(args)
+            .env("RIVULET_DEPLOYMENT", &world.deployment_file)
+            .env("RIVULET_KEY_VAULT", world.dir.path().join("keys"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut reading = spawn(&[
+        "subscribe",
+        &secret,
+        "--count",
+        "1",
+        "--node",
+        &node.http,
+        "--private-key",
+        reader,
+    ]);
+    let mut reading_err = BufReader::new(reading.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("subscribed") {
+        line.clear();
+        assert!(
+            reading_err.read_line(&mut line).unwrap() > 0,
+            "the reader ended"
+        );
+    }
+    let mut publishing = spawn(&[
+        "publish",
+        &secret,
+        "--node",
+        &node.http,
+        "--private-key",
+        &device_key,
+    ]);
+    let mut to_publish = publishing.stdin.take().unwrap();
+    to_publish.write_all(b"{\"secret\":42}\n").unwrap();
+    let mut published = String::new();
+    BufReader::new(publishing.stdout.take().unwrap())
+        .read_line(&mut published)
+        .unwrap();
+    assert_eq!(lines(&published)[0]["encrypted"], true, "{published}");
+    let read = tokio::task::spawn_blocking(move || reading.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    drop(to_publish);
+    publishing.wait().unwrap();
+    let read = lines(&String::from_utf8(read.stdout).unwrap());
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["content"]["secret"], 42, "decrypted");
+    assert_eq!(read[0]["encrypted"], true);
+    let (ok, _, err) = cli(
+        &[
+            "subscribe",
+            &secret,
+            "--count",
+            "1",
+            "--node",
+            &node.http,
+            "--private-key",
+            &mallory,
+        ],
+        &world,
+        None,
+    );
+    assert!(!ok && err.contains("NO_PERMISSION"), "{err}");
 }

@@ -89,7 +89,11 @@ async fn light_clients_publish_subscribe_resend_and_fail_over() {
                     &stream,
                     ContentType::Json,
                     format!(r#"{{"n":{n}}}"#).into_bytes(),
-                    PublishOptions::default(),
+                    // Not public: encrypted end to end (the nodes refuse its plaintext).
+                    PublishOptions {
+                        encrypt: Some(true),
+                        ..PublishOptions::default()
+                    },
                 )
                 .await
                 .unwrap()
@@ -122,16 +126,14 @@ async fn light_clients_publish_subscribe_resend_and_fail_over() {
         last_ref = Some(m.message_ref());
     }
 
-    // History from the storing node, through B.
+    // History from the storing node, through B: the same events, as the nodes hold them (ciphertext).
     let history = reader
         .resend(&part, HistoryQuery::Last { n: 10 })
         .await
         .unwrap();
     assert_eq!(history.len(), 10);
-    assert_eq!(
-        history[9].body.content,
-        format!(r#"{{"n":{}}}"#, first + 29).into_bytes()
-    );
+    assert_eq!(history[9].message_ref(), last_ref.unwrap());
+    assert!(history[9].body.encryption.group_key_id().is_some());
 
     // B dies: the reader moves to C, subscribes again, and gets every later event (gaps resent).
     drop(b);
@@ -172,7 +174,7 @@ async fn encrypted_events_reach_permitted_readers_only() {
     let reader = client(&[&b.listen[0]], world.reader.to_bytes());
     let mut sub = reader.subscribe(&part, None).await.unwrap();
     let encrypted = PublishOptions {
-        encrypt: true,
+        encrypt: Some(true),
         ..PublishOptions::default()
     };
     let publish = |n: u32| {
@@ -274,9 +276,9 @@ async fn encrypted_events_reach_permitted_readers_only() {
 /// development chain) the node ends the subscription. Forged and expired authorisations are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_lapsed() {
-    use alloy::providers::Provider;
-    use rivulet_chain::{ChainClient, PermissionKind, dev::DEV_KEYS, to_alloy};
     use rivulet_client::{Authorisation, authorisation_text};
+    use rivulet_contracts::{Contracts, Deployment, PermissionKind, Sender, to_alloy};
+    use rivulet_deploy::dev::{DEV_KEYS, dev_key};
     use rivulet_protocol::Signer;
 
     let world = World::new().await;
@@ -286,8 +288,8 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
         &world.deployment_file,
         &["--storage.part", &world.part],
     );
-    let deployment = rivulet_chain::Deployment::load(&world.deployment_file).unwrap();
-    let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+    let deployment = Deployment::load(&world.deployment_file).unwrap();
+    let owner = Contracts::connect_http(deployment, None, Sender::Key(dev_key(1)))
         .await
         .unwrap();
     let account = Signer::from_hex(DEV_KEYS[3]).unwrap();
@@ -348,7 +350,11 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
                     &stream,
                     ContentType::Json,
                     format!(r#"{{"n":{n}}}"#).into_bytes(),
-                    PublishOptions::default(),
+                    // Not public: encrypted; the session key asks for keys for its account.
+                    PublishOptions {
+                        encrypt: Some(true),
+                        ..PublishOptions::default()
+                    },
                 )
                 .await
                 .unwrap()
@@ -358,12 +364,11 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
     assert_eq!(next_message(&mut sub).await.body.content, br#"{"n":1}"#);
 
     // The chain moves past the permission's expiry; the node's next delivery is the end.
-    let provider = owner.provider();
-    let _: serde_json::Value = provider
-        .raw_request("evm_increaseTime".into(), (700,))
+    let rpc = owner.rpc();
+    rpc.call("evm_increaseTime", serde_json::json!([700]))
         .await
         .unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    rpc.call("evm_mine", serde_json::json!([])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     publish(2).await;
     match tokio::time::timeout(Duration::from_secs(20), sub.next()).await {
@@ -381,7 +386,7 @@ async fn authorised_session_keys_read_for_their_account_until_the_chain_says_it_
 /// delivered live to a subscriber in batches that fit the delivery frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_histories_of_large_events_come_in_pages() {
-    let world = World::new().await;
+    let world = World::public().await;
     let part: StreamPartId = world.part.parse().unwrap();
     let (a, b) = storing_node_and_peer(&world);
     let publisher = client(&[&a.listen[0]], world.device.to_bytes());
@@ -400,7 +405,11 @@ async fn long_histories_of_large_events_come_in_pages() {
                 &world.stream,
                 ContentType::Binary,
                 big(i),
-                PublishOptions::default(),
+                // A public stream, in the clear (a client without the chain at hand encrypts by default).
+                PublishOptions {
+                    encrypt: Some(false),
+                    ..PublishOptions::default()
+                },
             )
             .await
             .unwrap();
@@ -469,7 +478,7 @@ async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
         .unwrap()
     };
     let encrypted = PublishOptions {
-        encrypt: true,
+        encrypt: Some(true),
         ..PublishOptions::default()
     };
     let first = with_vault(&[&a.listen[0]]);
@@ -505,4 +514,70 @@ async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
     // The vault is sealed: it does not hold the keys in the clear.
     let sealed = std::fs::read(&vault).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("known"));
+}
+
+/// A publisher with many events in flight sends them in batches (one request for many events), and
+/// every event is acknowledged, stored and in its chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_publisher_batches_its_publishes() {
+    let world = World::public().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, _b) = storing_node_and_peer(&world);
+    let publisher = client(&[&a.listen[0]], world.device.to_bytes());
+    publisher.wait_connected().await.unwrap();
+    let total = 600;
+    let sends = (0..total).map(|n| {
+        let publisher = publisher.clone();
+        let stream = world.stream.clone();
+        async move {
+            publisher
+                .publish(
+                    &stream,
+                    ContentType::Json,
+                    format!(r#"{{"n":{n}}}"#).into_bytes(),
+                    PublishOptions::default(),
+                )
+                .await
+        }
+    });
+    let results = futures::future::join_all(sends).await;
+    for result in &results {
+        let published = result.as_ref().unwrap();
+        assert!(published.stored && !published.duplicate);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", a.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |kind: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    r#"rivulet_light_requests_total{{request="{kind}"}}"#
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let (singles, batches) = (count("publish"), count("publish_batch"));
+    assert!(batches > 0, "{metrics}");
+    assert!(
+        singles + batches < total as u64 / 4,
+        "{singles} singles, {batches} batches"
+    );
+    // Stored, one chain, nothing missing.
+    let reader = client(&[&a.listen[0]], world.reader.to_bytes());
+    let stored = reader
+        .resend(&part, HistoryQuery::Last { n: total as u32 })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), total);
+    let mut previous = None;
+    for m in &stored {
+        assert_eq!(m.body.prev, previous, "chained");
+        previous = Some(m.message_ref());
+    }
 }

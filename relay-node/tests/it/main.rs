@@ -1,8 +1,12 @@
 //! Relay node processes against a real chain.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+mod access;
 mod cli;
+mod coordinator;
 mod http_api;
 mod light_client;
+mod offline;
+mod quorum;
 mod support;
 mod ws_api;

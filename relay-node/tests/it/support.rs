@@ -6,11 +6,8 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use rivulet_chain::{
-    ChainClient, PermissionKind, StreamMetadata,
-    dev::{Anvil, DEV_KEYS, deployed_chain},
-    to_alloy,
-};
+use rivulet_contracts::{Contracts, PermissionKind, Sender, StreamMetadata, to_alloy};
+use rivulet_deploy::dev::{Anvil, DEV_KEYS, deployed_chain, dev_key};
 use rivulet_protocol::{
     ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
 };
@@ -210,14 +207,24 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// A world whose stream is private: readable by the reader only, its events encrypted.
     pub(crate) async fn new() -> World {
+        World::with(false).await
+    }
+
+    /// A world whose stream anyone may read (its events go in the clear).
+    pub(crate) async fn public() -> World {
+        World::with(true).await
+    }
+
+    async fn with(public: bool) -> World {
         let dir = tempfile::tempdir().unwrap();
         let (anvil, deployment) = deployed_chain(Path::new(env!("CARGO_MANIFEST_DIR")))
             .await
             .unwrap();
         let deployment_file = dir.path().join("deployment.json");
         deployment.save(&deployment_file).unwrap();
-        let owner = ChainClient::connect(deployment, None, Some(DEV_KEYS[1].parse().unwrap()))
+        let owner = Contracts::connect_http(deployment, None, Sender::Key(dev_key(1)))
             .await
             .unwrap();
         let stream = owner
@@ -238,6 +245,16 @@ impl World {
             )
             .await
             .unwrap();
+        if public {
+            owner
+                .grant(
+                    &stream,
+                    rivulet_contracts::Address::ZERO,
+                    PermissionKind::Subscribe,
+                )
+                .await
+                .unwrap();
+        }
         let part = format!("{stream}#0");
         World {
             _anvil: anvil,

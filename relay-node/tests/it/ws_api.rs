@@ -14,10 +14,10 @@ use tokio_tungstenite::{
 
 use crate::support::{Node, World, chained_frames, frame, publish, start_node};
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects, reads the challenge, and signs it with `signer` when given.
-async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
+pub(crate) async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
     let url = format!("{}/api/v1/ws", node.http.replace("http://", "ws://"));
     let (mut ws, _) = connect_async(url).await.unwrap();
     let challenge = next(&mut ws).await;
@@ -31,13 +31,13 @@ async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, frame: Value) {
+pub(crate) async fn send(ws: &mut Ws, frame: Value) {
     ws.send(Message::Text(frame.to_string().into()))
         .await
         .unwrap();
 }
 
-async fn next(ws: &mut Ws) -> Value {
+pub(crate) async fn next(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
@@ -83,7 +83,7 @@ async fn collect(ws: &mut Ws, count: usize) -> Vec<(u32, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
-    let world = World::new().await;
+    let world = World::public().await;
     let dir = world.dir.path();
     let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
     let b = start_node(
@@ -126,18 +126,19 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         );
     }
 
-    // Strangers may not subscribe to a stream that is not public.
+    // Strangers may not subscribe to a stream that is not public (here, one nobody may read).
+    let private = "0x0000000000000000000000000000000000000001/private";
     let mut stranger = connect(&c, Some(&Signer::from_bytes(&[9; 32]).unwrap())).await;
     send(
         &mut stranger,
-        json!({ "type": "subscribe", "stream": stream }),
+        json!({ "type": "subscribe", "stream": private }),
     )
     .await;
     assert_eq!(next(&mut stranger).await["error"], "no_permission");
     let mut anonymous = connect(&c, None).await;
     send(
         &mut anonymous,
-        json!({ "type": "subscribe", "stream": stream }),
+        json!({ "type": "subscribe", "stream": private }),
     )
     .await;
     assert_eq!(next(&mut anonymous).await["error"], "no_permission");
@@ -367,7 +368,7 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_keep_receiving_when_a_node_dies() {
-    let world = World::new().await;
+    let world = World::public().await;
     let dir = world.dir.path();
     let a = start_node(&dir.join("a"), &world.deployment_file, &[]);
     let b = start_node(
@@ -459,7 +460,7 @@ async fn subscribers_keep_receiving_when_a_node_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_signs_plain_content_when_its_key_may_publish() {
-    let world = World::new().await;
+    let world = World::public().await;
     let a = start_node(&world.dir.path().join("a"), &world.deployment_file, &[]);
     let http = reqwest::Client::new();
     let health: Value = http
@@ -487,10 +488,10 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
     assert_eq!(next(&mut ws).await["error"], "bad_frame");
 
     // The owner lets the node's key publish; the node's permission cache follows the registry.
-    let owner = rivulet_chain::ChainClient::connect(
-        rivulet_chain::Deployment::load(&world.deployment_file).unwrap(),
+    let owner = rivulet_contracts::Contracts::connect_http(
+        rivulet_contracts::Deployment::load(&world.deployment_file).unwrap(),
         None,
-        Some(rivulet_chain::dev::DEV_KEYS[1].parse().unwrap()),
+        rivulet_contracts::Sender::Key(rivulet_deploy::dev::dev_key(1)),
     )
     .await
     .unwrap();
@@ -498,7 +499,7 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
         .grant(
             &world.stream,
             node_address.parse().unwrap(),
-            rivulet_chain::PermissionKind::Publish,
+            rivulet_contracts::PermissionKind::Publish,
         )
         .await
         .unwrap();

@@ -22,13 +22,13 @@ use rivulet_protocol::{
 };
 
 use crate::{
+    access::StreamAccess,
     config::{ClientConfig, PublishOptions},
     driver::{Command, DELIVERY_QUEUE, Driver},
     error::ClientError,
     keys::KeyStore,
-    persistence::SaveState,
     runtime,
-    vault::KeyVault,
+    vault::{KeyVault, SaveState},
 };
 
 /// Commands waiting for the driver before callers wait too.
@@ -42,11 +42,21 @@ pub(crate) struct Inner {
     pub(crate) publisher: Mutex<ChainSigner>,
     pub(crate) partitions: Mutex<HashMap<StreamId, u32>>,
     pub(crate) keys: Mutex<KeyStore>,
+    /// Bumped whenever a group key this client did not hold arrives (subscriptions look again at the
+    /// events they gave up for want of a key).
+    pub(crate) key_generation: AtomicU64,
     pub(crate) limits: Limits,
     pub(crate) next_subscription: AtomicU64,
     pub(crate) request_timeout: Duration,
+    /// The account this client's key reads for, when one authorised it.
+    pub(crate) authorisation: Mutex<Option<Authorisation>>,
     /// Where the group keys are kept across restarts.
     pub(crate) vault: Option<Arc<dyn KeyVault>>,
+    /// The chain, for publishing and the key service.
+    pub(crate) access: Option<Arc<dyn StreamAccess>>,
+    /// Whether streams are public, as last read (and until when, ms), so publishing does not ask the
+    /// chain every time.
+    pub(crate) public: Mutex<HashMap<StreamId, (bool, u64)>>,
     /// Resolves once the vault's keys are loaded.
     pub(crate) keys_loaded: Shared<oneshot::Receiver<()>>,
     pub(crate) saving: Mutex<SaveState>,
@@ -111,10 +121,14 @@ impl Client {
                 peer_id,
                 partitions: Mutex::default(),
                 keys: Mutex::default(),
+                key_generation: AtomicU64::new(0),
                 limits: config.limits,
                 next_subscription: AtomicU64::new(1),
                 request_timeout: config.request_timeout,
+                authorisation: Mutex::new(config.authorisation.clone()),
                 vault: config.key_vault,
+                access: config.access,
+                public: Mutex::default(),
                 keys_loaded: keys_loaded.shared(),
                 saving: Mutex::default(),
                 vault_error: Mutex::default(),
@@ -184,11 +198,13 @@ impl Client {
         self.wait_connected().await?;
         let (reply, rx) = oneshot::channel();
         self.command(Command::Authorise {
-            authorisation,
+            authorisation: authorisation.clone(),
             reply,
         })
         .await?;
-        rx.await.map_err(|_| ClientError::Destroyed)?
+        rx.await.map_err(|_| ClientError::Destroyed)??;
+        *lock(&self.inner.authorisation) = Some(authorisation);
+        Ok(())
     }
 
     /// Waits until a session with an entry node is up; returns that node.
@@ -308,5 +324,30 @@ async fn fail_commands(commands: async_channel::Receiver<Command>, error: String
             Command::Unsubscribe { .. } => {}
             Command::Shutdown => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// What is asked right after `destroy` (queued before the connection task read the shutdown) fails
+    /// with `Destroyed` instead of waiting forever.
+    #[tokio::test]
+    async fn calls_right_after_destroy_fail() {
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        let client = Client::new(ClientConfig {
+            nodes: vec![format!("/ip4/127.0.0.1/tcp/9/p2p/{peer}").parse().unwrap()],
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        client.destroy();
+        let asked = tokio::time::timeout(Duration::from_secs(5), client.wait_connected()).await;
+        assert!(
+            matches!(asked, Ok(Err(ClientError::Destroyed))),
+            "{asked:?}"
+        );
     }
 }

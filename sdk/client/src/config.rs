@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use rivulet_network::{libp2p::Multiaddr, light::Authorisation};
 use rivulet_protocol::{Limits, StreamMessage};
 
-use crate::vault::KeyVault;
+use crate::{access::StreamAccess, vault::KeyVault};
 
 /// How a client is set up.
 #[derive(Clone)]
@@ -25,6 +25,11 @@ pub struct ClientConfig {
     /// Where the client keeps its group keys across restarts (sealed under a key derived from
     /// `private_key`); `None` keeps them in memory only. Natively, [`FileVault`](crate::FileVault).
     pub key_vault: Option<Arc<dyn KeyVault>>,
+    /// The chain, as publishing and the key service need it: whether a stream is public (events to a
+    /// stream that is not are encrypted, always), whether a reader may read now, who may read. `None`:
+    /// every event is encrypted unless the publish says otherwise, and the key service relies on the
+    /// relay nodes' checks.
+    pub access: Option<Arc<dyn StreamAccess>>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -36,6 +41,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("limits", &self.limits)
             .field("authorisation", &self.authorisation)
             .field("key_vault", &self.key_vault.is_some())
+            .field("access", &self.access.is_some())
             .finish()
     }
 }
@@ -49,6 +55,7 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             authorisation: None,
             key_vault: None,
+            access: None,
         }
     }
 }
@@ -63,9 +70,13 @@ pub struct PublishOptions {
     pub partition_key: Option<String>,
     /// The event time, ms since the epoch (now when `None`).
     pub timestamp: Option<u64>,
-    /// Encrypt the content with this publisher's group key for the stream part (end to end: only
-    /// readers the registry lets subscribe can obtain the key).
-    pub encrypt: bool,
+    /// Whether to encrypt the content with this publisher's group key for the stream part (end to end:
+    /// only readers the registry lets read can obtain the key). `None`, the default: encrypted unless
+    /// the stream is publicly readable. `Some(false)` on a stream that is not is refused.
+    pub encrypt: Option<bool>,
+    /// What the node's answer waits for: its own store (the default), or a majority of the part's
+    /// replicas having the event on disk (`Acks::Quorum`; a few milliseconds more on a local network).
+    pub acks: rivulet_network::replica::Acks,
 }
 
 /// A published event.
@@ -77,4 +88,6 @@ pub struct Published {
     pub duplicate: bool,
     /// The node stored it durably before answering.
     pub stored: bool,
+    /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+    pub replicas: Option<u32>,
 }

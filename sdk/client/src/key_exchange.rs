@@ -1,17 +1,16 @@
-//! The client's side of the group-key exchange: asking publishers for keys (a group-key request
-//! published on the part), opening the answers addressed to it, and — as a publisher of encrypted
-//! events — serving its own keys to the requests the node pushes to its key service.
+//! A reader's side of the group-key exchange: the keys it holds, its requests for keys (a group-key
+//! request published on the part), the answers and envelopes addressed to it. The publisher's side is
+//! [`key_service`](crate::key_service).
 
-use rivulet_network::light::Delivery;
+use rivulet_network::HistoryQuery;
 use rivulet_protocol::{
     Address, ContentType, GroupKey, GroupKeyId, MessageType, StreamMessage, StreamPartId, ecies,
-    signing::{decode_verified, signer_public_key},
 };
 
 use crate::{
     client::{Client, lock},
     error::ClientError,
-    keys::{EncryptedKey, KeyRequest, KeyResponse},
+    keys::{AccountAuthorisation, KeyRequest, KeyResponse},
     runtime,
 };
 
@@ -29,8 +28,19 @@ impl Client {
             new
         };
         if new {
+            self.inner
+                .key_generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.keys_changed();
         }
+    }
+
+    /// How many new group keys this client has taken in so far: a subscription that sees it change
+    /// looks again at the events it gave up for want of a key.
+    pub(crate) fn key_generation(&self) -> u64 {
+        self.inner
+            .key_generation
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Asks `publisher` for group keys on `part`: publishes a group-key request there. Nodes refuse it
@@ -41,7 +51,17 @@ impl Client {
         publisher: Address,
         ids: &[GroupKeyId],
     ) -> Result<(), ClientError> {
+        // A session key asks for the account it reads for.
+        let authorisation =
+            lock(&self.inner.authorisation)
+                .as_ref()
+                .map(|a| AccountAuthorisation {
+                    account: a.account.clone(),
+                    expires: a.expires,
+                    signature: hex::encode(&a.signature),
+                });
         let request = KeyRequest {
+            authorisation,
             request_id: hex::encode(runtime::random_bytes::<8>()),
             publisher: publisher.to_checksum(),
             group_key_ids: ids.iter().map(|id| id.as_str().to_owned()).collect(),
@@ -55,7 +75,9 @@ impl Client {
             None,
             None,
         )?;
-        self.send_in_chain(message).await.map(drop)
+        self.send_in_chain(message, rivulet_network::replica::Acks::Local)
+            .await
+            .map(drop)
     }
 
     /// The keys in a group-key response addressed to this client.
@@ -83,81 +105,28 @@ impl Client {
             .collect()
     }
 
-    /// Starts this client's key service on `part` (once): the node pushes it the part's group-key
-    /// requests, and it answers those for its own keys.
-    pub(crate) async fn serve_keys(&self, part: &StreamPartId) -> Result<(), ClientError> {
-        if !lock(&self.inner.keys).serving.insert(part.clone()) {
-            return Ok(());
-        }
-        let (_, requests) = match self.open_subscription(part, false).await {
-            Ok(opened) => opened,
-            Err(e) => {
-                lock(&self.inner.keys).serving.remove(part);
-                return Err(e);
-            }
+    /// Opens the envelopes addressed to this client in `part` (group keys its publishers sealed to its
+    /// registered public key, found in the part's history); returns how many new keys they held.
+    pub(crate) async fn keys_from_envelopes(
+        &self,
+        part: &StreamPartId,
+    ) -> Result<usize, ClientError> {
+        let query = HistoryQuery::Envelopes {
+            recipient: self.address().to_checksum(),
+            after: (0, 0),
         };
-        let client = self.clone();
-        runtime::spawn(async move {
-            while let Ok(delivery) = requests.recv().await {
-                let Delivery::Events { messages, .. } = delivery else {
-                    continue;
-                };
-                for wire in messages {
-                    if let Ok(message) = decode_verified(&wire, &client.inner.limits)
-                        && message.body.message_type == MessageType::GroupKeyRequest
-                    {
-                        let _ = client.answer_key_request(&message).await;
-                    }
+        let mut found = 0;
+        for envelope in self.resend(part, query).await? {
+            if envelope.body.message_type != MessageType::GroupKeyResponse {
+                continue;
+            }
+            for key in self.open_key_response(&envelope) {
+                if self.group_key(key.id()).is_none() {
+                    found += 1;
                 }
+                self.add_group_key(key);
             }
-        });
-        Ok(())
-    }
-
-    /// Answers a group-key request for this client's keys, encrypted to the requester's key. The relay
-    /// nodes passed the request only because its signer may subscribe.
-    async fn answer_key_request(&self, request: &StreamMessage) -> Result<(), ClientError> {
-        let Ok(asked) = serde_json::from_slice::<KeyRequest>(&request.body.content) else {
-            return Ok(());
-        };
-        if !asked
-            .publisher
-            .eq_ignore_ascii_case(&self.address().to_checksum())
-        {
-            return Ok(());
         }
-        let requester = signer_public_key(request)
-            .map_err(|e| ClientError::Verify(rivulet_protocol::VerifyError::Signature(e)))?;
-        let mut rng = runtime::rng();
-        let keys: Vec<EncryptedKey> = asked
-            .group_key_ids
-            .iter()
-            .filter_map(|id| {
-                let key = self.group_key(&GroupKeyId::new(id.clone()).ok()?)?;
-                Some(EncryptedKey {
-                    id: id.clone(),
-                    data: hex::encode(ecies::encrypt(&requester, key.bytes(), &mut rng)),
-                })
-            })
-            .collect();
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let response = KeyResponse {
-            request_id: asked.request_id,
-            recipient: request.id().publisher.to_checksum(),
-            keys,
-        };
-        let content = serde_json::to_vec(&response).map_err(ClientError::json("a key response"))?;
-        let part = request.id().stream_part();
-        let message = self.sign_as(
-            &part,
-            MessageType::GroupKeyResponse,
-            ContentType::Json,
-            content,
-            None,
-            None,
-        )?;
-        self.send_in_chain(message).await.map(drop)
+        Ok(found)
     }
 }

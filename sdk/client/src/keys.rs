@@ -15,43 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rivulet_protocol::{GroupKey, GroupKeyId, StreamPartId};
+use rivulet_protocol::{Address, GroupKey, GroupKeyId, StreamPartId};
 use serde::{Deserialize, Serialize};
 
+pub use rivulet_protocol::key_exchange::{
+    AccountAuthorisation, EncryptedKey, KeyRequest, KeyResponse,
+};
+
 use crate::error::ClientError;
-
-/// A group-key request's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRequest {
-    /// Matches the response to the request.
-    pub request_id: String,
-    /// Whose keys (the publisher that encrypted with them).
-    pub publisher: String,
-    /// Which keys.
-    pub group_key_ids: Vec<String>,
-}
-
-/// One key in a response: its id and the 32 key bytes encrypted to the requester (ECIES), hex.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptedKey {
-    /// The key id.
-    pub id: String,
-    /// ECIES ciphertext of the key bytes, hex.
-    pub data: String,
-}
-
-/// A group-key response's content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyResponse {
-    /// The request answered.
-    pub request_id: String,
-    /// Who may open the keys.
-    pub recipient: String,
-    /// The keys.
-    pub keys: Vec<EncryptedKey>,
-}
 
 /// The keys a client holds.
 #[derive(Default)]
@@ -64,6 +35,10 @@ pub(crate) struct KeyStore {
     known: HashMap<GroupKeyId, GroupKey>,
     /// Stream parts with a running key service.
     pub(crate) serving: HashSet<StreamPartId>,
+    /// The keys this client made for each part, oldest first (what a reader of the part may get).
+    own: HashMap<StreamPartId, Vec<GroupKeyId>>,
+    /// Who was given which of this client's keys, per part: by an answer or an envelope.
+    given: HashMap<StreamPartId, HashMap<Address, HashSet<GroupKeyId>>>,
 }
 
 /// The key store as it is saved (JSON, then sealed): which key is current and next per part, and every
@@ -74,6 +49,10 @@ struct Saved {
     current: BTreeMap<String, String>,
     next: BTreeMap<String, String>,
     known: BTreeMap<String, String>,
+    #[serde(default)]
+    own: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    given: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 impl KeyStore {
@@ -89,10 +68,67 @@ impl KeyStore {
                 let key = new_key()?;
                 self.current.insert(part.clone(), key.clone());
                 self.known.insert(key.id().clone(), key.clone());
+                self.own_key(part, &key);
                 key
             }
         };
         Ok((current, self.next.get(part).cloned()))
+    }
+
+    fn own_key(&mut self, part: &StreamPartId, key: &GroupKey) {
+        self.own
+            .entry(part.clone())
+            .or_default()
+            .push(key.id().clone());
+    }
+
+    /// This client's keys for `part` that `reader` was not given yet.
+    pub(crate) fn not_given(&self, part: &StreamPartId, reader: &Address) -> Vec<GroupKey> {
+        let given = self.given.get(part).and_then(|g| g.get(reader));
+        self.own
+            .get(part)
+            .into_iter()
+            .flatten()
+            .filter(|id| given.is_none_or(|g| !g.contains(*id)))
+            .filter_map(|id| self.known.get(id).cloned())
+            .collect()
+    }
+
+    /// This client's own key `id` of `part` (never a key it received from another publisher).
+    pub(crate) fn own_of(&self, part: &StreamPartId, id: &GroupKeyId) -> Option<GroupKey> {
+        self.own
+            .get(part)?
+            .contains(id)
+            .then(|| self.known.get(id).cloned())?
+    }
+
+    /// `reader` was given `ids` of `part`.
+    pub(crate) fn gave(
+        &mut self,
+        part: &StreamPartId,
+        reader: Address,
+        ids: impl IntoIterator<Item = GroupKeyId>,
+    ) {
+        self.given
+            .entry(part.clone())
+            .or_default()
+            .entry(reader)
+            .or_default()
+            .extend(ids);
+    }
+
+    /// Who holds `part`'s current key (was given it).
+    pub(crate) fn holders_of_current(&self, part: &StreamPartId) -> Vec<Address> {
+        let Some(current) = self.current.get(part) else {
+            return Vec::new();
+        };
+        self.given
+            .get(part)
+            .into_iter()
+            .flatten()
+            .filter(|(_, ids)| ids.contains(current.id()))
+            .map(|(reader, _)| *reader)
+            .collect()
     }
 
     /// The parts this client published encrypted events to (it has a key of its own there).
@@ -117,6 +153,7 @@ impl KeyStore {
     pub(crate) fn rotate(&mut self, part: &StreamPartId) -> Result<(), ClientError> {
         let key = new_key()?;
         self.known.insert(key.id().clone(), key.clone());
+        self.own_key(part, &key);
         self.next.insert(part.clone(), key);
         Ok(())
     }
@@ -125,6 +162,7 @@ impl KeyStore {
     pub(crate) fn rekey(&mut self, part: &StreamPartId) -> Result<(), ClientError> {
         let key = new_key()?;
         self.known.insert(key.id().clone(), key.clone());
+        self.own_key(part, &key);
         self.next.remove(part);
         self.current.insert(part.clone(), key);
         Ok(())
@@ -153,6 +191,30 @@ impl KeyStore {
                 .known
                 .iter()
                 .map(|(id, key)| (id.as_str().to_owned(), hex::encode(key.bytes())))
+                .collect(),
+            own: self
+                .own
+                .iter()
+                .map(|(part, ids)| {
+                    let ids = ids.iter().map(|id| id.as_str().to_owned()).collect();
+                    (part.to_string(), ids)
+                })
+                .collect(),
+            given: self
+                .given
+                .iter()
+                .map(|(part, readers)| {
+                    let readers = readers
+                        .iter()
+                        .map(|(reader, ids)| {
+                            let mut ids: Vec<String> =
+                                ids.iter().map(|id| id.as_str().to_owned()).collect();
+                            ids.sort();
+                            (reader.to_checksum(), ids)
+                        })
+                        .collect();
+                    (part.to_string(), readers)
+                })
                 .collect(),
         };
         serde_json::to_vec(&saved).unwrap_or_default()
@@ -193,6 +255,32 @@ impl KeyStore {
                     &mut self.next
                 };
                 target.entry(part).or_insert(key);
+            }
+        }
+        for (part, ids) in &saved.own {
+            let Ok(part) = part.parse::<StreamPartId>() else {
+                continue;
+            };
+            let own = self.own.entry(part).or_default();
+            for id in ids.iter().filter_map(|id| GroupKeyId::new(id.clone()).ok()) {
+                if !own.contains(&id) {
+                    own.push(id);
+                }
+            }
+        }
+        for (part, readers) in &saved.given {
+            let Ok(part) = part.parse::<StreamPartId>() else {
+                continue;
+            };
+            for (reader, ids) in readers {
+                let Ok(reader) = reader.parse::<Address>() else {
+                    continue;
+                };
+                let ids: Vec<GroupKeyId> = ids
+                    .iter()
+                    .filter_map(|id| GroupKeyId::new(id.clone()).ok())
+                    .collect();
+                self.gave(&part, reader, ids);
             }
         }
         Ok(())
@@ -251,6 +339,11 @@ mod tests {
         let (current, next) = again.for_publish(&part).unwrap();
         assert_eq!(current.id(), key.id());
         assert!(next.is_some());
+        assert!(
+            again.own_of(&part, key.id()).is_some(),
+            "its own keys stay its own"
+        );
+        assert_eq!(again.published_parts(), vec![part.clone()]);
         // Another process with the same key kept other keys: merged, ours stay current.
         let mut second = KeyStore::default();
         let (theirs, _) = second.for_publish(&other).unwrap();

@@ -12,15 +12,18 @@
 //! - [`Client::resend`] reads history.
 //!
 //! The client never joins the relay nodes' gossip meshes: it uses the light protocols of
-//! `rivulet_network::light`. Chain access (streams, permissions) is the caller's choice of crate —
-//! `rivulet-chain` natively and in the dapp, `rivulet-chain-lite` in the npm package — so this crate
-//! stays small; [`Client::remember_partitions`] tells it a stream's partition count for partition keys.
+//! `rivulet_network::light`. Chain access (streams, permissions) is the caller's, through
+//! `rivulet-contracts` — so this crate stays small; [`Client::remember_partitions`] tells it a stream's
+//! partition count for partition keys.
 
+mod access;
+mod chain_access;
 mod client;
 mod config;
 mod driver;
 mod error;
 mod key_exchange;
+mod key_service;
 mod keys;
 mod persistence;
 mod publish;
@@ -29,13 +32,17 @@ pub mod runtime;
 mod subscription;
 mod vault;
 
+pub use access::{AccessError, StreamAccess, StreamReader};
+pub use chain_access::ContractsAccess;
 pub use client::{Client, random_signer};
 pub use config::{ClientConfig, PublishOptions, Published};
 pub use error::ClientError;
-pub use keys::{EncryptedKey, KeyRequest, KeyResponse};
+pub use key_service::{ENVELOPE_CHECK, REKEY_CHECK};
+pub use keys::{AccountAuthorisation, EncryptedKey, KeyRequest, KeyResponse};
 pub use rivulet_network::{
     HistoryQuery,
     light::{Authorisation, authorisation_text},
+    replica::Acks,
 };
 pub use subscription::{Subscription, SubscriptionEvent};
 #[cfg(not(target_arch = "wasm32"))]

@@ -11,13 +11,6 @@ use crate::{
     runtime,
 };
 
-/// Whether a save is running, and whether keys changed since it took its snapshot.
-#[derive(Debug, Default)]
-pub(crate) struct SaveState {
-    running: bool,
-    dirty: bool,
-}
-
 impl Client {
     /// Waits until the keys saved by earlier runs are loaded (at once without a vault).
     pub(crate) async fn keys_ready(&self) {

@@ -8,6 +8,13 @@
 
 use crate::runtime::{BoxFuture, MaybeSend};
 
+/// Whether a save is running, and whether keys changed since it took its snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct SaveState {
+    pub(crate) running: bool,
+    pub(crate) dirty: bool,
+}
+
 /// Why a vault could not load or save.
 #[derive(Debug, thiserror::Error)]
 #[error("key vault: {0}")]

@@ -32,6 +32,14 @@ pub enum HistoryQuery {
         /// Last missing reference (inclusive).
         to: (u64, u32),
     },
+    /// The group-key envelopes addressed to `recipient` (group-key responses its publishers sealed to
+    /// its public key), after reference `after`: how a reader finds keys while their publisher is away.
+    Envelopes {
+        /// The reader, `0x…`.
+        recipient: String,
+        /// The last reference the requester has (exclusive); `(0, 0)` for all.
+        after: (u64, u32),
+    },
 }
 
 /// A history request for one stream part.
@@ -117,6 +125,10 @@ impl HistoryQuery {
                 chain_id: chain_id.clone(),
                 after: pair(last),
                 to: *to,
+            },
+            HistoryQuery::Envelopes { recipient, .. } => HistoryQuery::Envelopes {
+                recipient: recipient.clone(),
+                after: pair(last),
             },
             HistoryQuery::Last { .. } | HistoryQuery::Range { .. } => {
                 let from = if last.sequence_number == u32::MAX {
@@ -243,7 +255,7 @@ mod tests {
                     .filter(|(_, r)| *r >= from && *r <= to)
                     .map(|((_, m), _)| m.clone())
                     .collect(),
-                HistoryQuery::Chain { .. } => unreachable!(),
+                HistoryQuery::Chain { .. } | HistoryQuery::Envelopes { .. } => unreachable!(),
             }
         };
         let everything: Vec<Vec<u8>> = store.iter().map(|(_, m)| m.clone()).collect();

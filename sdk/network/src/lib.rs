@@ -8,6 +8,8 @@
 //!   rejects reaches nobody through it and counts against the peer that sent it (peer score P₄). The
 //!   gossipsub message id is a hash of the wire bytes, which are canonical, so one message has one id.
 //! - **identify** and **ping**, and **kademlia** for discovery from bootstrap peers.
+//! - **store** ([`replica`]), a request-response protocol (CBOR) that hands a part's replica an event
+//!   and answers once it is on the replica's disk (quorum acknowledgements);
 //! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain;
 //!   a node asking on a reader's behalf forwards the reader's proof ([`reader`]), and a part that is not
 //!   public is answered only for a reader that may subscribe to it.
@@ -25,6 +27,7 @@ pub mod history;
 pub mod latency;
 pub mod light;
 pub mod reader;
+pub mod replica;
 
 pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse};
 pub use reader::{AccountProof, ProofError, ReaderProof};
@@ -46,6 +49,8 @@ pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/kad/1.0.0");
 /// The history request-response protocol.
 pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/2.0.0");
+/// The replica-store request-response protocol (quorum acknowledgements).
+pub const STORE_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/store/1.0.0");
 #[cfg(feature = "node")]
 const TOPIC_PREFIX: &str = "rivulet/1/";
 
@@ -133,6 +138,8 @@ mod behaviour {
         pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
         /// Resends.
         pub history: request_response::cbor::Behaviour<HistoryRequest, HistoryResponse>,
+        /// Events handed to a part's replicas for quorum acknowledgements.
+        pub store: request_response::cbor::Behaviour<replica::StoreRequest, replica::StoreResponse>,
         /// Light clients' requests (answered).
         pub light: light::LightBehaviour,
         /// Events pushed to light clients.
@@ -297,6 +304,10 @@ impl NodeBehaviour {
             history: request_response::cbor::Behaviour::new(
                 [(HISTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            ),
+            store: request_response::cbor::Behaviour::new(
+                [(STORE_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             ),
             light: light::light_behaviour(false),
             delivery: light::delivery_behaviour(false),

@@ -52,6 +52,17 @@ pub enum LightRequest {
     Publish {
         /// The event's wire bytes.
         wire: ByteBuf,
+        /// What the answer waits for (left out: `Local`).
+        #[serde(default, skip_serializing_if = "crate::replica::Acks::is_local")]
+        acks: crate::replica::Acks,
+    },
+    /// [`LightRequest::Publish`] for several events at once (at most [`MAX_PUBLISH_BATCH`] events and
+    /// [`MAX_PUBLISH_BATCH_BYTES`]), each judged on its own: answered [`LightResponse::PublishedBatch`]
+    /// with one result per event, in order. A client sends one while its earlier publishes are in
+    /// flight, so a busy publisher pays one request per batch instead of one per event.
+    PublishBatch {
+        /// The events' wire bytes, in the order they were published.
+        wires: Vec<ByteBuf>,
     },
     /// Push this stream part's events to me.
     Subscribe {
@@ -104,6 +115,14 @@ pub enum LightResponse {
         duplicate: bool,
         /// The node stored it durably before answering.
         stored: bool,
+        /// With quorum acknowledgements: how many of the part's replicas have it on disk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicas: Option<u32>,
+    },
+    /// The answers to a [`LightRequest::PublishBatch`], one per event, in order.
+    PublishedBatch {
+        /// Each event's outcome.
+        results: Vec<PublishResult>,
     },
     /// Resent events, wire bytes, oldest first: a page of at most
     /// [`HISTORY_PAGE_BYTES`](crate::HISTORY_PAGE_BYTES) (at least one event).
@@ -121,6 +140,32 @@ pub enum LightResponse {
         message: String,
     },
 }
+
+/// One event's outcome in a [`LightResponse::PublishedBatch`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublishResult {
+    /// Accepted, as [`LightResponse::Published`].
+    Published {
+        /// The node had it already.
+        duplicate: bool,
+        /// The node stored it durably before answering.
+        stored: bool,
+    },
+    /// Refused, as [`LightResponse::Error`].
+    Error {
+        /// The code.
+        code: String,
+        /// What happened and why.
+        message: String,
+    },
+}
+
+/// Most events in one [`LightRequest::PublishBatch`].
+pub const MAX_PUBLISH_BATCH: usize = 256;
+
+/// Most bytes of events in one [`LightRequest::PublishBatch`] (a single larger event goes alone, as a
+/// `Publish`): well inside [`MAX_LIGHT_FRAME`].
+pub const MAX_PUBLISH_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 impl LightResponse {
     /// An error response.

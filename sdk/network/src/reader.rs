@@ -11,6 +11,7 @@
 //! - HTTP access token: [`token_text`] (`Rivulet read access\nnode: <entry>\naddress: <0x…>\nexpires: <unix s>\nnonce: <hex>`).
 
 use libp2p::PeerId;
+pub use rivulet_protocol::key_exchange::authorisation_text;
 use rivulet_protocol::{Address, Signature, signing::recover_personal};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -18,14 +19,6 @@ use serde_bytes::ByteBuf;
 /// The text a client signs to sign in on `node` from the libp2p peer `client`.
 pub fn session_text(node: &PeerId, client: &PeerId) -> String {
     format!("Rivulet light session\nnode: {node}\nclient: {client}")
-}
-
-/// The text an account signs (EIP-191 `personal_sign`) to let `session_key` act for it on relay nodes
-/// until `expires` (Unix seconds). Rebuilt from its parts by the node, never parsed.
-pub fn authorisation_text(account: &str, session_key: &str, expires: u64) -> String {
-    format!(
-        "Rivulet session key\n\nThis key may read streams on Rivulet relay nodes for this account.\naccount: {account}\nsession key: {session_key}\nvalid until: {expires} (Unix seconds)"
-    )
 }
 
 /// The text a WebSocket client signs to sign in on `node`, with the node's `nonce`.

@@ -20,6 +20,11 @@ impl PublishPermission for Only {
     fn may_publish(&self, _stream_id: &str, publisher: Address, _at_secs: u64) -> bool {
         publisher == self.0
     }
+
+    /// The test's stream is public: anyone subscribes, so its events travel in the clear.
+    fn may_subscribe(&self, _stream_id: &str, _user: Address, _at_secs: u64) -> bool {
+        true
+    }
 }
 
 enum Command {

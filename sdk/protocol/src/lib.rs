@@ -9,6 +9,8 @@ pub mod codec;
 pub mod ecies;
 pub mod encryption;
 pub mod hash;
+#[cfg(feature = "serde")]
+pub mod key_exchange;
 pub mod message;
 pub mod publish;
 pub mod signing;

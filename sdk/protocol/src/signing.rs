@@ -4,43 +4,13 @@
 
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 
+pub use crate::verify::SignatureError;
 use crate::{
     address::Address,
-    codec::{DecodeError, EncodeError, Limits, SIGNING_DOMAIN, split_signature},
+    codec::{DecodeError, Limits, SIGNING_DOMAIN, split_signature},
     hash::eip191_hash,
     message::{Signature, StreamMessage, UnsignedMessage},
 };
-
-/// Why a signature does not verify, or a key is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// `r` or `s` is zero or not below the curve order.
-    #[error("signature r or s is out of range")]
-    Malformed,
-    /// `s` is in the upper half of the curve order (EIP-2 forbids it: it makes signatures malleable).
-    #[error("signature s is not in the lower half of the curve order (EIP-2)")]
-    HighS,
-    /// `v` is not 27, 28, 0 or 1.
-    #[error("signature v byte {0} is not 27 or 28")]
-    RecoveryId(u8),
-    /// No public key recovers from this signature and hash.
-    #[error("no public key recovers from this signature")]
-    Unrecoverable,
-    /// The signature is valid but made by someone other than the message's publisher.
-    #[error("signed by {recovered}, but the message names publisher {claimed}")]
-    WrongSigner {
-        /// The publisher the message names.
-        claimed: Address,
-        /// The address that made the signature.
-        recovered: Address,
-    },
-    /// A private key that is zero or not below the curve order.
-    #[error("private key is not a valid secp256k1 scalar")]
-    InvalidPrivateKey,
-    /// The message cannot be encoded.
-    #[error(transparent)]
-    Encode(#[from] EncodeError),
-}
 
 /// Why received bytes are not a verified message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

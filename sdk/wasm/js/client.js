@@ -40,7 +40,12 @@ async function call(fn) {
   }
 }
 
-export function makeApi(ready) {
+/**
+ * The package's API over the wasm module `ready()` resolves with; `defaultKeyStore()` gives where a
+ * client with a key of its own keeps its group keys when the options name none (IndexedDB in browsers,
+ * a file in Node; `keyStore: false` keeps them in memory only).
+ */
+export function makeApi(ready, defaultKeyStore = () => undefined) {
   /** A running subscription. */
   class Subscription {
     #inner;
@@ -74,7 +79,13 @@ export function makeApi(ready) {
       if (!this.#inner) {
         const wasm = await ready();
         if (!this.#inner) {
-          this.#inner = call(() => new wasm.RivuletClient(this.#options));
+          const options = { ...this.#options };
+          if (options.keyStore === false) delete options.keyStore;
+          else if (options.keyStore === undefined && options.privateKey) {
+            const store = defaultKeyStore();
+            if (store) options.keyStore = store;
+          }
+          this.#inner = call(() => new wasm.RivuletClient(options));
         }
       }
       return this.#inner;
@@ -125,6 +136,16 @@ export function makeApi(ready) {
 
     async resend(stream, query) {
       return call(async () => (await this.#client()).resend(finite(stream, 'stream'), finite(query ?? { last: 100 }, 'query')));
+    }
+
+    /** The nodes the network coordinator assigns to store a stream part. */
+    async storageNodes(stream) {
+      return call(async () => (await this.#client()).storageNodes(finite(stream, 'stream')));
+    }
+
+    /** Resends and checks the answer against the network's final checksums (HISTORY_MISMATCH if not). */
+    async verifyHistory(stream, query) {
+      return call(async () => (await this.#client()).verifyHistory(finite(stream, 'stream'), finite(query ?? { last: 100 }, 'query')));
     }
 
     /** Rotates a stream part's group key; the next encrypted event announces the new key. */
@@ -185,3 +206,38 @@ export function generatePrivateKey() {
     if (k > 0n && k < N) return '0x' + hex;
   }
 }
+
+/**
+ * A key store in the browser's IndexedDB (database `rivulet-keys`, one record per address): what a
+ * browser client with a key of its own uses unless told otherwise. The keys are sealed by the client
+ * before they get here. Without IndexedDB (some private modes), keys stay in memory.
+ */
+export function indexedDbKeyStore(name = 'rivulet-keys') {
+  if (typeof indexedDB === 'undefined') return undefined;
+  let opening;
+  const db = () =>
+    (opening ??= new Promise((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('vaults');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    }));
+  const run = async (mode, work) => {
+    const store = (await db()).transaction('vaults', mode).objectStore('vaults');
+    return new Promise((resolve, reject) => {
+      const request = work(store);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  };
+  return {
+    async load(address) {
+      const value = await run('readonly', (s) => s.get(address));
+      return value ? new Uint8Array(value) : null;
+    },
+    async save(address, bytes) {
+      await run('readwrite', (s) => s.put(bytes, address));
+    },
+  };
+}
+

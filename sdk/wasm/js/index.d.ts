@@ -27,7 +27,24 @@ export interface ClientOptions {
    * address publish permission from the wallet). Without it, chain calls go to `rpcUrl` signed by `privateKey`.
    */
   ethereum?: Eip1193Provider;
+  /**
+   * Where a client with a `privateKey` keeps its group keys across restarts (sealed under the key
+   * before they get here): by default IndexedDB in browsers and files in `~/.rivulet/keys` in Node;
+   * `false` keeps them in memory only; or any object with these two functions.
+   */
+  keyStore?: KeyStore | false;
 }
+
+/** Storage for a client's sealed group keys, one record per address. */
+export interface KeyStore {
+  load(address: string): Promise<Uint8Array | null> | Uint8Array | null;
+  save(address: string, bytes: Uint8Array): Promise<void> | void;
+}
+
+/** A key store in files, one per address, in `dir` (default `~/.rivulet/keys`). Node only. */
+export function fileKeyStore(dir?: string): KeyStore;
+/** A key store in the browser's IndexedDB (`undefined` where there is none). Browsers only. */
+export function indexedDbKeyStore(name?: string): KeyStore | undefined;
 
 /** EIP-1193: what `window.ethereum` offers. */
 export interface Eip1193Provider {
@@ -45,11 +62,20 @@ export interface PublishOptions {
   /** Event time, ms since the epoch (default: now). */
   timestamp?: number;
   /**
-   * Encrypt end to end (AES-256-GCM with this publisher's group key). Readers get the key from the
-   * publisher through the network's key exchange, which relay nodes allow only to addresses with
-   * subscribe permission.
+   * Encrypt end to end (AES-256-GCM with this publisher's group key). By default, every event to a
+   * stream that is not publicly readable is encrypted (`false` is then refused with INVALID_ARGUMENT);
+   * events to public streams go in the clear unless this is `true`. Readers get keys from the
+   * publisher's key service, which checks their subscribe permission on chain, or from envelopes the
+   * publisher sealed to their registered public keys.
    */
   encrypt?: boolean;
+  /**
+   * What the returned promise waits for: `'local'` (default) — the entry node accepted the event and,
+   * where it stores the part, has it on disk; `'quorum'` — a majority of the part's storage replicas (as
+   * the network coordinator assigns them) have it on disk, so losing any minority of them loses nothing
+   * acknowledged. Fails with QUORUM_UNAVAILABLE when too few answer within 10 s.
+   */
+  acks?: 'local' | 'quorum';
 }
 
 export interface PublishResult {
@@ -61,6 +87,8 @@ export interface PublishResult {
   stored: boolean;
   /** The entry node had it already. */
   duplicate: boolean;
+  /** With `acks: 'quorum'`: how many of the part's replicas have the event on disk. */
+  replicas?: number;
 }
 
 export interface MessageMetadata {
@@ -78,6 +106,11 @@ export interface MessageMetadata {
   verified: true;
   /** The event travelled encrypted; `content` is decrypted. */
   encrypted: boolean;
+  /**
+   * Set when the event comes late: it was reported UNDECRYPTABLE (its key did not come in time) and its
+   * key has come since — its publisher came back, say. It arrives after the events that followed it.
+   */
+  late?: true;
 }
 
 /** Event content: parsed JSON, or bytes. */
@@ -92,7 +125,8 @@ export interface SubscribeOptions {
   onEnd?: (reason: string) => void;
   /**
    * A handler threw or its promise rejected (without onError, that goes to console.error), events could
-   * not be recovered (code GAP), or not decrypted (UNDECRYPTABLE).
+   * not be recovered (code GAP), or not decrypted (UNDECRYPTABLE; if only its key was late, the event
+   * may still come to the handler with `metadata.late`).
    */
   onError?: (error: unknown) => void;
 }
@@ -137,7 +171,31 @@ export interface PermissionQuery {
 /** Error codes; node refusals carry the node's code in upper case (NO_PERMISSION, BAD_SIGNATURE, ...). */
 export type ErrorCode =
   | 'INVALID_ARGUMENT' | 'NOT_CONNECTED' | 'NO_PERMISSION' | 'NOT_FOUND' | 'UNVERIFIABLE' | 'CHAIN'
-  | 'NO_CHAIN' | 'DESTROYED' | 'INTERNAL' | string;
+  | 'NO_CHAIN' | 'DESTROYED' | 'INTERNAL' | 'HISTORY_MISMATCH' | 'NOT_STORED' | string;
+
+/** A node the network coordinator assigns to store a stream part. */
+export interface StorageNode {
+  /** Its account, checksummed. */
+  account: string;
+  peerId: string;
+  /** Its multiaddrs, each ending in `/p2p/<peerId>`: usable as a client's `nodes`. */
+  addresses: string[];
+  /** Seen by the coordinator within its liveness window. */
+  live: boolean;
+}
+
+/** What `verifyHistory` checked. */
+export interface HistoryVerification {
+  /** Events in the storage node's answer. */
+  events: number;
+  /** The span checked, event timestamps in ms (inclusive). */
+  from: number;
+  to: number;
+  /** Checksum intervals whose events match the network's final checksum and count. */
+  verified: number[];
+  /** Intervals not final yet (or without events, which are never reported): nothing to check against. */
+  pending: number[];
+}
 
 export class RivuletError extends Error {
   readonly code: ErrorCode;
@@ -170,6 +228,18 @@ export class Client {
   grantPermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   revokePermissions(streamId: string, assignment: PermissionAssignment): Promise<void>;
   hasPermission(query: PermissionQuery): Promise<boolean>;
+  /**
+   * The nodes that store a stream part, from the network coordinator on chain (needs `deployment`): the
+   * same answer every node and client computes. Their addresses can be a client's `nodes`.
+   */
+  storageNodes(stream: StreamPartArg): Promise<StorageNode[]>;
+  /**
+   * Resends (as `resend`) and checks the answer against the rolling checksums the network finalised on
+   * chain: every checksum interval inside the answer's span — the part's whole stored history when fewer
+   * than `last` events come back — must hold exactly the events the network agreed on. A storage node that
+   * dropped, added or altered one is caught: rejects with HISTORY_MISMATCH naming the interval.
+   */
+  verifyHistory(stream: StreamPartArg, query?: ResendQuery): Promise<HistoryVerification>;
   /** Rotates a stream part's group key; the next encrypted event announces the new key. */
   rotateGroupKey(stream: StreamPartArg): Promise<void>;
   /** Starts a group key readers must request; after a revocation the removed reader cannot get it. */

@@ -1,6 +1,6 @@
 // Browser (and bundler) entry point of @rivulet/sdk: the module is fetched and compiled on first use.
 import init, * as wasm from './rivulet_wasm.js';
-import { makeApi, RivuletError, generatePrivateKey } from './client.js';
+import { makeApi, RivuletError, generatePrivateKey, indexedDbKeyStore } from './client.js';
 
 let loading;
 function ready() {
@@ -8,5 +8,10 @@ function ready() {
   return loading;
 }
 
-export const { Client, Subscription } = makeApi(ready);
-export { RivuletError, generatePrivateKey };
+export const { Client, Subscription } = makeApi(ready, () => indexedDbKeyStore());
+export { RivuletError, generatePrivateKey, indexedDbKeyStore };
+
+/** Files are for Node: in a browser, keys go to IndexedDB (`indexedDbKeyStore`). */
+export function fileKeyStore() {
+  throw new RivuletError('INVALID_ARGUMENT', 'fileKeyStore is for Node; browsers keep keys in IndexedDB (indexedDbKeyStore)');
+}

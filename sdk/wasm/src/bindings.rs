@@ -1,13 +1,15 @@
 //! The exported classes and functions. Every async method returns a `Promise` that rejects with an
 //! `Error` carrying a `code` (see `ClientError::code`); the JS layer turns it into a `RivuletError`.
+//! The client's chain calls are in [`chain`](crate::chain); the contracts are connected here, on first
+//! use.
 
 use futures::future::{AbortHandle, Abortable};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use std::{cell::RefCell, rc::Rc};
 
-use rivulet_chain_lite::{LiteError, Registry, Rpc, Sender, StreamRecord, permission_kind};
-use rivulet_client::{Client, ClientError, PublishOptions, SubscriptionEvent};
-use rivulet_protocol::{Address, ContentType, StreamMessage};
+use rivulet_client::{Client, ClientError, ContractsAccess, PublishOptions, SubscriptionEvent};
+use rivulet_contracts::{Contracts, ContractsError, Rpc, Sender, rpc::json_text};
+use rivulet_protocol::{ContentType, StreamMessage};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -15,6 +17,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::options::{
     ClientOptions, Metadata, PartArg, PublishArg, ResendArg, SubscribeArg, parse_stream,
 };
+use crate::vault::JsKeyVault;
 
 /// Sends a panic's message to `console.error` before the module traps, so a bug report says more than
 /// "unreachable".
@@ -34,37 +37,38 @@ fn report_panics() {
 }
 
 /// A JS `Error` with `code`.
-fn js_error(code: &str, message: &str) -> JsValue {
+pub(crate) fn js_error(code: &str, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
     let _ = Reflect::set(&error, &"code".into(), &code.into());
     error.into()
 }
 
-fn to_js(e: ClientError) -> JsValue {
+pub(crate) fn to_js(e: ClientError) -> JsValue {
     js_error(&e.code(), &e.to_string())
 }
 
-fn invalid(message: impl std::fmt::Display) -> JsValue {
+pub(crate) fn invalid(message: impl std::fmt::Display) -> JsValue {
     js_error("INVALID_ARGUMENT", &message.to_string())
 }
 
 /// Reads a JS argument through JSON (serde_json is in the module anyway; a second serde bridge would
 /// add size for nothing).
-fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
-    let text = rivulet_chain_lite::rpc::json_text(value)
-        .ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
-    serde_json::from_str(&text).map_err(invalid)
+pub(crate) fn read<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Result<T, JsValue> {
+    let text = json_text(value).ok_or_else(|| invalid("the argument cannot be read as JSON"))?;
+    serde_json::from_slice(text.as_bytes()).map_err(invalid)
 }
 
 /// An optional JS argument: `undefined` and `null` read as the default.
-fn from_js<T: for<'de> Deserialize<'de> + Default>(value: JsValue) -> Result<T, JsValue> {
+pub(crate) fn from_js<T: for<'de> Deserialize<'de> + Default>(
+    value: JsValue,
+) -> Result<T, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
     read(&value)
 }
 
-fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let text = serde_json::to_string(value).map_err(|e| js_error("INTERNAL", &e.to_string()))?;
     js_sys::JSON::parse(&text)
 }
@@ -72,12 +76,12 @@ fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 /// The client (wrapped by the JS `Client` class).
 #[wasm_bindgen]
 pub struct RivuletClient {
-    client: Client,
-    options: Rc<ClientOptions>,
+    pub(crate) client: Client,
+    pub(crate) options: Rc<ClientOptions>,
     /// An EIP-1193 provider for chain access, when given.
-    ethereum: Option<JsValue>,
-    /// The registry, connected on first use.
-    registry: Rc<RefCell<Option<Rc<Registry>>>>,
+    pub(crate) ethereum: Option<JsValue>,
+    /// The contracts, connected on first use.
+    contracts: Rc<RefCell<Option<Rc<Contracts>>>>,
 }
 
 /// A running subscription (wrapped by the JS `Subscription` class).
@@ -117,101 +121,11 @@ fn metadata_of(message: &StreamMessage) -> JsValue {
     to_value(&Metadata::of(message)).unwrap_or(JsValue::NULL)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StreamView {
-    id: String,
-    partitions: u32,
-    name: String,
-    description: String,
-    owner: String,
-    created_at: u64,
-    config: serde_json::Value,
-}
-
-impl From<StreamRecord> for StreamView {
-    fn from(s: StreamRecord) -> StreamView {
-        let metadata: serde_json::Value = serde_json::from_str(&s.metadata).unwrap_or_default();
-        StreamView {
-            id: s.id.to_string(),
-            partitions: s.partitions(),
-            name: s.field("name"),
-            description: s.field("description"),
-            owner: s.creator.to_checksum(),
-            created_at: s.created_at,
-            config: metadata.get("config").cloned().unwrap_or_default(),
-        }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateStreamArg {
-    id: String,
-    #[serde(default)]
-    partitions: Option<u32>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    config: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PermissionsArg {
-    /// An address, or absent with `public: true`.
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    public: bool,
-    permissions: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct HasPermissionArg {
-    stream_id: String,
-    user: String,
-    permission: String,
-    #[serde(default = "yes")]
-    allow_public: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn parse_address(s: &str) -> Result<Address, JsValue> {
-    s.parse()
-        .map_err(|e| invalid(format!("{s:?} is not an address: {e}")))
-}
-
-fn parse_kinds(names: &[String]) -> Result<Vec<u8>, JsValue> {
-    if names.is_empty() {
-        return Err(invalid("name at least one permission"));
-    }
-    names
-        .iter()
-        .map(|n| permission_kind(n).map_err(invalid))
-        .collect()
-}
-
-impl PermissionsArg {
-    /// The user, or `None` for everyone.
-    fn user(&self) -> Result<Option<Address>, JsValue> {
-        match (&self.user, self.public) {
-            (Some(u), false) => parse_address(u).map(Some),
-            (None, true) => Ok(None),
-            _ => Err(invalid("give either user: '0x…' or public: true")),
-        }
-    }
-}
-
 #[wasm_bindgen]
 impl RivuletClient {
     /// Starts a client from options (see the package's `ClientOptions` type).
+    // The key vault and the wallet hold JavaScript values, which are not `Send`; there is one thread.
+    #[allow(clippy::arc_with_non_send_sync)]
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RivuletClient, JsValue> {
         report_panics();
@@ -220,14 +134,44 @@ impl RivuletClient {
         let ethereum = Reflect::get(&copy, &"ethereum".into())
             .ok()
             .filter(|e| e.is_object());
-        let _ = Reflect::delete_property(&copy, &"ethereum".into());
+        let key_store = Reflect::get(&copy, &"keyStore".into())
+            .ok()
+            .filter(|e| e.is_object());
+        for objects in ["ethereum", "keyStore"] {
+            let _ = Reflect::delete_property(&copy, &objects.into());
+        }
         let options: ClientOptions = read(&copy.into())?;
-        let client = Client::new(options.to_config().map_err(to_js)?).map_err(to_js)?;
+        let mut config = options.to_config().map_err(to_js)?;
+        // Keys are kept across restarts for a client with a key of its own (a random one has none to
+        // come back to).
+        if let (Some(store), Some(key)) = (key_store, config.private_key) {
+            let address = rivulet_protocol::Signer::from_bytes(&key)
+                .map_err(|e| invalid(e.to_string()))?
+                .address()
+                .to_checksum();
+            config.key_vault = Some(std::sync::Arc::new(JsKeyVault::new(store, address)));
+        }
+        // With the contracts at hand, events to streams that are not public are encrypted and the key
+        // service checks readers itself.
+        if let Some(deployment) = options.deployment.clone() {
+            let rpc = match (&ethereum, options.rpc_url.clone()) {
+                (Some(provider), _) => Some(Rpc::eip1193(provider.clone())),
+                (None, url) => url
+                    .or(Some(deployment.rpc_url.clone()).filter(|u| !u.is_empty()))
+                    .and_then(|url| Rpc::http(&url).ok()),
+            };
+            if let Some(rpc) = rpc {
+                config.access = Some(std::sync::Arc::new(ContractsAccess::connecting(
+                    rpc, deployment,
+                )));
+            }
+        }
+        let client = Client::new(config).map_err(to_js)?;
         Ok(RivuletClient {
             client,
             options: Rc::new(options),
             ethereum,
-            registry: Rc::default(),
+            contracts: Rc::default(),
         })
     }
 
@@ -256,21 +200,21 @@ impl RivuletClient {
             let (content_type, bytes) = if content.is_instance_of::<Uint8Array>() {
                 (ContentType::Binary, Uint8Array::new(&content).to_vec())
             } else {
-                let text = rivulet_chain_lite::rpc::json_text(&content).ok_or_else(|| {
+                let text = json_text(&content).ok_or_else(|| {
                     invalid("content is neither JSON-serialisable nor a Uint8Array")
                 })?;
                 (ContentType::Json, text.into_bytes())
             };
             if options.partition_key.is_some() {
-                let registry = chain.await?;
-                let record = registry
+                let contracts = chain.await?;
+                let info = contracts
                     .get_stream(&stream)
                     .await
                     .map_err(chain_error)?
                     .ok_or_else(|| {
                         js_error("NOT_FOUND", &format!("stream {stream} does not exist"))
                     })?;
-                client.remember_partitions(&stream, record.partitions());
+                client.remember_partitions(&stream, info.metadata.partitions);
             }
             let published = client
                 .publish(
@@ -282,6 +226,7 @@ impl RivuletClient {
                         partition_key: options.partition_key,
                         timestamp: options.timestamp,
                         encrypt: options.encrypt,
+                        acks: options.acks,
                     },
                 )
                 .await
@@ -296,6 +241,8 @@ impl RivuletClient {
                 sequence_number: u32,
                 stored: bool,
                 duplicate: bool,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                replicas: Option<u32>,
             }
             to_value(&Out {
                 stream_id: meta.stream_id,
@@ -304,6 +251,7 @@ impl RivuletClient {
                 sequence_number: meta.sequence_number,
                 stored: published.stored,
                 duplicate: published.duplicate,
+                replicas: published.replicas,
             })
         })
     }
@@ -345,6 +293,17 @@ impl RivuletClient {
                                 let _ = f.call1(&JsValue::NULL, &e);
                             }
                         }
+                        // Reported UNDECRYPTABLE earlier; its key came since: metadata.late is true.
+                        SubscriptionEvent::Late(m) => {
+                            let metadata = metadata_of(&m);
+                            let _ = Reflect::set(&metadata, &"late".into(), &JsValue::TRUE);
+                            if let Err(e) =
+                                handler.call2(&JsValue::NULL, &content_of(&m), &metadata)
+                                && let Some(f) = &on_error
+                            {
+                                let _ = f.call1(&JsValue::NULL, &e);
+                            }
+                        }
                         SubscriptionEvent::Gap { publisher } => {
                             if let Some(f) = &on_error {
                                 let e = js_error(
@@ -358,6 +317,7 @@ impl RivuletClient {
                             publisher,
                             group_key_id,
                             reason,
+                            ..
                         } => {
                             if let Some(f) = &on_error {
                                 let e = js_error(
@@ -412,184 +372,6 @@ impl RivuletClient {
         })
     }
 
-    /// Has the `ethereum` wallet authorise this client's key for `valid_for` seconds (one
-    /// `personal_sign`, no transaction); the client then reads what the wallet's account may read (its
-    /// licences) while still signing events with its own key. Resolves with the account.
-    #[wasm_bindgen(js_name = authoriseWallet)]
-    pub fn authorise_wallet(&self, valid_for: Option<f64>) -> Promise {
-        let client = self.client.clone();
-        let ethereum = self.ethereum.clone();
-        future_to_promise(async move {
-            let Some(provider) = ethereum else {
-                return Err(invalid(
-                    "authoriseWallet needs the `ethereum` option (an EIP-1193 provider)",
-                ));
-            };
-            let seconds = match valid_for {
-                None => 24 * 3600,
-                Some(s) if (60.0..=30.0 * 86_400.0).contains(&s) => s as u64,
-                Some(s) => {
-                    return Err(invalid(format!(
-                        "validForSeconds must be between 60 and 2592000 (30 days), got {s}"
-                    )));
-                }
-            };
-            let rpc = Rpc::eip1193(provider);
-            let account = wallet_account(&rpc).await?;
-            // Relay nodes judge the end by the chain's clock, which a development chain may move ahead.
-            let chain_now = rpc.chain_time().await.unwrap_or(0);
-            let expires = (js_sys::Date::now() as u64 / 1000).max(chain_now) + seconds;
-            let checksum = account.to_checksum(None);
-            let text = rivulet_client::authorisation_text(
-                &checksum,
-                &client.address().to_checksum(),
-                expires,
-            );
-            let signature = rpc
-                .personal_sign(account, &text)
-                .await
-                .map_err(chain_error)?;
-            client
-                .authorise(rivulet_client::Authorisation {
-                    account: checksum.clone(),
-                    expires,
-                    signature,
-                })
-                .await
-                .map_err(to_js)?;
-            Ok(checksum.into())
-        })
-    }
-
-    /// A stream's registry entry.
-    #[wasm_bindgen(js_name = getStream)]
-    pub fn get_stream(&self, id: String) -> Promise {
-        let chain = self.chain_access();
-        future_to_promise(async move {
-            let id = parse_stream(&id).map_err(to_js)?;
-            let chain = chain.await?;
-            match chain.get_stream(&id).await.map_err(chain_error)? {
-                Some(info) => to_value(&StreamView::from(info)),
-                None => Err(js_error(
-                    "NOT_FOUND",
-                    &format!("stream {id} does not exist"),
-                )),
-            }
-        })
-    }
-
-    /// Streams whose id or metadata contain `term`.
-    #[wasm_bindgen(js_name = searchStreams)]
-    pub fn search_streams(&self, term: String) -> Promise {
-        let chain = self.chain_access();
-        future_to_promise(async move {
-            let chain = chain.await?;
-            let found = chain.search_streams(&term).await.map_err(chain_error)?;
-            to_value(&found.into_iter().map(StreamView::from).collect::<Vec<_>>())
-        })
-    }
-
-    /// Creates a stream: `{ id: '/path' | '<owner>/path', partitions?, name?, description? }`.
-    #[wasm_bindgen(js_name = createStream)]
-    pub fn create_stream(&self, options: JsValue) -> Promise {
-        let chain = self.chain_access();
-        future_to_promise(async move {
-            let args: CreateStreamArg = read(&options)?;
-            let path = match args.id.strip_prefix('/') {
-                Some(path) => path.to_owned(),
-                None => parse_stream(&args.id).map_err(to_js)?.path().to_owned(),
-            };
-            let partitions = args.partitions.unwrap_or(1);
-            if !(1..=100).contains(&partitions) {
-                return Err(invalid(format!(
-                    "partitions must be 1..=100, got {partitions}"
-                )));
-            }
-            let mut metadata = serde_json::json!({
-                "name": args.name.unwrap_or_default(),
-                "description": args.description.unwrap_or_default(),
-                "partitions": partitions,
-            });
-            if let Some(config) = args.config {
-                metadata["config"] = config;
-            }
-            let registry = chain.await?;
-            let owner = registry
-                .sender()
-                .map(|a| a.to_checksum(None))
-                .unwrap_or_default();
-            if !args.id.starts_with('/')
-                && !args.id.to_lowercase().starts_with(&owner.to_lowercase())
-            {
-                return Err(invalid(format!(
-                    "{} belongs to another owner; streams are created under {owner}",
-                    args.id
-                )));
-            }
-            let id = registry
-                .create_stream(&path, &metadata.to_string())
-                .await
-                .map_err(chain_error)?;
-            match registry.get_stream(&id).await.map_err(chain_error)? {
-                Some(record) => to_value(&StreamView::from(record)),
-                None => Err(js_error(
-                    "CHAIN",
-                    &format!("{id} was created but cannot be read"),
-                )),
-            }
-        })
-    }
-
-    /// Grants permissions: `{ user, permissions }` or `{ public: true, permissions }`.
-    #[wasm_bindgen(js_name = grantPermissions)]
-    pub fn grant_permissions(&self, stream: String, grant: JsValue) -> Promise {
-        self.change_permissions(stream, grant, true)
-    }
-
-    /// Revokes permissions: `{ user, permissions }` or `{ public: true, permissions }`.
-    #[wasm_bindgen(js_name = revokePermissions)]
-    pub fn revoke_permissions(&self, stream: String, grant: JsValue) -> Promise {
-        self.change_permissions(stream, grant, false)
-    }
-
-    fn change_permissions(&self, stream: String, grant: JsValue, give: bool) -> Promise {
-        let chain = self.chain_access();
-        future_to_promise(async move {
-            let id = parse_stream(&stream).map_err(to_js)?;
-            let args: PermissionsArg = read(&grant)?;
-            let user = args.user()?;
-            let kinds = parse_kinds(&args.permissions)?;
-            let chain = chain.await?;
-            for kind in kinds {
-                if give {
-                    chain.grant(&id, user, kind).await
-                } else {
-                    chain.revoke(&id, user, kind).await
-                }
-                .map_err(chain_error)?;
-            }
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Whether `user` holds `permission` now (counting public grants unless `allowPublic: false`).
-    #[wasm_bindgen(js_name = hasPermission)]
-    pub fn has_permission(&self, query: JsValue) -> Promise {
-        let chain = self.chain_access();
-        future_to_promise(async move {
-            let q: HasPermissionArg = read(&query)?;
-            let id = parse_stream(&q.stream_id).map_err(to_js)?;
-            let user = parse_address(&q.user)?;
-            let kind = permission_kind(&q.permission).map_err(invalid)?;
-            let chain = chain.await?;
-            let held = chain
-                .has_permission(&id, user, kind, q.allow_public)
-                .await
-                .map_err(chain_error)?;
-            Ok(held.into())
-        })
-    }
-
     /// Rotates the group key of a stream part (announced in the next encrypted event).
     #[wasm_bindgen(js_name = rotateGroupKey)]
     pub fn rotate_group_key(&self, part: JsValue) -> Result<(), JsValue> {
@@ -618,22 +400,26 @@ impl RivuletClient {
 }
 
 /// Chain errors as JS errors: reverts keep the contract's error name; a wallet's rejection is
-/// `USER_REJECTED` (EIP-1193 code 4001).
-fn chain_error(e: LiteError) -> JsValue {
+/// `USER_REJECTED` (EIP-1193 code 4001). The message names the causes too.
+pub(crate) fn chain_error(e: ContractsError) -> JsValue {
     let code = match &e {
-        LiteError::Rpc { code: 4001, .. } => "USER_REJECTED",
-        LiteError::Reverted(_) => "REVERTED",
-        LiteError::Unreachable(_) => "CHAIN_UNREACHABLE",
-        LiteError::WrongChain { .. } => "WRONG_CHAIN",
+        ContractsError::Rpc { code: 4001, .. } => "USER_REJECTED",
+        ContractsError::Reverted(_) | ContractsError::TransactionReverted { .. } => "REVERTED",
+        ContractsError::Unreachable { .. } | ContractsError::NotMined { .. } => "CHAIN_UNREACHABLE",
+        ContractsError::WrongChain { .. } => "WRONG_CHAIN",
         _ => "CHAIN",
     };
-    js_error(code, &e.to_string())
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        message = format!("{message}: {c}");
+        cause = c.source();
+    }
+    js_error(code, &message)
 }
 
 /// The wallet's account (`eth_requestAccounts`: the wallet asks its user to connect the page).
-async fn wallet_account(
-    rpc: &Rpc,
-) -> Result<rivulet_chain_lite::alloy_primitives::Address, JsValue> {
+pub(crate) async fn wallet_account(rpc: &Rpc) -> Result<rivulet_contracts::Address, JsValue> {
     let accounts = rpc
         .call("eth_requestAccounts", serde_json::json!([]))
         .await
@@ -647,26 +433,22 @@ async fn wallet_account(
 }
 
 impl RivuletClient {
-    /// The registry, connected on first use (checks the chain id and the registry's code): through the
+    /// The contracts, connected on first use (checks the chain id and the contracts' code): through the
     /// EIP-1193 wallet when one was given (it sends transactions), else over HTTP with this client's key.
-    fn chain_access(
+    pub(crate) fn chain_access(
         &self,
-    ) -> impl std::future::Future<Output = Result<Rc<Registry>, JsValue>> + 'static {
+    ) -> impl std::future::Future<Output = Result<Rc<Contracts>, JsValue>> + 'static {
         let client = self.client.clone();
         let options = self.options.clone();
         let ethereum = self.ethereum.clone();
-        let cache = self.registry.clone();
+        let cache = self.contracts.clone();
         async move {
-            if let Some(registry) = cache.borrow().clone() {
-                return Ok(registry);
+            if let Some(contracts) = cache.borrow().clone() {
+                return Ok(contracts);
             }
             let Some(deployment) = options.deployment.clone() else {
                 return Err(to_js(ClientError::NoChain("this call")));
             };
-            let registry_address = deployment
-                .stream_registry
-                .parse()
-                .map_err(|e| invalid(format!("deployment.streamRegistry: {e}")))?;
             let (rpc, sender) = match ethereum {
                 Some(provider) => {
                     let rpc = Rpc::eip1193(provider);
@@ -677,33 +459,27 @@ impl RivuletClient {
                     let url = options
                         .rpc_url
                         .clone()
-                        .or(deployment.rpc_url.clone())
+                        .or(Some(deployment.rpc_url.clone()).filter(|u| !u.is_empty()))
                         .ok_or_else(|| invalid("give rpcUrl (or a deployment with rpcUrl)"))?;
                     let key = rivulet_protocol::Signer::from_bytes(&client.private_key())
                         .map_err(|e| invalid(e.to_string()))?;
                     (Rpc::http(&url).map_err(chain_error)?, Sender::Key(key))
                 }
             };
-            let registry = Rc::new(
-                Registry::connect(
-                    rpc,
-                    deployment.chain_id,
-                    registry_address,
-                    deployment.start_block,
-                    sender,
-                )
-                .await
-                .map_err(chain_error)?,
+            let contracts = Rc::new(
+                Contracts::connect(rpc, deployment, sender)
+                    .await
+                    .map_err(chain_error)?,
             );
-            *cache.borrow_mut() = Some(registry.clone());
-            Ok(registry)
+            *cache.borrow_mut() = Some(contracts.clone());
+            Ok(contracts)
         }
     }
 }
 
 /// `stream id | { id, partition }`, optional so a missing argument gets a clear error.
 #[derive(Default)]
-struct PartArgOpt(Option<PartArg>);
+pub(crate) struct PartArgOpt(pub(crate) Option<PartArg>);
 
 impl<'de> Deserialize<'de> for PartArgOpt {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

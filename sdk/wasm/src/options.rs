@@ -4,24 +4,9 @@
 use std::time::Duration;
 
 use rivulet_client::{ClientConfig, ClientError, HistoryQuery};
+use rivulet_contracts::Deployment;
 use rivulet_protocol::{ContentType, Partition, StreamId, StreamMessage, StreamPartId};
 use serde::{Deserialize, Serialize};
-
-/// The parts of a deployment file (`deployment.json`) the SDK reads; other fields are ignored.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Deployment {
-    /// The chain id.
-    pub chain_id: u64,
-    /// A default JSON-RPC URL.
-    #[serde(default)]
-    pub rpc_url: Option<String>,
-    /// The stream registry's address.
-    pub stream_registry: String,
-    /// Where event scans start.
-    #[serde(default)]
-    pub start_block: u64,
-}
 
 /// `new Client(options)` (its `ethereum` provider object is read apart).
 #[derive(Debug, Default, Deserialize)]
@@ -162,9 +147,13 @@ pub struct PublishArg {
     /// Event time, ms.
     #[serde(default)]
     pub timestamp: Option<u64>,
-    /// Encrypt end to end with this publisher's group key.
+    /// Encrypt end to end with this publisher's group key: by default, whenever the stream is not
+    /// publicly readable; `false` on such a stream is refused.
     #[serde(default)]
-    pub encrypt: bool,
+    pub encrypt: Option<bool>,
+    /// `"quorum"`: resolve once a majority of the part's storage replicas have the event on disk.
+    #[serde(default)]
+    pub acks: rivulet_client::Acks,
 }
 
 /// `subscribe(part, handler, options)` (its callbacks, `onEnd` and `onError`, are read apart).

@@ -16,7 +16,7 @@ use crate::{
         history::{HistoryParams, answer},
         http::{decode_hex, stream_part},
     },
-    node::Reader,
+    node::{Acks, Published, Reader},
 };
 
 /// A client's frame.
@@ -48,6 +48,9 @@ enum ClientFrame {
         stream: Option<String>,
         #[serde(default)]
         partition: u32,
+        /// `quorum`: answer once a majority of the part's replicas have it on disk (signed messages).
+        #[serde(default)]
+        acks: Acks,
     },
     Resend {
         id: Option<Value>,
@@ -119,32 +122,48 @@ impl Session {
                 content,
                 stream,
                 partition,
+                acks,
             } => {
-                let wire = match (message, content, stream) {
-                    (Some(hex), None, None) => decode_hex(&hex),
-                    (None, Some(content), Some(stream)) => {
-                        self.node_signed(&stream, partition, &content)
-                    }
-                    _ => Err(ApiError::new(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "bad_frame",
-                        "publish takes either \"message\" (signed, hex) or \"stream\" and \"content\" (for the node to sign)",
-                    )),
-                };
-                let wire = match wire {
-                    Ok(w) => w,
-                    Err(e) => return error_frame(&id, e.code, e.message),
-                };
+                let publish: futures::future::BoxFuture<'static, Result<Published, ApiError>> =
+                    match (message, content, stream) {
+                        (Some(hex), None, None) => {
+                            let wire = match decode_hex(&hex) {
+                                Ok(w) => w,
+                                Err(e) => return error_frame(&id, e.code, e.message),
+                            };
+                            let api = self.api.clone();
+                            Box::pin(async move { Ok(api.node.publish(wire, acks).await?) })
+                        }
+                        (None, Some(content), Some(stream)) => {
+                            let part = match stream_part(&stream, partition) {
+                                Ok(p) => p,
+                                Err(e) => return error_frame(&id, "bad_stream", e),
+                            };
+                            let api = self.api.clone();
+                            Box::pin(async move {
+                                api.node
+                                    .publish_json(&part, content.to_string().into_bytes())
+                                    .await
+                                    .map_err(ApiError::from)
+                            })
+                        }
+                        _ => {
+                            return error_frame(
+                                &id,
+                                "bad_frame",
+                                "publish takes either \"message\" (signed, hex) or \"stream\" and \"content\" (for the node to publish as itself)",
+                            );
+                        }
+                    };
                 // Answered when the node has it (stored, where it stores the part); meanwhile the
                 // connection goes on reading, so a publisher can keep many events in flight.
                 let api = self.api.clone();
                 self.pending.push_back(Box::pin(async move {
-                    match api.node.publish(wire).await {
+                    match publish.await {
                         Ok(p) => {
                             json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
                         }
                         Err(e) => {
-                            let e = ApiError::from(e);
                             api.node.metrics().http_error(e.code);
                             error_frame(&id, e.code, e.message)
                         }
@@ -215,26 +234,6 @@ impl Session {
             self.api.node.join(part.clone()).await;
         }
         json!({ "type": "subscribed", "id": id, "part": part.to_string() })
-    }
-
-    /// An event with `content`, signed by the node's own publisher key (which needs publish permission).
-    fn node_signed(
-        &self,
-        stream: &str,
-        partition: u32,
-        content: &Value,
-    ) -> Result<Vec<u8>, ApiError> {
-        let part = stream_part(stream, partition).map_err(ApiError::bad_stream)?;
-        self.api
-            .node
-            .sign_json(&part, content.to_string().into_bytes())
-            .map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    e.to_string(),
-                )
-            })
     }
 
     fn auth(&mut self, address: &str, signature: &str) -> Value {

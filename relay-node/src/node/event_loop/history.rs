@@ -3,7 +3,10 @@
 
 use rivulet_network::{
     HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
-    libp2p::request_response::{Event, Message},
+    libp2p::{
+        Multiaddr, PeerId,
+        request_response::{Event, Message},
+    },
 };
 use rivulet_protocol::StreamPartId;
 use tokio::sync::oneshot;
@@ -15,16 +18,37 @@ use crate::node::{
 };
 
 impl EventLoop {
-    /// Starts asking the connected peers for one page of `part`'s history.
+    /// Starts asking peers for one page of `part`'s history: `peers` in order if given (dialled at
+    /// their addresses when not connected); otherwise the part's replicas as the coordinator assigns
+    /// them, then every other connected peer.
     pub(super) fn remote_history(
         &mut self,
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<ReaderProof>,
+        peers: Vec<(PeerId, Vec<Multiaddr>)>,
         reply: oneshot::Sender<Result<HistoryPage, String>>,
     ) {
-        let peers = self.swarm.connected_peers().copied().collect();
-        self.ask_next_peer(PendingHistory::new(part, query, reader, peers, reply));
+        let me = *self.swarm.local_peer_id();
+        let peers = if peers.is_empty() {
+            self.coordination.replica_peers(part, &me)
+        } else {
+            peers
+        };
+        let mut order: Vec<PeerId> = Vec::new();
+        for (peer, addresses) in peers {
+            for address in addresses {
+                self.swarm.add_peer_address(peer, address);
+            }
+            if peer != me && !order.contains(&peer) {
+                order.push(peer);
+            }
+        }
+        if order.is_empty() {
+            // No coordinator assignment: whoever is connected may store it (`storage.parts`).
+            order.extend(self.swarm.connected_peers().copied());
+        }
+        self.ask_next_peer(PendingHistory::new(part, query, reader, order, reply));
     }
 
     fn ask_next_peer(&mut self, pending: PendingHistory) {
@@ -48,15 +72,23 @@ impl EventLoop {
                     },
                 ..
             } => {
-                let (store, stored, access, commands) = (
+                let (store, stored, access, commands, coordination) = (
                     self.store.clone(),
                     self.stored.clone(),
                     self.access.clone(),
                     self.commands.clone(),
+                    self.coordination.clone(),
                 );
                 tokio::spawn(async move {
                     let response = tokio::task::spawn_blocking(move || {
-                        answer(&store, |p| stored.contains(p), &access, &peer, &request)
+                        answer(
+                            &store,
+                            |p| stored.serves(p),
+                            |peer, p| coordination.is_replica(peer, p),
+                            &access,
+                            &peer,
+                            &request,
+                        )
                     })
                     .await
                     .unwrap_or_else(|e| HistoryResponse::Error(e.to_string()));

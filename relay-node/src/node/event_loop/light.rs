@@ -5,18 +5,22 @@
 use rivulet_network::{
     AccountProof, HistoryQuery, ReaderProof,
     libp2p::{PeerId, request_response::ResponseChannel},
-    light::{LightRequest, LightResponse},
+    light::{LightRequest, LightResponse, MAX_PUBLISH_BATCH, PublishResult},
 };
 use rivulet_protocol::StreamPartId;
 use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::EventLoop;
-use crate::node::{
-    commands::Command,
-    history::query_store,
-    light::Mode,
-    light_auth::{authorising_account, session_key},
+use crate::{
+    metrics::RequestKind,
+    node::{
+        commands::Command,
+        history::query_store,
+        light::Mode,
+        light_auth::{authorising_account, session_key},
+        quorum::Acks,
+    },
 };
 
 type Channel = ResponseChannel<LightResponse>;
@@ -30,6 +34,20 @@ impl EventLoop {
         channel: Channel,
     ) {
         let node = *self.swarm.local_peer_id();
+        let kind = match &request {
+            LightRequest::Auth { .. } => "auth",
+            LightRequest::AuthFor { .. } => "auth_for",
+            LightRequest::Publish { .. } => "publish",
+            LightRequest::PublishBatch { .. } => "publish_batch",
+            LightRequest::Subscribe { .. } => "subscribe",
+            LightRequest::ServeKeys { .. } => "serve_keys",
+            LightRequest::Unsubscribe { .. } => "unsubscribe",
+            LightRequest::Resend { .. } => "resend",
+        };
+        self.metrics
+            .light_requests
+            .get_or_create(&RequestKind { request: kind })
+            .inc();
         match request {
             LightRequest::Auth { address, signature } => {
                 let response = match session_key(&node, &peer, &address, &signature) {
@@ -76,21 +94,78 @@ impl EventLoop {
                     .unwrap_or_else(|refusal| refusal);
                 self.light_respond(channel, response);
             }
-            LightRequest::Publish { wire } => {
+            LightRequest::Publish { wire, acks } => {
                 let (reply, rx) = oneshot::channel();
-                self.publish(wire.into_vec(), reply);
+                let wire = wire.into_vec();
+                let kept = (acks == Acks::Quorum).then(|| wire.clone());
+                self.publish(wire, reply);
                 let commands = self.commands.clone();
+                let quorum = self.quorum.clone();
                 tokio::spawn(async move {
-                    let response = match rx.await {
-                        Ok(Ok(published)) => LightResponse::Published {
+                    let outcome = match (rx.await, kept) {
+                        (Ok(Ok(published)), Some(wire)) => {
+                            Ok(Ok(quorum.confirm_published(wire, published).await))
+                        }
+                        (Ok(Ok(published)), None) => Ok(Ok(Ok(published))),
+                        (Ok(Err(rejection)), _) => Ok(Err(rejection)),
+                        (Err(e), _) => Err(e),
+                    };
+                    let response = match outcome {
+                        Ok(Ok(Ok(published))) => LightResponse::Published {
                             duplicate: published.duplicate,
                             stored: published.stored,
+                            replicas: published.replicas.map(|n| n as u32),
                         },
+                        Ok(Ok(Err(e))) => LightResponse::error(e.code(), e.to_string()),
                         Ok(Err(rejection)) => {
                             LightResponse::error(rejection.reason(), rejection.to_string())
                         }
                         Err(_) => LightResponse::error("unavailable", "the node is stopping"),
                     };
+                    let _ = commands
+                        .send(Command::LightRespond { channel, response })
+                        .await;
+                });
+            }
+            LightRequest::PublishBatch { wires } if wires.len() > MAX_PUBLISH_BATCH => {
+                let response = LightResponse::error(
+                    "bad_request",
+                    format!(
+                        "a batch holds at most {MAX_PUBLISH_BATCH} events, not {}",
+                        wires.len()
+                    ),
+                );
+                self.light_respond(channel, response);
+            }
+            LightRequest::PublishBatch { wires } => {
+                let answers: Vec<_> = wires
+                    .into_iter()
+                    .map(|wire| {
+                        let (reply, rx) = oneshot::channel();
+                        self.publish(wire.into_vec(), reply);
+                        rx
+                    })
+                    .collect();
+                let commands = self.commands.clone();
+                tokio::spawn(async move {
+                    let mut results = Vec::with_capacity(answers.len());
+                    for rx in answers {
+                        results.push(match rx.await {
+                            Ok(Ok(published)) => PublishResult::Published {
+                                duplicate: published.duplicate,
+                                stored: published.stored,
+                            },
+                            Ok(Err(rejection)) => PublishResult::Error {
+                                code: rejection.reason().into(),
+                                message: rejection.to_string(),
+                            },
+                            Err(_) => PublishResult::Error {
+                                code: "unavailable".into(),
+                                message: "the node is stopping".into(),
+                            },
+                        });
+                    }
+                    let response = LightResponse::PublishedBatch { results };
                     let _ = commands
                         .send(Command::LightRespond { channel, response })
                         .await;
@@ -187,7 +262,7 @@ impl EventLoop {
             return self.light_respond(channel, response);
         }
         let commands = self.commands.clone();
-        if self.stored.contains(&part) {
+        if self.stored.serves(&part) {
             let store = self.store.clone();
             tokio::spawn(async move {
                 let result =
@@ -207,7 +282,7 @@ impl EventLoop {
         } else {
             let (reply, rx) = oneshot::channel();
             let reader = self.light.proof(&peer);
-            self.remote_history(&part, query, reader, reply);
+            self.remote_history(&part, query, reader, Vec::new(), reply);
             tokio::spawn(async move {
                 let response = match rx.await {
                     Ok(Ok((wires, next))) => LightResponse::Messages {

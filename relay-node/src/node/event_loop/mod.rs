@@ -6,6 +6,7 @@
 mod history;
 mod light;
 mod relay;
+mod replica;
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ use super::{
     access::Access,
     announce::Announce,
     commands::{Command, Delivered},
+    coordination::Coordination,
     discovery::Discovery,
     history::RemoteHistory,
     light::LightSessions,
@@ -53,6 +55,15 @@ pub(crate) struct EventLoop {
     pub(super) commands: mpsc::Sender<Command>,
     pub(super) discovery: Discovery,
     pub(super) announce: Announce,
+    /// The coordinator's assignments (which peers store which parts).
+    pub(super) coordination: Coordination,
+    /// Quorum acknowledgements for light clients' publishes.
+    pub(super) quorum: super::quorum::Quorum,
+    /// Replica-store requests waiting for their answers.
+    pub(super) replica_requests: std::collections::HashMap<
+        request_response::OutboundRequestId,
+        tokio::sync::oneshot::Sender<Result<(), String>>,
+    >,
 }
 
 impl EventLoop {
@@ -113,15 +124,37 @@ impl EventLoop {
                 part,
                 query,
                 reader,
+                peers,
                 reply,
-            } => self.remote_history(&part, query, reader, reply),
+            } => self.remote_history(&part, query, reader, peers, reply),
             Command::LightRespond { channel, response } => self.light_respond(channel, response),
+            Command::ReplicaStore {
+                peer,
+                addresses,
+                wire,
+                reply,
+            } => self.replica_store(peer, addresses, wire, reply),
+            Command::StoreRespond { channel, response } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .store
+                    .send_response(channel, response);
+            }
             Command::HistoryRespond { channel, response } => {
                 let _ = self
                     .swarm
                     .behaviour_mut()
                     .history
                     .send_response(channel, response);
+            }
+            Command::Store { part } => {
+                let change = self.topics.store(&part);
+                self.apply(change);
+            }
+            Command::Unstore { part } => {
+                let change = self.topics.unstore(&part);
+                self.apply(change);
             }
             Command::Join { part } => {
                 let change = self.topics.subscribe(&part);
@@ -154,6 +187,7 @@ impl EventLoop {
                 info,
                 ..
             })) => Discovery::identified(&mut self.swarm, peer_id, info),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Store(event)) => self.on_store_event(event),
             SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
                 request_response::Event::Message {
                     peer,

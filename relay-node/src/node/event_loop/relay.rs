@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{libp2p::gossipsub, part_of_topic};
 use rivulet_protocol::StreamMessage;
-use rivulet_validate::{Rejection, Verdict};
+use rivulet_validate::{Now, Rejection, Verdict};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -14,15 +14,20 @@ use super::EventLoop;
 use crate::{
     metrics::Source,
     node::{
-        access::now_ms,
+        access::CachedPermissions,
         commands::{Delivered, Published},
     },
 };
 
 impl EventLoop {
     fn validate(&mut self, wire: &[u8]) -> Verdict {
+        let now = Now {
+            clock_ms: crate::node::access::now_ms(),
+            chain_secs: self.access.now_secs(),
+        };
         let cache = self.access.permissions();
-        self.validator.validate(wire, now_ms(), &*cache)
+        self.validator
+            .validate(wire, now, &CachedPermissions(&cache))
     }
 
     fn count_in(&self, source: &str) {
@@ -44,14 +49,37 @@ impl EventLoop {
             Verdict::Accept(message) => *message,
             Verdict::Duplicate => {
                 self.metrics.duplicates.inc();
-                // Decodes: it was accepted before.
-                let part = StreamMessage::decode(&wire, &self.validator_limits())
-                    .map(|m| m.id().stream_part().to_string());
-                let _ = reply.send(Ok(Published {
-                    part: part.unwrap_or_default(),
-                    duplicate: true,
-                    stored: false,
-                }));
+                // Decodes: it was accepted before. Where this node stores the part, the answer waits
+                // until the event is on disk (it may still be in the store queue, or a replica may be
+                // asked again for a quorum): storing the same bytes again is harmless.
+                let message = StreamMessage::decode(&wire, &self.validator_limits()).ok();
+                let part = message
+                    .as_ref()
+                    .map(|m| m.id().stream_part().to_string())
+                    .unwrap_or_default();
+                match message {
+                    Some(message) if self.stored.contains(&message.id().stream_part()) => {
+                        let (ack_tx, ack_rx) = oneshot::channel();
+                        self.store_queue.push(&message, wire, Some(ack_tx));
+                        tokio::spawn(async move {
+                            let stored = ack_rx.await.unwrap_or(false);
+                            let _ = reply.send(Ok(Published {
+                                part,
+                                duplicate: true,
+                                stored,
+                                replicas: None,
+                            }));
+                        });
+                    }
+                    _ => {
+                        let _ = reply.send(Ok(Published {
+                            part,
+                            duplicate: true,
+                            stored: false,
+                            replicas: None,
+                        }));
+                    }
+                }
                 return;
             }
             Verdict::Reject(r) => {
@@ -73,11 +101,10 @@ impl EventLoop {
             Err(e) => warn!(%part, "gossip publish failed: {e}"),
         }
         let stored = self.stored.contains(&part);
-        let id = message.id().clone();
-        self.deliver(message, &wire);
         if stored {
             let (ack_tx, ack_rx) = oneshot::channel();
-            self.store_queue.push(id, wire, Some(ack_tx));
+            self.store_queue.push(&message, wire.clone(), Some(ack_tx));
+            self.deliver(message, &wire);
             let part = part.to_string();
             tokio::spawn(async move {
                 let stored = ack_rx.await.unwrap_or(false);
@@ -85,13 +112,16 @@ impl EventLoop {
                     part,
                     duplicate: false,
                     stored,
+                    replicas: None,
                 }));
             });
         } else {
+            self.deliver(message, &wire);
             let _ = reply.send(Ok(Published {
                 part: part.to_string(),
                 duplicate: false,
                 stored: false,
+                replicas: None,
             }));
         }
     }
@@ -115,8 +145,7 @@ impl EventLoop {
             Verdict::Accept(accepted) => {
                 self.count_in("gossip");
                 if part_of_topic(&message.topic).is_some_and(|p| self.stored.contains(&p)) {
-                    self.store_queue
-                        .push(accepted.id().clone(), message.data.clone(), None);
+                    self.store_queue.push(&accepted, message.data.clone(), None);
                 }
                 self.deliver(*accepted, &message.data);
                 gossipsub::MessageAcceptance::Accept

@@ -15,6 +15,8 @@ use std::{
     time::Duration,
 };
 
+mod publishing;
+mod reply;
 mod routing;
 mod session;
 
@@ -29,6 +31,7 @@ use rivulet_network::{
 };
 use rivulet_protocol::{Signer, StreamPartId};
 
+use self::reply::{Reply, answer};
 use crate::{error::ClientError, runtime::now_ms};
 
 /// Deliveries a subscription's queue holds before the driver stops acknowledging its part's
@@ -67,17 +70,6 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// Who waits for a request's answer.
-enum Reply {
-    User(oneshot::Sender<Result<LightResponse, ClientError>>),
-    /// A (key service's or reader's) subscription: on refusal only that sink goes.
-    Subscribe(StreamPartId, u64, oneshot::Sender<Result<(), ClientError>>),
-    /// A re-subscription after a reconnect.
-    Resubscribe(StreamPartId),
-    /// An unsubscribe nobody waits for.
-    Nobody,
-}
-
 struct Pending {
     request: LightRequest,
     reply: Reply,
@@ -108,6 +100,17 @@ struct Routed {
     part: StreamPartId,
     /// Subscriptions whose queue is gone (dropped by their reader).
     closed: Vec<u64>,
+}
+
+/// Publish requests (single or batch) out at once before further publishes wait for a batch.
+const MAX_PUBLISHES_IN_FLIGHT: usize = 4;
+
+/// Whether `request` publishes.
+fn is_publish(request: &LightRequest) -> bool {
+    matches!(
+        request,
+        LightRequest::Publish { .. } | LightRequest::PublishBatch { .. }
+    )
 }
 
 /// The request that subscribes a part at the node: every event for readers, key requests otherwise.
@@ -155,6 +158,9 @@ pub(crate) struct Driver {
     routing: FuturesUnordered<futures::future::BoxFuture<'static, Routed>>,
     /// Parts with a delivery waiting for room, and what came after it.
     blocked: HashMap<StreamPartId, Blocked>,
+    /// Publish requests out now, and the publishes waiting to go as the next batch.
+    publishes_in_flight: usize,
+    waiting_publishes: VecDeque<Pending>,
 }
 
 impl Driver {
@@ -188,6 +194,8 @@ impl Driver {
             stale_auth: false,
             routing: FuturesUnordered::new(),
             blocked: HashMap::new(),
+            publishes_in_flight: 0,
+            waiting_publishes: VecDeque::new(),
         }
     }
 
@@ -210,6 +218,11 @@ impl Driver {
             }
         }
         self.fail_all(|| ClientError::Destroyed);
+        // Commands sent before the shutdown was read stay in the channel, which the client's handles
+        // keep open: dropping them (and their reply senders) fails their callers with `Destroyed`
+        // instead of leaving them waiting forever.
+        commands.close();
+        while commands.try_recv().is_ok() {}
         if let Some(entry) = self.entry.take() {
             let _ = self.swarm.disconnect_peer_id(entry);
         }
@@ -331,6 +344,16 @@ impl Driver {
     fn dispatch(&mut self, mut pending: Pending) {
         match (self.ready, self.entry) {
             (true, Some(entry)) => {
+                if is_publish(&pending.request) {
+                    if self.publishes_in_flight >= MAX_PUBLISHES_IN_FLIGHT
+                        && matches!(pending.reply, Reply::User(_))
+                        && matches!(pending.request, LightRequest::Publish { .. })
+                    {
+                        self.waiting_publishes.push_back(pending);
+                        return;
+                    }
+                    self.publishes_in_flight += 1;
+                }
                 pending.attempts += 1;
                 let id = self
                     .swarm
@@ -341,22 +364,5 @@ impl Driver {
             }
             _ => self.queued.push_back(pending),
         }
-    }
-}
-
-fn answer(reply: Reply, result: Result<LightResponse, ClientError>) {
-    match reply {
-        Reply::User(tx) => {
-            let _ = tx.send(result);
-        }
-        Reply::Subscribe(_, _, tx) => {
-            let _ = tx.send(result.and_then(|r| match r {
-                LightResponse::Error { code, message } => {
-                    Err(ClientError::Refused { code, message })
-                }
-                _ => Ok(()),
-            }));
-        }
-        Reply::Resubscribe(_) | Reply::Nobody => {}
     }
 }

@@ -40,6 +40,7 @@ impl Driver {
                     (None, None) => format!("entry node {peer_id} closed the connection"),
                 };
                 self.entry = None;
+                self.requeue_waiting_publishes();
                 self.ready = false;
                 self.auth = None;
                 self.schedule_retry();
@@ -166,7 +167,11 @@ impl Driver {
                     return;
                 }
                 if let Some(pending) = self.in_flight.remove(&request_id) {
+                    let published = super::is_publish(&pending.request);
                     self.on_response(pending, response);
+                    if published {
+                        self.publish_finished();
+                    }
                 }
             }
             request_response::Event::OutboundFailure {
@@ -183,6 +188,9 @@ impl Driver {
                 let Some(pending) = self.in_flight.remove(&request_id) else {
                     return;
                 };
+                if super::is_publish(&pending.request) {
+                    self.publishes_in_flight = self.publishes_in_flight.saturating_sub(1);
+                }
                 // A dropped connection under a request: every request is idempotent (publishing the same
                 // signed event twice is a duplicate), so try once more on the next session.
                 let retry = pending.attempts < 2
@@ -201,6 +209,7 @@ impl Driver {
                         ))),
                     );
                 }
+                self.send_waiting_publishes();
             }
             _ => {}
         }
