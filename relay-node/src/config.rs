@@ -2,12 +2,12 @@
 //! and command-line flags (clap), later ones winning. Every value is checked once, at start, with a
 //! message that names the setting.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use rivulet_contracts::{U256, parse_data};
-use rivulet_network::libp2p::Multiaddr;
+use rivulet_network::{latency::LatencyModel, libp2p::Multiaddr};
 use rivulet_protocol::StreamPartId;
 use serde::Deserialize;
 
@@ -35,6 +35,7 @@ struct CoordinatorSection {
 struct NetworkSection {
     listen: Option<Vec<String>>,
     bootstrap: Option<Vec<String>>,
+    latency_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +93,10 @@ pub(crate) struct RunArgs {
         value_delimiter = ','
     )]
     network_bootstrap: Vec<String>,
+    /// For testing only: a latency model (JSON, written by `cargo xtask scale`) whose one-way delays
+    /// between node addresses are added to every TCP connection between nodes. Off by default.
+    #[arg(long = "network.latency-model", env = "RIVULET_NETWORK_LATENCY_MODEL")]
+    network_latency_model: Option<PathBuf>,
     /// HTTP API address.
     #[arg(long = "http.listen", env = "RIVULET_HTTP_LISTEN")]
     http_listen: Option<String>,
@@ -126,6 +131,8 @@ pub(crate) struct RunArgs {
 pub(crate) struct NodeConfig {
     pub(crate) listen: Vec<Multiaddr>,
     pub(crate) bootstrap: Vec<Multiaddr>,
+    /// Test networks only: delays between node addresses (`network.latency_model`).
+    pub(crate) latency_model: Option<Arc<LatencyModel>>,
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -187,6 +194,10 @@ impl NodeConfig {
             ],
         );
         let bootstrap = pick(&args.network_bootstrap, network.bootstrap, Vec::new());
+        let latency_model = match args.network_latency_model.clone().or(network.latency_model) {
+            Some(path) => Some(Arc::new(load_latency_model(&path)?)),
+            None => None,
+        };
         let http_section = file.http.unwrap_or_default();
         let http = args
             .http_listen
@@ -248,6 +259,7 @@ impl NodeConfig {
                     Ok(addr)
                 })
                 .collect::<Result<_>>()?,
+            latency_model,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -283,6 +295,18 @@ impl NodeConfig {
             ws_max_subscriptions,
         })
     }
+}
+
+/// Reads and checks a latency model file.
+fn load_latency_model(path: &std::path::Path) -> Result<LatencyModel> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("network.latency_model: cannot read {}", path.display()))?;
+    let model: LatencyModel = serde_json::from_str(&text)
+        .with_context(|| format!("network.latency_model {}", path.display()))?;
+    model
+        .check()
+        .with_context(|| format!("network.latency_model {}", path.display()))?;
+    Ok(model)
 }
 
 fn parse_addr(setting: &str, s: &str) -> Result<Multiaddr> {
@@ -377,7 +401,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 8] = [
+        let cases: [(&[&str], Option<&str>, &str); 9] = [
+            (
+                &["--network.latency-model", "/nonexistent/model.json"],
+                None,
+                "network.latency_model",
+            ),
             (&["--coordinator.stake", "five"], None, "coordinator.stake"),
             (
                 &[],

@@ -156,6 +156,11 @@ pub(crate) fn test(root: &Path) -> Result<()> {
         "the SDK in Node and in Chromium against a local network",
         || sdk_end_to_end(root),
     )?;
+    // Skips itself, saying why, where it cannot make network namespaces (not root, no `ip netns`).
+    step(
+        "scale --quick: 20 relay nodes in network namespaces with the latency model; churn, adversaries, scaling, simulation",
+        || crate::scale::scale(root, &["--quick".to_owned()]),
+    )?;
     eprintln!(
         "\nall checks passed in {:.0}s",
         start.elapsed().as_secs_f64()

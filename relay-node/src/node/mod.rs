@@ -120,6 +120,7 @@ impl Node {
             webrtc_certificate_pem: Some(identity::load_or_create_webrtc_certificate(
                 &dir.webrtc_certificate(),
             )?),
+            latency_model: config.latency_model.clone(),
             ..NetworkConfig::default()
         };
         let mut swarm = build_swarm(key, network).await?;

@@ -23,6 +23,8 @@
 //! the build.
 
 pub mod history;
+#[cfg(all(feature = "node", not(target_arch = "wasm32")))]
+pub mod latency;
 pub mod light;
 pub mod reader;
 pub mod replica;
@@ -76,6 +78,10 @@ pub struct NetworkConfig {
     /// the node's addresses, so keeping it keeps those addresses valid across restarts. A new one is
     /// made when `None`.
     pub webrtc_certificate_pem: Option<String>,
+    /// **For testing only**: delay what each TCP connection receives by this model's one-way delay
+    /// between its two ends ([`latency`]); none by default.
+    #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
+    pub latency_model: Option<std::sync::Arc<latency::LatencyModel>>,
 }
 
 impl Default for NetworkConfig {
@@ -86,6 +92,8 @@ impl Default for NetworkConfig {
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(120),
             webrtc_certificate_pem: None,
+            #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
+            latency_model: None,
         }
     }
 }
@@ -372,33 +380,55 @@ pub async fn build_swarm(
             .map_err(|e| NetworkError::Transport(format!("webrtc certificate: {e}")))?,
     };
     let idle = config.idle_timeout;
-    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
+    let webrtc = |key: &Keypair| {
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+            libp2p_webrtc::tokio::Transport::new(key.clone(), certificate)
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn))),
         )
-        .map_err(|e| transport_err(&e))?
-        .with_other_transport(|key| {
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                libp2p_webrtc::tokio::Transport::new(key.clone(), certificate)
-                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn))),
-            )
-        })
-        .map_err(|e| transport_err(&e))?
-        .with_dns()
-        .map_err(|e| transport_err(&e))?
-        .with_websocket(noise::Config::new, yamux::Config::default)
-        .await
-        .map_err(|e| transport_err(&e))?
-        .with_behaviour(|key| {
-            NodeBehaviour::new(key, &config)
-                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-        })
-        .map_err(|e| transport_err(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
-        .build())
+    };
+    // The same chain after the TCP transport, whichever TCP transport it is.
+    macro_rules! after_tcp {
+        ($builder:expr) => {
+            Ok($builder
+                .with_other_transport(webrtc)
+                .map_err(|e| transport_err(&e))?
+                .with_dns()
+                .map_err(|e| transport_err(&e))?
+                .with_websocket(noise::Config::new, yamux::Config::default)
+                .await
+                .map_err(|e| transport_err(&e))?
+                .with_behaviour(|key| {
+                    NodeBehaviour::new(key, &config)
+                        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                })
+                .map_err(|e| transport_err(&e))?
+                .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                .build())
+        };
+    }
+    let tcp_config = tcp::Config::default().nodelay(true);
+    let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
+    match config.latency_model.clone() {
+        None => after_tcp!(
+            builder
+                .with_tcp(tcp_config, noise::Config::new, yamux::Config::default)
+                .map_err(|e| transport_err(&e))?
+        ),
+        // Test networks only: TCP with the model's delays, upgraded as `with_tcp` does.
+        Some(model) => after_tcp!(
+            builder
+                .with_other_transport(|key| {
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                        latency::delayed_tcp(tcp_config, model)
+                            .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                            .authenticate(noise::Config::new(key)?)
+                            .multiplex(yamux::Config::default())
+                            .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn))),
+                    )
+                })
+                .map_err(|e| transport_err(&e))?
+        ),
+    }
 }
 
 #[cfg(all(test, feature = "node"))]

@@ -1,0 +1,122 @@
+//! The chain of a scale run: anvil in a lab namespace of its own (so a run killed outright leaves
+//! nothing the next run's sweep does not remove), on that namespace's address, which every node and
+//! the harness reach over the bridge; the contracts deployed, and the streams the phases publish to.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::nodes::Binaries;
+use crate::{
+    bench::BENCH_KEY,
+    cmd::{KillOnDrop, capture},
+};
+
+/// The publisher's address (anvil's development account 2).
+const PUBLISHER: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+
+/// The chain of a run: anvil on the lab bridge's address, the contracts deployed.
+pub(crate) struct Chain {
+    _anvil: KillOnDrop,
+    pub(crate) rpc: String,
+    pub(crate) deployment: PathBuf,
+}
+
+impl Chain {
+    /// Starts anvil in `namespace`, listening on `host`.
+    pub(crate) fn start(
+        root: &Path,
+        bins: &Binaries,
+        (namespace, host): (&str, Ipv4Addr),
+        dir: &Path,
+    ) -> Result<Chain> {
+        let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(&anvil)
+            .args(["--host", &host.to_string(), "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(dir.join("anvil.log"))?))
+            .spawn()
+            .with_context(|| format!("cannot start {} (npm ci first)", anvil.display()))?;
+        let stdout = child.stdout.take().context("anvil has no stdout")?;
+        let guard = KillOnDrop(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("Listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(15))
+            .context("anvil did not start")?;
+        let rpc = format!("http://{addr}");
+        let deployment = dir.join("deployment.json");
+        capture(
+            &bins.deploy,
+            &[
+                "--rpc-url",
+                &rpc,
+                "--out",
+                path_str(&deployment)?,
+                "--force",
+            ],
+        )?;
+        Ok(Chain {
+            _anvil: guard,
+            rpc,
+            deployment,
+        })
+    }
+
+    /// Runs a relay-node client command as the streams' owner; its JSON output.
+    fn cli(&self, bins: &Binaries, args: &[&str]) -> Result<Value> {
+        let mut all = args.to_vec();
+        all.extend([
+            "--private-key",
+            BENCH_KEY,
+            "--chain.deployment",
+            path_str(&self.deployment)?,
+        ]);
+        let out = capture(&bins.relay, &all)?;
+        Ok(serde_json::from_str(out.trim()).unwrap_or(Value::Null))
+    }
+
+    /// Creates `<owner>/<path>` with `partitions`, readable by anyone, published to by [`PUBLISHER`].
+    pub(crate) fn stream(&self, bins: &Binaries, path: &str, partitions: usize) -> Result<String> {
+        let created = self.cli(
+            bins,
+            &[
+                "stream",
+                "create",
+                path,
+                "--partitions",
+                &partitions.to_string(),
+            ],
+        )?;
+        let id = created["streamId"]
+            .as_str()
+            .context("no stream id")?
+            .to_owned();
+        self.cli(bins, &["grant", &id, "public", "subscribe"])?;
+        self.cli(bins, &["grant", &id, PUBLISHER, "publish"])?;
+        Ok(id)
+    }
+}
+
+pub(crate) fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().context("non-UTF-8 path")
+}
