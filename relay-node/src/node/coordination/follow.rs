@@ -57,6 +57,10 @@ const CATCH_UP_AFTER: Duration = Duration::from_secs(3);
 const CATCH_UP_MARGIN_MS: u64 = 10_000;
 /// Reports sent per poll at most (the rest wait for the next).
 const REPORTS_PER_POLL: usize = 16;
+/// How long the coordinator's state as last read is used while no block comes (nothing in a contract
+/// changes without one; what time changes — liveness, due reports — is read again this often). Every
+/// transaction the node sends brings a block, so its own actions are always followed by a fresh read.
+const QUIET_CHAIN_READ_EVERY: Duration = Duration::from_secs(10);
 
 /// What the operator configured.
 #[derive(Clone, Debug)]
@@ -110,17 +114,45 @@ impl Follower {
         let mut state = State::default();
         let mut ticker = tokio::time::interval(self.config.poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The state as last read: at which block, and when.
+        let mut last: Option<(Snapshot, u64, Instant)> = None;
         loop {
             ticker.tick().await;
-            let snapshot = match chain::read_snapshot(&self.chain, self.account).await {
-                Ok(s) => s,
+            let block = match self.chain.block_number().await {
+                Ok(b) => b,
                 Err(e) => {
-                    warn!("cannot read the coordinator: {e}");
+                    warn!("cannot read the chain: {e}");
                     continue;
                 }
             };
-            self.coordination.publish(snapshot.clone());
+            let snapshot = match &last {
+                Some((snapshot, at_block, read_at))
+                    if *at_block == block && read_at.elapsed() < QUIET_CHAIN_READ_EVERY =>
+                {
+                    // No block since: the same state, with the chain's clock carried forward.
+                    Snapshot {
+                        chain_now: snapshot.chain_now + read_at.elapsed().as_secs(),
+                        ..snapshot.clone()
+                    }
+                }
+                _ => match chain::read_snapshot(&self.chain, self.account).await {
+                    Ok(s) => {
+                        self.coordination.publish(s.clone());
+                        last = Some((s.clone(), block, Instant::now()));
+                        s
+                    }
+                    Err(e) => {
+                        warn!("cannot read the coordinator: {e}");
+                        continue;
+                    }
+                },
+            };
+            let coordinator = self.chain.deployment().coordinator;
             self.round(&snapshot, &mut state).await;
+            if self.chain.deployment().coordinator != coordinator {
+                // Moved to a successor: its state is read afresh.
+                last = None;
+            }
         }
     }
 
