@@ -355,12 +355,7 @@ async fn serves_everything(node: &Node, part: &StreamPartId, sent: &[String]) {
 async fn five_nodes_store_what_the_coordinator_assigns_and_recover_from_a_kill() {
     let net = Network::new(5).await;
     let first = net.start(0, None);
-    let bootstrap = first
-        .listen
-        .iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .unwrap()
-        .clone();
+    let bootstrap = first.tcp_address();
     let mut nodes: Vec<Option<Node>> = vec![Some(first)];
     for i in 1..5 {
         nodes.push(Some(net.start(i, Some(&bootstrap))));
@@ -497,12 +492,7 @@ async fn five_nodes_store_what_the_coordinator_assigns_and_recover_from_a_kill()
 async fn a_node_that_drops_an_event_dissents_and_its_readers_notice() {
     let net = Network::new(3).await;
     let first = net.start(0, None);
-    let bootstrap = first
-        .listen
-        .iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .unwrap()
-        .clone();
+    let bootstrap = first.tcp_address();
     let nodes = vec![
         Some(first),
         Some(net.start(1, Some(&bootstrap))),
@@ -691,12 +681,7 @@ async fn a_node_that_drops_an_event_dissents_and_its_readers_notice() {
 async fn nodes_follow_a_successor_coordinator_by_themselves() {
     let net = Network::new(3).await;
     let first = net.start(0, None);
-    let bootstrap = first
-        .listen
-        .iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .unwrap()
-        .clone();
+    let bootstrap = first.tcp_address();
     let nodes = vec![
         Some(first),
         Some(net.start(1, Some(&bootstrap))),

@@ -50,6 +50,15 @@ async fn publisher(world: &World, node: &Node, key: [u8; 32], vault: Option<&Pat
     .unwrap()
 }
 
+/// A node that stores the world's stream part.
+fn storing_node(world: &World) -> Node {
+    start_node(
+        &world.dir.path().join("store"),
+        &world.deployment_file,
+        &["--storage.part", &world.part],
+    )
+}
+
 /// Publishes `content` with no option (the stream is private, so the client encrypts); stored.
 async fn publish(publisher: &Client, world: &World, content: &str) -> Published {
     let published = publisher
@@ -210,11 +219,7 @@ async fn envelopes(reader: &Client, part: &StreamPartId) -> Vec<KeyResponse> {
 async fn a_buyer_who_bought_while_the_publisher_was_away_decrypts_from_history() {
     let world = World::new().await;
     let part: StreamPartId = world.part.parse().unwrap();
-    let node = start_node(
-        &world.dir.path().join("store"),
-        &world.deployment_file,
-        &["--storage.part", &world.part],
-    );
+    let node = storing_node(&world);
     let vault = world.dir.path().join("publisher-keys");
     let device = world.device.to_bytes();
 
@@ -339,11 +344,7 @@ async fn a_lapsed_licence_makes_the_publisher_rekey_and_the_lapsed_reader_reads_
         )
         .await
         .unwrap();
-    let node = start_node(
-        &world.dir.path().join("store"),
-        &world.deployment_file,
-        &["--storage.part", &world.part],
-    );
+    let node = storing_node(&world);
     until_readable(&node, &world, &lapsing).await;
 
     let device = publisher(&world, &node, world.device.to_bytes(), None).await;
@@ -447,11 +448,7 @@ async fn a_lapsed_licence_makes_the_publisher_rekey_and_the_lapsed_reader_reads_
 async fn events_whose_key_came_late_are_handed_out_late() {
     let world = World::new().await;
     let part: StreamPartId = world.part.parse().unwrap();
-    let node = start_node(
-        &world.dir.path().join("store"),
-        &world.deployment_file,
-        &["--storage.part", &world.part],
-    );
+    let node = storing_node(&world);
     let vault = world.dir.path().join("publisher-keys");
     let device = world.device.to_bytes();
     let first = publisher(&world, &node, device, Some(&vault)).await;

@@ -24,12 +24,7 @@ use crate::{
 async fn quorum_acknowledged_events_survive_a_wiped_replica_and_a_killed_one() {
     let net = Network::new(5).await;
     let first = net.start(0, None);
-    let bootstrap = first
-        .listen
-        .iter()
-        .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
-        .unwrap()
-        .clone();
+    let bootstrap = first.tcp_address();
     let mut nodes = vec![Some(first)];
     for i in 1..5 {
         nodes.push(Some(net.start(i, Some(&bootstrap))));

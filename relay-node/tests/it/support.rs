@@ -20,6 +20,17 @@ pub(crate) struct Node {
     pub(crate) listen: Vec<String>,
 }
 
+impl Node {
+    /// Its plain TCP address (what other nodes bootstrap from).
+    pub(crate) fn tcp_address(&self) -> String {
+        self.listen
+            .iter()
+            .find(|a| a.contains("/tcp/") && !a.contains("/ws"))
+            .expect("the node listens on TCP")
+            .clone()
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();

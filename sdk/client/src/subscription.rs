@@ -15,7 +15,7 @@ use rivulet_network::{HistoryQuery, light::Delivery};
 use rivulet_protocol::{
     Address, ChainKey, ChainTracker, GroupKeyId, Ingest, Limits, MessageType, StreamMessage,
     StreamPartId,
-    encryption::{decrypt_content, open_next_key},
+    encryption::{CryptoError, GroupKey, decrypt_content, open_next_key},
     signing::decode_verified,
 };
 
@@ -347,17 +347,8 @@ impl Subscription {
                     let Some(mut message) = self.held.pop_front() else {
                         break;
                     };
-                    match decrypt_content(&message.body, &key) {
-                        Ok(plain) => {
-                            // A rotation: the next key travels sealed under this one.
-                            if let Some(sealed) = &message.body.new_group_key
-                                && let Ok(next) = open_next_key(&key, sealed)
-                            {
-                                self.client.add_group_key(next);
-                            }
-                            message.body.content = plain;
-                            self.ready.push_back(SubscriptionEvent::Message(message));
-                        }
+                    match self.decrypt(&mut message, &key) {
+                        Ok(()) => self.ready.push_back(SubscriptionEvent::Message(message)),
                         Err(e) => self
                             .ready
                             .push_back(undecryptable(&message, &e.to_string())),
@@ -463,6 +454,19 @@ impl Subscription {
         self.parked.push_back(message);
     }
 
+    /// Replaces `message`'s content by its plaintext under `key`, taking in the next key when it
+    /// announces a rotation (the next key travels sealed under this one).
+    fn decrypt(&self, message: &mut StreamMessage, key: &GroupKey) -> Result<(), CryptoError> {
+        let plain = decrypt_content(&message.body, key)?;
+        if let Some(sealed) = &message.body.new_group_key
+            && let Ok(next) = open_next_key(key, sealed)
+        {
+            self.client.add_group_key(next);
+        }
+        message.body.content = plain;
+        Ok(())
+    }
+
     /// Hands out, late, the kept-aside events whose keys have come since.
     fn recover_parked(&mut self) {
         self.parked_generation = self.client.key_generation();
@@ -478,13 +482,7 @@ impl Subscription {
                 continue;
             };
             // Reported undecryptable already: one that does not open with its key is left at that.
-            if let Ok(plain) = decrypt_content(&message.body, &key) {
-                if let Some(sealed) = &message.body.new_group_key
-                    && let Ok(next) = open_next_key(&key, sealed)
-                {
-                    self.client.add_group_key(next);
-                }
-                message.body.content = plain;
+            if self.decrypt(&mut message, &key).is_ok() {
                 self.ready.push_back(SubscriptionEvent::Late(message));
             }
         }
