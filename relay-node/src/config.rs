@@ -21,6 +21,13 @@ pub(crate) struct FileConfig {
     storage: Option<StorageSection>,
     limits: Option<LimitsSection>,
     coordinator: Option<CoordinatorSection>,
+    performance: Option<PerformanceSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PerformanceSection {
+    verify_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,6 +127,9 @@ pub(crate) struct RunArgs {
     /// registered yet. Without it the node follows a registration made with `relay-node node register`.
     #[arg(long = "coordinator.stake", env = "RIVULET_COORDINATOR_STAKE")]
     coordinator_stake: Option<String>,
+    /// Threads that verify signatures (0: one per core).
+    #[arg(long = "performance.verify-threads", env = "RIVULET_VERIFY_THREADS")]
+    verify_threads: Option<usize>,
     /// Testing only: acknowledge but never store events whose wire bytes contain this text (a node
     /// with an altered store, for the tests that show readers and the coordinator catch it).
     #[arg(long = "testing.drop-stored", hide = true)]
@@ -159,6 +169,8 @@ pub(crate) struct NodeConfig {
     pub(crate) ws_max_connections: usize,
     /// Stream parts one WebSocket connection may subscribe to.
     pub(crate) ws_max_subscriptions: usize,
+    /// Threads verifying signatures (at least 1).
+    pub(crate) verify_threads: usize,
 }
 
 impl NodeConfig {
@@ -240,6 +252,15 @@ impl NodeConfig {
         if coordinator_poll_ms < 100 {
             bail!("coordinator.poll_ms must be at least 100, got {coordinator_poll_ms}");
         }
+        let verify_threads = match args
+            .verify_threads
+            .or(file.performance.unwrap_or_default().verify_threads)
+            .unwrap_or(0)
+        {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n if n <= 256 => n,
+            n => bail!("performance.verify_threads must be 0..=256 (0: one per core), got {n}"),
+        };
         let sync_interval_ms = chain.sync_interval_ms.unwrap_or(1000);
         if sync_interval_ms < 50 {
             bail!("chain.sync_interval_ms must be at least 50, got {sync_interval_ms}");
@@ -293,6 +314,7 @@ impl NodeConfig {
             ws_rate,
             ws_max_connections,
             ws_max_subscriptions,
+            verify_threads,
         })
     }
 }
@@ -382,6 +404,7 @@ mod tests {
             "limits.max_future_skew_ms",
             "limits.max_past_skew_ms",
             "coordinator.poll_ms",
+            "performance.verify_threads",
         ] {
             assert!(keys.contains(&key.to_owned()), "{key} is missing");
         }
@@ -401,7 +424,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 9] = [
+        let cases: [(&[&str], Option<&str>, &str); 10] = [
+            (
+                &["--performance.verify-threads", "1000"],
+                None,
+                "performance.verify_threads",
+            ),
             (
                 &["--network.latency-model", "/nonexistent/model.json"],
                 None,

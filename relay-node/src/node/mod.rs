@@ -9,6 +9,7 @@
 //! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
 //! - [`coordination`] — the network coordinator as last read, and the task that follows it (storing
 //!   the assigned parts, backfilling, heartbeats, rebalancing, checksum reports);
+//! - [`verification`] — signatures verified on a pool of threads, verdicts back in arrival order;
 //! - [`quorum`] — publishes acknowledged once a majority of the part's replicas have them on disk;
 //! - [`discovery`], [`announce`], [`publisher`], [`stored`];
 //! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
@@ -32,6 +33,7 @@ mod quorum;
 mod store_writer;
 mod stored;
 mod topics;
+mod verification;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -221,6 +223,8 @@ impl Node {
                 max_past_skew_ms: config.max_past_skew_ms,
                 ..ValidatorConfig::default()
             }),
+            verification: verification::Verification::start(config.verify_threads)
+                .context("cannot start the signature verification threads")?,
             access,
             metrics,
             topics: Default::default(),

@@ -439,17 +439,18 @@ impl Validator {
         let verdict = match verified {
             Err(e) => Verdict::Reject(Rejection::BadSignature(e)),
             Ok(()) if self.recent.wires.contains_key(&candidate.fingerprint) => Verdict::Duplicate,
-            // Another event under the id of one accepted before, signed by its publisher (a signer
-            // with random nonces, or an edited republish): nothing new to relay.
-            Ok(()) if candidate.id_known => {
-                let id_fp = self.recent.id_fingerprint(candidate.message.id());
-                self.recent.insert(candidate.fingerprint, id_fp);
-                Verdict::Duplicate
-            }
             Ok(()) => {
                 let id_fp = self.recent.id_fingerprint(candidate.message.id());
+                // Another event under the id of one accepted before — by the cheap checks, or while
+                // this one was being verified —, signed by its publisher (a signer with random
+                // nonces, or an edited republish): nothing new to relay.
+                let id_known = candidate.id_known || self.recent.ids.contains_key(&id_fp);
                 self.recent.insert(candidate.fingerprint, id_fp);
-                Verdict::Accept(Box::new(candidate.message))
+                if id_known {
+                    Verdict::Duplicate
+                } else {
+                    Verdict::Accept(Box::new(candidate.message))
+                }
             }
         };
         let _ = frame;
@@ -867,6 +868,25 @@ mod tests {
         assert!(matches!(v.finish(first, &f, verified), Verdict::Accept(_)));
         let verified = second.verify(&f, &mut verifier);
         assert_eq!(v.finish(second, &f, verified), Verdict::Duplicate);
+
+        // Two different events under one id (an edited republish), both checked before either is
+        // concluded: the second is a duplicate too, not a second event under that id.
+        let g = frame(&alice, NOW + 1, 0);
+        let edited = {
+            let mut m = StreamMessage::decode(&g, &Limits::default()).unwrap();
+            m.body.content = br#"{"v":2}"#.to_vec();
+            alice.sign(m.body).unwrap().encode().unwrap()
+        };
+        let (Precheck::Verify(first), Precheck::Verify(second)) = (
+            v.precheck(&g, NOW, &perms),
+            v.precheck(&edited, NOW, &perms),
+        ) else {
+            panic!("both pass the cheap checks");
+        };
+        let verified = first.verify(&g, &mut verifier);
+        assert!(matches!(v.finish(first, &g, verified), Verdict::Accept(_)));
+        let verified = second.verify(&edited, &mut verifier);
+        assert_eq!(v.finish(second, &edited, verified), Verdict::Duplicate);
     }
 
     #[test]

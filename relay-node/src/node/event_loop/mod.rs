@@ -1,5 +1,5 @@
 //! The event loop: the one task that owns the libp2p swarm and the validator. It waits on the swarm,
-//! the handle's commands and its timers, and hands each event to the part that owns its state — topics,
+//! the handle's commands, the verification pool's verdicts and its timers, and hands each event to the part that owns its state — topics,
 //! local order, light sessions, remote history, the store queue, discovery — doing the I/O those parts
 //! ask for. Handlers for the relay path, light clients and history are in the submodules.
 
@@ -33,6 +33,7 @@ use super::{
     store_writer::StoreQueue,
     stored::StoredParts,
     topics::{TopicChange, Topics},
+    verification::Verification,
 };
 use crate::metrics::Metrics;
 
@@ -40,6 +41,8 @@ use crate::metrics::Metrics;
 pub(crate) struct EventLoop {
     pub(super) swarm: Swarm<NodeBehaviour>,
     pub(super) validator: Validator,
+    /// Signatures are verified here, off this task, and come back in arrival order.
+    pub(super) verification: Verification<relay::Origin>,
     pub(super) access: Access,
     pub(super) metrics: Arc<Metrics>,
     pub(super) topics: Topics,
@@ -78,7 +81,15 @@ impl EventLoop {
         }
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                // While the verification pool is full, input waits in the transports.
+                event = self.swarm.select_next_some(), if self.verification.has_room() => {
+                    self.on_swarm_event(event)
+                }
+                verified = self.verification.next() => {
+                    for verified in verified {
+                        self.on_verified(verified);
+                    }
+                }
                 _ = order_tick.tick(), if self.order.is_waiting() => {
                     for (message, wire) in self.order.overdue(std::time::Instant::now()) {
                         self.fan_out(&message, &wire);
@@ -90,7 +101,9 @@ impl EventLoop {
                         self.apply(Some(change));
                     }
                 }
-                Some(command) = commands.recv() => self.on_command(command),
+                Some(command) = commands.recv(), if self.verification.has_room() => {
+                    self.on_command(command)
+                }
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
             }

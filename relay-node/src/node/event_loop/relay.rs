@@ -1,12 +1,16 @@
-//! The relay path: an event from a client (publish) or from a peer (gossip) is validated, handed to
-//! local subscribers in chain order, relayed to the part's mesh and, where this node stores the part,
+//! The relay path: an event from a client (publish) or from a peer (gossip) is checked — the cheap
+//! checks here, the signature on the verification pool —, then, in arrival order, handed to local
+//! subscribers in chain order, relayed to the part's mesh and, where this node stores the part,
 //! queued for the store — a client's publish is acknowledged once it is durable.
 
 use std::sync::{Arc, OnceLock};
 
-use rivulet_network::{libp2p::gossipsub, part_of_topic};
+use rivulet_network::{
+    libp2p::{PeerId, gossipsub},
+    part_of_topic,
+};
 use rivulet_protocol::StreamMessage;
-use rivulet_validate::{Now, Rejection, Verdict};
+use rivulet_validate::{Now, Precheck, Rejection, Verdict};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
@@ -16,18 +20,98 @@ use crate::{
     node::{
         access::CachedPermissions,
         commands::{Delivered, Published},
+        verification::Verified,
     },
 };
 
+/// Where an event in verification came from: what concluding it needs.
+pub(crate) enum Origin {
+    /// A client's publish, answered once concluded (and stored, where stored).
+    Publish(oneshot::Sender<Result<Published, Rejection>>),
+    /// A peer's gossip, reported to gossipsub once concluded.
+    Gossip {
+        source: PeerId,
+        id: gossipsub::MessageId,
+        topic: gossipsub::TopicHash,
+    },
+}
+
 impl EventLoop {
-    fn validate(&mut self, wire: &[u8]) -> Verdict {
+    fn precheck(&mut self, wire: &[u8]) -> Precheck {
         let now = Now {
             clock_ms: crate::node::access::now_ms(),
             chain_secs: self.access.now_secs(),
         };
         let cache = self.access.permissions();
         self.validator
-            .validate(wire, now, &CachedPermissions(&cache))
+            .precheck(wire, now, &CachedPermissions(&cache))
+    }
+
+    /// Checks an event from an API or light client and hands it to the verification pool; its
+    /// answer comes when it is concluded.
+    pub(super) fn publish(
+        &mut self,
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<Published, Rejection>>,
+    ) {
+        match self.precheck(&wire) {
+            Precheck::Verify(candidate) => {
+                self.verification
+                    .submit(candidate, wire, Origin::Publish(reply));
+            }
+            Precheck::Duplicate => self.conclude_publish(wire, Verdict::Duplicate, reply),
+            Precheck::Reject(r) => self.conclude_publish(wire, Verdict::Reject(r), reply),
+        }
+    }
+
+    /// A peer's gossip: checked, then verified on the pool (gossipsub forwards it only once it is
+    /// reported accepted).
+    pub(super) fn on_gossip(&mut self, event: gossipsub::Event) {
+        let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = event
+        else {
+            return;
+        };
+        let verdict = match self.precheck(&message.data) {
+            Precheck::Verify(candidate) => {
+                let origin = Origin::Gossip {
+                    source: propagation_source,
+                    id: message_id,
+                    topic: message.topic,
+                };
+                self.verification.submit(candidate, message.data, origin);
+                return;
+            }
+            Precheck::Duplicate => Verdict::Duplicate,
+            Precheck::Reject(r) => Verdict::Reject(r),
+        };
+        self.conclude_gossip(
+            propagation_source,
+            &message_id,
+            &message.topic,
+            message.data,
+            verdict,
+        );
+    }
+
+    /// An event back from the verification pool, in arrival order: concluded as its origin asks.
+    pub(super) fn on_verified(&mut self, verified: Verified<Origin>) {
+        let Verified {
+            context,
+            candidate,
+            frame,
+            verified,
+        } = verified;
+        let verdict = self.validator.finish(candidate, &frame, verified);
+        match context {
+            Origin::Publish(reply) => self.conclude_publish(frame, verdict, reply),
+            Origin::Gossip { source, id, topic } => {
+                self.conclude_gossip(source, &id, &topic, frame, verdict)
+            }
+        }
     }
 
     fn count_in(&self, source: &str) {
@@ -39,13 +123,14 @@ impl EventLoop {
             .inc();
     }
 
-    /// Validates, relays and (where stored) stores an event from an API or light client.
-    pub(super) fn publish(
+    /// Relays and (where stored) stores a client's event by its verdict, and answers the client.
+    fn conclude_publish(
         &mut self,
         wire: Vec<u8>,
+        verdict: Verdict,
         reply: oneshot::Sender<Result<Published, Rejection>>,
     ) {
-        let message = match self.validate(&wire) {
+        let message = match verdict {
             Verdict::Accept(message) => *message,
             Verdict::Duplicate => {
                 self.metrics.duplicates.inc();
@@ -130,24 +215,24 @@ impl EventLoop {
         self.validator.limits()
     }
 
-    /// A message from a peer's gossip: validated, reported (only accepted ones are forwarded), then
-    /// delivered and stored like a client's.
-    pub(super) fn on_gossip(&mut self, event: gossipsub::Event) {
-        let gossipsub::Event::Message {
-            propagation_source,
-            message_id,
-            message,
-        } = event
-        else {
-            return;
-        };
-        let acceptance = match self.validate(&message.data) {
+    /// Relays, delivers and (where stored) stores a peer's event by its verdict, and reports the
+    /// verdict to gossipsub (only accepted events are forwarded; refusals that only a forger causes
+    /// cost the sender peer score).
+    fn conclude_gossip(
+        &mut self,
+        source: PeerId,
+        id: &gossipsub::MessageId,
+        topic: &gossipsub::TopicHash,
+        wire: Vec<u8>,
+        verdict: Verdict,
+    ) {
+        let acceptance = match verdict {
             Verdict::Accept(accepted) => {
                 self.count_in("gossip");
-                if part_of_topic(&message.topic).is_some_and(|p| self.stored.contains(&p)) {
-                    self.store_queue.push(&accepted, message.data.clone(), None);
+                if part_of_topic(topic).is_some_and(|p| self.stored.contains(&p)) {
+                    self.store_queue.push(&accepted, wire.clone(), None);
                 }
-                self.deliver(*accepted, &message.data);
+                self.deliver(*accepted, &wire);
                 gossipsub::MessageAcceptance::Accept
             }
             Verdict::Duplicate => {
@@ -155,7 +240,7 @@ impl EventLoop {
                 gossipsub::MessageAcceptance::Ignore
             }
             Verdict::Reject(r) => {
-                debug!(peer = %propagation_source, "rejected gossip: {r}");
+                debug!(peer = %source, "rejected gossip: {r}");
                 self.metrics.reject(r.reason());
                 if r.penalises_sender() {
                     gossipsub::MessageAcceptance::Reject
@@ -164,9 +249,7 @@ impl EventLoop {
                 }
             }
         };
-        self.swarm
-            .behaviour_mut()
-            .report(&message_id, &propagation_source, acceptance);
+        self.swarm.behaviour_mut().report(id, &source, acceptance);
     }
 
     /// Hands an accepted event to local subscribers, in publisher-chain order.
