@@ -66,10 +66,12 @@ pub(crate) struct BenchArgs {
     private_key: String,
 }
 
-type Ws =
+/// A WebSocket connection to a node.
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(node: &str) -> Result<Ws> {
+/// Opens `node`'s WebSocket API, with Nagle's algorithm off.
+pub(crate) async fn open(node: &str) -> Result<Ws> {
     let url = format!("{}/api/v1/ws", node.replacen("http", "ws", 1));
     // Nagle's algorithm off, as the node has it: small frames go out at once.
     let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
@@ -78,7 +80,8 @@ async fn open(node: &str) -> Result<Ws> {
     Ok(ws)
 }
 
-async fn expect(ws: &mut Ws, kind: &str) -> Result<Value> {
+/// Reads frames until one of type `kind` (an `error` frame fails).
+pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<Value> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
@@ -141,6 +144,27 @@ fn lagged_count(frame: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A WebSocket `publish` frame: the next event of `part` in `chains`, signed now, with `acks`.
+pub(crate) fn publish_frame(
+    chains: &mut ChainSigner,
+    part: &StreamPartId,
+    content: Vec<u8>,
+    acks: crate::node::Acks,
+) -> Result<String> {
+    let wire = chains
+        .sign_next(
+            part,
+            now_ms(),
+            MessageType::Data,
+            ContentType::Binary,
+            content,
+            None,
+            &mut rand::rng(),
+        )?
+        .encode()?;
+    Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
+}
+
 /// Runs one measurement and prints its JSON.
 pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     let signer =
@@ -166,20 +190,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     let mut chains = ChainSigner::new(signer, chain_id);
     let part = StreamPartId::new(args.stream.clone(), Partition::new(args.partition)?);
     let acks = args.acks;
-    let mut make = |content: Vec<u8>| -> Result<String> {
-        let wire = chains
-            .sign_next(
-                &part,
-                now_ms(),
-                MessageType::Data,
-                ContentType::Binary,
-                content,
-                None,
-                &mut rand::rng(),
-            )?
-            .encode()?;
-        Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
-    };
+    let mut make = |content: Vec<u8>| publish_frame(&mut chains, &part, content, acks);
     // Each subscriber waits for its first warm-up event (subscribe request to first event: its join
     // time) while warm-up events go out every 2 ms.
     let warm_deadline = Instant::now() + Duration::from_secs(args.timeout_secs.min(30));

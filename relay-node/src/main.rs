@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_node;
 mod cli;
 mod config;
 mod identity;
@@ -118,6 +119,9 @@ enum Command {
     },
     /// Load generator: publish pre-signed events to one node, receive them on subscribers, print JSON.
     Bench(bench::BenchArgs),
+    /// Load generator: one node's ingest from several publishers and fan-out to many WebSocket and
+    /// light subscribers, per second of the node's own CPU; prints JSON.
+    BenchNode(bench_node::NodeBenchArgs),
     /// Revoke a permission.
     Revoke {
         /// The stream.
@@ -166,6 +170,7 @@ async fn main() -> Result<()> {
         Command::Node { command, node } => cli::network::node(&node, &command).await,
         Command::Network { command, client } => cli::network::network(&client, &command).await,
         Command::Bench(args) => bench::run(&args).await,
+        Command::BenchNode(args) => bench_node::run(&args).await,
         Command::Grant {
             stream,
             user,

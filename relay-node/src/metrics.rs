@@ -3,8 +3,15 @@
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    encoding::{
+        EncodeLabelSet,
+        text::{encode_eof, encode_registry},
+    },
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+    },
     registry::Registry,
 };
 
@@ -291,7 +298,46 @@ impl Metrics {
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.registry);
+        if let Some(process) = process_registry() {
+            let _ = encode_registry(&mut out, &process);
+        }
+        let _ = encode_eof(&mut out);
         out
     }
+}
+
+/// The process's CPU time and resident memory under Prometheus' standard names
+/// (`process_cpu_seconds_total`, `process_resident_memory_bytes`), read from `/proc` when scraped;
+/// `None` where there is no `/proc`.
+fn process_registry() -> Option<Registry> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces and ends at the last ')'): the state
+    // first, utime and stime 12th and 13th, in clock ticks of USER_HZ (100 on Linux).
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kib: i64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    let mut registry = Registry::default();
+    registry.register(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        ConstCounter::new(ticks as f64 / 100.0),
+    );
+    registry.register(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        ConstGauge::new(rss_kib * 1024),
+    );
+    Some(registry)
 }

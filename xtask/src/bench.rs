@@ -169,3 +169,66 @@ pub(crate) fn relay_bench(root: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// One release node's ingest and fan-out (`relay-node bench-node`), each shape as a JSON line: ingest
+/// from 4 publisher connections with 1 and 2 verifying threads, fan-out to 100 WebSocket sessions, to
+/// 100 light clients, and to both. Figures per second of the node's own CPU are what to compare (the
+/// load generator shares the machine).
+pub(crate) fn node_bench(root: &Path) -> Result<()> {
+    setup(root)?;
+    let (relay, deployer) = build_release(root)?;
+    let dir = run_dir(root, "node-bench")?;
+    let chain = BenchChain::start(root, &dir, (&relay, &deployer), 1)?;
+    let (deployment, stream, config) = (&chain.deployment, &chain.stream, chain.config.as_str());
+    let mut results = Vec::new();
+    let shapes: [(&str, &str, &str, &str, &str, &str); 5] = [
+        // verify threads, publishers, events, rate, WebSocket subscribers, light subscribers
+        ("1", "4", "40000", "0", "0", "0"),
+        ("2", "4", "40000", "0", "0", "0"),
+        ("2", "1", "2000", "0", "100", "0"),
+        ("2", "1", "2000", "200", "0", "100"),
+        ("2", "1", "2000", "200", "100", "100"),
+    ];
+    for (i, (threads, publishers, count, rate, ws, light)) in shapes.into_iter().enumerate() {
+        // A fresh node per shape, so one shape's sessions do not weigh on the next.
+        let node = network::start_node(
+            &relay,
+            &dir.join(format!("node-{i}")),
+            deployment,
+            &["--config", config, "--performance.verify-threads", threads],
+        )?;
+        let line = capture(
+            &relay,
+            &[
+                "bench-node",
+                "--stream",
+                stream,
+                "--node",
+                &node.http,
+                "--private-key",
+                BENCH_KEY,
+                "--publishers",
+                publishers,
+                "--count",
+                count,
+                "--rate",
+                rate,
+                "--ws-subscribers",
+                ws,
+                "--light-subscribers",
+                light,
+            ],
+        )?;
+        let line = format!(
+            "{{\"verifyThreads\":{threads},{}",
+            line.trim().trim_start_matches('{')
+        );
+        println!("{line}");
+        results.push(line);
+    }
+    let out = target_dir(root).join("node-bench.json");
+    std::fs::write(&out, results.join("\n") + "\n")?;
+    eprintln!("wrote {}", out.display());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

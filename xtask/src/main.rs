@@ -6,6 +6,8 @@
 //! - `cargo xtask chain`: a local chain with the contracts deployed (`.rivulet/deployment.json`).
 //! - `cargo xtask relay-bench`: the relay load-generator matrix (1 and 3 nodes, 1 and 10 subscribers,
 //!   200 B and 1 KiB) against release builds on loopback, as JSON lines.
+//! - `cargo xtask node-bench`: one release node's ingest (several publishers, 1 and 2 verifying
+//!   threads) and fan-out (100 WebSocket and 100 light subscribers), per second of the node's CPU.
 //! - `cargo xtask bench-compare`: Rivulet side by side with NATS, mosquitto and Streamr's network layer,
 //!   in one run on this machine; a table of every figure and the ratios, and JSON.
 //! - `cargo xtask scale`: many relay nodes in network namespaces with a latency model — time to data,
@@ -45,6 +47,7 @@ fn main() -> Result<()> {
         Some("tidy") => tidy::check(&root),
         Some("contracts") => run("node", &["contracts/build.mjs"]),
         Some("relay-bench") => bench::relay_bench(&root),
+        Some("node-bench") => bench::node_bench(&root),
         Some("scale") => {
             setup(&root)?;
             scale::scale(&root, &args[1..])
@@ -90,7 +93,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  node-bench  release build; one node's ingest and fan-out per second of its CPU, as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
             );
             bail!("unknown or missing command")
         }

@@ -1,6 +1,7 @@
 //! Events as the APIs show them in JSON: every field, the content decoded when it is plain JSON, and
 //! the wire bytes (so any client can verify the signature itself).
 
+use axum::extract::ws::Utf8Bytes;
 use rivulet_protocol::{ContentType, Encryption, MessageRef, MessageType, StreamMessage};
 use serde::Serialize;
 use serde_json::Value;
@@ -53,13 +54,17 @@ pub(crate) fn message_json(m: &StreamMessage, wire: &[u8]) -> Value {
     .unwrap_or(Value::Null)
 }
 
-/// A delivered event's WebSocket `message` frame, rendered once for every session that sends it.
-pub(crate) fn message_frame(delivered: &Delivered) -> &str {
-    delivered.rendered.get_or_init(|| {
+/// A delivered event's WebSocket `message` frame, rendered once and shared by every session that
+/// sends it.
+pub(crate) fn message_frame(delivered: &Delivered) -> Utf8Bytes {
+    let rendered = delivered.rendered.get_or_init(|| {
         format!(
             r#"{{"type":"message","part":{},"message":{}}}"#,
             Value::String(delivered.part.to_string()),
             message_json(&delivered.message, &delivered.wire)
         )
-    })
+        .into()
+    });
+    // Rendered from a `String` just above, so always UTF-8 (checked again here; no copy).
+    Utf8Bytes::try_from(rendered.clone()).unwrap_or_default()
 }

@@ -95,6 +95,7 @@ pub(crate) struct Delivered {
     pub(crate) message: Arc<StreamMessage>,
     /// Its wire bytes.
     pub(crate) wire: Arc<[u8]>,
-    /// The event rendered for the WebSocket API, by the first session that needs it.
-    pub(crate) rendered: OnceLock<String>,
+    /// The event rendered for the WebSocket API (UTF-8 JSON), by the first session that needs it;
+    /// every session sends these same bytes (no copy per subscriber).
+    pub(crate) rendered: OnceLock<bytes::Bytes>,
 }

@@ -52,6 +52,12 @@ use super::{Api, ApiError, error::error_frame, json::message_frame};
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;
 
+/// A session's read buffer. tungstenite zero-fills the free part of it on every read attempt, and a
+/// session's read half is polled whenever an event wakes the session: with the default 128 KiB that
+/// was the largest cost of fanning events out to many sessions (and 128 KiB of memory per
+/// connection). Larger frames still arrive whole; they take more reads.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Upgrades `GET /api/v1/ws` to a WebSocket session, unless the node already serves as many as it may
 /// (503 `too_many_connections`).
 pub(super) async fn upgrade(ws: WebSocketUpgrade, State(api): State<Arc<Api>>) -> Response {
@@ -68,6 +74,7 @@ pub(super) async fn upgrade(ws: WebSocketUpgrade, State(api): State<Arc<Api>>) -
         .into_response();
     };
     ws.max_message_size(api.request_limit())
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             session(socket, api).await;
             drop(slot);

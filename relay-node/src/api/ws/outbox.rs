@@ -10,7 +10,7 @@ use std::{
     time::Instant,
 };
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, stream::SplitSink};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -19,6 +19,9 @@ use crate::api::error::error_frame;
 
 /// Bytes of frames a session lets wait for a slow reader before it drops events.
 pub(super) const WS_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Frames a writer takes from its queue at once (then one flush).
+const WRITE_BATCH: usize = 256;
 
 /// The frames a session sends. A task of their own writes them to the socket, so the session never waits
 /// on a slow reader: events beyond [`WS_QUEUE_BYTES`] waiting are dropped and counted, and the client is
@@ -51,11 +54,25 @@ impl Outbox {
     ) -> tokio::task::JoinHandle<()> {
         let queued = self.queued.clone();
         tokio::spawn(async move {
-            while let Some(frame) = frames.recv().await {
-                let (len, closing) = (text_len(&frame), matches!(frame, Message::Close(_)));
-                let sent = sink.send(frame).await.is_ok();
+            // Whatever waits is written together and flushed once: one write for a burst of events,
+            // not one per event.
+            let mut batch = Vec::with_capacity(WRITE_BATCH);
+            'write: while frames.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+                let mut len = 0;
+                let mut closing = false;
+                for frame in batch.drain(..) {
+                    len += text_len(&frame);
+                    closing = matches!(frame, Message::Close(_));
+                    if sink.feed(frame).await.is_err() {
+                        break 'write;
+                    }
+                    if closing {
+                        break;
+                    }
+                }
+                let flushed = sink.flush().await.is_ok();
                 queued.fetch_sub(len, Ordering::AcqRel);
-                if !sent || closing {
+                if !flushed || closing {
                     break;
                 }
             }
@@ -76,7 +93,7 @@ impl Outbox {
 
     /// Sends an event frame, unless [`WS_QUEUE_BYTES`] are already waiting: then it is dropped and
     /// counted. False when the connection is gone.
-    pub(super) fn send_event(&mut self, frame: &str) -> bool {
+    pub(super) fn send_event(&mut self, frame: Utf8Bytes) -> bool {
         let queued = self.queued.load(Ordering::Acquire);
         if self.dropped > 0 && queued <= WS_QUEUE_BYTES / 2 {
             let notice = error_frame(
@@ -96,7 +113,7 @@ impl Outbox {
             self.dropped += 1;
             return true;
         }
-        self.send(Message::Text(frame.into()))
+        self.send(Message::Text(frame))
     }
 }
 
@@ -183,7 +200,7 @@ mod tests {
         let fit = WS_QUEUE_BYTES >> 20;
         // Nothing is written meanwhile: events beyond the bound are dropped, answers still go.
         for _ in 0..fit + 5 {
-            assert!(outbox.send_event(&event));
+            assert!(outbox.send_event(event.clone().into()));
         }
         assert!(outbox.send_json(&serde_json::json!({ "type": "published" })));
         assert_eq!(outbox.dropped, 5);
@@ -195,7 +212,7 @@ mod tests {
         assert!(queued[fit].contains("published"));
         // The writer catches up: the next event is preceded by the count of what was lost.
         outbox.queued.store(0, Ordering::Release);
-        assert!(outbox.send_event("{}"));
+        assert!(outbox.send_event("{}".into()));
         let notice: Value = serde_json::from_str(&text(written.try_recv().unwrap())).unwrap();
         assert_eq!(notice["error"], "lagged");
         assert!(
@@ -209,6 +226,6 @@ mod tests {
         assert_eq!(outbox.dropped, 0);
         // A connection that is gone says so.
         drop(written);
-        assert!(!outbox.send_event("{}"));
+        assert!(!outbox.send_event("{}".into()));
     }
 }
