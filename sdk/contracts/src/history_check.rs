@@ -2,7 +2,10 @@
 //! network finalised ([`Coordinator::verify_history`]): a node that drops, adds or alters an event of a
 //! final interval is caught by the reader, whoever its entry node was.
 
+use std::collections::HashMap;
+
 use alloy_primitives::B256;
+use futures_util::{StreamExt, stream};
 use rivulet_protocol::{
     StreamPartId,
     checksum::{ChecksumError, ChecksumInterval, EMPTY_CHECKSUM, interval_checksums},
@@ -12,6 +15,9 @@ use crate::{ContractsError, Coordinator};
 
 /// Most intervals one call checks (each is one `eth_call`).
 pub const MAX_VERIFIED_INTERVALS: u64 = 2_000;
+
+/// Final checksums read from the chain at once while checking a history.
+const CONCURRENT_READS: usize = 16;
 
 /// What [`Coordinator::verify_history`] found, by interval index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -99,15 +105,20 @@ impl Coordinator {
                 to_ms,
             });
         }
-        let local = interval_checksums(part, length, wires)?;
+        let local: HashMap<u64, (u64, [u8; 32])> = interval_checksums(part, length, wires)?
+            .into_iter()
+            .map(|c| (c.interval, (c.count, c.hash)))
+            .collect();
+        // The final checksums, a few reads at a time, in interval order: the first interval that
+        // differs is the one reported.
+        let mut finals = stream::iter(first..end)
+            .map(|interval| async move { (interval, self.final_checksum(part, interval).await) })
+            .buffered(CONCURRENT_READS);
         let mut out = HistoryVerification::default();
-        for interval in first..end {
-            let (found_count, found) = local
-                .iter()
-                .find(|c| c.interval == interval)
-                .map_or((0, EMPTY_CHECKSUM), |c| (c.count, c.hash));
+        while let Some((interval, read)) = finals.next().await {
+            let (found_count, found) = local.get(&interval).copied().unwrap_or((0, EMPTY_CHECKSUM));
             let found = B256::from(found);
-            match self.final_checksum(part, interval).await? {
+            match read? {
                 None => out.pending.push(interval),
                 Some(f) if f.count == found_count && f.checksum == found => {
                     out.verified.push(interval)
