@@ -241,13 +241,17 @@ impl Validator {
         permissions: &impl PublishPermission,
     ) -> Verdict {
         match self.precheck(frame, now, permissions) {
-            Precheck::Verify(candidate) => {
-                let verified = candidate.verify(frame, &mut self.verifier);
-                self.finish(candidate, frame, verified)
-            }
+            Precheck::Verify(candidate) => self.verify_and_finish(candidate, frame),
             Precheck::Duplicate => Verdict::Duplicate,
             Precheck::Reject(r) => Verdict::Reject(r),
         }
+    }
+
+    /// Verifies a candidate's signature here, on this thread (with this validator's own key cache),
+    /// and concludes it.
+    pub fn verify_and_finish(&mut self, candidate: Candidate, frame: &[u8]) -> Verdict {
+        let verified = candidate.verify(frame, &mut self.verifier);
+        self.finish(candidate, frame, verified)
     }
 
     /// The cheap checks of a live frame arriving `now`.

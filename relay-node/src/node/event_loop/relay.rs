@@ -1,9 +1,12 @@
 //! The relay path: an event from a client (publish) or from a peer (gossip) is checked — the cheap
-//! checks here, the signature on the verification pool —, then, in arrival order, handed to local
+//! checks here, the signature here too while traffic is light, else on the verification pool —, then, in arrival order, handed to local
 //! subscribers in chain order, relayed to the part's mesh and, where this node stores the part,
 //! queued for the store — a client's publish is acknowledged once it is durable.
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use rivulet_network::{
     libp2p::{PeerId, gossipsub},
@@ -55,6 +58,10 @@ impl EventLoop {
         reply: oneshot::Sender<Result<Published, Rejection>>,
     ) {
         match self.precheck(&wire) {
+            Precheck::Verify(candidate) if self.verification.verify_here(Instant::now()) => {
+                let verdict = self.validator.verify_and_finish(candidate, &wire);
+                self.conclude_publish(wire, verdict, reply);
+            }
             Precheck::Verify(candidate) => {
                 self.verification
                     .submit(candidate, wire, Origin::Publish(reply));
@@ -76,6 +83,9 @@ impl EventLoop {
             return;
         };
         let verdict = match self.precheck(&message.data) {
+            Precheck::Verify(candidate) if self.verification.verify_here(Instant::now()) => {
+                self.validator.verify_and_finish(candidate, &message.data)
+            }
             Precheck::Verify(candidate) => {
                 let origin = Origin::Gossip {
                     source: propagation_source,
