@@ -15,8 +15,15 @@ use crate::{
 pub(crate) const BENCH_KEY: &str =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
-/// Release builds of the relay node and the deployer; their paths.
+/// Release builds of the relay node and the deployer; their paths. The binaries in `target/release` are
+/// removed first, so that Cargo puts this clone's there again even when they are up to date: another
+/// clone sharing the target directory may have put its own there since (Cargo does not copy an
+/// up-to-date binary again unless it is missing).
 pub(crate) fn build_release(root: &Path) -> Result<(PathBuf, PathBuf)> {
+    let release = target_dir(root).join("release");
+    let bins = (release.join("relay-node"), release.join("rivulet-deploy"));
+    let _ = std::fs::remove_file(&bins.0);
+    let _ = std::fs::remove_file(&bins.1);
     step("release build of relay-node and rivulet-deploy", || {
         run(
             "cargo",
@@ -31,8 +38,7 @@ pub(crate) fn build_release(root: &Path) -> Result<(PathBuf, PathBuf)> {
             ],
         )
     })?;
-    let release = target_dir(root).join("release");
-    Ok((release.join("relay-node"), release.join("rivulet-deploy")))
+    Ok(bins)
 }
 
 /// A chain with the contracts and a stream anyone may read, for the load generator.
@@ -53,13 +59,29 @@ impl BenchChain {
     pub(crate) fn start(
         root: &Path,
         dir: &Path,
+        bins: (&Path, &Path),
+        partitions: u32,
+    ) -> Result<BenchChain> {
+        BenchChain::start_funding(root, dir, bins, partitions, &[])
+    }
+
+    /// As [`BenchChain::start`], and the deployment gives each of `fund` (accounts, e.g. relay nodes')
+    /// ETH for gas and DATA for a stake.
+    pub(crate) fn start_funding(
+        root: &Path,
+        dir: &Path,
         (relay, deployer): (&Path, &Path),
         partitions: u32,
+        fund: &[String],
     ) -> Result<BenchChain> {
         let (anvil, url) = network::start_chain(root, 0, &dir.join("anvil.log"))?;
         let deployment = dir.join("deployment.json");
         let deployment_str = deployment.to_str().context("path")?;
-        capture(deployer, &["--rpc-url", &url, "--out", deployment_str])?;
+        let mut deploy = vec!["--rpc-url", &url, "--out", deployment_str];
+        for account in fund {
+            deploy.extend(["--fund", account]);
+        }
+        capture(deployer, &deploy)?;
         let created = capture(
             relay,
             &[

@@ -13,6 +13,9 @@
 //! - `cargo xtask scale`: many relay nodes in network namespaces with a latency model — time to data,
 //!   latency, delivery under churn and attack, linear scaling, a simulated larger network (JSON);
 //!   `--quick` is the test command's short version.
+//! - `cargo xtask soak`: three relay nodes under a steady load for an hour, one killed with SIGKILL
+//!   and restarted every 5 minutes: delivery after gap fill (nothing acknowledged may be lost) and
+//!   each node's memory over time (JSON).
 //!
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
@@ -28,6 +31,7 @@ mod health;
 mod network;
 mod scale;
 mod setup;
+mod soak;
 mod tidy;
 mod up;
 mod wasm;
@@ -52,6 +56,7 @@ fn main() -> Result<()> {
             setup(&root)?;
             scale::scale(&root, &args[1..])
         }
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("bench-compare") => compare::bench_compare(&root, &args[1..]),
         Some("up") => up::up(&root),
         Some("e2e") => {
@@ -93,7 +98,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  node-bench  release build; one node's ingest and fan-out per second of its CPU, as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  node-bench  release build; one node's ingest and fan-out per second of its CPU, as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  soak    [--minutes N (60)] [--rate R] [--kill-every-secs S (300)] [--down-secs S (10)] [--payload B] [--verify] [--keep]  release build; chain + 3 relay nodes storing a stream; steady publishers and subscribers on every node; a node killed (SIGKILL) and restarted every S; delivery after gap fill and memory per node over time (JSON)\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
             );
             bail!("unknown or missing command")
         }

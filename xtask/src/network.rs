@@ -37,6 +37,11 @@ pub(crate) struct Ports {
 }
 
 impl RelayNode {
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
     /// Its TCP address (what other nodes bootstrap from).
     pub(crate) fn tcp(&self) -> Result<&str> {
         self.listen
@@ -49,7 +54,7 @@ impl RelayNode {
 
 /// A running relay node.
 pub(crate) struct RelayNode {
-    _process: KillOnDrop,
+    process: KillOnDrop,
     /// Its HTTP API, `http://…`.
     pub(crate) http: String,
     /// Its libp2p addresses with `/p2p/<peer id>`.
@@ -120,16 +125,45 @@ pub(crate) fn start_node(
     deployment: &Path,
     extra: &[&str],
 ) -> Result<RelayNode> {
+    start_node_on(
+        bin,
+        dir,
+        deployment,
+        "127.0.0.1:0",
+        &[
+            "/ip4/127.0.0.1/tcp/0",
+            "/ip4/127.0.0.1/tcp/0/ws",
+            "/ip4/127.0.0.1/udp/0/webrtc-direct",
+        ],
+        extra,
+    )
+}
+
+/// Starts a relay node in `dir` with its HTTP API on `http` and libp2p on `listen`, and waits until its
+/// state file lists every listener.
+pub(crate) fn start_node_on(
+    bin: &Path,
+    dir: &Path,
+    deployment: &Path,
+    http: &str,
+    listen: &[&str],
+    extra: &[&str],
+) -> Result<RelayNode> {
     std::fs::create_dir_all(dir)?;
     let _ = std::fs::remove_file(dir.join("node.json"));
-    let log = std::fs::File::create(dir.join("node.log"))?;
-    let child = Command::new(bin)
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"))?;
+    let mut command = Command::new(bin);
+    command
         .args(["run", "--storage.data-dir", path_str(dir)?])
         .args(["--chain.deployment", path_str(deployment)?])
-        .args(["--http.listen", "127.0.0.1:0"])
-        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0"])
-        .args(["--network.listen", "/ip4/127.0.0.1/tcp/0/ws"])
-        .args(["--network.listen", "/ip4/127.0.0.1/udp/0/webrtc-direct"])
+        .args(["--http.listen", http]);
+    for addr in listen {
+        command.args(["--network.listen", addr]);
+    }
+    let child = command
         .args(extra)
         .env("RIVULET_LOG", "info")
         .stdout(Stdio::null())
@@ -141,7 +175,7 @@ pub(crate) fn start_node(
         if let Ok(text) = std::fs::read_to_string(dir.join("node.json"))
             && let Ok(state) = serde_json::from_str::<Value>(&text)
         {
-            let listen: Vec<String> = state["listen"]
+            let addresses: Vec<String> = state["listen"]
                 .as_array()
                 .map(|a| {
                     a.iter()
@@ -149,12 +183,12 @@ pub(crate) fn start_node(
                         .collect()
                 })
                 .unwrap_or_default();
-            // All three listeners are up.
-            if listen.len() >= 3 {
+            // Every listener is up.
+            if addresses.len() >= listen.len() {
                 return Ok(RelayNode {
-                    _process: guard,
+                    process: guard,
                     http: format!("http://{}", state["http"].as_str().unwrap_or_default()),
-                    listen,
+                    listen: addresses,
                 });
             }
         }
@@ -193,8 +227,14 @@ fn cli_as(root: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Va
 
 /// The account of the relay node whose data directory is `dir` (its key is created there if missing).
 fn node_account(root: &Path, dir: &Path) -> Result<String> {
+    account_of(&binary(root, "relay-node"), dir)
+}
+
+/// The account of the relay node whose data directory is `dir`, asked of the relay binary `relay`
+/// (the key is created there if missing).
+pub(crate) fn account_of(relay: &Path, dir: &Path) -> Result<String> {
     let out = capture(
-        &binary(root, "relay-node"),
+        relay,
         &["node", "account", "--storage.data-dir", path_str(dir)?],
     )?;
     let answer: Value = serde_json::from_str(out.trim())

@@ -1,7 +1,9 @@
 //! Which stream parts' gossip topics this node is in, and why: it stores the part, local clients
-//! (WebSocket or light) subscribe to it, or its clients published to it. A part whose last local
+//! (WebSocket or light) subscribe to it, or its clients published to it lately. A part whose last local
 //! subscriber left lingers for [`TOPIC_LINGER`] before the node leaves its topic: leaving and rejoining
-//! within gossipsub's backoff keeps a node out of the mesh (found by the load generator).
+//! within gossipsub's backoff keeps a node out of the mesh (found by the load generator). A part its
+//! clients published to stays until they have not published to it for [`PUBLISHED_LINGER`], so the
+//! topics a node is in stay bounded by what its clients use, not by every part they ever touched.
 //!
 //! Pure state: every change answers whether the node must join or leave a topic; the event loop does
 //! it.
@@ -15,6 +17,10 @@ use rivulet_protocol::StreamPartId;
 
 /// How long a node stays in a topic after its last local subscriber left.
 pub(crate) const TOPIC_LINGER: Duration = Duration::from_secs(90);
+
+/// How long a node stays in a topic after its clients last published to it (and nothing else keeps
+/// it there).
+pub(crate) const PUBLISHED_LINGER: Duration = Duration::from_secs(600);
 
 /// What the node must do about a topic after a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +36,8 @@ pub(crate) enum TopicChange {
 pub(crate) struct Topics {
     stored: HashSet<StreamPartId>,
     local: HashMap<StreamPartId, usize>,
-    published: HashSet<StreamPartId>,
+    /// Parts local clients published to, and when they last did.
+    published: HashMap<StreamPartId, Instant>,
     lingering: HashMap<StreamPartId, Instant>,
 }
 
@@ -39,7 +46,7 @@ impl Topics {
     pub(crate) fn is_member(&self, part: &StreamPartId) -> bool {
         self.stored.contains(part)
             || self.local.contains_key(part)
-            || self.published.contains(part)
+            || self.published.contains_key(part)
             || self.lingering.contains_key(part)
     }
 
@@ -47,7 +54,7 @@ impl Topics {
     pub(crate) fn count(&self) -> usize {
         let mut all: HashSet<&StreamPartId> = self.stored.iter().collect();
         all.extend(self.local.keys());
-        all.extend(self.published.iter());
+        all.extend(self.published.keys());
         all.extend(self.lingering.keys());
         all.len()
     }
@@ -108,19 +115,31 @@ impl Topics {
         })
     }
 
-    /// A local client published to `part`: the node stays in its topic, so that events published later
-    /// on other nodes of that part can be routed through it.
+    /// A local client published to `part` now: the node stays in its topic for [`PUBLISHED_LINGER`]
+    /// from now, so that events published meanwhile on other nodes of that part can be routed
+    /// through it.
     pub(crate) fn published(&mut self, part: &StreamPartId) -> Option<TopicChange> {
-        if self.published.contains(part) {
+        self.published_at(part, Instant::now())
+    }
+
+    /// A local client published to `part` at `now`.
+    pub(crate) fn published_at(
+        &mut self,
+        part: &StreamPartId,
+        now: Instant,
+    ) -> Option<TopicChange> {
+        if let Some(last) = self.published.get_mut(part) {
+            *last = now;
             return None;
         }
         self.changed(part, |t| {
-            t.published.insert(part.clone());
+            t.published.insert(part.clone(), now);
             t.lingering.remove(part);
         })
     }
 
-    /// Topics whose linger ran out at `now` with no subscriber back: the node leaves them.
+    /// Topics whose linger ran out at `now` with no subscriber back, and parts nobody published to for
+    /// [`PUBLISHED_LINGER`]: the node leaves those that nothing else keeps it in.
     pub(crate) fn expire(&mut self, now: Instant) -> Vec<TopicChange> {
         let expired: Vec<StreamPartId> = self
             .lingering
@@ -128,14 +147,24 @@ impl Topics {
             .filter(|(_, deadline)| **deadline <= now)
             .map(|(p, _)| p.clone())
             .collect();
-        expired
+        let quiet: Vec<StreamPartId> = self
+            .published
             .iter()
-            .filter_map(|part| {
-                self.changed(part, |t| {
-                    t.lingering.remove(part);
-                })
+            .filter(|(_, last)| now.saturating_duration_since(**last) >= PUBLISHED_LINGER)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let lingered = expired.iter().filter_map(|part| {
+            self.changed(part, |t| {
+                t.lingering.remove(part);
             })
-            .collect()
+        });
+        let mut changes: Vec<TopicChange> = lingered.collect();
+        changes.extend(quiet.iter().filter_map(|part| {
+            self.changed(part, |t| {
+                t.published.remove(part);
+            })
+        }));
+        changes
     }
 }
 
@@ -179,15 +208,44 @@ mod tests {
         assert_eq!(topics.subscribe(&s), None);
         assert_eq!(topics.unsubscribe(&s, now), None);
         assert!(topics.expire(now + TOPIC_LINGER).is_empty());
-        assert_eq!(topics.published(&p), Some(TopicChange::Join(p.clone())));
-        assert_eq!(topics.published(&p), None);
+        assert_eq!(
+            topics.published_at(&p, now),
+            Some(TopicChange::Join(p.clone()))
+        );
+        assert_eq!(topics.published_at(&p, now), None);
         assert_eq!(topics.count(), 2);
         // A lingering part that gets published to stays.
         let l = part("lingering");
         topics.subscribe(&l);
         topics.unsubscribe(&l, now);
-        assert_eq!(topics.published(&l), None);
+        assert_eq!(topics.published_at(&l, now), None);
         assert!(topics.expire(now + TOPIC_LINGER).is_empty());
         assert_eq!(topics.unstore(&s), Some(TopicChange::Leave(s.clone())));
+    }
+
+    #[test]
+    fn a_part_nobody_publishes_to_any_more_is_left() {
+        let mut topics = Topics::default();
+        let (p, s) = (part("published"), part("stored"));
+        let now = Instant::now();
+        topics.published_at(&p, now);
+        topics.store(&s);
+        topics.published_at(&s, now);
+        // Publishing again keeps it: the linger counts from the last publish.
+        let later = now + PUBLISHED_LINGER / 2;
+        assert_eq!(topics.published_at(&p, later), None);
+        assert!(topics.expire(now + PUBLISHED_LINGER).is_empty());
+        assert_eq!(
+            topics.expire(later + PUBLISHED_LINGER),
+            vec![TopicChange::Leave(p.clone())],
+            "the stored part stays"
+        );
+        assert!(!topics.is_member(&p) && topics.is_member(&s));
+        assert_eq!(topics.count(), 1);
+        // Publishing to it again joins again.
+        assert_eq!(
+            topics.published_at(&p, later + PUBLISHED_LINGER),
+            Some(TopicChange::Join(p))
+        );
     }
 }

@@ -5,6 +5,13 @@
 //! forwarding alone), and prints one JSON object: events per second published and delivered, end-to-end
 //! latency percentiles, losses, and how long subscribing took (the answer, and the first event).
 //! Bounded in count and time; loopback only in tests.
+//!
+//! With `--duration-secs` it is a steady load instead ([`steady`]): events signed when due at `--rate`
+//! for that long, clients that move to another node when theirs goes away, and afterwards a gap fill
+//! that tells delivered live, delivered after gap fill and lost apart — what `cargo xtask soak` runs
+//! while it kills and restarts nodes.
+
+mod steady;
 
 use std::time::{Duration, Instant};
 
@@ -41,9 +48,27 @@ pub(crate) struct BenchArgs {
     /// Events to publish.
     #[arg(long, default_value_t = 5_000)]
     count: u32,
-    /// Publish at most this many events per second (0: as fast as the node acknowledges).
+    /// Publish at most this many events per second (0: as fast as the node acknowledges). With
+    /// `--duration-secs`, exactly this many (required).
     #[arg(long, default_value_t = 0)]
     rate: u32,
+    /// A steady load for this many seconds instead of `--count` events: each event signed when due at
+    /// `--rate`; a client whose node goes away moves to another of the nodes named (a publisher sends
+    /// again what was not answered) and back home once its node is back; afterwards each subscriber
+    /// asks for what it missed (resend from its node, then from the others). Progress lines on
+    /// stderr, one JSON report on stdout.
+    #[arg(long, conflicts_with = "count")]
+    duration_secs: Option<u64>,
+    /// With `--duration-secs`: publishers, each with a chain of its own and at home on the nodes in
+    /// turn (`--publish-node`, then the `--subscribe-node`s); they share `--rate`.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// With `--duration-secs`: how long subscribers listen for the last events before the gap fill.
+    #[arg(long, default_value_t = 10)]
+    settle_secs: u64,
+    /// With `--duration-secs`: seconds between progress lines on stderr.
+    #[arg(long, default_value_t = 10)]
+    progress_secs: u64,
     /// Subscribers do not verify signatures (the nodes still do): measures forwarding alone.
     #[arg(long)]
     no_verify: bool,
@@ -167,6 +192,9 @@ pub(crate) fn publish_frame(
 
 /// Runs one measurement and prints its JSON.
 pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(secs) = args.duration_secs {
+        return steady::run(args, Duration::from_secs(secs)).await;
+    }
     let signer =
         Signer::from_hex(&args.private_key).map_err(|e| anyhow::anyhow!("--private-key: {e}"))?;
     // Subscribers first, each confirmed; how long the answer took is kept.
