@@ -11,184 +11,24 @@
 //! that tells delivered live, delivered after gap fill and lost apart — what `cargo xtask soak` runs
 //! while it kills and restarts nodes.
 
+mod args;
 mod steady;
+mod ws;
+
+pub(crate) use args::BenchArgs;
+pub(crate) use ws::{expect, open, publish_frame};
+
+use ws::{content_index, lagged_count, millis, percentile, verified_index};
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use clap::Args;
+use anyhow::{Result, bail};
 use futures::{SinkExt, StreamExt};
-use rivulet_protocol::{
-    ChainId, ChainSigner, ContentType, Limits, MessageType, Partition, Signer, StreamId,
-    StreamPartId, decode_verified,
-};
+use rivulet_protocol::{ChainId, ChainSigner, Partition, Signer, StreamPartId};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::node::now_ms;
-
-/// Settings of one run.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct BenchArgs {
-    /// The stream (the key must may publish; subscribers must may subscribe, e.g. public).
-    #[arg(long)]
-    stream: StreamId,
-    /// The node to publish to (HTTP base URL).
-    #[arg(long)]
-    publish_node: String,
-    /// Nodes to subscribe on (repeatable); subscribers are spread over them.
-    #[arg(long = "subscribe-node", required = true)]
-    subscribe_nodes: Vec<String>,
-    /// How many subscriber connections in all.
-    #[arg(long, default_value_t = 1)]
-    subscribers: usize,
-    /// Content bytes per event.
-    #[arg(long, default_value_t = 200)]
-    payload: usize,
-    /// Events to publish.
-    #[arg(long, default_value_t = 5_000)]
-    count: u32,
-    /// Publish at most this many events per second (0: as fast as the node acknowledges). With
-    /// `--duration-secs`, exactly this many (required).
-    #[arg(long, default_value_t = 0)]
-    rate: u32,
-    /// A steady load for this many seconds instead of `--count` events: each event signed when due at
-    /// `--rate`; a client whose node goes away moves to another of the nodes named (a publisher sends
-    /// again what was not answered) and back home once its node is back; afterwards each subscriber
-    /// asks for what it missed (resend from its node, then from the others). Progress lines on
-    /// stderr, one JSON report on stdout.
-    #[arg(long, conflicts_with = "count")]
-    duration_secs: Option<u64>,
-    /// With `--duration-secs`: publishers, each with a chain of its own and at home on the nodes in
-    /// turn (`--publish-node`, then the `--subscribe-node`s); they share `--rate`.
-    #[arg(long, default_value_t = 1)]
-    publishers: usize,
-    /// With `--duration-secs`: how long subscribers listen for the last events before the gap fill.
-    #[arg(long, default_value_t = 10)]
-    settle_secs: u64,
-    /// With `--duration-secs`: seconds between progress lines on stderr.
-    #[arg(long, default_value_t = 10)]
-    progress_secs: u64,
-    /// Subscribers do not verify signatures (the nodes still do): measures forwarding alone.
-    #[arg(long)]
-    no_verify: bool,
-    /// Sign each event when it is due instead of before the clock starts (latency then includes
-    /// signing, as an SDK publish's does).
-    #[arg(long)]
-    sign_inline: bool,
-    /// The stream partition to publish to and subscribe on.
-    #[arg(long, default_value_t = 0)]
-    partition: u32,
-    /// What each publish's acknowledgement waits for: `local` (the entry node) or `quorum` (a majority of
-    /// the part's replicas have it on disk; needs a network coordinator).
-    #[arg(long, default_value = "local")]
-    acks: crate::node::Acks,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 60)]
-    timeout_secs: u64,
-    /// Publisher key (hex).
-    #[arg(long, env = "RIVULET_PRIVATE_KEY", hide_env_values = true)]
-    private_key: String,
-}
-
-/// A WebSocket connection to a node.
-pub(crate) type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens `node`'s WebSocket API, with Nagle's algorithm off.
-pub(crate) async fn open(node: &str) -> Result<Ws> {
-    let url = format!("{}/api/v1/ws", node.replacen("http", "ws", 1));
-    // Nagle's algorithm off, as the node has it: small frames go out at once.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
-    Ok(ws)
-}
-
-/// Reads frames until one of type `kind` (an `error` frame fails).
-pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<Value> {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(15), ws.next())
-            .await
-            .context("no answer within 15 s")?
-            .context("connection closed")??;
-        if let Message::Text(t) = frame {
-            let v: Value = serde_json::from_str(&t)?;
-            if v["type"] == kind {
-                return Ok(v);
-            }
-            if v["type"] == "error" {
-                bail!("{}: {}", v["error"], v["message"]);
-            }
-        }
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// The index in a delivered event's content, once its signature is verified (as real clients do).
-fn verified_index(frame: &str) -> Option<usize> {
-    let v = serde_json::from_str::<Value>(frame).ok()?;
-    let wire = hex::decode(v["message"]["wire"].as_str()?).ok()?;
-    decode_verified(&wire, &Limits::default()).ok()?;
-    let content = v["message"]["content"].as_str()?;
-    let index = hex::decode(content.get(..16)?).ok()?;
-    Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
-}
-
-/// The index in a delivered event's content, read straight from the frame (no JSON parse, no
-/// signature check): what a subscriber that trusts its node costs.
-fn content_index(frame: &str) -> Option<usize> {
-    let at = frame.find("\"content\":\"")? + "\"content\":\"".len();
-    let index = hex::decode(frame.get(at..at + 16)?).ok()?;
-    Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
-}
-
-/// How many events a node says it dropped for this subscriber (a `lagged` notice), else 0.
-fn lagged_count(frame: &str) -> u64 {
-    let Ok(v) = serde_json::from_str::<Value>(frame) else {
-        return 0;
-    };
-    if v["error"] != "lagged" {
-        return 0;
-    }
-    v["message"]
-        .as_str()
-        .and_then(|m| m.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A WebSocket `publish` frame: the next event of `part` in `chains`, signed now, with `acks`.
-pub(crate) fn publish_frame(
-    chains: &mut ChainSigner,
-    part: &StreamPartId,
-    content: Vec<u8>,
-    acks: crate::node::Acks,
-) -> Result<String> {
-    let wire = chains
-        .sign_next(
-            part,
-            now_ms(),
-            MessageType::Data,
-            ContentType::Binary,
-            content,
-            None,
-            &mut rand::rng(),
-        )?
-        .encode()?;
-    Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
-}
 
 /// Runs one measurement and prints its JSON.
 pub(crate) async fn run(args: &BenchArgs) -> Result<()> {

@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use rivulet_network::{
     HistoryQuery, HistoryResponse, ReaderProof,
-    libp2p::{Multiaddr, PeerId, request_response::ResponseChannel},
+    libp2p::{Multiaddr, PeerId, gossipsub, request_response::ResponseChannel},
     light::LightResponse,
     replica::StoreResponse,
 };
@@ -64,6 +64,18 @@ pub(crate) enum Command {
     LightRespond {
         channel: ResponseChannel<LightResponse>,
         response: LightResponse,
+    },
+}
+
+/// Where an event in verification came from: what concluding it needs.
+pub(crate) enum Origin {
+    /// A client's publish, answered once concluded (and stored, where stored).
+    Publish(oneshot::Sender<Result<Published, Rejection>>),
+    /// A peer's gossip, reported to gossipsub once concluded.
+    Gossip {
+        source: PeerId,
+        id: gossipsub::MessageId,
+        topic: gossipsub::TopicHash,
     },
 }
 

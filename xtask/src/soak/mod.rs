@@ -19,6 +19,7 @@
 
 mod cluster;
 mod memory;
+mod options;
 mod report;
 
 use std::{
@@ -34,6 +35,7 @@ use serde_json::Value;
 use self::{
     cluster::Cluster,
     memory::{Sample, Warmth},
+    options::Options,
     report::{Event, Report},
 };
 use crate::{
@@ -43,9 +45,6 @@ use crate::{
     setup::setup,
 };
 
-/// Events per second the load publishes by default: what these 2-core machines sustain for an hour
-/// with the three nodes, the chain and the load generator on them (BENCHMARKS.md, "Soak").
-const DEFAULT_RATE: u32 = 2_000;
 /// Between memory samples.
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// No node is killed this close to the end, so every node is up for the gap fill.
@@ -55,65 +54,6 @@ const PROCESS_WARM_UP_SECS: u64 = 180;
 
 /// Set by Ctrl-C and SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
-
-/// The run's settings.
-#[derive(Clone, Debug)]
-pub(crate) struct Options {
-    minutes: u64,
-    rate: u32,
-    kill_every: Duration,
-    down: Duration,
-    payload: usize,
-    verify: bool,
-    keep: bool,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> Result<Options> {
-        let mut o = Options {
-            minutes: 60,
-            rate: DEFAULT_RATE,
-            kill_every: Duration::from_secs(300),
-            down: Duration::from_secs(10),
-            payload: 200,
-            verify: false,
-            keep: false,
-        };
-        let mut it = args.iter();
-        while let Some(flag) = it.next() {
-            let mut value = |name: &str| -> Result<u64> {
-                let v = it.next().with_context(|| format!("{name} needs a value"))?;
-                v.parse()
-                    .with_context(|| format!("{name} {v:?} is not a whole number"))
-            };
-            match flag.as_str() {
-                "--minutes" => o.minutes = value("--minutes")?,
-                "--rate" => o.rate = u32::try_from(value("--rate")?).context("--rate")?,
-                "--kill-every-secs" => {
-                    o.kill_every = Duration::from_secs(value("--kill-every-secs")?)
-                }
-                "--down-secs" => o.down = Duration::from_secs(value("--down-secs")?),
-                "--payload" => o.payload = usize::try_from(value("--payload")?)?,
-                "--verify" => o.verify = true,
-                "--keep" => o.keep = true,
-                other => bail!(
-                    "unknown flag {other}; flags: --minutes N (60) --rate R ({DEFAULT_RATE}) --kill-every-secs S (300) --down-secs S (10) --payload BYTES (200) --verify --keep"
-                ),
-            }
-        }
-        if o.minutes == 0 || o.rate == 0 || o.kill_every.is_zero() {
-            bail!("--minutes, --rate and --kill-every-secs must be at least 1");
-        }
-        if o.payload < 8 {
-            bail!("--payload must be at least 8 (the event's index)");
-        }
-        Ok(o)
-    }
-
-    fn duration(&self) -> Duration {
-        Duration::from_secs(self.minutes * 60)
-    }
-}
 
 /// `cargo xtask soak [flags]`.
 pub(crate) fn soak(root: &Path, args: &[String]) -> Result<()> {

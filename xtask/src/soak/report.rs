@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{
-    Options,
     cluster::Cluster,
     memory::{Sample, Warmth, cores_used, mib, samples_json, verdict},
+    options::Options,
 };
 
 /// A node killed or restarted.

@@ -9,8 +9,8 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
 
-use super::{Plan, subscriber::verified_index, tally::BlockTimes};
-use crate::bench::Ws;
+use super::{plan::Plan, subscriber::verified_index, tally::BlockTimes};
+use crate::bench::ws::Ws;
 
 /// How long one resend page may take.
 const PAGE_LIMIT: Duration = Duration::from_secs(60);

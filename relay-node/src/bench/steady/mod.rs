@@ -17,6 +17,7 @@
 
 mod gapfill;
 mod placement;
+mod plan;
 mod publisher;
 mod subscriber;
 mod tally;
@@ -26,48 +27,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
-use rivulet_protocol::{Address, ChainId, ChainSigner, Partition, Signer, StreamPartId};
+use anyhow::{Result, bail};
+use rivulet_protocol::{ChainId, ChainSigner, Partition, Signer, StreamPartId};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use self::{
     placement::{Client, Placement},
+    plan::Plan,
     publisher::{PublishLog, refused_json, with_log},
     subscriber::Received,
 };
-use super::{BenchArgs, Ws, expect, open};
-use crate::node::{Acks, now_ms};
-
-/// What the clients of a steady run share.
-#[derive(Debug)]
-pub(super) struct Plan {
-    /// The stream part published to and read.
-    part: StreamPartId,
-    /// The publisher's address (subscribers take only its events).
-    publisher: Address,
-    /// Events per second.
-    rate: f64,
-    /// Events to publish, all publishers together.
-    total: u64,
-    /// Publishers.
-    publishers: usize,
-    /// Content bytes per event.
-    payload: usize,
-    /// What each publish's answer waits for.
-    acks: Acks,
-    /// Whether subscribers verify live events (resent ones always are).
-    verify: bool,
-}
-
-/// A WebSocket on `node` that has read the node's challenge.
-pub(super) async fn connect(node: &str) -> Result<Ws> {
-    let mut ws = tokio::time::timeout(Duration::from_secs(10), open(node))
-        .await
-        .with_context(|| format!("no connection to {node} within 10 s"))??;
-    expect(&mut ws, "challenge").await?;
-    Ok(ws)
-}
+use crate::{bench::args::BenchArgs, node::now_ms};
 
 /// Runs a steady load for `duration` and prints its report.
 pub(super) async fn run(args: &BenchArgs, duration: Duration) -> Result<()> {

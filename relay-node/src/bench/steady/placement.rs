@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::connect;
+use super::plan::connect;
 
 /// How long a client's home node must have been reachable before the client moves back.
 pub(super) const HOME_SETTLE: Duration = Duration::from_secs(30);
@@ -151,9 +151,9 @@ mod tests {
         let nodes = ["a", "b", "c"].map(String::from);
         let p = Placement::new("a", &nodes, 3, 3);
         assert_eq!(p.nodes(), nodes);
-        for i in 0..3 {
-            assert_eq!(p.node(Client::Publisher(i)), nodes[i]);
-            assert_eq!(p.node(Client::Subscriber(i)), nodes[i]);
+        for (i, node) in nodes.iter().enumerate() {
+            assert_eq!(p.node(Client::Publisher(i)), *node);
+            assert_eq!(p.node(Client::Subscriber(i)), *node);
         }
         p.failover(Client::Publisher(2));
         assert_eq!(p.node(Client::Publisher(2)), "a");

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    Plan, connect,
     placement::{Client, HOME_PROBE, Homing, Placement},
+    plan::{Plan, connect},
     tally::{BlockTimes, Indices},
 };
 use crate::node::now_ms;

@@ -17,13 +17,13 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    Plan, connect,
     placement::{Client, HOME_PROBE, Homing, Placement},
+    plan::{Plan, connect},
     publisher::with_log,
     tally::{Histogram, Indices},
 };
 use crate::{
-    bench::{Ws, expect, lagged_count},
+    bench::ws::{Ws, expect, lagged_count},
     node::now_ms,
 };
 

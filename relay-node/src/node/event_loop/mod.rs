@@ -24,7 +24,7 @@ use tracing::{info, warn};
 use super::{
     access::Access,
     announce::Announce,
-    commands::{Command, Delivered},
+    commands::{Command, Delivered, Origin},
     coordination::Coordination,
     discovery::Discovery,
     history::RemoteHistory,
@@ -42,7 +42,7 @@ pub(crate) struct EventLoop {
     pub(super) swarm: Swarm<NodeBehaviour>,
     pub(super) validator: Validator,
     /// Signatures are verified here, off this task, and come back in arrival order.
-    pub(super) verification: Verification<relay::Origin>,
+    pub(super) verification: Verification<Origin>,
     pub(super) access: Access,
     pub(super) metrics: Arc<Metrics>,
     pub(super) topics: Topics,

@@ -22,22 +22,10 @@ use crate::{
     metrics::Source,
     node::{
         access::CachedPermissions,
-        commands::{Delivered, Published},
+        commands::{Delivered, Origin, Published},
         verification::Verified,
     },
 };
-
-/// Where an event in verification came from: what concluding it needs.
-pub(crate) enum Origin {
-    /// A client's publish, answered once concluded (and stored, where stored).
-    Publish(oneshot::Sender<Result<Published, Rejection>>),
-    /// A peer's gossip, reported to gossipsub once concluded.
-    Gossip {
-        source: PeerId,
-        id: gossipsub::MessageId,
-        topic: gossipsub::TopicHash,
-    },
-}
 
 impl EventLoop {
     fn precheck(&mut self, wire: &[u8]) -> Precheck {

@@ -1,0 +1,113 @@
+//! The load generator's side of the WebSocket API: connecting, waiting for an answer, publish frames,
+//! reading delivered events, and the percentiles it reports.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use rivulet_protocol::{
+    ChainSigner, ContentType, Limits, MessageType, StreamPartId, decode_verified,
+};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::node::now_ms;
+
+/// A WebSocket connection to a node.
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `node`'s WebSocket API, with Nagle's algorithm off.
+pub(crate) async fn open(node: &str) -> Result<Ws> {
+    let url = format!("{}/api/v1/ws", node.replacen("http", "ws", 1));
+    // Nagle's algorithm off, as the node has it: small frames go out at once.
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))?;
+    Ok(ws)
+}
+
+/// Reads frames until one of type `kind` (an `error` frame fails).
+pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<Value> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .context("no answer within 15 s")?
+            .context("connection closed")??;
+        if let Message::Text(t) = frame {
+            let v: Value = serde_json::from_str(&t)?;
+            if v["type"] == kind {
+                return Ok(v);
+            }
+            if v["type"] == "error" {
+                bail!("{}: {}", v["error"], v["message"]);
+            }
+        }
+    }
+}
+
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub(crate) fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The index in a delivered event's content, once its signature is verified (as real clients do).
+pub(crate) fn verified_index(frame: &str) -> Option<usize> {
+    let v = serde_json::from_str::<Value>(frame).ok()?;
+    let wire = hex::decode(v["message"]["wire"].as_str()?).ok()?;
+    decode_verified(&wire, &Limits::default()).ok()?;
+    let content = v["message"]["content"].as_str()?;
+    let index = hex::decode(content.get(..16)?).ok()?;
+    Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
+}
+
+/// The index in a delivered event's content, read straight from the frame (no JSON parse, no
+/// signature check): what a subscriber that trusts its node costs.
+pub(crate) fn content_index(frame: &str) -> Option<usize> {
+    let at = frame.find("\"content\":\"")? + "\"content\":\"".len();
+    let index = hex::decode(frame.get(at..at + 16)?).ok()?;
+    Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
+}
+
+/// How many events a node says it dropped for this subscriber (a `lagged` notice), else 0.
+pub(crate) fn lagged_count(frame: &str) -> u64 {
+    let Ok(v) = serde_json::from_str::<Value>(frame) else {
+        return 0;
+    };
+    if v["error"] != "lagged" {
+        return 0;
+    }
+    v["message"]
+        .as_str()
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A WebSocket `publish` frame: the next event of `part` in `chains`, signed now, with `acks`.
+pub(crate) fn publish_frame(
+    chains: &mut ChainSigner,
+    part: &StreamPartId,
+    content: Vec<u8>,
+    acks: crate::node::Acks,
+) -> Result<String> {
+    let wire = chains
+        .sign_next(
+            part,
+            now_ms(),
+            MessageType::Data,
+            ContentType::Binary,
+            content,
+            None,
+            &mut rand::rng(),
+        )?
+        .encode()?;
+    Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
+}
