@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-/// Events per second the load publishes by default: what these 2-core machines sustain for an hour
-/// with the three nodes, the chain and the load generator on them (BENCHMARKS.md, "Soak").
+/// Events per second the load publishes by default, chosen for these 2-core machines with the three
+/// nodes, the chain and the load generator on them (the runs so far: BENCHMARKS.md, "Soak").
 const DEFAULT_RATE: u32 = 2_000;
+
 /// The run's settings.
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
