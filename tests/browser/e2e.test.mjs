@@ -10,7 +10,8 @@
 // - every runnable example on the docs page runs without an error;
 // - a page that imports `@rivulet/sdk` by name, bundled by Vite and by webpack as a dapp would be,
 //   publishes and receives;
-// - the page's signing-and-publishing rate is measured (printed as JSON for BENCHMARKS.md).
+// - the landing page loads without an error (the demo's benchmark is `bench.test.mjs`, against release
+//   nodes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -278,19 +279,9 @@ for (const [name, bundle] of Object.entries(bundlers)) {
   });
 }
 
-test('landing page, and the rate a page signs and publishes at', async () => {
+test('landing page', async () => {
   const { page: landing, errors: landingErrors } = await openPage('/');
   await landing.screenshot({ path: `${shots}/index.png`, fullPage: true });
   assert.deepEqual(landingErrors, []);
   await landing.close();
-
-  const { page, errors } = await openPage('/demo.html?source=simulated&transport=ws');
-  await page.waitForSelector('#bench:not([disabled])', { timeout: 30000 });
-  await page.click('#bench');
-  await page.waitForFunction(() => window.__benchResult, null, { timeout: 120000 });
-  const result = await page.evaluate(() => window.__benchResult);
-  console.log(JSON.stringify({ bench: 'browser-publish', chromium: browser.version(), ...result }));
-  assert.ok(result.eventsPerSecond > 0);
-  assert.deepEqual(errors, []);
-  await page.close();
 });

@@ -156,6 +156,10 @@ pub(crate) fn test(root: &Path) -> Result<()> {
         "the SDK in Node and in Chromium against a local network",
         || sdk_end_to_end(root),
     )?;
+    step(
+        "the publisher demo's benchmark in Chromium against release nodes",
+        || browser_bench(root),
+    )?;
     // Skips itself, saying why, where it cannot make network namespaces (not root, no `ip netns`).
     step(
         "scale --quick: 20 relay nodes in network namespaces with the latency model; churn, adversaries, scaling, simulation",
@@ -179,7 +183,12 @@ pub(crate) fn sdk_end_to_end(root: &Path) -> Result<()> {
     std::os::unix::fs::symlink("../../sdk/wasm/pkg", &link)
         .with_context(|| format!("cannot link {}", link.display()))?;
     let dir = run_dir(root, "local-network")?;
-    let net = network::LocalNetwork::start(root, &dir, network::Ports { chain: 0, web: 0 })?;
+    let net = network::LocalNetwork::start(
+        root,
+        &dir,
+        network::Ports { chain: 0, web: 0 },
+        network::Build::Debug,
+    )?;
     let config = dir.join("site/config.json");
     let relay = target_dir(root).join("debug/relay-node");
     let screenshots = target_dir(root).join("screenshots");
@@ -212,6 +221,33 @@ pub(crate) fn sdk_end_to_end(root: &Path) -> Result<()> {
         &[("RIVULET_CONFIG", &config)],
     )?;
     eprintln!("screenshots in {}", screenshots.display());
+    drop(net);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Builds the release binaries, starts a local network of them and runs the publisher demo's benchmark
+/// in Chromium (`tests/browser/bench.test.mjs`: its rates printed as JSON, every event read back
+/// verified). `RIVULET_BENCH_RUNS` runs it more than once.
+pub(crate) fn browser_bench(root: &Path) -> Result<()> {
+    crate::up::build_binaries(network::Build::Release)?;
+    let dir = run_dir(root, "bench-network")?;
+    let net = network::LocalNetwork::start(
+        root,
+        &dir,
+        network::Ports { chain: 0, web: 0 },
+        network::Build::Release,
+    )?;
+    run_env(
+        "node",
+        &[
+            "--test",
+            "--test-timeout=600000",
+            "--test-reporter=spec",
+            "tests/browser/bench.test.mjs",
+        ],
+        &[("RIVULET_SITE", Path::new(&net.site))],
+    )?;
     drop(net);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -16,6 +16,9 @@
 //! - `cargo xtask soak`: three relay nodes under a steady load for an hour, one killed with SIGKILL
 //!   and restarted every 5 minutes: delivery after gap fill (nothing acknowledged may be lost) and
 //!   each node's memory over time (JSON).
+//! - `cargo xtask browser-bench`: the publisher demo's benchmark in headless Chromium against release
+//!   nodes — publish, read back and verify (JSON; also a step of `test`).
+//! - `cargo xtask up [--release]`, `e2e`, `sdk`, `dapp`: see the usage text.
 //!
 //! Honours `CARGO_TARGET_DIR` (CI points it outside the clone to reuse build output).
 
@@ -27,6 +30,7 @@ mod bench;
 mod checks;
 mod cmd;
 mod compare;
+mod demo_feeds;
 mod health;
 mod network;
 mod scale;
@@ -58,15 +62,24 @@ fn main() -> Result<()> {
         }
         Some("soak") => soak::soak(&root, &args[1..]),
         Some("bench-compare") => compare::bench_compare(&root, &args[1..]),
-        Some("up") => up::up(&root),
+        Some("up") => up::up(&root, &args[1..]),
         Some("e2e") => {
             setup_all(&root)?;
             wasm::build_sdk(&root)?;
             wasm::build_dapp(&root)?;
-            up::build_binaries()?;
+            up::build_binaries(network::Build::Debug)?;
             step(
                 "the SDK in Node and in Chromium against a local network",
                 || checks::sdk_end_to_end(&root),
+            )
+        }
+        Some("browser-bench") => {
+            setup_all(&root)?;
+            wasm::build_sdk(&root)?;
+            wasm::build_dapp(&root)?;
+            step(
+                "the publisher demo's benchmark in Chromium against release nodes",
+                || checks::browser_bench(&root),
             )
         }
         Some("dapp") => {
@@ -98,7 +111,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  node-bench  release build; one node's ingest and fan-out per second of its CPU, as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  soak    [--minutes N (60)] [--rate R] [--kill-every-secs S (300)] [--down-secs S (10)] [--payload B] [--verify] [--keep]  release build; chain + 3 relay nodes storing a stream; steady publishers and subscribers on every node; a node killed (SIGKILL) and restarted every S; delivery after gap fill and memory per node over time (JSON)\n  up      build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
+                "usage: cargo xtask <command>\n\n  test    install what is missing, then run every check and test\n  setup   only install what is missing (wasm target, npm packages)\n  tidy    check the code's shape: no import circle between a crate's modules, no source file over 600 lines\n  contracts  recompile the Solidity contracts into contracts/out\n  chain   start anvil on 127.0.0.1:8545 if needed and deploy the contracts (.rivulet/deployment.json)\n  relay-bench  release build; chain + 3 relay nodes on loopback; load generator matrix as JSON lines\n  node-bench  release build; one node's ingest and fan-out per second of its CPU, as JSON lines\n  bench-compare  [--wait-idle] [--only brokers,rivulet,streamr] [--from-json FILE]  Rivulet beside NATS, mosquitto and Streamr's network layer on this machine: a table and JSON\n  scale   many relay nodes in network namespaces (root): time to data, latency, churn, attacks, scaling, simulation (--quick: 20 nodes, short)\n  soak    [--minutes N (60)] [--rate R] [--kill-every-secs S (300)] [--down-secs S (10)] [--payload B] [--verify] [--keep]  release build; chain + 3 relay nodes storing a stream; steady publishers and subscribers on every node; a node killed (SIGKILL) and restarted every S; delivery after gap fill and memory per node over time (JSON)\n  up      [--release]  build, then run a local network: chain, contracts, 3 relay nodes, demo streams, the site on 127.0.0.1:8080\n  browser-bench  release build; a local network of it; the publisher demo's benchmark in headless Chromium (publish, read back and verify), as JSON\n  e2e     only the SDK's Node and browser tests against a local network\n  sdk     build the npm package @rivulet/sdk into sdk/wasm/pkg and check its size budget\n  dapp    build the marketplace dapp into marketplace-dapp/dist and check its size budget"
             );
             bail!("unknown or missing command")
         }

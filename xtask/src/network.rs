@@ -5,7 +5,7 @@
 //! when the value is dropped.
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -14,7 +14,10 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::cmd::{KillOnDrop, capture, target_dir};
+use crate::{
+    cmd::{KillOnDrop, capture, target_dir},
+    demo_feeds::{start_publisher, start_web, traffic_reading, weather_reading},
+};
 
 /// anvil's development account 1 (publicly known; local chain only): owns the demo streams.
 pub(crate) const DEMO_OWNER_KEY: &str =
@@ -76,8 +79,23 @@ pub(crate) struct LocalNetwork {
     _web: KillOnDrop,
 }
 
-fn binary(root: &Path, name: &str) -> PathBuf {
-    target_dir(root).join("debug").join(name)
+/// Which build of the relay-node and rivulet-deploy binaries a local network runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Build {
+    /// `target/debug` (what the tests build).
+    Debug,
+    /// `target/release`.
+    Release,
+}
+
+impl Build {
+    /// The directory its binaries are in.
+    pub(crate) fn dir(self, root: &Path) -> PathBuf {
+        target_dir(root).join(match self {
+            Build::Debug => "debug",
+            Build::Release => "release",
+        })
+    }
 }
 
 fn path_str(p: &Path) -> Result<&str> {
@@ -203,14 +221,14 @@ pub(crate) fn start_node_on(
 }
 
 /// Runs a relay-node client command and returns its stdout as JSON.
-fn cli(root: &Path, deployment: &Path, args: &[&str]) -> Result<Value> {
-    cli_as(root, deployment, DEMO_OWNER_KEY, args)
+fn cli(bins: &Path, deployment: &Path, args: &[&str]) -> Result<Value> {
+    cli_as(bins, deployment, DEMO_OWNER_KEY, args)
 }
 
 /// Runs a relay-node client command with `key` and returns its stdout as JSON.
-fn cli_as(root: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Value> {
+fn cli_as(bins: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Value> {
     let out = capture(
-        &binary(root, "relay-node"),
+        &bins.join("relay-node"),
         &[
             args,
             &[
@@ -226,8 +244,8 @@ fn cli_as(root: &Path, deployment: &Path, key: &str, args: &[&str]) -> Result<Va
 }
 
 /// The account of the relay node whose data directory is `dir` (its key is created there if missing).
-fn node_account(root: &Path, dir: &Path) -> Result<String> {
-    account_of(&binary(root, "relay-node"), dir)
+fn node_account(bins: &Path, dir: &Path) -> Result<String> {
+    account_of(&bins.join("relay-node"), dir)
 }
 
 /// The account of the relay node whose data directory is `dir`, asked of the relay binary `relay`
@@ -255,9 +273,15 @@ fn link(from: &Path, to: &Path) -> Result<()> {
 }
 
 impl LocalNetwork {
-    /// Starts everything under `dir` (wiped first). The relay-node and rivulet-deploy debug binaries and
-    /// the npm package must be built.
-    pub(crate) fn start(root: &Path, dir: &Path, ports: Ports) -> Result<LocalNetwork> {
+    /// Starts everything under `dir` (wiped first). The relay-node and rivulet-deploy binaries of
+    /// `build` and the npm package must be built.
+    pub(crate) fn start(
+        root: &Path,
+        dir: &Path,
+        ports: Ports,
+        build: Build,
+    ) -> Result<LocalNetwork> {
+        let bins = build.dir(root);
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir)?;
         let (chain, rpc_url) = start_chain(root, ports.chain, &dir.join("anvil.log"))?;
@@ -276,15 +300,15 @@ impl LocalNetwork {
             "--force".to_owned(),
         ];
         for node_dir in &node_dirs {
-            deploy_args.extend(["--fund".to_owned(), node_account(root, node_dir)?]);
+            deploy_args.extend(["--fund".to_owned(), node_account(&bins, node_dir)?]);
         }
         let deploy_args: Vec<&str> = deploy_args.iter().map(String::as_str).collect();
-        capture(&binary(root, "rivulet-deploy"), &deploy_args)?;
+        capture(&bins.join("rivulet-deploy"), &deploy_args)?;
         let deployment: Value = serde_json::from_str(&std::fs::read_to_string(&deployment_file)?)?;
 
         // Demo streams: one anyone may publish to and read, one a server-side publisher feeds.
         let sensors = cli(
-            root,
+            &bins,
             &deployment_file,
             &[
                 "stream",
@@ -301,7 +325,7 @@ impl LocalNetwork {
             .context("no stream id")?
             .to_owned();
         let weather = cli(
-            root,
+            &bins,
             &deployment_file,
             &[
                 "stream",
@@ -323,20 +347,20 @@ impl LocalNetwork {
             (&weather, "subscribe"),
         ] {
             cli(
-                root,
+                &bins,
                 &deployment_file,
                 &["grant", stream, "public", permission],
             )?;
         }
         let publisher_address = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
         cli(
-            root,
+            &bins,
             &deployment_file,
             &["grant", &weather, publisher_address, "publish"],
         )?;
         // A second seller with a stream that is not public: readers need a licence.
         let traffic = cli_as(
-            root,
+            &bins,
             &deployment_file,
             SECOND_SELLER_KEY,
             &[
@@ -354,7 +378,7 @@ impl LocalNetwork {
             .context("no stream id")?
             .to_owned();
         cli_as(
-            root,
+            &bins,
             &deployment_file,
             SECOND_SELLER_KEY,
             &["grant", &traffic, TRAFFIC_DEVICE, "publish"],
@@ -391,7 +415,7 @@ impl LocalNetwork {
             ),
         ] {
             cli_as(
-                root,
+                &bins,
                 &deployment_file,
                 key,
                 &[
@@ -414,10 +438,10 @@ impl LocalNetwork {
         }
 
         // The network stores the demo streams: each part on three nodes, as the coordinator assigns.
-        cli(root, &deployment_file, &["network", "store", &sensors])?;
-        cli(root, &deployment_file, &["network", "store", &weather])?;
+        cli(&bins, &deployment_file, &["network", "store", &sensors])?;
+        cli(&bins, &deployment_file, &["network", "store", &weather])?;
         cli_as(
-            root,
+            &bins,
             &deployment_file,
             SECOND_SELLER_KEY,
             &["network", "store", &traffic],
@@ -425,7 +449,7 @@ impl LocalNetwork {
 
         // Three relay nodes that register with the coordinator, staking 100 DATA each, and store what it
         // assigns them; A is everyone's bootstrap peer.
-        let relay = binary(root, "relay-node");
+        let relay = bins.join("relay-node");
         let stake = ["--coordinator.stake", "100"];
         let a = start_node(&relay, &node_dirs[0], &deployment_file, &stake)?;
         let tcp_a = a.tcp()?.to_owned();
@@ -449,7 +473,7 @@ impl LocalNetwork {
         }
 
         let publisher = start_publisher(
-            root,
+            &bins,
             &nodes[0].http,
             (&weather, DEMO_PUBLISHER_KEY),
             &deployment_file,
@@ -457,7 +481,7 @@ impl LocalNetwork {
             weather_reading,
         )?;
         let traffic_publisher = start_publisher(
-            root,
+            &bins,
             &nodes[1].http,
             (&traffic, TRAFFIC_DEVICE_KEY),
             &deployment_file,
@@ -500,96 +524,4 @@ impl LocalNetwork {
             _web: web,
         })
     }
-}
-
-/// Simulated weather at second `t`.
-fn weather_reading(t: f64) -> Value {
-    json!({
-        "temperature": ((20.0 + 3.0 * (t / 30.0).sin() + 0.2 * (t * 1.7).sin()) * 100.0).round() / 100.0,
-        "humidity": ((55.0 + 10.0 * (t / 45.0).cos()) * 10.0).round() / 10.0,
-        "windSpeed": ((4.0 + 2.5 * (t / 7.0).sin().abs()) * 10.0).round() / 10.0,
-    })
-}
-
-/// Simulated vehicles per minute at three crossings at second `t`.
-fn traffic_reading(t: f64) -> Value {
-    let wave = |phase: f64, base: f64| (base + base * 0.4 * ((t + phase) / 20.0).sin()).round();
-    json!({ "north": wave(0.0, 40.0), "harbour": wave(7.0, 25.0), "station": wave(13.0, 60.0) })
-}
-
-/// A server-side demo publisher: `relay-node publish` with `key`, fed `reading(t)` twice a second.
-fn start_publisher(
-    root: &Path,
-    node_http: &str,
-    (stream, key): (&str, &str),
-    deployment: &Path,
-    log: &Path,
-    reading: fn(f64) -> Value,
-) -> Result<KillOnDrop> {
-    let mut child = Command::new(binary(root, "relay-node"))
-        .args(["publish", stream, "--node", node_http])
-        .args(["--private-key", key])
-        .args(["--chain.deployment", path_str(deployment)?])
-        // Its group keys (the traffic stream is private, so its events are encrypted) stay with the
-        // network's files, so a restarted publisher serves the keys of its earlier events.
-        .args(["--key-vault", path_str(&log.with_file_name("keys"))?])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(log)?))
-        .spawn()
-        .context("cannot start a demo publisher")?;
-    let mut stdin = child.stdin.take().context("publisher has no stdin")?;
-    std::thread::spawn(move || {
-        let mut t = 0f64;
-        loop {
-            t += 0.5;
-            if writeln!(stdin, "{}", reading(t)).is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    });
-    Ok(KillOnDrop(child))
-}
-
-/// Serves `site` on 127.0.0.1:`port` (0: any) with Python's static server (it serves `.wasm` as
-/// `application/wasm`).
-fn start_web(site: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
-    let mut child = Command::new("python3")
-        .args([
-            "-u",
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .arg("--directory")
-        .arg(site)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(log)?))
-        .spawn()
-        .context("cannot start python3's http.server (is python3 installed?)")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let guard = KillOnDrop(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // "Serving HTTP on 127.0.0.1 port 8080 (http://127.0.0.1:8080/) ..."
-            if let Some(url) = line.split('(').nth(1).and_then(|r| r.split(')').next())
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(url.trim_end_matches('/').to_owned());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(15)).with_context(|| {
-        format!(
-            "the web server did not start on 127.0.0.1:{port} (is the port taken? see {})",
-            log.display()
-        )
-    })?;
-    Ok((guard, url))
 }

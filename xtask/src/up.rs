@@ -14,12 +14,19 @@ use crate::{
 
 /// The README's main command: builds what is missing, starts a whole local network and serves the site,
 /// until Ctrl-C (or SIGTERM) stops everything.
-pub(crate) fn up(root: &Path) -> Result<()> {
+/// `--release` runs release builds of the nodes (the build takes longer; the nodes are several times
+/// faster).
+pub(crate) fn up(root: &Path, args: &[String]) -> Result<()> {
+    let build = match args {
+        [] => network::Build::Debug,
+        [flag] if flag == "--release" => network::Build::Release,
+        _ => anyhow::bail!("cargo xtask up takes only --release, not {args:?}"),
+    };
     setup(root)?;
     wasm::setup_wasm_bindgen(root)?;
     wasm::build_sdk(root)?;
     wasm::build_dapp(root)?;
-    build_binaries()?;
+    build_binaries(build)?;
     let port = |name: &str, default: u16| -> Result<u16> {
         match std::env::var(name) {
             Ok(v) => v
@@ -39,7 +46,7 @@ pub(crate) fn up(root: &Path) -> Result<()> {
     .context("cannot install the Ctrl-C handler")?;
     let dir = root.join(".rivulet/up");
     let net = step("local network", || {
-        network::LocalNetwork::start(root, &dir, ports)
+        network::LocalNetwork::start(root, &dir, ports, build)
     })?;
     println!("\nRivulet is running on this machine:\n");
     println!("  site and browser demo   {}/", net.site);
@@ -71,19 +78,22 @@ pub(crate) fn up(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Debug builds of the node and deploy binaries (shared with the tests' build output).
-pub(crate) fn build_binaries() -> Result<()> {
-    step("relay-node and rivulet-deploy", || {
-        run(
-            "cargo",
-            &[
-                "build",
-                "--locked",
-                "-p",
-                "relay-node",
-                "-p",
-                "rivulet-deploy",
-            ],
-        )
-    })
+/// Builds the node and deploy binaries (debug builds are shared with the tests' build output).
+pub(crate) fn build_binaries(build: network::Build) -> Result<()> {
+    let mut args = vec![
+        "build",
+        "--locked",
+        "-p",
+        "relay-node",
+        "-p",
+        "rivulet-deploy",
+    ];
+    let what = match build {
+        network::Build::Debug => "relay-node and rivulet-deploy",
+        network::Build::Release => {
+            args.push("--release");
+            "release builds of relay-node and rivulet-deploy"
+        }
+    };
+    step(what, || run("cargo", &args))
 }

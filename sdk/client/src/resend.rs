@@ -5,7 +5,7 @@ use rivulet_network::{
     HistoryQuery,
     light::{LightRequest, LightResponse},
 };
-use rivulet_protocol::{StreamMessage, StreamPartId, signing::decode_verified};
+use rivulet_protocol::{StreamMessage, StreamPartId, Verifier};
 
 use crate::{
     client::{Client, unexpected},
@@ -15,6 +15,8 @@ use crate::{
 
 /// Most pages one resend follows before it gives up on a node whose answer does not end.
 const MAX_RESEND_PAGES: usize = 1_000;
+/// Publishers whose public keys one resend remembers.
+const RESEND_PUBLISHERS: usize = 256;
 
 impl Client {
     /// Subscribes to a stream part; with `last`, the newest `last` stored events come first.
@@ -42,6 +44,8 @@ impl Client {
         query: HistoryQuery,
     ) -> Result<Vec<StreamMessage>, ClientError> {
         let mut events = Vec::new();
+        // A part's history comes from few publishers: each key is recovered once, then verified with.
+        let mut verifier = Verifier::new(RESEND_PUBLISHERS);
         let mut next = Some(query);
         let mut pages = 0;
         while let Some(query) = next.take() {
@@ -71,7 +75,7 @@ impl Client {
                     "the node answered an empty page with more to come".into(),
                 ));
             }
-            events.extend(self.verified_page(part, &messages)?);
+            events.extend(self.verified_page(part, &messages, &mut verifier)?);
             next = rest;
         }
         Ok(events)
@@ -82,11 +86,12 @@ impl Client {
         &self,
         part: &StreamPartId,
         messages: &[impl AsRef<[u8]>],
+        verifier: &mut Verifier,
     ) -> Result<Vec<StreamMessage>, ClientError> {
         messages
             .iter()
             .map(|wire| {
-                let m = decode_verified(wire.as_ref(), &self.inner.limits)?;
+                let m = verifier.decode_verified(wire.as_ref(), &self.inner.limits)?;
                 if m.id().stream_part() == *part {
                     Ok(m)
                 } else {

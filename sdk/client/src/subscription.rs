@@ -14,9 +14,8 @@ use futures::FutureExt;
 use rivulet_network::{HistoryQuery, light::Delivery};
 use rivulet_protocol::{
     Address, ChainKey, ChainTracker, GroupKeyId, Ingest, Limits, MessageType, StreamMessage,
-    StreamPartId,
+    StreamPartId, Verifier,
     encryption::{CryptoError, GroupKey, decrypt_content, open_next_key},
-    signing::decode_verified,
 };
 
 use crate::{client::Client, driver::Command, runtime::now_ms};
@@ -53,6 +52,8 @@ pub enum SubscriptionEvent {
     Late(StreamMessage),
 }
 
+/// Publishers whose public keys a subscription remembers.
+const KNOWN_PUBLISHERS: usize = 1_024;
 /// How long an out-of-order event waits for the ones before it before they are resent.
 const GAP_GRACE: Duration = Duration::from_millis(800);
 /// How long events wait for a group key before they are given up as undecryptable.
@@ -84,6 +85,9 @@ pub struct Subscription {
     gapped: HashSet<ChainKey>,
     gap_due: Option<u64>,
     limits: Limits,
+    /// Checks pushed events, with the keys of the part's publishers remembered (verifying with a
+    /// known key is cheaper than recovering one from every signature).
+    verifier: Verifier,
     rejected: u64,
     ended: bool,
     /// Events waiting for a group key, in delivery order.
@@ -120,6 +124,7 @@ impl Subscription {
             ready: VecDeque::new(),
             gapped: HashSet::new(),
             gap_due: None,
+            verifier: Verifier::new(KNOWN_PUBLISHERS),
             rejected: 0,
             ended: false,
             held: VecDeque::new(),
@@ -226,7 +231,7 @@ impl Subscription {
         match delivery {
             Some(Delivery::Events { messages, .. }) => {
                 for wire in messages {
-                    match decode_verified(&wire, &self.limits) {
+                    match self.verifier.decode_verified(&wire, &self.limits) {
                         Ok(message) if message.id().stream_part() == self.part => {
                             self.ingest(message)
                         }

@@ -4,24 +4,13 @@
 
 use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
 
-pub use crate::verify::SignatureError;
+pub use crate::verify::{SignatureError, VerifyError};
 use crate::{
     address::Address,
-    codec::{DecodeError, Limits, SIGNING_DOMAIN, split_signature},
+    codec::{Limits, SIGNING_DOMAIN, split_signature},
     hash::eip191_hash,
     message::{Signature, StreamMessage, UnsignedMessage},
 };
-
-/// Why received bytes are not a verified message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    /// Not a well-formed message.
-    #[error("malformed message: {0}")]
-    Decode(#[from] DecodeError),
-    /// Well-formed, but the signature fails.
-    #[error("bad signature: {0}")]
-    Signature(#[from] SignatureError),
-}
 
 /// A publisher's signing key with its address.
 #[derive(Clone)]

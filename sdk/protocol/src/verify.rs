@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::{
     address::Address,
-    codec::{EncodeError, SIGNING_DOMAIN, split_signature},
+    codec::{DecodeError, EncodeError, Limits, SIGNING_DOMAIN, split_signature},
     hash::eip191_hash,
     message::{Signature, StreamMessage},
 };
@@ -44,6 +44,17 @@ pub enum SignatureError {
     /// The message cannot be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+}
+
+/// Why received bytes are not a verified message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a well-formed message.
+    #[error("malformed message: {0}")]
+    Decode(#[from] DecodeError),
+    /// Well-formed, but the signature fails.
+    #[error("bad signature: {0}")]
+    Signature(#[from] SignatureError),
 }
 
 /// A signature's parts, checked for form: `r ‖ s` (low s) and the recovery id (0 or 1).
@@ -231,6 +242,18 @@ impl Verifier {
         Ok(())
     }
 
+    /// Decodes wire bytes and verifies the signature over them as received — as
+    /// [`decode_verified`](crate::signing::decode_verified) does, with the publisher's key remembered.
+    pub fn decode_verified(
+        &mut self,
+        wire: &[u8],
+        limits: &Limits,
+    ) -> Result<StreamMessage, VerifyError> {
+        let message = StreamMessage::decode(wire, limits)?;
+        self.verify_frame(&message, wire)?;
+        Ok(message)
+    }
+
     /// How many publishers' keys it remembers.
     pub fn known(&self) -> usize {
         self.keys.len()
@@ -293,6 +316,27 @@ mod tests {
             v.verify_frame(&m, &wire).unwrap();
         }
         assert_eq!(v.known(), 1);
+    }
+
+    #[test]
+    fn decodes_and_verifies_wire_bytes_as_received() {
+        let limits = Limits::default();
+        let mut v = Verifier::new(8);
+        for (m, wire) in signed(4, 2) {
+            assert_eq!(v.decode_verified(&wire, &limits).unwrap(), m);
+        }
+        let (_, mut wire) = signed(4, 1).remove(0);
+        // Another content byte: still well-formed, no longer what the publisher signed.
+        let at = wire.windows(2).position(|w| w == b"{}").unwrap();
+        wire[at + 1] = b']';
+        assert!(matches!(
+            v.decode_verified(&wire, &limits),
+            Err(VerifyError::Signature(_))
+        ));
+        assert!(matches!(
+            v.decode_verified(&[1, 2, 3], &limits),
+            Err(VerifyError::Decode(_))
+        ));
     }
 
     #[test]
