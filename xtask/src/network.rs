@@ -105,14 +105,31 @@ fn path_str(p: &Path) -> Result<&str> {
 /// Starts anvil on `port` (0: any; it reports the one it took), logging to `log`, and returns it with its
 /// URL.
 pub(crate) fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnDrop, String)> {
-    let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    let mut child = Command::new(&anvil)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    let mut command = Command::new(anvil_binary(root));
+    command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+    let (guard, addr) = spawn_anvil(command, log).with_context(|| {
+        format!(
+            "anvil did not start on 127.0.0.1:{port} (is the port taken? see {})",
+            log.display()
+        )
+    })?;
+    Ok((guard, format!("http://{addr}")))
+}
+
+/// Anvil from npm (`@foundry-rs/anvil`, installed by `npm ci`).
+pub(crate) fn anvil_binary(root: &Path) -> PathBuf {
+    root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+}
+
+/// Runs `command` (anvil, or something that runs it, such as `ip netns exec`), logging its stderr to
+/// `log`, and returns it with the address it says it listens on.
+pub(crate) fn spawn_anvil(mut command: Command, log: &Path) -> Result<(KillOnDrop, String)> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(log)?))
         .spawn()
-        .with_context(|| format!("cannot start {}", anvil.display()))?;
+        .with_context(|| format!("cannot start {:?} (npm ci first)", command.get_program()))?;
     let stdout = child.stdout.take().context("anvil has no stdout")?;
     let guard = KillOnDrop(child);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -126,13 +143,10 @@ pub(crate) fn start_chain(root: &Path, port: u16, log: &Path) -> Result<(KillOnD
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(15)).with_context(|| {
-        format!(
-            "anvil did not start on 127.0.0.1:{port} (is the port taken? see {})",
-            log.display()
-        )
-    })?;
-    Ok((guard, format!("http://{addr}")))
+    let addr = rx
+        .recv_timeout(Duration::from_secs(15))
+        .context("anvil did not say where it listens within 15 s")?;
+    Ok((guard, addr))
 }
 
 /// Starts a relay node in `dir` (TCP, WebSocket and WebRTC-direct on ephemeral loopback ports) and waits

@@ -3,11 +3,9 @@
 //! the harness reach over the bridge; the contracts deployed, and the streams the phases publish to.
 
 use std::{
-    io::{BufRead, BufReader},
     net::Ipv4Addr,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
-    time::Duration,
+    process::Command,
 };
 
 use anyhow::{Context, Result};
@@ -17,6 +15,7 @@ use super::nodes::Binaries;
 use crate::{
     bench::BENCH_KEY,
     cmd::{KillOnDrop, capture},
+    network,
 };
 
 /// The publisher's address (anvil's development account 2).
@@ -37,32 +36,12 @@ impl Chain {
         (namespace, host): (&str, Ipv4Addr),
         dir: &Path,
     ) -> Result<Chain> {
-        let anvil = root.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-        let mut child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args(["netns", "exec", namespace])
-            .arg(&anvil)
-            .args(["--host", &host.to_string(), "--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(dir.join("anvil.log"))?))
-            .spawn()
-            .with_context(|| format!("cannot start {} (npm ci first)", anvil.display()))?;
-        let stdout = child.stdout.take().context("anvil has no stdout")?;
-        let guard = KillOnDrop(child);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("Listening on ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(15))
-            .context("anvil did not start")?;
+            .arg(network::anvil_binary(root))
+            .args(["--host", &host.to_string(), "--port", "0"]);
+        let (guard, addr) = network::spawn_anvil(command, &dir.join("anvil.log"))?;
         let rpc = format!("http://{addr}");
         let deployment = dir.join("deployment.json");
         capture(
