@@ -1,5 +1,6 @@
 //! Running programs for the chores: each step named and timed, commands echoed, failures with the
-//! command that failed; scratch directories per run; children stopped when dropped.
+//! command that failed; scratch directories per run; children stopped when dropped, and what a child
+//! uses (resident memory, CPU time) read from `/proc`.
 
 use std::{
     path::{Path, PathBuf},
@@ -92,5 +93,41 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Process `pid`'s resident memory (`VmRSS`), KiB; `None` if it is gone.
+pub(crate) fn process_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU time process `pid` has used (user + system), seconds; `None` if it is gone.
+pub(crate) fn process_cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th
+    // overall, in 1/100 s.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_this_process_and_nothing_for_a_missing_one() {
+        let me = std::process::id();
+        assert!(super::process_rss_kib(me).is_some_and(|kib| kib > 0));
+        assert!(super::process_cpu_secs(me).is_some_and(|s| s >= 0.0));
+        // Above the kernel's largest pid (2^22).
+        assert_eq!(super::process_rss_kib(u32::MAX), None);
+        assert_eq!(super::process_cpu_secs(u32::MAX), None);
     }
 }

@@ -292,25 +292,12 @@ impl<'a> Cluster<'a> {
 
     /// Slot `i`'s resident memory, KiB.
     pub(crate) fn rss_kib(&self, i: usize) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(i)?)).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
+        crate::cmd::process_rss_kib(self.pid(i)?)
     }
 
     /// CPU time slot `i`'s process has used, seconds.
     pub(crate) fn cpu_seconds(&self, i: usize) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid(i)?)).ok()?;
-        // Fields after the command name (which may hold spaces): utime is the 14th field overall.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(ticks as f64 / 100.0)
+        crate::cmd::process_cpu_secs(self.pid(i)?)
     }
 }
 

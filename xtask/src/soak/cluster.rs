@@ -129,28 +129,12 @@ impl Cluster {
 
     /// Node `i`'s resident memory, KiB (`None` while it is down).
     pub(crate) fn rss_kib(&self, i: usize) -> Option<u64> {
-        let pid = self.slots[i].node.as_ref()?.pid();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
+        crate::cmd::process_rss_kib(self.slots[i].node.as_ref()?.pid())
     }
 
     /// CPU time node `i`'s current process has used, seconds (`None` while it is down).
     pub(crate) fn cpu_secs(&self, i: usize) -> Option<f64> {
-        let pid = self.slots[i].node.as_ref()?.pid();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the command name (which may hold spaces): utime and stime are the 14th and
-        // 15th overall, in 1/100 s.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(ticks as f64 / 100.0)
+        crate::cmd::process_cpu_secs(self.slots[i].node.as_ref()?.pid())
     }
 
     /// Seconds since node `i`'s current process started.
