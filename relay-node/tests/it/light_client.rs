@@ -545,7 +545,61 @@ async fn a_busy_publisher_batches_its_publishes() {
         let published = result.as_ref().unwrap();
         assert!(published.stored && !published.duplicate);
     }
-    let metrics = reqwest::get(format!("{}/metrics", a.http))
+    let (singles, batches) = publish_requests(&a).await;
+    assert!(batches > 0);
+    assert!(
+        singles + batches < total as u64 / 4,
+        "{singles} singles, {batches} batches"
+    );
+    // Then steady publishers, as an application's workers are: 64 of them, each publishing its next
+    // event as soon as the last is acknowledged. Answers free request slots one at a time; a slot is not
+    // spent on the one event that happens to be waiting then, so requests stay full.
+    let (workers, each) = (64, 10);
+    let steady = (0..workers).map(|w| {
+        let publisher = publisher.clone();
+        let stream = world.stream.clone();
+        async move {
+            for n in 0..each {
+                let content = format!(r#"{{"w":{w},"n":{n}}}"#).into_bytes();
+                let published = publisher
+                    .publish(
+                        &stream,
+                        ContentType::Json,
+                        content,
+                        PublishOptions::default(),
+                    )
+                    .await
+                    .unwrap();
+                assert!(published.stored);
+            }
+        }
+    });
+    futures::future::join_all(steady).await;
+    let (singles_after, batches_after) = publish_requests(&a).await;
+    let requests = (singles_after - singles) + (batches_after - batches);
+    assert!(
+        requests <= (workers * each) as u64 / 16,
+        "{requests} requests for {} events",
+        workers * each
+    );
+    let total = total + workers * each;
+    // Stored, one chain, nothing missing.
+    let reader = client(&[&a.listen[0]], world.reader.to_bytes());
+    let stored = reader
+        .resend(&part, HistoryQuery::Last { n: total as u32 })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), total);
+    let mut previous = None;
+    for m in &stored {
+        assert_eq!(m.body.prev, previous, "chained");
+        previous = Some(m.message_ref());
+    }
+}
+
+/// The light publish requests `node` has answered: (single publishes, batches).
+async fn publish_requests(node: &Node) -> (u64, u64) {
+    let metrics = reqwest::get(format!("{}/metrics", node.http))
         .await
         .unwrap()
         .text()
@@ -562,22 +616,5 @@ async fn a_busy_publisher_batches_its_publishes() {
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(0)
     };
-    let (singles, batches) = (count("publish"), count("publish_batch"));
-    assert!(batches > 0, "{metrics}");
-    assert!(
-        singles + batches < total as u64 / 4,
-        "{singles} singles, {batches} batches"
-    );
-    // Stored, one chain, nothing missing.
-    let reader = client(&[&a.listen[0]], world.reader.to_bytes());
-    let stored = reader
-        .resend(&part, HistoryQuery::Last { n: total as u32 })
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), total);
-    let mut previous = None;
-    for m in &stored {
-        assert_eq!(m.body.prev, previous, "chained");
-        previous = Some(m.message_ref());
-    }
+    (count("publish"), count("publish_batch"))
 }

@@ -105,6 +105,11 @@ struct Routed {
 /// Publish requests (single or batch) out at once before further publishes wait for a batch.
 const MAX_PUBLISHES_IN_FLIGHT: usize = 4;
 
+/// While publish requests are out, fewer waiting publishes than this wait for more (or for an answer)
+/// rather than taking a request of their own — Nagle's rule for batches: a busy publisher's requests
+/// carry full batches instead of one event each, and a lone publish still goes at once.
+const MIN_BATCH_WHILE_BUSY: usize = 32;
+
 /// Whether `request` publishes.
 fn is_publish(request: &LightRequest) -> bool {
     matches!(
@@ -340,29 +345,35 @@ impl Driver {
         self.dispatch(pending);
     }
 
-    /// Sends now if a session is up, else queues.
-    fn dispatch(&mut self, mut pending: Pending) {
+    /// Sends now if a session is up, else queues. A user's publish joins the publishes waiting for a
+    /// batch (see `publishing`), which go out as the rules there allow.
+    fn dispatch(&mut self, pending: Pending) {
         match (self.ready, self.entry) {
             (true, Some(entry)) => {
-                if is_publish(&pending.request) {
-                    if self.publishes_in_flight >= MAX_PUBLISHES_IN_FLIGHT
-                        && matches!(pending.reply, Reply::User(_))
-                        && matches!(pending.request, LightRequest::Publish { .. })
-                    {
-                        self.waiting_publishes.push_back(pending);
-                        return;
-                    }
-                    self.publishes_in_flight += 1;
+                if matches!(pending.reply, Reply::User(_))
+                    && matches!(pending.request, LightRequest::Publish { .. })
+                {
+                    self.waiting_publishes.push_back(pending);
+                    self.send_waiting_publishes();
+                } else {
+                    self.send_to(entry, pending);
                 }
-                pending.attempts += 1;
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .light
-                    .send_request(&entry, pending.request.clone());
-                self.in_flight.insert(id, pending);
             }
             _ => self.queued.push_back(pending),
         }
+    }
+
+    /// Sends a request to the entry node.
+    fn send_to(&mut self, entry: PeerId, mut pending: Pending) {
+        if is_publish(&pending.request) {
+            self.publishes_in_flight += 1;
+        }
+        pending.attempts += 1;
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .light
+            .send_request(&entry, pending.request.clone());
+        self.in_flight.insert(id, pending);
     }
 }

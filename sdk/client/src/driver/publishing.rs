@@ -1,11 +1,12 @@
 //! Publishes in batches. At most [`MAX_PUBLISHES_IN_FLIGHT`] publish requests are out at once; the
 //! publishes made meanwhile wait here and go, when one comes back, as one `PublishBatch` (up to the
 //! protocol's batch limits), each answered on its own. A lone publish pays one request; a busy publisher
-//! pays one request per batch instead of one per event.
+//! pays one request per batch instead of one per event, and while requests are out a handful of waiting
+//! publishes waits for more ([`MIN_BATCH_WHILE_BUSY`]) instead of taking a request slot each.
 
 use rivulet_network::light::{LightRequest, MAX_PUBLISH_BATCH, MAX_PUBLISH_BATCH_BYTES};
 
-use super::{Driver, MAX_PUBLISHES_IN_FLIGHT, Pending, reply::Reply};
+use super::{Driver, MAX_PUBLISHES_IN_FLIGHT, MIN_BATCH_WHILE_BUSY, Pending, reply::Reply};
 use crate::runtime::now_ms;
 
 impl Driver {
@@ -17,8 +18,13 @@ impl Driver {
 
     /// Sends what waits, as a batch, while there is room in flight.
     pub(super) fn send_waiting_publishes(&mut self) {
+        let (true, Some(entry)) = (self.ready, self.entry) else {
+            return;
+        };
         while self.publishes_in_flight < MAX_PUBLISHES_IN_FLIGHT
             && !self.waiting_publishes.is_empty()
+            && (self.publishes_in_flight == 0
+                || self.waiting_publishes.len() >= MIN_BATCH_WHILE_BUSY)
         {
             let mut batch: Vec<Pending> = Vec::new();
             let mut bytes = 0;
@@ -63,7 +69,7 @@ impl Driver {
                     queued_at: now_ms(),
                 }
             };
-            self.dispatch(pending);
+            self.send_to(entry, pending);
         }
     }
 
