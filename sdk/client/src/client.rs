@@ -17,8 +17,8 @@ use rivulet_network::{
     light::{Authorisation, Delivery, LightRequest, LightResponse},
 };
 use rivulet_protocol::{
-    Address, ChainId, ChainSigner, Limits, Partition, Signer, StreamId, StreamPartId,
-    partition_for_key,
+    Address, ChainId, ChainSigner, Limits, OwnSignatures, Partition, Signer, StreamId,
+    StreamPartId, partition_for_key,
 };
 
 use crate::{
@@ -34,12 +34,18 @@ use crate::{
 /// Commands waiting for the driver before callers wait too.
 const COMMAND_QUEUE: usize = 1024;
 
+/// The client's own latest signatures remembered, so its events that come back on its subscriptions
+/// need no verifying (more than a busy publisher has in flight and on the way back).
+const OWN_SIGNATURES: usize = 8_192;
+
 pub(crate) struct Inner {
     pub(crate) commands: async_channel::Sender<Command>,
     pub(crate) signer: Signer,
     pub(crate) peer_id: PeerId,
     /// This client's message chains, one per stream part.
     pub(crate) publisher: Mutex<ChainSigner>,
+    /// What this client signed lately: its own events coming back are authentic as they are.
+    pub(crate) own: Mutex<OwnSignatures>,
     pub(crate) partitions: Mutex<HashMap<StreamId, u32>>,
     pub(crate) keys: Mutex<KeyStore>,
     /// Bumped whenever a group key this client did not hold arrives (subscriptions look again at the
@@ -117,6 +123,7 @@ impl Client {
             inner: Arc::new(Inner {
                 commands,
                 publisher: Mutex::new(ChainSigner::new(signer.clone(), chain_id)),
+                own: Mutex::new(OwnSignatures::new(OWN_SIGNATURES)),
                 signer,
                 peer_id,
                 partitions: Mutex::default(),

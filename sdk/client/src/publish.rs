@@ -53,7 +53,7 @@ impl Client {
     ) -> Result<StreamMessage, ClientError> {
         let timestamp = timestamp.unwrap_or_else(runtime::now_ms);
         let keys = keys.map(|(current, next)| EventKeys { current, next });
-        Ok(lock(&self.inner.publisher).sign_next(
+        let message = lock(&self.inner.publisher).sign_next(
             part,
             timestamp,
             message_type,
@@ -61,7 +61,11 @@ impl Client {
             content,
             keys,
             &mut runtime::rng(),
-        )?)
+        )?;
+        lock(&self.inner.own)
+            .remember(&message)
+            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        Ok(message)
     }
 
     /// Publishes one event; resolves when the entry node accepted it (and stored it, where it stores the

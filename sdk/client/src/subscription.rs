@@ -18,7 +18,11 @@ use rivulet_protocol::{
     encryption::{CryptoError, GroupKey, decrypt_content, open_next_key},
 };
 
-use crate::{client::Client, driver::Command, runtime::now_ms};
+use crate::{
+    client::{Client, lock},
+    driver::Command,
+    runtime::now_ms,
+};
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +234,16 @@ impl Subscription {
     fn on_delivery(&mut self, delivery: Option<Delivery>) {
         match delivery {
             Some(Delivery::Events { messages, .. }) => {
+                // This client's own events come back as signed: no verifying those (see
+                // `OwnSignatures`); everyone else's are verified. The lock is held only to look.
+                let client = self.client.clone();
                 for wire in messages {
-                    match self.verifier.decode_verified(&wire, &self.limits) {
+                    let checked =
+                        self.verifier
+                            .decode_verified_or_own(&wire, &self.limits, |h, s| {
+                                lock(&client.inner.own).made(h, s)
+                            });
+                    match checked {
                         Ok(message) if message.id().stream_part() == self.part => {
                             self.ingest(message)
                         }

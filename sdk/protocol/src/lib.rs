@@ -35,4 +35,4 @@ pub use stream::{
     Partition, PartitionError, StreamId, StreamIdError, StreamPartId, StreamPartIdError,
     partition_for_key,
 };
-pub use verify::Verifier;
+pub use verify::{OwnSignatures, Verifier};

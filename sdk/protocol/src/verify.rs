@@ -188,9 +188,7 @@ mod backend {
 /// forgotten first). Not shared between threads: one per verifying worker.
 #[derive(Debug)]
 pub struct Verifier {
-    keys: HashMap<Address, backend::Key>,
-    order: VecDeque<Address>,
-    capacity: usize,
+    keys: Newest<Address, backend::Key>,
 }
 
 impl Default for Verifier {
@@ -204,9 +202,7 @@ impl Verifier {
     /// A verifier that remembers up to `capacity` publishers' keys.
     pub fn new(capacity: usize) -> Verifier {
         Verifier {
-            keys: HashMap::new(),
-            order: VecDeque::new(),
-            capacity,
+            keys: Newest::new(capacity),
         }
     }
 
@@ -217,28 +213,44 @@ impl Verifier {
         message: &StreamMessage,
         frame: &[u8],
     ) -> Result<(), SignatureError> {
-        let body = split_signature(frame).map_or(frame, |(body, _)| body);
-        let hash = eip191_hash(&[SIGNING_DOMAIN, body]);
+        self.verify_hashed(message, &frame_hash(frame))
+    }
+
+    /// [`verify_frame`](Verifier::verify_frame), except that a message whose signature over its
+    /// hash `made` says this process made (as [`OwnSignatures::made`] does) comes back authentic without
+    /// the curve arithmetic. `made` is asked before any verifying, so a lock it takes is not held
+    /// through the curve work.
+    pub fn verify_frame_or_own(
+        &mut self,
+        message: &StreamMessage,
+        frame: &[u8],
+        made: impl FnOnce(&[u8; 32], &Signature) -> bool,
+    ) -> Result<(), SignatureError> {
+        let hash = frame_hash(frame);
+        if made(&hash, &message.signature) {
+            return Ok(());
+        }
+        self.verify_hashed(message, &hash)
+    }
+
+    fn verify_hashed(
+        &mut self,
+        message: &StreamMessage,
+        hash: &[u8; 32],
+    ) -> Result<(), SignatureError> {
         let claimed = message.body.id.publisher;
         let signature = parse(&message.signature)?;
         if let Some(key) = self.keys.get(&claimed)
-            && backend::verify(&hash, &signature.compact, key)
+            && backend::verify(hash, &signature.compact, key)
         {
             return Ok(());
         }
         // Unknown publisher, or a signature its key does not verify: recovery says who signed.
-        let (key, recovered) = recover(&hash, &signature)?;
+        let (key, recovered) = recover(hash, &signature)?;
         if recovered != claimed {
             return Err(SignatureError::WrongSigner { claimed, recovered });
         }
-        if self.capacity > 0 && self.keys.insert(claimed, key).is_none() {
-            self.order.push_back(claimed);
-            if self.order.len() > self.capacity
-                && let Some(oldest) = self.order.pop_front()
-            {
-                self.keys.remove(&oldest);
-            }
-        }
+        self.keys.insert(claimed, key);
         Ok(())
     }
 
@@ -254,9 +266,110 @@ impl Verifier {
         Ok(message)
     }
 
+    /// [`decode_verified`](Verifier::decode_verified), taking what `made` says this process signed as
+    /// authentic (see [`verify_frame_or_own`](Verifier::verify_frame_or_own)).
+    pub fn decode_verified_or_own(
+        &mut self,
+        wire: &[u8],
+        limits: &Limits,
+        made: impl FnOnce(&[u8; 32], &Signature) -> bool,
+    ) -> Result<StreamMessage, VerifyError> {
+        let message = StreamMessage::decode(wire, limits)?;
+        self.verify_frame_or_own(&message, wire, made)?;
+        Ok(message)
+    }
+
     /// How many publishers' keys it remembers.
     pub fn known(&self) -> usize {
         self.keys.len()
+    }
+}
+
+/// A map that keeps the newest `capacity` entries put in it: the oldest put in is forgotten first.
+#[derive(Debug)]
+struct Newest<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    capacity: usize,
+}
+
+impl<K: Copy + Eq + std::hash::Hash, V> Newest<K, V> {
+    fn new(capacity: usize) -> Newest<K, V> {
+        Newest {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// Puts `value` in (replacing what `key` had, which keeps its place in the order).
+    fn insert(&mut self, key: K, value: V) {
+        if self.capacity == 0 || self.map.insert(key, value).is_some() {
+            return;
+        }
+        self.order.push_back(key);
+        if self.order.len() > self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.map.remove(&oldest);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The hash a message's signature is over: of its bytes as received, without the signature.
+fn frame_hash(frame: &[u8]) -> [u8; 32] {
+    let body = split_signature(frame).map_or(frame, |(body, _)| body);
+    eip191_hash(&[SIGNING_DOMAIN, body])
+}
+
+/// The signatures this process made lately, each with the hash it signed (the newest `capacity`). A
+/// publisher that subscribes to its own stream gets its events back: one that arrives with a signature
+/// remembered here, over exactly the bytes it was made for, needs no verifying — only the holder of
+/// the key could have made it, and the bytes are the ones signed. Anything else is verified as usual.
+#[derive(Debug)]
+pub struct OwnSignatures {
+    made: Newest<[u8; 32], Signature>,
+}
+
+impl OwnSignatures {
+    /// Remembers the newest `capacity` signatures.
+    pub fn new(capacity: usize) -> OwnSignatures {
+        OwnSignatures {
+            made: Newest::new(capacity),
+        }
+    }
+
+    /// Remembers `message`, just signed by this process.
+    pub fn remember(&mut self, message: &StreamMessage) -> Result<(), EncodeError> {
+        if self.made.capacity == 0 {
+            return Ok(());
+        }
+        let hash = eip191_hash(&[SIGNING_DOMAIN, &message.body.body_bytes()?]);
+        self.made.insert(hash, message.signature);
+        Ok(())
+    }
+
+    /// Whether this process made `signature` over `hash`.
+    pub fn made(&self, hash: &[u8; 32], signature: &Signature) -> bool {
+        self.made.get(hash) == Some(signature)
+    }
+
+    /// How many signatures it remembers.
+    pub fn len(&self) -> usize {
+        self.made.len()
+    }
+
+    /// Whether it remembers none.
+    pub fn is_empty(&self) -> bool {
+        self.made.len() == 0
     }
 }
 
@@ -367,5 +480,50 @@ mod tests {
             Verifier::default().verify_frame(&bad_v, &wire),
             Err(SignatureError::RecoveryId(29))
         );
+    }
+
+    #[test]
+    fn own_signatures_come_back_authentic_without_the_curve_and_nothing_else_does() {
+        let limits = Limits::default();
+        let events = signed(5, 3);
+        let mut own = OwnSignatures::new(2);
+        for (m, _) in &events {
+            own.remember(m).unwrap();
+        }
+        assert_eq!(own.len(), 2, "the oldest is forgotten");
+        let mut v = Verifier::new(8);
+        // The two remembered come back verified and teach the verifier nothing: no key was needed.
+        for (m, wire) in &events[1..] {
+            assert_eq!(
+                &v.decode_verified_or_own(wire, &limits, |h, s| own.made(h, s))
+                    .unwrap(),
+                m
+            );
+        }
+        assert_eq!(v.known(), 0);
+        // The forgotten one is verified the usual way (its publisher's key is learnt).
+        v.decode_verified_or_own(&events[0].1, &limits, |h, s| own.made(h, s))
+            .unwrap();
+        assert_eq!(v.known(), 1);
+        // A remembered signature on other bytes: verified, and refused.
+        let (_, mut wire) = events[2].clone();
+        let at = wire.windows(2).position(|w| w == b"{}").unwrap();
+        wire[at + 1] = b']';
+        assert!(matches!(
+            Verifier::new(0).decode_verified_or_own(&wire, &limits, |h, s| own.made(h, s)),
+            Err(VerifyError::Signature(_))
+        ));
+        // The remembered bytes with another signature (v flipped): not ours, verified, and refused.
+        let (mut m, wire) = events[2].clone();
+        m.signature.0[64] ^= 1;
+        assert!(!own.made(&frame_hash(&wire), &m.signature));
+        assert!(
+            Verifier::new(0)
+                .verify_frame_or_own(&m, &m.encode().unwrap(), |h, s| own.made(h, s))
+                .is_err()
+        );
+        // Another publisher's events are never taken as own.
+        let (other, other_wire) = signed(6, 1).remove(0);
+        assert!(!own.made(&frame_hash(&other_wire), &other.signature));
     }
 }
