@@ -190,6 +190,17 @@ impl Default for ClientBehaviour {
 /// How long a light client keeps a connection with nothing on it (its subscriptions can be quiet).
 const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// A light client's swarm settings. Its substreams negotiate their protocol lazily (multistream-select
+/// `V1Lazy`): a request goes out together with the protocol's name instead of one round trip after it.
+/// A client only talks to relay nodes, which speak every protocol it opens; against one that did not,
+/// the request fails when the answer is read instead of before it is sent. Each request is a new
+/// substream, so this halves a request's round trips (measured in a browser: BENCHMARKS.md, "Browser").
+fn client_swarm_config(config: libp2p::swarm::Config) -> libp2p::swarm::Config {
+    config
+        .with_idle_connection_timeout(CLIENT_IDLE_TIMEOUT)
+        .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+}
+
 /// A light client's swarm, natively: TCP and WebSocket with noise and yamux, on tokio.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn build_client_swarm(
@@ -210,7 +221,7 @@ pub async fn build_client_swarm(
         .map_err(|e| transport_err(&e))?
         .with_behaviour(|_| ClientBehaviour::new())
         .map_err(|e| transport_err(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(CLIENT_IDLE_TIMEOUT))
+        .with_swarm_config(client_swarm_config)
         .build())
 }
 
@@ -248,7 +259,7 @@ pub async fn build_client_swarm(
         .map_err(|e| transport_err(&e))?
         .with_behaviour(|_| ClientBehaviour::new())
         .map_err(|e| transport_err(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(CLIENT_IDLE_TIMEOUT))
+        .with_swarm_config(client_swarm_config)
         .build())
 }
 
