@@ -30,7 +30,8 @@ export class LineChart {
       const last = s.points[s.points.length - 1];
       if (last && t < last.t) s.sorted = false; // history and several publishers can interleave
       s.points.push({ t, v });
-      if (s.points.length > MAX_POINTS) s.points.splice(0, s.points.length - MAX_POINTS);
+      // trimmed in steps, not one point per event (each trim moves every point)
+      if (s.points.length > MAX_POINTS + MAX_POINTS / 10) s.points.splice(0, s.points.length - MAX_POINTS);
       s.latest = v;
     }
   }
@@ -53,12 +54,16 @@ export class LineChart {
   }
 
   frame(now) {
-    requestAnimationFrame(this.frame);
     // The x axis moves with the clock, so redraw periodically whether or not data came in.
-    // Each draw re-reads the element's size and devicePixelRatio, which covers resizes and zoom.
-    if (now - this.lastDraw < FRAME_MS) return;
-    this.lastDraw = now;
-    this.draw();
+    if (now - this.lastDraw >= FRAME_MS) {
+      this.lastDraw = now;
+      // Each draw re-reads the element's size and devicePixelRatio, which covers resizes and zoom.
+      this.draw();
+    }
+    // The next frame is asked for when the next draw is due: a frame requested at every vsync would
+    // have the browser update its layers 60 times a second for nothing.
+    const wait = Math.max(0, this.lastDraw + FRAME_MS - performance.now());
+    setTimeout(() => requestAnimationFrame(this.frame), wait);
   }
 
   draw() {
