@@ -118,7 +118,13 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace this xtask belongs to. `cargo xtask` (cargo run) says where the manifest it ran is; the
+/// path compiled in is only the fallback, because clones at different paths share one build directory
+/// (`CARGO_TARGET_DIR`) and a binary built from one clone must not test another.
 fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.ends_with("xtask") && dir.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
