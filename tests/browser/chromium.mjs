@@ -21,3 +21,20 @@ export async function newPage(browser) {
   page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
   return { page, errors };
 }
+
+/**
+ * Waits until the page's `#status` says it is connected; if it does not within `ms` (longer than the
+ * SDK's 30 s request timeout, so a request that timed out shows its error), fails with what
+ * the page shows instead (its status, its error box) rather than only the selector that never matched.
+ */
+export async function waitConnected(page, ms = 45000) {
+  try {
+    await page.waitForSelector('#status[data-state="ok"]', { timeout: ms });
+  } catch (err) {
+    const shown = await page.evaluate(() => ({
+      status: document.querySelector('#status')?.textContent?.trim(),
+      error: document.querySelector('#error:not([hidden])')?.textContent?.trim(),
+    })).catch(() => ({}));
+    throw new Error(`the page did not connect within ${ms} ms: status "${shown.status}"${shown.error ? `, error "${shown.error}"` : ''}`, { cause: err });
+  }
+}

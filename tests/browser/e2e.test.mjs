@@ -6,7 +6,8 @@
 //   subscribe`, Rust, over the node's WebSocket API) receives the page's events, verified;
 // - the reverse: events of the native server-side publisher arrive verified in the page;
 // - the same over WebRTC-direct only, with a subscription kept quiet past the 10 s mark where long-lived
-//   browser streams used to stall;
+//   browser streams used to stall; an entry node that does not answer over WebRTC is given up for the
+//   next one;
 // - every runnable example on the docs page runs without an error;
 // - a page that imports `@rivulet/sdk` by name, bundled by Vite and by webpack as a dapp would be,
 //   publishes and receives;
@@ -21,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { launch, newPage } from './chromium.mjs';
+import { launch, newPage, waitConnected } from './chromium.mjs';
 
 const site = process.env.RIVULET_SITE;
 const config = JSON.parse(readFileSync(process.env.RIVULET_CONFIG, 'utf8'));
@@ -59,7 +60,7 @@ const count = (page, id) => page.$eval(`#${id}`, (el) => Number(el.textContent))
 for (const transport of ['ws', 'webrtc']) {
   test(`the publisher demo over ${transport}: page → native subscriber, native publisher → page`, async () => {
     const { page, errors } = await openPage(`/demo.html?source=simulated&transport=${transport}`);
-    await page.waitForSelector('#status[data-state="ok"]', { timeout: 30000 });
+    await waitConnected(page);
     const address = (await page.textContent('#address')).trim();
     assert.match(address, /^0x[0-9a-fA-F]{40}$/);
 
@@ -92,9 +93,32 @@ for (const transport of ['ws', 'webrtc']) {
   });
 }
 
+test('an entry node that does not answer over WebRTC is given up, and the next one serves', async () => {
+  const { page, errors } = await openPage('/demo.html?transport=ws');
+  await waitConnected(page);
+  const result = await page.evaluate(async ({ config }) => {
+    // A node's WebRTC address (its certificate hash and peer id) moved to a UDP port where nothing
+    // listens: the ICE checks get no answer.
+    const live = config.nodes.find((a) => a.includes('/webrtc-direct/'));
+    const dead = live.replace(/\/udp\/\d+\//, '/udp/9/');
+    const { Client, generatePrivateKey } = await import('/sdk/index.js');
+    const client = new Client({ nodes: [dead, live], privateKey: generatePrivateKey(), rpcUrl: config.rpcUrl, deployment: config.deployment });
+    const started = performance.now();
+    const published = await client.publish(config.demo.stream, { probe: true }).then(() => 'ok', (e) => `${e.code}: ${e.message}`);
+    const ms = performance.now() - started;
+    await client.destroy();
+    return { published, ms };
+  }, { config });
+  assert.equal(result.published, 'ok');
+  // Chromium gives up the ICE checks after about 10 s; the client then dials the next node.
+  assert.ok(result.ms < 25000, `published after ${Math.round(result.ms)} ms`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('an EIP-1193 wallet sends the chain transactions; a local key signs the events', async () => {
   const { page, errors } = await openPage('/demo.html?transport=ws');
-  await page.waitForSelector('#status[data-state="ok"]', { timeout: 30000 });
+  await waitConnected(page);
   // A wallet cannot be installed here: inject an EIP-1193 provider that forwards to anvil, whose
   // development accounts are unlocked (as a wallet would hold the key). The SDK cannot tell.
   const result = await page.evaluate(async ({ config }) => {
