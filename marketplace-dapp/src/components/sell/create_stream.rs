@@ -1,7 +1,6 @@
 //! The form that creates a stream: path (under the account's address), name, description, partitions,
 //! and whether the network stores its history (for how many days).
 
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::value;
@@ -18,11 +17,15 @@ pub(crate) struct CreateStreamProps {
     pub(crate) on_create: Callback<StreamForm>,
 }
 
-/// Whether the checkbox `node` refers to is ticked.
-fn ticked(node: &NodeRef) -> bool {
-    node.get()
-        .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .is_some_and(|input| input.checked())
+/// Keeps what is typed into an input in `state`. A field that has an initial value shows the state's
+/// value: Yew writes a field's `value` back on every render, so a field rendered with a constant would
+/// lose what was typed whenever the form renders again (another form's transaction starting, say).
+fn keep_typed(state: &UseStateHandle<AttrValue>) -> Callback<InputEvent> {
+    let state = state.clone();
+    Callback::from(move |e: InputEvent| {
+        let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+        state.set(input.value().into());
+    })
 }
 
 /// The create-a-stream form.
@@ -31,18 +34,21 @@ pub(crate) fn create_stream(props: &CreateStreamProps) -> Html {
     let path = use_node_ref();
     let name = use_node_ref();
     let description = use_node_ref();
-    let partitions = use_node_ref();
-    let store = use_node_ref();
-    let retention = use_node_ref();
+    // Fields with an initial value are held as typed (see `keep_typed`); so is the checkbox, which Yew
+    // also sets on every render.
+    let partitions = use_state(|| AttrValue::from("1"));
+    let retention = use_state(|| AttrValue::from("30"));
+    let store = use_state(|| true);
+    let on_store = {
+        let store = store.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            store.set(input.checked());
+        })
+    };
     let submit = {
-        let (path, name, description, partitions, store, retention) = (
-            path.clone(),
-            name.clone(),
-            description.clone(),
-            partitions.clone(),
-            store.clone(),
-            retention.clone(),
-        );
+        let (path, name, description) = (path.clone(), name.clone(), description.clone());
+        let (partitions, retention, store) = (partitions.clone(), retention.clone(), store.clone());
         let on_create = props.on_create.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -50,9 +56,9 @@ pub(crate) fn create_stream(props: &CreateStreamProps) -> Html {
                 path: value(&path),
                 name: value(&name),
                 description: value(&description),
-                partitions: value(&partitions),
-                store: ticked(&store),
-                retention_days: value(&retention),
+                partitions: partitions.to_string(),
+                store: *store,
+                retention_days: retention.to_string(),
             });
         })
     };
@@ -64,12 +70,12 @@ pub(crate) fn create_stream(props: &CreateStreamProps) -> Html {
             <label for="stream-name">{ "Name " }</label><input id="stream-name" ref={name} /><br />
             <label for="stream-description">{ "Description " }</label><input id="stream-description" ref={description} /><br />
             <label for="stream-partitions">{ "Partitions " }</label>
-            <input id="stream-partitions" ref={partitions} type="number" min="1" max="100" value="1" /><br />
-            <label class="check"><input id="stream-store" ref={store} type="checkbox" checked=true />
+            <input id="stream-partitions" type="number" min="1" max="100" value={(*partitions).clone()} oninput={keep_typed(&partitions)} /><br />
+            <label class="check"><input id="stream-store" type="checkbox" checked={*store} onchange={on_store} />
                 { " Store its history on the network (storage nodes chosen by the network coordinator keep every event, so buyers can read back what was published before they bought)" }
             </label>
             <label for="stream-retention">{ "Keep history for (days, 0 for good) " }</label>
-            <input id="stream-retention" ref={retention} type="number" min="0" max={MAX_RETENTION_DAYS.to_string()} value="30" /><br />
+            <input id="stream-retention" type="number" min="0" max={MAX_RETENTION_DAYS.to_string()} value={(*retention).clone()} oninput={keep_typed(&retention)} /><br />
             <button type="submit" disabled={props.busy}>{ "Create stream" }</button>
         </form>
     }

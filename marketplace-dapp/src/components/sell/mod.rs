@@ -109,6 +109,50 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    async fn what_was_typed_survives_the_form_rendering_again() {
+        let (on_create, kept) = keep::<StreamForm>();
+        let root = root();
+        let props = |busy, on_create| CreateStreamProps {
+            owner: "0xab".into(),
+            busy,
+            on_create,
+        };
+        let mut app = yew::Renderer::<CreateStream>::with_root_and_props(
+            root.clone(),
+            props(false, on_create.clone()),
+        )
+        .render();
+        settle().await;
+        type_into(&root, "#stream-path", "sensors/air").await;
+        type_into(&root, "#stream-partitions", "4").await;
+        type_into(&root, "#stream-retention", "7").await;
+        click(&root, "#stream-store").await;
+        // Another form's transaction starts and ends: the form renders twice more.
+        app.update(props(true, on_create.clone()));
+        settle().await;
+        app.update(props(false, on_create));
+        settle().await;
+        let field = |selector| {
+            find(&root, selector)
+                .dyn_into::<web_sys::HtmlInputElement>()
+                .unwrap()
+        };
+        assert_eq!(field("#stream-partitions").value(), "4");
+        assert_eq!(field("#stream-retention").value(), "7");
+        assert!(!field("#stream-store").checked());
+        click(&root, "#create-stream button[type=submit]").await;
+        let form = kept.borrow()[0].clone();
+        assert_eq!(
+            (
+                form.partitions.as_str(),
+                form.store,
+                form.retention_days.as_str()
+            ),
+            ("4", false, "7")
+        );
+    }
+
+    #[wasm_bindgen_test]
     async fn granting_a_device_hands_over_the_stream_and_address() {
         let (on_grant, kept) = keep::<DeviceForm>();
         let root = render::<GrantDevice>(GrantDeviceProps {
