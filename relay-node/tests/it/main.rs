@@ -8,5 +8,6 @@ mod http_api;
 mod light_client;
 mod offline;
 mod quorum;
+mod session_setup;
 mod support;
 mod ws_api;

@@ -26,6 +26,7 @@ use rivulet_network::{
     libp2p::{
         Multiaddr, PeerId, Swarm,
         request_response::{OutboundRequestId, ResponseChannel},
+        swarm::ConnectionId,
     },
     light::{Authorisation, Delivery, DeliveryAck, LightRequest, LightResponse},
 };
@@ -134,6 +135,18 @@ fn subscribe_request(part: &StreamPartId, reader: bool) -> LightRequest {
 const TICK: Duration = Duration::from_millis(250);
 const MAX_BACKOFF_MS: u64 = 5_000;
 
+/// How long a session may take to set up — dial, handshakes and sign-in — before the client gives
+/// that node up and dials the next. A dial can stall without failing (a WebRTC connection whose
+/// handshake channel never opens, a peer that accepts and then says nothing); Chromium fails a WebRTC
+/// dial to a silent port after about 10 s, so this leaves that failure room to arrive first.
+const SESSION_SETUP_MS: u64 = 15_000;
+
+/// A dial under way.
+struct Dial {
+    addr: Multiaddr,
+    connection: ConnectionId,
+}
+
 pub(crate) struct Driver {
     swarm: Swarm<ClientBehaviour>,
     signer: Signer,
@@ -144,7 +157,9 @@ pub(crate) struct Driver {
     /// The entry node we are connected to, and whether the session is signed in.
     entry: Option<PeerId>,
     ready: bool,
-    dialing: Option<Multiaddr>,
+    dialing: Option<Dial>,
+    /// When the session being set up (dialing or signing in) is given up if not signed in yet.
+    setup_deadline: Option<u64>,
     failures: u32,
     retry_at: u64,
     auth: Option<OutboundRequestId>,
@@ -153,7 +168,8 @@ pub(crate) struct Driver {
     subscriptions: HashMap<StreamPartId, Sinks>,
     waiters: Vec<(oneshot::Sender<Result<PeerId, ClientError>>, u64)>,
     last_error: String,
-    /// Why the entry node refused our sign-in, until the disconnection that follows.
+    /// Why the session is being ended (a sign-in refused, or not answered in time), until the
+    /// disconnection that follows.
     refusal: Option<String>,
     /// Who waits for a sign-in with a new authorisation.
     authorising: Vec<oneshot::Sender<Result<(), ClientError>>>,
@@ -186,6 +202,7 @@ impl Driver {
             entry: None,
             ready: false,
             dialing: None,
+            setup_deadline: None,
             failures: 0,
             retry_at: 0,
             auth: None,
@@ -251,6 +268,9 @@ impl Driver {
         let now = now_ms();
         if self.entry.is_none() && self.dialing.is_none() && now >= self.retry_at {
             self.dial_next();
+        }
+        if !self.ready && self.setup_deadline.is_some_and(|deadline| now >= deadline) {
+            self.give_up_setup();
         }
         // Requests that waited too long for a session fail with the reason there is none.
         while self

@@ -4,28 +4,42 @@
 
 use rivulet_network::{
     ClientBehaviourEvent,
-    libp2p::{PeerId, request_response, swarm::SwarmEvent},
+    libp2p::{
+        PeerId, request_response,
+        swarm::{SwarmEvent, dial_opts::DialOpts},
+    },
     light::{DeliveryAck, LightRequest, LightResponse, session_text},
     peer_of,
 };
 use rivulet_protocol::StreamPartId;
 
-use super::{Driver, MAX_BACKOFF_MS, Pending, Reply, answer, subscribe_request};
+use super::{
+    Dial, Driver, MAX_BACKOFF_MS, Pending, Reply, SESSION_SETUP_MS, answer, subscribe_request,
+};
 use crate::{error::ClientError, runtime::now_ms};
 
 impl Driver {
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<ClientBehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
-            } if self.entry.is_none() && endpoint.is_dialer() => {
-                let expected = self.dialing.as_ref().and_then(peer_of);
-                if expected.is_some_and(|p| p != peer_id) {
-                    return;
+                peer_id,
+                connection_id,
+                ..
+            } => {
+                let ours = self.entry.is_none()
+                    && self.dialing.as_ref().is_some_and(|dial| {
+                        dial.connection == connection_id
+                            && peer_of(&dial.addr).is_none_or(|p| p == peer_id)
+                    });
+                if ours {
+                    self.entry = Some(peer_id);
+                    self.dialing = None;
+                    self.sign_in(peer_id);
+                } else {
+                    // A dial given up on that connected after all, or a connection nobody here asked
+                    // for: the session has its own.
+                    self.swarm.close_connection(connection_id);
                 }
-                self.entry = Some(peer_id);
-                self.dialing = None;
-                self.sign_in(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -45,7 +59,15 @@ impl Driver {
                 self.auth = None;
                 self.schedule_retry();
             }
-            SwarmEvent::OutgoingConnectionError { error, .. } if self.entry.is_none() => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } if self
+                .dialing
+                .as_ref()
+                .is_some_and(|dial| dial.connection == connection_id) =>
+            {
                 self.last_error = format!("cannot connect: {error}");
                 self.schedule_retry();
             }
@@ -100,6 +122,7 @@ impl Driver {
 
     pub(super) fn on_signed_in(&mut self, entry: PeerId) {
         self.ready = true;
+        self.setup_deadline = None;
         self.failures = 0;
         for (waiter, _) in self.waiters.drain(..) {
             let _ = waiter.send(Ok(entry));
@@ -250,8 +273,13 @@ impl Driver {
         }
         let addr = self.nodes[self.next_node % self.nodes.len()].clone();
         self.next_node = self.next_node.wrapping_add(1);
-        match self.swarm.dial(addr.clone()) {
-            Ok(()) => self.dialing = Some(addr),
+        let opts = DialOpts::from(addr.clone());
+        let connection = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dialing = Some(Dial { addr, connection });
+                self.setup_deadline = Some(now_ms() + SESSION_SETUP_MS);
+            }
             Err(e) => {
                 self.last_error = format!("cannot dial {addr}: {e}");
                 self.schedule_retry();
@@ -262,9 +290,32 @@ impl Driver {
     /// Backs off exponentially (200 ms doubling, at most 5 s) before the next dial.
     pub(super) fn schedule_retry(&mut self) {
         self.dialing = None;
+        self.setup_deadline = None;
         let backoff = (200u64 << self.failures.min(5)).min(MAX_BACKOFF_MS);
         self.failures += 1;
         self.retry_at = now_ms() + backoff;
+    }
+}
+
+impl Driver {
+    /// The session being set up took longer than [`SESSION_SETUP_MS`]: gives that node up (the dial is
+    /// aborted, or the connection closed) and goes on to the next.
+    pub(super) fn give_up_setup(&mut self) {
+        self.setup_deadline = None;
+        let secs = SESSION_SETUP_MS / 1000;
+        if let Some(dial) = self.dialing.take() {
+            self.last_error = format!("{} did not connect within {secs} s", dial.addr);
+            // Aborts the pending dial; should it connect all the same, the connection is closed.
+            if let Some(peer) = peer_of(&dial.addr) {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            self.schedule_retry();
+        } else if let Some(entry) = self.entry {
+            self.refusal = Some(format!(
+                "entry node {entry} did not answer the sign-in within {secs} s"
+            ));
+            let _ = self.swarm.disconnect_peer_id(entry);
+        }
     }
 }
 
