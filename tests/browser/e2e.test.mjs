@@ -7,7 +7,7 @@
 // - the reverse: events of the native server-side publisher arrive verified in the page;
 // - the same over WebRTC-direct only, with a subscription kept quiet past the 10 s mark where long-lived
 //   browser streams used to stall; an entry node that does not answer over WebRTC is given up for the
-//   next one; twenty WebRTC sessions in a row all come up without waiting for the setup deadline;
+//   next one; fifteen pages in a row connect over WebRTC without waiting for the setup deadline;
 // - every runnable example on the docs page runs without an error;
 // - a page that imports `@rivulet/sdk` by name, bundled by Vite and by webpack as a dapp would be,
 //   publishes and receives;
@@ -117,29 +117,22 @@ test('an entry node that does not answer over WebRTC is given up, and the next o
 });
 
 test('WebRTC sessions come up at once, one after another (none waits for the setup deadline)', async () => {
-  const { page, errors } = await openPage('/demo.html?transport=ws');
-  await waitConnected(page);
-  const times = await page.evaluate(async ({ config }) => {
-    // Each session is a new connection to the same node: its handshake, then the browser's first
-    // streams at once. A node that loses streams opened right after the handshake leaves a session
-    // unanswered until the client gives that node up (15 s). (An ICE check that goes unanswered, about
-    // 1 in 80 sessions here, costs the transport's 10 s timeout and a second dial: under 14 s.)
-    const node = config.nodes.find((a) => a.includes('/webrtc-direct/'));
-    const { Client, generatePrivateKey } = await import('/sdk/index.js');
-    const times = [];
-    for (let i = 0; i < 20; i++) {
-      const client = new Client({ nodes: [node], privateKey: generatePrivateKey(), rpcUrl: config.rpcUrl, deployment: config.deployment });
-      const started = performance.now();
-      await client.connect();
-      times.push(Math.round(performance.now() - started));
-      await client.destroy();
-    }
-    return times;
-  }, { config });
-  console.log(`WebRTC session setup, ms: ${times.join(' ')}`);
+  // Each page is a new connection: its handshake, then the browser's first streams at once. A node
+  // that loses streams opened right after the handshake leaves the page's sign-in unanswered until the
+  // client gives that node up (15 s); seen in about 1 of 20 pages on a busy machine before the fix
+  // (patches/libp2p-webrtc). (An ICE check that goes unanswered, about 1 in 80 here, costs the
+  // transport's 10 s timeout and a second dial: under 14 s.)
+  const times = [];
+  for (let i = 0; i < 15; i++) {
+    const { page, errors } = await openPage('/demo.html?source=simulated&transport=webrtc');
+    const started = Date.now();
+    await waitConnected(page);
+    times.push(Date.now() - started);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  console.log(`WebRTC page connected and subscribed, ms: ${times.join(' ')}`);
   assert.ok(times.every((ms) => ms < 14000), `a session waited for the setup deadline: ${times.join(' ')} ms`);
-  assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('an EIP-1193 wallet sends the chain transactions; a local key signs the events', async () => {
