@@ -2,9 +2,6 @@
 // collect every error they report.
 import { chromium } from 'playwright-core';
 
-// webrtc-websys 0.5 reports this when a data channel closes (rust-libp2p #4950, #6551); it is harmless.
-const KNOWN_PAGE_ERROR = /closure invoked recursively or after being dropped/;
-
 /** Headless Chromium. */
 export function launch() {
   return chromium.launch({
@@ -17,8 +14,8 @@ export function launch() {
 export async function newPage(browser) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
-  page.on('pageerror', (e) => { if (!KNOWN_PAGE_ERROR.test(e.message)) errors.push(e.message); });
-  page.on('console', (m) => { if (m.type() === 'error' && !KNOWN_PAGE_ERROR.test(m.text())) errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   return { page, errors };
 }
 

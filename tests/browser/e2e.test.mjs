@@ -7,7 +7,8 @@
 // - the reverse: events of the native server-side publisher arrive verified in the page;
 // - the same over WebRTC-direct only, with a subscription kept quiet past the 10 s mark where long-lived
 //   browser streams used to stall; an entry node that does not answer over WebRTC is given up for the
-//   next one; fifteen pages in a row connect over WebRTC without waiting for the setup deadline;
+//   next one; fifteen pages in a row connect over WebRTC without waiting for the setup deadline; a
+//   destroyed WebRTC client leaves nothing thrown in the page;
 // - every runnable example on the docs page runs without an error;
 // - a page that imports `@rivulet/sdk` by name, bundled by Vite and by webpack as a dapp would be,
 //   publishes and receives;
@@ -112,6 +113,24 @@ test('an entry node that does not answer over WebRTC is given up, and the next o
   assert.equal(result.published, 'ok');
   // Chromium gives up the ICE checks after about 10 s; the client then dials the next node.
   assert.ok(result.ms < 25000, `published after ${Math.round(result.ms)} ms`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a WebRTC client that is destroyed leaves nothing thrown in the page', async () => {
+  const { page, errors } = await openPage('/demo.html?transport=ws');
+  await waitConnected(page);
+  await page.evaluate(async ({ config }) => {
+    const node = config.nodes.find((a) => a.includes('/webrtc-direct/'));
+    const { Client, generatePrivateKey } = await import('/sdk/index.js');
+    const client = new Client({ nodes: [node], privateKey: generatePrivateKey(), rpcUrl: config.rpcUrl, deployment: config.deployment });
+    await client.publish(config.demo.stream, { probe: 'destroy' });
+    await client.destroy();
+    // The connection's data channels close after the client let go of them.
+    await new Promise((r) => setTimeout(r, 2000));
+  }, { config });
+  // Before patches/libp2p-webrtc-websys each closing channel threw "closure invoked recursively or after
+  // being dropped" (8 of them here).
   assert.deepEqual(errors, []);
   await page.close();
 });
