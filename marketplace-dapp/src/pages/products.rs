@@ -4,7 +4,10 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::{components::ProductCard, model::Listing};
+use crate::{
+    components::{ProductCard, keep_typed},
+    model::Listing,
+};
 
 /// What the product list shows.
 #[derive(Properties, PartialEq)]
@@ -17,21 +20,13 @@ pub(crate) struct ProductsProps {
 #[function_component(ProductsPage)]
 pub(crate) fn products_page(props: &ProductsProps) -> Html {
     let query = use_state(String::new);
-    let on_search = {
-        let query = query.clone();
-        Callback::from(move |e: InputEvent| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                query.set(input.value());
-            }
-        })
-    };
     let listings = &props.listings;
     let shown: Vec<&Listing> = listings.iter().filter(|l| l.matches(&query)).collect();
     html! {
         <>
             <label for="search">{ "Search products" }</label>
             <input id="search" type="search" placeholder="name, category, stream…"
-                value={(*query).clone()} oninput={on_search} />
+                value={(*query).clone()} oninput={keep_typed(&query)} />
             if listings.is_empty() {
                 <p class="empty" id="empty">{ "No products are listed yet. Sellers list streams under Sell." }</p>
             } else if shown.is_empty() {

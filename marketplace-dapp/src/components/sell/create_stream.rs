@@ -4,7 +4,10 @@
 use yew::prelude::*;
 
 use super::value;
-use crate::input::{MAX_RETENTION_DAYS, StreamForm};
+use crate::{
+    components::keep_typed,
+    input::{MAX_RETENTION_DAYS, StreamForm},
+};
 
 /// What `CreateStream` needs and whom it tells.
 #[derive(Properties, PartialEq)]
@@ -15,17 +18,6 @@ pub(crate) struct CreateStreamProps {
     pub(crate) busy: bool,
     /// Told the form as typed.
     pub(crate) on_create: Callback<StreamForm>,
-}
-
-/// Keeps what is typed into an input in `state`. A field that has an initial value shows the state's
-/// value: Yew writes a field's `value` back on every render, so a field rendered with a constant would
-/// lose what was typed whenever the form renders again (another form's transaction starting, say).
-fn keep_typed(state: &UseStateHandle<AttrValue>) -> Callback<InputEvent> {
-    let state = state.clone();
-    Callback::from(move |e: InputEvent| {
-        let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-        state.set(input.value().into());
-    })
 }
 
 /// The create-a-stream form.
