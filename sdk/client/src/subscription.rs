@@ -236,12 +236,12 @@ impl Subscription {
             Some(Delivery::Events { messages, .. }) => {
                 // This client's own events come back as signed: no verifying those (see
                 // `OwnSignatures`); everyone else's are verified. The lock is held only to look.
-                let client = self.client.clone();
                 for wire in messages {
+                    let own = &self.client.inner.own;
                     let checked =
                         self.verifier
                             .decode_verified_or_own(&wire, &self.limits, |h, s| {
-                                lock(&client.inner.own).made(h, s)
+                                lock(own).made(h, s)
                             });
                     match checked {
                         Ok(message) if message.id().stream_part() == self.part => {

@@ -295,9 +295,7 @@ impl Driver {
         self.failures += 1;
         self.retry_at = now_ms() + backoff;
     }
-}
 
-impl Driver {
     /// The session being set up took longer than [`SESSION_SETUP_MS`]: gives that node up (the dial is
     /// aborted, or the connection closed) and goes on to the next.
     pub(super) fn give_up_setup(&mut self) {
