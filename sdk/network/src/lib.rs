@@ -268,6 +268,26 @@ pub async fn build_client_swarm(
 const INVALID_MESSAGE_WEIGHT: f64 = -100.0;
 
 #[cfg(feature = "node")]
+/// How long gossipsub remembers a message id, and (`patches/libp2p-gossipsub`) how long peer scoring
+/// keeps the message's delivery record. A message is only ever forwarded, or offered as gossip, within
+/// a few heartbeats of its publication, and the node's own duplicate filter stands behind this; both
+/// caches grow with the event rate times this window, so it is no longer than it needs to be.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
+
+/// A stream part topic's scoring: invalid messages (P₄) cost their senders dearly; the mesh-delivery
+/// penalties (P₃, P₃b) are off, since a node that only receives on a part (it stores or serves it,
+/// publishers are elsewhere) delivers nothing first and is honest all the same.
+#[cfg(feature = "node")]
+fn topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        ..gossipsub::TopicScoreParams::default()
+    }
+}
+
+#[cfg(feature = "node")]
 impl NodeBehaviour {
     /// The behaviour for a node with identity `key`.
     pub fn new(key: &Keypair, config: &NetworkConfig) -> Result<NodeBehaviour, NetworkError> {
@@ -279,7 +299,7 @@ impl NodeBehaviour {
                 gossipsub::MessageId::from(keccak256(&m.data)[..20].to_vec())
             })
             .max_transmit_size(config.max_message_len)
-            .duplicate_cache_time(Duration::from_secs(120))
+            .duplicate_cache_time(DUPLICATE_WINDOW)
             .build()
             .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;
         let mut gossipsub =
@@ -328,12 +348,8 @@ impl NodeBehaviour {
     /// Joins a stream part's topic, scoring peers that send invalid messages on it.
     pub fn subscribe(&mut self, part: &StreamPartId) -> Result<bool, NetworkError> {
         let topic = topic(part);
-        let params = gossipsub::TopicScoreParams {
-            invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
-            ..gossipsub::TopicScoreParams::default()
-        };
         self.gossipsub
-            .set_topic_params(topic.clone(), params)
+            .set_topic_params(topic.clone(), topic_score_params())
             .map_err(|e| NetworkError::Gossipsub(e.into()))?;
         self.gossipsub
             .subscribe(&topic)

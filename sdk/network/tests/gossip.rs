@@ -1,5 +1,6 @@
-//! Three relay nodes on loopback TCP, in a line A — B — C, on one stream part's topic. A forwards whatever
-//! it is given; B and C validate. Valid events reach C; forged and unauthorized ones stop at B.
+//! Relay nodes on loopback TCP, in a line A — B — C (and D beside A, also linked to B), on one stream
+//! part's topic. A and D forward whatever they are given; B and C validate. Valid events reach C; forged
+//! and unauthorized ones stop at B and cost their senders peer score.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -80,6 +81,12 @@ fn frame(s: &Signer, seq: u32, content: &str) -> Vec<u8> {
 }
 
 async fn spawn_node(allowed: Address) -> Node {
+    spawn_node_on_topic(allowed, true).await
+}
+
+/// A node that joins the topic's mesh when `subscribed`, and otherwise only publishes to it (its
+/// peers then score it by its messages alone, not by its time in their mesh).
+async fn spawn_node_on_topic(allowed: Address, subscribed: bool) -> Node {
     let config = NetworkConfig {
         heartbeat: Duration::from_millis(100),
         ..NetworkConfig::default()
@@ -87,7 +94,9 @@ async fn spawn_node(allowed: Address) -> Node {
     let key = Keypair::generate_ed25519();
     let peer = key.public().to_peer_id();
     let mut swarm = build_swarm(key, config).await.unwrap();
-    swarm.behaviour_mut().subscribe(&part()).unwrap();
+    if subscribed {
+        swarm.behaviour_mut().subscribe(&part()).unwrap();
+    }
     swarm
         .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
         .unwrap();
@@ -148,8 +157,11 @@ async fn only_valid_events_cross_the_network() {
     let a = spawn_node(alice.address()).await;
     let mut b = spawn_node(alice.address()).await;
     let mut c = spawn_node(alice.address()).await;
+    // D, beside A, will pass on a copy of a forged event after B has rejected it.
+    let d = spawn_node_on_topic(alice.address(), false).await;
     b.commands.send(Command::Dial(a.addr.clone())).unwrap();
     c.commands.send(Command::Dial(b.addr.clone())).unwrap();
+    d.commands.send(Command::Dial(b.addr.clone())).unwrap();
 
     // Publish from A until the first event crosses A → B → C (the meshes form on heartbeats).
     let mut seq = 0;
@@ -185,7 +197,7 @@ async fn only_valid_events_cross_the_network() {
     forged[content_at] ^= 1;
     let unauthorized = frame(&mallory, 1, r#"{"n":3}"#);
     let score_before = score(&b, a.peer).await;
-    a.commands.send(Command::Publish(forged)).unwrap();
+    a.commands.send(Command::Publish(forged.clone())).unwrap();
     a.commands.send(Command::Publish(unauthorized)).unwrap();
     let mut b_rejected = Vec::new();
     while b_rejected.len() < 2 {
@@ -203,6 +215,29 @@ async fn only_valid_events_cross_the_network() {
         score_after < score_before && score_after < 0.0,
         "A's score at B: {score_before} -> {score_after}"
     );
+    // A later copy of the forged event is not validated again, yet it costs its sender as much: B keeps
+    // the rejected message's delivery record (for as long as it remembers the id).
+    let d_penalised = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            d.commands.send(Command::Publish(forged.clone())).unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let s = score(&b, d.peer).await;
+            if s < 0.0 {
+                return s;
+            }
+        }
+    })
+    .await;
+    assert!(
+        d_penalised.is_ok(),
+        "D's copy of a rejected event cost it nothing at B"
+    );
+    while let Ok(seen) = b.seen.try_recv() {
+        assert!(
+            !matches!(seen, Seen::Rejected(_)),
+            "B validated the forged event again: {seen:?}"
+        );
+    }
     // And nothing invalid reaches C.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     while let Ok(seen) = c.seen.try_recv() {
