@@ -6,6 +6,7 @@ mod bench_node;
 mod cli;
 mod config;
 mod identity;
+mod memory;
 mod metrics;
 mod node;
 mod paths;
