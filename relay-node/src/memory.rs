@@ -40,11 +40,10 @@ fn trim() -> bool {
     unsafe { libc::malloc_trim(0) == 1 }
 }
 
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+#[cfg(test)]
 mod tests {
-    use super::*;
-
     /// Freed memory in the middle of the heap, which glibc keeps, comes back with a trim.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn a_trim_returns_memory_freed_below_a_live_allocation() {
         fn resident_kib() -> u64 {
@@ -61,7 +60,7 @@ mod tests {
         let pin = blocks.pop();
         drop(blocks);
         let before = resident_kib();
-        assert!(trim(), "glibc had nothing to return");
+        assert!(super::trim(), "glibc had nothing to return");
         let after = resident_kib();
         drop(pin);
         assert!(
