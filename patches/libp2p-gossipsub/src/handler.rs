@@ -260,13 +260,11 @@ impl EnabledHandler {
             {
                 // outbound idle state
                 Some(OutboundSubstreamState::WaitingOutput(substream)) => {
-                    if let Poll::Ready(mut message) = Pin::new(&mut self.message_queue).poll_pop(cx)
+                    if let Poll::Ready(message) = Pin::new(&mut self.message_queue).poll_pop(cx)
                     {
                         tracing::debug!(peer=%self.peer_id, ?message, "Sending gossipsub message");
-                        if let RpcOut::Publish {
-                            ref mut timeout, ..
-                        } = message
-                            && Pin::new(timeout).poll(cx).is_ready()
+                        if let RpcOut::Publish { timeout, .. } = message
+                            && timeout <= Instant::now()
                         {
                             // Inform the behaviour and end the poll.
                             self.outbound_substream =

@@ -24,7 +24,6 @@ use std::{
     fmt::{self, Debug},
 };
 
-use futures_timer::Delay;
 use hashlink::LinkedHashMap;
 use libp2p_identity::PeerId;
 use libp2p_swarm::ConnectionId;
@@ -338,10 +337,14 @@ pub enum RpcOut {
     /// Publish a Gossipsub message on network.`timeout` limits the duration the message
     /// can wait to be sent before it is abandoned. This can be both a message originating
     /// from this node, or a forwarded message.
+    ///
+    /// Patched for Rivulet: `timeout` is the instant after which the message is abandoned, checked
+    /// when it is taken from the queue, instead of a `futures_timer::Delay` (each of which woke the
+    /// timer thread when made and again when dropped, twice per message sent).
     Publish {
         message_id: MessageId,
         message: RawMessage,
-        timeout: Delay,
+        timeout: Instant,
     },
     /// Subscribe a topic.
     Subscribe {
