@@ -40,5 +40,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
             warn!("HTTP server stopped: {e}");
         }
     });
-    node.run().await
+    // The event loop runs on the runtime's workers, beside the connection and session tasks it
+    // trades every event with, rather than on the main thread: a task it wakes can then run on the
+    // same thread without waking another.
+    tokio::spawn(node.run())
+        .await
+        .context("the node's event loop panicked")?
 }
