@@ -15,7 +15,7 @@ use super::{access::Access, commands::HistoryPage};
 
 /// Most messages in one page of history: ~1 MiB of typical events. A node holds a page it serves several
 /// times over while it answers (read, encoded, in the connection's buffers); with 10,000 the soak's nodes
-/// peaked 30-45 MiB higher while a restarted peer copied its history from them, with 2,500 not.
+/// peaked 30-45 MiB higher while a restarted peer copied its history from them (BENCHMARKS.md, "Soak").
 pub(crate) const HISTORY_PAGE_MESSAGES: usize = 2_500;
 
 /// The largest window a `Last` query may ask for: finding its start walks back over that many keys.
@@ -37,7 +37,8 @@ pub(crate) fn query_store(
                 "last {n} is more than the {MAX_LAST_WINDOW} a query may ask for; ask by time range (from) for more"
             ));
         }
-        HistoryQuery::Last { n } => store.last(part, *n as usize),
+        // Only the page is read: a window of up to a million messages is walked back over by key alone.
+        HistoryQuery::Last { n } => store.last_from_start(part, *n as usize, limit),
         HistoryQuery::Range { from, to } => store.range(part, r(*from), r(*to), limit),
         HistoryQuery::Chain {
             publisher,

@@ -272,6 +272,17 @@ impl Store {
     /// The newest `n` messages of a stream part, oldest first (and no more than the oldest of them up
     /// to [`MAX_ANSWER_BYTES`]: the answer begins at the window's start, so a reader can page on).
     pub fn last(&self, part: &StreamPartId, n: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.last_from_start(part, n, Limit(n))
+    }
+
+    /// The start of the newest-`n` window of a stream part: its oldest messages, at most `limit` (and
+    /// [`MAX_ANSWER_BYTES`]) — the first page of [`Store::last`], read without the rest of the window.
+    pub fn last_from_start(
+        &self,
+        part: &StreamPartId,
+        n: usize,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         if n == 0 {
             return Ok(Vec::new());
         }
@@ -295,7 +306,7 @@ impl Store {
             start
         };
         match start {
-            Some(start) => self.scan(&start, &hi, Limit(n), |_| true),
+            Some(start) => self.scan(&start, &hi, Limit(limit.0.min(n)), |_| true),
             None => Ok(Vec::new()),
         }
     }

@@ -223,6 +223,13 @@ fn answers_stop_after_max_answer_bytes_and_last_starts_at_its_window() {
     assert_eq!(range[0][0], 0);
     // Small answers are whole.
     assert_eq!(store.last(&p, 3).unwrap().len(), 3);
+    // The start of a window, no further than asked: the oldest of the newest 10.
+    let first = store.last_from_start(&p, 10, Limit(4)).unwrap();
+    let firsts: Vec<u8> = first.iter().map(|v| v[0]).collect();
+    assert_eq!(firsts, [10, 11, 12, 13]);
+    // A window smaller than the limit is whole.
+    let whole = store.last_from_start(&p, 2, Limit(4)).unwrap();
+    assert_eq!(whole.iter().map(|v| v[0]).collect::<Vec<u8>>(), [18, 19]);
     // A message larger than the bound comes with the next one, which says there is more.
     let huge = part("huge", 0);
     let ids: Vec<MessageId> = (0..3u64).map(|ts| id(&huge, ts, 0, 1, "c")).collect();
