@@ -15,7 +15,7 @@
 //! Group-key envelopes are indexed a second time by their recipient ([`Store::envelopes`]), so a reader
 //! finds its keys without reading the whole history.
 
-use std::path::Path;
+use std::{ops::Bound, path::Path};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, StreamPartId};
@@ -93,6 +93,38 @@ fn ref_key_end(prefix: &[u8], at: MessageRef) -> Vec<u8> {
     key
 }
 
+/// One message's place in a stream part's order: its reference, then its publisher and chain id (the
+/// rest of its key). Answers that continue a page start just after such a place, so a page may end
+/// between messages that share a reference.
+#[derive(Clone, Copy, Debug)]
+pub struct Position<'a> {
+    /// The message's reference.
+    pub reference: MessageRef,
+    /// Its publisher.
+    pub publisher: &'a Address,
+    /// Its chain id.
+    pub chain_id: &'a ChainId,
+}
+
+impl<'a> Position<'a> {
+    /// Where message `id` is.
+    pub fn of(id: &'a MessageId) -> Position<'a> {
+        Position {
+            reference: id.message_ref(),
+            publisher: &id.publisher,
+            chain_id: &id.chain_id,
+        }
+    }
+
+    /// The key this position has under `prefix` (a part's, or a part and recipient's).
+    fn key(&self, prefix: &[u8]) -> Vec<u8> {
+        let mut key = ref_key(prefix, self.reference);
+        key.extend_from_slice(self.publisher.as_bytes());
+        key.extend_from_slice(self.chain_id.as_str().as_bytes());
+        key
+    }
+}
+
 /// A message to store.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
@@ -104,22 +136,21 @@ pub struct Entry<'a> {
     pub envelope_for: Option<Address>,
 }
 
+/// The envelope index's prefix for one part and recipient.
+fn envelope_prefix(part: &StreamPartId, recipient: &Address) -> Vec<u8> {
+    let mut prefix = part_prefix(part);
+    prefix.extend_from_slice(recipient.as_bytes());
+    prefix
+}
+
 /// The envelope index key of a message addressed to `recipient`.
 fn envelope_key(id: &MessageId, recipient: &Address) -> Vec<u8> {
-    let mut prefix = part_prefix(&id.stream_part());
-    prefix.extend_from_slice(recipient.as_bytes());
-    let mut key = ref_key(&prefix, id.message_ref());
-    key.extend_from_slice(id.publisher.as_bytes());
-    key.extend_from_slice(id.chain_id.as_str().as_bytes());
-    key
+    Position::of(id).key(&envelope_prefix(&id.stream_part(), recipient))
 }
 
 /// The storage key of a message.
 pub fn message_key(id: &MessageId) -> Vec<u8> {
-    let mut key = ref_key(&part_prefix(&id.stream_part()), id.message_ref());
-    key.extend_from_slice(id.publisher.as_bytes());
-    key.extend_from_slice(id.chain_id.as_str().as_bytes());
-    key
+    Position::of(id).key(&part_prefix(&id.stream_part()))
 }
 
 /// The publisher and chain id at the end of a key (after prefix, timestamp and sequence number).
@@ -220,31 +251,52 @@ impl Store {
         after: MessageRef,
         limit: Limit,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut prefix = part_prefix(part);
-        prefix.extend_from_slice(recipient.as_bytes());
-        let lo = ref_key(&prefix, after);
-        let hi = ref_key_end(&prefix, MessageRef::new(u64::MAX, u32::MAX));
-        let plen = prefix.len();
+        let prefix = envelope_prefix(part, recipient);
+        let lo = ref_key_end(&prefix, after);
+        self.envelopes_from(&prefix, Bound::Excluded(&lo), limit)
+    }
+
+    /// The envelopes addressed to `recipient` in a stream part after the one at `after` (exclusive):
+    /// the rest of a page that ended there.
+    pub fn envelopes_after(
+        &self,
+        part: &StreamPartId,
+        recipient: &Address,
+        after: Position<'_>,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let prefix = envelope_prefix(part, recipient);
+        let lo = after.key(&prefix);
+        self.envelopes_from(&prefix, Bound::Excluded(&lo), limit)
+    }
+
+    /// The envelopes with keys from `lo` to the end of `prefix` (a part and recipient), at most `limit`.
+    fn envelopes_from(
+        &self,
+        prefix: &[u8],
+        lo: Bound<&Vec<u8>>,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let hi = ref_key_end(prefix, MessageRef::new(u64::MAX, u32::MAX));
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(ENVELOPES).map_err(io)?;
         let mut out = Vec::new();
-        for entry in table.range(lo.as_slice()..=hi.as_slice()).map_err(io)? {
-            let (k, v) = entry.map_err(io)?;
-            if key_ref(k.value(), plen) > after {
-                out.push(v.value().to_vec());
-                if out.len() >= limit.0 {
-                    break;
-                }
+        let bounds = (lo.map(Vec::as_slice), Bound::Included(hi.as_slice()));
+        for entry in table.range::<&[u8]>(bounds).map_err(io)? {
+            let (_, v) = entry.map_err(io)?;
+            out.push(v.value().to_vec());
+            if out.len() >= limit.0 {
+                break;
             }
         }
         Ok(out)
     }
 
-    /// Messages with keys in `lo..=hi` that `keep` accepts, oldest first: at most `limit`, and no more
-    /// once they exceed [`MAX_ANSWER_BYTES`].
+    /// Messages with keys from `lo` to `hi` (inclusive) that `keep` accepts, oldest first: at most
+    /// `limit`, and no more once they exceed [`MAX_ANSWER_BYTES`].
     fn scan(
         &self,
-        lo: &[u8],
+        lo: Bound<&[u8]>,
         hi: &[u8],
         limit: Limit,
         mut keep: impl FnMut(&[u8]) -> bool,
@@ -253,7 +305,10 @@ impl Store {
         let table = txn.open_table(MESSAGES).map_err(io)?;
         let mut out = Vec::new();
         let mut bytes = 0;
-        for entry in table.range(lo..=hi).map_err(io)? {
+        for entry in table
+            .range::<&[u8]>((lo, Bound::Included(hi)))
+            .map_err(io)?
+        {
             let (k, v) = entry.map_err(io)?;
             if keep(k.value()) {
                 let value = v.value();
@@ -306,7 +361,9 @@ impl Store {
             start
         };
         match start {
-            Some(start) => self.scan(&start, &hi, Limit(limit.0.min(n)), |_| true),
+            Some(start) => self.scan(Bound::Included(&start), &hi, Limit(limit.0.min(n)), |_| {
+                true
+            }),
             None => Ok(Vec::new()),
         }
     }
@@ -324,7 +381,29 @@ impl Store {
         }
         let prefix = part_prefix(part);
         self.scan(
-            &ref_key(&prefix, from),
+            Bound::Included(&ref_key(&prefix, from)),
+            &ref_key_end(&prefix, to),
+            limit,
+            |_| true,
+        )
+    }
+
+    /// Messages after the one at `after` (exclusive) with references up to `to`, oldest first, at most
+    /// `limit`: the rest of a page that ended at `after`, which may share its reference with messages
+    /// of other publishers or chains.
+    pub fn range_after(
+        &self,
+        part: &StreamPartId,
+        after: Position<'_>,
+        to: MessageRef,
+        limit: Limit,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        if after.reference > to {
+            return Ok(Vec::new());
+        }
+        let prefix = part_prefix(part);
+        self.scan(
+            Bound::Excluded(&after.key(&prefix)),
             &ref_key_end(&prefix, to),
             limit,
             |_| true,
@@ -370,7 +449,7 @@ impl Store {
                 && c == chain_id.as_str().as_bytes()
         };
         self.scan(
-            &ref_key(&prefix, after),
+            Bound::Included(&ref_key(&prefix, after)),
             &ref_key_end(&prefix, to),
             limit,
             keep,

@@ -7,7 +7,7 @@ use std::{
 };
 
 use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, Partition, StreamPartId};
-use rivulet_store::{Limit, Store};
+use rivulet_store::{Limit, Position, Store};
 
 fn part(path: &str, partition: u32) -> StreamPartId {
     StreamPartId::new(
@@ -293,5 +293,81 @@ fn envelopes_are_found_by_recipient_after_a_reference_and_pruned_with_the_part()
             .envelopes(&a, &bob, MessageRef::new(0, 0), Limit::default())
             .unwrap(),
         vec![wires[1].clone()]
+    );
+}
+
+#[test]
+fn answers_continue_after_a_message_inside_a_shared_reference() {
+    use rivulet_store::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("history.redb")).unwrap();
+    let a = part("a", 0);
+    let alice = Address([0xa1; 20]);
+    // Many chains (two publishers, chain ids whose bytes sort "c" < "c1" < "c10" < "c2") at one
+    // reference, then one later message.
+    let mut ids: Vec<MessageId> = Vec::new();
+    for publisher in [2, 1] {
+        for chain in ["c", "c1", "c10", "c2"] {
+            ids.push(id(&a, 1000, 0, publisher, chain));
+        }
+    }
+    ids.push(id(&a, 2000, 0, 1, "c"));
+    let wires: Vec<Vec<u8>> = ids.iter().map(payload).collect();
+    store
+        .append_entries(ids.iter().zip(&wires).map(|(id, wire)| Entry {
+            id,
+            wire,
+            envelope_for: Some(alice),
+        }))
+        .unwrap();
+    let all = store
+        .range(
+            &a,
+            MessageRef::new(0, 0),
+            MessageRef::new(u64::MAX, u32::MAX),
+            Limit::default(),
+        )
+        .unwrap();
+    assert_eq!(all.len(), 9);
+    let order = text(&all);
+    // Page through one message at a time from each message's position: each page is the next message.
+    let end = MessageRef::new(u64::MAX, u32::MAX);
+    for (i, wire) in all.iter().enumerate() {
+        let at = ids.iter().find(|m| payload(m) == *wire).unwrap();
+        let rest = store
+            .range_after(&a, Position::of(at), end, Limit(100))
+            .unwrap();
+        assert_eq!(text(&rest), order[i + 1..].to_vec(), "after {}", order[i]);
+        let envelopes = store
+            .envelopes_after(&a, &alice, Position::of(at), Limit(100))
+            .unwrap();
+        assert_eq!(
+            text(&envelopes),
+            order[i + 1..].to_vec(),
+            "envelopes after {}",
+            order[i]
+        );
+    }
+    // `to` still bounds the rest; an exclusive reference skips every chain at it.
+    let first = ids.iter().find(|m| payload(m) == all[0]).unwrap();
+    assert_eq!(
+        store
+            .range_after(
+                &a,
+                Position::of(first),
+                MessageRef::new(1000, 0),
+                Limit(100)
+            )
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(
+        text(
+            &store
+                .envelopes(&a, &alice, MessageRef::new(1000, 0), Limit(100))
+                .unwrap()
+        ),
+        order[8..].to_vec()
     );
 }
