@@ -9,7 +9,8 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
-use rivulet_network::HistoryQuery;
+use rivulet_network::{HistoryQuery, ResumeAfter};
+use rivulet_protocol::{Address, ChainId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -34,6 +35,8 @@ pub(crate) struct HistoryParams {
     pub(crate) last: Option<u32>,
     pub(crate) from: Option<u64>,
     pub(crate) to: Option<u64>,
+    /// The `next` of an earlier, truncated answer: where its rest starts.
+    pub(crate) cursor: Option<String>,
 }
 
 pub(super) async fn history(
@@ -55,7 +58,7 @@ pub(super) async fn history(
     }
 }
 
-/// The answer to `reader`'s history request: `{"part","messages","truncated"}`.
+/// The answer to `reader`'s history request: `{"part","messages","truncated","next"}`.
 pub(crate) async fn answer(
     api: &Api,
     p: HistoryParams,
@@ -75,18 +78,30 @@ pub(crate) async fn answer(
             format!("last is at most {MAX_LAST}; ask by time (from, to) for more"),
         ));
     }
-    let query = match (p.last, p.from, p.to) {
-        (Some(n), None, None) => HistoryQuery::Last { n },
-        (None, Some(from), to) => HistoryQuery::Range {
+    let bad_query =
+        |message: String| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_query", message);
+    let query = match (p.last, p.from, p.to, &p.cursor) {
+        (None, None, None, Some(cursor)) => parse_cursor(cursor).map_err(|e| {
+            bad_query(format!(
+                "cursor {cursor:?}: {e}; send back an answer's `next` as it came"
+            ))
+        })?,
+        (_, _, _, Some(_)) => {
+            return Err(bad_query(
+                "a cursor names the rest of an earlier answer whole: give it without last, from or to"
+                    .into(),
+            ));
+        }
+        (Some(n), None, None, None) => HistoryQuery::Last { n },
+        (None, Some(from), to, None) => HistoryQuery::Range {
             from: (from, 0),
             to: (to.unwrap_or(u64::MAX), u32::MAX),
+            resume: None,
         },
-        (None, None, None) => HistoryQuery::Last { n: 100 },
+        (None, None, None, None) => HistoryQuery::Last { n: 100 },
         _ => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "bad_query",
-                "give either last=<n> or from=<ms>[&to=<ms>]",
+            return Err(bad_query(
+                "give either last=<n> or from=<ms>[&to=<ms>], or cursor=<next>".into(),
             ));
         }
     };
@@ -114,5 +129,56 @@ pub(crate) async fn answer(
                 .map(|m| message_json(&m, w))
         })
         .collect();
-    Ok(json!({ "part": part.to_string(), "messages": messages, "truncated": next.is_some() }))
+    Ok(json!({
+        "part": part.to_string(),
+        "messages": messages,
+        "truncated": next.is_some(),
+        "next": next.as_ref().and_then(cursor),
+    }))
+}
+
+/// The cursor for the rest of an answer (a `Range`, as every page's rest of a `Last` or a `Range` is):
+/// `<from ms>.<from seq>.<to ms>.<to seq>`, then `.<publisher>.<chain id>` when the rest starts after
+/// that chain's message at `from` — a page may end among many messages that share one reference.
+fn cursor(query: &HistoryQuery) -> Option<String> {
+    let HistoryQuery::Range { from, to, resume } = query else {
+        return None;
+    };
+    let mut cursor = format!("{}.{}.{}.{}", from.0, from.1, to.0, to.1);
+    if let Some(resume) = resume {
+        cursor.push_str(&format!(".{}.{}", resume.publisher, resume.chain_id));
+    }
+    Some(cursor)
+}
+
+/// The query a [`cursor`] names; why not, for anything else.
+fn parse_cursor(cursor: &str) -> Result<HistoryQuery, String> {
+    let parts: Vec<&str> = cursor.split('.').collect();
+    let number = |i: usize| -> Result<u64, String> {
+        parts[i]
+            .parse()
+            .map_err(|_| format!("part {} is not a number", i + 1))
+    };
+    let seq = |i: usize| -> Result<u32, String> {
+        parts[i]
+            .parse()
+            .map_err(|_| format!("part {} is not a sequence number", i + 1))
+    };
+    let resume = match parts.len() {
+        4 => None,
+        6 => {
+            let publisher: Address = parts[4].parse().map_err(|e| format!("publisher: {e}"))?;
+            let chain_id: ChainId = parts[5].parse().map_err(|e| format!("chain id: {e}"))?;
+            Some(ResumeAfter {
+                publisher: publisher.to_string(),
+                chain_id: chain_id.as_str().to_owned(),
+            })
+        }
+        n => return Err(format!("{n} dot-separated parts, not 4 or 6")),
+    };
+    Ok(HistoryQuery::Range {
+        from: (number(0)?, seq(1)?),
+        to: (number(2)?, seq(3)?),
+        resume,
+    })
 }

@@ -5,8 +5,8 @@
 //! - `GET /metrics` → Prometheus text format
 //! - `POST /api/v1/publish` — a signed message: raw wire bytes (`application/octet-stream`) or
 //!   `{"message":"<hex>"}` (`application/json`) → `{"part":…,"duplicate":…,"stored":…}`
-//! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` →
-//!   `{"messages":[…],"truncated":…}`; a part that is not public needs `Authorization: Bearer <token>`
+//! - `GET /api/v1/history?stream=<id>&partition=<n>&last=<n>` or `…&from=<ms>&to=<ms>` or
+//!   `…&cursor=<next>` → `{"messages":[…],"truncated":…,"next":<cursor for the rest, or null>}`; a part that is not public needs `Authorization: Bearer <token>`
 //!   of a reader that may subscribe (401 without, 403 for a reader without permission)
 //! - `GET /api/v1/auth/challenge?address=0x…`, `POST /api/v1/auth` — a signed challenge earns a token
 //!   ([`auth`])

@@ -351,6 +351,7 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
     let rest = HistoryQuery::Range {
         from: (1_002, 0),
         to: (u64::MAX, u32::MAX),
+        resume: None,
     };
     *node.pages.lock().unwrap() = vec![
         (events[..2].to_vec(), Some(rest.clone())),
@@ -395,6 +396,88 @@ async fn history_follows_pages_verifies_events_and_names_bad_requests() {
         assert!(status.is_client_error(), "{uri}: {status}");
         assert_eq!(body["error"], code, "{uri}: {body}");
     }
+}
+
+/// A truncated answer names its rest as `next`, a cursor that asks for exactly that rest — even when
+/// the answer ended among events that share one reference.
+#[tokio::test]
+async fn a_truncated_history_answer_names_its_rest_as_a_cursor() {
+    let node = Arc::new(FakeNode::new());
+    let app = app(&node);
+    let event = signed(1).remove(0);
+    let publisher = format!("0x{}", "ab".repeat(20));
+    let rest = |i: u64| HistoryQuery::Range {
+        from: (1_000 + i, 7),
+        to: (u64::MAX, u32::MAX),
+        resume: Some(rivulet_network::ResumeAfter {
+            publisher: publisher.clone(),
+            chain_id: format!("chain-{i}"),
+        }),
+    };
+    // Four pages of 2,500 fill an answer (10,000 events); the fourth's rest is the cursor.
+    *node.pages.lock().unwrap() = (0..4)
+        .map(|i| (vec![event.clone(); 2_500], Some(rest(i))))
+        .chain([(vec![event.clone()], None)])
+        .collect();
+    let (status, body) = get(&app, "/api/v1/history?stream=rivulet.eth/a&from=5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["messages"].as_array().unwrap().len(), 10_000);
+    assert_eq!(body["truncated"], true);
+    let cursor = body["next"].as_str().unwrap().to_owned();
+    assert_eq!(
+        cursor,
+        format!("1003.7.18446744073709551615.4294967295.{publisher}.chain-3")
+    );
+    let (status, body) = get(
+        &app,
+        &format!("/api/v1/history?stream=rivulet.eth/a&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["truncated"].clone(), body["next"].clone()),
+        (json!(false), Value::Null)
+    );
+    assert_eq!(node.asked.lock().unwrap().last(), Some(&rest(3)));
+    // A cursor without the chain part resumes at a reference; anything else is refused, saying why.
+    node.pages.lock().unwrap().push((vec![event.clone()], None));
+    let (status, _) = get(&app, "/api/v1/history?stream=rivulet.eth/a&cursor=1.2.3.4").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        node.asked.lock().unwrap().last(),
+        Some(&HistoryQuery::Range {
+            from: (1, 2),
+            to: (3, 4),
+            resume: None
+        })
+    );
+    for (cursor, says) in [
+        ("1.2.3", "3 dot-separated parts"),
+        ("1.x.3.4", "part 2 is not a sequence number"),
+        ("1.2.3.4.0x12.c", "publisher"),
+        (&format!("1.2.3.4.{publisher}.bad!chain")[..], "chain id"),
+    ] {
+        let (status, body) = get(
+            &app,
+            &format!("/api/v1/history?stream=rivulet.eth/a&cursor={cursor}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{cursor}");
+        assert_eq!(body["error"], "bad_query");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{cursor}: {body}"
+        );
+    }
+    let (status, body) = get(
+        &app,
+        "/api/v1/history?stream=rivulet.eth/a&cursor=1.2.3.4&last=3",
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("bad_query"))
+    );
 }
 
 #[tokio::test]

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use rivulet_network::{
-    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
+    HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof, ResumeAfter,
     libp2p::{PeerId, request_response::OutboundRequestId},
 };
-use rivulet_protocol::{MessageRef, StreamPartId};
-use rivulet_store::{Limit, Store};
+use rivulet_protocol::{Address, ChainId, MessageRef, StreamPartId};
+use rivulet_store::{Limit, Position, Store};
 use tokio::sync::oneshot;
 
 use super::{access::Access, commands::HistoryPage};
@@ -39,7 +39,24 @@ pub(crate) fn query_store(
         }
         // Only the page is read: a window of up to a million messages is walked back over by key alone.
         HistoryQuery::Last { n } => store.last_from_start(part, *n as usize, limit),
-        HistoryQuery::Range { from, to } => store.range(part, r(*from), r(*to), limit),
+        HistoryQuery::Range {
+            from,
+            to,
+            resume: None,
+        } => store.range(part, r(*from), r(*to), limit),
+        HistoryQuery::Range {
+            from,
+            to,
+            resume: Some(resume),
+        } => {
+            let (publisher, chain_id) = parse_resume(resume)?;
+            let after = Position {
+                reference: r(*from),
+                publisher: &publisher,
+                chain_id: &chain_id,
+            };
+            store.range_after(part, after, r(*to), limit)
+        }
         HistoryQuery::Chain {
             publisher,
             chain_id,
@@ -50,13 +67,41 @@ pub(crate) fn query_store(
             let chain_id = chain_id.parse().map_err(|e| format!("chain id: {e}"))?;
             store.chain_range(part, publisher, &chain_id, r(*after), r(*to), limit)
         }
-        HistoryQuery::Envelopes { recipient, after } => {
+        HistoryQuery::Envelopes {
+            recipient,
+            after,
+            resume,
+        } => {
             let recipient = recipient.parse().map_err(|e| format!("recipient: {e}"))?;
-            store.envelopes(part, &recipient, r(*after), limit)
+            match resume {
+                None => store.envelopes(part, &recipient, r(*after), limit),
+                Some(resume) => {
+                    let (publisher, chain_id) = parse_resume(resume)?;
+                    let after = Position {
+                        reference: r(*after),
+                        publisher: &publisher,
+                        chain_id: &chain_id,
+                    };
+                    store.envelopes_after(part, &recipient, after, limit)
+                }
+            }
         }
     };
     let messages = result.map_err(|e| e.to_string())?;
     Ok(query.page(messages, HISTORY_PAGE_BYTES, HISTORY_PAGE_MESSAGES))
+}
+
+/// The publisher and chain id a paged answer resumes after.
+fn parse_resume(resume: &ResumeAfter) -> Result<(Address, ChainId), String> {
+    let publisher = resume
+        .publisher
+        .parse()
+        .map_err(|e| format!("resume publisher: {e}"))?;
+    let chain_id = resume
+        .chain_id
+        .parse()
+        .map_err(|e| format!("resume chain id: {e}"))?;
+    Ok((publisher, chain_id))
 }
 
 /// A peer's history request, answered from this node's store (`serves`: whether its history of the part
@@ -229,6 +274,20 @@ mod tests {
 
     use super::*;
 
+    /// Stores `events`; their wire bytes.
+    fn store_all(store: &Store, events: &[StreamMessage]) -> Vec<Vec<u8>> {
+        let wires: Vec<Vec<u8>> = events.iter().map(|m| m.encode().unwrap()).collect();
+        store
+            .append(
+                events
+                    .iter()
+                    .zip(&wires)
+                    .map(|(m, w)| (m.id(), w.as_slice())),
+            )
+            .unwrap();
+        wires
+    }
+
     /// More events than a page holds: the page says where the rest begins, and following it loses none.
     #[test]
     fn a_page_of_a_long_history_names_the_rest() {
@@ -255,19 +314,12 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let wires: Vec<Vec<u8>> = events.iter().map(|m| m.encode().unwrap()).collect();
-        store
-            .append(
-                events
-                    .iter()
-                    .zip(&wires)
-                    .map(|(m, w)| (m.id(), w.as_slice())),
-            )
-            .unwrap();
+        let wires = store_all(&store, &events);
         for first in [
             HistoryQuery::Range {
                 from: (0, 0),
                 to: (u64::MAX, u32::MAX),
+                resume: None,
             },
             HistoryQuery::Last { n: total as u32 },
         ] {
@@ -285,6 +337,84 @@ mod tests {
             query_store(&store, &part, &too_many)
                 .unwrap_err()
                 .contains("time range")
+        );
+    }
+
+    /// The defect this once had: a page could end only where the reference changed, so when a page's
+    /// worth of messages shared one reference (one publisher can make that: chain ids are its choice)
+    /// the answer stopped there and what came after was never served. Every page now names its rest.
+    #[test]
+    fn a_page_full_of_one_reference_still_names_the_rest() {
+        use rivulet_protocol::{Encryption, MessageId, SignatureType, StreamId, UnsignedMessage};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.redb")).unwrap();
+        let part: StreamPartId = "rivulet.eth/same#0".parse().unwrap();
+        let signer = Signer::from_bytes(&[9; 32]).unwrap();
+        let event = |timestamp: u64, chain: &str| {
+            let body = UnsignedMessage {
+                id: MessageId {
+                    stream_id: "rivulet.eth/same".parse::<StreamId>().unwrap(),
+                    partition: part.partition,
+                    timestamp,
+                    sequence_number: 0,
+                    publisher: signer.address(),
+                    chain_id: ChainId::new(chain).unwrap(),
+                },
+                prev: None,
+                message_type: MessageType::Data,
+                content_type: ContentType::Json,
+                encryption: Encryption::None,
+                new_group_key: None,
+                content: b"{}".to_vec(),
+                signature_type: SignatureType::Eip191Secp256k1,
+            };
+            signer.sign(body).unwrap()
+        };
+        let mut events: Vec<StreamMessage> = (0..HISTORY_PAGE_MESSAGES + 10)
+            .map(|i| event(1_000, &format!("c{i}")))
+            .collect();
+        events.push(event(2_000, "c0"));
+        let wires = store_all(&store, &events);
+        let everything = store.last(&part, wires.len()).unwrap();
+        assert_eq!(everything.len(), wires.len());
+        for first in [
+            HistoryQuery::Range {
+                from: (0, 0),
+                to: (u64::MAX, u32::MAX),
+                resume: None,
+            },
+            HistoryQuery::Last {
+                n: wires.len() as u32,
+            },
+        ] {
+            let mut answered = Vec::new();
+            let mut next = Some(first.clone());
+            let mut pages = 0;
+            while let Some(query) = next {
+                let (page, rest) = query_store(&store, &part, &query).unwrap();
+                assert!(page.len() <= HISTORY_PAGE_MESSAGES);
+                answered.extend(page);
+                next = rest;
+                pages += 1;
+            }
+            assert_eq!(pages, 2, "{first:?}");
+            assert_eq!(
+                answered, everything,
+                "{first:?}: every event, in order, once"
+            );
+        }
+        let bad = HistoryQuery::Range {
+            from: (1_000, 0),
+            to: (u64::MAX, u32::MAX),
+            resume: Some(ResumeAfter {
+                publisher: "0x12".into(),
+                chain_id: "c0".into(),
+            }),
+        };
+        assert!(
+            query_store(&store, &part, &bad)
+                .unwrap_err()
+                .contains("resume publisher")
         );
     }
 }

@@ -461,6 +461,83 @@ async fn long_histories_of_large_events_come_in_pages() {
 
 /// A publisher that restarts with the same key (and its key vault) serves the keys of what it published
 /// before: a reader that comes later decrypts the earlier history without the publisher publishing again.
+/// A publisher may put any number of events at one millisecond and sequence number (one per chain id of
+/// its choosing). More of them than a page holds once ended every history answer there, unserved past
+/// that point; now a page resumes just after its last event, so a reader gets them all and what follows,
+/// through another node (which asks the storing node page by page) and over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_full_of_one_millisecond_does_not_end_the_history() {
+    use futures::StreamExt;
+    use rivulet_protocol::{ChainId, MessageRef, UnsignedMessage};
+
+    let world = World::public().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let (a, b) = storing_node_and_peer(&world);
+    let at = crate::support::now_ms();
+    let event = |chain: &str, reference: MessageRef| {
+        let body = UnsignedMessage::data(
+            &part,
+            world.device.address(),
+            ChainId::new(chain).unwrap(),
+            (reference, None),
+            ContentType::Json,
+            format!(r#"{{"chain":"{chain}"}}"#).into_bytes(),
+        );
+        world.device.sign(body).unwrap().encode().unwrap()
+    };
+    // A page holds 2,500: more than a page at one reference, then one later event.
+    let crowd = 2_600;
+    let mut wires: Vec<Vec<u8>> = (0..crowd)
+        .map(|i| event(&format!("m{i}"), MessageRef::new(at, 0)))
+        .collect();
+    wires.push(event("later", MessageRef::new(at + 1, 0)));
+    let http = reqwest::Client::new();
+    // Several at a time, well inside the node's arrival window.
+    let published: Vec<(u16, serde_json::Value)> = futures::stream::iter(&wires)
+        .map(|wire| crate::support::publish(&http, &a, wire))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (status, body) in published {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let reader = client(&[&b.listen[0]], world.reader.to_bytes());
+    reader.wait_connected().await.unwrap();
+    let history = reader
+        .resend(
+            &part,
+            HistoryQuery::Range {
+                from: (at, 0),
+                to: (u64::MAX, u32::MAX),
+                resume: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.len(), crowd + 1, "every event, through B");
+    assert_eq!(history.last().unwrap().id().chain_id.as_str(), "later");
+    let mut chains: Vec<&str> = history.iter().map(|m| m.id().chain_id.as_str()).collect();
+    chains.sort_unstable();
+    chains.dedup();
+    assert_eq!(chains.len(), crowd + 1, "each once");
+
+    let answer: serde_json::Value = http
+        .get(format!("{}/api/v1/history", b.http))
+        .query(&[("stream", world.stream.as_str()), ("from", &at.to_string())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["messages"].as_array().unwrap().len(), crowd + 1);
+    assert_eq!(
+        (&answer["truncated"], &answer["next"]),
+        (&serde_json::json!(false), &serde_json::Value::Null)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_publisher_serves_keys_for_its_earlier_history() {
     let world = World::new().await;

@@ -201,6 +201,7 @@ async fn envelopes(reader: &Client, part: &StreamPartId) -> Vec<KeyResponse> {
             HistoryQuery::Envelopes {
                 recipient: reader.address().to_checksum(),
                 after: (0, 0),
+                resume: None,
             },
         )
         .await

@@ -114,6 +114,7 @@ impl Client {
         let query = HistoryQuery::Envelopes {
             recipient: self.address().to_checksum(),
             after: (0, 0),
+            resume: None,
         };
         let mut found = 0;
         for envelope in self.resend(part, query).await? {

@@ -49,7 +49,8 @@ impl Client {
         let mut next = Some(query);
         let mut pages = 0;
         while let Some(query) = next.take() {
-            // A node's pages must end: 10,000 events (a node's most per query) fit in far fewer.
+            // A node's pages must end: the largest window a node answers, a `Last` of 1,000,000
+            // events, is 400 pages of 2,500.
             pages += 1;
             if pages > MAX_RESEND_PAGES {
                 return Err(ClientError::Unverifiable(format!(

@@ -1,7 +1,7 @@
 //! History queries between clients and nodes and between nodes: what a query asks for, and how a long
 //! answer is cut into pages that fit the protocols' frames, each naming the query for the rest.
 
-use rivulet_protocol::{Limits, MessageRef, StreamMessage, codec::MAX_CONTENT_LEN};
+use rivulet_protocol::{Limits, StreamMessage, codec::MAX_CONTENT_LEN};
 use serde::{Deserialize, Serialize};
 
 use crate::reader::ReaderProof;
@@ -14,12 +14,17 @@ pub enum HistoryQuery {
         /// How many.
         n: u32,
     },
-    /// Messages with references in `from..=to` (timestamp ms, sequence number), in reference order.
+    /// Messages with references in `from..=to` (timestamp ms, sequence number), in the store's order:
+    /// by reference, then publisher, then chain id.
     Range {
         /// First reference.
         from: (u64, u32),
         /// Last reference.
         to: (u64, u32),
+        /// Set in the rest of a paged answer: the answer starts after this chain's message at `from`
+        /// (the last message of the previous page), not at `from`'s first message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeAfter>,
     },
     /// One publisher chain's messages after `after` up to `to`: a gap fill.
     Chain {
@@ -39,7 +44,22 @@ pub enum HistoryQuery {
         recipient: String,
         /// The last reference the requester has (exclusive); `(0, 0)` for all.
         after: (u64, u32),
+        /// Set in the rest of a paged answer: the answer starts after this chain's message at `after`
+        /// (the last message of the previous page), so it also holds the later ones at `after`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeAfter>,
     },
+}
+
+/// Where inside one reference the rest of a paged answer starts: after the message that this publisher
+/// chain has there. Messages of different publishers and chains may share a reference (a millisecond
+/// and a sequence number), as many as a publisher likes, so a page may have to end among them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeAfter {
+    /// The publisher, `0x…`.
+    pub publisher: String,
+    /// The chain id.
+    pub chain_id: String,
 }
 
 /// A history request for one stream part.
@@ -74,11 +94,10 @@ pub enum HistoryResponse {
 }
 
 impl HistoryQuery {
-    /// Cuts `messages` — this query's answer, oldest first — into the first page of at most `budget`
-    /// bytes and `max_messages` messages (at least one message) and the query for the rest, if any. Pages end between messages with
-    /// different references, so that the rest can be asked for by reference without losing a message
-    /// that shares its reference with the last one of the page (other publishers may use the same
-    /// millisecond and sequence number).
+    /// Cuts `messages` — this query's answer, oldest first, in the store's order — into the first page
+    /// of at most `budget` bytes and `max_messages` messages (at least one message) and the query for
+    /// the rest, if any: the rest starts just after the page's last message, even among messages that
+    /// share its reference.
     pub fn page(
         &self,
         mut messages: Vec<Vec<u8>>,
@@ -97,24 +116,26 @@ impl HistoryQuery {
         if fit == messages.len() {
             return (messages, None);
         }
-        // Only the references around the cut are read. A message that does not decode (never so for
-        // what a node stored) ends paging: the whole answer goes, as before pages.
+        messages.truncate(fit);
+        // Only the page's last message is read. One that does not decode (never so for what a node
+        // stored) ends the answer with this page.
         let limits = Limits {
             max_content_len: MAX_CONTENT_LEN,
         };
-        let reference = |i: usize| -> Option<MessageRef> {
-            StreamMessage::decode(&messages[i], &limits)
-                .ok()
-                .map(|m| m.id().message_ref())
-        };
-        let Some(cut) = self.cut(fit, messages.len(), reference) else {
+        let Some(last) = messages
+            .last()
+            .and_then(|m| StreamMessage::decode(m, &limits).ok())
+        else {
             return (messages, None);
         };
-        let Some(last) = reference(cut - 1) else {
-            return (messages, None);
-        };
-        let pair = |r: MessageRef| (r.timestamp, r.sequence_number);
+        let id = last.id();
+        let at = (id.timestamp, id.sequence_number);
+        let resume = Some(ResumeAfter {
+            publisher: id.publisher.to_string(),
+            chain_id: id.chain_id.as_str().to_owned(),
+        });
         let next = match self {
+            // One chain's references are distinct: the rest is after the last one.
             HistoryQuery::Chain {
                 publisher,
                 chain_id,
@@ -123,58 +144,28 @@ impl HistoryQuery {
             } => HistoryQuery::Chain {
                 publisher: publisher.clone(),
                 chain_id: chain_id.clone(),
-                after: pair(last),
+                after: at,
                 to: *to,
             },
             HistoryQuery::Envelopes { recipient, .. } => HistoryQuery::Envelopes {
                 recipient: recipient.clone(),
-                after: pair(last),
+                after: at,
+                resume,
             },
-            HistoryQuery::Last { .. } | HistoryQuery::Range { .. } => {
-                let from = if last.sequence_number == u32::MAX {
-                    (last.timestamp.saturating_add(1), 0)
-                } else {
-                    (last.timestamp, last.sequence_number + 1)
-                };
-                // The rest of a `Last` window is everything after the page (the store may not have
-                // read the window to its end).
-                let to = match self {
-                    HistoryQuery::Range { to, .. } => *to,
-                    _ => (u64::MAX, u32::MAX),
-                };
-                HistoryQuery::Range { from, to }
-            }
+            // The rest of a `Last` window is everything after the page (the store may not have read
+            // the window to its end).
+            HistoryQuery::Last { .. } => HistoryQuery::Range {
+                from: at,
+                to: (u64::MAX, u32::MAX),
+                resume,
+            },
+            HistoryQuery::Range { to, .. } => HistoryQuery::Range {
+                from: at,
+                to: *to,
+                resume,
+            },
         };
-        messages.truncate(cut);
         (messages, Some(next))
-    }
-
-    /// Where a page of `len` messages, `fit` of which fit the budget, ends: after `fit` for a chain
-    /// (one chain's references are distinct), else at the last change of reference at or before `fit`
-    /// — or, when every message that fits shares the first reference, after the last message with it.
-    /// `None` when the page takes everything (or a reference cannot be read).
-    fn cut(
-        &self,
-        fit: usize,
-        len: usize,
-        reference: impl Fn(usize) -> Option<MessageRef>,
-    ) -> Option<usize> {
-        if matches!(self, HistoryQuery::Chain { .. }) {
-            return Some(fit);
-        }
-        let mut cut = fit;
-        while cut > 0 && reference(cut - 1)? == reference(cut)? {
-            cut -= 1;
-        }
-        if cut > 0 {
-            return Some(cut);
-        }
-        let first = reference(0)?;
-        cut = fit;
-        while cut < len && reference(cut)? == first {
-            cut += 1;
-        }
-        (cut < len).then_some(cut)
     }
 }
 
@@ -187,7 +178,7 @@ mod tests {
 
     use super::*;
 
-    fn message(signer: &Signer, timestamp: u64, seq: u32, size: usize) -> Vec<u8> {
+    fn message(signer: &Signer, timestamp: u64, seq: u32, chain: &str, size: usize) -> Vec<u8> {
         let stream: StreamId = "rivulet.eth/history".parse().unwrap();
         let body = UnsignedMessage {
             id: MessageId {
@@ -196,7 +187,7 @@ mod tests {
                 timestamp,
                 sequence_number: seq,
                 publisher: signer.address(),
-                chain_id: ChainId::new("c").unwrap(),
+                chain_id: ChainId::new(chain).unwrap(),
             },
             prev: None,
             message_type: MessageType::Data,
@@ -209,19 +200,78 @@ mod tests {
         signer.sign(body).unwrap().encode().unwrap()
     }
 
+    /// A message's place in the store's order: reference, publisher bytes, chain id bytes.
+    type Key = (u64, u32, Vec<u8>, Vec<u8>);
+
+    fn key(wire: &[u8]) -> Key {
+        let limits = Limits {
+            max_content_len: MAX_CONTENT_LEN,
+        };
+        let id = StreamMessage::decode(wire, &limits).unwrap().id().clone();
+        (
+            id.timestamp,
+            id.sequence_number,
+            id.publisher.as_bytes().to_vec(),
+            id.chain_id.as_str().as_bytes().to_vec(),
+        )
+    }
+
+    fn resume_key(at: (u64, u32), resume: &ResumeAfter) -> Key {
+        let publisher: rivulet_protocol::Address = resume.publisher.parse().unwrap();
+        (
+            at.0,
+            at.1,
+            publisher.as_bytes().to_vec(),
+            resume.chain_id.as_bytes().to_vec(),
+        )
+    }
+
+    /// What a store answers to `query`, from `stored` (any order), as the node's store does.
+    fn answer(stored: &[Vec<u8>], query: &HistoryQuery) -> Vec<Vec<u8>> {
+        let mut sorted: Vec<(Key, Vec<u8>)> = stored.iter().map(|w| (key(w), w.clone())).collect();
+        sorted.sort();
+        let kept: Vec<Vec<u8>> = match query {
+            HistoryQuery::Last { n } => sorted[sorted.len() - *n as usize..]
+                .iter()
+                .map(|(_, w)| w.clone())
+                .collect(),
+            HistoryQuery::Range { from, to, resume } => sorted
+                .into_iter()
+                .filter(|(k, _)| match resume {
+                    Some(r) => *k > resume_key(*from, r),
+                    None => (k.0, k.1) >= *from,
+                })
+                .filter(|(k, _)| (k.0, k.1) <= *to)
+                .map(|(_, w)| w)
+                .collect(),
+            HistoryQuery::Envelopes { after, resume, .. } => sorted
+                .into_iter()
+                .filter(|(k, _)| match resume {
+                    Some(r) => *k > resume_key(*after, r),
+                    None => (k.0, k.1) > *after,
+                })
+                .map(|(_, w)| w)
+                .collect(),
+            HistoryQuery::Chain { .. } => unreachable!(),
+        };
+        kept
+    }
+
     /// Pages until the query is exhausted, as a client does; every page within the budget unless one
     /// message is larger.
     fn all_pages(
         query: HistoryQuery,
-        answer: impl Fn(&HistoryQuery) -> Vec<Vec<u8>>,
+        stored: &[Vec<u8>],
         budget: usize,
+        max_messages: usize,
     ) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut next = Some(query);
         let mut pages = 0;
         while let Some(query) = next {
-            let (page, rest) = query.page(answer(&query), budget, 7);
+            let (page, rest) = query.page(answer(stored, &query), budget, max_messages);
             assert!(!page.is_empty());
+            assert!(page.len() <= max_messages);
             out.extend(page);
             next = rest;
             pages += 1;
@@ -230,74 +280,108 @@ mod tests {
         out
     }
 
+    fn sorted(stored: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut all = stored.to_vec();
+        all.sort_by_key(|w| key(w));
+        all
+    }
+
     #[test]
     fn long_answers_come_in_pages_that_lose_nothing() {
         let (a, b) = (
             Signer::from_bytes(&[1; 32]).unwrap(),
             Signer::from_bytes(&[2; 32]).unwrap(),
         );
-        // Two publishers with the same references, interleaved as the store orders them.
-        let mut store = Vec::new();
+        // Two publishers with the same references.
+        let mut stored = Vec::new();
         for t in 0..20u64 {
-            store.push(((t, 0u32), message(&a, 1000 + t, 0, 300)));
-            store.push(((t, 0u32), message(&b, 1000 + t, 0, 300)));
+            stored.push(message(&a, 1000 + t, 0, "c", 300));
+            stored.push(message(&b, 1000 + t, 0, "c", 300));
         }
-        let refs: Vec<(u64, u32)> = store.iter().map(|((t, s), _)| (1000 + t, *s)).collect();
-        let answer = |query: &HistoryQuery| -> Vec<Vec<u8>> {
-            match query {
-                HistoryQuery::Last { n } => store[store.len() - *n as usize..]
-                    .iter()
-                    .map(|(_, m)| m.clone())
-                    .collect(),
-                HistoryQuery::Range { from, to } => store
-                    .iter()
-                    .zip(&refs)
-                    .filter(|(_, r)| *r >= from && *r <= to)
-                    .map(|((_, m), _)| m.clone())
-                    .collect(),
-                HistoryQuery::Chain { .. } | HistoryQuery::Envelopes { .. } => unreachable!(),
-            }
-        };
-        let everything: Vec<Vec<u8>> = store.iter().map(|(_, m)| m.clone()).collect();
+        let everything = sorted(&stored);
         let size = everything[0].len();
         // Budgets that split pairs sharing a reference, and budgets smaller than one message.
         for budget in [size * 3, size * 4 + 1, size / 2, size * 100] {
-            assert_eq!(
-                all_pages(HistoryQuery::Last { n: 40 }, answer, budget),
-                everything,
-                "budget {budget}"
-            );
-            assert_eq!(
-                all_pages(
-                    HistoryQuery::Range {
-                        from: (1005, 0),
-                        to: (1014, 0)
-                    },
-                    answer,
-                    budget
-                ),
-                everything[10..30].to_vec(),
-                "budget {budget}"
-            );
+            for max_messages in [1, 3, 7, 100] {
+                assert_eq!(
+                    all_pages(HistoryQuery::Last { n: 40 }, &stored, budget, max_messages),
+                    everything,
+                    "budget {budget}, {max_messages}"
+                );
+                let range = HistoryQuery::Range {
+                    from: (1005, 0),
+                    to: (1014, 0),
+                    resume: None,
+                };
+                assert_eq!(
+                    all_pages(range, &stored, budget, max_messages),
+                    everything[10..30].to_vec(),
+                    "budget {budget}, {max_messages}"
+                );
+            }
         }
         let (one, rest) = HistoryQuery::Last { n: 40 }.page(everything.clone(), size * 100, 40);
         assert_eq!((one.len(), rest), (40, None));
-        // A count bound cuts too, between different references.
+        // A page ends where the bound is, even between two messages of one reference.
         let (some, rest) = HistoryQuery::Last { n: 40 }.page(everything.clone(), size * 100, 5);
-        assert_eq!(some.len(), 4, "not between two messages of one reference");
+        assert_eq!(some, everything[..5].to_vec());
+        let last = &everything[4];
+        let limits = Limits {
+            max_content_len: MAX_CONTENT_LEN,
+        };
+        let id = StreamMessage::decode(last, &limits).unwrap().id().clone();
         assert_eq!(
             rest,
             Some(HistoryQuery::Range {
-                from: (1001, 1),
-                to: (u64::MAX, u32::MAX)
+                from: (1002, 0),
+                to: (u64::MAX, u32::MAX),
+                resume: Some(ResumeAfter {
+                    publisher: id.publisher.to_string(),
+                    chain_id: "c".into(),
+                }),
             })
         );
+    }
+
+    /// Any number of messages may share one reference (a publisher picks its chain ids): an answer pages
+    /// through them all and on to what comes after, however small the pages.
+    #[test]
+    fn pages_go_through_any_number_of_messages_at_one_reference() {
+        let a = Signer::from_bytes(&[1; 32]).unwrap();
+        let b = Signer::from_bytes(&[2; 32]).unwrap();
+        let mut stored: Vec<Vec<u8>> = (0..30)
+            .map(|i| message(&a, 1000, 0, &format!("chain{i}"), 50))
+            .collect();
+        stored.extend((0..5).map(|i| message(&b, 1000, 0, &format!("x{i}"), 50)));
+        stored.push(message(&a, 2000, 0, "chain0", 50));
+        let everything = sorted(&stored);
+        for max_messages in [1, 2, 7, 35, 36] {
+            for query in [
+                HistoryQuery::Last { n: 36 },
+                HistoryQuery::Range {
+                    from: (0, 0),
+                    to: (u64::MAX, u32::MAX),
+                    resume: None,
+                },
+                HistoryQuery::Envelopes {
+                    recipient: "0x".into(),
+                    after: (0, 0),
+                    resume: None,
+                },
+            ] {
+                assert_eq!(
+                    all_pages(query.clone(), &stored, 1 << 20, max_messages),
+                    everything,
+                    "{query:?}, pages of {max_messages}"
+                );
+            }
+        }
     }
 
     #[test]
     fn a_chain_pages_after_its_last_reference() {
         let a = Signer::from_bytes(&[1; 32]).unwrap();
-        let chain: Vec<Vec<u8>> = (0..10).map(|s| message(&a, 5000, s, 1000)).collect();
+        let chain: Vec<Vec<u8>> = (0..10).map(|s| message(&a, 5000, s, "c", 1000)).collect();
         let query = HistoryQuery::Chain {
             publisher: a.address().to_string(),
             chain_id: "c".into(),
@@ -315,5 +399,62 @@ mod tests {
                 to: (5000, 9),
             })
         );
+    }
+
+    /// The CBOR of queries, pinned: a `Range` without `resume` is the same bytes as before `resume`
+    /// existed; with it, one more map entry.
+    #[test]
+    fn cbor_vectors() {
+        let cbor = |q: &HistoryQuery| cbor4ii::serde::to_vec(Vec::new(), q).unwrap();
+        let plain = HistoryQuery::Range {
+            from: (1, 2),
+            to: (3, 4),
+            resume: None,
+        };
+        // {"Range": {"from": [1, 2], "to": [3, 4]}}
+        let plain_bytes = [
+            &[0xa1, 0x65][..],
+            b"Range",
+            &[0xa2, 0x64],
+            b"from",
+            &[0x82, 0x01, 0x02, 0x62],
+            b"to",
+            &[0x82, 0x03, 0x04],
+        ]
+        .concat();
+        assert_eq!(cbor(&plain), plain_bytes);
+        let resumed = HistoryQuery::Range {
+            from: (1, 2),
+            to: (3, 4),
+            resume: Some(ResumeAfter {
+                publisher: "0xab".into(),
+                chain_id: "c".into(),
+            }),
+        };
+        // {"Range": {"from": [1, 2], "to": [3, 4], "resume": {"publisher": "0xab", "chain_id": "c"}}}
+        let resumed_bytes = [
+            &[0xa1, 0x65][..],
+            b"Range",
+            &[0xa3, 0x64],
+            b"from",
+            &[0x82, 0x01, 0x02, 0x62],
+            b"to",
+            &[0x82, 0x03, 0x04, 0x66],
+            b"resume",
+            &[0xa2, 0x69],
+            b"publisher",
+            &[0x64],
+            b"0xab",
+            &[0x68],
+            b"chain_id",
+            &[0x61],
+            b"c",
+        ]
+        .concat();
+        assert_eq!(cbor(&resumed), resumed_bytes);
+        for (query, bytes) in [(plain, plain_bytes), (resumed, resumed_bytes)] {
+            let back: HistoryQuery = cbor4ii::serde::from_slice(&bytes).unwrap();
+            assert_eq!(back, query);
+        }
     }
 }

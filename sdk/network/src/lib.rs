@@ -10,7 +10,8 @@
 //! - **identify** and **ping**, and **kademlia** for discovery from bootstrap peers.
 //! - **store** ([`replica`]), a request-response protocol (CBOR) that hands a part's replica an event
 //!   and answers once it is on the replica's disk (quorum acknowledgements);
-//! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain;
+//! - **history**, a request-response protocol (CBOR) for resends: last N, a reference range, one chain,
+//!   a reader's key envelopes, in pages that each name the query for the rest;
 //!   a node asking on a reader's behalf forwards the reader's proof ([`reader`]), and a part that is not
 //!   public is answered only for a reader that may subscribe to it.
 //! - the **light-client protocols** ([`light`]) that clients use on their entry node: publish with
@@ -29,7 +30,7 @@ pub mod light;
 pub mod reader;
 pub mod replica;
 
-pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse};
+pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, ResumeAfter};
 pub use reader::{AccountProof, ProofError, ReaderProof};
 
 use std::time::Duration;
@@ -48,7 +49,7 @@ pub const IDENTIFY_PROTOCOL: &str = "/rivulet/1.0.0";
 /// The kademlia protocol name (a private DHT, apart from IPFS's).
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/kad/1.0.0");
 /// The history request-response protocol.
-pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/2.0.0");
+pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/history/3.0.0");
 /// The replica-store request-response protocol (quorum acknowledgements).
 pub const STORE_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/store/1.0.0");
 #[cfg(feature = "node")]

@@ -23,7 +23,7 @@ use crate::history::HistoryQuery;
 pub use crate::reader::{authorisation_text, session_text};
 
 /// Client → node requests.
-pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/1.0.0");
+pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/2.0.0");
 /// Node → client event delivery.
 pub const DELIVERY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/delivery/1.0.0");
 

@@ -126,6 +126,7 @@ impl ResendArg {
             (None, Some(from), to) => Ok(HistoryQuery::Range {
                 from: (from.timestamp, from.sequence_number),
                 to: to.map_or((u64::MAX, u32::MAX), |t| (t.timestamp, t.sequence_number)),
+                resume: None,
             }),
             _ => Err(ClientError::InvalidArgument(
                 "resend takes { last: n } or { from: { timestamp }, to?: { timestamp } }".into(),
@@ -251,7 +252,8 @@ mod tests {
             q.to_query().unwrap(),
             HistoryQuery::Range {
                 from: (7, 0),
-                to: (u64::MAX, u32::MAX)
+                to: (u64::MAX, u32::MAX),
+                resume: None,
             }
         );
         let q: ResendArg = serde_json::from_str(r#"{"last":5,"from":{"timestamp":7}}"#).unwrap();

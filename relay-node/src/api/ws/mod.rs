@@ -11,7 +11,8 @@
 //! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
 //! - `{"type":"publish","message":"<hex wire>"}` → `published` (publishes are pipelined: the node reads
 //!   on while earlier ones are validated and stored, up to 256 in flight, and answers them in order);
-//! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms) → `resent` with messages.
+//! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms, or `cursor`: an earlier
+//!   answer's `next`) → `resent` with messages and `next`.
 //!
 //! Every failure is `{"type":"error","id":…,"error":<code>,"message":<what and why>}` and the connection
 //! stays open. Frames beyond the rate limit are refused (`rate_limited`); a subscriber that reads too slowly

@@ -60,6 +60,8 @@ enum ClientFrame {
         last: Option<u32>,
         from: Option<u64>,
         to: Option<u64>,
+        /// The `next` of an earlier, truncated `resent`.
+        cursor: Option<String>,
     },
 }
 
@@ -178,6 +180,7 @@ impl Session {
                 last,
                 from,
                 to,
+                cursor,
             } => {
                 if let Ok(part) = stream_part(&stream, partition)
                     && !self.may_subscribe(&part)
@@ -194,10 +197,11 @@ impl Session {
                     last,
                     from,
                     to,
+                    cursor,
                 };
                 match answer(&self.api, params, self.reader.as_ref()).await {
                     Ok(v) => {
-                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"] })
+                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"], "next": v["next"] })
                     }
                     Err(e) => error_frame(&id, e.code, e.message),
                 }

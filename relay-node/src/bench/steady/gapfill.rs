@@ -69,37 +69,38 @@ pub(super) async fn fill(
 async fn resend(
     node: &str,
     plan: &Plan,
-    (mut from, to): (u64, u64),
+    (from, to): (u64, u64),
     found: &mut super::tally::Indices,
 ) -> Result<()> {
     let mut ws = open_large(node).await?;
+    let mut request = json!({
+        "type": "resend",
+        "stream": plan.part.stream_id.as_str(),
+        "partition": plan.part.partition.get(),
+        "from": from,
+        "to": to,
+    });
     loop {
-        let request = json!({
-            "type": "resend",
-            "stream": plan.part.stream_id.as_str(),
-            "partition": plan.part.partition.get(),
-            "from": from,
-            "to": to,
-        });
         ws.send(Message::Text(request.to_string().into())).await?;
         let answer = resent(&mut ws).await?;
         let messages = answer["messages"]
             .as_array()
             .context("a resend answer without messages")?;
-        let mut last = from;
         for event in messages {
-            last = last.max(event["timestamp"].as_u64().unwrap_or(last));
             if let Some(index) = verified_index(event, plan) {
                 found.insert(index);
             }
         }
-        if answer["truncated"] != true || messages.is_empty() {
+        // A truncated answer names its rest (`next`), asked for as it came.
+        let Some(next) = answer["next"].as_str() else {
             return Ok(());
-        }
-        if last <= from {
-            bail!("more than one answer's worth of events at {from} ms");
-        }
-        from = last;
+        };
+        request = json!({
+            "type": "resend",
+            "stream": plan.part.stream_id.as_str(),
+            "partition": plan.part.partition.get(),
+            "cursor": next,
+        });
     }
 }
 

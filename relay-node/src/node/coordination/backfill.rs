@@ -101,6 +101,7 @@ pub(crate) async fn backfill(
         let mut query = HistoryQuery::Range {
             from: (from_ms, 0),
             to: (now_ms().saturating_add(ctx.max_future_skew_ms), u32::MAX),
+            resume: None,
         };
         let mut copied = Copied {
             from: Some(*peer),

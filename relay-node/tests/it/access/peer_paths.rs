@@ -124,10 +124,12 @@ async fn node_to_node_history_answers_only_a_reader_the_asking_node_proves() {
             HistoryQuery::Range {
                 from: (0, 0),
                 to: (u64::MAX, u32::MAX),
+                resume: None,
             },
             HistoryQuery::Envelopes {
                 recipient: signer.address().to_checksum(),
                 after: (0, 0),
+                resume: None,
             },
         ] {
             let answer = ask(&mut swarm, target_peer, request(query, Some(proof.clone()))).await;

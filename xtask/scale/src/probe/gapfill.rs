@@ -110,32 +110,40 @@ pub(crate) async fn fill(node: String, target: Target, result: SubscriberResult)
     g
 }
 
+/// The resend `request` asked again for the rest its answer named (`next`): the cursor in place of
+/// the time range.
+fn next_page(request: &serde_json::Value, next: &str) -> serde_json::Value {
+    let mut rest = request.clone();
+    if let Some(fields) = rest.as_object_mut() {
+        fields.remove("from");
+        fields.remove("to");
+        fields.insert("cursor".into(), next.into());
+    }
+    rest
+}
+
 /// Every event of `target`'s part in the time range (inclusive), page after page, checked.
 async fn resend(node: &str, target: &Target, (from, to): (u64, u64)) -> Result<Vec<Check>> {
     let mut socket = ws::open(node).await?;
     let mut checks = Vec::new();
-    let mut from = from;
+    let mut request = json!({
+        "type": "resend",
+        "stream": target.part.stream_id.as_str(),
+        "partition": target.part.partition.get(),
+        "from": from,
+        "to": to,
+    });
     loop {
-        let request = json!({
-            "type": "resend",
-            "stream": target.part.stream_id.as_str(),
-            "partition": target.part.partition.get(),
-            "from": from,
-            "to": to,
-        });
         ws::send(&mut socket, &request).await?;
         let answer = ws::expect(&mut socket, "resent", Duration::from_secs(60)).await?;
         let Some(messages) = answer["messages"].as_array() else {
             bail!("a resend answer without messages");
         };
-        let mut last = from;
-        for m in messages {
-            last = last.max(m["timestamp"].as_u64().unwrap_or(last));
-            checks.push(check(target, m));
-        }
-        if answer["truncated"] != true || messages.is_empty() || last <= from {
+        checks.extend(messages.iter().map(|m| check(target, m)));
+        // A truncated answer names its rest (`next`): asked for as it came.
+        let Some(next) = answer["next"].as_str() else {
             return Ok(checks);
-        }
-        from = last;
+        };
+        request = next_page(&request, next);
     }
 }
