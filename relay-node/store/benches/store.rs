@@ -75,6 +75,33 @@ fn store(c: &mut Criterion) {
             )
         })
     });
+    // Gap fill: 100 of the part's one chain, and a chain the part does not hold, over all of it (what
+    // any reader may ask for).
+    let chain = ChainId::new("bench").expect("id");
+    group.bench_function("chain_range_100", |b| {
+        b.iter(|| {
+            store.chain_range(
+                &part,
+                Address([1; 20]),
+                &chain,
+                MessageRef::new(49_999, 0),
+                MessageRef::new(50_099, 0),
+                Limit::default(),
+            )
+        })
+    });
+    group.bench_function("chain_range_absent_chain", |b| {
+        b.iter(|| {
+            store.chain_range(
+                &part,
+                Address([2; 20]),
+                &chain,
+                MessageRef::new(0, 0),
+                MessageRef::new(u64::MAX, u32::MAX),
+                Limit::default(),
+            )
+        })
+    });
     group.finish();
 }
 

@@ -13,17 +13,25 @@
 //! chain id`, all big-endian: one stream part's messages are contiguous and ordered by reference; the
 //! same message stored twice is one entry. Values are the messages' wire bytes, served as they came.
 //! Group-key envelopes are indexed a second time by their recipient ([`Store::envelopes`]), so a reader
-//! finds its keys without reading the whole history.
+//! finds its keys without reading the whole history, and every message is indexed by its publisher chain
+//! (`stream part ‖ publisher ‖ u8 len ‖ chain id ‖ timestamp ‖ sequence number`, no value), so a gap
+//! fill ([`Store::chain_range`]) reads only that chain's messages, however many other chains share the
+//! part: a reader cannot make a node walk a whole history by asking for a chain that is not there.
 
 use std::{ops::Bound, path::Path};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use rivulet_protocol::{Address, ChainId, MessageId, MessageRef, StreamPartId};
 
 const MESSAGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("messages");
 /// Group-key envelopes (group-key responses sealed to one reader) by recipient: `stream part ‖
 /// recipient ‖ timestamp ‖ sequence ‖ publisher ‖ chain id` → wire bytes, also kept in `messages`.
 const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
+/// Every message by its publisher chain: `stream part ‖ publisher ‖ u8 chain id length ‖ chain id ‖
+/// timestamp ‖ sequence number` → nothing (the message is read from `messages` by its key).
+const CHAINS: TableDefinition<&[u8], ()> = TableDefinition::new("chains");
 /// The longest key suffix after the reference: publisher (20) and chain id (at most 64 bytes).
 const MAX_TAIL: usize = 20 + rivulet_protocol::message::MAX_CHAIN_ID_LEN;
 
@@ -153,11 +161,34 @@ pub fn message_key(id: &MessageId) -> Vec<u8> {
     Position::of(id).key(&part_prefix(&id.stream_part()))
 }
 
-/// The publisher and chain id at the end of a key (after prefix, timestamp and sequence number).
-fn key_chain(key: &[u8], prefix_len: usize) -> (&[u8], &[u8]) {
-    let tail = key.get(prefix_len + 12..).unwrap_or_default();
-    let split = tail.len().min(20);
-    tail.split_at(split)
+/// The chain index's prefix for one publisher chain of a part.
+fn chain_prefix(part_prefix: &[u8], publisher: &Address, chain_id: &ChainId) -> Vec<u8> {
+    let chain = chain_id.as_str().as_bytes();
+    let mut key = Vec::with_capacity(part_prefix.len() + 21 + chain.len() + 12);
+    key.extend_from_slice(part_prefix);
+    key.extend_from_slice(publisher.as_bytes());
+    // Chain ids are at most 64 bytes.
+    key.push(chain.len() as u8);
+    key.extend_from_slice(chain);
+    key
+}
+
+/// The chain index key of the message with key `message_key` in the part with prefix `part_prefix`:
+/// the same fields, publisher chain first. `None` for a key that is not a message key of that part.
+fn chain_key_of(message_key: &[u8], part_prefix: &[u8]) -> Option<Vec<u8>> {
+    let rest = message_key.strip_prefix(part_prefix)?;
+    if rest.len() < 12 + 20 + 1 {
+        return None;
+    }
+    let (reference, tail) = rest.split_at(12);
+    let (publisher, chain) = tail.split_at(20);
+    let mut key = Vec::with_capacity(message_key.len() + 1);
+    key.extend_from_slice(part_prefix);
+    key.extend_from_slice(publisher);
+    key.push(chain.len() as u8);
+    key.extend_from_slice(chain);
+    key.extend_from_slice(reference);
+    Some(key)
 }
 
 fn key_ref(key: &[u8], prefix_len: usize) -> MessageRef {
@@ -191,9 +222,25 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })?;
-        let txn = db.begin_write().map_err(io)?;
-        txn.open_table(MESSAGES).map_err(io)?;
-        txn.open_table(ENVELOPES).map_err(io)?;
+        let mut txn = db.begin_write().map_err(io)?;
+        txn.set_durability(Durability::Immediate).map_err(io)?;
+        {
+            let messages = txn.open_table(MESSAGES).map_err(io)?;
+            txn.open_table(ENVELOPES).map_err(io)?;
+            let mut chains = txn.open_table(CHAINS).map_err(io)?;
+            // A store written before the chain index existed gets it once, here.
+            if chains.is_empty().map_err(io)? && !messages.is_empty().map_err(io)? {
+                for entry in messages.iter().map_err(io)? {
+                    let (k, _) = entry.map_err(io)?;
+                    let key = k.value();
+                    let part_len = 1 + usize::from(key.first().copied().unwrap_or(0)) + 1;
+                    if let Some(chain_key) = key.get(..part_len).and_then(|p| chain_key_of(key, p))
+                    {
+                        chains.insert(chain_key.as_slice(), ()).map_err(io)?;
+                    }
+                }
+            }
+        }
         txn.commit().map_err(io)?;
         Ok(Store { db })
     }
@@ -223,6 +270,7 @@ impl Store {
         {
             let mut table = txn.open_table(MESSAGES).map_err(io)?;
             let mut envelopes = txn.open_table(ENVELOPES).map_err(io)?;
+            let mut chains = txn.open_table(CHAINS).map_err(io)?;
             for entry in batch {
                 if table
                     .insert(message_key(entry.id).as_slice(), entry.wire)
@@ -230,6 +278,12 @@ impl Store {
                     .is_none()
                 {
                     new += 1;
+                    let id = entry.id;
+                    let chain =
+                        chain_prefix(&part_prefix(&id.stream_part()), &id.publisher, &id.chain_id);
+                    chains
+                        .insert(ref_key(&chain, id.message_ref()).as_slice(), ())
+                        .map_err(io)?;
                 }
                 if let Some(recipient) = &entry.envelope_for {
                     envelopes
@@ -427,7 +481,8 @@ impl Store {
     }
 
     /// One publisher chain's messages after `after` (exclusive) up to `to` (inclusive): the answer to a
-    /// gap that chain tracking reported.
+    /// gap that chain tracking reported. Read through the chain index: only that chain's messages
+    /// are visited, at most `limit` and [`MAX_ANSWER_BYTES`] as [`Store::range`].
     pub fn chain_range(
         &self,
         part: &StreamPartId,
@@ -441,19 +496,43 @@ impl Store {
             return Ok(Vec::new());
         }
         let prefix = part_prefix(part);
-        let plen = prefix.len();
-        let keep = |key: &[u8]| {
-            let (p, c) = key_chain(key, plen);
-            key_ref(key, plen) > after
-                && p == publisher.as_bytes()
-                && c == chain_id.as_str().as_bytes()
-        };
-        self.scan(
-            Bound::Included(&ref_key(&prefix, after)),
-            &ref_key_end(&prefix, to),
-            limit,
-            keep,
-        )
+        let chain = chain_prefix(&prefix, &publisher, chain_id);
+        let (lo, hi) = (ref_key(&chain, after), ref_key(&chain, to));
+        let txn = self.db.begin_read().map_err(io)?;
+        let chains = txn.open_table(CHAINS).map_err(io)?;
+        let messages = txn.open_table(MESSAGES).map_err(io)?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let bounds = (
+            Bound::Excluded(lo.as_slice()),
+            Bound::Included(hi.as_slice()),
+        );
+        for entry in chains.range::<&[u8]>(bounds).map_err(io)? {
+            let (k, _) = entry.map_err(io)?;
+            let reference = key_ref(k.value(), chain.len());
+            let at = Position {
+                reference,
+                publisher: &publisher,
+                chain_id,
+            };
+            // Indexed with the message in one transaction: a miss is a store that lost its file's
+            // consistency, reported rather than skipped.
+            let value = messages
+                .get(at.key(&prefix).as_slice())
+                .map_err(io)?
+                .ok_or_else(|| {
+                    StoreError::Io(format!(
+                        "the chain index names {part} {publisher}/{chain_id} at {reference}, which is not stored"
+                    ))
+                })?;
+            let value = value.value();
+            bytes += value.len();
+            out.push(value.to_vec());
+            if out.len() >= limit.0 || (bytes > MAX_ANSWER_BYTES && out.len() > 1) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes a stream part's messages older than `before_ms`; returns how many.
@@ -468,10 +547,19 @@ impl Store {
         txn.set_durability(Durability::Immediate).map_err(io)?;
         let removed = {
             let mut table = txn.open_table(MESSAGES).map_err(io)?;
-            table
+            let mut chains = txn.open_table(CHAINS).map_err(io)?;
+            let mut removed = 0;
+            for entry in table
                 .extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)
                 .map_err(io)?
-                .count()
+            {
+                let (k, _) = entry.map_err(io)?;
+                if let Some(chain_key) = chain_key_of(k.value(), &prefix) {
+                    chains.remove(chain_key.as_slice()).map_err(io)?;
+                }
+                removed += 1;
+            }
+            removed
         };
         {
             // Envelopes of the part, by recipient: those older than the cut go too.

@@ -371,3 +371,73 @@ fn answers_continue_after_a_message_inside_a_shared_reference() {
         order[8..].to_vec()
     );
 }
+
+/// Gap fills read through the chain index: it follows appends and prunes, and a store written before
+/// the index existed gets it when opened.
+#[test]
+fn the_chain_index_follows_appends_and_prunes_and_is_built_for_an_older_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.redb");
+    let a = part("a", 0);
+    let chain = |store: &Store, publisher: u8, id: &str| {
+        text(
+            &store
+                .chain_range(
+                    &a,
+                    Address([publisher; 20]),
+                    &ChainId::new(id).unwrap(),
+                    MessageRef::new(0, 0),
+                    MessageRef::new(u64::MAX, u32::MAX),
+                    Limit::default(),
+                )
+                .unwrap(),
+        )
+    };
+    let ids: Vec<MessageId> = (1..=6)
+        .flat_map(|ts| {
+            [
+                id(&a, ts, 0, 1, "x"),
+                id(&a, ts, 0, 1, "xy"),
+                id(&a, ts, 0, 2, "x"),
+            ]
+        })
+        .collect();
+    let expected = |publisher: u8, chain_id: &str, from: u64| -> Vec<String> {
+        ids.iter()
+            .filter(|m| {
+                m.publisher == Address([publisher; 20])
+                    && m.chain_id.as_str() == chain_id
+                    && m.timestamp >= from
+            })
+            .map(|m| String::from_utf8(payload(m)).unwrap())
+            .collect()
+    };
+    {
+        let store = Store::open(&path).unwrap();
+        let wires: Vec<Vec<u8>> = ids.iter().map(payload).collect();
+        store
+            .append(ids.iter().zip(&wires).map(|(id, w)| (id, w.as_slice())))
+            .unwrap();
+        // "x" and "xy" of one publisher are different chains (the length is in the key).
+        assert_eq!(chain(&store, 1, "x"), expected(1, "x", 0));
+        assert_eq!(chain(&store, 1, "xy"), expected(1, "xy", 0));
+        assert_eq!(chain(&store, 2, "x"), expected(2, "x", 0));
+        assert!(chain(&store, 2, "xy").is_empty());
+        assert_eq!(store.prune_before(&a, 3).unwrap(), 6);
+        assert_eq!(chain(&store, 1, "x"), expected(1, "x", 3));
+        // A pruned message stored again is found again.
+        store.append([(&ids[0], wires[0].as_slice())]).unwrap();
+        assert_eq!(chain(&store, 1, "x").len(), 5);
+    }
+    // A store from before the index: the same file without the "chains" table.
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let chains: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("chains");
+        assert!(txn.delete_table(chains).unwrap());
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(chain(&store, 1, "x").len(), 5, "rebuilt when opened");
+    assert_eq!(chain(&store, 2, "x"), expected(2, "x", 3));
+}
