@@ -65,6 +65,11 @@ fn store(c: &mut Criterion) {
     let mut group = c.benchmark_group("read_100k_part");
     group.throughput(Throughput::Elements(100));
     group.bench_function("last_100", |b| b.iter(|| store.last(black_box(&part), 100)));
+    // The first page of the whole part's window (`last=100000`, which any reader of a public part
+    // may ask for): the window's start is found by walking back over every key.
+    group.bench_function("last_100000_first_page", |b| {
+        b.iter(|| store.last_from_start(black_box(&part), 100_000, Limit(2_501)))
+    });
     group.bench_function("range_100", |b| {
         b.iter(|| {
             store.range(
