@@ -32,6 +32,12 @@ const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes
 /// Every message by its publisher chain: `stream part ‖ publisher ‖ u8 chain id length ‖ chain id ‖
 /// timestamp ‖ sequence number` → nothing (the message is read from `messages` by its key).
 const CHAINS: TableDefinition<&[u8], ()> = TableDefinition::new("chains");
+/// What the file holds about itself: [`CHAIN_INDEX_BUILT`] once every message is in `chains`.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Set (to 1) once the chain index holds every message; a store from before the index lacks it.
+const CHAIN_INDEX_BUILT: &str = "chain index built";
+/// How many messages one transaction indexes when a store from before the chain index is opened.
+const INDEX_BUILD_BATCH: usize = 50_000;
 /// The longest key suffix after the reference: publisher (20) and chain id (at most 64 bytes).
 const MAX_TAIL: usize = 20 + rivulet_protocol::message::MAX_CHAIN_ID_LEN;
 
@@ -173,6 +179,12 @@ fn chain_prefix(part_prefix: &[u8], publisher: &Address, chain_id: &ChainId) -> 
     key
 }
 
+/// The part prefix (`u8 len ‖ stream id ‖ u8 partition`) a message key begins with.
+fn part_prefix_of(message_key: &[u8]) -> Option<&[u8]> {
+    let id_len = usize::from(*message_key.first()?);
+    message_key.get(..id_len + 2)
+}
+
 /// The chain index key of the message with key `message_key` in the part with prefix `part_prefix`:
 /// the same fields, publisher chain first. `None` for a key that is not a message key of that part.
 fn chain_key_of(message_key: &[u8], part_prefix: &[u8]) -> Option<Vec<u8>> {
@@ -224,25 +236,71 @@ impl Store {
             })?;
         let mut txn = db.begin_write().map_err(io)?;
         txn.set_durability(Durability::Immediate).map_err(io)?;
-        {
+        let index_missing = {
             let messages = txn.open_table(MESSAGES).map_err(io)?;
             txn.open_table(ENVELOPES).map_err(io)?;
-            let mut chains = txn.open_table(CHAINS).map_err(io)?;
-            // A store written before the chain index existed gets it once, here.
-            if chains.is_empty().map_err(io)? && !messages.is_empty().map_err(io)? {
-                for entry in messages.iter().map_err(io)? {
-                    let (k, _) = entry.map_err(io)?;
-                    let key = k.value();
-                    let part_len = 1 + usize::from(key.first().copied().unwrap_or(0)) + 1;
-                    if let Some(chain_key) = key.get(..part_len).and_then(|p| chain_key_of(key, p))
+            txn.open_table(CHAINS).map_err(io)?;
+            let mut meta = txn.open_table(META).map_err(io)?;
+            let built = meta.get(CHAIN_INDEX_BUILT).map_err(io)?.is_some();
+            if !built && messages.is_empty().map_err(io)? {
+                meta.insert(CHAIN_INDEX_BUILT, 1).map_err(io)?;
+                false
+            } else {
+                !built
+            }
+        };
+        txn.commit().map_err(io)?;
+        let store = Store { db };
+        if index_missing {
+            store.build_chain_index()?;
+        }
+        Ok(store)
+    }
+
+    /// Indexes every stored message by its chain, for a store written before the chain index
+    /// existed: [`INDEX_BUILD_BATCH`] messages per transaction, so that a large store is not indexed
+    /// in one transaction's memory, then marks the index built. Cut short, it starts again at the next
+    /// opening (indexing a message twice is harmless).
+    fn build_chain_index(&self) -> Result<(), StoreError> {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let mut keys: Vec<Vec<u8>> = {
+                let txn = self.db.begin_read().map_err(io)?;
+                let messages = txn.open_table(MESSAGES).map_err(io)?;
+                let lo = match &after {
+                    Some(key) => Bound::Excluded(key.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                let mut keys = Vec::new();
+                for entry in messages
+                    .range::<&[u8]>((lo, Bound::Unbounded))
+                    .map_err(io)?
+                    .take(INDEX_BUILD_BATCH)
+                {
+                    keys.push(entry.map_err(io)?.0.value().to_vec());
+                }
+                keys
+            };
+            let txn = self.db.begin_write().map_err(io)?;
+            {
+                let mut chains = txn.open_table(CHAINS).map_err(io)?;
+                let mut meta = txn.open_table(META).map_err(io)?;
+                for key in &keys {
+                    if let Some(chain_key) = part_prefix_of(key).and_then(|p| chain_key_of(key, p))
                     {
                         chains.insert(chain_key.as_slice(), ()).map_err(io)?;
                     }
                 }
+                if keys.len() < INDEX_BUILD_BATCH {
+                    meta.insert(CHAIN_INDEX_BUILT, 1).map_err(io)?;
+                }
             }
+            txn.commit().map_err(io)?;
+            if keys.len() < INDEX_BUILD_BATCH {
+                return Ok(());
+            }
+            after = keys.pop();
         }
-        txn.commit().map_err(io)?;
-        Ok(Store { db })
     }
 
     /// Appends a batch of `(message id, wire bytes)` in one transaction and returns once it is durable.

@@ -378,7 +378,7 @@ fn answers_continue_after_a_message_inside_a_shared_reference() {
 fn the_chain_index_follows_appends_and_prunes_and_is_built_for_an_older_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.redb");
-    let a = part("a", 0);
+    let (a, b) = (part("a", 0), part("b", 0));
     let chain = |store: &Store, publisher: u8, id: &str| {
         text(
             &store
@@ -428,16 +428,35 @@ fn the_chain_index_follows_appends_and_prunes_and_is_built_for_an_older_store() 
         // A pruned message stored again is found again.
         store.append([(&ids[0], wires[0].as_slice())]).unwrap();
         assert_eq!(chain(&store, 1, "x").len(), 5);
+        // More than one rebuild transaction's worth (50,000), in another part.
+        let many: Vec<MessageId> = (0..50_005).map(|ts| id(&b, ts, 0, 3, "many")).collect();
+        let wires: Vec<Vec<u8>> = many.iter().map(payload).collect();
+        store
+            .append(many.iter().zip(&wires).map(|(id, w)| (id, w.as_slice())))
+            .unwrap();
     }
-    // A store from before the index: the same file without the "chains" table.
+    // A store from before the index: the same file without the "chains" and "meta" tables.
     {
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
         let chains: redb::TableDefinition<&[u8], ()> = redb::TableDefinition::new("chains");
+        let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
         assert!(txn.delete_table(chains).unwrap());
+        assert!(txn.delete_table(meta).unwrap());
         txn.commit().unwrap();
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(chain(&store, 1, "x").len(), 5, "rebuilt when opened");
+    let many = store
+        .chain_range(
+            &b,
+            Address([3; 20]),
+            &ChainId::new("many").unwrap(),
+            MessageRef::new(0, 0),
+            MessageRef::new(u64::MAX, u32::MAX),
+            Limit(60_000),
+        )
+        .unwrap();
+    assert_eq!(many.len(), 50_004, "every one after (0, 0)");
     assert_eq!(chain(&store, 2, "x"), expected(2, "x", 3));
 }
