@@ -9,7 +9,6 @@ use rivulet_client::ClientError;
 use rivulet_contracts::Contracts;
 use rivulet_network::{HistoryQuery, ReaderProof, libp2p::PeerId};
 use rivulet_protocol::{Address, Limits, StreamId, StreamPartId};
-use rivulet_store::Store;
 use rivulet_validate::Rejection;
 
 use serde_json::Value;
@@ -20,6 +19,7 @@ use super::{
     announce::Listening,
     commands::{Command, Delivered, HistoryPage, Published},
     history::query_store,
+    history_reads::HistoryReads,
     publisher::NodePublisher,
     quorum::{Acks, Quorum, QuorumError},
     stored::StoredParts,
@@ -125,7 +125,7 @@ pub(crate) struct NodeHandle {
     pub(super) metrics: Arc<Metrics>,
     pub(super) limits: Limits,
     pub(super) commands: mpsc::Sender<Command>,
-    pub(super) store: Arc<Store>,
+    pub(super) reads: HistoryReads,
     pub(super) stored: StoredParts,
     pub(super) access: Access,
     pub(super) events: broadcast::Sender<Arc<Delivered>>,
@@ -235,10 +235,11 @@ impl NodeApi for NodeHandle {
                 )));
             }
             if self.stored.serves(&part) {
-                let store = self.store.clone();
-                return tokio::task::spawn_blocking(move || query_store(&store, &part, &query))
+                return self
+                    .reads
+                    .run(move |store| query_store(store, &part, &query))
                     .await
-                    .map_err(|e| HistoryError::Store(e.to_string()))?
+                    .map_err(HistoryError::Store)?
                     .map_err(HistoryError::Store);
             }
             self.ask(|reply| Command::RemoteHistory {

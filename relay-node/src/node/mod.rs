@@ -4,7 +4,8 @@
 //! - [`topics`] — which gossip topics the node is in, and why;
 //! - [`ordering`] — publisher-chain order for local subscribers;
 //! - [`light`] and [`light_auth`] — light clients' sessions, queues and sign-ins;
-//! - [`history`] — answers from the store and requests to peers;
+//! - [`history`] — answers from the store and requests to peers; [`history_reads`] — the store read
+//!   for them off the event loop, a bounded number at once;
 //! - [`store_writer`] — group commit, acknowledging publishes once durable;
 //! - [`access`] — permissions by the chain's clock, and the task that follows the registry;
 //! - [`coordination`] — the network coordinator as last read, and the task that follows it (storing
@@ -25,6 +26,7 @@ mod discovery;
 mod event_loop;
 mod handle;
 mod history;
+mod history_reads;
 mod light;
 mod light_auth;
 mod ordering;
@@ -63,6 +65,7 @@ use self::{
     coordination::{BackfillContext, Coordination, Follower, FollowerConfig},
     discovery::Discovery,
     event_loop::EventLoop,
+    history_reads::HistoryReads,
     publisher::NodePublisher,
     store_writer::StoreQueue,
     stored::StoredParts,
@@ -200,12 +203,13 @@ impl Node {
             account: publisher_key.address(),
             peer: peer_id,
         };
+        let reads = HistoryReads::new(store.clone(), history_reads::default_concurrency());
         let handle = Arc::new(NodeHandle {
             peer_id,
             metrics: metrics.clone(),
             limits,
             commands: commands_tx.clone(),
-            store: store.clone(),
+            reads: reads.clone(),
             stored: stored.clone(),
             access: access.clone(),
             events: events.clone(),
@@ -232,7 +236,7 @@ impl Node {
             order: Default::default(),
             light: Default::default(),
             history: Default::default(),
-            store,
+            reads,
             store_queue,
             events,
             commands: commands_tx,

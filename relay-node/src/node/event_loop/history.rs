@@ -72,26 +72,27 @@ impl EventLoop {
                     },
                 ..
             } => {
-                let (store, stored, access, commands, coordination) = (
-                    self.store.clone(),
+                let (reads, stored, access, commands, coordination) = (
+                    self.reads.clone(),
                     self.stored.clone(),
                     self.access.clone(),
                     self.commands.clone(),
                     self.coordination.clone(),
                 );
                 tokio::spawn(async move {
-                    let response = tokio::task::spawn_blocking(move || {
-                        answer(
-                            &store,
-                            |p| stored.serves(p),
-                            |peer, p| coordination.is_replica(peer, p),
-                            &access,
-                            &peer,
-                            &request,
-                        )
-                    })
-                    .await
-                    .unwrap_or_else(|e| HistoryResponse::Error(e.to_string()));
+                    let response = reads
+                        .run(move |store| {
+                            answer(
+                                store,
+                                |p| stored.serves(p),
+                                |peer, p| coordination.is_replica(peer, p),
+                                &access,
+                                &peer,
+                                &request,
+                            )
+                        })
+                        .await
+                        .unwrap_or_else(HistoryResponse::Error);
                     let _ = commands
                         .send(Command::HistoryRespond { channel, response })
                         .await;

@@ -263,17 +263,17 @@ impl EventLoop {
         }
         let commands = self.commands.clone();
         if self.stored.serves(&part) {
-            let store = self.store.clone();
+            let reads = self.reads.clone();
             tokio::spawn(async move {
-                let result =
-                    tokio::task::spawn_blocking(move || query_store(&store, &part, &query)).await;
+                let result = reads
+                    .run(move |store| query_store(store, &part, &query))
+                    .await;
                 let response = match result {
                     Ok(Ok((wires, next))) => LightResponse::Messages {
                         messages: wires.into_iter().map(Into::into).collect(),
                         next,
                     },
-                    Ok(Err(e)) => LightResponse::error("store", e),
-                    Err(e) => LightResponse::error("store", e.to_string()),
+                    Ok(Err(e)) | Err(e) => LightResponse::error("store", e),
                 };
                 let _ = commands
                     .send(Command::LightRespond { channel, response })

@@ -16,7 +16,6 @@ use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
     libp2p::{Swarm, identify, request_response, swarm::SwarmEvent},
 };
-use rivulet_store::Store;
 use rivulet_validate::Validator;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
@@ -28,6 +27,7 @@ use super::{
     coordination::Coordination,
     discovery::Discovery,
     history::RemoteHistory,
+    history_reads::HistoryReads,
     light::LightSessions,
     ordering::{LocalOrder, ORDER_WAIT},
     store_writer::StoreQueue,
@@ -50,7 +50,7 @@ pub(crate) struct EventLoop {
     pub(super) order: LocalOrder,
     pub(super) light: LightSessions,
     pub(super) history: RemoteHistory,
-    pub(super) store: Arc<Store>,
+    pub(super) reads: HistoryReads,
     pub(super) store_queue: StoreQueue,
     /// Accepted events for the WebSocket API's sessions.
     pub(super) events: broadcast::Sender<Arc<Delivered>>,
