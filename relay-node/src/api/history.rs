@@ -105,6 +105,14 @@ pub(crate) async fn answer(
             ));
         }
     };
+    // One answer at a time per turn: a flood of history requests (anyone may send them) waits here.
+    let _turn = api.history_answers.acquire().await.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the node is stopping",
+        )
+    })?;
     // Page after page up to the answer's limits; `truncated` says there is more.
     let mut wires = Vec::new();
     let mut bytes = 0;

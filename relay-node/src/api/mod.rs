@@ -59,6 +59,9 @@ pub(crate) struct Api {
     ws_connections: AtomicUsize,
     /// The secret this node's access-token nonces are made with.
     token_secret: auth::TokenSecret,
+    /// Turns to assemble a history answer (read, verify, encode: a core's work while it lasts), as
+    /// many as the node's history reads: more requests wait, and live delivery keeps its cores.
+    history_answers: tokio::sync::Semaphore,
 }
 
 impl Api {
@@ -76,6 +79,7 @@ pub(crate) fn router(node: Arc<dyn NodeApi>, config: ApiConfig) -> Router {
         config,
         ws_connections: AtomicUsize::new(0),
         token_secret: rand::random(),
+        history_answers: tokio::sync::Semaphore::new(crate::node::history_concurrency()),
     });
     Router::new()
         .route("/health", get(http::health))

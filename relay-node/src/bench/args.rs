@@ -59,6 +59,13 @@ pub(crate) struct BenchArgs {
     /// the part's replicas have it on disk; needs a network coordinator).
     #[arg(long, default_value = "local")]
     pub(crate) acks: crate::node::Acks,
+    /// Readers that pull `--history-last` events of history from the publish node over HTTP, one
+    /// request after another, while the events go out (live delivery under a flood of history reads).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) history_readers: usize,
+    /// How many of the newest events each `--history-readers` request asks for.
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) history_last: u32,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub(crate) timeout_secs: u64,

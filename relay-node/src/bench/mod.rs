@@ -12,6 +12,7 @@
 //! while it kills and restarts nodes.
 
 mod args;
+mod history_flood;
 mod steady;
 mod ws;
 
@@ -155,6 +156,10 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         }));
     }
 
+    // History readers, if asked for, from now until the last delivery.
+    let (stop_readers, readers_stop) = tokio::sync::watch::channel(false);
+    let readers = history_flood::start(args, &readers_stop);
+
     // Publish as fast as the node acknowledges, with a window of frames in flight.
     let (mut sink, mut acks) = publisher.split();
     let acked_sent_at = sent_at.clone();
@@ -214,6 +219,12 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         last_delivery = last_delivery.max(last);
         all.extend(lat);
     }
+    let _ = stop_readers.send(true);
+    let mut history_ms = Vec::new();
+    for reader in readers {
+        history_ms.extend(reader.await?);
+    }
+    history_ms.sort_by(f64::total_cmp);
     all.sort_by(f64::total_cmp);
     subscribe_ms.sort_by(f64::total_cmp);
     first_event_ms.sort_by(f64::total_cmp);
@@ -242,6 +253,9 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         "latencyMs": { "p50": percentile(&all, 0.5), "p99": percentile(&all, 0.99), "max": all.last().copied().unwrap_or(0.0) },
         "subscribeMs": { "p50": percentile(&subscribe_ms, 0.5), "max": subscribe_ms.last().copied().unwrap_or(0.0) },
         "firstEventMs": { "p50": percentile(&first_event_ms, 0.5), "max": first_event_ms.last().copied().unwrap_or(0.0) },
+        "historyReaders": args.history_readers,
+        "historyAnswers": history_ms.len(),
+        "historyAnswerMs": { "p50": percentile(&history_ms, 0.5), "max": history_ms.last().copied().unwrap_or(0.0) },
     });
     println!("{report}");
     Ok(())

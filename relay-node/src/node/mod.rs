@@ -59,6 +59,7 @@ pub(crate) use quorum::Acks;
 #[cfg(test)]
 pub(crate) use quorum::QuorumError;
 
+pub(crate) use self::history_reads::default_concurrency as history_concurrency;
 use self::{
     access::Access,
     announce::{Announce, Listening},
