@@ -10,12 +10,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rivulet_network::{HistoryQuery, ResumeAfter};
-use rivulet_protocol::{Address, ChainId};
+use rivulet_protocol::{Address, ChainId, StreamMessage};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Api, ApiError, auth, http::stream_part, json::message_json};
-use crate::node::Reader;
+use crate::node::{Reader, SourcedPage};
 
 /// The most a `last` may ask for.
 const MAX_LAST: u32 = 1_000_000;
@@ -122,21 +122,39 @@ pub(crate) async fn answer(
             next = Some(query);
             break;
         }
-        let (page, rest) = api.node.history_page(&part, query, reader).await?;
+        let SourcedPage {
+            page: (page, rest),
+            verified,
+        } = api.node.history_page(&part, query, reader).await?;
         bytes += page.iter().map(Vec::len).sum::<usize>();
-        wires.extend(page);
+        wires.extend(page.into_iter().map(|w| (w, verified)));
         next = rest;
     }
-    // Peers are not trusted: only events whose signatures hold are passed on.
+    // Peers are not trusted: of their pages only events whose signatures hold are passed on. The
+    // node's own store holds only events it verified before storing them. Decoding (and verifying)
+    // thousands of events is a core's work for a while: off the runtime's workers, in this turn.
     let limits = api.node.limits();
-    let messages: Vec<Value> = wires
-        .iter()
-        .filter_map(|w| {
-            rivulet_protocol::decode_verified(w, &limits)
-                .ok()
-                .map(|m| message_json(&m, w))
-        })
-        .collect();
+    let messages: Vec<Value> = tokio::task::spawn_blocking(move || {
+        wires
+            .iter()
+            .filter_map(|(w, verified)| {
+                let message = if *verified {
+                    StreamMessage::decode(w, &limits).ok()
+                } else {
+                    rivulet_protocol::decode_verified(w, &limits).ok()
+                };
+                message.map(|m| message_json(&m, w))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("encoding the answer failed: {e}"),
+        )
+    })?;
     Ok(json!({
         "part": part.to_string(),
         "messages": messages,

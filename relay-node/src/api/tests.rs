@@ -26,7 +26,7 @@ use crate::{
     metrics::Metrics,
     node::{
         Acks, Delivered, HistoryError, HistoryPage, NodeApi, Published, QuorumError, Reader,
-        Stopping, SubmitError,
+        SourcedPage, Stopping, SubmitError,
     },
 };
 
@@ -125,7 +125,7 @@ impl NodeApi for FakeNode {
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
-    ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>> {
+    ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>> {
         self.asked.lock().unwrap().push(query);
         if !self.may_subscribe(reader.map(|r| r.address), part) {
             return Box::pin(async { Err(HistoryError::NoPermission("not allowed".into())) });
@@ -136,7 +136,11 @@ impl NodeApi for FakeNode {
                 "no connected node stores it".into(),
             ))
         } else {
-            Ok(pages.remove(0))
+            // As a peer's pages: their events are verified before they are passed on.
+            Ok(SourcedPage {
+                page: pages.remove(0),
+                verified: false,
+            })
         };
         Box::pin(async move { page })
     }

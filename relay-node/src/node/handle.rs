@@ -26,6 +26,17 @@ use super::{
 };
 use crate::metrics::Metrics;
 
+/// A page of history and whether its events were verified here.
+#[derive(Debug)]
+pub(crate) struct SourcedPage {
+    /// The events and the query for the rest.
+    pub(crate) page: HistoryPage,
+    /// From this node's own store, whose events were all verified before they were stored (published
+    /// here, relayed, or copied from a replica): no need to verify them again. A peer's page is not,
+    /// and its events must be verified before they are passed on.
+    pub(crate) verified: bool,
+}
+
 /// Why a publish through the API failed.
 #[derive(Debug)]
 pub(crate) enum SubmitError {
@@ -97,7 +108,7 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
-    ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>>;
+    ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>>;
     /// Unix seconds now, by the chain's clock.
     fn now_secs(&self) -> u64;
     /// Whether `reader` (`None`: anonymous) may subscribe to `part` now, by the chain's clock.
@@ -222,7 +233,7 @@ impl NodeApi for NodeHandle {
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
-    ) -> BoxFuture<'_, Result<HistoryPage, HistoryError>> {
+    ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>> {
         let part = part.clone();
         let address = reader.map(|r| r.address);
         let proof = reader.map(|r| r.proof.clone());
@@ -240,6 +251,10 @@ impl NodeApi for NodeHandle {
                     .run(move |store| query_store(store, &part, &query))
                     .await
                     .map_err(HistoryError::Store)?
+                    .map(|page| SourcedPage {
+                        page,
+                        verified: true,
+                    })
                     .map_err(HistoryError::Store);
             }
             self.ask(|reply| Command::RemoteHistory {
@@ -251,6 +266,10 @@ impl NodeApi for NodeHandle {
             })
             .await
             .ok_or(HistoryError::Stopping)?
+            .map(|page| SourcedPage {
+                page,
+                verified: false,
+            })
             .map_err(HistoryError::NotStored)
         })
     }

@@ -54,7 +54,7 @@ pub(crate) use commands::HistoryPage;
 pub(crate) use commands::{Delivered, Published};
 #[cfg(test)]
 pub(crate) use handle::Stopping;
-pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SubmitError};
+pub(crate) use handle::{HistoryError, NodeApi, NodeHandle, Reader, SourcedPage, SubmitError};
 pub(crate) use quorum::Acks;
 #[cfg(test)]
 pub(crate) use quorum::QuorumError;
