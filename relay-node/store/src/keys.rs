@@ -64,6 +64,14 @@ impl<'a> Position<'a> {
         key.extend_from_slice(self.chain_id.as_str().as_bytes());
         key
     }
+
+    /// The chain index key of this position in the part with prefix `part_prefix`.
+    pub(crate) fn chain_key(&self, part_prefix: &[u8]) -> Vec<u8> {
+        ref_key(
+            &chain_prefix(part_prefix, self.publisher, self.chain_id),
+            self.reference,
+        )
+    }
 }
 
 /// The envelope index's prefix for one part and recipient.
@@ -85,10 +93,18 @@ pub fn message_key(id: &MessageId) -> Vec<u8> {
 
 /// The chain index's prefix for one publisher chain of a part.
 pub(crate) fn chain_prefix(part_prefix: &[u8], publisher: &Address, chain_id: &ChainId) -> Vec<u8> {
-    let chain = chain_id.as_str().as_bytes();
+    chain_prefix_bytes(
+        part_prefix,
+        publisher.as_bytes(),
+        chain_id.as_str().as_bytes(),
+    )
+}
+
+/// [`chain_prefix`] from the publisher's and chain id's bytes: `part ‖ publisher ‖ u8 len ‖ chain id`.
+fn chain_prefix_bytes(part_prefix: &[u8], publisher: &[u8], chain: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(part_prefix.len() + 21 + chain.len() + 12);
     key.extend_from_slice(part_prefix);
-    key.extend_from_slice(publisher.as_bytes());
+    key.extend_from_slice(publisher);
     // Chain ids are at most 64 bytes.
     key.push(chain.len() as u8);
     key.extend_from_slice(chain);
@@ -110,11 +126,7 @@ pub(crate) fn chain_key_of(message_key: &[u8], part_prefix: &[u8]) -> Option<Vec
     }
     let (reference, tail) = rest.split_at(12);
     let (publisher, chain) = tail.split_at(20);
-    let mut key = Vec::with_capacity(message_key.len() + 1);
-    key.extend_from_slice(part_prefix);
-    key.extend_from_slice(publisher);
-    key.push(chain.len() as u8);
-    key.extend_from_slice(chain);
+    let mut key = chain_prefix_bytes(part_prefix, publisher, chain);
     key.extend_from_slice(reference);
     Some(key)
 }

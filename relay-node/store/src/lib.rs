@@ -83,6 +83,33 @@ impl Default for Limit {
     }
 }
 
+/// An answer being collected: at most its limit of messages, and no more once they exceed
+/// [`MAX_ANSWER_BYTES`] — past the byte bound, one more message says there is more (a reader can page
+/// on even when a single message is larger than the bound).
+struct Answer {
+    messages: Vec<Vec<u8>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Answer {
+    fn new(limit: Limit) -> Answer {
+        Answer {
+            messages: Vec::new(),
+            bytes: 0,
+            limit: limit.0,
+        }
+    }
+
+    /// Adds a message; whether the answer is now full.
+    fn full_with(&mut self, message: &[u8]) -> bool {
+        self.bytes += message.len();
+        self.messages.push(message.to_vec());
+        self.messages.len() >= self.limit
+            || (self.bytes > MAX_ANSWER_BYTES && self.messages.len() > 1)
+    }
+}
+
 /// The history of every stored stream part, in one database file.
 #[derive(Debug)]
 pub struct Store {
@@ -215,17 +242,15 @@ impl Store {
             let mut envelopes = txn.open_table(ENVELOPES).map_err(io)?;
             let mut chains = txn.open_table(CHAINS).map_err(io)?;
             for entry in batch {
+                let (prefix, at) = (part_prefix(&entry.id.stream_part()), Position::of(entry.id));
                 if table
-                    .insert(message_key(entry.id).as_slice(), entry.wire)
+                    .insert(at.key(&prefix).as_slice(), entry.wire)
                     .map_err(io)?
                     .is_none()
                 {
                     new += 1;
-                    let id = entry.id;
-                    let chain =
-                        chain_prefix(&part_prefix(&id.stream_part()), &id.publisher, &id.chain_id);
                     chains
-                        .insert(ref_key(&chain, id.message_ref()).as_slice(), ())
+                        .insert(at.chain_key(&prefix).as_slice(), ())
                         .map_err(io)?;
                 }
                 if let Some(recipient) = &entry.envelope_for {
@@ -289,36 +314,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Messages with keys from `lo` to `hi` (inclusive) that `keep` accepts, oldest first: at most
-    /// `limit`, and no more once they exceed [`MAX_ANSWER_BYTES`].
-    fn scan(
-        &self,
-        lo: Bound<&[u8]>,
-        hi: &[u8],
-        limit: Limit,
-        mut keep: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Messages with keys from `lo` to `hi` (inclusive), oldest first, as much as an [`Answer`] holds.
+    fn scan(&self, lo: Bound<&[u8]>, hi: &[u8], limit: Limit) -> Result<Vec<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(MESSAGES).map_err(io)?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
+        let mut answer = Answer::new(limit);
         for entry in table
             .range::<&[u8]>((lo, Bound::Included(hi)))
             .map_err(io)?
         {
-            let (k, v) = entry.map_err(io)?;
-            if keep(k.value()) {
-                let value = v.value();
-                bytes += value.len();
-                out.push(value.to_vec());
-                // Past the byte bound, one more message says there is more (a reader can page on even
-                // when a single message is larger than the bound).
-                if out.len() >= limit.0 || (bytes > MAX_ANSWER_BYTES && out.len() > 1) {
-                    break;
-                }
+            if answer.full_with(entry.map_err(io)?.1.value()) {
+                break;
             }
         }
-        Ok(out)
+        Ok(answer.messages)
     }
 
     /// The newest `n` messages of a stream part, oldest first (and no more than the oldest of them up
@@ -358,9 +367,7 @@ impl Store {
             start
         };
         match start {
-            Some(start) => self.scan(Bound::Included(&start), &hi, Limit(limit.0.min(n)), |_| {
-                true
-            }),
+            Some(start) => self.scan(Bound::Included(&start), &hi, Limit(limit.0.min(n))),
             None => Ok(Vec::new()),
         }
     }
@@ -381,7 +388,6 @@ impl Store {
             Bound::Included(&ref_key(&prefix, from)),
             &ref_key_end(&prefix, to),
             limit,
-            |_| true,
         )
     }
 
@@ -403,7 +409,6 @@ impl Store {
             Bound::Excluded(&after.key(&prefix)),
             &ref_key_end(&prefix, to),
             limit,
-            |_| true,
         )
     }
 
@@ -444,8 +449,7 @@ impl Store {
         let txn = self.db.begin_read().map_err(io)?;
         let chains = txn.open_table(CHAINS).map_err(io)?;
         let messages = txn.open_table(MESSAGES).map_err(io)?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
+        let mut answer = Answer::new(limit);
         let bounds = (
             Bound::Excluded(lo.as_slice()),
             Bound::Included(hi.as_slice()),
@@ -468,14 +472,11 @@ impl Store {
                         "the chain index names {part} {publisher}/{chain_id} at {reference}, which is not stored"
                     ))
                 })?;
-            let value = value.value();
-            bytes += value.len();
-            out.push(value.to_vec());
-            if out.len() >= limit.0 || (bytes > MAX_ANSWER_BYTES && out.len() > 1) {
+            if answer.full_with(value.value()) {
                 break;
             }
         }
-        Ok(out)
+        Ok(answer.messages)
     }
 
     /// Deletes a stream part's messages older than `before_ms`; returns how many.
