@@ -345,29 +345,20 @@ mod tests {
     /// the answer stopped there and what came after was never served. Every page now names its rest.
     #[test]
     fn a_page_full_of_one_reference_still_names_the_rest() {
-        use rivulet_protocol::{Encryption, MessageId, SignatureType, StreamId, UnsignedMessage};
+        use rivulet_protocol::UnsignedMessage;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("h.redb")).unwrap();
         let part: StreamPartId = "rivulet.eth/same#0".parse().unwrap();
         let signer = Signer::from_bytes(&[9; 32]).unwrap();
         let event = |timestamp: u64, chain: &str| {
-            let body = UnsignedMessage {
-                id: MessageId {
-                    stream_id: "rivulet.eth/same".parse::<StreamId>().unwrap(),
-                    partition: part.partition,
-                    timestamp,
-                    sequence_number: 0,
-                    publisher: signer.address(),
-                    chain_id: ChainId::new(chain).unwrap(),
-                },
-                prev: None,
-                message_type: MessageType::Data,
-                content_type: ContentType::Json,
-                encryption: Encryption::None,
-                new_group_key: None,
-                content: b"{}".to_vec(),
-                signature_type: SignatureType::Eip191Secp256k1,
-            };
+            let body = UnsignedMessage::data(
+                &part,
+                signer.address(),
+                ChainId::new(chain).unwrap(),
+                (MessageRef::new(timestamp, 0), None),
+                ContentType::Json,
+                b"{}".to_vec(),
+            );
             signer.sign(body).unwrap()
         };
         let mut events: Vec<StreamMessage> = (0..HISTORY_PAGE_MESSAGES + 10)

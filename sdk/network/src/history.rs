@@ -171,32 +171,19 @@ impl HistoryQuery {
 
 #[cfg(test)]
 mod tests {
-    use rivulet_protocol::{
-        ChainId, ContentType, Encryption, MessageId, MessageType, Partition, SignatureType, Signer,
-        StreamId, UnsignedMessage,
-    };
+    use rivulet_protocol::{ChainId, ContentType, MessageRef, Signer, UnsignedMessage};
 
     use super::*;
 
     fn message(signer: &Signer, timestamp: u64, seq: u32, chain: &str, size: usize) -> Vec<u8> {
-        let stream: StreamId = "rivulet.eth/history".parse().unwrap();
-        let body = UnsignedMessage {
-            id: MessageId {
-                stream_id: stream,
-                partition: Partition::new(0).unwrap(),
-                timestamp,
-                sequence_number: seq,
-                publisher: signer.address(),
-                chain_id: ChainId::new(chain).unwrap(),
-            },
-            prev: None,
-            message_type: MessageType::Data,
-            content_type: ContentType::Binary,
-            encryption: Encryption::None,
-            new_group_key: None,
-            content: vec![7; size],
-            signature_type: SignatureType::Eip191Secp256k1,
-        };
+        let body = UnsignedMessage::data(
+            &"rivulet.eth/history#0".parse().unwrap(),
+            signer.address(),
+            ChainId::new(chain).unwrap(),
+            (MessageRef::new(timestamp, seq), None),
+            ContentType::Binary,
+            vec![7; size],
+        );
         signer.sign(body).unwrap().encode().unwrap()
     }
 
