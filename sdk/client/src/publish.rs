@@ -53,7 +53,7 @@ impl Client {
     ) -> Result<StreamMessage, ClientError> {
         let timestamp = timestamp.unwrap_or_else(runtime::now_ms);
         let keys = keys.map(|(current, next)| EventKeys { current, next });
-        let message = lock(&self.inner.publisher).sign_next(
+        let (message, hash) = lock(&self.inner.publisher).sign_next_hashed(
             part,
             timestamp,
             message_type,
@@ -62,9 +62,7 @@ impl Client {
             keys,
             &mut runtime::rng(),
         )?;
-        lock(&self.inner.own)
-            .remember(&message)
-            .map_err(|e| ClientError::InvalidArgument(e.to_string()))?;
+        lock(&self.inner.own).remember(hash, message.signature);
         Ok(message)
     }
 

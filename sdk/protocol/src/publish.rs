@@ -84,6 +84,31 @@ impl ChainSigner {
         keys: Option<EventKeys<'_>>,
         rng: &mut R,
     ) -> Result<StreamMessage, PublishError> {
+        self.sign_next_hashed(
+            part,
+            timestamp,
+            message_type,
+            content_type,
+            content,
+            keys,
+            rng,
+        )
+        .map(|(message, _)| message)
+    }
+
+    /// [`sign_next`](ChainSigner::sign_next), also returning the hash the signature is over (see
+    /// [`Signer::sign_hashed`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_next_hashed<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        part: &StreamPartId,
+        timestamp: u64,
+        message_type: MessageType,
+        content_type: ContentType,
+        content: Vec<u8>,
+        keys: Option<EventKeys<'_>>,
+        rng: &mut R,
+    ) -> Result<(StreamMessage, [u8; 32]), PublishError> {
         let chain = self.chains.entry(part.clone()).or_default();
         let (at, prev) = chain.next(timestamp);
         let result = sign(
@@ -133,12 +158,12 @@ fn sign<R: rand_core::CryptoRng + ?Sized>(
     mut body: UnsignedMessage,
     keys: Option<EventKeys<'_>>,
     rng: &mut R,
-) -> Result<StreamMessage, PublishError> {
+) -> Result<(StreamMessage, [u8; 32]), PublishError> {
     if let Some(keys) = keys {
         encrypt_content(&mut body, keys.current, rng).map_err(PublishError::Encrypt)?;
         body.new_group_key = keys.next.map(|next| seal_next_key(keys.current, next, rng));
     }
-    signer.sign(body).map_err(PublishError::Sign)
+    signer.sign_hashed(body).map_err(PublishError::Sign)
 }
 
 #[cfg(test)]

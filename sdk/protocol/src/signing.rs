@@ -96,15 +96,24 @@ impl Signer {
 
     /// Signs a message body. The body must name this signer as publisher.
     pub fn sign(&self, body: UnsignedMessage) -> Result<StreamMessage, SignatureError> {
+        self.sign_hashed(body).map(|(message, _)| message)
+    }
+
+    /// [`sign`](Signer::sign), also returning the hash the signature is over (what a verifier computes
+    /// from the message's bytes), for a caller that remembers what it signed.
+    pub fn sign_hashed(
+        &self,
+        body: UnsignedMessage,
+    ) -> Result<(StreamMessage, [u8; 32]), SignatureError> {
         if body.id.publisher != self.address {
             return Err(SignatureError::WrongSigner {
                 claimed: body.id.publisher,
                 recovered: self.address,
             });
         }
-        let encoded = body.body_bytes()?;
-        let signature = self.sign_hash(&eip191_hash(&[SIGNING_DOMAIN, &encoded]));
-        Ok(StreamMessage { body, signature })
+        let hash = eip191_hash(&[SIGNING_DOMAIN, &body.body_bytes()?]);
+        let signature = self.sign_hash(&hash);
+        Ok((StreamMessage { body, signature }, hash))
     }
 }
 

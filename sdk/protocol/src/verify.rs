@@ -347,14 +347,12 @@ impl OwnSignatures {
         }
     }
 
-    /// Remembers `message`, just signed by this process.
-    pub fn remember(&mut self, message: &StreamMessage) -> Result<(), EncodeError> {
-        if self.made.capacity == 0 {
-            return Ok(());
+    /// Remembers `signature`, just made by this process over `hash` (as
+    /// [`Signer::sign_hashed`](crate::Signer::sign_hashed) returns them).
+    pub fn remember(&mut self, hash: [u8; 32], signature: Signature) {
+        if self.made.capacity > 0 {
+            self.made.insert(hash, signature);
         }
-        let hash = eip191_hash(&[SIGNING_DOMAIN, &message.body.body_bytes()?]);
-        self.made.insert(hash, message.signature);
-        Ok(())
     }
 
     /// Whether this process made `signature` over `hash`.
@@ -483,12 +481,33 @@ mod tests {
     }
 
     #[test]
+    fn the_hash_a_signer_returns_is_the_one_its_event_is_verified_over() {
+        let part: StreamPartId = "rivulet.eth/v#0".parse().unwrap();
+        let mut p = ChainSigner::new(
+            Signer::from_bytes(&[9; 32]).unwrap(),
+            ChainId::new("c").unwrap(),
+        );
+        let (m, hash) = p
+            .sign_next_hashed(
+                &part,
+                1,
+                MessageType::Data,
+                ContentType::Json,
+                b"{}".to_vec(),
+                None,
+                &mut rand::rng(),
+            )
+            .unwrap();
+        assert_eq!(hash, frame_hash(&m.encode().unwrap()));
+    }
+
+    #[test]
     fn own_signatures_come_back_authentic_without_the_curve_and_nothing_else_does() {
         let limits = Limits::default();
         let events = signed(5, 3);
         let mut own = OwnSignatures::new(2);
-        for (m, _) in &events {
-            own.remember(m).unwrap();
+        for (m, wire) in &events {
+            own.remember(frame_hash(wire), m.signature);
         }
         assert_eq!(own.len(), 2, "the oldest is forgotten");
         let mut v = Verifier::new(8);
