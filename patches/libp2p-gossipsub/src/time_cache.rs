@@ -136,8 +136,14 @@ where
     }
 
     pub(crate) fn entry(&mut self, key: Key) -> Entry<'_, Key, Value> {
-        let now = Instant::now();
+        self.entry_at(key, Instant::now())
+    }
+
+    fn entry_at(&mut self, key: Key, now: Instant) -> Entry<'_, Key, Value> {
         self.remove_expired_keys(now);
+        if self.map.len() == self.map.capacity() {
+            self.compact();
+        }
         match self.map.entry(key) {
             Occupied(entry) => Entry::Occupied(OccupiedEntry { entry }),
             Vacant(entry) => {
@@ -152,6 +158,22 @@ where
                 })
             }
         }
+    }
+
+    /// Moves the entries into a table with room for half as many again (Rivulet's patch). Entries
+    /// expire as fast as they come, and each removal from a crowded table leaves a tombstone that
+    /// uses up the table's room: once none is left, hashbrown rehashes in place only while at most
+    /// half of the table is in use, and otherwise into a table twice the size — at a steady rate
+    /// just above a power-of-two threshold, minutes after a node started, a step of megabytes that
+    /// never came back. Taken just before that point, with the room sized by the entries alive, the
+    /// table follows the rate instead: it grows when more messages are alive, shrinks when fewer.
+    fn compact(&mut self) {
+        let mut fresh = FnvHashMap::with_capacity_and_hasher(
+            self.map.len() + self.map.len() / 2 + 16,
+            Default::default(),
+        );
+        fresh.extend(self.map.drain());
+        self.map = fresh;
     }
 
     /// Empties the entire cache.
@@ -208,6 +230,27 @@ mod test {
         // Should report that 't' and 't' already exists
         assert!(!cache.insert("t"));
         assert!(!cache.insert("e"));
+    }
+
+    /// Rivulet's patch: under a steady rate, the table stays within twice the entries alive
+    /// (upstream's doubles to four times once the tombstones of expired entries fill it).
+    #[test]
+    fn a_steady_rate_keeps_the_table_within_twice_the_entries_alive() {
+        let mut cache: TimeCache<u64, ()> = TimeCache::new(Duration::from_millis(1000));
+        let start = Instant::now();
+        let mut largest = 0;
+        for i in 0..100_000u64 {
+            let now = start + Duration::from_millis(i);
+            if let Entry::Vacant(entry) = cache.entry_at(i, now) {
+                entry.insert(());
+            }
+            if i >= 1000 {
+                assert_eq!(cache.map.len(), 1000, "one entry a millisecond, each kept 1 s");
+            }
+            largest = largest.max(cache.map.capacity());
+        }
+        assert!(largest < 2000, "room for {largest} entries");
+        assert!(cache.contains_key(&99_999) && !cache.contains_key(&98_999));
     }
 
     #[test]
