@@ -428,6 +428,32 @@ impl Store {
         )
     }
 
+    /// Hands `visit` the wire bytes of every message with a timestamp in `from_ms..=to_ms`, oldest first
+    /// (key order), however many there are, without collecting them: for work over a whole interval, such
+    /// as its checksum, that must see every message and need not hold them. How many it visited.
+    pub fn each_in_time_range(
+        &self,
+        part: &StreamPartId,
+        from_ms: u64,
+        to_ms: u64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<usize, StoreError> {
+        if from_ms > to_ms {
+            return Ok(0);
+        }
+        let prefix = part_prefix(part);
+        let lo = ref_key(&prefix, MessageRef::new(from_ms, 0));
+        let hi = ref_key_end(&prefix, MessageRef::new(to_ms, u32::MAX));
+        let txn = self.db.begin_read().map_err(io)?;
+        let table = txn.open_table(MESSAGES).map_err(io)?;
+        let mut visited = 0;
+        for entry in table.range(lo.as_slice()..=hi.as_slice()).map_err(io)? {
+            visit(entry.map_err(io)?.1.value());
+            visited += 1;
+        }
+        Ok(visited)
+    }
+
     /// One publisher chain's messages after `after` (exclusive) up to `to` (inclusive): the answer to a
     /// gap that chain tracking reported. Read through the chain index: only that chain's messages
     /// are visited, at most `limit` and [`MAX_ANSWER_BYTES`] as [`Store::range`].

@@ -240,6 +240,41 @@ fn answers_stop_after_max_answer_bytes_and_last_starts_at_its_window() {
     assert_eq!(store.last(&huge, 3).unwrap().len(), 2);
 }
 
+/// A visit of a time range sees every message in it, in key order, past the bound an answer stops at.
+#[test]
+fn a_visit_of_a_time_range_sees_every_message_however_many_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("history.redb")).unwrap();
+    let p = part("visit", 0);
+    // Twelve 1 MiB messages at 1..=12 ms, each stored by two publishers, and one of another part.
+    let ids: Vec<MessageId> = (1..=12u64)
+        .flat_map(|ts| [id(&p, ts, 0, 2, "c"), id(&p, ts, 0, 1, "c")])
+        .chain([id(&part("visit", 1), 5, 0, 1, "c")])
+        .collect();
+    let values: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| {
+            let mut v = vec![0u8; 1 << 20];
+            v[0] = id.timestamp as u8;
+            v[1] = id.publisher.0[0];
+            v
+        })
+        .collect();
+    store
+        .append(ids.iter().zip(&values).map(|(id, v)| (id, v.as_slice())))
+        .unwrap();
+    let mut seen = Vec::new();
+    let visited = store
+        .each_in_time_range(&p, 2, 11, |wire| seen.push((wire[0], wire[1])))
+        .unwrap();
+    let expected: Vec<(u8, u8)> = (2..=11u8).flat_map(|ts| [(ts, 1), (ts, 2)]).collect();
+    assert_eq!(seen, expected, "all 20 MiB of the range, in key order");
+    assert_eq!(visited, 20);
+    assert!(visited << 20 > rivulet_store::MAX_ANSWER_BYTES);
+    assert_eq!(store.each_in_time_range(&p, 13, 20, |_| {}).unwrap(), 0);
+    assert_eq!(store.each_in_time_range(&p, 5, 4, |_| {}).unwrap(), 0);
+}
+
 #[test]
 fn envelopes_are_found_by_recipient_after_a_reference_and_pruned_with_the_part() {
     use rivulet_store::Entry;

@@ -7,7 +7,7 @@ use rivulet_protocol::{
     StreamPartId,
     checksum::{IntervalChecksum, RollingChecksum},
 };
-use rivulet_store::{Limit, Store, StoreError};
+use rivulet_store::{Store, StoreError};
 
 use super::snapshot::Timing;
 
@@ -53,10 +53,10 @@ pub(crate) fn interval_checksum(
         return Ok(RollingChecksum::new(interval).finish());
     };
     let mut rolling = RollingChecksum::new(interval);
-    // The store answers in key order, the order the checksum is defined on.
-    for wire in store.time_range(part, start, end - 1, Limit(usize::MAX))? {
-        rolling.add(&wire);
-    }
+    // Every event of the interval, in key order (the order the checksum is defined on), one at a time:
+    // an interval holds as many bytes as its stream part sends in it (gigabytes in an hour of a busy
+    // part), more than any answer collects.
+    store.each_in_time_range(part, start, end - 1, |wire| rolling.add(wire))?;
     Ok(rolling.finish())
 }
 
@@ -156,5 +156,46 @@ mod tests {
                 .count,
             0
         );
+    }
+
+    /// An interval holding more bytes than a store answer collects is checksummed whole: every event
+    /// counts, as in the protocol's reference over the same events.
+    #[test]
+    fn an_interval_larger_than_an_answer_is_checksummed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.redb")).unwrap();
+        let part: StreamPartId = "rivulet.eth/big-sums#0".parse().unwrap();
+        let mut publisher = ChainSigner::new(
+            Signer::from_bytes(&[4; 32]).unwrap(),
+            ChainId::new("c").unwrap(),
+        );
+        // 160 events of 60 KiB in interval 100: 9.4 MiB, past the 8 MiB an answer stops at.
+        let content = format!("\"{}\"", "x".repeat(60 * 1024)).into_bytes();
+        let mut wires = Vec::new();
+        for i in 0..160u64 {
+            let m = publisher
+                .sign_next(
+                    &part,
+                    1_000_000 + i * 50,
+                    MessageType::Data,
+                    ContentType::Json,
+                    content.clone(),
+                    None,
+                    &mut rand::rng(),
+                )
+                .unwrap();
+            let wire = m.encode().unwrap();
+            store.append([(m.id(), wire.as_slice())]).unwrap();
+            wires.push(wire);
+        }
+        assert!(wires.iter().map(Vec::len).sum::<usize>() > rivulet_store::MAX_ANSWER_BYTES);
+        let ours = interval_checksum(&store, &part, &timing(), 100).unwrap();
+        let reference = interval_checksums(&part, timing().checksum_interval, &wires)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.interval == 100)
+            .unwrap();
+        assert_eq!(ours.count, 160);
+        assert_eq!(ours, reference);
     }
 }
