@@ -13,10 +13,12 @@ use tokio::sync::oneshot;
 
 use super::{access::Access, commands::HistoryPage};
 
-/// Most messages in one page of history: ~1 MiB of typical events. A node holds a page it serves several
-/// times over while it answers (read, encoded, in the connection's buffers); with 10,000 the soak's nodes
-/// peaked 30-45 MiB higher while a restarted peer copied its history from them (BENCHMARKS.md, "Soak").
-pub(crate) const HISTORY_PAGE_MESSAGES: usize = 2_500;
+/// Most messages in one page of history: ~200 KiB of typical events. A node holds a page it serves several
+/// times over while it answers (read, encoded, in the connection's buffers, in freed memory its allocator
+/// keeps until the next trim); while a restarted peer copied its history from them, the soak's nodes
+/// peaked 30-45 MiB higher with pages of 10,000, 10-15 MiB with 2,500, 3-6 MiB with 500 (BENCHMARKS.md,
+/// "Soak"). PROTOCOL.md promises pages of at most 2,500; a client follows up to 5,000 pages of a resend.
+pub(crate) const HISTORY_PAGE_MESSAGES: usize = 500;
 
 /// The largest window a `Last` query may ask for: finding its start walks back over that many keys.
 pub(crate) const MAX_LAST_WINDOW: u32 = 1_000_000;

@@ -13,8 +13,9 @@ use crate::{
     subscription::Subscription,
 };
 
-/// Most pages one resend follows before it gives up on a node whose answer does not end.
-const MAX_RESEND_PAGES: usize = 1_000;
+/// Most pages one resend follows before it gives up on a node whose answer does not end: 2,500,000 events
+/// in today's nodes' pages of 500.
+const MAX_RESEND_PAGES: usize = 5_000;
 /// Publishers whose public keys one resend remembers.
 const RESEND_PUBLISHERS: usize = 256;
 
@@ -50,7 +51,7 @@ impl Client {
         let mut pages = 0;
         while let Some(query) = next.take() {
             // A node's pages must end: the largest window a node answers, a `Last` of 1,000,000
-            // events, is 400 pages of 2,500.
+            // events, is 2,000 pages of 500.
             pages += 1;
             if pages > MAX_RESEND_PAGES {
                 return Err(ClientError::Unverifiable(format!(
