@@ -3,8 +3,8 @@
 //!
 //! A sample is *warm* when the run is past its warm-up (the first sixth, at most 10 minutes) and the
 //! node's process has been up for the restart warm-up (a process restarted after a kill starts cold:
-//! its caches fill again). A node's *warm level* is the median of its first minute of warm samples;
-//! every later warm sample must lie within the tolerance of it.
+//! its caches fill again). A node's *warm level* is the median of its warm samples in the minute from
+//! its first (whatever the sampling period); every later warm sample must lie within the tolerance of it.
 
 use serde_json::{Value, json};
 
@@ -34,8 +34,8 @@ pub(crate) struct Warmth {
     pub(crate) tolerance: f64,
 }
 
-/// Samples that set the warm level (one minute at one sample per 10 s).
-const LEVEL_SAMPLES: usize = 6;
+/// Seconds from a node's first warm sample over which its samples set the warm level.
+const LEVEL_SECS: u64 = 60;
 
 impl Warmth {
     /// The soak's rule for a run of `duration_secs`: warm after a sixth of the run (at most 10
@@ -71,12 +71,18 @@ pub(crate) struct Verdict {
 
 /// Judges one node's samples (in time order).
 pub(crate) fn verdict(samples: &[Sample], warmth: &Warmth) -> Verdict {
-    let warm: Vec<u64> = samples
+    let warm_at: Vec<(u64, u64)> = samples
         .iter()
         .filter(|s| warmth.is_warm(s))
-        .filter_map(|s| s.rss_kib)
+        .filter_map(|s| Some((s.t_secs, s.rss_kib?)))
         .collect();
-    let mut first: Vec<u64> = warm.iter().take(LEVEL_SAMPLES).copied().collect();
+    let warm: Vec<u64> = warm_at.iter().map(|&(_, kib)| kib).collect();
+    let level_until = warm_at.first().map_or(0, |&(t, _)| t + LEVEL_SECS);
+    let mut first: Vec<u64> = warm_at
+        .iter()
+        .take_while(|&&(t, _)| t < level_until)
+        .map(|&(_, kib)| kib)
+        .collect();
     first.sort_unstable();
     let Some(level) = first.get(first.len() / 2).copied() else {
         return Verdict {
@@ -197,6 +203,24 @@ mod tests {
         assert_eq!((v.min_kib, v.max_kib), (100_000, 104_000));
         assert_eq!(v.within, Some(true));
         assert_eq!(v.json()["warmLevelMiB"], 100.0);
+    }
+
+    /// Sampled every second, the level is still the median of the first warm minute, not of its first
+    /// six seconds (here a burst).
+    #[test]
+    fn the_level_is_the_first_warm_minute_whatever_the_sampling_period() {
+        let warmth = Warmth {
+            run_secs: 60,
+            process_secs: 30,
+            tolerance: 0.10,
+        };
+        let points: Vec<(u64, Option<u64>, u64)> = (60..300)
+            .map(|t| (t, Some(if t < 66 { 120_000 } else { 100_000 }), t))
+            .collect();
+        let v = verdict(&series(&points), &warmth);
+        assert_eq!(v.level_kib, Some(100_000));
+        assert_eq!(v.warm_samples, 240);
+        assert_eq!(v.within, Some(false), "the burst is 20 % off the level");
     }
 
     #[test]

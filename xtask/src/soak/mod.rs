@@ -9,7 +9,8 @@
 //! subscriber. A client whose node is killed moves to another node (a publisher sends again what was
 //! not answered) and back home once its node has been back for 30 s. Every `--kill-every-secs` the
 //! next node in turn (a, b, c, a, …) is killed and, after `--down-secs`, restarted with its data
-//! directory. Each node's resident memory is read from `/proc/<pid>/status` every 10 s.
+//! directory. Each node's resident memory is read from `/proc/<pid>/status` every 10 s (`--sample-secs`:
+//! every second shows what the 10-s samples alias with — the node's own 10-s work, its memory trim).
 //!
 //! It prints, and writes to `$CARGO_TARGET_DIR/soak.json`: events published and acknowledged,
 //! delivered live, delivered after gap fill (the subscriber's resend of what it missed), lost, and
@@ -45,8 +46,6 @@ use crate::{
     setup::setup,
 };
 
-/// Between memory samples.
-const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// No node is killed this close to the end, so every node is up for the gap fill.
 const QUIET_END: Duration = Duration::from_secs(60);
 /// How long a restarted node's process warms up before its memory is judged.
@@ -131,7 +130,7 @@ fn run(root: &Path, o: &Options, (relay, deployer): (&Path, &Path), dir: &Path) 
         o.rate,
         o.kill_every.as_secs(),
         o.down.as_secs(),
-        SAMPLE_EVERY.as_secs()
+        o.sample_every.as_secs()
     );
     let load_out = dir.join("load.json");
     let mut load = Command::new(relay);
@@ -199,7 +198,7 @@ fn run(root: &Path, o: &Options, (relay, deployer): (&Path, &Path), dir: &Path) 
                     cpu_secs: cluster.cpu_secs(i).unwrap_or(0.0),
                 });
             }
-            next_sample += SAMPLE_EVERY;
+            next_sample += o.sample_every;
         }
         if t >= next_line {
             eprintln!("{}", report::memory_line(t, &cluster, &samples));

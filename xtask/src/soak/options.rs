@@ -16,6 +16,8 @@ pub(crate) struct Options {
     pub(super) kill_every: Duration,
     pub(super) down: Duration,
     pub(super) payload: usize,
+    /// Between memory samples.
+    pub(super) sample_every: Duration,
     pub(super) verify: bool,
     pub(super) keep: bool,
 }
@@ -29,6 +31,7 @@ impl Options {
             kill_every: Duration::from_secs(300),
             down: Duration::from_secs(10),
             payload: 200,
+            sample_every: Duration::from_secs(10),
             verify: false,
             keep: false,
         };
@@ -47,15 +50,16 @@ impl Options {
                 }
                 "--down-secs" => o.down = Duration::from_secs(value("--down-secs")?),
                 "--payload" => o.payload = usize::try_from(value("--payload")?)?,
+                "--sample-secs" => o.sample_every = Duration::from_secs(value("--sample-secs")?),
                 "--verify" => o.verify = true,
                 "--keep" => o.keep = true,
                 other => bail!(
-                    "unknown flag {other}; flags: --minutes N (60) --rate R ({DEFAULT_RATE}) --kill-every-secs S (300) --down-secs S (10) --payload BYTES (200) --verify --keep"
+                    "unknown flag {other}; flags: --minutes N (60) --rate R ({DEFAULT_RATE}) --kill-every-secs S (300) --down-secs S (10) --payload BYTES (200) --sample-secs S (10) --verify --keep"
                 ),
             }
         }
-        if o.minutes == 0 || o.rate == 0 || o.kill_every.is_zero() {
-            bail!("--minutes, --rate and --kill-every-secs must be at least 1");
+        if o.minutes == 0 || o.rate == 0 || o.kill_every.is_zero() || o.sample_every.is_zero() {
+            bail!("--minutes, --rate, --kill-every-secs and --sample-secs must be at least 1");
         }
         if o.payload < 8 {
             bail!("--payload must be at least 8 (the event's index)");
