@@ -316,18 +316,32 @@ impl Store {
 
     /// Messages with keys from `lo` to `hi` (inclusive), oldest first, as much as an [`Answer`] holds.
     fn scan(&self, lo: Bound<&[u8]>, hi: &[u8], limit: Limit) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut answer = Answer::new(limit);
+        self.walk(lo, hi, |wire| !answer.full_with(wire))?;
+        Ok(answer.messages)
+    }
+
+    /// Hands `visit` the wire bytes of messages with keys from `lo` to `hi` (inclusive), oldest first,
+    /// while it answers `true`; how many it was handed.
+    fn walk(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: &[u8],
+        mut visit: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, StoreError> {
         let txn = self.db.begin_read().map_err(io)?;
         let table = txn.open_table(MESSAGES).map_err(io)?;
-        let mut answer = Answer::new(limit);
+        let mut visited = 0;
         for entry in table
             .range::<&[u8]>((lo, Bound::Included(hi)))
             .map_err(io)?
         {
-            if answer.full_with(entry.map_err(io)?.1.value()) {
+            visited += 1;
+            if !visit(entry.map_err(io)?.1.value()) {
                 break;
             }
         }
-        Ok(answer.messages)
+        Ok(visited)
     }
 
     /// The newest `n` messages of a stream part, oldest first (and no more than the oldest of them up
@@ -442,16 +456,14 @@ impl Store {
             return Ok(0);
         }
         let prefix = part_prefix(part);
-        let lo = ref_key(&prefix, MessageRef::new(from_ms, 0));
-        let hi = ref_key_end(&prefix, MessageRef::new(to_ms, u32::MAX));
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(MESSAGES).map_err(io)?;
-        let mut visited = 0;
-        for entry in table.range(lo.as_slice()..=hi.as_slice()).map_err(io)? {
-            visit(entry.map_err(io)?.1.value());
-            visited += 1;
-        }
-        Ok(visited)
+        self.walk(
+            Bound::Included(&ref_key(&prefix, MessageRef::new(from_ms, 0))),
+            &ref_key_end(&prefix, MessageRef::new(to_ms, u32::MAX)),
+            |wire| {
+                visit(wire);
+                true
+            },
+        )
     }
 
     /// One publisher chain's messages after `after` (exclusive) up to `to` (inclusive): the answer to a

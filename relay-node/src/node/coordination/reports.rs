@@ -71,6 +71,39 @@ mod tests {
 
     use super::*;
 
+    /// Signs the next event of `publisher`'s chain at `ts` and stores it; its wire bytes.
+    fn store_signed(
+        store: &Store,
+        publisher: &mut ChainSigner,
+        part: &StreamPartId,
+        ts: u64,
+        content: Vec<u8>,
+    ) -> Vec<u8> {
+        let m = publisher
+            .sign_next(
+                part,
+                ts,
+                MessageType::Data,
+                ContentType::Json,
+                content,
+                None,
+                &mut rand::rng(),
+            )
+            .unwrap();
+        let wire = m.encode().unwrap();
+        store.append([(m.id(), wire.as_slice())]).unwrap();
+        wire
+    }
+
+    /// The protocol's reference checksum of interval 100 over `wires`.
+    fn reference_for_interval_100(part: &StreamPartId, wires: &[Vec<u8>]) -> IntervalChecksum {
+        interval_checksums(part, timing().checksum_interval, wires)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.interval == 100)
+            .unwrap()
+    }
+
     fn timing() -> Timing {
         Timing {
             checksum_interval: ChecksumInterval::from_secs(10).unwrap(),
@@ -127,28 +160,17 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let m = publishers[i % 3]
-                .sign_next(
-                    &part,
-                    ts,
-                    MessageType::Data,
-                    ContentType::Json,
-                    format!("{{\"i\":{i}}}").into_bytes(),
-                    None,
-                    &mut rand::rng(),
-                )
-                .unwrap();
-            let wire = m.encode().unwrap();
-            store.append([(m.id(), wire.as_slice())]).unwrap();
-            wires.push(wire);
+            let content = format!("{{\"i\":{i}}}").into_bytes();
+            wires.push(store_signed(
+                &store,
+                &mut publishers[i % 3],
+                &part,
+                ts,
+                content,
+            ));
         }
         let ours = interval_checksum(&store, &part, &timing(), 100).unwrap();
-        let reference = interval_checksums(&part, timing().checksum_interval, &wires)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.interval == 100)
-            .unwrap();
-        assert_eq!(ours, reference);
+        assert_eq!(ours, reference_for_interval_100(&part, &wires));
         assert_eq!(ours.count, 4);
         assert_eq!(
             interval_checksum(&store, &part, &timing(), 7)
@@ -171,31 +193,20 @@ mod tests {
         );
         // 160 events of 60 KiB in interval 100: 9.4 MiB, past the 8 MiB an answer stops at.
         let content = format!("\"{}\"", "x".repeat(60 * 1024)).into_bytes();
-        let mut wires = Vec::new();
-        for i in 0..160u64 {
-            let m = publisher
-                .sign_next(
+        let wires: Vec<Vec<u8>> = (0..160u64)
+            .map(|i| {
+                store_signed(
+                    &store,
+                    &mut publisher,
                     &part,
                     1_000_000 + i * 50,
-                    MessageType::Data,
-                    ContentType::Json,
                     content.clone(),
-                    None,
-                    &mut rand::rng(),
                 )
-                .unwrap();
-            let wire = m.encode().unwrap();
-            store.append([(m.id(), wire.as_slice())]).unwrap();
-            wires.push(wire);
-        }
+            })
+            .collect();
         assert!(wires.iter().map(Vec::len).sum::<usize>() > rivulet_store::MAX_ANSWER_BYTES);
         let ours = interval_checksum(&store, &part, &timing(), 100).unwrap();
-        let reference = interval_checksums(&part, timing().checksum_interval, &wires)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.interval == 100)
-            .unwrap();
         assert_eq!(ours.count, 160);
-        assert_eq!(ours, reference);
+        assert_eq!(ours, reference_for_interval_100(&part, &wires));
     }
 }
