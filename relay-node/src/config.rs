@@ -123,6 +123,9 @@ pub(crate) struct RunArgs {
         value_delimiter = ','
     )]
     storage_parts: Vec<String>,
+    /// The history store's page cache, MiB (`storage.cache_mb`).
+    #[arg(long = "storage.cache-mb", env = "RIVULET_STORAGE_CACHE_MB")]
+    storage_cache_mb: Option<usize>,
     /// Register with the network coordinator with this stake (DATA, e.g. `100` or `0.5`) when not
     /// registered yet. Without it the node follows a registration made with `relay-node node register`.
     #[arg(long = "coordinator.stake", env = "RIVULET_COORDINATOR_STAKE")]
@@ -235,8 +238,9 @@ impl NodeConfig {
         if max_content_bytes == 0 || max_content_bytes > rivulet_protocol::codec::MAX_CONTENT_LEN {
             bail!("limits.max_content_bytes must be 1..=16777216, got {max_content_bytes}");
         }
-        let cache_mb = storage
-            .cache_mb
+        let cache_mb = args
+            .storage_cache_mb
+            .or(storage.cache_mb)
             .unwrap_or(rivulet_store::DEFAULT_CACHE_BYTES >> 20);
         if !(1..=65_536).contains(&cache_mb) {
             bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
@@ -420,11 +424,14 @@ mod tests {
         let c = load(&["--http.listen", "127.0.0.1:9001"], Some(toml)).unwrap();
         assert_eq!(c.http_listen.to_string(), "127.0.0.1:9001");
         assert_eq!(c.parts[0].to_string(), "rivulet.eth/a#1");
+        let toml = "[storage]\ncache_mb = 16\n";
+        let c = load(&["--storage.cache-mb", "4"], Some(toml)).unwrap();
+        assert_eq!(c.store_cache_bytes, 4 << 20);
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 10] = [
+        let cases: [(&[&str], Option<&str>, &str); 11] = [
             (
                 &["--performance.verify-threads", "1000"],
                 None,
@@ -449,6 +456,7 @@ mod tests {
             ),
             (&["--http.listen", "localhost"], None, "http.listen"),
             (&["--storage.part", "nope#1"], None, "storage.part"),
+            (&["--storage.cache-mb", "0"], None, "storage.cache_mb"),
             (
                 &[],
                 Some("[limits]\nmax_content_bytes = 0\n"),

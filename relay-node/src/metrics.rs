@@ -1,6 +1,6 @@
 //! The node's Prometheus metrics (text format at `/metrics`).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, atomic::AtomicU64};
 
 use prometheus_client::{
     encoding::{
@@ -14,6 +14,8 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+use rivulet_store::Store;
 
 use crate::node::coordination::{NodeRecord, Snapshot};
 
@@ -54,6 +56,8 @@ pub(crate) struct Metrics {
     pub(crate) backfilled: Counter,
     pub(crate) pruned: Counter,
     coordinator: CoordinatorMetrics,
+    /// The history store, whose page cache is read when scraped.
+    store: Option<Arc<Store>>,
 }
 
 /// The coordinator follower's metrics.
@@ -83,7 +87,8 @@ fn data(wei: u128) -> f64 {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Metrics {
+    /// The node's metrics; with its store, also the store's page cache.
+    pub(crate) fn new(store: Option<Arc<Store>>) -> Metrics {
         let mut registry = Registry::with_prefix("rivulet");
         let events_in = Family::<Source, Counter>::default();
         let events_out = Counter::default();
@@ -226,6 +231,7 @@ impl Metrics {
             backfilled,
             pruned,
             coordinator,
+            store,
             registry,
             events_in,
             events_out,
@@ -302,9 +308,40 @@ impl Metrics {
         if let Some(process) = process_registry() {
             let _ = encode_registry(&mut out, &process);
         }
+        if let Some(store) = &self.store {
+            let _ = encode_registry(&mut out, &store_cache_registry(store));
+        }
         let _ = encode_eof(&mut out);
         out
     }
+}
+
+/// The history store's page cache as of now (`rivulet_store_cache_*`): how full it is (bounded by
+/// `storage.cache_mb`) and how its page reads went.
+fn store_cache_registry(store: &Store) -> Registry {
+    let stats = store.cache_stats();
+    let mut registry = Registry::with_prefix("rivulet_store_cache");
+    registry.register(
+        "bytes",
+        "Bytes of history pages held in the store's page cache (at most storage.cache_mb)",
+        ConstGauge::new(i64::try_from(stats.used_bytes).unwrap_or(i64::MAX)),
+    );
+    registry.register(
+        "read_hits",
+        "History page reads served from the store's page cache",
+        ConstCounter::new(stats.read_hits),
+    );
+    registry.register(
+        "read_misses",
+        "History page reads that went to the file",
+        ConstCounter::new(stats.read_misses),
+    );
+    registry.register(
+        "evictions",
+        "History pages dropped from the store's page cache to make room",
+        ConstCounter::new(stats.evictions),
+    );
+    registry
 }
 
 /// The process's CPU time and resident memory under Prometheus' standard names
@@ -340,4 +377,59 @@ fn process_registry() -> Option<Registry> {
         ConstGauge::new(rss_kib * 1024),
     );
     Some(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use rivulet_protocol::{Address, ChainId, MessageId, Partition, StreamPartId};
+
+    use super::*;
+
+    /// The value of the sample named `name` in `text`.
+    fn sample(text: &str, name: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    #[test]
+    fn the_store_page_cache_is_read_when_scraped() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = Arc::new(
+            Store::open_with_cache(&dir.path().join("history.redb"), 1 << 20).expect("a store"),
+        );
+        let metrics = Metrics::new(Some(store.clone()));
+        let before = sample(&metrics.render(), "rivulet_store_cache_bytes");
+        let part = StreamPartId::new(
+            "rivulet.eth/metrics".parse().expect("a stream id"),
+            Partition::new(0).expect("a partition"),
+        );
+        let ids: Vec<MessageId> = (0..64)
+            .map(|ts| MessageId {
+                stream_id: part.stream_id.clone(),
+                partition: part.partition,
+                timestamp: ts,
+                sequence_number: 0,
+                publisher: Address([1; 20]),
+                chain_id: ChainId::new("c").expect("a chain id"),
+            })
+            .collect();
+        let value = vec![0u8; 4096];
+        store
+            .append(ids.iter().map(|id| (id, value.as_slice())))
+            .expect("stored");
+        store
+            .each_in_time_range(&part, 0, 64, |_| {})
+            .expect("read back");
+        let text = metrics.render();
+        let after = sample(&text, "rivulet_store_cache_bytes");
+        assert!(after > before && after <= f64::from(1 << 20), "{text}");
+        assert!(
+            sample(&text, "rivulet_store_cache_read_hits_total") > 0.0,
+            "{text}"
+        );
+        // Without a store (the API's tests) there is nothing of it.
+        assert!(!Metrics::new(None).render().contains("rivulet_store_cache"));
+    }
 }

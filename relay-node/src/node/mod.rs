@@ -137,7 +137,7 @@ impl Node {
         }
         let discovery = Discovery::start(&mut swarm, config.bootstrap.clone());
 
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(Some(store.clone())));
         metrics.store_messages.set(store.len().unwrap_or(0) as i64);
         let stored = StoredParts::new(config.parts.iter().cloned());
         let store_queue = StoreQueue::start(

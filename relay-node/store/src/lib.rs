@@ -573,4 +573,28 @@ impl Store {
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len()? == 0)
     }
+
+    /// The page cache's use since the store was opened.
+    pub fn cache_stats(&self) -> CacheStats {
+        let stats = self.db.cache_stats();
+        CacheStats {
+            used_bytes: stats.used_bytes(),
+            read_hits: stats.read_hits(),
+            read_misses: stats.read_misses(),
+            evictions: stats.evictions(),
+        }
+    }
+}
+
+/// The store's page cache: how full it is and how well it serves reads ([`Store::cache_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Bytes of pages held (read cache and write buffer), at most the cache's size.
+    pub used_bytes: usize,
+    /// Page reads served from the cache.
+    pub read_hits: u64,
+    /// Page reads that went to the file.
+    pub read_misses: u64,
+    /// Pages dropped to make room.
+    pub evictions: u64,
 }

@@ -495,3 +495,35 @@ fn the_chain_index_follows_appends_and_prunes_and_is_built_for_an_older_store() 
     assert_eq!(many.len(), 50_004, "every one after (0, 0)");
     assert_eq!(chain(&store, 2, "x"), expected(2, "x", 3));
 }
+
+#[test]
+fn the_page_cache_fills_up_to_its_bound_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = 1 << 20;
+    let store = Store::open_with_cache(&dir.path().join("history.redb"), cache).unwrap();
+    let p = part("cache", 0);
+    let empty = store.cache_stats();
+    assert!(empty.used_bytes <= cache);
+    // 8 MiB of history in 64 batches of 32 messages of 4 KiB: eight times the cache.
+    for batch in 0..64u64 {
+        let ids: Vec<MessageId> = (0..32).map(|i| id(&p, batch * 32 + i, 0, 1, "c")).collect();
+        let value = vec![7u8; 4096];
+        store
+            .append(ids.iter().map(|id| (id, value.as_slice())))
+            .unwrap();
+        assert!(store.cache_stats().used_bytes <= cache, "batch {batch}");
+    }
+    // Reading it all back twice goes through the cache: pages found there, others read and some dropped.
+    for _ in 0..2 {
+        assert_eq!(
+            store.each_in_time_range(&p, 0, u64::MAX, |_| {}).unwrap(),
+            2048
+        );
+    }
+    let stats = store.cache_stats();
+    assert!(stats.used_bytes <= cache, "{stats:?}");
+    assert!(stats.used_bytes > cache / 2, "{stats:?}");
+    assert!(stats.read_hits > 0, "{stats:?}");
+    assert!(stats.read_misses > 0, "{stats:?}");
+    assert!(stats.evictions > 0, "{stats:?}");
+}

@@ -53,7 +53,7 @@ impl FakeNode {
     fn new() -> FakeNode {
         FakeNode {
             peer_id: PeerId::random(),
-            metrics: Metrics::new(),
+            metrics: Metrics::new(None),
             pages: Mutex::default(),
             asked: Mutex::default(),
             readers: vec![None],
