@@ -98,10 +98,15 @@ impl Drop for KillOnDrop {
 
 /// Process `pid`'s resident memory (`VmRSS`), KiB; `None` if it is gone.
 pub(crate) fn process_rss_kib(pid: u32) -> Option<u64> {
+    process_status_kib(pid, "VmRSS")
+}
+
+/// A KiB field of process `pid`'s `/proc/<pid>/status` (`VmRSS`, `RssAnon`, …); `None` if it is gone.
+pub(crate) fn process_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
         .split_whitespace()
         .next()?
         .parse()

@@ -132,6 +132,24 @@ impl Cluster {
         crate::cmd::process_rss_kib(self.slots[i].node.as_ref()?.pid())
     }
 
+    /// Node `i`'s anonymous resident memory (`RssAnon`: its heap, not its binary's pages), KiB
+    /// (`None` while it is down).
+    pub(crate) fn anon_kib(&self, i: usize) -> Option<u64> {
+        crate::cmd::process_status_kib(self.slots[i].node.as_ref()?.pid(), "RssAnon")
+    }
+
+    /// Bytes node `i`'s history store holds in its page cache, from its `/metrics` (`None` while it
+    /// is down or does not answer).
+    pub(crate) fn store_cache_bytes(&self, i: usize) -> Option<u64> {
+        self.slots[i].node.as_ref()?;
+        let text = crate::health::http_get(&self.http(i), "/metrics").ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("rivulet_store_cache_bytes "))?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// CPU time node `i`'s current process has used, seconds (`None` while it is down).
     pub(crate) fn cpu_secs(&self, i: usize) -> Option<f64> {
         crate::cmd::process_cpu_secs(self.slots[i].node.as_ref()?.pid())

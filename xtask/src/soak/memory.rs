@@ -19,6 +19,10 @@ pub(crate) struct Sample {
     pub(crate) up_secs: u64,
     /// The size of its history file, bytes.
     pub(crate) store_bytes: u64,
+    /// Anonymous resident memory (`RssAnon`), KiB; `None` while down.
+    pub(crate) anon_kib: Option<u64>,
+    /// Bytes in its history store's page cache (`/metrics`); `None` while down.
+    pub(crate) store_cache_bytes: Option<u64>,
     /// CPU time its current process has used, seconds (0 while down).
     pub(crate) cpu_secs: f64,
 }
@@ -48,7 +52,8 @@ impl Warmth {
         }
     }
 
-    fn is_warm(&self, s: &Sample) -> bool {
+    /// Whether sample `s` is judged: past the run's warm-up, its process past its own.
+    pub(crate) fn is_warm(&self, s: &Sample) -> bool {
         s.rss_kib.is_some() && s.t_secs >= self.run_secs && s.up_secs >= self.process_secs
     }
 }
@@ -135,7 +140,9 @@ pub(crate) fn samples_json(samples: &[Sample]) -> Value {
                 s.rss_kib.map(mib),
                 s.up_secs,
                 mib(s.store_bytes / 1024),
-                s.cpu_secs
+                s.cpu_secs,
+                s.anon_kib.map(mib),
+                s.store_cache_bytes.map(|b| mib(b / 1024))
             ])
         })
         .collect()
@@ -173,6 +180,8 @@ mod tests {
                 rss_kib,
                 up_secs,
                 store_bytes: 0,
+                anon_kib: rss_kib,
+                store_cache_bytes: None,
                 cpu_secs: up_secs as f64 / 2.0,
             })
             .collect()

@@ -195,6 +195,8 @@ fn run(root: &Path, o: &Options, (relay, deployer): (&Path, &Path), dir: &Path) 
                         0
                     },
                     store_bytes: cluster.store_bytes(i),
+                    anon_kib: cluster.anon_kib(i),
+                    store_cache_bytes: cluster.store_cache_bytes(i),
                     cpu_secs: cluster.cpu_secs(i).unwrap_or(0.0),
                 });
             }

@@ -107,7 +107,7 @@ impl Report<'_> {
                 "warmAfterSecs": self.warmth.run_secs,
                 "restartedWarmAfterSecs": self.warmth.process_secs,
                 "tolerancePct": self.warmth.tolerance * 100.0,
-                "samples": "[seconds since the load started, VmRSS MiB (null: down), seconds since the process started, history file MiB, CPU seconds of the process]",
+                "samples": "[seconds since the load started, VmRSS MiB (null: down), seconds since the process started, history file MiB, CPU seconds of the process, RssAnon MiB (the heap, not the binary's pages), the history store's page cache MiB]",
             },
             "nodes": nodes,
             "load": self.load,
@@ -208,6 +208,18 @@ impl Report<'_> {
                 _ => println!(
                     "node {name} ({cores} cores): the run was too short to judge its warm memory"
                 ),
+            }
+            let mut warm = samples.iter().filter(|s| self.warmth.is_warm(s));
+            if let (Some(first), Some(last)) = (warm.next(), warm.next_back()) {
+                let cache = |s: &Sample| s.store_cache_bytes.map_or(f64::NAN, |b| mib(b / 1024));
+                let anon = |s: &Sample| s.anon_kib.map_or(f64::NAN, mib);
+                println!(
+                    "  first → last warm sample: store page cache {} → {} MiB, anonymous memory {} → {} MiB",
+                    cache(first),
+                    cache(last),
+                    anon(first),
+                    anon(last)
+                );
             }
         }
     }
