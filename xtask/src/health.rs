@@ -1,7 +1,11 @@
-//! Asking relay nodes how they are over plain HTTP/1.0 (xtask has no HTTP client): their `/health`,
+//! Asking relay nodes how they are over plain HTTP/1.0 (xtask has no HTTP client): their `/health`
+//! and `/metrics` (parsed by series),
 //! and waiting until the coordinator's assignment has settled on them.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -59,4 +63,29 @@ pub(crate) fn http_get(base: &str, path: &str) -> Result<String> {
         bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
     }
     Ok(body.to_owned())
+}
+
+/// Prometheus text → `name{labels}` → value.
+pub(crate) fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_parse_by_series() {
+        let m = parse_metrics(
+            "# HELP x y\nrivulet_events_in_total{source=\"gossip\"} 12\nrivulet_duplicates_total 3\n# EOF\n",
+        );
+        assert_eq!(m["rivulet_events_in_total{source=\"gossip\"}"], 12.0);
+        assert_eq!(m["rivulet_duplicates_total"], 3.0);
+    }
 }

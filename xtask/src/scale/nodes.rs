@@ -287,7 +287,7 @@ impl<'a> Cluster<'a> {
     /// Slot `i`'s `/metrics`, as series → value.
     pub(crate) fn metrics(&self, i: usize) -> Option<BTreeMap<String, f64>> {
         let body = http_get(self.lab.address(i), "/metrics").ok()?;
-        Some(parse_metrics(&body))
+        Some(crate::health::parse_metrics(&body))
     }
 
     /// Slot `i`'s resident memory, KiB.
@@ -314,29 +314,4 @@ fn http_get(ip: std::net::Ipv4Addr, path: &str) -> Result<String> {
         bail!("{path}: {}", head.lines().next().unwrap_or(""));
     }
     Ok(body.to_owned())
-}
-
-/// Prometheus text → `name{labels}` → value.
-pub(crate) fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_parse_by_series() {
-        let m = parse_metrics(
-            "# HELP x y\nrivulet_events_in_total{source=\"gossip\"} 12\nrivulet_duplicates_total 3\n# EOF\n",
-        );
-        assert_eq!(m["rivulet_events_in_total{source=\"gossip\"}"], 12.0);
-        assert_eq!(m["rivulet_duplicates_total"], 3.0);
-    }
 }

@@ -143,11 +143,10 @@ impl Cluster {
     pub(crate) fn store_cache_bytes(&self, i: usize) -> Option<u64> {
         self.slots[i].node.as_ref()?;
         let text = crate::health::http_get(&self.http(i), "/metrics").ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("rivulet_store_cache_bytes "))?
-            .trim()
-            .parse()
-            .ok()
+        let metrics = crate::health::parse_metrics(&text);
+        metrics
+            .get("rivulet_store_cache_bytes")
+            .map(|&bytes| bytes as u64)
     }
 
     /// CPU time node `i`'s current process has used, seconds (`None` while it is down).
