@@ -5,8 +5,6 @@
 //! node; plus how long a node takes to start and reach a peer, and a stream part to carry its first event.
 
 use std::{
-    io::{Read, Write},
-    net::TcpStream,
     path::Path,
     time::{Duration, Instant},
 };
@@ -18,6 +16,7 @@ use super::machine::measured;
 use crate::{
     bench::{BENCH_KEY, BenchChain},
     cmd::capture,
+    health::http_get,
     network::{self, RelayNode},
 };
 
@@ -129,23 +128,6 @@ const RUNS: [Spec; 11] = [
         (true, true),
     ),
 ];
-
-/// `GET path` on a node's HTTP API; the body.
-fn http_get(base: &str, path: &str) -> Result<String> {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default())
-}
 
 /// Starts a node; returns it with the milliseconds from spawning it to its listeners being up and,
 /// when it has a bootstrap peer, to its first connected peer (polled every 5 ms on `/health`).

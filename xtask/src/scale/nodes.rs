@@ -7,8 +7,6 @@
 
 use std::{
     collections::BTreeMap,
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -18,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{netns::Lab, stop::stop_requested};
-use crate::cmd::KillOnDrop;
+use crate::{cmd::KillOnDrop, health::http_get};
 
 /// libp2p and HTTP ports inside every namespace.
 const P2P_PORT: u16 = 7171;
@@ -196,7 +194,7 @@ impl<'a> Cluster<'a> {
                 && let Ok(v) = serde_json::from_str::<Value>(&text)
                 && let Some(addr) = v["listen"].as_array().and_then(|a| a.first()?.as_str())
             {
-                match http_get(self.lab.address(i), "/health") {
+                match http_get(&self.http(i), "/health") {
                     Ok(_) => return Ok(addr.to_owned()),
                     Err(e) => last = format!("/health: {e:#}"),
                 }
@@ -280,13 +278,13 @@ impl<'a> Cluster<'a> {
 
     /// Slot `i`'s `/health`.
     pub(crate) fn health(&self, i: usize) -> Option<Value> {
-        let body = http_get(self.lab.address(i), "/health").ok()?;
+        let body = http_get(&self.http(i), "/health").ok()?;
         serde_json::from_str(&body).ok()
     }
 
     /// Slot `i`'s `/metrics`, as series → value.
     pub(crate) fn metrics(&self, i: usize) -> Option<BTreeMap<String, f64>> {
-        let body = http_get(self.lab.address(i), "/metrics").ok()?;
+        let body = http_get(&self.http(i), "/metrics").ok()?;
         Some(crate::health::parse_metrics(&body))
     }
 
@@ -299,19 +297,4 @@ impl<'a> Cluster<'a> {
     pub(crate) fn cpu_seconds(&self, i: usize) -> Option<f64> {
         crate::cmd::process_cpu_secs(self.pid(i)?)
     }
-}
-
-/// `GET path` over HTTP/1.0 from `ip`'s API port; the body.
-fn http_get(ip: std::net::Ipv4Addr, path: &str) -> Result<String> {
-    let addr = SocketAddr::from((ip, HTTP_PORT));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP body")?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-        bail!("{path}: {}", head.lines().next().unwrap_or(""));
-    }
-    Ok(body.to_owned())
 }
