@@ -36,7 +36,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         }
     });
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        // Handlers see each client's address: history turns go round the addresses waiting.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             warn!("HTTP server stopped: {e}");
         }
     });

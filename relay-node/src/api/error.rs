@@ -134,6 +134,7 @@ impl From<HistoryError> for ApiError {
             }
             HistoryError::Store(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e),
             HistoryError::NotStored(e) => ApiError::new(StatusCode::NOT_FOUND, "not_stored", e),
+            HistoryError::Busy(e) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "busy", e),
             HistoryError::Stopping => ApiError::stopping(),
         }
     }

@@ -1,11 +1,11 @@
 //! `GET /api/v1/history` and the WebSocket API's `resend`: a stream part's stored events, page after
 //! page from the node (its store, or a peer that stores the part), up to one answer's limits.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json,
-    extract::{Query, State, rejection::QueryRejection},
+    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Api, ApiError, auth, http::stream_part, json::message_json};
-use crate::node::{Reader, SourcedPage};
+use crate::{
+    node::{Reader, SourcedPage},
+    turns::{NoTurn, ReaderKey},
+};
 
 /// The most a `last` may ask for.
 const MAX_LAST: u32 = 1_000_000;
@@ -41,11 +44,13 @@ pub(crate) struct HistoryParams {
 
 pub(super) async fn history(
     State(api): State<Arc<Api>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Response {
+    let from = ReaderKey::ip(client.ip());
     let result = match (params, auth::reader(&api, &headers)) {
-        (Ok(Query(params)), Ok(reader)) => answer(&api, params, reader.as_ref()).await,
+        (Ok(Query(params)), Ok(reader)) => answer(&api, params, reader.as_ref(), from).await,
         (Err(rejection), _) => Err(ApiError::query(rejection)),
         (_, Err(e)) => Err(e),
     };
@@ -58,11 +63,12 @@ pub(super) async fn history(
     }
 }
 
-/// The answer to `reader`'s history request: `{"part","messages","truncated","next"}`.
+/// The answer to `reader`'s history request, made from `from`: `{"part","messages","truncated","next"}`.
 pub(crate) async fn answer(
     api: &Api,
     p: HistoryParams,
     reader: Option<&Reader>,
+    from: ReaderKey,
 ) -> Result<Value, ApiError> {
     let part = stream_part(&p.stream, p.partition).map_err(ApiError::bad_stream)?;
     if reader.is_none() && !api.node.may_subscribe(None, &part) {
@@ -105,13 +111,15 @@ pub(crate) async fn answer(
             ));
         }
     };
-    // One answer at a time per turn: a flood of history requests (anyone may send them) waits here.
-    let _turn = api.history_answers.acquire().await.map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the node is stopping",
-        )
+    // One answer at a time per turn: a flood of history requests (anyone may send them) waits here,
+    // behind its own requests; a client with too many waiting is refused.
+    let _turn = api.history_answers.take(from).await.map_err(|e| match e {
+        NoTurn::TooMany { .. } => ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            e.to_string(),
+        ),
+        NoTurn::Stopping => ApiError::stopping(),
     })?;
     // Page after page up to the answer's limits; `truncated` says there is more.
     let mut wires = Vec::new();
@@ -125,7 +133,7 @@ pub(crate) async fn answer(
         let SourcedPage {
             page: (page, rest),
             verified,
-        } = api.node.history_page(&part, query, reader).await?;
+        } = api.node.history_page(&part, query, reader, from).await?;
         bytes += page.iter().map(Vec::len).sum::<usize>();
         wires.extend(page.into_iter().map(|w| (w, verified)));
         next = rest;

@@ -38,7 +38,11 @@ use axum::{
 use tower_http::cors::{Any, CorsLayer};
 
 pub(crate) use self::error::ApiError;
-use crate::node::NodeApi;
+use crate::{node::NodeApi, turns::FairTurns};
+
+/// Most history answers one client address may have waiting for their turn (HTTP requests and
+/// WebSocket resends together); more are refused with 429 `busy`.
+const MAX_WAITING_ANSWERS: usize = 64;
 
 /// The API's own settings.
 #[derive(Clone, Copy, Debug)]
@@ -60,8 +64,9 @@ pub(crate) struct Api {
     /// The secret this node's access-token nonces are made with.
     token_secret: auth::TokenSecret,
     /// Turns to assemble a history answer (read, verify, encode: a core's work while it lasts), as
-    /// many as the node's history reads: more requests wait, and live delivery keeps its cores.
-    history_answers: tokio::sync::Semaphore,
+    /// many as the node's history reads: more requests wait, and live delivery keeps its cores. The
+    /// turns go round the addresses that wait, so one client's flood does not hold up the others.
+    history_answers: FairTurns,
 }
 
 impl Api {
@@ -79,7 +84,7 @@ pub(crate) fn router(node: Arc<dyn NodeApi>, config: ApiConfig) -> Router {
         config,
         ws_connections: AtomicUsize::new(0),
         token_secret: rand::random(),
-        history_answers: tokio::sync::Semaphore::new(crate::node::history_concurrency()),
+        history_answers: FairTurns::new(crate::node::history_concurrency(), MAX_WAITING_ANSWERS),
     });
     Router::new()
         .route("/health", get(http::health))

@@ -19,12 +19,15 @@ use super::{
     announce::Listening,
     commands::{Command, Delivered, HistoryPage, Published},
     history::query_store,
-    history_reads::HistoryReads,
+    history_reads::{HistoryReads, ReadError},
     publisher::NodePublisher,
     quorum::{Acks, Quorum, QuorumError},
     stored::StoredParts,
 };
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    turns::{NoTurn, ReaderKey},
+};
 
 /// A page of history and whether its events were verified here.
 #[derive(Debug)]
@@ -67,6 +70,8 @@ pub(crate) enum HistoryError {
     Store(String),
     /// No connected node stores the part (or none answered).
     NotStored(String),
+    /// The reader has as many history reads waiting as it may.
+    Busy(String),
     /// The node is stopping.
     Stopping,
 }
@@ -101,13 +106,15 @@ pub(crate) trait NodeApi: Send + Sync + 'static {
         part: &StreamPartId,
         content: Vec<u8>,
     ) -> BoxFuture<'_, Result<Published, ClientError>>;
-    /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only): from the
-    /// store, or from a peer that stores the part (which is shown the reader's proof).
+    /// One page of `part`'s history for `reader` (`None`: anonymous, public parts only), connected
+    /// from `from`: from the store (in `from`'s turn), or from a peer that stores the part (which is
+    /// shown the reader's proof).
     fn history_page(
         &self,
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
+        from: ReaderKey,
     ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>>;
     /// Unix seconds now, by the chain's clock.
     fn now_secs(&self) -> u64;
@@ -233,6 +240,7 @@ impl NodeApi for NodeHandle {
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
+        from: ReaderKey,
     ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>> {
         let part = part.clone();
         let address = reader.map(|r| r.address);
@@ -248,9 +256,15 @@ impl NodeApi for NodeHandle {
             if self.stored.serves(&part) {
                 return self
                     .reads
-                    .run(move |store| query_store(store, &part, &query))
+                    .run(from, move |store| query_store(store, &part, &query))
                     .await
-                    .map_err(HistoryError::Store)?
+                    .map_err(|e| match e {
+                        ReadError::NoTurn(NoTurn::TooMany { .. }) => {
+                            HistoryError::Busy(e.to_string())
+                        }
+                        ReadError::NoTurn(NoTurn::Stopping) => HistoryError::Stopping,
+                        ReadError::Failed(_) => HistoryError::Store(e.to_string()),
+                    })?
                     .map(|page| SourcedPage {
                         page,
                         verified: true,

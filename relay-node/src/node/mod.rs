@@ -246,6 +246,7 @@ impl Node {
             coordination,
             quorum,
             replica_requests: Default::default(),
+            connections: Default::default(),
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

@@ -1,5 +1,5 @@
 //! `GET /api/v1/history` against the fake node: pages followed and verified, the cursor for the rest,
-//! bad requests named, and private history for permitted readers only.
+//! bad requests named, private history for permitted readers only, and a client's flood refused.
 
 use super::*;
 
@@ -254,5 +254,47 @@ async fn private_history_needs_a_token_of_a_permitted_reader() {
             (status, body["error"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("bad_token"))
         );
+    }
+}
+
+/// A client with as many history requests waiting as it may is refused with 429 `busy`, saying so,
+/// and its waiting requests are all answered once the node gets to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_too_many_history_requests_waiting_is_refused() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let node = Arc::new(FakeNode {
+        gate: Some(gate.clone()),
+        ..FakeNode::new()
+    });
+    let app = app(&node);
+    let running = crate::node::history_concurrency();
+    let uri = "/api/v1/history?stream=rivulet.eth/a&last=1";
+    let requests: Vec<_> = (0..running + super::super::MAX_WAITING_ANSWERS)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { get(&app, uri).await })
+        })
+        .collect();
+    // The first ones reach the node and wait at its gate; the rest wait for their turn.
+    while node.asked.lock().unwrap().len() < running {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(5), get(&app, uri))
+        .await
+        .expect("refused at once, not queued");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "busy");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("192.0.2.1 already has 64 history requests waiting"),
+        "{body}"
+    );
+    gate.add_permits(1_000);
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        assert_eq!(body["error"], "not_stored", "{status} {body}");
     }
 }

@@ -3,11 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use axum::{
     Router,
     body::Body,
+    extract::connect_info::MockConnectInfo,
     http::{Request, StatusCode, header},
 };
 use futures::future::BoxFuture;
@@ -28,6 +32,7 @@ use crate::{
         Acks, Delivered, HistoryError, HistoryPage, NodeApi, Published, QuorumError, Reader,
         SourcedPage, Stopping, SubmitError,
     },
+    turns::ReaderKey,
 };
 
 mod history;
@@ -47,6 +52,8 @@ struct FakeNode {
     stopping: watch::Sender<bool>,
     /// The chain's clock, Unix seconds.
     now: Mutex<u64>,
+    /// When set, each history page waits for a permit of it first.
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl FakeNode {
@@ -68,6 +75,7 @@ impl FakeNode {
             events: broadcast::channel(16).0,
             stopping: watch::Sender::new(false),
             now: Mutex::new(1_800_000_000),
+            gate: None,
         }
     }
 }
@@ -127,8 +135,15 @@ impl NodeApi for FakeNode {
         part: &StreamPartId,
         query: HistoryQuery,
         reader: Option<&Reader>,
+        _: ReaderKey,
     ) -> BoxFuture<'_, Result<SourcedPage, HistoryError>> {
         self.asked.lock().unwrap().push(query);
+        if let Some(gate) = self.gate.clone() {
+            return Box::pin(async move {
+                let _permit = gate.acquire().await;
+                Err(HistoryError::NotStored("gated".into()))
+            });
+        }
         if !self.may_subscribe(reader.map(|r| r.address), part) {
             return Box::pin(async { Err(HistoryError::NoPermission("not allowed".into())) });
         }
@@ -183,9 +198,10 @@ const CONFIG: ApiConfig = ApiConfig {
     ws_max_subscriptions: 1,
 };
 
-/// The API over `node` (one router: its token secret lives as long as it).
+/// The API over `node` (one router: its token secret lives as long as it), its clients calling from
+/// one address as over a real connection.
 fn app(node: &Arc<FakeNode>) -> Router {
-    router(node.clone(), CONFIG)
+    router(node.clone(), CONFIG).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40000))))
 }
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {

@@ -25,13 +25,14 @@ mod session;
 
 use std::{
     collections::HashSet,
+    net::SocketAddr,
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use axum::{
     extract::{
-        State, WebSocketUpgrade,
+        ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
     http::StatusCode,
@@ -49,6 +50,7 @@ use self::{
     session::Session,
 };
 use super::{Api, ApiError, error::error_frame, json::message_frame};
+use crate::turns::ReaderKey;
 
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;
@@ -61,7 +63,11 @@ const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Upgrades `GET /api/v1/ws` to a WebSocket session, unless the node already serves as many as it may
 /// (503 `too_many_connections`).
-pub(super) async fn upgrade(ws: WebSocketUpgrade, State(api): State<Arc<Api>>) -> Response {
+pub(super) async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(api): State<Arc<Api>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> Response {
     let Some(slot) = ConnectionSlot::take(&api) else {
         api.node.metrics().http_error("too_many_connections");
         return ApiError::new(
@@ -77,7 +83,7 @@ pub(super) async fn upgrade(ws: WebSocketUpgrade, State(api): State<Arc<Api>>) -
     ws.max_message_size(api.request_limit())
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
-            session(socket, api).await;
+            session(socket, api, ReaderKey::ip(client.ip())).await;
             drop(slot);
         })
 }
@@ -104,7 +110,7 @@ impl Drop for ConnectionSlot {
     }
 }
 
-async fn session(socket: WebSocket, api: Arc<Api>) {
+async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
     let (mut sink, mut frames) = socket.split();
     let node = api.node.peer_id();
     let nonce = hex::encode(rand::rng().random::<[u8; 16]>());
@@ -124,6 +130,7 @@ async fn session(socket: WebSocket, api: Arc<Api>) {
         api: api.clone(),
         address: None,
         reader: None,
+        from,
         nonce,
         subscriptions: HashSet::new(),
         pending: FuturesOrdered::new(),

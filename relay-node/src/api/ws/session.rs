@@ -17,6 +17,7 @@ use crate::{
         http::{decode_hex, stream_part},
     },
     node::{Acks, Published, Reader},
+    turns::ReaderKey,
 };
 
 /// A client's frame.
@@ -71,6 +72,8 @@ pub(super) struct Session {
     pub(super) address: Option<Address>,
     /// The signed-in reader and its proof, for history a peer answers on its behalf.
     pub(super) reader: Option<Reader>,
+    /// The client's address, whose turns its resends take.
+    pub(super) from: ReaderKey,
     /// The nonce of this session's challenge.
     pub(super) nonce: String,
     pub(super) subscriptions: HashSet<StreamPartId>,
@@ -199,7 +202,7 @@ impl Session {
                     to,
                     cursor,
                 };
-                match answer(&self.api, params, self.reader.as_ref()).await {
+                match answer(&self.api, params, self.reader.as_ref(), self.from).await {
                     Ok(v) => {
                         json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"], "next": v["next"] })
                     }

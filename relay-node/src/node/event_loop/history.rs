@@ -66,12 +66,13 @@ impl EventLoop {
         match event {
             Event::Message {
                 peer,
+                connection_id,
                 message:
                     Message::Request {
                         request, channel, ..
                     },
-                ..
             } => {
+                let from = self.reader_key(peer, connection_id);
                 let (reads, stored, access, commands, coordination) = (
                     self.reads.clone(),
                     self.stored.clone(),
@@ -81,7 +82,7 @@ impl EventLoop {
                 );
                 tokio::spawn(async move {
                     let response = reads
-                        .run(move |store| {
+                        .run(from, move |store| {
                             answer(
                                 store,
                                 |p| stored.serves(p),
@@ -92,7 +93,7 @@ impl EventLoop {
                             )
                         })
                         .await
-                        .unwrap_or_else(HistoryResponse::Error);
+                        .unwrap_or_else(|e| HistoryResponse::Error(e.to_string()));
                     let _ = commands
                         .send(Command::HistoryRespond { channel, response })
                         .await;

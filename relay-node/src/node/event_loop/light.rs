@@ -21,6 +21,7 @@ use crate::{
         light_auth::{authorising_account, session_key},
         quorum::Acks,
     },
+    turns::ReaderKey,
 };
 
 type Channel = ResponseChannel<LightResponse>;
@@ -30,6 +31,7 @@ impl EventLoop {
     pub(super) fn on_light_request(
         &mut self,
         peer: PeerId,
+        from: ReaderKey,
         request: LightRequest,
         channel: Channel,
     ) {
@@ -187,7 +189,9 @@ impl EventLoop {
                 }
                 self.light_respond(channel, LightResponse::Ok);
             }
-            LightRequest::Resend { part, query } => self.light_resend(peer, &part, query, channel),
+            LightRequest::Resend { part, query } => {
+                self.light_resend(peer, from, &part, query, channel)
+            }
         }
     }
 
@@ -246,7 +250,14 @@ impl EventLoop {
         }
     }
 
-    fn light_resend(&mut self, peer: PeerId, part: &str, query: HistoryQuery, channel: Channel) {
+    fn light_resend(
+        &mut self,
+        peer: PeerId,
+        from: ReaderKey,
+        part: &str,
+        query: HistoryQuery,
+        channel: Channel,
+    ) {
         let part = match part.parse::<StreamPartId>() {
             Ok(p) => p,
             Err(e) => {
@@ -266,14 +277,15 @@ impl EventLoop {
             let reads = self.reads.clone();
             tokio::spawn(async move {
                 let result = reads
-                    .run(move |store| query_store(store, &part, &query))
+                    .run(from, move |store| query_store(store, &part, &query))
                     .await;
                 let response = match result {
                     Ok(Ok((wires, next))) => LightResponse::Messages {
                         messages: wires.into_iter().map(Into::into).collect(),
                         next,
                     },
-                    Ok(Err(e)) | Err(e) => LightResponse::error("store", e),
+                    Ok(Err(e)) => LightResponse::error("store", e),
+                    Err(e) => LightResponse::error(e.code(), e.to_string()),
                 };
                 let _ = commands
                     .send(Command::LightRespond { channel, response })

@@ -8,13 +8,16 @@ mod light;
 mod relay;
 mod replica;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use anyhow::Result;
 use futures::StreamExt;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
-    libp2p::{Swarm, identify, request_response, swarm::SwarmEvent},
+    libp2p::{
+        PeerId, Swarm, identify, request_response,
+        swarm::{ConnectionId, SwarmEvent},
+    },
 };
 use rivulet_validate::Validator;
 use tokio::sync::{broadcast, mpsc};
@@ -35,7 +38,7 @@ use super::{
     topics::{TopicChange, Topics},
     verification::Verification,
 };
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, turns::ReaderKey};
 
 /// The swarm's owner and the parts whose state it drives.
 pub(crate) struct EventLoop {
@@ -63,10 +66,13 @@ pub(crate) struct EventLoop {
     /// Quorum acknowledgements for light clients' publishes.
     pub(super) quorum: super::quorum::Quorum,
     /// Replica-store requests waiting for their answers.
-    pub(super) replica_requests: std::collections::HashMap<
+    pub(super) replica_requests: HashMap<
         request_response::OutboundRequestId,
         tokio::sync::oneshot::Sender<Result<(), String>>,
     >,
+    /// Who each open connection's history requests count as (its remote IP address), for the turns
+    /// history reads take.
+    pub(super) connections: HashMap<ConnectionId, ReaderKey>,
 }
 
 impl EventLoop {
@@ -184,12 +190,23 @@ impl EventLoop {
     fn on_swarm_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => self.announce.listening(address),
-            SwarmEvent::ConnectionEstablished { .. } => self.count_peers(),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let reader = ReaderKey::of_connection(peer_id, endpoint.get_remote_address());
+                self.connections.insert(connection_id, reader);
+                self.count_peers();
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
             } => {
+                self.connections.remove(&connection_id);
                 if num_established == 0 {
                     self.light_disconnected(peer_id);
                 }
@@ -204,13 +221,16 @@ impl EventLoop {
             SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
                 request_response::Event::Message {
                     peer,
+                    connection_id,
                     message:
                         request_response::Message::Request {
                             request, channel, ..
                         },
-                    ..
                 },
-            )) => self.on_light_request(peer, request, channel),
+            )) => {
+                let from = self.reader_key(peer, connection_id);
+                self.on_light_request(peer, from, request, channel)
+            }
             SwarmEvent::Behaviour(NodeBehaviourEvent::Delivery(
                 request_response::Event::Message { peer, .. }
                 | request_response::Event::OutboundFailure { peer, .. },
@@ -219,6 +239,14 @@ impl EventLoop {
             SwarmEvent::Behaviour(NodeBehaviourEvent::History(event)) => self.on_history(event),
             _ => {}
         }
+    }
+
+    /// Who a request that came on `connection` from `peer` counts as for history turns.
+    pub(super) fn reader_key(&self, peer: PeerId, connection: ConnectionId) -> ReaderKey {
+        self.connections
+            .get(&connection)
+            .copied()
+            .unwrap_or(ReaderKey::Peer(peer))
     }
 
     fn count_peers(&self) {
