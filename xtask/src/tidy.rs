@@ -123,15 +123,24 @@ fn modules_of(src: &Path) -> Result<BTreeMap<String, SourceFile>> {
     Ok(modules)
 }
 
-/// A file's code without its inline test module (everything from `#[cfg(test)]` followed by `mod`).
+/// A file's code without its inline test module: everything from `#[cfg(test)]` (or
+/// `#[cfg(all(test, …))]`) followed by a module (`mod`, `pub(crate) mod`, `pub mod`).
 fn code_of(text: &str) -> &str {
     let mut offset = 0;
     let mut lines = text.split_inclusive('\n').peekable();
     while let Some(line) = lines.next() {
-        if line.trim() == "#[cfg(test)]"
-            && lines
-                .peek()
-                .is_some_and(|next| next.trim_start().starts_with("mod "))
+        let line_trimmed = line.trim();
+        let is_test_cfg =
+            line_trimmed == "#[cfg(test)]" || line_trimmed.starts_with("#[cfg(all(test,");
+        if is_test_cfg
+            && lines.peek().is_some_and(|next| {
+                let next = next.trim_start();
+                let next = next
+                    .strip_prefix("pub(crate) ")
+                    .or_else(|| next.strip_prefix("pub "))
+                    .unwrap_or(next);
+                next.starts_with("mod ")
+            })
         {
             return &text[..offset];
         }
@@ -563,5 +572,13 @@ mod tests {
         let text = "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn b() {}\n}\n";
         assert_eq!(code_of(text).lines().count(), 1);
         assert_eq!(code_of("fn a() {}\n").lines().count(), 1);
+        // Tests for one platform, and a test module other modules' tests borrow from.
+        let text = "fn a() {}\n#[cfg(all(test, target_os = \"linux\"))]\nmod tests {}\n";
+        assert_eq!(code_of(text).lines().count(), 1);
+        let text = "fn a() {}\n#[cfg(test)]\npub(crate) mod tests {}\n";
+        assert_eq!(code_of(text).lines().count(), 1);
+        // Code only built outside tests still counts.
+        let text = "fn a() {}\n#[cfg(not(test))]\nmod real {}\n";
+        assert_eq!(code_of(text).lines().count(), 3);
     }
 }
