@@ -14,7 +14,7 @@ use crate::{
 
 /// Runs a node with `config` until it is told to stop.
 pub(crate) async fn run(config: NodeConfig) -> Result<()> {
-    crate::memory::spawn_trimmer();
+    crate::memory::return_freed_pages_on_time();
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http_listen))?;
