@@ -51,6 +51,7 @@ struct HttpSection {
     listen: Option<String>,
     ws_frames_per_second: Option<u32>,
     ws_max_connections: Option<usize>,
+    ws_max_connections_per_address: Option<usize>,
     ws_max_subscriptions: Option<usize>,
 }
 
@@ -171,6 +172,8 @@ pub(crate) struct NodeConfig {
     /// WebSocket connections served at once; more are refused with 503.
     pub(crate) ws_max_connections: usize,
     /// Stream parts one WebSocket connection may subscribe to.
+    /// WebSocket connections one client address (an IPv6 one by its /64) may hold at once.
+    pub(crate) ws_max_connections_per_address: usize,
     pub(crate) ws_max_subscriptions: usize,
     /// Threads verifying signatures (at least 1).
     pub(crate) verify_threads: usize,
@@ -226,6 +229,11 @@ impl NodeConfig {
         let ws_max_connections = http_section.ws_max_connections.unwrap_or(10_000);
         if ws_max_connections == 0 {
             bail!("http.ws_max_connections must be at least 1");
+        }
+        let ws_max_connections_per_address =
+            http_section.ws_max_connections_per_address.unwrap_or(1_000);
+        if ws_max_connections_per_address == 0 {
+            bail!("http.ws_max_connections_per_address must be at least 1");
         }
         let ws_max_subscriptions = http_section.ws_max_subscriptions.unwrap_or(1_000);
         if ws_max_subscriptions == 0 {
@@ -317,6 +325,7 @@ impl NodeConfig {
             max_past_skew_ms: limits.max_past_skew_ms.unwrap_or(60_000),
             ws_rate,
             ws_max_connections,
+            ws_max_connections_per_address,
             ws_max_subscriptions,
             verify_threads,
         })
@@ -397,6 +406,7 @@ mod tests {
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",
+            "http.ws_max_connections_per_address",
             "http.ws_max_subscriptions",
             "chain.deployment",
             "chain.sync_interval_ms",

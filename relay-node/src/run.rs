@@ -25,6 +25,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<()> {
         ApiConfig {
             ws_rate: config.ws_rate,
             ws_max_connections: config.ws_max_connections,
+            ws_max_connections_per_address: config.ws_max_connections_per_address,
             ws_max_subscriptions: config.ws_max_subscriptions,
         },
     );

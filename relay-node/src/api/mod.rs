@@ -38,7 +38,10 @@ use axum::{
 use tower_http::cors::{Any, CorsLayer};
 
 pub(crate) use self::error::ApiError;
-use crate::{node::NodeApi, turns::FairTurns};
+use crate::{
+    node::NodeApi,
+    turns::{FairTurns, ReaderKey},
+};
 
 /// Most history answers one client address may have waiting for their turn (HTTP requests and
 /// WebSocket resends together); more are refused with 429 `busy`.
@@ -51,6 +54,8 @@ pub(crate) struct ApiConfig {
     pub(crate) ws_rate: u32,
     /// WebSocket connections served at once.
     pub(crate) ws_max_connections: usize,
+    /// WebSocket connections one client address may hold at once.
+    pub(crate) ws_max_connections_per_address: usize,
     /// Stream parts one WebSocket connection may subscribe to.
     pub(crate) ws_max_subscriptions: usize,
 }
@@ -61,6 +66,8 @@ pub(crate) struct Api {
     config: ApiConfig,
     /// Open WebSocket connections.
     ws_connections: AtomicUsize,
+    /// Open WebSocket connections by client address (only addresses with one or more).
+    ws_by_address: std::sync::Mutex<std::collections::HashMap<ReaderKey, usize>>,
     /// The secret this node's access-token nonces are made with.
     token_secret: auth::TokenSecret,
     /// Turns to assemble a history answer (read, verify, encode: a core's work while it lasts), as
@@ -83,6 +90,7 @@ pub(crate) fn router(node: Arc<dyn NodeApi>, config: ApiConfig) -> Router {
         node,
         config,
         ws_connections: AtomicUsize::new(0),
+        ws_by_address: Default::default(),
         token_secret: rand::random(),
         history_answers: FairTurns::new(crate::node::history_concurrency(), MAX_WAITING_ANSWERS),
     });

@@ -1,6 +1,6 @@
 //! The WebSocket API across three real nodes: a publisher on A, authenticated subscribers on B and C get
 //! every event exactly once, in order, with valid signatures; strangers are refused; bad frames and floods
-//! get clear errors and the connection keeps working.
+//! get clear errors and the connection keeps working; one address holds only its share of connections.
 
 use std::time::Duration;
 
@@ -29,6 +29,20 @@ pub(crate) async fn connect(node: &Node, signer: Option<&Signer>) -> Ws {
         assert_eq!(answer["type"], "authenticated", "{answer}");
     }
     ws
+}
+
+/// Opens a WebSocket to `node` from the loopback address `from` (127.0.0.x); the upgrade's outcome.
+async fn connect_from(
+    node: &Node,
+    from: [u8; 4],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("{}/api/v1/ws", node.http.replace("http://", "ws://"));
+    let to: std::net::SocketAddr = node.http.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((from, 0).into())?;
+    let tcp = socket.connect(to).await?;
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await?;
+    Ok(ws)
 }
 
 pub(crate) async fn send(ws: &mut Ws, frame: Value) {
@@ -546,4 +560,52 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
     assert!(status.success());
     let frame = close_frame(&mut ws).await.expect("a close code");
     assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+}
+
+/// One address may hold `http.ws_max_connections_per_address` WebSocket connections: another from it
+/// is refused with 429 naming the address, while a second address still connects; a connection that
+/// ends gives its address's place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_only_its_share_of_connections() {
+    let world = World::public().await;
+    let dir = world.dir.path();
+    let config = dir.join("n.toml");
+    std::fs::write(&config, "[http]\nws_max_connections_per_address = 2\n").unwrap();
+    let node = start_node(
+        &dir.join("n"),
+        &world.deployment_file,
+        &["--config", config.to_str().unwrap()],
+    );
+    let here = [127, 0, 0, 1];
+    let first = connect_from(&node, here).await.unwrap();
+    let _second = connect_from(&node, here).await.unwrap();
+    match connect_from(&node, here).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"], "too_many_connections", "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("127.0.0.1 already holds 2 WebSocket connections"),
+                "{body}"
+            );
+        }
+        other => panic!(
+            "a third connection from one address was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let mut elsewhere = connect_from(&node, [127, 0, 0, 2]).await.unwrap();
+    assert_eq!(next(&mut elsewhere).await["type"], "challenge");
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while connect_from(&node, here).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no place came free for the address"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

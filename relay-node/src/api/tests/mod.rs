@@ -195,6 +195,7 @@ impl NodeApi for FakeNode {
 const CONFIG: ApiConfig = ApiConfig {
     ws_rate: 10,
     ws_max_connections: 1,
+    ws_max_connections_per_address: 1,
     ws_max_subscriptions: 1,
 };
 

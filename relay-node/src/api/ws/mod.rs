@@ -62,52 +62,102 @@ const MAX_PENDING: usize = 256;
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Upgrades `GET /api/v1/ws` to a WebSocket session, unless the node already serves as many as it may
-/// (503 `too_many_connections`).
+/// (503 `too_many_connections`) or the client's address holds as many as one address may (429
+/// `too_many_connections`).
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
     State(api): State<Arc<Api>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Response {
-    let Some(slot) = ConnectionSlot::take(&api) else {
-        api.node.metrics().http_error("too_many_connections");
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_connections",
-            format!(
-                "this node serves at most {} WebSocket connections; try another node, or later",
-                api.config.ws_max_connections
-            ),
-        )
-        .into_response();
+    let from = ReaderKey::ip(client.ip());
+    let slot = match ConnectionSlot::take(&api, from) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            api.node.metrics().http_error("too_many_connections");
+            return refused.into_response();
+        }
     };
     ws.max_message_size(api.request_limit())
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
-            session(socket, api, ReaderKey::ip(client.ip())).await;
+            session(socket, api, from).await;
             drop(slot);
         })
 }
 
-/// One of the node's `ws_max_connections` places, held for a connection's lifetime.
-struct ConnectionSlot(Arc<Api>);
+/// One of the node's `ws_max_connections` places, and one of its address's
+/// `ws_max_connections_per_address`, held for a connection's lifetime.
+struct ConnectionSlot {
+    api: Arc<Api>,
+    from: ReaderKey,
+}
 
 impl ConnectionSlot {
-    fn take(api: &Arc<Api>) -> Option<ConnectionSlot> {
-        api.ws_connections
+    fn take(api: &Arc<Api>, from: ReaderKey) -> Result<ConnectionSlot, ApiError> {
+        if api
+            .ws_connections
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < api.config.ws_max_connections).then_some(n + 1)
             })
-            .ok()?;
+            .is_err()
+        {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_connections",
+                format!(
+                    "this node serves at most {} WebSocket connections; try another node, or later",
+                    api.config.ws_max_connections
+                ),
+            ));
+        }
+        {
+            let mut by_address = lock(&api.ws_by_address);
+            let held = by_address.entry(from).or_insert(0);
+            if *held >= api.config.ws_max_connections_per_address {
+                let held = *held;
+                drop(by_address);
+                api.ws_connections.fetch_sub(1, Ordering::AcqRel);
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_connections",
+                    format!(
+                        "{from} already holds {held} WebSocket connections to this node, the most one address may; close one first"
+                    ),
+                ));
+            }
+            *held += 1;
+        }
         api.node.metrics().ws_connections.inc();
-        Some(ConnectionSlot(api.clone()))
+        Ok(ConnectionSlot {
+            api: api.clone(),
+            from,
+        })
     }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.ws_connections.fetch_sub(1, Ordering::AcqRel);
-        self.0.node.metrics().ws_connections.dec();
+        {
+            let mut by_address = lock(&self.api.ws_by_address);
+            if let Some(held) = by_address.get_mut(&self.from) {
+                *held = held.saturating_sub(1);
+                if *held == 0 {
+                    by_address.remove(&self.from);
+                }
+            }
+        }
+        self.api.ws_connections.fetch_sub(1, Ordering::AcqRel);
+        self.api.node.metrics().ws_connections.dec();
     }
+}
+
+/// Connections by address, also after a panic elsewhere while the map was held (each change to it is
+/// one step).
+fn lock(
+    map: &std::sync::Mutex<std::collections::HashMap<ReaderKey, usize>>,
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<ReaderKey, usize>> {
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
