@@ -171,9 +171,9 @@ pub(crate) struct NodeConfig {
     pub(crate) ws_rate: u32,
     /// WebSocket connections served at once; more are refused with 503.
     pub(crate) ws_max_connections: usize,
-    /// Stream parts one WebSocket connection may subscribe to.
     /// WebSocket connections one client address (an IPv6 one by its /64) may hold at once.
     pub(crate) ws_max_connections_per_address: usize,
+    /// Stream parts one WebSocket connection may subscribe to.
     pub(crate) ws_max_subscriptions: usize,
     /// Threads verifying signatures (at least 1).
     pub(crate) verify_threads: usize,

@@ -25,18 +25,25 @@ pub(crate) fn return_freed_pages_on_time() {
     }
 }
 
+/// The process's resident memory (`VmRSS`), KiB; `None` where there is no `/proc`.
+pub(crate) fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use std::time::{Duration, Instant};
 
-    /// The process's resident memory, KiB (`VmRSS`).
     fn resident_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        super::resident_kib().unwrap_or(0)
     }
 
     /// Memory freed below a live allocation goes back to the system by itself, within seconds, once

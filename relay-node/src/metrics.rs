@@ -356,15 +356,7 @@ fn process_registry() -> Option<Registry> {
         .split_whitespace()
         .collect();
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let rss_kib: i64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
+    let rss_kib = i64::try_from(crate::memory::resident_kib()?).ok()?;
     let mut registry = Registry::default();
     registry.register(
         "process_cpu_seconds",

@@ -213,6 +213,15 @@ pub(crate) mod tests {
         ReaderKey::Ip(Ipv4Addr::new(10, 0, 0, last).into())
     }
 
+    /// A request of `reader` that takes its turn and gives it back at once.
+    fn wait_for_turn(
+        turns: &FairTurns,
+        reader: ReaderKey,
+    ) -> tokio::task::JoinHandle<Result<(), NoTurn>> {
+        let turns = turns.clone();
+        tokio::spawn(async move { turns.take(reader).await.map(drop) })
+    }
+
     /// Waits until `turns` has `n` requests waiting.
     async fn until_waiting(turns: &FairTurns, n: usize) {
         for _ in 0..500 {
@@ -259,14 +268,8 @@ pub(crate) mod tests {
     async fn a_reader_with_its_most_requests_waiting_is_refused() {
         let turns = FairTurns::new(1, 2);
         let held = turns.take(ip(9)).await.unwrap();
-        let first = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.take(ip(1)).await.map(drop) }
-        });
-        let second = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.take(ip(1)).await.map(drop) }
-        });
+        let first = wait_for_turn(&turns, ip(1));
+        let second = wait_for_turn(&turns, ip(1));
         until_waiting(&turns, 2).await;
         let refused = turns.take(ip(1)).await.unwrap_err();
         assert_eq!(
@@ -277,10 +280,7 @@ pub(crate) mod tests {
             }
         );
         assert!(refused.to_string().contains("10.0.0.1 already has 2"));
-        let other = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.take(ip(2)).await.map(drop) }
-        });
+        let other = wait_for_turn(&turns, ip(2));
         until_waiting(&turns, 3).await;
         drop(held);
         first.await.unwrap().unwrap();
@@ -296,18 +296,12 @@ pub(crate) mod tests {
     async fn a_request_given_up_while_waiting_loses_no_turn() {
         let turns = FairTurns::new(1, 1);
         let held = turns.take(ip(9)).await.unwrap();
-        let gone = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.take(ip(1)).await.map(drop) }
-        });
+        let gone = wait_for_turn(&turns, ip(1));
         until_waiting(&turns, 1).await;
         gone.abort();
         let _ = gone.await;
         // Its slot is free again for the same reader.
-        let waits = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.take(ip(1)).await.map(drop) }
-        });
+        let waits = wait_for_turn(&turns, ip(1));
         until_waiting(&turns, 1).await;
         drop(held);
         waits.await.unwrap().unwrap();

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::{Api, ApiError, auth, http::stream_part, json::message_json};
 use crate::{
-    node::{Reader, SourcedPage},
-    turns::{NoTurn, ReaderKey},
+    node::{HistoryError, Reader, SourcedPage},
+    turns::ReaderKey,
 };
 
 /// The most a `last` may ask for.
@@ -113,14 +113,11 @@ pub(crate) async fn answer(
     };
     // One answer at a time per turn: a flood of history requests (anyone may send them) waits here,
     // behind its own requests; a client with too many waiting is refused.
-    let _turn = api.history_answers.take(from).await.map_err(|e| match e {
-        NoTurn::TooMany { .. } => ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "busy",
-            e.to_string(),
-        ),
-        NoTurn::Stopping => ApiError::stopping(),
-    })?;
+    let _turn = api
+        .history_answers
+        .take(from)
+        .await
+        .map_err(HistoryError::from)?;
     // Page after page up to the answer's limits; `truncated` says there is more.
     let mut wires = Vec::new();
     let mut bytes = 0;

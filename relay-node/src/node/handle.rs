@@ -76,6 +76,24 @@ pub(crate) enum HistoryError {
     Stopping,
 }
 
+impl From<NoTurn> for HistoryError {
+    fn from(e: NoTurn) -> HistoryError {
+        match e {
+            NoTurn::TooMany { .. } => HistoryError::Busy(e.to_string()),
+            NoTurn::Stopping => HistoryError::Stopping,
+        }
+    }
+}
+
+impl From<ReadError> for HistoryError {
+    fn from(e: ReadError) -> HistoryError {
+        match e {
+            ReadError::NoTurn(e) => e.into(),
+            ReadError::Failed(_) => HistoryError::Store(e.to_string()),
+        }
+    }
+}
+
 /// The node is stopping.
 #[derive(Debug)]
 pub(crate) struct Stopping;
@@ -258,13 +276,7 @@ impl NodeApi for NodeHandle {
                     .reads
                     .run(from, move |store| query_store(store, &part, &query))
                     .await
-                    .map_err(|e| match e {
-                        ReadError::NoTurn(NoTurn::TooMany { .. }) => {
-                            HistoryError::Busy(e.to_string())
-                        }
-                        ReadError::NoTurn(NoTurn::Stopping) => HistoryError::Stopping,
-                        ReadError::Failed(_) => HistoryError::Store(e.to_string()),
-                    })?
+                    .map_err(HistoryError::from)?
                     .map(|page| SourcedPage {
                         page,
                         verified: true,
