@@ -43,6 +43,8 @@ struct NetworkSection {
     listen: Option<Vec<String>>,
     bootstrap: Option<Vec<String>>,
     latency_model: Option<PathBuf>,
+    max_connections: Option<u32>,
+    max_connections_per_address: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -147,6 +149,10 @@ pub(crate) struct NodeConfig {
     pub(crate) bootstrap: Vec<Multiaddr>,
     /// Test networks only: delays between node addresses (`network.latency_model`).
     pub(crate) latency_model: Option<Arc<LatencyModel>>,
+    /// Incoming libp2p connections (peers and light clients) held at once; more are closed.
+    pub(crate) max_connections: u32,
+    /// Incoming libp2p connections one address (an IPv6 one by its /64) may hold at once.
+    pub(crate) max_connections_per_address: u32,
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -216,6 +222,14 @@ impl NodeConfig {
             Some(path) => Some(Arc::new(load_latency_model(&path)?)),
             None => None,
         };
+        let max_connections = network.max_connections.unwrap_or(10_000);
+        if max_connections == 0 {
+            bail!("network.max_connections must be at least 1");
+        }
+        let max_connections_per_address = network.max_connections_per_address.unwrap_or(1_000);
+        if max_connections_per_address == 0 {
+            bail!("network.max_connections_per_address must be at least 1");
+        }
         let http_section = file.http.unwrap_or_default();
         let http = args
             .http_listen
@@ -293,6 +307,8 @@ impl NodeConfig {
                 })
                 .collect::<Result<_>>()?,
             latency_model,
+            max_connections,
+            max_connections_per_address,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -403,6 +419,8 @@ mod tests {
         for key in [
             "network.listen",
             "network.bootstrap",
+            "network.max_connections",
+            "network.max_connections_per_address",
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",
@@ -441,7 +459,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 11] = [
+        let cases: [(&[&str], Option<&str>, &str); 12] = [
             (
                 &["--performance.verify-threads", "1000"],
                 None,
@@ -459,6 +477,11 @@ mod tests {
                 "coordinator.poll_ms",
             ),
             (&["--network.listen", "tcp:7171"], None, "network.listen"),
+            (
+                &[],
+                Some("[network]\nmax_connections_per_address = 0\n"),
+                "network.max_connections_per_address",
+            ),
             (
                 &["--network.bootstrap", "/ip4/127.0.0.1/tcp/7171"],
                 None,

@@ -52,6 +52,8 @@ pub(crate) struct Metrics {
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
     pub(crate) light_requests: Family<RequestKind, Counter>,
+    /// libp2p connections closed by the node's limits, by which (`per_address`, `limits`).
+    pub(crate) connections_refused: Family<Reason, Counter>,
     pub(crate) assigned_parts: Gauge,
     pub(crate) backfilled: Counter,
     pub(crate) pruned: Counter,
@@ -101,6 +103,12 @@ impl Metrics {
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
         let light_requests = Family::<RequestKind, Counter>::default();
+        let connections_refused = Family::<Reason, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Incoming libp2p connections closed by the node's limits (per_address: network.max_connections_per_address; limits: network.max_connections, per peer, or in handshakes)",
+            connections_refused.clone(),
+        );
         registry.register(
             "events_in",
             "Valid events received, by source (gossip: from other nodes; api: from clients over HTTP, WebSocket or the light protocol)",
@@ -244,6 +252,7 @@ impl Metrics {
             store_messages,
             http_errors,
             light_requests,
+            connections_refused,
         }
     }
 

@@ -9,11 +9,14 @@ use std::{
     collections::{HashMap, VecDeque},
     fmt,
     hash::Hash,
-    net::{IpAddr, Ipv6Addr},
+    net::IpAddr,
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use rivulet_network::libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
+use rivulet_network::{
+    address_limits::{host_ip, host_of},
+    libp2p::{Multiaddr, PeerId},
+};
 use tokio::sync::oneshot;
 
 /// Who takes turns: the address a request came from (an IPv6 one by its /64), or, where its
@@ -27,28 +30,15 @@ pub(crate) enum ReaderKey {
 }
 
 impl ReaderKey {
-    /// The key of `peer` connected from `remote` (its IP address, when the address has one).
+    /// The key of `peer` connected from `remote` (its host's IP address, when the address has one).
     pub(crate) fn of_connection(peer: PeerId, remote: &Multiaddr) -> ReaderKey {
-        remote
-            .iter()
-            .find_map(|p| match p {
-                Protocol::Ip4(ip) => Some(ReaderKey::ip(ip.into())),
-                Protocol::Ip6(ip) => Some(ReaderKey::ip(ip.into())),
-                _ => None,
-            })
-            .unwrap_or(ReaderKey::Peer(peer))
+        host_of(remote).map_or(ReaderKey::Peer(peer), ReaderKey::Ip)
     }
 
     /// The key of a connection from `ip`. An IPv6 address counts by its /64 network, which one host
     /// is usually given whole (so it cannot take a queue per address); an IPv4-mapped one as IPv4.
     pub(crate) fn ip(ip: IpAddr) -> ReaderKey {
-        match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => ReaderKey::Ip(v4.into()),
-                None => ReaderKey::Ip(Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64)).into()),
-            },
-            v4 => ReaderKey::Ip(v4),
-        }
+        ReaderKey::Ip(host_ip(ip))
     }
 }
 

@@ -127,6 +127,8 @@ impl Node {
                 &dir.webrtc_certificate(),
             )?),
             latency_model: config.latency_model.clone(),
+            max_incoming_connections: config.max_connections,
+            max_connections_per_address: config.max_connections_per_address,
             ..NetworkConfig::default()
         };
         let mut swarm = build_swarm(key, network).await?;

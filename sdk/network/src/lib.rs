@@ -23,6 +23,8 @@
 //! native (TCP, WebSocket) and in browsers (`websocket-websys`, `webrtc-websys`) — with no gossipsub in
 //! the build.
 
+#[cfg(feature = "node")]
+pub mod address_limits;
 pub mod history;
 #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub mod latency;
@@ -54,6 +56,13 @@ pub const HISTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/histo
 pub const STORE_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/store/1.0.0");
 #[cfg(feature = "node")]
 const TOPIC_PREFIX: &str = "rivulet/1/";
+/// Connections one peer id may hold to a node (two dial each other at once now and then; a client
+/// reconnecting may overlap its old connection).
+#[cfg(feature = "node")]
+const MAX_CONNECTIONS_PER_PEER: u32 = 8;
+/// Incoming connections a node takes through their handshakes at once; one more is closed at once.
+#[cfg(feature = "node")]
+const MAX_PENDING_INCOMING: u32 = 256;
 
 /// Why the network could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +84,11 @@ pub struct NetworkConfig {
     pub heartbeat: Duration,
     /// How long a connection with no open streams stays up.
     pub idle_timeout: Duration,
+    /// A node's most established incoming connections, from everyone.
+    pub max_incoming_connections: u32,
+    /// A node's most established incoming connections from one address (an IPv6 one by its /64;
+    /// [`address_limits`]).
+    pub max_connections_per_address: u32,
     /// The WebRTC certificate (PEM, private key included) for `/webrtc-direct` listeners: its hash is in
     /// the node's addresses, so keeping it keeps those addresses valid across restarts. A new one is
     /// made when `None`.
@@ -86,12 +100,15 @@ pub struct NetworkConfig {
 }
 
 impl Default for NetworkConfig {
-    /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; two minutes idle.
+    /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; two minutes idle; 10,000
+    /// incoming connections, 1,000 from one address.
     fn default() -> Self {
         NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + 4096,
             heartbeat: Duration::from_millis(700),
             idle_timeout: Duration::from_secs(120),
+            max_incoming_connections: 10_000,
+            max_connections_per_address: 1_000,
             webrtc_certificate_pem: None,
             #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
             latency_model: None,
@@ -129,6 +146,11 @@ mod behaviour {
     /// The relay node's network behaviour.
     #[derive(NetworkBehaviour)]
     pub struct NodeBehaviour {
+        /// The node's connection limits: in total, per peer, and still in their handshakes (first, so
+        /// a refused connection reaches no other behaviour).
+        pub limits: libp2p::connection_limits::Behaviour,
+        /// Incoming connections per client address.
+        pub per_address: address_limits::Behaviour,
         /// Event dissemination per stream part.
         pub gossipsub: gossipsub::Behaviour,
         /// Peer information exchange.
@@ -325,7 +347,13 @@ impl NodeBehaviour {
         // Relay nodes answer DHT queries from the start: left to itself kademlia stays a client until an
         // external address is confirmed, which never happens on loopback or behind a private network.
         kademlia.set_mode(Some(kad::Mode::Server));
+        let limits = libp2p::connection_limits::ConnectionLimits::default()
+            .with_max_established_incoming(Some(config.max_incoming_connections))
+            .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+            .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
         Ok(NodeBehaviour {
+            limits: libp2p::connection_limits::Behaviour::new(limits),
+            per_address: address_limits::Behaviour::new(config.max_connections_per_address),
             gossipsub,
             identify: identify::Behaviour::new(identify::Config::new(
                 IDENTIFY_PROTOCOL.into(),

@@ -3,11 +3,13 @@
 //! and unauthorized ones stop at B and cost their senders peer score.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use libp2p::{Multiaddr, PeerId, gossipsub, identity::Keypair, swarm::SwarmEvent};
-use rivulet_network::{NetworkConfig, NodeBehaviourEvent, build_swarm};
+use rivulet_network::{NetworkConfig, NodeBehaviourEvent};
 use rivulet_protocol::{
     Address, ChainId, ContentType, Encryption, MessageId, MessageType, Partition, SignatureType,
     Signer, StreamPartId, UnsignedMessage,
@@ -93,18 +95,10 @@ async fn spawn_node_on_topic(allowed: Address, subscribed: bool) -> Node {
     };
     let key = Keypair::generate_ed25519();
     let peer = key.public().to_peer_id();
-    let mut swarm = build_swarm(key, config).await.unwrap();
+    let (mut swarm, addr) = common::listening(key, config, "/ip4/127.0.0.1/tcp/0").await;
     if subscribed {
         swarm.behaviour_mut().subscribe(&part()).unwrap();
     }
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {

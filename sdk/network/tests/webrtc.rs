@@ -3,11 +3,13 @@
 //! a node built from the same certificate again reports the same address.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+mod common;
+
 use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::{Multiaddr, identify, identity::Keypair, multiaddr::Protocol, swarm::SwarmEvent};
-use rivulet_network::{NetworkConfig, NodeBehaviourEvent, build_swarm, new_webrtc_certificate};
+use rivulet_network::{NetworkConfig, NodeBehaviourEvent, new_webrtc_certificate};
 
 async fn listen_webrtc(
     key: Keypair,
@@ -17,16 +19,7 @@ async fn listen_webrtc(
         webrtc_certificate_pem: Some(pem.to_owned()),
         ..NetworkConfig::default()
     };
-    let mut swarm = build_swarm(key, config).await.unwrap();
-    swarm
-        .listen_on("/ip4/127.0.0.1/udp/0/webrtc-direct".parse().unwrap())
-        .unwrap();
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
-    (swarm, addr)
+    common::listening(key, config, "/ip4/127.0.0.1/udp/0/webrtc-direct").await
 }
 
 fn certhash(addr: &Multiaddr) -> Option<Vec<u8>> {

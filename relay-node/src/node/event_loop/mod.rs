@@ -14,9 +14,10 @@ use anyhow::Result;
 use futures::StreamExt;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
+    address_limits::TooManyFromAddress,
     libp2p::{
-        PeerId, Swarm, identify, request_response,
-        swarm::{ConnectionId, SwarmEvent},
+        Multiaddr, PeerId, Swarm, identify, request_response,
+        swarm::{ConnectionDenied, ConnectionId, ListenError, SwarmEvent},
     },
 };
 use rivulet_validate::Validator;
@@ -38,7 +39,10 @@ use super::{
     topics::{TopicChange, Topics},
     verification::Verification,
 };
-use crate::{metrics::Metrics, turns::ReaderKey};
+use crate::{
+    metrics::{Metrics, Reason},
+    turns::ReaderKey,
+};
 
 /// The swarm's owner and the parts whose state it drives.
 pub(crate) struct EventLoop {
@@ -212,6 +216,11 @@ impl EventLoop {
                 }
                 self.count_peers();
             }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error: ListenError::Denied { cause },
+                ..
+            } => self.connection_refused(&send_back_addr, cause),
             SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
@@ -247,6 +256,24 @@ impl EventLoop {
             .get(&connection)
             .copied()
             .unwrap_or(ReaderKey::Peer(peer))
+    }
+
+    /// An incoming connection closed by the node's limits: logged with its address and why, counted.
+    fn connection_refused(&self, from: &Multiaddr, cause: ConnectionDenied) {
+        let which = if cause.downcast_ref::<TooManyFromAddress>().is_some() {
+            "per_address"
+        } else {
+            "limits"
+        };
+        let why =
+            std::error::Error::source(&cause).map_or_else(|| cause.to_string(), |e| e.to_string());
+        info!("closed an incoming connection from {from}: {why}");
+        self.metrics
+            .connections_refused
+            .get_or_create(&Reason {
+                reason: which.into(),
+            })
+            .inc();
     }
 
     fn count_peers(&self) {
