@@ -1,7 +1,7 @@
 //! Light clients' sessions on this node, their entry node: who each signed in as, what it subscribes
 //! to, and the queue of events waiting to be pushed to it.
 //!
-//! Each client has one bounded queue; at most [`MAX_IN_FLIGHT`] delivery batches are outstanding per
+//! Each client has one bounded queue; at most [`MAX_DELIVERIES_IN_FLIGHT`] delivery batches are outstanding per
 //! client, so a slow client only slows itself, and one that falls more than [`MAX_QUEUED`] events (or
 //! [`MAX_QUEUED_BYTES`]) behind loses the oldest and is told how many (`Lagged`; its chains show the gap
 //! and it resends). The subscribe permission is checked again before every batch, so a lapsed licence
@@ -21,12 +21,10 @@ use std::{
 use rivulet_network::{
     ReaderProof,
     libp2p::PeerId,
-    light::{Delivery, MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH_BYTES},
+    light::{Delivery, MAX_DELIVERIES_IN_FLIGHT, MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH_BYTES},
 };
 use rivulet_protocol::{Address, MessageType, StreamPartId};
 
-/// Delivery batches outstanding per client.
-const MAX_IN_FLIGHT: usize = 4;
 /// Events queued per client before the oldest are dropped.
 const MAX_QUEUED: usize = 8_192;
 /// Bytes of events queued per client before the oldest are dropped (the newest event always stays).
@@ -56,6 +54,8 @@ struct LightClient {
     /// The bytes of events in `queue`.
     queued_bytes: usize,
     in_flight: usize,
+    /// The number of the next delivery to it ([`Delivery`]'s `seq`), from 0 for its connection.
+    next_seq: u64,
     dropped: HashMap<StreamPartId, u64>,
 }
 
@@ -236,15 +236,17 @@ impl LightSessions {
     ) -> Option<Outgoing> {
         let acting_as = self.acting_as(&peer, now_secs);
         let client = self.clients.get_mut(&peer)?;
-        if client.in_flight >= MAX_IN_FLIGHT {
+        if client.in_flight >= MAX_DELIVERIES_IN_FLIGHT {
             return None;
         }
+        let seq = Some(client.next_seq);
         let outgoing = if let Some(part) = client.dropped.keys().next().cloned() {
             let dropped = client.dropped.remove(&part).unwrap_or(0);
             Outgoing {
                 delivery: Delivery::Lagged {
                     part: part.to_string(),
                     dropped,
+                    seq,
                 },
                 events: 0,
                 ended: None,
@@ -258,6 +260,7 @@ impl LightSessions {
                     delivery: Delivery::Events {
                         part: part.to_string(),
                         messages: messages.iter().map(|w| w.to_vec().into()).collect(),
+                        seq,
                     },
                     ended: None,
                 }
@@ -267,6 +270,7 @@ impl LightSessions {
                     delivery: Delivery::Ended {
                         part: part.to_string(),
                         reason: format!("subscribe permission on {} ended", part.stream_id),
+                        seq,
                     },
                     events: 0,
                     ended: Some(part),
@@ -275,6 +279,7 @@ impl LightSessions {
         };
         if let Some(client) = self.clients.get_mut(&peer) {
             client.in_flight += 1;
+            client.next_seq += 1;
         }
         Some(outgoing)
     }
@@ -344,13 +349,14 @@ mod tests {
         assert!(sessions.subscribe(peer, &a, Mode::Events));
         assert!(!sessions.subscribe(peer, &a, Mode::KeyRequests), "not new");
         let wire: Arc<[u8]> = Arc::from(&b"event"[..]);
-        for _ in 0..MAX_IN_FLIGHT * MAX_DELIVERY_BATCH + 1 {
+        for _ in 0..MAX_DELIVERIES_IN_FLIGHT * MAX_DELIVERY_BATCH + 1 {
             assert_eq!(sessions.enqueue(&a, MessageType::Data, &wire), vec![peer]);
         }
         let yes = |_: Option<Address>, _: &StreamPartId, _: Mode| true;
-        for _ in 0..MAX_IN_FLIGHT {
+        for n in 0..MAX_DELIVERIES_IN_FLIGHT {
             let out = sessions.next_delivery(peer, 0, yes).unwrap();
             assert_eq!(out.events, MAX_DELIVERY_BATCH);
+            assert_eq!(out.delivery.seq(), Some(n as u64), "numbered in order");
         }
         assert!(
             sessions.next_delivery(peer, 0, yes).is_none(),
@@ -359,6 +365,11 @@ mod tests {
         assert!(sessions.delivery_done(peer));
         let out = sessions.next_delivery(peer, 0, |_, _, _| false).unwrap();
         assert!(matches!(out.delivery, Delivery::Ended { .. }));
+        assert_eq!(
+            out.delivery.seq(),
+            Some(MAX_DELIVERIES_IN_FLIGHT as u64),
+            "notices numbered too"
+        );
         assert_eq!(out.ended, Some(a.clone()));
         assert!(!sessions.wants(&a));
         assert!(sessions.disconnected(peer).is_empty());

@@ -15,6 +15,7 @@ use std::{
     time::Duration,
 };
 
+mod in_order;
 mod publishing;
 mod reply;
 mod routing;
@@ -179,6 +180,8 @@ pub(crate) struct Driver {
     routing: FuturesUnordered<futures::future::BoxFuture<'static, Routed>>,
     /// Parts with a delivery waiting for room, and what came after it.
     blocked: HashMap<StreamPartId, Blocked>,
+    /// Deliveries from the entry node waiting for the ones it numbered before them.
+    in_order: in_order::InOrder<(Delivery, ResponseChannel<DeliveryAck>)>,
     /// Publish requests out now, and the publishes waiting to go as the next batch.
     publishes_in_flight: usize,
     waiting_publishes: VecDeque<Pending>,
@@ -216,6 +219,7 @@ impl Driver {
             stale_auth: false,
             routing: FuturesUnordered::new(),
             blocked: HashMap::new(),
+            in_order: Default::default(),
             publishes_in_flight: 0,
             waiting_publishes: VecDeque::new(),
         }

@@ -115,6 +115,7 @@ impl Driver {
         let ended = Delivery::Ended {
             part: part.to_string(),
             reason,
+            seq: None,
         };
         self.hand_to_sinks(part.clone(), ended, None);
         self.subscriptions.remove(part);

@@ -54,6 +54,11 @@ impl Driver {
                     (None, None) => format!("entry node {peer_id} closed the connection"),
                 };
                 self.entry = None;
+                // What waited for a delivery that will not come now goes on; the next node numbers
+                // from 0.
+                for (delivery, ack) in self.in_order.restart() {
+                    self.route(delivery, ack);
+                }
                 self.requeue_waiting_publishes();
                 self.ready = false;
                 self.auth = None;
@@ -83,7 +88,10 @@ impl Driver {
                 },
             )) => {
                 if self.entry == Some(peer) {
-                    self.route(request, channel);
+                    let seq = request.seq();
+                    for (delivery, ack) in self.in_order.arrived(seq, (request, channel)) {
+                        self.route(delivery, ack);
+                    }
                 } else {
                     let _ = self
                         .swarm
