@@ -103,6 +103,8 @@ pub(crate) async fn run(args: &NodeBenchArgs) -> Result<()> {
     let part = StreamPartId::new(args.stream.clone(), Partition::new(0)?);
     let received_ws = Arc::new(AtomicUsize::new(0));
     let received_light = Arc::new(AtomicUsize::new(0));
+    // Gaps the light subscriptions reported (events that did not come, or came too late).
+    let light_gaps = Arc::new(AtomicUsize::new(0));
     // Warm-up events carry one byte of content; measured events `payload` bytes of 0x5a.
     let payload = args.payload.max(2);
 
@@ -136,12 +138,17 @@ pub(crate) async fn run(args: &NodeBenchArgs) -> Result<()> {
         })?;
         let mut subscription = client.subscribe(&part, None).await?;
         let received = received_light.clone();
+        let gaps = light_gaps.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(event) = subscription.next().await {
-                if let SubscriptionEvent::Message(m) = event
-                    && m.body.content.len() == payload
-                {
-                    received.fetch_add(1, Ordering::Relaxed);
+                match event {
+                    SubscriptionEvent::Message(m) if m.body.content.len() == payload => {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    SubscriptionEvent::Gap { .. } => {
+                        gaps.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
                 }
             }
         }));
@@ -259,6 +266,7 @@ pub(crate) async fn run(args: &NodeBenchArgs) -> Result<()> {
         "lightSubscribers": args.light_subscribers,
         "deliveredWs": received_ws.load(Ordering::Relaxed),
         "deliveredLight": received_light.load(Ordering::Relaxed),
+        "lightGaps": light_gaps.load(Ordering::Relaxed),
         "delivered": delivered,
         "lost": expected.saturating_sub(delivered),
         "seconds": secs,

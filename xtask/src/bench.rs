@@ -194,7 +194,8 @@ pub(crate) fn relay_bench(root: &Path) -> Result<()> {
 
 /// One release node's ingest and fan-out (`relay-node bench-node`), each shape as a JSON line: ingest
 /// from 4 publisher connections with 1 and 2 verifying threads, fan-out to 100 WebSocket sessions, to
-/// 100 light clients, and to both. Figures per second of the node's own CPU are what to compare (the
+/// 100 light clients, and to both — at a steady 200 events/s (one event per light delivery) and flat
+/// out (light deliveries batch up as clients fall behind). Figures per second of the node's own CPU are what to compare (the
 /// load generator shares the machine).
 pub(crate) fn node_bench(root: &Path) -> Result<()> {
     setup(root)?;
@@ -203,13 +204,15 @@ pub(crate) fn node_bench(root: &Path) -> Result<()> {
     let chain = BenchChain::start(root, &dir, (&relay, &deployer), 1)?;
     let (deployment, stream, config) = (&chain.deployment, &chain.stream, chain.config.as_str());
     let mut results = Vec::new();
-    let shapes: [(&str, &str, &str, &str, &str, &str); 5] = [
-        // verify threads, publishers, events, rate, WebSocket subscribers, light subscribers
+    let shapes: [(&str, &str, &str, &str, &str, &str); 7] = [
+        // verify threads, publishers, events, rate (0: flat out), WebSocket subscribers, light subscribers
         ("1", "4", "40000", "0", "0", "0"),
         ("2", "4", "40000", "0", "0", "0"),
         ("2", "1", "2000", "0", "100", "0"),
         ("2", "1", "2000", "200", "0", "100"),
         ("2", "1", "2000", "200", "100", "100"),
+        ("2", "1", "2000", "0", "0", "100"),
+        ("2", "1", "2000", "0", "100", "100"),
     ];
     for (i, (threads, publishers, count, rate, ws, light)) in shapes.into_iter().enumerate() {
         // A fresh node per shape, so one shape's sessions do not weigh on the next.

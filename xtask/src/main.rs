@@ -7,7 +7,8 @@
 //! - `cargo xtask relay-bench`: the relay load-generator matrix (1 and 3 nodes, 1 and 10 subscribers,
 //!   200 B and 1 KiB) against release builds on loopback, as JSON lines.
 //! - `cargo xtask node-bench`: one release node's ingest (several publishers, 1 and 2 verifying
-//!   threads) and fan-out (100 WebSocket and 100 light subscribers), per second of the node's CPU.
+//!   threads) and fan-out (100 WebSocket and 100 light subscribers, steady and flat out), per second
+//!   of the node's CPU.
 //! - `cargo xtask bench-compare`: Rivulet side by side with NATS, mosquitto and Streamr's network layer,
 //!   in one run on this machine; a table of every figure and the ratios, and JSON.
 //! - `cargo xtask scale`: many relay nodes in network namespaces with a latency model — time to data,
