@@ -45,6 +45,8 @@ struct NetworkSection {
     latency_model: Option<PathBuf>,
     max_connections: Option<u32>,
     max_connections_per_address: Option<u32>,
+    light_max_subscriptions: Option<usize>,
+    light_max_publishing_per_address: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -153,6 +155,10 @@ pub(crate) struct NodeConfig {
     pub(crate) max_connections: u32,
     /// Incoming libp2p connections one address (an IPv6 one by its /64) may hold at once.
     pub(crate) max_connections_per_address: u32,
+    /// Stream parts one light client may subscribe to.
+    pub(crate) light_max_subscriptions: usize,
+    /// Light-protocol events one client address may have being published (not yet answered) at once.
+    pub(crate) light_max_publishing_per_address: usize,
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -229,6 +235,15 @@ impl NodeConfig {
         let max_connections_per_address = network.max_connections_per_address.unwrap_or(1_000);
         if max_connections_per_address == 0 {
             bail!("network.max_connections_per_address must be at least 1");
+        }
+        let light_max_subscriptions = network.light_max_subscriptions.unwrap_or(1_000);
+        if light_max_subscriptions == 0 {
+            bail!("network.light_max_subscriptions must be at least 1");
+        }
+        let light_max_publishing_per_address =
+            network.light_max_publishing_per_address.unwrap_or(2_048);
+        if light_max_publishing_per_address == 0 {
+            bail!("network.light_max_publishing_per_address must be at least 1");
         }
         let http_section = file.http.unwrap_or_default();
         let http = args
@@ -309,6 +324,8 @@ impl NodeConfig {
             latency_model,
             max_connections,
             max_connections_per_address,
+            light_max_subscriptions,
+            light_max_publishing_per_address,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -421,6 +438,8 @@ mod tests {
             "network.bootstrap",
             "network.max_connections",
             "network.max_connections_per_address",
+            "network.light_max_subscriptions",
+            "network.light_max_publishing_per_address",
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",

@@ -13,6 +13,8 @@ use rivulet_validate::Rejection;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use crate::turns::ReaderKey;
+
 /// A request to the event loop (it owns the swarm and the validator).
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -64,6 +66,8 @@ pub(crate) enum Command {
     LightRespond {
         channel: ResponseChannel<LightResponse>,
         response: LightResponse,
+        /// For an answered publish: whose events, and how many, are no longer in progress.
+        published: Option<(ReaderKey, usize)>,
     },
 }
 

@@ -108,13 +108,44 @@ pub(crate) struct Outgoing {
 }
 
 /// Every light client of this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LightSessions {
     clients: HashMap<PeerId, LightClient>,
     by_part: HashMap<StreamPartId, HashSet<PeerId>>,
+    /// Stream parts one client may subscribe to (as a reader or a key service).
+    max_parts: usize,
+}
+
+impl Default for LightSessions {
+    /// 1,000 stream parts a client.
+    fn default() -> Self {
+        LightSessions::new(1_000)
+    }
 }
 
 impl LightSessions {
+    /// No clients yet; each may subscribe to at most `max_parts` stream parts.
+    pub(crate) fn new(max_parts: usize) -> LightSessions {
+        LightSessions {
+            clients: HashMap::new(),
+            by_part: HashMap::new(),
+            max_parts,
+        }
+    }
+
+    /// Whether `peer` may subscribe to `part`: it does already, or it subscribes to fewer parts than
+    /// one client may. `Err` holds that most.
+    pub(crate) fn room_for(&self, peer: &PeerId, part: &StreamPartId) -> Result<(), usize> {
+        match self.clients.get(peer) {
+            Some(client)
+                if !client.parts.contains_key(part) && client.parts.len() >= self.max_parts =>
+            {
+                Err(self.max_parts)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether any light client subscribes to `part`.
     pub(crate) fn wants(&self, part: &StreamPartId) -> bool {
         self.by_part.get(part).is_some_and(|s| !s.is_empty())
@@ -373,6 +404,22 @@ mod tests {
         assert_eq!(out.ended, Some(a.clone()));
         assert!(!sessions.wants(&a));
         assert!(sessions.disconnected(peer).is_empty());
+    }
+
+    #[test]
+    fn a_client_subscribes_to_at_most_its_share_of_parts() {
+        let mut sessions = LightSessions::new(2);
+        let peer = PeerId::random();
+        for name in ["a", "b"] {
+            assert_eq!(sessions.room_for(&peer, &part(name)), Ok(()));
+            sessions.subscribe(peer, &part(name), Mode::Events);
+        }
+        assert_eq!(sessions.room_for(&peer, &part("c")), Err(2));
+        // One it has already, or another client's first: room.
+        assert_eq!(sessions.room_for(&peer, &part("a")), Ok(()));
+        assert_eq!(sessions.room_for(&PeerId::random(), &part("c")), Ok(()));
+        sessions.unsubscribe(peer, &part("b"));
+        assert_eq!(sessions.room_for(&peer, &part("c")), Ok(()));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! - [`event_loop`] owns the libp2p swarm and the validator and drives the parts below;
 //! - [`topics`] — which gossip topics the node is in, and why;
 //! - [`ordering`] — publisher-chain order for local subscribers;
-//! - [`light`] and [`light_auth`] — light clients' sessions, queues and sign-ins;
+//! - [`light`] and [`light_auth`] — light clients' sessions, queues and sign-ins; [`publishing`] — the
+//!   light publishes each client address may have in progress;
 //! - [`history`] — answers from the store and requests to peers; [`history_reads`] — the store read
 //!   for them off the event loop, a bounded number at once;
 //! - [`store_writer`] — group commit, acknowledging publishes once durable;
@@ -31,6 +32,7 @@ mod light;
 mod light_auth;
 mod ordering;
 mod publisher;
+mod publishing;
 mod quorum;
 mod store_writer;
 mod stored;
@@ -237,7 +239,8 @@ impl Node {
             topics: Default::default(),
             stored,
             order: Default::default(),
-            light: Default::default(),
+            light: light::LightSessions::new(config.light_max_subscriptions),
+            publishing: publishing::PublishShares::new(config.light_max_publishing_per_address),
             history: Default::default(),
             reads,
             store_queue,

@@ -695,3 +695,153 @@ async fn publish_requests(node: &Node) -> (u64, u64) {
     };
     (count("publish"), count("publish_batch"))
 }
+
+/// A light client subscribes to at most `network.light_max_subscriptions` stream parts: one more is
+/// refused with `too_many_subscriptions`, while another client still subscribes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_light_client_subscribes_to_at_most_its_share_of_parts() {
+    let world = World::public().await;
+    let dir = world.dir.path();
+    let config = dir.join("n.toml");
+    std::fs::write(&config, "[network]\nlight_max_subscriptions = 2\n").unwrap();
+    let node = start_node(
+        &dir.join("n"),
+        &world.deployment_file,
+        &["--config", config.to_str().unwrap()],
+    );
+    let part = |n: u32| -> StreamPartId { format!("{}#{n}", world.stream).parse().unwrap() };
+    let reader = client(&[&node.listen[0]], world.reader.to_bytes());
+    let _first = reader.subscribe(&part(0), None).await.unwrap();
+    let _second = reader.subscribe(&part(1), None).await.unwrap();
+    match reader.subscribe(&part(2), None).await {
+        Err(ClientError::Refused { code, message }) => {
+            assert_eq!(code, "too_many_subscriptions");
+            assert!(message.contains("at most 2 stream parts"), "{message}");
+        }
+        other => panic!("a third part was subscribed: {:?}", other.map(|_| ())),
+    }
+    let other = client(&[&node.listen[0]], [5; 32]);
+    other.subscribe(&part(2), None).await.unwrap();
+}
+
+/// One address has at most `network.light_max_publishing_per_address` events being published at
+/// once: of three batches sent at once on a raw light connection, the first goes through and the
+/// others are answered `busy` at once, naming the address; once the first is answered the address
+/// publishes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publishing_flood_from_one_address_is_answered_busy_beyond_its_share() {
+    use futures::StreamExt;
+    use rivulet_network::{
+        build_client_swarm,
+        libp2p::{identity::Keypair, swarm::SwarmEvent},
+        light::{LightRequest, LightResponse, PublishResult},
+    };
+
+    let world = World::public().await;
+    let dir = world.dir.path();
+    let config = dir.join("n.toml");
+    std::fs::write(
+        &config,
+        "[network]\nlight_max_publishing_per_address = 100\n",
+    )
+    .unwrap();
+    let node = start_node(
+        &dir.join("n"),
+        &world.deployment_file,
+        &["--config", config.to_str().unwrap()],
+    );
+    let mut swarm = build_client_swarm(Keypair::generate_ed25519())
+        .await
+        .unwrap();
+    let addr: rivulet_network::libp2p::Multiaddr = node.listen[0].parse().unwrap();
+    let peer = rivulet_network::peer_of(&addr).unwrap();
+    swarm.dial(addr).unwrap();
+    loop {
+        if let SwarmEvent::ConnectionEstablished { .. } = swarm.select_next_some().await {
+            break;
+        }
+    }
+    let contents: Vec<String> = (0..400).map(|n| format!("{{\"n\":{n}}}")).collect();
+    let frames = crate::support::chained_frames(&world.device, &world.stream, "flood", &contents);
+    let batch = |range: std::ops::Range<usize>| LightRequest::PublishBatch {
+        wires: frames[range].iter().cloned().map(Into::into).collect(),
+    };
+    let light = &mut swarm.behaviour_mut().light;
+    let first = light.send_request(&peer, batch(0..100));
+    let second = light.send_request(&peer, batch(100..200));
+    let third = light.send_request(&peer, batch(200..300));
+    let mut answers = std::collections::HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while answers.len() < 3 {
+        let (id, response) = light_answer(&mut swarm, deadline).await;
+        answers.insert(id, response);
+    }
+    match &answers[&first] {
+        LightResponse::PublishedBatch { results } => {
+            assert_eq!(results.len(), 100);
+            assert!(
+                results
+                    .iter()
+                    .all(|r| matches!(r, PublishResult::Published { .. })),
+                "{results:?}"
+            );
+        }
+        other => panic!("the first batch was not published: {other:?}"),
+    }
+    for id in [second, third] {
+        match &answers[&id] {
+            LightResponse::Error { code, message } => {
+                assert_eq!(code, "busy");
+                assert!(
+                    message.starts_with("127.0.0.1 already has 100 events being published"),
+                    "{message}"
+                );
+            }
+            other => panic!("a batch past the share was not refused: {other:?}"),
+        }
+    }
+    // Answered, the first batch leaves room: the rest (after the refused ones, in its chain) goes.
+    let again = swarm
+        .behaviour_mut()
+        .light
+        .send_request(&peer, batch(300..400));
+    let (id, response) = light_answer(&mut swarm, deadline).await;
+    assert_eq!(id, again);
+    assert!(
+        matches!(response, LightResponse::PublishedBatch { ref results } if results.len() == 100),
+        "{response:?}"
+    );
+}
+
+/// The next answer a raw light client's swarm gets, with the request it answers.
+async fn light_answer(
+    swarm: &mut rivulet_network::libp2p::Swarm<rivulet_network::ClientBehaviour>,
+    deadline: tokio::time::Instant,
+) -> (
+    rivulet_network::libp2p::request_response::OutboundRequestId,
+    rivulet_network::light::LightResponse,
+) {
+    use futures::StreamExt;
+    use rivulet_network::{
+        ClientBehaviourEvent,
+        libp2p::{request_response, swarm::SwarmEvent},
+    };
+    loop {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .expect("an answer in time");
+        if let SwarmEvent::Behaviour(ClientBehaviourEvent::Light(
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            },
+        )) = event
+        {
+            return (request_id, response);
+        }
+    }
+}

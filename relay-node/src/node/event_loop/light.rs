@@ -97,6 +97,10 @@ impl EventLoop {
                 self.light_respond(channel, response);
             }
             LightRequest::Publish { wire, acks } => {
+                if let Err(busy) = self.publishing.take(from, 1) {
+                    return self
+                        .light_respond(channel, LightResponse::error("busy", busy.to_string()));
+                }
                 let (reply, rx) = oneshot::channel();
                 let wire = wire.into_vec();
                 let kept = (acks == Acks::Quorum).then(|| wire.clone());
@@ -125,7 +129,11 @@ impl EventLoop {
                         Err(_) => LightResponse::error("unavailable", "the node is stopping"),
                     };
                     let _ = commands
-                        .send(Command::LightRespond { channel, response })
+                        .send(Command::LightRespond {
+                            channel,
+                            response,
+                            published: Some((from, 1)),
+                        })
                         .await;
                 });
             }
@@ -140,6 +148,11 @@ impl EventLoop {
                 self.light_respond(channel, response);
             }
             LightRequest::PublishBatch { wires } => {
+                let events = wires.len();
+                if let Err(busy) = self.publishing.take(from, events) {
+                    return self
+                        .light_respond(channel, LightResponse::error("busy", busy.to_string()));
+                }
                 let answers: Vec<_> = wires
                     .into_iter()
                     .map(|wire| {
@@ -169,7 +182,11 @@ impl EventLoop {
                     }
                     let response = LightResponse::PublishedBatch { results };
                     let _ = commands
-                        .send(Command::LightRespond { channel, response })
+                        .send(Command::LightRespond {
+                            channel,
+                            response,
+                            published: Some((from, events)),
+                        })
                         .await;
                 });
             }
@@ -222,6 +239,14 @@ impl EventLoop {
             Ok(p) => p,
             Err(e) => return LightResponse::error("bad_stream", e.to_string()),
         };
+        if let Err(max) = self.light.room_for(&peer, &part) {
+            return LightResponse::error(
+                "too_many_subscriptions",
+                format!(
+                    "a light client may subscribe to at most {max} stream parts; unsubscribe from one first"
+                ),
+            );
+        }
         if !self.light_allowed(&peer, &part, mode) {
             let who = self
                 .light
@@ -288,7 +313,11 @@ impl EventLoop {
                     Err(e) => LightResponse::error(e.code(), e.to_string()),
                 };
                 let _ = commands
-                    .send(Command::LightRespond { channel, response })
+                    .send(Command::LightRespond {
+                        channel,
+                        response,
+                        published: None,
+                    })
                     .await;
             });
         } else {
@@ -305,7 +334,11 @@ impl EventLoop {
                     Err(_) => LightResponse::error("unavailable", "the node is stopping"),
                 };
                 let _ = commands
-                    .send(Command::LightRespond { channel, response })
+                    .send(Command::LightRespond {
+                        channel,
+                        response,
+                        published: None,
+                    })
                     .await;
             });
         }

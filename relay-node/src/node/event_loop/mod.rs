@@ -34,6 +34,7 @@ use super::{
     history_reads::HistoryReads,
     light::LightSessions,
     ordering::{LocalOrder, ORDER_WAIT},
+    publishing::PublishShares,
     store_writer::StoreQueue,
     stored::StoredParts,
     topics::{TopicChange, Topics},
@@ -56,6 +57,8 @@ pub(crate) struct EventLoop {
     pub(super) stored: StoredParts,
     pub(super) order: LocalOrder,
     pub(super) light: LightSessions,
+    /// Light-protocol publishes in progress per client address, bounded.
+    pub(super) publishing: PublishShares,
     pub(super) history: RemoteHistory,
     pub(super) reads: HistoryReads,
     pub(super) store_queue: StoreQueue,
@@ -150,7 +153,16 @@ impl EventLoop {
                 peers,
                 reply,
             } => self.remote_history(&part, query, reader, peers, reply),
-            Command::LightRespond { channel, response } => self.light_respond(channel, response),
+            Command::LightRespond {
+                channel,
+                response,
+                published,
+            } => {
+                if let Some((from, events)) = published {
+                    self.publishing.done(from, events);
+                }
+                self.light_respond(channel, response)
+            }
             Command::ReplicaStore {
                 peer,
                 addresses,

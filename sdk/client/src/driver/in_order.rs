@@ -5,8 +5,6 @@
 //! before them — but never for one that is lost: holding as many deliveries as a node keeps in
 //! flight ([`MAX_DELIVERIES_IN_FLIGHT`]) proves the missing one is not on its way any more.
 
-use std::collections::BTreeMap;
-
 use rivulet_network::light::MAX_DELIVERIES_IN_FLIGHT;
 
 /// Puts numbered deliveries (`T`) back in their node's order.
@@ -14,15 +12,16 @@ use rivulet_network::light::MAX_DELIVERIES_IN_FLIGHT;
 pub(super) struct InOrder<T> {
     /// The number handed on next.
     next: u64,
-    /// Deliveries numbered after a missing one.
-    held: BTreeMap<u64, T>,
+    /// Deliveries numbered after a missing one (fewer than [`MAX_DELIVERIES_IN_FLIGHT`]; a `Vec`,
+    /// which costs the browser package less than an ordered map).
+    held: Vec<(u64, T)>,
 }
 
 impl<T> Default for InOrder<T> {
     fn default() -> Self {
         InOrder {
             next: 0,
-            held: BTreeMap::new(),
+            held: Vec::new(),
         }
     }
 }
@@ -32,26 +31,26 @@ impl<T> InOrder<T> {
     /// one numbered before what was handed on already, goes at once.
     pub(super) fn arrived(&mut self, seq: Option<u64>, delivery: T) -> Vec<T> {
         let mut out = Vec::new();
-        match seq {
-            Some(seq) if seq >= self.next => {
-                // A number given twice (no honest node does): the earlier one goes on, not lost.
-                if let Some(earlier) = self.held.insert(seq, delivery) {
-                    out.push(earlier);
-                }
-            }
+        let seq = match seq {
+            Some(seq) if seq >= self.next => seq,
             _ => {
                 out.push(delivery);
                 return out;
             }
+        };
+        match self.held.iter_mut().find(|(held, _)| *held == seq) {
+            // A number given twice (no honest node does): the earlier one goes on, not lost.
+            Some((_, earlier)) => out.push(std::mem::replace(earlier, delivery)),
+            None => self.held.push((seq, delivery)),
         }
         if self.held.len() >= MAX_DELIVERIES_IN_FLIGHT
-            && let Some(&first) = self.held.keys().next()
+            && let Some(first) = self.held.iter().map(|(seq, _)| *seq).min()
         {
             // Everything the node has out is here: the missing ones are lost.
             self.next = first;
         }
-        while let Some(delivery) = self.held.remove(&self.next) {
-            out.push(delivery);
+        while let Some(at) = self.held.iter().position(|(seq, _)| *seq == self.next) {
+            out.push(self.held.swap_remove(at).1);
             self.next += 1;
         }
         out
@@ -60,7 +59,8 @@ impl<T> InOrder<T> {
     /// The connection ended (a new one numbers from 0 again): whatever was held, in order.
     pub(super) fn restart(&mut self) -> Vec<T> {
         self.next = 0;
-        std::mem::take(&mut self.held).into_values().collect()
+        self.held.sort_by_key(|(seq, _)| *seq);
+        self.held.drain(..).map(|(_, delivery)| delivery).collect()
     }
 }
 
