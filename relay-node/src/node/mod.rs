@@ -252,6 +252,7 @@ impl Node {
             quorum,
             replica_requests: Default::default(),
             connections: Default::default(),
+            refusals_unlogged: None,
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

@@ -80,7 +80,12 @@ pub(crate) struct EventLoop {
     /// Who each open connection's history requests count as (its remote IP address), for the turns
     /// history reads take.
     pub(super) connections: HashMap<ConnectionId, ReaderKey>,
+    /// When a refused connection was last logged, and how many were refused since without a line.
+    pub(super) refusals_unlogged: Option<(std::time::Instant, u64)>,
 }
+
+/// How often a refused connection is logged at most.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 impl EventLoop {
     /// Runs until SIGINT or SIGTERM.
@@ -271,7 +276,7 @@ impl EventLoop {
     }
 
     /// An incoming connection closed by the node's limits: logged with its address and why, counted.
-    fn connection_refused(&self, from: &Multiaddr, cause: ConnectionDenied) {
+    fn connection_refused(&mut self, from: &Multiaddr, cause: ConnectionDenied) {
         let which = if cause.downcast_ref::<TooManyFromAddress>().is_some() {
             "per_address"
         } else {
@@ -279,7 +284,19 @@ impl EventLoop {
         };
         let why =
             std::error::Error::source(&cause).map_or_else(|| cause.to_string(), |e| e.to_string());
-        info!("closed an incoming connection from {from}: {why}");
+        // One line per 10 s at most (a flood of connections must not become a flood of log lines),
+        // saying how many went unlogged before it.
+        let now = std::time::Instant::now();
+        match self.refusals_unlogged {
+            Some((since, ref mut n)) if now.duration_since(since) < REFUSAL_LOG_INTERVAL => *n += 1,
+            previous => {
+                let before = previous.map_or(String::new(), |(_, n)| {
+                    format!(" ({n} more refused since the last such line, not logged)")
+                });
+                info!("closed an incoming connection from {from}: {why}{before}");
+                self.refusals_unlogged = Some((now, 0));
+            }
+        }
         self.metrics
             .connections_refused
             .get_or_create(&Reason {
