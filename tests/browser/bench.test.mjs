@@ -2,7 +2,7 @@
 // local network of release-build relay nodes started by `cargo xtask test` (or `cargo xtask
 // browser-bench`): the site in RIVULET_SITE.
 //
-// The page signs and publishes 5,000 events through `@rivulet/sdk` with 256 awaiting acknowledgement,
+// The page signs and publishes 5,000 events through `@rivulet/sdk` with 1,024 awaiting acknowledgement,
 // then reads them back from its entry node's store, verifying every signature in the page. The rates
 // are printed as JSON for BENCHMARKS.md, never asserted; that every event came back verified is.
 import { test, before, after } from 'node:test';
