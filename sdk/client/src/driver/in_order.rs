@@ -59,8 +59,12 @@ impl<T> InOrder<T> {
     /// The connection ended (a new one numbers from 0 again): whatever was held, in order.
     pub(super) fn restart(&mut self) -> Vec<T> {
         self.next = 0;
-        self.held.sort_by_key(|(seq, _)| *seq);
-        self.held.drain(..).map(|(_, delivery)| delivery).collect()
+        // At most a few: the lowest number each time (a sort would cost the browser package more).
+        let mut out = Vec::with_capacity(self.held.len());
+        while let Some(at) = (0..self.held.len()).min_by_key(|&at| self.held[at].0) {
+            out.push(self.held.swap_remove(at).1);
+        }
+        out
     }
 }
 
