@@ -3,6 +3,7 @@
 mod api;
 mod bench;
 mod bench_node;
+mod bucket;
 mod cli;
 mod config;
 mod identity;

@@ -4,7 +4,8 @@
 //! - [`topics`] — which gossip topics the node is in, and why;
 //! - [`ordering`] — publisher-chain order for local subscribers;
 //! - [`light`] and [`light_auth`] — light clients' sessions, queues and sign-ins; [`publishing`] — the
-//!   light publishes each client address may have in progress;
+//!   light publishes each client address may have in progress; [`sign_ins`] — how often an address
+//!   may sign in;
 //! - [`history`] — answers from the store and requests to peers; [`history_reads`] — the store read
 //!   for them off the event loop, a bounded number at once;
 //! - [`store_writer`] — group commit, acknowledging publishes once durable;
@@ -34,6 +35,7 @@ mod ordering;
 mod publisher;
 mod publishing;
 mod quorum;
+mod sign_ins;
 mod store_writer;
 mod stored;
 mod topics;
@@ -241,6 +243,7 @@ impl Node {
             order: Default::default(),
             light: light::LightSessions::new(config.light_max_subscriptions),
             publishing: publishing::PublishShares::new(config.light_max_publishing_per_address),
+            sign_ins: Default::default(),
             history: Default::default(),
             reads,
             store_queue,

@@ -6,6 +6,7 @@ mod cli;
 mod coordinator;
 mod http_api;
 mod light_client;
+mod light_limits;
 mod offline;
 mod quorum;
 mod session_setup;

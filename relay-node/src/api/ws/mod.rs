@@ -46,11 +46,11 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use self::{
-    outbox::{Bucket, Outbox, read_error_close},
+    outbox::{Outbox, read_error_close},
     session::Session,
 };
 use super::{Api, ApiError, error::error_frame, json::message_frame};
-use crate::turns::ReaderKey;
+use crate::{bucket::Bucket, turns::ReaderKey};
 
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;

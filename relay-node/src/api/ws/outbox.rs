@@ -1,13 +1,10 @@
 //! What a WebSocket session sends, and how fast it may be sent to: the [`Outbox`] (a writer task, so a
-//! slow reader never holds up its session or the node), the per-connection token [`Bucket`], and the
-//! close frame for a message the node cannot read.
+//! slow reader never holds up its session or the node), and the close frame for a message the node
+//! cannot read.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Instant,
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -121,37 +118,6 @@ fn text_len(frame: &Message) -> usize {
     match frame {
         Message::Text(text) => text.as_str().len(),
         _ => 0,
-    }
-}
-
-/// A token bucket: `rate` frames per second, bursts up to twice that.
-pub(super) struct Bucket {
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    pub(super) fn new(rate: u32) -> Bucket {
-        Bucket {
-            tokens: f64::from(rate) * 2.0,
-            rate: f64::from(rate),
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes a token; false when none is left.
-    pub(super) fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.rate * 2.0);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::{
         light::Mode,
         light_auth::{authorising_account, session_key},
         quorum::Acks,
+        sign_ins::SIGN_INS_PER_SECOND,
     },
     turns::ReaderKey,
 };
@@ -50,6 +51,19 @@ impl EventLoop {
             .light_requests
             .get_or_create(&RequestKind { request: kind })
             .inc();
+        if matches!(
+            request,
+            LightRequest::Auth { .. } | LightRequest::AuthFor { .. }
+        ) && !self.sign_ins.allow(from)
+        {
+            let response = LightResponse::error(
+                "rate_limited",
+                format!(
+                    "{from} signs in more than {SIGN_INS_PER_SECOND} times a second; a client signs in once per connection, wait a moment"
+                ),
+            );
+            return self.light_respond(channel, response);
+        }
         match request {
             LightRequest::Auth { address, signature } => {
                 let response = match session_key(&node, &peer, &address, &signature) {

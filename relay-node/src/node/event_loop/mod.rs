@@ -35,6 +35,7 @@ use super::{
     light::LightSessions,
     ordering::{LocalOrder, ORDER_WAIT},
     publishing::PublishShares,
+    sign_ins::SignIns,
     store_writer::StoreQueue,
     stored::StoredParts,
     topics::{TopicChange, Topics},
@@ -59,6 +60,8 @@ pub(crate) struct EventLoop {
     pub(super) light: LightSessions,
     /// Light-protocol publishes in progress per client address, bounded.
     pub(super) publishing: PublishShares,
+    /// Light sign-ins per client address, rate-limited.
+    pub(super) sign_ins: SignIns,
     pub(super) history: RemoteHistory,
     pub(super) reads: HistoryReads,
     pub(super) store_queue: StoreQueue,
