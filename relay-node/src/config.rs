@@ -45,6 +45,7 @@ struct NetworkSection {
     latency_model: Option<PathBuf>,
     max_connections: Option<u32>,
     max_connections_per_address: Option<u32>,
+    connections_per_second_per_address: Option<u32>,
     light_max_subscriptions: Option<usize>,
     light_max_publishing_per_address: Option<usize>,
 }
@@ -155,6 +156,8 @@ pub(crate) struct NodeConfig {
     pub(crate) max_connections: u32,
     /// Incoming libp2p connections one address (an IPv6 one by its /64) may hold at once.
     pub(crate) max_connections_per_address: u32,
+    /// New incoming libp2p connections one address may open a second (bursts of twice that).
+    pub(crate) connections_per_second_per_address: u32,
     /// Stream parts one light client may subscribe to.
     pub(crate) light_max_subscriptions: usize,
     /// Light-protocol events one client address may have being published (not yet answered) at once.
@@ -235,6 +238,11 @@ impl NodeConfig {
         let max_connections_per_address = network.max_connections_per_address.unwrap_or(1_000);
         if max_connections_per_address == 0 {
             bail!("network.max_connections_per_address must be at least 1");
+        }
+        let connections_per_second_per_address =
+            network.connections_per_second_per_address.unwrap_or(100);
+        if connections_per_second_per_address == 0 {
+            bail!("network.connections_per_second_per_address must be at least 1");
         }
         let light_max_subscriptions = network.light_max_subscriptions.unwrap_or(1_000);
         if light_max_subscriptions == 0 {
@@ -324,6 +332,7 @@ impl NodeConfig {
             latency_model,
             max_connections,
             max_connections_per_address,
+            connections_per_second_per_address,
             light_max_subscriptions,
             light_max_publishing_per_address,
             http_listen: http.parse().with_context(|| {
@@ -438,6 +447,7 @@ mod tests {
             "network.bootstrap",
             "network.max_connections",
             "network.max_connections_per_address",
+            "network.connections_per_second_per_address",
             "network.light_max_subscriptions",
             "network.light_max_publishing_per_address",
             "http.listen",

@@ -3,7 +3,6 @@
 mod api;
 mod bench;
 mod bench_node;
-mod bucket;
 mod cli;
 mod config;
 mod identity;

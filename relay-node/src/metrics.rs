@@ -52,7 +52,8 @@ pub(crate) struct Metrics {
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
     pub(crate) light_requests: Family<RequestKind, Counter>,
-    /// libp2p connections closed by the node's limits, by which (`per_address`, `limits`).
+    /// libp2p connections closed by the node's limits, by which (`per_address`, `per_address_rate`,
+    /// `limits`).
     pub(crate) connections_refused: Family<Reason, Counter>,
     pub(crate) assigned_parts: Gauge,
     pub(crate) backfilled: Counter,
@@ -106,7 +107,7 @@ impl Metrics {
         let connections_refused = Family::<Reason, Counter>::default();
         registry.register(
             "connections_refused",
-            "Incoming libp2p connections closed by the node's limits (per_address: network.max_connections_per_address; limits: network.max_connections, per peer, or in handshakes)",
+            "Incoming libp2p connections closed by the node's limits (per_address: network.max_connections_per_address; per_address_rate: network.connections_per_second_per_address; limits: network.max_connections, per peer, or in handshakes)",
             connections_refused.clone(),
         );
         registry.register(

@@ -133,6 +133,7 @@ impl Node {
             latency_model: config.latency_model.clone(),
             max_incoming_connections: config.max_connections,
             max_connections_per_address: config.max_connections_per_address,
+            connections_per_second_per_address: config.connections_per_second_per_address,
             ..NetworkConfig::default()
         };
         let mut swarm = build_swarm(key, network).await?;

@@ -3,20 +3,27 @@
 //! in once per connection; an address that signs in far more often than any page full of tabs would is
 //! answered `rate_limited` before anything is recovered.
 
-use std::{collections::HashMap, time::Instant};
+use std::time::Instant;
 
-use crate::{bucket::Bucket, turns::ReaderKey};
+use rivulet_network::bucket::KeyedBuckets;
+
+use crate::turns::ReaderKey;
 
 /// Sign-ins one address may make per second (bursts of twice that).
 pub(crate) const SIGN_INS_PER_SECOND: u32 = 50;
 
-/// Addresses remembered before the idle ones (whose buckets refilled) are forgotten.
-const REMEMBERED: usize = 4_096;
-
 /// A sign-in budget per client address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SignIns {
-    buckets: HashMap<ReaderKey, Bucket>,
+    buckets: KeyedBuckets<ReaderKey>,
+}
+
+impl Default for SignIns {
+    fn default() -> Self {
+        SignIns {
+            buckets: KeyedBuckets::new(SIGN_INS_PER_SECOND),
+        }
+    }
 }
 
 impl SignIns {
@@ -26,13 +33,7 @@ impl SignIns {
     }
 
     fn allow_at(&mut self, from: ReaderKey, now: Instant) -> bool {
-        if self.buckets.len() >= REMEMBERED && !self.buckets.contains_key(&from) {
-            self.buckets.retain(|_, bucket| !bucket.full_at(now));
-        }
-        self.buckets
-            .entry(from)
-            .or_insert_with(|| Bucket::new(SIGN_INS_PER_SECOND))
-            .take_at(now)
+        self.buckets.take_at(from, now)
     }
 }
 
@@ -44,7 +45,7 @@ mod tests {
     use crate::turns::tests::ip;
 
     #[test]
-    fn an_address_signs_in_at_most_its_rate_and_idle_ones_are_forgotten() {
+    fn an_address_signs_in_at_most_its_rate() {
         let mut sign_ins = SignIns::default();
         let now = Instant::now();
         let burst = 2 * SIGN_INS_PER_SECOND as usize;
@@ -59,13 +60,5 @@ mod tests {
             sign_ins.allow_at(ip(1), now + Duration::from_millis(100)),
             "refilled"
         );
-        // Many addresses: the idle ones go when the map is full.
-        let later = now + Duration::from_secs(10);
-        for n in 0..REMEMBERED {
-            let key = ReaderKey::ip(std::net::Ipv4Addr::from(0x0a01_0000 + n as u32).into());
-            sign_ins.allow_at(key, now);
-        }
-        assert!(sign_ins.allow_at(ip(3), later));
-        assert!(sign_ins.buckets.len() < 10, "{}", sign_ins.buckets.len());
     }
 }

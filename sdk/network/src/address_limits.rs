@@ -4,14 +4,17 @@
 //! of connections: [`Behaviour`] counts a node's established *incoming* connections by the address they
 //! come from — an IPv4 address, or an IPv6 address by its /64 network, which one host is usually given
 //! whole ([`host_ip`]) — and refuses one more beyond its limit, so no one address takes every place of
-//! the node. Connections the node dialled itself are not counted. A connection whose address has no IP
-//! (a relayed or in-memory one) is not limited here; the node's overall limits still apply to it.
+//! the node. It also bounds how often one host may open a connection (each costs the node a
+//! handshake: a key exchange and a signature check) — a token bucket per host, refused before the
+//! handshake. Connections the node dialled itself are not counted. A connection whose address has no
+//! IP (a relayed or in-memory one) is not limited here; the node's overall limits still apply to it.
 
 use std::{
     collections::HashMap,
     convert::Infallible,
     net::{IpAddr, Ipv6Addr},
     task::{Context, Poll},
+    time::Instant,
 };
 
 use libp2p::{
@@ -22,6 +25,8 @@ use libp2p::{
         THandlerInEvent, THandlerOutEvent, ToSwarm, dummy,
     },
 };
+
+use crate::bucket::KeyedBuckets;
 
 /// The host an address stands for: an IPv4 address as it is (an IPv4-mapped IPv6 one as IPv4), an
 /// IPv6 address as its /64 network.
@@ -56,21 +61,53 @@ pub struct TooManyFromAddress {
     pub held: u32,
 }
 
-/// Counts established incoming connections per host and refuses those beyond the limit.
+/// A connection refused because its address opens connections faster than one address may.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} opens more than {per_second} libp2p connections a second to this node (network.connections_per_second_per_address)"
+)]
+pub struct ConnectingTooOften {
+    /// The refused connection's host ([`host_ip`]).
+    pub host: IpAddr,
+    /// The most a host may open a second (bursts of twice that).
+    pub per_second: u32,
+}
+
+/// Counts established incoming connections per host and refuses those beyond the limit, and those
+/// that come too often.
 #[derive(Debug)]
 pub struct Behaviour {
     max_per_host: u32,
     by_host: HashMap<IpAddr, u32>,
     hosts: HashMap<ConnectionId, IpAddr>,
+    /// New connections per host.
+    arrivals: KeyedBuckets<IpAddr>,
 }
 
 impl Behaviour {
-    /// At most `max_per_host` established incoming connections from one host.
-    pub fn new(max_per_host: u32) -> Behaviour {
+    /// At most `max_per_host` established incoming connections from one host, and at most
+    /// `new_per_second` new ones a second (bursts of twice that).
+    pub fn new(max_per_host: u32, new_per_second: u32) -> Behaviour {
         Behaviour {
             max_per_host,
             by_host: HashMap::new(),
             hosts: HashMap::new(),
+            arrivals: KeyedBuckets::new(new_per_second),
+        }
+    }
+
+    /// Counts a new connection from `remote` at `now` against its host's rate.
+    fn arrive(&mut self, remote: &Multiaddr, now: Instant) -> Result<(), ConnectionDenied> {
+        let Some(host) = host_of(remote) else {
+            return Ok(());
+        };
+        if self.arrivals.take_at(host, now) {
+            Ok(())
+        } else {
+            Err(ConnectionDenied::new(ConnectingTooOften {
+                host,
+                per_second: self.arrivals.rate(),
+            }))
         }
     }
 
@@ -101,8 +138,10 @@ impl NetworkBehaviour for Behaviour {
         _: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        // Refused before the handshake when the address is already full, so a flood costs no crypto.
-        self.check(remote)
+        // Refused before the handshake when the address is already full or connects too often, so a
+        // flood costs no crypto.
+        self.check(remote)?;
+        self.arrive(remote, Instant::now())
     }
 
     fn handle_established_inbound_connection(
@@ -189,8 +228,34 @@ mod tests {
     }
 
     #[test]
+    fn an_address_opening_connections_too_often_is_refused_and_named() {
+        let mut limits = Behaviour::new(1_000, 10);
+        let now = Instant::now();
+        let from: Multiaddr = "/ip4/192.0.2.7/tcp/5".parse().unwrap();
+        assert_eq!(
+            (0..25)
+                .filter(|_| limits.arrive(&from, now).is_ok())
+                .count(),
+            20
+        );
+        let refused = limits.arrive(&from, now).unwrap_err();
+        let reason = refused.downcast::<ConnectingTooOften>().unwrap();
+        assert_eq!(
+            reason.to_string(),
+            "192.0.2.7 opens more than 10 libp2p connections a second to this node (network.connections_per_second_per_address)"
+        );
+        let elsewhere: Multiaddr = "/ip4/192.0.2.8/tcp/5".parse().unwrap();
+        assert!(limits.arrive(&elsewhere, now).is_ok());
+        let later = now + std::time::Duration::from_millis(200);
+        assert!(
+            limits.arrive(&from, later).is_ok(),
+            "two more a fifth of a second on"
+        );
+    }
+
+    #[test]
     fn an_address_at_its_limit_is_refused_and_named() {
-        let mut limits = Behaviour::new(2);
+        let mut limits = Behaviour::new(2, 100);
         let host = Ipv4Addr::new(192, 0, 2, 7);
         limits.by_host.insert(host.into(), 2);
         let from: Multiaddr = "/ip4/192.0.2.7/tcp/5".parse().unwrap();

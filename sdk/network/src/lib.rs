@@ -25,6 +25,8 @@
 
 #[cfg(feature = "node")]
 pub mod address_limits;
+#[cfg(feature = "node")]
+pub mod bucket;
 pub mod history;
 #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub mod latency;
@@ -89,6 +91,8 @@ pub struct NetworkConfig {
     /// A node's most established incoming connections from one address (an IPv6 one by its /64;
     /// [`address_limits`]).
     pub max_connections_per_address: u32,
+    /// How many new connections one address may open a second (bursts of twice that).
+    pub connections_per_second_per_address: u32,
     /// The WebRTC certificate (PEM, private key included) for `/webrtc-direct` listeners: its hash is in
     /// the node's addresses, so keeping it keeps those addresses valid across restarts. A new one is
     /// made when `None`.
@@ -101,7 +105,7 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; two minutes idle; 10,000
-    /// incoming connections, 1,000 from one address.
+    /// incoming connections, 1,000 from one address, 100 new ones a second from one address.
     fn default() -> Self {
         NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + 4096,
@@ -109,6 +113,7 @@ impl Default for NetworkConfig {
             idle_timeout: Duration::from_secs(120),
             max_incoming_connections: 10_000,
             max_connections_per_address: 1_000,
+            connections_per_second_per_address: 100,
             webrtc_certificate_pem: None,
             #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
             latency_model: None,
@@ -353,7 +358,10 @@ impl NodeBehaviour {
             .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
         Ok(NodeBehaviour {
             limits: libp2p::connection_limits::Behaviour::new(limits),
-            per_address: address_limits::Behaviour::new(config.max_connections_per_address),
+            per_address: address_limits::Behaviour::new(
+                config.max_connections_per_address,
+                config.connections_per_second_per_address,
+            ),
             gossipsub,
             identify: identify::Behaviour::new(identify::Config::new(
                 IDENTIFY_PROTOCOL.into(),

@@ -40,7 +40,7 @@ use axum::{
 };
 use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
-use rivulet_network::reader::challenge_text;
+use rivulet_network::{bucket::Bucket, reader::challenge_text};
 use rivulet_protocol::StreamPartId;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -50,7 +50,7 @@ use self::{
     session::Session,
 };
 use super::{Api, ApiError, error::error_frame, json::message_frame};
-use crate::{bucket::Bucket, turns::ReaderKey};
+use crate::turns::ReaderKey;
 
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;

@@ -14,7 +14,7 @@ use anyhow::Result;
 use futures::StreamExt;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
-    address_limits::TooManyFromAddress,
+    address_limits::{ConnectingTooOften, TooManyFromAddress},
     libp2p::{
         Multiaddr, PeerId, Swarm, identify, request_response,
         swarm::{ConnectionDenied, ConnectionId, ListenError, SwarmEvent},
@@ -282,6 +282,8 @@ impl EventLoop {
     fn connection_refused(&mut self, from: &Multiaddr, cause: ConnectionDenied) {
         let which = if cause.downcast_ref::<TooManyFromAddress>().is_some() {
             "per_address"
+        } else if cause.downcast_ref::<ConnectingTooOften>().is_some() {
+            "per_address_rate"
         } else {
             "limits"
         };
