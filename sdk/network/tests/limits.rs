@@ -13,7 +13,11 @@ use libp2p::{
     identity::Keypair,
     swarm::{ListenError, SwarmEvent},
 };
-use rivulet_network::{NetworkConfig, address_limits::TooManyFromAddress, build_client_swarm};
+use rivulet_network::{
+    NetworkConfig,
+    address_limits::{ConnectingTooOften, TooManyFromAddress},
+    build_client_swarm,
+};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 /// What a client's dial came to.
@@ -24,10 +28,15 @@ enum Dialled {
     Closed,
 }
 
-/// A node allowing `per_address` connections from one address; reports each refusal's reason.
-async fn spawn_node(per_address: u32) -> (Multiaddr, mpsc::UnboundedReceiver<String>) {
+/// A node allowing `per_address` connections from one address, `per_second` new ones a second;
+/// reports each refusal's reason.
+async fn spawn_node(
+    per_address: u32,
+    per_second: u32,
+) -> (Multiaddr, mpsc::UnboundedReceiver<String>) {
     let config = NetworkConfig {
         max_connections_per_address: per_address,
+        connections_per_second_per_address: per_second,
         ..NetworkConfig::default()
     };
     let (mut swarm, addr) =
@@ -42,7 +51,10 @@ async fn spawn_node(per_address: u32) -> (Multiaddr, mpsc::UnboundedReceiver<Str
             {
                 let reason = match cause.downcast::<TooManyFromAddress>() {
                     Ok(too_many) => too_many.to_string(),
-                    Err(other) => format!("another limit: {other:?}"),
+                    Err(other) => match other.downcast::<ConnectingTooOften>() {
+                        Ok(too_often) => too_often.to_string(),
+                        Err(other) => format!("another limit: {other:?}"),
+                    },
                 };
                 let _ = refused_tx.send(reason);
             }
@@ -82,7 +94,7 @@ async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_holds_only_its_share_of_a_nodes_connections() {
-    let (node, mut refused) = spawn_node(2).await;
+    let (node, mut refused) = spawn_node(2, 100).await;
     let (first, mut first_seen) = dial(&node).await;
     assert_eq!(next(&mut first_seen).await, Dialled::Connected);
     let (_second, mut second_seen) = dial(&node).await;
@@ -123,4 +135,23 @@ async fn one_address_holds_only_its_share_of_a_nodes_connections() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// One address opens at most `connections_per_second_per_address` new connections a second (bursts
+/// of twice that): the fifth dial within a moment, allowed two a second, is refused naming the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_opens_connections_at_most_at_its_rate() {
+    let (node, mut refused) = spawn_node(1_000, 2).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (task, mut seen) = dial(&node).await;
+        assert_eq!(next(&mut seen).await, Dialled::Connected);
+        clients.push(task);
+    }
+    let (_fifth, mut fifth_seen) = dial(&node).await;
+    assert_eq!(next(&mut fifth_seen).await, Dialled::Failed);
+    assert_eq!(
+        next(&mut refused).await,
+        "127.0.0.1 opens more than 2 libp2p connections a second to this node (network.connections_per_second_per_address)"
+    );
 }
