@@ -137,10 +137,23 @@ mod tests {
         let reads = HistoryReads::new(store, 1);
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (release, held) = std::sync::mpsc::channel::<()>();
+        let holding = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let blocker = tokio::spawn({
-            let reads = reads.clone();
-            async move { reads.run(reader(9), move |_| held.recv().unwrap()).await }
+            let (reads, holding) = (reads.clone(), holding.clone());
+            async move {
+                reads
+                    .run(reader(9), move |_| {
+                        holding.store(true, std::sync::atomic::Ordering::SeqCst);
+                        held.recv().unwrap()
+                    })
+                    .await
+            }
         });
+        // The one turn is the blocker's before the flood comes (else the flood's first read could take
+        // it, and nothing would ever wait).
+        while !holding.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let queue = |who: u8| {
             let (reads, order) = (reads.clone(), order.clone());
             tokio::spawn(async move {
