@@ -231,51 +231,54 @@ impl NodeConfig {
             Some(path) => Some(Arc::new(load_latency_model(&path)?)),
             None => None,
         };
-        let max_connections = network.max_connections.unwrap_or(10_000);
-        if max_connections == 0 {
-            bail!("network.max_connections must be at least 1");
-        }
-        let max_connections_per_address = network.max_connections_per_address.unwrap_or(1_000);
-        if max_connections_per_address == 0 {
-            bail!("network.max_connections_per_address must be at least 1");
-        }
-        let connections_per_second_per_address =
-            network.connections_per_second_per_address.unwrap_or(100);
-        if connections_per_second_per_address == 0 {
-            bail!("network.connections_per_second_per_address must be at least 1");
-        }
-        let light_max_subscriptions = network.light_max_subscriptions.unwrap_or(1_000);
-        if light_max_subscriptions == 0 {
-            bail!("network.light_max_subscriptions must be at least 1");
-        }
-        let light_max_publishing_per_address =
-            network.light_max_publishing_per_address.unwrap_or(2_048);
-        if light_max_publishing_per_address == 0 {
-            bail!("network.light_max_publishing_per_address must be at least 1");
-        }
+        let max_connections =
+            at_least_one("network.max_connections", network.max_connections, 10_000)?;
+        let max_connections_per_address = at_least_one(
+            "network.max_connections_per_address",
+            network.max_connections_per_address,
+            1_000,
+        )?;
+        let connections_per_second_per_address = at_least_one(
+            "network.connections_per_second_per_address",
+            network.connections_per_second_per_address,
+            100,
+        )?;
+        let light_max_subscriptions = at_least_one(
+            "network.light_max_subscriptions",
+            network.light_max_subscriptions,
+            1_000,
+        )?;
+        let light_max_publishing_per_address = at_least_one(
+            "network.light_max_publishing_per_address",
+            network.light_max_publishing_per_address,
+            2_048,
+        )?;
         let http_section = file.http.unwrap_or_default();
         let http = args
             .http_listen
             .clone()
             .or(http_section.listen)
             .unwrap_or_else(|| "127.0.0.1:7170".into());
-        let ws_rate = http_section.ws_frames_per_second.unwrap_or(1000);
-        if ws_rate == 0 {
-            bail!("http.ws_frames_per_second must be at least 1");
-        }
-        let ws_max_connections = http_section.ws_max_connections.unwrap_or(10_000);
-        if ws_max_connections == 0 {
-            bail!("http.ws_max_connections must be at least 1");
-        }
-        let ws_max_connections_per_address =
-            http_section.ws_max_connections_per_address.unwrap_or(1_000);
-        if ws_max_connections_per_address == 0 {
-            bail!("http.ws_max_connections_per_address must be at least 1");
-        }
-        let ws_max_subscriptions = http_section.ws_max_subscriptions.unwrap_or(1_000);
-        if ws_max_subscriptions == 0 {
-            bail!("http.ws_max_subscriptions must be at least 1");
-        }
+        let ws_rate = at_least_one(
+            "http.ws_frames_per_second",
+            http_section.ws_frames_per_second,
+            1000,
+        )?;
+        let ws_max_connections = at_least_one(
+            "http.ws_max_connections",
+            http_section.ws_max_connections,
+            10_000,
+        )?;
+        let ws_max_connections_per_address = at_least_one(
+            "http.ws_max_connections_per_address",
+            http_section.ws_max_connections_per_address,
+            1_000,
+        )?;
+        let ws_max_subscriptions = at_least_one(
+            "http.ws_max_subscriptions",
+            http_section.ws_max_subscriptions,
+            1_000,
+        )?;
         let parts = pick(&args.storage_parts, storage.parts, Vec::new());
         let max_content_bytes = limits
             .max_content_bytes
@@ -372,6 +375,19 @@ impl NodeConfig {
             verify_threads,
         })
     }
+}
+
+/// A count setting's value — `value` from the file, or `default` — refused when it is 0.
+fn at_least_one<T: Copy + PartialEq + From<u8>>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+) -> Result<T> {
+    let value = value.unwrap_or(default);
+    if value == T::from(0) {
+        bail!("{name} must be at least 1");
+    }
+    Ok(value)
 }
 
 /// Reads and checks a latency model file.

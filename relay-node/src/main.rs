@@ -11,6 +11,7 @@ mod metrics;
 mod node;
 mod paths;
 mod run;
+mod sync;
 mod turns;
 
 use anyhow::Result;

@@ -10,7 +10,7 @@ use std::{
     fmt,
     hash::Hash,
     net::IpAddr,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
 };
 
 use rivulet_network::{
@@ -18,6 +18,8 @@ use rivulet_network::{
     libp2p::{Multiaddr, PeerId},
 };
 use tokio::sync::oneshot;
+
+use crate::sync::lock;
 
 /// Who takes turns: the address a request came from (an IPv6 one by its /64), or, where its
 /// connection has no IP address, the peer. Everyone behind one address shares its turns.
@@ -181,13 +183,6 @@ impl Drop for Turn {
         }
         state.running = state.running.saturating_sub(1);
     }
-}
-
-/// The state, also after a panic elsewhere while it was held (it is left consistent at every step).
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ use rivulet_protocol::{Address, StreamPartId};
 use rivulet_validate::PublishPermission;
 use tracing::{debug, warn};
 
+use crate::sync::lock;
+
 /// This machine's clock, Unix milliseconds.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -49,13 +51,6 @@ impl ChainClock {
             Some((block, at)) => wall.max(block * 1000 + at.elapsed().as_millis() as u64),
             None => wall,
         }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

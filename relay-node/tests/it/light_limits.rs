@@ -21,7 +21,7 @@ use rivulet_protocol::StreamPartId;
 
 use crate::{
     light_client::client,
-    support::{Node, World, start_node},
+    support::{Node, World, start_configured_node, start_node},
 };
 
 /// A light connection of a fresh peer id to `node`, with nothing signed in: what an attacker starts from.
@@ -44,13 +44,11 @@ async fn raw_client(node: &Node) -> (Swarm<ClientBehaviour>, PeerId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_light_client_subscribes_to_at_most_its_share_of_parts() {
     let world = World::public().await;
-    let dir = world.dir.path();
-    let config = dir.join("n.toml");
-    std::fs::write(&config, "[network]\nlight_max_subscriptions = 2\n").unwrap();
-    let node = start_node(
-        &dir.join("n"),
+    let node = start_configured_node(
+        &world.dir.path().join("n"),
         &world.deployment_file,
-        &["--config", config.to_str().unwrap()],
+        "[network]\nlight_max_subscriptions = 2\n",
+        &[],
     );
     let part = |n: u32| -> StreamPartId { format!("{}#{n}", world.stream).parse().unwrap() };
     let reader = client(&[&node.listen[0]], world.reader.to_bytes());
@@ -74,17 +72,11 @@ async fn a_light_client_subscribes_to_at_most_its_share_of_parts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publishing_flood_from_one_address_is_answered_busy_beyond_its_share() {
     let world = World::public().await;
-    let dir = world.dir.path();
-    let config = dir.join("n.toml");
-    std::fs::write(
-        &config,
-        "[network]\nlight_max_publishing_per_address = 100\n",
-    )
-    .unwrap();
-    let node = start_node(
-        &dir.join("n"),
+    let node = start_configured_node(
+        &world.dir.path().join("n"),
         &world.deployment_file,
-        &["--config", config.to_str().unwrap()],
+        "[network]\nlight_max_publishing_per_address = 100\n",
+        &[],
     );
     let (mut swarm, peer) = raw_client(&node).await;
     let contents: Vec<String> = (0..1_100).map(|n| format!("{{\"n\":{n}}}")).collect();

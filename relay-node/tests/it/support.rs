@@ -38,6 +38,20 @@ impl Drop for Node {
     }
 }
 
+/// A node started with `config` (TOML) as its configuration file (`<dir>/node.toml`), then `extra`.
+pub(crate) fn start_configured_node(
+    dir: &Path,
+    deployment: &Path,
+    config: &str,
+    extra: &[&str],
+) -> Node {
+    std::fs::create_dir_all(dir).unwrap();
+    let file = dir.join("node.toml");
+    std::fs::write(&file, config).unwrap();
+    let args = [&["--config", file.to_str().unwrap()], extra].concat();
+    start_node(dir, deployment, &args)
+}
+
 pub(crate) fn start_node(dir: &Path, deployment: &Path, extra: &[&str]) -> Node {
     std::fs::create_dir_all(dir).unwrap();
     let _ = std::fs::remove_file(dir.join("node.json"));

@@ -12,7 +12,9 @@ use tokio_tungstenite::{
     tungstenite::{Message, protocol::CloseFrame},
 };
 
-use crate::support::{Node, World, chained_frames, frame, publish, start_node};
+use crate::support::{
+    Node, World, chained_frames, frame, publish, start_configured_node, start_node,
+};
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -105,21 +107,11 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         &world.deployment_file,
         &["--network.bootstrap", &a.listen[0]],
     );
-    let c_config = dir.join("c.toml");
-    std::fs::write(
-        &c_config,
-        "[http]\nws_frames_per_second = 5\nws_max_connections = 3\nws_max_subscriptions = 1\n",
-    )
-    .unwrap();
-    let c = start_node(
+    let c = start_configured_node(
         &dir.join("c"),
         &world.deployment_file,
-        &[
-            "--network.bootstrap",
-            &a.listen[0],
-            "--config",
-            c_config.to_str().unwrap(),
-        ],
+        "[http]\nws_frames_per_second = 5\nws_max_connections = 3\nws_max_subscriptions = 1\n",
+        &["--network.bootstrap", &a.listen[0]],
     );
     let http = reqwest::Client::new();
     let stream = world.stream.as_str();
@@ -568,13 +560,11 @@ async fn the_node_signs_plain_content_when_its_key_may_publish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_holds_only_its_share_of_connections() {
     let world = World::public().await;
-    let dir = world.dir.path();
-    let config = dir.join("n.toml");
-    std::fs::write(&config, "[http]\nws_max_connections_per_address = 2\n").unwrap();
-    let node = start_node(
-        &dir.join("n"),
+    let node = start_configured_node(
+        &world.dir.path().join("n"),
         &world.deployment_file,
-        &["--config", config.to_str().unwrap()],
+        "[http]\nws_max_connections_per_address = 2\n",
+        &[],
     );
     let here = [127, 0, 0, 1];
     let first = connect_from(&node, here).await.unwrap();

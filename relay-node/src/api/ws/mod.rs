@@ -50,7 +50,7 @@ use self::{
     session::Session,
 };
 use super::{Api, ApiError, error::error_frame, json::message_frame};
-use crate::turns::ReaderKey;
+use crate::{sync::lock, turns::ReaderKey};
 
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;
@@ -149,15 +149,6 @@ impl Drop for ConnectionSlot {
         self.api.ws_connections.fetch_sub(1, Ordering::AcqRel);
         self.api.node.metrics().ws_connections.dec();
     }
-}
-
-/// Connections by address, also after a panic elsewhere while the map was held (each change to it is
-/// one step).
-fn lock(
-    map: &std::sync::Mutex<std::collections::HashMap<ReaderKey, usize>>,
-) -> std::sync::MutexGuard<'_, std::collections::HashMap<ReaderKey, usize>> {
-    map.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
