@@ -11,8 +11,8 @@ use axum::{
 };
 use rivulet_network::{HistoryQuery, ResumeAfter};
 use rivulet_protocol::{Address, ChainId, StreamMessage};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::{Api, ApiError, auth, http::stream_part, json::message_json};
 use crate::{
@@ -63,13 +63,24 @@ pub(super) async fn history(
     }
 }
 
-/// The answer to `reader`'s history request, made from `from`: `{"part","messages","truncated","next"}`.
+/// A history answer as JSON: `{"part","messages","truncated","next"}`.
+#[derive(Serialize)]
+pub(crate) struct Answer {
+    pub(crate) part: String,
+    /// Each message rendered once, as the WebSocket API shows events.
+    pub(crate) messages: Vec<Box<RawValue>>,
+    /// Whether there is more: ask again with `next`.
+    pub(crate) truncated: bool,
+    pub(crate) next: Option<String>,
+}
+
+/// The answer to `reader`'s history request, made from `from`.
 pub(crate) async fn answer(
     api: &Api,
     p: HistoryParams,
     reader: Option<&Reader>,
     from: ReaderKey,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let part = stream_part(&p.stream, p.partition).map_err(ApiError::bad_stream)?;
     if reader.is_none() && !api.node.may_subscribe(None, &part) {
         return Err(ApiError::unauthenticated(format!(
@@ -139,7 +150,7 @@ pub(crate) async fn answer(
     // node's own store holds only events it verified before storing them. Decoding (and verifying)
     // thousands of events is a core's work for a while: off the runtime's workers, in this turn.
     let limits = api.node.limits();
-    let messages: Vec<Value> = tokio::task::spawn_blocking(move || {
+    let messages: Vec<Box<RawValue>> = tokio::task::spawn_blocking(move || {
         wires
             .iter()
             .filter_map(|(w, verified)| {
@@ -160,12 +171,12 @@ pub(crate) async fn answer(
             format!("encoding the answer failed: {e}"),
         )
     })?;
-    Ok(json!({
-        "part": part.to_string(),
-        "messages": messages,
-        "truncated": next.is_some(),
-        "next": next.as_ref().and_then(cursor),
-    }))
+    Ok(Answer {
+        part: part.to_string(),
+        messages,
+        truncated: next.is_some(),
+        next: next.as_ref().and_then(cursor),
+    })
 }
 
 /// The cursor for the rest of an answer (a `Range`, as every page's rest of a `Last` or a `Range` is):

@@ -203,8 +203,10 @@ impl Session {
                     cursor,
                 };
                 match answer(&self.api, params, self.reader.as_ref(), self.from).await {
-                    Ok(v) => {
-                        json!({ "type": "resent", "id": id, "part": v["part"], "messages": v["messages"], "truncated": v["truncated"], "next": v["next"] })
+                    // (The frame is a tree of values like every answer here: the messages are parsed
+                    // back from their text, a cost only resends pay.)
+                    Ok(a) => {
+                        json!({ "type": "resent", "id": id, "part": a.part, "messages": a.messages, "truncated": a.truncated, "next": a.next })
                     }
                     Err(e) => error_frame(&id, e.code, e.message),
                 }
