@@ -115,6 +115,16 @@ fn recover_backends(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("libsecp256k1", "verify_cached_key"), |b| {
         b.iter(|| secp256k1::ecdsa::verify(&sig, black_box(msg), &pk))
     });
+    let k256_sk = k256::ecdsa::SigningKey::from_slice(&[9; 32]).expect("key");
+    group.bench_function(BenchmarkId::new("k256", "sign_recoverable"), |b| {
+        b.iter(|| k256_sk.sign_prehash_recoverable(black_box(&hash)))
+    });
+    let sk = secp256k1::SecretKey::from_secret_bytes([9; 32]).expect("key");
+    group.bench_function(BenchmarkId::new("libsecp256k1", "sign_recoverable"), |b| {
+        b.iter(|| {
+            secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(black_box(msg), &sk)
+        })
+    });
     group.finish();
 }
 

@@ -264,6 +264,38 @@ fn show(v: Option<f64>) -> String {
     }
 }
 
+/// #15's latency goals across three nodes, from Rivulet's paced runs with subscribers on B and C:
+/// p50 ≤ 0.5 ms, and p99 ≤ 2 ms with one subscriber per node or ≤ 5 ms with ten subscribers.
+fn latency_goals(rivulet: &Value) -> Vec<Value> {
+    [
+        ("3nodes_paced_trust", "1,000 events/s, 2 subscribers", 2.0),
+        (
+            "3nodes_paced_trust_10",
+            "1,000 events/s, 10 subscribers",
+            5.0,
+        ),
+        ("3nodes_10k_trust", "10,000 events/s, 2 subscribers", 2.0),
+        (
+            "3nodes_10k_trust_10",
+            "10,000 events/s, 10 subscribers",
+            5.0,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, shape, p99_goal)| {
+        let run = rivulet["runs"].get(name)?;
+        let (p50, p99) = (ms(run, "p50"), ms(run, "p99"));
+        let met = p50
+            .zip(p99)
+            .map(|(p50, p99)| p50 <= 0.5 && p99 <= p99_goal && lost(run) == 0);
+        Some(json!({
+            "run": name, "shape": shape, "p50": p50, "p99": p99, "p99Goal": p99_goal,
+            "lost": lost(run), "met": met,
+        }))
+    })
+    .collect()
+}
+
 /// Prints the table and the goals; returns the rows and the goals as JSON.
 pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value {
     let rows = rows(brokers, rivulet, streamr);
@@ -321,6 +353,21 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
             ))
         );
     }
+    let latency = latency_goals(rivulet);
+    for goal in &latency {
+        println!(
+            "goal: 3 nodes, {} — p50 {} ms (≤ 0.5), p99 {} ms (≤ {}){}",
+            goal["shape"].as_str().unwrap_or_default(),
+            show(goal["p50"].as_f64()),
+            show(goal["p99"].as_f64()),
+            goal["p99Goal"],
+            match goal["met"].as_bool() {
+                Some(true) => " — met",
+                Some(false) => " — not met",
+                None => "",
+            }
+        );
+    }
     json!({
         "rows": rows.iter().map(|r| json!({
             "shape": r.shape,
@@ -335,6 +382,7 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
         })).collect::<Vec<_>>(),
         "goals": {
             "aheadOfStreamr": { "ahead": ahead, "of": streamr_rows.len() },
+            "latency3Nodes": latency,
             "forwardingVsNats": forwarding.iter().map(|(f, r)| json!({ "figure": f, "ratio": r, "within2x": r.map(|r| r >= 0.5) })).collect::<Vec<_>>(),
         },
     })
@@ -344,7 +392,21 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
 mod tests {
     use serde_json::json;
 
-    use super::{Better, rows, show};
+    use super::{Better, latency_goals, rows, show};
+
+    #[test]
+    fn latency_goals_need_the_median_the_tail_and_nothing_lost() {
+        let rivulet = json!({ "runs": {
+            "3nodes_paced_trust": { "latencyMs": { "p50": 0.49, "p99": 1.9 }, "lost": 0 },
+            "3nodes_paced_trust_10": { "latencyMs": { "p50": 0.49, "p99": 4.0 }, "lost": 2 },
+            "3nodes_10k_trust": { "latencyMs": { "p50": 0.51, "p99": 1.0 }, "lost": 0 },
+        } });
+        let goals = latency_goals(&rivulet);
+        let met: Vec<_> = goals.iter().map(|g| g["met"].as_bool()).collect();
+        // The fourth run is missing: no goal line for it.
+        assert_eq!(met, [Some(true), Some(false), Some(false)]);
+        assert_eq!(goals[1]["p99Goal"], 5.0);
+    }
 
     #[test]
     fn ratios_are_rivulet_over_peer_and_ahead_follows_the_better_direction() {
