@@ -175,19 +175,11 @@ impl EventLoop {
         self.count_in("api");
         let change = self.topics.published(&part);
         self.apply(change);
-        match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
-            Ok(_) => {
-                self.metrics.events_out.inc();
-            }
-            // Alone in the topic: nobody to relay to yet, which is fine.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => warn!(%part, "gossip publish failed: {e}"),
-        }
         let stored = self.stored.contains(&part);
         if stored {
+            // Answered once the event is on disk.
             let (ack_tx, ack_rx) = oneshot::channel();
             self.store_queue.push(&message, wire.clone(), Some(ack_tx));
-            self.deliver(message, &wire);
             let part = part.to_string();
             tokio::spawn(async move {
                 let stored = ack_rx.await.unwrap_or(false);
@@ -199,7 +191,10 @@ impl EventLoop {
                 }));
             });
         } else {
-            self.deliver(message, &wire);
+            // Answered now, before it is relayed and delivered: of the tasks woken here, the one
+            // woken last runs first on this thread once the event loop yields (tokio's LIFO slot)
+            // and the others wait or are taken by another thread — so local subscribers go first,
+            // then the relay's connections, then the publisher's answer.
             let _ = reply.send(Ok(Published {
                 part: part.to_string(),
                 duplicate: false,
@@ -207,6 +202,15 @@ impl EventLoop {
                 replicas: None,
             }));
         }
+        match self.swarm.behaviour_mut().publish(&part, wire.clone()) {
+            Ok(_) => {
+                self.metrics.events_out.inc();
+            }
+            // Alone in the topic: nobody to relay to yet, which is fine.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => warn!(%part, "gossip publish failed: {e}"),
+        }
+        self.deliver(message, &wire);
     }
 
     fn validator_limits(&self) -> rivulet_protocol::Limits {
@@ -230,8 +234,16 @@ impl EventLoop {
                 if part_of_topic(topic).is_some_and(|p| self.stored.contains(&p)) {
                     self.store_queue.push(&accepted, wire.clone(), None);
                 }
+                // Relayed first, then delivered here: a task woken last runs first on this thread
+                // once the event loop yields (tokio's LIFO slot), while the one before it waits or
+                // is taken by another thread — so local subscribers are not served after a forward.
+                self.swarm.behaviour_mut().report(
+                    id,
+                    &source,
+                    gossipsub::MessageAcceptance::Accept,
+                );
                 self.deliver(*accepted, &wire);
-                gossipsub::MessageAcceptance::Accept
+                return;
             }
             Verdict::Duplicate => {
                 self.metrics.duplicates.inc();
