@@ -142,13 +142,19 @@ async fn publish_body(
 
 /// Decodes a hex message (with or without 0x).
 pub(super) fn decode_hex(s: &str) -> Result<Vec<u8>, ApiError> {
-    hex::decode(s.trim_start_matches("0x")).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_hex",
-            format!("message is not hex: {e}"),
-        )
-    })
+    let s = s.trim_start_matches("0x");
+    // Into a buffer of the right size at once: `hex::decode` collects through an iterator that
+    // cannot size it and grows it several times (a visible share of a node's time at full ingest).
+    let mut out = vec![0; s.len() / 2];
+    hex::decode_to_slice(s, &mut out)
+        .map(|()| out)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_hex",
+                format!("message is not hex: {e}"),
+            )
+        })
 }
 
 /// The stream part a request names by its `stream` and `partition` fields.
@@ -208,5 +214,27 @@ async fn streams_answer(api: &Api, p: StreamsParams) -> Result<Value, ApiError> 
             "bad_query",
             "give either id=<stream id> or search=<text>",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_hex;
+
+    #[test]
+    fn hex_decodes_with_or_without_0x_and_says_what_is_wrong() {
+        assert_eq!(decode_hex("0x00ff10").unwrap(), [0, 255, 16]);
+        assert_eq!(decode_hex("ABcd").unwrap(), [0xab, 0xcd]);
+        assert_eq!(decode_hex("").unwrap(), [0u8; 0]);
+        let odd = decode_hex("abc").unwrap_err();
+        assert_eq!(
+            (odd.code, odd.message.as_str()),
+            ("bad_hex", "message is not hex: Odd number of digits")
+        );
+        let bad = decode_hex("0xzz").unwrap_err();
+        assert_eq!(
+            bad.message,
+            "message is not hex: Invalid character 'z' at position 0"
+        );
     }
 }
