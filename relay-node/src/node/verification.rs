@@ -6,6 +6,11 @@
 //! The pool holds at most [`MAX_IN_FLIGHT`] candidates: when it is full the event loop stops taking
 //! input ([`Verification::has_room`]) and the backlog waits in the transports, not in memory.
 //!
+//! A verifying thread hands its verdicts back in batches while it has more work queued — each verdict
+//! sent alone woke the event loop (and often a parked worker thread) once per event, which at full
+//! ingest cost more of the node's time than the event loop's own work — but never holds one longer than
+//! [`HOLD_VERDICTS`], and sends at once when its queue is empty.
+//!
 //! Handing an event to another thread and back costs two thread wake-ups, which on an idle machine is
 //! more than the verification itself. So while traffic is light — the pool is empty and fewer than
 //! [`INLINE_PER_WINDOW`] events were verified on the event loop in the current [`INLINE_WINDOW`] — the
@@ -30,6 +35,12 @@ pub(crate) const INLINE_WINDOW: Duration = Duration::from_millis(10);
 /// Verifications the event loop may do itself per [`INLINE_WINDOW`] (2,000 a second, some 7 % of its
 /// time at 35 µs each) while the pool is empty.
 pub(crate) const INLINE_PER_WINDOW: u32 = 20;
+
+/// How long a verifying thread may hold verdicts to send them together, while more jobs wait.
+pub(crate) const HOLD_VERDICTS: Duration = Duration::from_micros(100);
+
+/// Verdicts a verifying thread sends together at most.
+const VERDICT_BATCH: usize = 64;
 
 /// Publishers' keys each thread remembers.
 const KEYS_PER_THREAD: usize = 100_000;
@@ -73,7 +84,7 @@ enum Slot<T> {
 /// it came from, whom to answer).
 pub(crate) struct Verification<T> {
     jobs: crossbeam_channel::Sender<Job>,
-    done: mpsc::UnboundedReceiver<Done>,
+    done: mpsc::UnboundedReceiver<Vec<Done>>,
     slots: VecDeque<Slot<T>>,
     /// Sequence number of `slots[0]`.
     first: u64,
@@ -92,23 +103,7 @@ impl<T> Verification<T> {
             let done_tx = done_tx.clone();
             std::thread::Builder::new()
                 .name(format!("verify-{i}"))
-                .spawn(move || {
-                    let mut verifier = Verifier::new(KEYS_PER_THREAD);
-                    // Ends when the pool's sender is dropped (the queue closes) or the event loop is
-                    // gone (the answer cannot be sent).
-                    for job in queue {
-                        let verified = job.candidate.verify(&job.frame, &mut verifier);
-                        let done = Done {
-                            seq: job.seq,
-                            candidate: job.candidate,
-                            frame: job.frame,
-                            verified,
-                        };
-                        if done_tx.send(done).is_err() {
-                            break;
-                        }
-                    }
-                })?;
+                .spawn(move || verifying_thread(&queue, &done_tx))?;
         }
         Ok(Verification {
             jobs,
@@ -174,15 +169,19 @@ impl<T> Verification<T> {
         }
     }
 
-    /// Waits for the next verdict, then returns every candidate whose turn it is, in submission order
-    /// (possibly none, when the verdict came for one behind a candidate still in verification).
+    /// Waits for the next verdicts, then returns every candidate whose turn it is, in submission order
+    /// (possibly none, when the verdicts came for ones behind a candidate still in verification).
     /// Cancel-safe: nothing is taken before the one await.
     pub(crate) async fn next(&mut self) -> Vec<Verified<T>> {
-        if let Some(done) = self.done.recv().await {
-            self.settle(done);
+        if let Some(batch) = self.done.recv().await {
+            for done in batch {
+                self.settle(done);
+            }
         }
-        while let Ok(done) = self.done.try_recv() {
-            self.settle(done);
+        while let Ok(batch) = self.done.try_recv() {
+            for done in batch {
+                self.settle(done);
+            }
         }
         let mut ready = Vec::new();
         while matches!(self.slots.front(), Some(Slot::Ready(_))) {
@@ -209,6 +208,52 @@ impl<T> Verification<T> {
                 frame: done.frame,
                 verified: done.verified,
             });
+        }
+    }
+}
+
+/// A verifying thread's loop: verifies jobs as they come and sends the verdicts back, together while
+/// more jobs wait (see the module comment). Ends when the pool's sender is dropped (the queue closes)
+/// or the event loop is gone (verdicts cannot be sent).
+fn verifying_thread(
+    queue: &crossbeam_channel::Receiver<Job>,
+    done: &mpsc::UnboundedSender<Vec<Done>>,
+) {
+    let mut verifier = Verifier::new(KEYS_PER_THREAD);
+    let mut batch: Vec<Done> = Vec::new();
+    let mut held_since = Instant::now();
+    loop {
+        let job = if batch.is_empty() {
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        } else {
+            match queue.try_recv() {
+                Ok(job) => job,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    if done.send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            }
+        };
+        if batch.is_empty() {
+            held_since = Instant::now();
+        }
+        let verified = job.candidate.verify(&job.frame, &mut verifier);
+        batch.push(Done {
+            seq: job.seq,
+            candidate: job.candidate,
+            frame: job.frame,
+            verified,
+        });
+        if (batch.len() >= VERDICT_BATCH || held_since.elapsed() >= HOLD_VERDICTS)
+            && done.send(std::mem::take(&mut batch)).is_err()
+        {
+            return;
         }
     }
 }
@@ -318,5 +363,10 @@ mod tests {
             validator.precheck(&frames[1], now_ms, &Everyone),
             Precheck::Duplicate
         ));
+        // A lone verdict is sent at once, not held for others to join it.
+        let lone = tokio::time::timeout(Duration::from_secs(5), pool.next())
+            .await
+            .expect("the lone verdict comes back");
+        assert_eq!(lone.iter().map(|v| v.context).collect::<Vec<_>>(), [999]);
     }
 }
