@@ -178,7 +178,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
     };
     let mut bucket = Bucket::new(api.config.ws_rate);
     let mut permission_checked = Instant::now();
-    let (mut outbox, frames_out) = Outbox::new();
+    let (outbox, frames_out) = Outbox::new();
     let writer = outbox.writer(sink, frames_out);
     let max_content = api.node.limits().max_content_len;
     'session: loop {

@@ -4,11 +4,11 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::{SinkExt, stream::SplitSink};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -20,36 +20,49 @@ pub(super) const WS_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Frames a writer takes from its queue at once (then one flush).
 const WRITE_BATCH: usize = 256;
 
+/// What goes to the writer: a frame, or the place where events began to be dropped.
+pub(super) enum Out {
+    Frame(Message),
+    /// Events were dropped here: the writer tells the client how many (`lagged`) when it gets here —
+    /// where the gap is, and even if no event ever follows.
+    Dropped,
+}
+
 /// The frames a session sends. A task of their own writes them to the socket, so the session never waits
 /// on a slow reader: events beyond [`WS_QUEUE_BYTES`] waiting are dropped and counted, and the client is
-/// told how many (`lagged`) once it has caught up; answers, notices and close frames always go.
+/// told how many (`lagged`) in the stream where they are missing; answers, notices and close frames always
+/// go.
 pub(super) struct Outbox {
-    frames: mpsc::UnboundedSender<Message>,
+    frames: mpsc::UnboundedSender<Out>,
     /// Bytes sent to the writer and not yet written.
     queued: Arc<AtomicUsize>,
-    /// Events dropped since the last `lagged` notice.
-    dropped: u64,
+    /// Events dropped that the client has not been told about yet.
+    dropped: Arc<AtomicU64>,
 }
 
 impl Outbox {
-    pub(super) fn new() -> (Outbox, mpsc::UnboundedReceiver<Message>) {
+    pub(super) fn new() -> (Outbox, mpsc::UnboundedReceiver<Out>) {
         let (frames, receiver) = mpsc::unbounded_channel();
         let outbox = Outbox {
             frames,
             queued: Arc::default(),
-            dropped: 0,
+            dropped: Arc::default(),
         };
         (outbox, receiver)
     }
 
     /// Writes the frames to `sink` until the outbox is dropped or a close frame went; then closes (which
     /// also answers a client's close).
-    pub(super) fn writer(
+    pub(super) fn writer<S>(
         &self,
-        mut sink: SplitSink<WebSocket, Message>,
-        mut frames: mpsc::UnboundedReceiver<Message>,
-    ) -> tokio::task::JoinHandle<()> {
+        mut sink: S,
+        mut frames: mpsc::UnboundedReceiver<Out>,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        S: Sink<Message> + Unpin + Send + 'static,
+    {
         let queued = self.queued.clone();
+        let dropped = self.dropped.clone();
         tokio::spawn(async move {
             // Whatever waits is written together and flushed once: one write for a burst of events,
             // not one per event.
@@ -57,8 +70,18 @@ impl Outbox {
             'write: while frames.recv_many(&mut batch, WRITE_BATCH).await > 0 {
                 let mut len = 0;
                 let mut closing = false;
-                for frame in batch.drain(..) {
-                    len += text_len(&frame);
+                for out in batch.drain(..) {
+                    let frame = match out {
+                        Out::Frame(frame) => {
+                            len += text_len(&frame);
+                            frame
+                        }
+                        // (Not counted in `queued`: it never was.)
+                        Out::Dropped => match dropped.swap(0, Ordering::AcqRel) {
+                            0 => continue,
+                            n => lagged_notice(n),
+                        },
+                    };
                     closing = matches!(frame, Message::Close(_));
                     if sink.feed(frame).await.is_err() {
                         break 'write;
@@ -80,7 +103,7 @@ impl Outbox {
     /// Sends a frame that must go; false when the connection is gone.
     pub(super) fn send(&self, frame: Message) -> bool {
         self.queued.fetch_add(text_len(&frame), Ordering::AcqRel);
-        self.frames.send(frame).is_ok()
+        self.frames.send(Out::Frame(frame)).is_ok()
     }
 
     /// Sends a JSON frame that must go.
@@ -89,29 +112,28 @@ impl Outbox {
     }
 
     /// Sends an event frame, unless [`WS_QUEUE_BYTES`] are already waiting: then it is dropped and
-    /// counted. False when the connection is gone.
-    pub(super) fn send_event(&mut self, frame: Utf8Bytes) -> bool {
+    /// counted (the first of a run of drops marks its place for the notice). False when the connection
+    /// is gone.
+    pub(super) fn send_event(&self, frame: Utf8Bytes) -> bool {
         let queued = self.queued.load(Ordering::Acquire);
-        if self.dropped > 0 && queued <= WS_QUEUE_BYTES / 2 {
-            let notice = error_frame(
-                &None,
-                "lagged",
-                format!(
-                    "{} events dropped: this connection reads too slowly",
-                    self.dropped
-                ),
-            );
-            self.dropped = 0;
-            if !self.send_json(&notice) {
-                return false;
-            }
-        }
         if queued > 0 && queued + frame.len() > WS_QUEUE_BYTES {
-            self.dropped += 1;
+            if self.dropped.fetch_add(1, Ordering::AcqRel) == 0 {
+                return self.frames.send(Out::Dropped).is_ok();
+            }
             return true;
         }
         self.send(Message::Text(frame))
     }
+}
+
+/// The notice that `n` events were dropped for a slow reader.
+fn lagged_notice(n: u64) -> Message {
+    let notice = error_frame(
+        &None,
+        "lagged",
+        format!("{n} events dropped: this connection reads too slowly"),
+    );
+    Message::Text(notice.to_string().into())
 }
 
 fn text_len(frame: &Message) -> usize {
@@ -150,6 +172,8 @@ pub(super) fn read_error_close(error: axum::Error, max_content: usize) -> Option
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use futures::StreamExt;
+
     use super::*;
 
     fn text(frame: Message) -> String {
@@ -159,27 +183,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_slow_reader_loses_events_beyond_the_bound_and_is_told_how_many() {
-        let (mut outbox, mut written) = Outbox::new();
+    #[tokio::test]
+    async fn a_slow_reader_loses_events_beyond_the_bound_and_is_told_how_many_where_they_are_missing()
+     {
+        let (outbox, frames) = Outbox::new();
         let event = "x".repeat(1 << 20);
         let fit = WS_QUEUE_BYTES >> 20;
-        // Nothing is written meanwhile: events beyond the bound are dropped, answers still go.
+        // Nothing is written yet: events beyond the bound are dropped, answers still go.
         for _ in 0..fit + 5 {
             assert!(outbox.send_event(event.clone().into()));
         }
         assert!(outbox.send_json(&serde_json::json!({ "type": "published" })));
-        assert_eq!(outbox.dropped, 5);
-        let mut queued = Vec::new();
-        while let Ok(frame) = written.try_recv() {
-            queued.push(text(frame));
+        assert_eq!(outbox.dropped.load(Ordering::Acquire), 5);
+        // The writer catches up: the notice comes where the events are missing — and with no event
+        // after it (the run of drops may be the last thing the connection ever gets).
+        let (sink, mut written) = futures::channel::mpsc::unbounded::<Message>();
+        let writer = outbox.writer(sink, frames);
+        for _ in 0..fit {
+            assert_eq!(text(written.next().await.unwrap()).len(), 1 << 20);
         }
-        assert_eq!(queued.len(), fit + 1);
-        assert!(queued[fit].contains("published"));
-        // The writer catches up: the next event is preceded by the count of what was lost.
-        outbox.queued.store(0, Ordering::Release);
-        assert!(outbox.send_event("{}".into()));
-        let notice: Value = serde_json::from_str(&text(written.try_recv().unwrap())).unwrap();
+        let notice: Value = serde_json::from_str(&text(written.next().await.unwrap())).unwrap();
         assert_eq!(notice["error"], "lagged");
         assert!(
             notice["message"]
@@ -188,10 +211,17 @@ mod tests {
                 .starts_with("5 events dropped"),
             "{notice}"
         );
-        assert_eq!(text(written.try_recv().unwrap()), "{}");
-        assert_eq!(outbox.dropped, 0);
-        // A connection that is gone says so.
+        assert!(text(written.next().await.unwrap()).contains("published"));
+        // Caught up: the next event goes, and no notice with it.
+        assert!(outbox.send_event("{}".into()));
+        assert_eq!(text(written.next().await.unwrap()), "{}");
+        assert_eq!(outbox.dropped.load(Ordering::Acquire), 0);
+        assert_eq!(outbox.queued.load(Ordering::Acquire), 0);
+        // A connection that is gone says so: the writer stops at its next frame, and then sending
+        // fails.
         drop(written);
+        outbox.send_event("{}".into());
+        writer.await.unwrap();
         assert!(!outbox.send_event("{}".into()));
     }
 }
