@@ -55,6 +55,8 @@ pub(crate) struct Metrics {
     /// libp2p connections closed by the node's limits, by which (`per_address`, `per_address_rate`,
     /// `limits`).
     pub(crate) connections_refused: Family<Reason, Counter>,
+    /// Gossip messages that could not be queued for a slow peer, or expired in its queue.
+    pub(crate) gossip_unsent: Counter,
     pub(crate) assigned_parts: Gauge,
     pub(crate) backfilled: Counter,
     pub(crate) pruned: Counter,
@@ -105,6 +107,12 @@ impl Metrics {
         let http_errors = Family::<Reason, Counter>::default();
         let light_requests = Family::<RequestKind, Counter>::default();
         let connections_refused = Family::<Reason, Counter>::default();
+        let gossip_unsent = Counter::default();
+        registry.register(
+            "gossip_unsent",
+            "Gossip messages this node could not send to a slow peer (its queue full, or expired in it); the peer can have them from its other neighbours",
+            gossip_unsent.clone(),
+        );
         registry.register(
             "connections_refused",
             "Incoming libp2p connections closed by the node's limits (per_address: network.max_connections_per_address; per_address_rate: network.connections_per_second_per_address; limits: network.max_connections, per peer, or in handshakes)",
@@ -254,6 +262,7 @@ impl Metrics {
             http_errors,
             light_requests,
             connections_refused,
+            gossip_unsent,
         }
     }
 

@@ -3178,7 +3178,10 @@ where
             Ok(()) => true,
             Err(rpc) => {
                 // Sending failed because the channel is full.
-                tracing::warn!(%peer_id, ?rpc, "Send Queue full. Could not send Rpc.");
+                // Patched for Rivulet: debug, not warn — a slow peer made this one line per message
+                // (with the message), tens of thousands a minute; the failures are counted and reported
+                // per peer at every heartbeat (`Event::SlowPeer`), which the application logs.
+                tracing::debug!(%peer_id, ?rpc, "Send Queue full. Could not send Rpc.");
 
                 // Update failed message counter.
                 let failed_messages = self.failed_messages.entry(peer_id).or_default();

@@ -256,7 +256,8 @@ impl Node {
             quorum,
             replica_requests: Default::default(),
             connections: Default::default(),
-            refusals_unlogged: None,
+            refusals_logged: Default::default(),
+            slow_peers_logged: Default::default(),
         };
         info!(%peer_id, %http, "relay node started");
         Ok(Node {

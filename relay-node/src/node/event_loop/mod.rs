@@ -83,12 +83,40 @@ pub(crate) struct EventLoop {
     /// Who each open connection's history requests count as (its remote IP address), for the turns
     /// history reads take.
     pub(super) connections: HashMap<ConnectionId, ReaderKey>,
-    /// When a refused connection was last logged, and how many were refused since without a line.
-    pub(super) refusals_unlogged: Option<(std::time::Instant, u64)>,
+    /// Refused connections: logged a line per [`LOG_INTERVAL`] at most.
+    pub(super) refusals_logged: Throttled,
+    /// Gossip that could not be sent to slow peers: likewise.
+    pub(super) slow_peers_logged: Throttled,
 }
 
-/// How often a refused connection is logged at most.
-const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a kind of event that can come in floods (refused connections, slow peers) is logged at
+/// most.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// One log line per [`LOG_INTERVAL`] at most for a kind of event: a flood of them must not become a
+/// flood of log lines.
+#[derive(Default)]
+pub(crate) struct Throttled {
+    /// When a line was last written, and how many events went unlogged since.
+    last: Option<(std::time::Instant, u64)>,
+}
+
+impl Throttled {
+    /// Whether an event at `now` gets a line; if so, how many went unlogged before it.
+    fn line(&mut self, now: std::time::Instant) -> Option<u64> {
+        match &mut self.last {
+            Some((since, n)) if now.duration_since(*since) < LOG_INTERVAL => {
+                *n += 1;
+                None
+            }
+            previous => {
+                let unlogged = previous.map_or(0, |(_, n)| n);
+                self.last = Some((now, 0));
+                Some(unlogged)
+            }
+        }
+    }
+}
 
 impl EventLoop {
     /// Runs until SIGINT or SIGTERM.
@@ -289,18 +317,14 @@ impl EventLoop {
         };
         let why =
             std::error::Error::source(&cause).map_or_else(|| cause.to_string(), |e| e.to_string());
-        // One line per 10 s at most (a flood of connections must not become a flood of log lines),
-        // saying how many went unlogged before it.
-        let now = std::time::Instant::now();
-        match self.refusals_unlogged {
-            Some((since, ref mut n)) if now.duration_since(since) < REFUSAL_LOG_INTERVAL => *n += 1,
-            previous => {
-                let before = previous.map_or(String::new(), |(_, n)| {
-                    format!(" ({n} more refused since the last such line, not logged)")
-                });
-                info!("closed an incoming connection from {from}: {why}{before}");
-                self.refusals_unlogged = Some((now, 0));
-            }
+        // Saying how many went unlogged before it.
+        if let Some(unlogged) = self.refusals_logged.line(std::time::Instant::now()) {
+            let before = if unlogged > 0 {
+                format!(" ({unlogged} more refused since the last such line, not logged)")
+            } else {
+                String::new()
+            };
+            info!("closed an incoming connection from {from}: {why}{before}");
         }
         self.metrics
             .connections_refused
@@ -322,4 +346,26 @@ fn signal_terminate() -> Result<tokio::signal::unix::Signal> {
     Ok(tokio::signal::unix::signal(
         tokio::signal::unix::SignalKind::terminate(),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::{Duration, LOG_INTERVAL, Throttled};
+
+    #[test]
+    fn a_flood_gets_a_line_per_interval_saying_how_many_went_unlogged() {
+        let mut throttled = Throttled::default();
+        let start = Instant::now();
+        assert_eq!(throttled.line(start), Some(0));
+        for s in 1..=5 {
+            assert_eq!(throttled.line(start + Duration::from_secs(s)), None);
+        }
+        assert_eq!(throttled.line(start + LOG_INTERVAL), Some(5));
+        assert_eq!(
+            throttled.line(start + LOG_INTERVAL + Duration::from_millis(1)),
+            None
+        );
+    }
 }

@@ -60,15 +60,19 @@ impl EventLoop {
     }
 
     /// A peer's gossip: checked, then verified on the pool (gossipsub forwards it only once it is
-    /// reported accepted).
+    /// reported accepted). Also gossipsub's report of a slow peer.
     pub(super) fn on_gossip(&mut self, event: gossipsub::Event) {
-        let gossipsub::Event::Message {
-            propagation_source,
-            message_id,
-            message,
-        } = event
-        else {
-            return;
+        let (propagation_source, message_id, message) = match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => (propagation_source, message_id, message),
+            gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            } => return self.slow_peer(peer_id, &failed_messages),
+            _ => return,
         };
         let verdict = match self.precheck(&message.data) {
             Precheck::Verify(candidate) if self.verification.verify_here(Instant::now()) => {
@@ -93,6 +97,22 @@ impl EventLoop {
             message.data,
             verdict,
         );
+    }
+
+    /// Gossip that could not be sent to `peer` in the last heartbeat (its queue full, or expired in it):
+    /// counted, and logged a line per 10 s at most. The peer can have those events from its other
+    /// neighbours; gossipsub also scores it down.
+    fn slow_peer(&mut self, peer: PeerId, failed: &gossipsub::FailedMessages) {
+        let unsent = (failed.priority + failed.non_priority) as u64;
+        self.metrics.gossip_unsent.inc_by(unsent);
+        if let Some(unlogged) = self.slow_peers_logged.line(Instant::now()) {
+            let before = if unlogged > 0 {
+                format!(" ({unlogged} more such reports since the last line, not logged)")
+            } else {
+                String::new()
+            };
+            warn!(%peer, "{unsent} gossip messages could not be sent to this slow peer in the last heartbeat (its queue is full){before}");
+        }
     }
 
     /// An event back from the verification pool, in arrival order: concluded as its origin asks.
