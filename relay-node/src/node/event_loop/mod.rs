@@ -122,6 +122,9 @@ impl EventLoop {
     /// Runs until SIGINT or SIGTERM.
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<()> {
         let mut terminate = signal_terminate()?;
+        // Made once: a new `ctrl_c()` in every round of the loop registered a new listener per event.
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
         let mut rounds = tokio::time::interval(Duration::from_secs(5));
         let mut order_tick = tokio::time::interval(ORDER_WAIT / 4);
         for part in self.stored.all() {
@@ -153,7 +156,7 @@ impl EventLoop {
                 Some(command) = commands.recv(), if self.verification.has_room() => {
                     self.on_command(command)
                 }
-                _ = tokio::signal::ctrl_c() => break,
+                _ = &mut interrupt => break,
                 _ = terminate.recv() => break,
             }
         }

@@ -111,7 +111,7 @@ impl EventLoop {
             } else {
                 String::new()
             };
-            warn!(%peer, "{unsent} gossip messages could not be sent to this slow peer in the last heartbeat (its queue is full){before}");
+            warn!(%peer, "{unsent} gossip messages could not be sent to this slow peer in the last heartbeat (its queue was full, or they expired in it){before}");
         }
     }
 
