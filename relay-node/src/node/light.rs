@@ -4,8 +4,8 @@
 //! Each client has one bounded queue; at most [`MAX_DELIVERIES_IN_FLIGHT`] delivery batches are
 //! outstanding per client (numbered, so the client takes them in order), so a slow client only slows
 //! itself, and one that falls more than [`MAX_QUEUED`] events (or [`MAX_QUEUED_BYTES`]) behind loses
-//! the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe permission is checked again before every batch, so a lapsed licence
-//! stops delivery (`Ended`).
+//! the oldest and is told how many (`Lagged`; its chains show the gap and it resends). The subscribe
+//! permission is checked again before every batch, so a lapsed licence stops delivery (`Ended`).
 //!
 //! A subscription is either a reader's (every event; needs subscribe permission) or a publisher's key
 //! service (`ServeKeys`: only group-key requests; needs publish permission).

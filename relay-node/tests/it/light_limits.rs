@@ -130,9 +130,9 @@ async fn a_publishing_flood_from_one_address_is_answered_busy_beyond_its_share()
 }
 
 /// An address signs in at most 50 times a second (bursts of 100): of 150 sign-ins sent at once the
-/// ones past the burst (up to 50) are answered `rate_limited` before any signature is recovered (the rest, with
-/// junk signatures, are refused as such); a second later a real client from the same address signs
-/// in.
+/// ones past the burst (up to 50) are answered `rate_limited` before any signature is recovered (the
+/// rest, with junk signatures, are refused as such); a second later a real client from the same
+/// address signs in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_from_one_address_are_rate_limited() {
     let world = World::public().await;

@@ -184,8 +184,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_slow_reader_loses_events_beyond_the_bound_and_is_told_how_many_where_they_are_missing()
-     {
+    async fn a_slow_reader_is_told_how_many_events_it_lost_where_they_are_missing() {
         let (outbox, frames) = Outbox::new();
         let event = "x".repeat(1 << 20);
         let fit = WS_QUEUE_BYTES >> 20;

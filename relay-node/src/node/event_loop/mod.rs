@@ -102,8 +102,9 @@ pub(crate) struct Throttled {
 }
 
 impl Throttled {
-    /// Whether an event at `now` gets a line; if so, how many went unlogged before it.
-    fn line(&mut self, now: std::time::Instant) -> Option<u64> {
+    /// Whether an event at `now` gets a line; if so, the end of that line: how many events (`what`)
+    /// went unlogged before it, or nothing when none did.
+    fn line(&mut self, now: std::time::Instant, what: &str) -> Option<String> {
         match &mut self.last {
             Some((since, n)) if now.duration_since(*since) < LOG_INTERVAL => {
                 *n += 1;
@@ -112,7 +113,11 @@ impl Throttled {
             previous => {
                 let unlogged = previous.map_or(0, |(_, n)| n);
                 self.last = Some((now, 0));
-                Some(unlogged)
+                Some(if unlogged > 0 {
+                    format!(" ({unlogged} more {what} since the last such line, not logged)")
+                } else {
+                    String::new()
+                })
             }
         }
     }
@@ -320,13 +325,10 @@ impl EventLoop {
         };
         let why =
             std::error::Error::source(&cause).map_or_else(|| cause.to_string(), |e| e.to_string());
-        // Saying how many went unlogged before it.
-        if let Some(unlogged) = self.refusals_logged.line(std::time::Instant::now()) {
-            let before = if unlogged > 0 {
-                format!(" ({unlogged} more refused since the last such line, not logged)")
-            } else {
-                String::new()
-            };
+        if let Some(before) = self
+            .refusals_logged
+            .line(std::time::Instant::now(), "refused")
+        {
             info!("closed an incoming connection from {from}: {why}{before}");
         }
         self.metrics
@@ -361,13 +363,19 @@ mod tests {
     fn a_flood_gets_a_line_per_interval_saying_how_many_went_unlogged() {
         let mut throttled = Throttled::default();
         let start = Instant::now();
-        assert_eq!(throttled.line(start), Some(0));
+        assert_eq!(throttled.line(start, "refused"), Some(String::new()));
         for s in 1..=5 {
-            assert_eq!(throttled.line(start + Duration::from_secs(s)), None);
+            assert_eq!(
+                throttled.line(start + Duration::from_secs(s), "refused"),
+                None
+            );
         }
-        assert_eq!(throttled.line(start + LOG_INTERVAL), Some(5));
         assert_eq!(
-            throttled.line(start + LOG_INTERVAL + Duration::from_millis(1)),
+            throttled.line(start + LOG_INTERVAL, "refused").as_deref(),
+            Some(" (5 more refused since the last such line, not logged)")
+        );
+        assert_eq!(
+            throttled.line(start + LOG_INTERVAL + Duration::from_millis(1), "refused"),
             None
         );
     }

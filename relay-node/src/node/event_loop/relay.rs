@@ -105,12 +105,10 @@ impl EventLoop {
     fn slow_peer(&mut self, peer: PeerId, failed: &gossipsub::FailedMessages) {
         let unsent = (failed.priority + failed.non_priority) as u64;
         self.metrics.gossip_unsent.inc_by(unsent);
-        if let Some(unlogged) = self.slow_peers_logged.line(Instant::now()) {
-            let before = if unlogged > 0 {
-                format!(" ({unlogged} more such reports since the last line, not logged)")
-            } else {
-                String::new()
-            };
+        if let Some(before) = self
+            .slow_peers_logged
+            .line(Instant::now(), "slow-peer reports")
+        {
             warn!(%peer, "{unsent} gossip messages could not be sent to this slow peer in the last heartbeat (its queue was full, or they expired in it){before}");
         }
     }
@@ -248,38 +246,36 @@ impl EventLoop {
         wire: Vec<u8>,
         verdict: Verdict,
     ) {
-        let acceptance = match verdict {
+        let (acceptance, accepted) = match verdict {
             Verdict::Accept(accepted) => {
                 self.count_in("gossip");
                 if part_of_topic(topic).is_some_and(|p| self.stored.contains(&p)) {
                     self.store_queue.push(&accepted, wire.clone(), None);
                 }
-                // Relayed first, then delivered here: a task woken last runs first on this thread
-                // once the event loop yields (tokio's LIFO slot), while the one before it waits or
-                // is taken by another thread — so local subscribers are not served after a forward.
-                self.swarm.behaviour_mut().report(
-                    id,
-                    &source,
-                    gossipsub::MessageAcceptance::Accept,
-                );
-                self.deliver(*accepted, &wire);
-                return;
+                (gossipsub::MessageAcceptance::Accept, Some(accepted))
             }
             Verdict::Duplicate => {
                 self.metrics.duplicates.inc();
-                gossipsub::MessageAcceptance::Ignore
+                (gossipsub::MessageAcceptance::Ignore, None)
             }
             Verdict::Reject(r) => {
                 debug!(peer = %source, "rejected gossip: {r}");
                 self.metrics.reject(r.reason());
-                if r.penalises_sender() {
+                let acceptance = if r.penalises_sender() {
                     gossipsub::MessageAcceptance::Reject
                 } else {
                     gossipsub::MessageAcceptance::Ignore
-                }
+                };
+                (acceptance, None)
             }
         };
+        // Relayed first, then delivered here: a task woken last runs first on this thread once the
+        // event loop yields (tokio's LIFO slot), while the one before it waits or is taken by another
+        // thread — so local subscribers are not served after a forward.
         self.swarm.behaviour_mut().report(id, &source, acceptance);
+        if let Some(accepted) = accepted {
+            self.deliver(*accepted, &wire);
+        }
     }
 
     /// Hands an accepted event to local subscribers, in publisher-chain order.
