@@ -75,6 +75,11 @@ impl<'a> Cluster<'a> {
         }
     }
 
+    /// The lab the slots live in.
+    pub(crate) fn lab(&self) -> &'a Lab {
+        self.lab
+    }
+
     /// Slot `i`'s HTTP API.
     pub(crate) fn http(&self, i: usize) -> String {
         format!("http://{}:{HTTP_PORT}", self.lab.address(i))

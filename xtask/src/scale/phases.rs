@@ -108,7 +108,10 @@ pub(crate) fn run(
     let mut cluster = Cluster::new(lab, dir, bins.clone(), common);
     let join = step(
         &format!("{n} relay nodes: start, join through the DHT"),
-        || start_all(&mut cluster, n, &storage_flags).inspect_err(|_| hold()),
+        || {
+            let idle = Duration::from_secs(if o.quick { 5 } else { 15 });
+            start_all(&mut cluster, n, &storage_flags, idle).inspect_err(|_| hold())
+        },
     )?;
 
     let mut results = Vec::new();
@@ -175,11 +178,13 @@ pub(crate) fn run(
 }
 
 /// Starts every slot's relay: slot 0 first, slots 1 and 2 from it, then everyone else from those
-/// three, ten at a time; waits until every node has found `min(n - 1, 8)` peers.
+/// three, ten at a time; waits until every node has found `min(n - 1, 8)` peers; measures every
+/// node's CPU over `idle` with nothing published.
 fn start_all(
     cluster: &mut Cluster<'_>,
     n: usize,
     storage: &BTreeMap<usize, Vec<String>>,
+    idle: Duration,
 ) -> Result<Value> {
     let started = Instant::now();
     let flags = |i: usize| storage.get(&i).cloned().unwrap_or_default();
@@ -222,8 +227,29 @@ fn start_all(
         }
         sleep(Duration::from_millis(250))?;
     }
-    // Let the DHT settle a little further before measuring.
-    sleep(Duration::from_secs(5))?;
+    // Let the DHT settle before measuring: kademlia's lookups go on connecting nodes well past the
+    // peers wanted, so wait until no node's count changed for 5 s (a minute at most). Then what the
+    // nodes cost with nothing published: every node's CPU over `idle`.
+    let counts = |cluster: &Cluster<'_>| -> Vec<Option<u64>> {
+        (0..n)
+            .map(|i| cluster.health(i).and_then(|h| h["peers"].as_u64()))
+            .collect()
+    };
+    let settle_deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = counts(cluster);
+    loop {
+        sleep(Duration::from_secs(5))?;
+        let now = counts(cluster);
+        if now == last || Instant::now() > settle_deadline {
+            break;
+        }
+        last = now;
+    }
+    let slots: Vec<usize> = (0..n).collect();
+    let quiet = scenario::snapshot(cluster, cluster.lab(), &slots);
+    sleep(idle)?;
+    let mut idle_cores =
+        quiet.cores_until(&scenario::snapshot(cluster, cluster.lab(), &slots), &slots);
     let mut peers: Vec<f64> = (0..n)
         .filter_map(|i| cluster.health(i)?["peers"].as_u64())
         .map(|p| p as f64)
@@ -251,5 +277,8 @@ fn start_all(
         "secondsToPeersWanted": report::summary(&mut times),
         "peersPerNode": report::summary(&mut peers),
         "notJoined": not_joined,
+        "idleSeconds": idle.as_secs(),
+        "idleCpuCoresPerNode": report::summary_fine(&mut idle_cores),
+        "idleCpuCoresInAll": (idle_cores.iter().sum::<f64>() * 1000.0).round() / 1000.0,
     }))
 }

@@ -174,10 +174,12 @@ pub(crate) fn human(doc: &Value) -> String {
     );
     if !doc["join"].is_null() {
         out += &format!(
-            "  joined: peers per node p50 {} (min wanted {}), {} s to get them at p50\n",
+            "  joined: peers per node p50 {} (min wanted {}), {} s to get them at p50; idle, each node used {} cores at p50 ({} in all)\n",
             doc["join"]["peersPerNode"]["p50"],
             doc["join"]["peersWanted"],
-            doc["join"]["secondsToPeersWanted"]["p50"]
+            doc["join"]["secondsToPeersWanted"]["p50"],
+            doc["join"]["idleCpuCoresPerNode"]["p50"],
+            doc["join"]["idleCpuCoresInAll"],
         );
     }
     for p in doc["phases"].as_array().into_iter().flatten() {

@@ -64,6 +64,26 @@ pub(crate) struct Snapshot {
     pub(crate) at: Option<Instant>,
 }
 
+impl Snapshot {
+    /// The CPU cores each of `slots`' processes used from this snapshot until `later`, for the
+    /// processes that ran through it (a restarted node has a new process and is left out).
+    pub(crate) fn cores_until(&self, later: &Snapshot, slots: &[usize]) -> Vec<f64> {
+        let secs = match (self.at, later.at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => return Vec::new(),
+        };
+        slots
+            .iter()
+            .filter_map(|i| {
+                let (pid_before, a) = self.cpu.get(i)?;
+                let (pid_after, b) = later.cpu.get(i)?;
+                (pid_before == pid_after && secs > 0.0).then(|| (b - a) / secs)
+            })
+            .collect()
+    }
+}
+
+/// Every one of `slots`' `/metrics`, received bytes and CPU time, now.
 pub(crate) fn snapshot(
     cluster: &Cluster<'_>,
     lab: &super::netns::Lab,
@@ -274,15 +294,7 @@ fn node_figures(
         (get(after) - get(before)).max(0.0)
     };
     let (mut rss, mut gossip_in, mut received_kib_s) = (Vec::new(), Vec::new(), Vec::new());
-    // CPU over the phase, for nodes that ran through it (a restarted one has a new process).
-    let mut cores: Vec<f64> = slots
-        .iter()
-        .filter_map(|i| {
-            let (pid_before, a) = before.cpu.get(i)?;
-            let (pid_after, b) = after.cpu.get(i)?;
-            (pid_before == pid_after && secs > 0.0).then(|| (b - a) / secs)
-        })
-        .collect();
+    let mut cores = before.cores_until(after, slots);
     let mut peers: Vec<f64> = slots
         .iter()
         .filter_map(|i| before.metrics.get(i)?.get("rivulet_peers").copied())
