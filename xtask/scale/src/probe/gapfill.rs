@@ -31,7 +31,18 @@ pub(crate) struct GapFill {
     pub(crate) by_storage_node: u64,
     pub(crate) forged: u64,
     pub(crate) unpermitted: u64,
+    /// Every source that failed, in the order asked (cleared when the gaps were filled after all).
     pub(crate) error: Option<String>,
+}
+
+impl GapFill {
+    /// Adds a source's failure to the others'.
+    fn note_error(&mut self, what: String) {
+        self.error = Some(match self.error.take() {
+            Some(before) => format!("{before}; {what}"),
+            None => what,
+        });
+    }
 }
 
 /// Fills `result`'s gaps for a subscriber on `node`.
@@ -99,8 +110,8 @@ pub(crate) async fn fill(node: String, target: Target, result: SubscriberResult)
                     }
                 }
             }
-            Ok(Err(e)) => g.error = Some(format!("resend from {source}: {e:#}")),
-            Err(_) => g.error = Some(format!("resend from {source}: no answer within {limit:?}")),
+            Ok(Err(e)) => g.note_error(format!("resend from {source}: {e:#}")),
+            Err(_) => g.note_error(format!("resend from {source}: no answer within {limit:?}")),
         }
     }
     g.after_fill = have.len() as u64;
