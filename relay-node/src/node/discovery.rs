@@ -13,6 +13,16 @@ use tracing::{debug, warn};
 /// How many nodes a node tries to stay connected to.
 const TARGET_PEERS: usize = 24;
 
+/// Whether round `round` (counted from 1) refreshes the routing table, with `connected` peers: every
+/// sixth round (30 s) while the node has fewer than [`TARGET_PEERS`], else never — kademlia refreshes
+/// it by itself every 5 minutes. A refresh is a lookup per bucket, some 200 requests across the
+/// network, and nodes started together refresh together: in a 100-node network every node refreshing
+/// every 30 s was a fifth of what an idle node spent, and the bursts put a tenth of the deliveries
+/// past 1.2–2 s (BENCHMARKS.md, "Many nodes").
+fn refreshes_now(round: u64, connected: usize) -> bool {
+    round % 6 == 1 && connected < TARGET_PEERS
+}
+
 /// The node's discovery state.
 #[derive(Debug)]
 pub(crate) struct Discovery {
@@ -41,8 +51,8 @@ impl Discovery {
     }
 
     /// One round (every few seconds): redial bootstrap peers this node lost (they restarted, or the
-    /// link broke), refresh the routing table every sixth round, and dial known nodes up to
-    /// [`TARGET_PEERS`].
+    /// link broke), refresh the routing table every sixth round while short of [`TARGET_PEERS`], and
+    /// dial known nodes up to it.
     pub(crate) fn round(&mut self, swarm: &mut Swarm<NodeBehaviour>) {
         for addr in &self.bootstrap {
             if let Some(peer) = peer_of(addr)
@@ -53,11 +63,11 @@ impl Discovery {
             }
         }
         self.rounds += 1;
-        if self.rounds % 6 == 1 {
+        let connected = swarm.connected_peers().count();
+        if refreshes_now(self.rounds, connected) {
             // Fails only with no known peers, which the bootstrap redial handles.
             let _ = swarm.behaviour_mut().kademlia.bootstrap();
         }
-        let connected = swarm.connected_peers().count();
         if connected >= TARGET_PEERS {
             return;
         }
@@ -93,5 +103,23 @@ impl Discovery {
                 swarm.behaviour_mut().kademlia.add_address(&peer, addr);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routing_table_is_refreshed_every_sixth_round_only_while_short_of_peers() {
+        let refreshed = |connected| {
+            (1..=24)
+                .filter(|&r| refreshes_now(r, connected))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(refreshed(0), [1, 7, 13, 19]);
+        assert_eq!(refreshed(TARGET_PEERS - 1), [1, 7, 13, 19]);
+        assert!(refreshed(TARGET_PEERS).is_empty());
+        assert!(refreshed(99).is_empty());
     }
 }
