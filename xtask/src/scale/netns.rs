@@ -37,6 +37,17 @@ impl Lab {
             bail!("at most 60,000 nodes");
         }
         let id = std::process::id();
+        let bridges = output("ip", &["-o", "link", "show", "type", "bridge"])?;
+        if let Some(other) = lab_owners(&bridges)
+            .into_iter()
+            .find(|&pid| pid != id && std::path::Path::new(&format!("/proc/{pid}")).exists())
+        {
+            bail!(
+                "another `cargo xtask scale` (process {other}) has its lab up; wait for it to end — \
+                 two labs share the kernel's neighbour table and receive queue, whose limits the \
+                 first to end restores under the other (its connections then time out)"
+            );
+        }
         let octet = free_octet()?;
         let mut lab = Lab {
             restore: raise_kernel_limits(slots),
@@ -276,6 +287,15 @@ fn kill_namespace_processes(namespace: &str) {
 }
 
 /// A 10.x.0.0/16 no interface of the root namespace uses.
+/// The process ids of the runs whose lab bridges `ip -o link show type bridge` lists.
+fn lab_owners(bridges: &str) -> Vec<u32> {
+    bridges
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter_map(|name| name.strip_prefix(PREFIX)?.strip_suffix("br")?.parse().ok())
+        .collect()
+}
+
 fn free_octet() -> Result<u8> {
     let used = output("ip", &["-4", "-o", "addr"])? + &output("ip", &["-4", "route"])?;
     let start = 100 + (std::process::id() % 100) as u8;
@@ -322,4 +342,19 @@ fn batch_ip(namespace: Option<&str>, commands: &str, force: bool) -> Result<()> 
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labs_up_are_named_by_their_runs_bridges() {
+        let listed = "4: rv16796br: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n\
+                      9: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue\n\
+                      12: rv22418br: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n\
+                      13: rvxbr: <BROADCAST> mtu 1500\n";
+        assert_eq!(lab_owners(listed), [16796, 22418]);
+        assert!(lab_owners("").is_empty());
+    }
 }
