@@ -38,9 +38,9 @@ impl Lab {
         }
         let id = std::process::id();
         let bridges = output("ip", &["-o", "link", "show", "type", "bridge"])?;
-        if let Some(other) = lab_owners(&bridges)
-            .into_iter()
-            .find(|&pid| pid != id && std::path::Path::new(&format!("/proc/{pid}")).exists())
+        if let Some(other) = link_names(&bridges)
+            .filter_map(bridge_run)
+            .find(|&pid| pid != id && alive(pid))
         {
             bail!(
                 "another `cargo xtask scale` (process {other}) has its lab up; wait for it to end — \
@@ -237,7 +237,6 @@ pub(crate) fn unavailable() -> Option<String> {
 
 /// Removes the namespaces and bridges of runs whose harness is gone (killed with SIGKILL, say).
 pub(crate) fn sweep_orphans() {
-    let alive = |id: u32| std::path::Path::new(&format!("/proc/{id}")).exists();
     let id_of = |name: &str, suffix_start: char| -> Option<u32> {
         let rest = name.strip_prefix(PREFIX)?;
         let end = rest.find(suffix_start)?;
@@ -257,10 +256,8 @@ pub(crate) fn sweep_orphans() {
     }
     // Bridges, and veth ends whose namespace went while something still held it.
     let links = output("ip", &["-o", "link", "show"]).unwrap_or_default();
-    for line in links.lines() {
-        let name = line.split(':').nth(1).unwrap_or("").trim();
-        let name = name.split('@').next().unwrap_or("");
-        let bridge = id_of(name, 'b').filter(|id| name == format!("{PREFIX}{id}br"));
+    for name in link_names(&links) {
+        let bridge = bridge_run(name);
         let veth = id_of(name, 'h').filter(|id| {
             name.strip_prefix(&format!("{PREFIX}{id}h"))
                 .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
@@ -286,16 +283,30 @@ fn kill_namespace_processes(namespace: &str) {
     }
 }
 
-/// A 10.x.0.0/16 no interface of the root namespace uses.
-/// The process ids of the runs whose lab bridges `ip -o link show type bridge` lists.
-fn lab_owners(bridges: &str) -> Vec<u32> {
-    bridges
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .filter_map(|name| name.strip_prefix(PREFIX)?.strip_suffix("br")?.parse().ok())
-        .collect()
+/// Whether the run with process id `id` is still going.
+fn alive(id: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{id}")).exists()
 }
 
+/// The interface names an `ip -o link show` listing holds (a veth's without its `@peer`).
+fn link_names(listing: &str) -> impl Iterator<Item = &str> {
+    listing.lines().map(|line| {
+        let name = line.split(':').nth(1).unwrap_or("").trim();
+        name.split('@').next().unwrap_or("")
+    })
+}
+
+/// The process id of the run whose lab bridge `name` is (`rv<pid>br`).
+fn bridge_run(name: &str) -> Option<u32> {
+    let id: u32 = name
+        .strip_prefix(PREFIX)?
+        .strip_suffix("br")?
+        .parse()
+        .ok()?;
+    (name == format!("{PREFIX}{id}br")).then_some(id)
+}
+
+/// A 10.x.0.0/16 no interface of the root namespace uses.
 fn free_octet() -> Result<u8> {
     let used = output("ip", &["-4", "-o", "addr"])? + &output("ip", &["-4", "route"])?;
     let start = 100 + (std::process::id() % 100) as u8;
@@ -354,7 +365,13 @@ mod tests {
                       9: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue\n\
                       12: rv22418br: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue\n\
                       13: rvxbr: <BROADCAST> mtu 1500\n";
-        assert_eq!(lab_owners(listed), [16796, 22418]);
-        assert!(lab_owners("").is_empty());
+        let runs: Vec<u32> = link_names(listed).filter_map(bridge_run).collect();
+        assert_eq!(runs, [16796, 22418]);
+        assert_eq!(link_names("").count(), 0);
+        assert_eq!(bridge_run("rv+7br"), None);
+        assert_eq!(
+            link_names("7: rv7h3@if8: <BROADCAST> mtu 1500").next(),
+            Some("rv7h3")
+        );
     }
 }
