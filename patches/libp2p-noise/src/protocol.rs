@@ -186,7 +186,13 @@ impl snow::resolvers::CryptoResolver for Resolver {
     ) -> Option<Box<dyn snow::types::Hash>> {
         #[cfg(target_arch = "wasm32")]
         {
-            snow::resolvers::DefaultResolver.resolve_hash(choice)
+            // Patched (Rivulet): SHA-256 from `sha2` 0.11, the one the browser build already links
+            // for ECDSA, instead of snow's default resolver, which links its own `sha2` 0.10 with
+            // SHA-256 and SHA-512 (it picks a hash by name at run time).
+            match choice {
+                snow::params::HashChoice::SHA256 => Some(Box::<Sha256>::default()),
+                _ => None,
+            }
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
@@ -206,6 +212,39 @@ impl snow::resolvers::CryptoResolver for Resolver {
         {
             snow::resolvers::RingResolver.resolve_cipher(choice)
         }
+    }
+}
+
+/// SHA-256 for snow in the browser (patched, Rivulet): as snow's own `HashSHA256`, over `sha2` 0.11.
+#[cfg(target_arch = "wasm32")]
+#[derive(Default)]
+struct Sha256(sha2::Sha256);
+
+#[cfg(target_arch = "wasm32")]
+impl snow::types::Hash for Sha256 {
+    fn name(&self) -> &'static str {
+        "SHA256"
+    }
+
+    fn block_len(&self) -> usize {
+        64
+    }
+
+    fn hash_len(&self) -> usize {
+        32
+    }
+
+    fn reset(&mut self) {
+        self.0 = sha2::Sha256::default();
+    }
+
+    fn input(&mut self, data: &[u8]) {
+        sha2::Digest::update(&mut self.0, data);
+    }
+
+    fn result(&mut self, out: &mut [u8]) {
+        let hash = sha2::Digest::finalize_reset(&mut self.0);
+        out[..32].copy_from_slice(hash.as_slice());
     }
 }
 
