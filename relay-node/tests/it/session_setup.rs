@@ -8,7 +8,7 @@ use futures::StreamExt;
 use rivulet_client::{Client, ClientConfig, PublishOptions};
 use rivulet_network::{
     libp2p::{Multiaddr, SwarmBuilder, noise, request_response, swarm::SwarmEvent, tcp, yamux},
-    light::{LightRequest, light_behaviour},
+    light::{LightRequest, light_node_behaviour},
 };
 use rivulet_protocol::ContentType;
 
@@ -25,7 +25,7 @@ async fn mute_entry_node() -> (String, tokio::sync::mpsc::UnboundedReceiver<Ligh
             yamux::Config::default,
         )
         .unwrap()
-        .with_behaviour(|_| light_behaviour(false))
+        .with_behaviour(|_| light_node_behaviour())
         .unwrap()
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();

@@ -31,6 +31,7 @@ pub mod history;
 #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub mod latency;
 pub mod light;
+pub mod light_codec;
 pub mod reader;
 pub mod replica;
 
@@ -169,9 +170,9 @@ mod behaviour {
         /// Events handed to a part's replicas for quorum acknowledgements.
         pub store: request_response::cbor::Behaviour<replica::StoreRequest, replica::StoreResponse>,
         /// Light clients' requests (answered).
-        pub light: light::LightBehaviour,
+        pub light: light::LightNodeBehaviour,
         /// Events pushed to light clients.
-        pub delivery: light::DeliveryBehaviour,
+        pub delivery: light::DeliveryNodeBehaviour,
     }
 }
 
@@ -188,9 +189,9 @@ mod client_behaviour {
     #[derive(NetworkBehaviour)]
     pub struct ClientBehaviour {
         /// Requests to entry nodes.
-        pub light: light::LightBehaviour,
+        pub light: light::LightClientBehaviour,
         /// Events pushed by entry nodes.
-        pub delivery: light::DeliveryBehaviour,
+        pub delivery: light::DeliveryClientBehaviour,
         /// Liveness (and it keeps quiet connections open).
         pub ping: ping::Behaviour,
     }
@@ -202,8 +203,8 @@ impl ClientBehaviour {
     /// The light client's behaviour.
     pub fn new() -> ClientBehaviour {
         ClientBehaviour {
-            light: light::light_behaviour(true),
-            delivery: light::delivery_behaviour(true),
+            light: light::light_client_behaviour(),
+            delivery: light::delivery_client_behaviour(),
             ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(10))),
         }
     }
@@ -377,8 +378,8 @@ impl NodeBehaviour {
                 [(STORE_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             ),
-            light: light::light_behaviour(false),
-            delivery: light::delivery_behaviour(false),
+            light: light::light_node_behaviour(),
+            delivery: light::delivery_node_behaviour(),
         })
     }
 

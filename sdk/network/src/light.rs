@@ -19,8 +19,11 @@ use libp2p::{StreamProtocol, request_response};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::history::HistoryQuery;
 pub use crate::reader::{authorisation_text, session_text};
+use crate::{
+    history::HistoryQuery,
+    light_codec::{Answering, Asking},
+};
 
 /// Client → node requests.
 pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/2.0.0");
@@ -238,10 +241,14 @@ pub const MAX_DELIVERIES_IN_FLIGHT: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAck;
 
-/// The client side of [`LIGHT_PROTOCOL`] / node side of [`DELIVERY_PROTOCOL`], and vice versa.
-pub type LightBehaviour = request_response::cbor::Behaviour<LightRequest, LightResponse>;
-/// Event delivery, node → client.
-pub type DeliveryBehaviour = request_response::cbor::Behaviour<Delivery, DeliveryAck>;
+/// The client's side of [`LIGHT_PROTOCOL`]: it sends requests and reads the answers.
+pub type LightClientBehaviour = request_response::Behaviour<Asking<LightRequest, LightResponse>>;
+/// A node's side of [`LIGHT_PROTOCOL`]: it reads requests and answers them.
+pub type LightNodeBehaviour = request_response::Behaviour<Answering<LightRequest, LightResponse>>;
+/// The client's side of [`DELIVERY_PROTOCOL`]: it reads deliveries and acknowledges them.
+pub type DeliveryClientBehaviour = request_response::Behaviour<Answering<Delivery, DeliveryAck>>;
+/// A node's side of [`DELIVERY_PROTOCOL`]: it pushes deliveries.
+pub type DeliveryNodeBehaviour = request_response::Behaviour<Asking<Delivery, DeliveryAck>>;
 
 /// An account's authorisation of a session key, as the client keeps it and sends it at sign-in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,26 +261,31 @@ pub struct Authorisation {
     pub signature: Vec<u8>,
 }
 
-/// The light protocol behaviour; `client` chooses the side (the client asks, the node answers).
-pub fn light_behaviour(client: bool) -> LightBehaviour {
-    behaviour(LIGHT_PROTOCOL, client, MAX_LIGHT_FRAME)
+/// The client's light protocol behaviour: requests to a node, answers of at most [`MAX_LIGHT_FRAME`].
+pub fn light_client_behaviour() -> LightClientBehaviour {
+    behaviour(Asking::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL, true)
 }
 
-/// The delivery behaviour; `client` chooses the side (the node asks, the client answers).
-pub fn delivery_behaviour(client: bool) -> DeliveryBehaviour {
-    behaviour(DELIVERY_PROTOCOL, !client, 1024)
+/// A node's light protocol behaviour: requests of at most [`MAX_LIGHT_FRAME`], answered.
+pub fn light_node_behaviour() -> LightNodeBehaviour {
+    behaviour(Answering::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL, false)
 }
 
-/// A CBOR request-response behaviour for one light protocol: `asks` is whether this side sends the
-/// requests; requests are at most [`MAX_LIGHT_FRAME`] bytes, responses at most `max_response`.
-fn behaviour<Req, Resp>(
-    protocol: StreamProtocol,
-    asks: bool,
-    max_response: u64,
-) -> request_response::cbor::Behaviour<Req, Resp>
+/// The client's delivery behaviour: deliveries of at most [`MAX_LIGHT_FRAME`], acknowledged.
+pub fn delivery_client_behaviour() -> DeliveryClientBehaviour {
+    behaviour(Answering::new(MAX_LIGHT_FRAME), DELIVERY_PROTOCOL, false)
+}
+
+/// A node's delivery behaviour: deliveries pushed, acknowledgements of at most 1 KiB.
+pub fn delivery_node_behaviour() -> DeliveryNodeBehaviour {
+    behaviour(Asking::new(1024), DELIVERY_PROTOCOL, true)
+}
+
+/// A request-response behaviour for one light protocol with one side's `codec`: `asks` is whether
+/// this side sends the requests.
+fn behaviour<C>(codec: C, protocol: StreamProtocol, asks: bool) -> request_response::Behaviour<C>
 where
-    Req: Send + Clone + Serialize + serde::de::DeserializeOwned,
-    Resp: Send + Clone + Serialize + serde::de::DeserializeOwned,
+    C: request_response::Codec<Protocol = StreamProtocol> + Clone + Send + 'static,
 {
     let support = if asks {
         request_response::ProtocolSupport::Outbound
@@ -281,9 +293,7 @@ where
         request_response::ProtocolSupport::Inbound
     };
     request_response::Behaviour::with_codec(
-        request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(MAX_LIGHT_FRAME)
-            .set_response_size_maximum(max_response),
+        codec,
         [(protocol, support)],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(30))

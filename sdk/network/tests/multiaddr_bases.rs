@@ -165,3 +165,19 @@ fn certhashes_read_as_data_encoding_reads_them() {
         }
     }
 }
+
+#[test]
+fn onion_addresses_round_trip_in_either_case() {
+    for address in [
+        "/onion/aaimaq4ygg2iegci:80",
+        "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234",
+    ] {
+        let parsed: Multiaddr = address.parse().unwrap();
+        assert_eq!(parsed.to_string(), address);
+        // Read in either case, written in lower case.
+        let (protocol, value) = address.rsplit_once('/').unwrap();
+        let (host, port) = value.split_once(':').unwrap();
+        let upper = format!("{protocol}/{}:{port}", host.to_ascii_uppercase());
+        assert_eq!(upper.parse::<Multiaddr>().unwrap(), parsed, "{upper}");
+    }
+}
