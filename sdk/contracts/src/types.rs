@@ -440,8 +440,13 @@ pub const DATA_WEI: u128 = 1_000_000_000_000_000_000;
 
 /// DATA wei as DATA, without trailing zeros: `5 DATA`, `0.25 DATA`.
 pub fn format_data(wei: U256) -> String {
-    let (whole, fraction) = wei.div_rem(U256::from(DATA_WEI));
-    if fraction.is_zero() {
+    // Every amount of a token with DATA's supply fits 128 bits; formatting in `u128` keeps 256-bit
+    // decimal formatting out of the browser build. Beyond that, wei in hexadecimal.
+    let Ok(wei) = u128::try_from(wei) else {
+        return format!("{wei:#x} wei");
+    };
+    let (whole, fraction) = (wei / DATA_WEI, wei % DATA_WEI);
+    if fraction == 0 {
         return format!("{whole} DATA");
     }
     let fraction = format!("{fraction:0>18}");
@@ -519,6 +524,14 @@ mod tests {
         assert_eq!(format_data(wei(DATA_WEI / 4)), "0.25 DATA");
         assert_eq!(format_data(wei(1)), "0.000000000000000001 DATA");
         assert_eq!(format_data(U256::ZERO), "0 DATA");
+        assert_eq!(
+            format_data(U256::from(u128::MAX)),
+            "340282366920938463463.374607431768211455 DATA"
+        );
+        assert_eq!(
+            format_data(U256::from(u128::MAX) + U256::from(1)),
+            "0x100000000000000000000000000000000 wei"
+        );
     }
 
     #[test]
