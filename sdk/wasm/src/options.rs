@@ -63,9 +63,8 @@ pub fn parse_stream(id: &str) -> Result<StreamId, ClientError> {
         .map_err(|e| ClientError::InvalidArgument(format!("stream id {id:?}: {e}")))
 }
 
-/// `streamId` or `{ id, partition }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `streamId` or `{ id, partition }` (other keys ignored).
+#[derive(Debug)]
 pub enum PartArg {
     /// Partition 0 of a stream.
     Stream(String),
@@ -74,9 +73,45 @@ pub enum PartArg {
         /// The stream id.
         id: String,
         /// The partition (0 when absent).
-        #[serde(default)]
         partition: u32,
     },
+}
+
+/// `{ id, partition }`.
+#[derive(Deserialize)]
+struct PartObject {
+    id: String,
+    #[serde(default)]
+    partition: u32,
+}
+
+/// Read by hand rather than as an untagged enum, whose buffering deserializer weighed more in the
+/// browser build than this, and whose error named no shape.
+impl<'de> Deserialize<'de> for PartArg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Shapes;
+        impl<'de> serde::de::Visitor<'de> for Shapes {
+            type Value = PartArg;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a stream id or { id, partition }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<PartArg, E> {
+                Ok(PartArg::Stream(id.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PartArg, A::Error> {
+                let part =
+                    PartObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(PartArg::Part {
+                    id: part.id,
+                    partition: part.partition,
+                })
+            }
+        }
+        d.deserialize_any(Shapes)
+    }
 }
 
 impl PartArg {
@@ -245,6 +280,23 @@ mod tests {
         assert_eq!(p.to_part().unwrap().to_string(), "rivulet.eth/a#3");
         let p: PartArg = serde_json::from_str(r#"{"id":"rivulet.eth/a","partition":100}"#).unwrap();
         assert!(p.to_part().is_err());
+        let p: PartArg =
+            serde_json::from_str(r#"{"partition":2,"id":"rivulet.eth/a","x":1}"#).unwrap();
+        assert_eq!(p.to_part().unwrap().to_string(), "rivulet.eth/a#2");
+        for (bad, says) in [
+            ("7", "expected a stream id or { id, partition }"),
+            (
+                r#"["rivulet.eth/a"]"#,
+                "expected a stream id or { id, partition }",
+            ),
+            (r#"{"partition":2}"#, "missing field `id`"),
+            (r#"{"id":5}"#, "expected a string"),
+        ] {
+            let e = serde_json::from_str::<PartArg>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
         let q: ResendArg = serde_json::from_str(r#"{"last":5}"#).unwrap();
         assert_eq!(q.to_query().unwrap(), HistoryQuery::Last { n: 5 });
         let q: ResendArg = serde_json::from_str(r#"{"from":{"timestamp":7}}"#).unwrap();
