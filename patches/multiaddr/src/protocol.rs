@@ -203,12 +203,12 @@ impl<'a> Protocol<'a> {
             "onion" => iter
                 .next()
                 .ok_or(Error::InvalidProtocolString)
-                .and_then(|s| read_onion(&s.to_uppercase()))
+                .and_then(|s| read_onion(&s.to_ascii_uppercase()))
                 .map(|(a, p)| Protocol::Onion(Cow::Owned(a), p)),
             "onion3" => iter
                 .next()
                 .ok_or(Error::InvalidProtocolString)
-                .and_then(|s| read_onion3(&s.to_uppercase()))
+                .and_then(|s| read_onion3(&s.to_ascii_uppercase()))
                 .map(|(a, p)| Protocol::Onion3((a, p).into())),
             "quic" => Ok(Protocol::Quic),
             "quic-v1" => Ok(Protocol::QuicV1),

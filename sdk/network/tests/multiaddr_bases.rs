@@ -167,7 +167,7 @@ fn certhashes_read_as_data_encoding_reads_them() {
 }
 
 #[test]
-fn onion_addresses_round_trip_in_either_case() {
+fn onion_addresses_round_trip_in_either_ascii_case() {
     for address in [
         "/onion/aaimaq4ygg2iegci:80",
         "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234",
@@ -180,4 +180,6 @@ fn onion_addresses_round_trip_in_either_case() {
         let upper = format!("{protocol}/{}:{port}", host.to_ascii_uppercase());
         assert_eq!(upper.parse::<Multiaddr>().unwrap(), parsed, "{upper}");
     }
+    // A letter that is only an 's' in Unicode's upper case is not base32 (upper case is ASCII's).
+    assert!("/onion/aaimaq4ygg2iegcſ:80".parse::<Multiaddr>().is_err());
 }
