@@ -56,12 +56,15 @@ test('streams, permissions, publish with partition keys, subscribe, resend, erro
   t.after(() => Promise.all([owner.destroy(), device.destroy(), reader.destroy()]));
 
   const path = `/sdk-test/${Date.now()}`;
-  const stream = await owner.createStream({ id: path, partitions: 3, name: 'SDK test', description: 'made by node.test.mjs' });
+  const stream = await owner.createStream({ id: path, partitions: 3, name: 'SDK test Ärger', description: 'made by node.test.mjs' });
   const ownerAddress = await owner.getAddress();
   assert.equal(stream.id, `${ownerAddress.toLowerCase()}${path}`);
   assert.equal(stream.partitions, 3);
-  assert.equal((await owner.getStream(stream.id)).name, 'SDK test');
+  assert.equal((await owner.getStream(stream.id)).name, 'SDK test Ärger');
   assert.ok((await reader.searchStreams('made by node.test')).some((s) => s.id === stream.id));
+  // Case-insensitive beyond ASCII (the package lower-cases through JavaScript's toLowerCase).
+  assert.ok((await reader.searchStreams('sdk TEST äRGER')).some((s) => s.id === stream.id));
+  assert.ok(!(await reader.searchStreams('sdk test argers')).some((s) => s.id === stream.id));
 
   const deviceAddress = await device.getAddress();
   assert.equal(await owner.hasPermission({ streamId: stream.id, user: deviceAddress, permission: 'publish' }), false);

@@ -115,7 +115,8 @@ impl libp2p_core::Transport for Transport {
 fn maybe_local_firefox() -> bool {
     let window = &web_sys::window().expect("window should be available");
     let ua = match window.navigator().user_agent() {
-        Ok(agent) => agent.to_lowercase(),
+        // Patched (Rivulet): ASCII, all a match on "firefox" needs, without Unicode's case tables.
+        Ok(agent) => agent.to_ascii_lowercase(),
         Err(_) => return false,
     };
 

@@ -740,11 +740,11 @@ impl fmt::Display for Protocol<'_> {
             Memory(port) => write!(f, "/{port}"),
             Onion(addr, port) => {
                 let s = BASE32.encode(addr.as_ref(), true);
-                write!(f, "/{}:{}", s.to_lowercase(), port)
+                write!(f, "/{}:{}", s.to_ascii_lowercase(), port)
             }
             Onion3(addr) => {
                 let s = BASE32.encode(addr.hash(), true);
-                write!(f, "/{}:{}", s.to_lowercase(), addr.port())
+                write!(f, "/{}:{}", s.to_ascii_lowercase(), addr.port())
             }
             P2p(c) => write!(f, "/{}", crate::bases::base58btc_encode(&c.to_bytes())),
             Sctp(port) => write!(f, "/{port}"),

@@ -127,15 +127,15 @@ impl Contracts {
 
     /// Streams whose id, name or description contains `query` (case-insensitive).
     pub async fn search_streams(&self, query: &str) -> Result<Vec<StreamInfo>, ContractsError> {
-        let q = query.to_lowercase();
+        let q = lower_case(query);
         Ok(self
             .list_streams()
             .await?
             .into_iter()
             .filter(|s| {
-                s.id.as_str().to_lowercase().contains(&q)
-                    || s.metadata.name.to_lowercase().contains(&q)
-                    || s.metadata.description.to_lowercase().contains(&q)
+                lower_case(s.id.as_str()).contains(&q)
+                    || lower_case(&s.metadata.name).contains(&q)
+                    || lower_case(&s.metadata.description).contains(&q)
             })
             .collect())
     }
@@ -325,6 +325,19 @@ impl Contracts {
 }
 
 /// A registry log as the event it announces (`None`: not one of the registry's stream events).
+/// `text` in lower case as Unicode defines it; in a browser through JavaScript's `toLowerCase`, so
+/// that Rust's case-mapping tables (several KB of the page) are not linked for the search alone.
+fn lower_case(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        String::from(js_sys::JsString::from(text).to_lower_case())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        text.to_lowercase()
+    }
+}
+
 fn registry_event(log: &Log) -> Option<RegistryEvent> {
     if let Some(e) = log.decode::<StreamRegistry::StreamCreated>() {
         return Some(RegistryEvent::Created {

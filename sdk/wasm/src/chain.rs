@@ -212,7 +212,10 @@ impl RivuletClient {
                 .map(|a| a.to_checksum(None))
                 .unwrap_or_default();
             if !args.id.starts_with('/')
-                && !args.id.to_lowercase().starts_with(&owner.to_lowercase())
+                && !args
+                    .id
+                    .to_ascii_lowercase()
+                    .starts_with(&owner.to_ascii_lowercase())
             {
                 return Err(invalid(format!(
                     "{} belongs to another owner; streams are created under {owner}",
