@@ -324,7 +324,6 @@ impl Contracts {
     }
 }
 
-/// A registry log as the event it announces (`None`: not one of the registry's stream events).
 /// `text` in lower case as Unicode defines it; in a browser through JavaScript's `toLowerCase`, so
 /// that Rust's case-mapping tables (several KB of the page) are not linked for the search alone.
 fn lower_case(text: &str) -> String {
@@ -338,6 +337,7 @@ fn lower_case(text: &str) -> String {
     }
 }
 
+/// A registry log as the event it announces (`None`: not one of the registry's stream events).
 fn registry_event(log: &Log) -> Option<RegistryEvent> {
     if let Some(e) = log.decode::<StreamRegistry::StreamCreated>() {
         return Some(RegistryEvent::Created {

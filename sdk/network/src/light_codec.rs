@@ -66,6 +66,7 @@ fn other_side() -> io::Error {
     )
 }
 
+/// One CBOR frame: the stream read to its end, at most `maximum` bytes.
 async fn read<T, V>(io: &mut T, maximum: u64) -> io::Result<V>
 where
     T: AsyncRead + Unpin + Send,

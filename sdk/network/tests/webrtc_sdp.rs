@@ -13,8 +13,7 @@ use libp2p_webrtc_utils::{
 use serde::Serialize;
 use tinytemplate::TinyTemplate;
 
-/// The browser's answer (`libp2p_webrtc_utils::sdp::answer`) and the node's description of the
-/// browser (`libp2p-webrtc`'s `CLIENT_SESSION_DESCRIPTION`), as published.
+/// The browser's description of the node (`libp2p_webrtc_utils::sdp::answer`), as published.
 const SERVER: &str = "v=0
 o=- 0 0 IN {ip_version} {target_ip}
 s=-
@@ -33,6 +32,8 @@ a=max-message-size:16384
 a=candidate:1467250027 1 UDP 1467250027 {target_ip} {target_port} typ host
 a=end-of-candidates
 ";
+/// The node's description of the browser (`libp2p-webrtc`'s `CLIENT_SESSION_DESCRIPTION`), as
+/// published.
 const CLIENT: &str = "v=0
 o=- 0 0 IN {ip_version} {target_ip}
 s=-
