@@ -48,6 +48,8 @@ struct NetworkSection {
     connections_per_second_per_address: Option<u32>,
     light_max_subscriptions: Option<usize>,
     light_max_publishing_per_address: Option<usize>,
+    gossip_queue_mb_per_peer: Option<usize>,
+    gossip_queue_mb: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -162,6 +164,9 @@ pub(crate) struct NodeConfig {
     pub(crate) light_max_subscriptions: usize,
     /// Light-protocol events one client address may have being published (not yet answered) at once.
     pub(crate) light_max_publishing_per_address: usize,
+    /// Bytes of events queued for one peer, and for all peers together, at most
+    /// (`network.gossip_queue_mb_per_peer`, `network.gossip_queue_mb`).
+    pub(crate) gossip_queue_bytes: (usize, usize),
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -293,6 +298,11 @@ impl NodeConfig {
         if !(1..=65_536).contains(&cache_mb) {
             bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
         }
+        let gossip_queue_bytes = gossip_queue_bytes(
+            network.gossip_queue_mb_per_peer,
+            network.gossip_queue_mb,
+            max_content_bytes,
+        )?;
         let coordinator = file.coordinator.unwrap_or_default();
         let coordinator_stake = match args.coordinator_stake.clone().or(coordinator.stake) {
             Some(text) => {
@@ -338,6 +348,7 @@ impl NodeConfig {
             connections_per_second_per_address,
             light_max_subscriptions,
             light_max_publishing_per_address,
+            gossip_queue_bytes,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -388,6 +399,39 @@ fn at_least_one<T: Copy + PartialEq + From<u8>>(
         bail!("{name} must be at least 1");
     }
     Ok(value)
+}
+
+/// What gossip may queue for peers that read slowly, bytes: one peer's share and all peers' (MiB in
+/// the file). One peer's must hold the largest event, and all peers' one peer's.
+fn gossip_queue_bytes(
+    per_peer_mb: Option<usize>,
+    total_mb: Option<usize>,
+    max_content_bytes: usize,
+) -> Result<(usize, usize)> {
+    let per_peer = per_peer_mb.unwrap_or(16);
+    let total = total_mb.unwrap_or(128);
+    for (name, mb) in [
+        ("network.gossip_queue_mb_per_peer", per_peer),
+        ("network.gossip_queue_mb", total),
+    ] {
+        if !(1..=65_536).contains(&mb) {
+            bail!("{name} must be 1..=65536 (MiB), got {mb}");
+        }
+    }
+    let largest = max_content_bytes + rivulet_network::MESSAGE_HEADROOM;
+    if per_peer << 20 < largest {
+        bail!(
+            "network.gossip_queue_mb_per_peer ({per_peer} MiB) must hold the largest event \
+             (limits.max_content_bytes, {max_content_bytes} bytes, and its headers)"
+        );
+    }
+    if total < per_peer {
+        bail!(
+            "network.gossip_queue_mb ({total} MiB, all peers) must be at least \
+             network.gossip_queue_mb_per_peer ({per_peer} MiB)"
+        );
+    }
+    Ok((per_peer << 20, total << 20))
 }
 
 /// Reads and checks a latency model file.
@@ -466,6 +510,8 @@ mod tests {
             "network.connections_per_second_per_address",
             "network.light_max_subscriptions",
             "network.light_max_publishing_per_address",
+            "network.gossip_queue_mb_per_peer",
+            "network.gossip_queue_mb",
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",
@@ -504,7 +550,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 12] = [
+        let cases: [(&[&str], Option<&str>, &str); 15] = [
             (
                 &["--performance.verify-threads", "1000"],
                 None,
@@ -535,6 +581,21 @@ mod tests {
             (&["--http.listen", "localhost"], None, "http.listen"),
             (&["--storage.part", "nope#1"], None, "storage.part"),
             (&["--storage.cache-mb", "0"], None, "storage.cache_mb"),
+            (
+                &[],
+                Some("[network]\ngossip_queue_mb_per_peer = 0\n"),
+                "network.gossip_queue_mb_per_peer must be 1..=65536",
+            ),
+            (
+                &[],
+                Some("[network]\ngossip_queue_mb_per_peer = 1\n"),
+                "must hold the largest event",
+            ),
+            (
+                &[],
+                Some("[network]\ngossip_queue_mb_per_peer = 32\ngossip_queue_mb = 16\n"),
+                "must be at least network.gossip_queue_mb_per_peer",
+            ),
             (
                 &[],
                 Some("[limits]\nmax_content_bytes = 0\n"),

@@ -1,6 +1,9 @@
 //! The node's Prometheus metrics (text format at `/metrics`).
 
-use std::sync::{Arc, atomic::AtomicU64};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+};
 
 use prometheus_client::{
     encoding::{
@@ -63,6 +66,8 @@ pub(crate) struct Metrics {
     coordinator: CoordinatorMetrics,
     /// The history store, whose page cache is read when scraped.
     store: Option<Arc<Store>>,
+    /// What gossip's queues for peers hold now (bytes), read when scraped.
+    gossip_queued: Option<Arc<AtomicUsize>>,
 }
 
 /// The coordinator follower's metrics.
@@ -249,6 +254,7 @@ impl Metrics {
             pruned,
             coordinator,
             store,
+            gossip_queued: None,
             registry,
             events_in,
             events_out,
@@ -320,6 +326,12 @@ impl Metrics {
         c.reward_pool.set(data(snapshot.reward_pool));
     }
 
+    /// Also reports what gossip's queues for peers hold (`rivulet_gossip_queued_bytes`), from `queued`.
+    pub(crate) fn with_gossip_queue(mut self, queued: Option<Arc<AtomicUsize>>) -> Metrics {
+        self.gossip_queued = queued;
+        self
+    }
+
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -329,6 +341,15 @@ impl Metrics {
         }
         if let Some(store) = &self.store {
             let _ = encode_registry(&mut out, &store_cache_registry(store));
+        }
+        if let Some(queued) = &self.gossip_queued {
+            let mut registry = Registry::with_prefix("rivulet_gossip");
+            registry.register(
+                "queued_bytes",
+                "Bytes of events queued for peers, not yet sent (at most network.gossip_queue_mb)",
+                ConstGauge::new(i64::try_from(queued.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
+            );
+            let _ = encode_registry(&mut out, &registry);
         }
         let _ = encode_eof(&mut out);
         out

@@ -26,6 +26,7 @@ use std::{
     collections::{BTreeSet, HashMap, HashSet, VecDeque},
     fmt::{self, Debug},
     net::IpAddr,
+    sync::{Arc, atomic::AtomicUsize},
     task::{Context, Poll},
     time::Duration,
 };
@@ -63,7 +64,7 @@ use crate::{
     mcache::MessageCache,
     peer_score::{PeerScore, PeerScoreParams, PeerScoreState, PeerScoreThresholds, RejectReason},
     protocol::SIGNING_PREFIX,
-    queue::Queue,
+    queue::{ByteBudget, Queue},
     rpc_proto::proto,
     subscription_filter::{AllowAllSubscriptionFilter, TopicSubscriptionFilter},
     time_cache::DuplicateCache,
@@ -376,6 +377,10 @@ pub struct Behaviour<
     /// Tracks the numbers of failed messages per peer-id.
     failed_messages: HashMap<PeerId, FailedMessages>,
 
+    /// Patched for Rivulet: the message bytes peers' queues may hold, if bounded
+    /// (`Config::connection_handler_max_bytes`).
+    queue_budget: Option<ByteBudget>,
+
     /// Tracks recently sent `IWANT` messages and checks if peers respond to them.
     gossip_promises: GossipPromises,
 }
@@ -460,6 +465,9 @@ where
         // were received locally.
         validate_config(&privacy, config.validation_mode())?;
 
+        let queue_budget = config
+            .connection_handler_max_bytes()
+            .map(|(per_peer, total)| ByteBudget::new(per_peer, total));
         Ok(Behaviour {
             #[cfg(feature = "metrics")]
             metrics: None,
@@ -488,10 +496,17 @@ where
             subscription_filter,
             data_transform,
             failed_messages: Default::default(),
+            queue_budget,
             gossip_promises: Default::default(),
             #[cfg(feature = "partial-messages")]
             partial_messages_extension: Default::default(),
         })
+    }
+
+    /// Patched for Rivulet: the bytes of message data all peers' queues hold now, shared (it changes as
+    /// messages are queued and sent); `None` unless `Config::connection_handler_max_bytes` bounds them.
+    pub fn queued_bytes(&self) -> Option<Arc<AtomicUsize>> {
+        self.queue_budget.as_ref().map(|b| b.used.clone())
     }
 
     /// Allow the [`Behaviour`] to also record metrics.
@@ -3435,7 +3450,8 @@ where
             kind: PeerKind::Floodsub,
             connections: vec![],
             outbound: false,
-            messages: Queue::new(self.config.connection_handler_queue_len()),
+            messages: Queue::new(self.config.connection_handler_queue_len())
+                .with_budget(self.queue_budget.clone()),
             topics: Default::default(),
             dont_send: LinkedHashMap::new(),
             extensions: None,
@@ -3475,7 +3491,8 @@ where
             // Diverging from the go implementation we only want to consider a peer as outbound peer
             // if its first connection is outbound.
             outbound: !self.px_peers.contains(&peer_id),
-            messages: Queue::new(self.config.connection_handler_queue_len()),
+            messages: Queue::new(self.config.connection_handler_queue_len())
+                .with_budget(self.queue_budget.clone()),
             topics: Default::default(),
             dont_send: LinkedHashMap::new(),
             extensions: None,

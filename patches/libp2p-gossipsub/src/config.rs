@@ -131,6 +131,8 @@ pub struct Config {
     max_ihave_messages_heartbeat: usize,
     iwant_followup_time: Duration,
     connection_handler_queue_len: usize,
+    /// Patched for Rivulet: the most message bytes one peer's queue, and all peers' together, hold.
+    connection_handler_max_bytes: Option<(usize, usize)>,
     connection_handler_publish_duration: Duration,
     connection_handler_forward_duration: Duration,
     idontwant_message_size_threshold: usize,
@@ -456,6 +458,13 @@ impl Config {
         self.connection_handler_queue_len
     }
 
+    /// Patched for Rivulet: the most bytes of message data (`per_peer`, `total`) one peer's queue and
+    /// all peers' queues together hold, if bounded; a message beyond either is not queued, as when the
+    /// queue is full. Unbounded (only `connection_handler_queue_len` messages) by default.
+    pub fn connection_handler_max_bytes(&self) -> Option<(usize, usize)> {
+        self.connection_handler_max_bytes
+    }
+
     /// The duration a message to be published can wait to be sent before it is abandoned. The
     /// default is 5 seconds.
     pub fn publish_queue_duration(&self) -> Duration {
@@ -558,6 +567,7 @@ impl Default for ConfigBuilder {
                 max_ihave_messages_heartbeat: 10,
                 iwant_followup_time: Duration::from_secs(3),
                 connection_handler_queue_len: 5000,
+                connection_handler_max_bytes: None,
                 connection_handler_publish_duration: Duration::from_secs(5),
                 connection_handler_forward_duration: Duration::from_secs(1),
                 idontwant_message_size_threshold: 1000,
@@ -1036,6 +1046,14 @@ impl ConfigBuilder {
     /// The max number of messages a `ConnectionHandler` can buffer. The default is 5000.
     pub fn connection_handler_queue_len(&mut self, len: usize) -> &mut Self {
         self.config.connection_handler_queue_len = len;
+        self
+    }
+
+    /// Patched for Rivulet: the most bytes of message data one peer's queue (`per_peer`) and all
+    /// peers' queues together (`total`) hold; a message beyond either is not queued, as when the queue
+    /// is full. Unbounded (only `connection_handler_queue_len` messages) by default.
+    pub fn connection_handler_max_bytes(&mut self, per_peer: usize, total: usize) -> &mut Self {
+        self.config.connection_handler_max_bytes = Some((per_peer, total));
         self
     }
 

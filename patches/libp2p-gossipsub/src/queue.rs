@@ -21,13 +21,49 @@
 use std::{
     collections::{HashMap, VecDeque},
     pin::Pin,
-    sync::{Arc, Mutex, atomic::AtomicUsize},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll, Waker},
 };
 
 use crate::{MessageId, types::RpcOut};
 
 const CONTROL_MSGS_LIMIT: usize = 20_000;
+
+/// Patched for Rivulet: the message data (`Publish` messages' data and topic) peers' queues may hold,
+/// one peer's and all peers' together. A count of messages alone let one peer that stops reading make
+/// the node hold `connection_handler_queue_len` copies of the largest message. A message that does not
+/// fit is refused as when the queue is full: counted in the peer's failed messages (`Event::SlowPeer`).
+#[derive(Clone, Debug)]
+pub(crate) struct ByteBudget {
+    /// The most bytes one peer's queue holds.
+    pub(crate) per_peer: usize,
+    /// The most bytes all peers' queues hold together.
+    pub(crate) total: usize,
+    /// What all peers' queues hold now.
+    pub(crate) used: Arc<AtomicUsize>,
+}
+
+impl ByteBudget {
+    /// A budget of `per_peer` bytes per queue and `total` for all, nothing held yet.
+    pub(crate) fn new(per_peer: usize, total: usize) -> Self {
+        ByteBudget {
+            per_peer,
+            total,
+            used: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+/// The bytes a queued message counts against a [`ByteBudget`]: a `Publish` message's data and topic.
+fn budgeted_bytes(message: &RpcOut) -> usize {
+    match message {
+        RpcOut::Publish { message, .. } => message.data.len() + message.topic.as_str().len(),
+        _ => 0,
+    }
+}
 
 /// An async priority queue used to dispatch messages from the `NetworkBehaviour`
 /// Provides a clean abstraction over high-priority (unbounded), control (bounded),
@@ -56,6 +92,16 @@ impl Queue {
             id: 1,
             count: Arc::new(AtomicUsize::new(1)),
         }
+    }
+
+    /// Patched for Rivulet: the queue's low-priority messages also kept within `budget`.
+    pub(crate) fn with_budget(self, budget: Option<ByteBudget>) -> Self {
+        self.non_priority
+            .inner
+            .lock()
+            .expect("lock to not be poisoned")
+            .budget = budget;
+        self
     }
 
     /// Try to push a message to the Queue, return Err if the queue is full,
@@ -204,6 +250,8 @@ impl Shared {
             inner: Arc::new(Mutex::new(SharedInner {
                 queue: VecDeque::new(),
                 pending_pops: Default::default(),
+                bytes: 0,
+                budget: None,
             })),
             capacity: Some(capacity),
             id: 1,
@@ -215,6 +263,8 @@ impl Shared {
             inner: Arc::new(Mutex::new(SharedInner {
                 queue: VecDeque::new(),
                 pending_pops: Default::default(),
+                bytes: 0,
+                budget: None,
             })),
             capacity: None,
             id: 1,
@@ -224,7 +274,7 @@ impl Shared {
     /// Pop an element from the queue.
     pub(crate) fn poll_pop(self: std::pin::Pin<&mut Self>, cx: &mut Context) -> Poll<RpcOut> {
         let mut guard = self.inner.lock().expect("lock to not be poisoned");
-        match guard.queue.pop_front() {
+        match guard.pop_front() {
             Some(t) => Poll::Ready(t),
             None => {
                 guard
@@ -244,6 +294,20 @@ impl Shared {
         {
             return Err(Box::new(message));
         }
+        if let Some(budget) = &guard.budget {
+            let size = budgeted_bytes(&message);
+            let fits = guard.bytes + size <= budget.per_peer
+                && budget
+                    .used
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                        (used + size <= budget.total).then_some(used + size)
+                    })
+                    .is_ok();
+            if !fits {
+                return Err(Box::new(message));
+            }
+            guard.bytes += size;
+        }
 
         guard.queue.push_back(message);
         // Wake pending registered pops.
@@ -257,9 +321,17 @@ impl Shared {
     /// Retain only the elements specified by the predicate.
     /// In other words, remove all elements e for which f(&e) returns false. The elements are
     /// visited in unsorted (and unspecified) order. Returns the cleared messages.
-    pub(crate) fn retain<F: FnMut(&RpcOut) -> bool>(&mut self, f: F) {
+    pub(crate) fn retain<F: FnMut(&RpcOut) -> bool>(&mut self, mut f: F) {
         let mut shared = self.inner.lock().expect("lock to not be poisoned");
-        shared.queue.retain(f);
+        let mut removed = 0;
+        shared.queue.retain(|message| {
+            let keep = f(message);
+            if !keep {
+                removed += budgeted_bytes(message);
+            }
+            keep
+        });
+        shared.release(removed);
     }
 
     /// Check if the queue is empty.
@@ -280,7 +352,7 @@ impl Shared {
     #[cfg(test)]
     pub(crate) fn try_pop(&mut self) -> Option<RpcOut> {
         let mut guard = self.inner.lock().expect("lock to not be poisoned");
-        guard.queue.pop_front()
+        guard.pop_front()
     }
 }
 
@@ -296,4 +368,102 @@ impl Drop for Shared {
 struct SharedInner {
     queue: VecDeque<RpcOut>,
     pending_pops: HashMap<usize, Waker>,
+    /// Patched for Rivulet: what the queue holds of `budget` (`ByteBudget`).
+    bytes: usize,
+    budget: Option<ByteBudget>,
+}
+
+impl SharedInner {
+    fn pop_front(&mut self) -> Option<RpcOut> {
+        let message = self.queue.pop_front()?;
+        self.release(budgeted_bytes(&message));
+        Some(message)
+    }
+
+    /// Gives back `bytes` of the budget (messages taken or removed).
+    fn release(&mut self, bytes: usize) {
+        if let Some(budget) = &self.budget {
+            self.bytes -= bytes;
+            budget.used.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for SharedInner {
+    /// A peer's queue dropped with messages in it (the peer is gone) gives their bytes back.
+    fn drop(&mut self) {
+        let held = self.bytes;
+        self.release(held);
+    }
+}
+
+/// Patched for Rivulet: the byte budget.
+#[cfg(test)]
+mod budget_tests {
+    use web_time::Instant;
+
+    use super::*;
+    use crate::{TopicHash, types::RawMessage};
+
+    fn publish(len: usize) -> RpcOut {
+        RpcOut::Publish {
+            message_id: MessageId::new(&[len as u8]),
+            message: RawMessage {
+                source: None,
+                data: vec![0; len],
+                sequence_number: None,
+                topic: TopicHash::from_raw("t"),
+                signature: None,
+                key: None,
+                validated: true,
+            },
+            timeout: Instant::now(),
+        }
+    }
+
+    fn used(budget: &ByteBudget) -> usize {
+        budget.used.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_peer_holds_its_share_and_all_peers_the_total() {
+        let budget = ByteBudget::new(100, 150);
+        let mut a = Queue::new(10).with_budget(Some(budget.clone()));
+        let mut b = Queue::new(10).with_budget(Some(budget.clone()));
+        // 59 + 1 byte of topic each: one peer's share holds one, not two.
+        assert!(a.try_push(publish(59)).is_ok());
+        assert!(a.try_push(publish(59)).is_err());
+        assert_eq!(used(&budget), 60);
+        assert!(b.try_push(publish(59)).is_ok());
+        // 120 held; 40 more would pass b's share (100) but not the total (150).
+        assert!(b.try_push(publish(39)).is_err());
+        assert!(b.try_push(publish(29)).is_ok());
+        assert_eq!(used(&budget), 150);
+        // Control messages are not counted.
+        assert!(
+            b.try_push(RpcOut::Unsubscribe(TopicHash::from_raw("t")))
+                .is_ok()
+        );
+        assert_eq!(used(&budget), 150);
+
+        // Taking a message gives its bytes back; so does removing one, and dropping a queue.
+        assert!(matches!(a.try_pop(), Some(RpcOut::Publish { .. })));
+        assert_eq!(used(&budget), 90);
+        assert!(a.try_push(publish(59)).is_ok());
+        let removed = a.remove_data_messages(&[MessageId::new(&[59])]);
+        assert_eq!((removed, used(&budget)), (1, 90));
+        let clone = b.clone();
+        drop(b);
+        assert_eq!(used(&budget), 90, "a clone still holds the queue");
+        drop(clone);
+        assert_eq!(used(&budget), 0);
+    }
+
+    #[test]
+    fn without_a_budget_only_the_count_bounds() {
+        let mut q = Queue::new(2);
+        assert!(q.try_push(publish(1 << 20)).is_ok());
+        assert!(q.try_push(publish(1 << 20)).is_ok());
+        assert!(q.try_push(publish(1)).is_err());
+    }
 }

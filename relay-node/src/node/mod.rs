@@ -126,7 +126,8 @@ impl Node {
             max_content_len: config.max_content_bytes,
         };
         let network = NetworkConfig {
-            max_message_len: config.max_content_bytes + 4096,
+            max_message_len: config.max_content_bytes + rivulet_network::MESSAGE_HEADROOM,
+            gossip_queue_bytes: config.gossip_queue_bytes,
             webrtc_certificate_pem: Some(identity::load_or_create_webrtc_certificate(
                 &dir.webrtc_certificate(),
             )?),
@@ -144,7 +145,10 @@ impl Node {
         }
         let discovery = Discovery::start(&mut swarm, config.bootstrap.clone());
 
-        let metrics = Arc::new(Metrics::new(Some(store.clone())));
+        let metrics = Arc::new(
+            Metrics::new(Some(store.clone()))
+                .with_gossip_queue(swarm.behaviour().gossipsub.queued_bytes()),
+        );
         metrics.store_messages.set(store.len().unwrap_or(0) as i64);
         let stored = StoredParts::new(config.parts.iter().cloned());
         let store_queue = StoreQueue::start(

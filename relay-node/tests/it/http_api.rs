@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use rivulet_protocol::Signer;
 
-use crate::support::{World, frame, history, publish, start_node, token};
+use crate::support::{World, frame, history, metrics, publish, start_node, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
@@ -106,14 +106,7 @@ async fn events_cross_nodes_bad_ones_are_refused_and_storage_survives_kill_9() {
     assert_eq!(response.status().as_u16(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "not_stored", "{body}");
-    let metrics = http
-        .get(format!("{}/metrics", a.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&http, &a).await;
     assert!(
         metrics.contains(r#"rivulet_validation_failures_total{reason="no_permission"} 1"#),
         "{metrics}"

@@ -10,5 +10,6 @@ mod light_limits;
 mod offline;
 mod quorum;
 mod session_setup;
+mod slow_peer;
 mod support;
 mod ws_api;

@@ -166,6 +166,17 @@ pub(crate) async fn publish(http: &reqwest::Client, node: &Node, wire: &[u8]) ->
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// `node`'s /metrics, as text.
+pub(crate) async fn metrics(http: &reqwest::Client, node: &Node) -> String {
+    http.get(format!("{}/metrics", node.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A bearer token from `node` for `reader`: its challenge, signed.
 pub(crate) async fn token(http: &reqwest::Client, node: &Node, reader: &Signer) -> String {
     let address = reader.address().to_checksum();

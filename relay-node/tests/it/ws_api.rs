@@ -13,7 +13,7 @@ use tokio_tungstenite::{
 };
 
 use crate::support::{
-    Node, World, chained_frames, frame, publish, start_configured_node, start_node,
+    Node, World, chained_frames, frame, metrics, publish, start_configured_node, start_node,
 };
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -336,14 +336,7 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
     )
     .await;
     assert_eq!(next(&mut on_c).await["type"], "unsubscribed");
-    let metrics = http
-        .get(format!("{}/metrics", c.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&http, &c).await;
     assert!(
         metrics.contains(r#"rivulet_http_errors_total{reason="rate_limited"}"#),
         "{metrics}"

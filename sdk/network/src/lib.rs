@@ -78,6 +78,10 @@ pub enum NetworkError {
     Transport(String),
 }
 
+/// Bytes a gossip message carries beside its event's content (the event's headers and signature, and
+/// gossipsub's framing), at most.
+pub const MESSAGE_HEADROOM: usize = 4096;
+
 /// Network settings.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
@@ -85,6 +89,10 @@ pub struct NetworkConfig {
     pub max_message_len: usize,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
+    /// Bytes of messages gossip queues for one peer that reads slowly, and for all peers together, at
+    /// most (at least `max_message_len` each); a message beyond either is not sent to that peer, which
+    /// counts as a slow peer's failure (`gossipsub::Event::SlowPeer`).
+    pub gossip_queue_bytes: (usize, usize),
     /// How long a connection with no open streams stays up.
     pub idle_timeout: Duration,
     /// A node's most established incoming connections, from everyone.
@@ -105,12 +113,14 @@ pub struct NetworkConfig {
 }
 
 impl Default for NetworkConfig {
-    /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; two minutes idle; 10,000
-    /// incoming connections, 1,000 from one address, 100 new ones a second from one address.
+    /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; 16 MiB queued for one slow
+    /// peer, 128 MiB for all; two minutes idle; 10,000 incoming connections, 1,000 from one address,
+    /// 100 new ones a second from one address.
     fn default() -> Self {
         NetworkConfig {
-            max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + 4096,
+            max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + MESSAGE_HEADROOM,
             heartbeat: Duration::from_millis(700),
+            gossip_queue_bytes: (16 << 20, 128 << 20),
             idle_timeout: Duration::from_secs(120),
             max_incoming_connections: 10_000,
             max_connections_per_address: 1_000,
@@ -328,6 +338,7 @@ impl NodeBehaviour {
                 gossipsub::MessageId::from(keccak256(&m.data)[..20].to_vec())
             })
             .max_transmit_size(config.max_message_len)
+            .connection_handler_max_bytes(config.gossip_queue_bytes.0, config.gossip_queue_bytes.1)
             .duplicate_cache_time(DUPLICATE_WINDOW)
             .build()
             .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;

@@ -10,20 +10,13 @@ use serde_json::{Value, json};
 
 use super::{Access, client, key_request, sealed};
 use crate::{
-    support::{now_ms, publish},
+    support::{metrics, now_ms, publish},
     ws_api::{connect, next, send},
 };
 
 /// How many refusals of `reason` the node's metrics count.
 async fn refusals(http: &reqwest::Client, access: &Access, reason: &str) -> u64 {
-    let text = http
-        .get(format!("{}/metrics", access.node.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(http, &access.node).await;
     let series = format!(r#"rivulet_validation_failures_total{{reason="{reason}"}} "#);
     text.lines()
         .find_map(|l| l.strip_prefix(series.as_str()))
