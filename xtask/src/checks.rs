@@ -228,7 +228,7 @@ pub(crate) fn sdk_end_to_end(root: &Path) -> Result<()> {
 
 /// Builds the release binaries, starts a local network of them and runs the publisher demo's benchmark
 /// in Chromium (`tests/browser/bench.test.mjs`: its rates printed as JSON, every event read back
-/// verified). `RIVULET_BENCH_RUNS` runs it more than once.
+/// verified), three times unless `RIVULET_BENCH_RUNS` says how many.
 pub(crate) fn browser_bench(root: &Path) -> Result<()> {
     crate::up::build_binaries(network::Build::Release)?;
     let dir = run_dir(root, "bench-network")?;
