@@ -295,9 +295,7 @@ impl NodeConfig {
             .storage_cache_mb
             .or(storage.cache_mb)
             .unwrap_or(rivulet_store::DEFAULT_CACHE_BYTES >> 20);
-        if !(1..=65_536).contains(&cache_mb) {
-            bail!("storage.cache_mb must be 1..=65536 (MiB), got {cache_mb}");
-        }
+        within_mib("storage.cache_mb", cache_mb)?;
         let gossip_queue_bytes = gossip_queue_bytes(
             network.gossip_queue_mb_per_peer,
             network.gossip_queue_mb,
@@ -401,6 +399,14 @@ fn at_least_one<T: Copy + PartialEq + From<u8>>(
     Ok(value)
 }
 
+/// A size setting in MiB, checked to be 1..=65536.
+fn within_mib(name: &str, mb: usize) -> Result<()> {
+    if !(1..=65_536).contains(&mb) {
+        bail!("{name} must be 1..=65536 (MiB), got {mb}");
+    }
+    Ok(())
+}
+
 /// What gossip may queue for peers that read slowly, bytes: one peer's share and all peers' (MiB in
 /// the file). One peer's must hold the largest event, and all peers' one peer's.
 fn gossip_queue_bytes(
@@ -408,16 +414,11 @@ fn gossip_queue_bytes(
     total_mb: Option<usize>,
     max_content_bytes: usize,
 ) -> Result<(usize, usize)> {
-    let per_peer = per_peer_mb.unwrap_or(16);
-    let total = total_mb.unwrap_or(128);
-    for (name, mb) in [
-        ("network.gossip_queue_mb_per_peer", per_peer),
-        ("network.gossip_queue_mb", total),
-    ] {
-        if !(1..=65_536).contains(&mb) {
-            bail!("{name} must be 1..=65536 (MiB), got {mb}");
-        }
-    }
+    let (per_peer_default, total_default) = rivulet_network::DEFAULT_GOSSIP_QUEUE_BYTES;
+    let per_peer = per_peer_mb.unwrap_or(per_peer_default >> 20);
+    let total = total_mb.unwrap_or(total_default >> 20);
+    within_mib("network.gossip_queue_mb_per_peer", per_peer)?;
+    within_mib("network.gossip_queue_mb", total)?;
     let largest = max_content_bytes + rivulet_network::MESSAGE_HEADROOM;
     if per_peer << 20 < largest {
         bail!(

@@ -82,6 +82,9 @@ pub enum NetworkError {
 /// gossipsub's framing), at most.
 pub const MESSAGE_HEADROOM: usize = 4096;
 
+/// What gossip queues for slow peers by default, bytes: one peer's share and all peers'.
+pub const DEFAULT_GOSSIP_QUEUE_BYTES: (usize, usize) = (16 << 20, 128 << 20);
+
 /// Network settings.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
@@ -120,7 +123,7 @@ impl Default for NetworkConfig {
         NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + MESSAGE_HEADROOM,
             heartbeat: Duration::from_millis(700),
-            gossip_queue_bytes: (16 << 20, 128 << 20),
+            gossip_queue_bytes: DEFAULT_GOSSIP_QUEUE_BYTES,
             idle_timeout: Duration::from_secs(120),
             max_incoming_connections: 10_000,
             max_connections_per_address: 1_000,
