@@ -50,6 +50,8 @@ struct NetworkSection {
     light_max_publishing_per_address: Option<usize>,
     gossip_queue_mb_per_peer: Option<usize>,
     gossip_queue_mb: Option<usize>,
+    light_request_mb_per_address: Option<usize>,
+    light_request_mb: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -167,6 +169,9 @@ pub(crate) struct NodeConfig {
     /// Bytes of events queued for one peer, and for all peers together, at most
     /// (`network.gossip_queue_mb_per_peer`, `network.gossip_queue_mb`).
     pub(crate) gossip_queue_bytes: (usize, usize),
+    /// Bytes of light requests being read for one address, and for all, at most
+    /// (`network.light_request_mb_per_address`, `network.light_request_mb`).
+    pub(crate) light_request_bytes: (usize, usize),
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -296,10 +301,31 @@ impl NodeConfig {
             .or(storage.cache_mb)
             .unwrap_or(rivulet_store::DEFAULT_CACHE_BYTES >> 20);
         within_mib("storage.cache_mb", cache_mb)?;
-        let gossip_queue_bytes = gossip_queue_bytes(
-            network.gossip_queue_mb_per_peer,
-            network.gossip_queue_mb,
-            max_content_bytes,
+        let largest_message = max_content_bytes + rivulet_network::MESSAGE_HEADROOM;
+        let gossip_queue_bytes = shared_budget(
+            (
+                "network.gossip_queue_mb_per_peer",
+                network.gossip_queue_mb_per_peer,
+            ),
+            ("network.gossip_queue_mb", network.gossip_queue_mb),
+            rivulet_network::DEFAULT_GOSSIP_QUEUE_BYTES,
+            largest_message,
+            &format!(
+                "the largest event (limits.max_content_bytes, {max_content_bytes} bytes, and its headers)"
+            ),
+        )?;
+        let largest_request = rivulet_network::light_request_maximum(largest_message);
+        let light_request_bytes = shared_budget(
+            (
+                "network.light_request_mb_per_address",
+                network.light_request_mb_per_address,
+            ),
+            ("network.light_request_mb", network.light_request_mb),
+            rivulet_network::light::DEFAULT_LIGHT_REQUEST_BYTES,
+            largest_request,
+            &format!(
+                "the largest light request ({largest_request} bytes: the largest event or a full publish batch, and their framing)"
+            ),
         )?;
         let coordinator = file.coordinator.unwrap_or_default();
         let coordinator_stake = match args.coordinator_stake.clone().or(coordinator.stake) {
@@ -347,6 +373,7 @@ impl NodeConfig {
             light_max_subscriptions,
             light_max_publishing_per_address,
             gossip_queue_bytes,
+            light_request_bytes,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -407,32 +434,28 @@ fn within_mib(name: &str, mb: usize) -> Result<()> {
     Ok(())
 }
 
-/// What gossip may queue for peers that read slowly, bytes: one peer's share and all peers' (MiB in
-/// the file). One peer's must hold the largest event, and all peers' one peer's.
-fn gossip_queue_bytes(
-    per_peer_mb: Option<usize>,
-    total_mb: Option<usize>,
-    max_content_bytes: usize,
+/// A budget shared out by holder, bytes (MiB in the file): `share`, what one holder may hold, and
+/// `total`, what all may (each a setting's name and value, defaults in `defaults`). Each is
+/// 1..=65536 MiB, the share at least `largest` bytes (`largest_is` says what that is), and the total
+/// at least the share.
+fn shared_budget(
+    (share_name, share): (&str, Option<usize>),
+    (total_name, total): (&str, Option<usize>),
+    defaults: (usize, usize),
+    largest: usize,
+    largest_is: &str,
 ) -> Result<(usize, usize)> {
-    let (per_peer_default, total_default) = rivulet_network::DEFAULT_GOSSIP_QUEUE_BYTES;
-    let per_peer = per_peer_mb.unwrap_or(per_peer_default >> 20);
-    let total = total_mb.unwrap_or(total_default >> 20);
-    within_mib("network.gossip_queue_mb_per_peer", per_peer)?;
-    within_mib("network.gossip_queue_mb", total)?;
-    let largest = max_content_bytes + rivulet_network::MESSAGE_HEADROOM;
-    if per_peer << 20 < largest {
-        bail!(
-            "network.gossip_queue_mb_per_peer ({per_peer} MiB) must hold the largest event \
-             (limits.max_content_bytes, {max_content_bytes} bytes, and its headers)"
-        );
+    let share = share.unwrap_or(defaults.0 >> 20);
+    let total = total.unwrap_or(defaults.1 >> 20);
+    within_mib(share_name, share)?;
+    within_mib(total_name, total)?;
+    if share << 20 < largest {
+        bail!("{share_name} ({share} MiB) must hold {largest_is}");
     }
-    if total < per_peer {
-        bail!(
-            "network.gossip_queue_mb ({total} MiB, all peers) must be at least \
-             network.gossip_queue_mb_per_peer ({per_peer} MiB)"
-        );
+    if total < share {
+        bail!("{total_name} ({total} MiB) must be at least {share_name} ({share} MiB)");
     }
-    Ok((per_peer << 20, total << 20))
+    Ok((share << 20, total << 20))
 }
 
 /// Reads and checks a latency model file.
@@ -513,6 +536,8 @@ mod tests {
             "network.light_max_publishing_per_address",
             "network.gossip_queue_mb_per_peer",
             "network.gossip_queue_mb",
+            "network.light_request_mb_per_address",
+            "network.light_request_mb",
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",
@@ -551,7 +576,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&[&str], Option<&str>, &str); 15] = [
+        let cases: [(&[&str], Option<&str>, &str); 18] = [
             (
                 &["--performance.verify-threads", "1000"],
                 None,
@@ -596,6 +621,21 @@ mod tests {
                 &[],
                 Some("[network]\ngossip_queue_mb_per_peer = 32\ngossip_queue_mb = 16\n"),
                 "must be at least network.gossip_queue_mb_per_peer",
+            ),
+            (
+                &[],
+                Some("[network]\nlight_request_mb_per_address = 4\n"),
+                "network.light_request_mb_per_address (4 MiB) must hold the largest light request",
+            ),
+            (
+                &[],
+                Some("[network]\nlight_request_mb_per_address = 512\n"),
+                "network.light_request_mb (256 MiB) must be at least network.light_request_mb_per_address (512 MiB)",
+            ),
+            (
+                &[],
+                Some("[network]\nlight_request_mb = 0\n"),
+                "network.light_request_mb must be 1..=65536",
             ),
             (
                 &[],

@@ -55,6 +55,9 @@ pub(crate) struct Metrics {
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
     pub(crate) light_requests: Family<RequestKind, Counter>,
+    /// Light-protocol requests refused before they were read whole, by code (`oversize`, `busy`,
+    /// `unavailable`, `bad_request`).
+    pub(crate) light_refused: Family<Reason, Counter>,
     /// libp2p connections closed by the node's limits, by which (`per_address`, `per_address_rate`,
     /// `limits`).
     pub(crate) connections_refused: Family<Reason, Counter>,
@@ -68,6 +71,8 @@ pub(crate) struct Metrics {
     store: Option<Arc<Store>>,
     /// What gossip's queues for peers hold now (bytes), read when scraped.
     gossip_queued: Option<Arc<AtomicUsize>>,
+    /// What light requests being read hold now (bytes), read when scraped.
+    light_reading: Option<Arc<AtomicUsize>>,
 }
 
 /// The coordinator follower's metrics.
@@ -111,6 +116,7 @@ impl Metrics {
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
         let light_requests = Family::<RequestKind, Counter>::default();
+        let light_refused = Family::<Reason, Counter>::default();
         let connections_refused = Family::<Reason, Counter>::default();
         let gossip_unsent = Counter::default();
         registry.register(
@@ -169,6 +175,11 @@ impl Metrics {
             "light_requests",
             "Light-protocol requests from clients, by kind (publish_batch: several events in one)",
             light_requests.clone(),
+        );
+        registry.register(
+            "light_refused",
+            "Light-protocol requests answered with an error before they were read whole, by code (oversize; busy: network.light_request_mb_per_address; unavailable: network.light_request_mb; bad_request: does not decode)",
+            light_refused.clone(),
         );
         let coordinator = CoordinatorMetrics::default();
         let assigned_parts = Gauge::default();
@@ -255,6 +266,7 @@ impl Metrics {
             coordinator,
             store,
             gossip_queued: None,
+            light_reading: None,
             registry,
             events_in,
             events_out,
@@ -267,6 +279,7 @@ impl Metrics {
             store_messages,
             http_errors,
             light_requests,
+            light_refused,
             connections_refused,
             gossip_unsent,
         }
@@ -332,6 +345,13 @@ impl Metrics {
         self
     }
 
+    /// Also reports what light requests being read hold (`rivulet_light_reading_bytes`), from
+    /// `reading`.
+    pub(crate) fn with_light_reading(mut self, reading: Arc<AtomicUsize>) -> Metrics {
+        self.light_reading = Some(reading);
+        self
+    }
+
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -348,6 +368,15 @@ impl Metrics {
                 "queued_bytes",
                 "Bytes of events queued for peers, not yet sent (at most network.gossip_queue_mb)",
                 ConstGauge::new(i64::try_from(queued.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
+            );
+            let _ = encode_registry(&mut out, &registry);
+        }
+        if let Some(reading) = &self.light_reading {
+            let mut registry = Registry::with_prefix("rivulet_light");
+            registry.register(
+                "reading_bytes",
+                "Bytes held by light requests being read, not yet whole (at most network.light_request_mb)",
+                ConstGauge::new(i64::try_from(reading.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
             );
             let _ = encode_registry(&mut out, &registry);
         }

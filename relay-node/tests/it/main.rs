@@ -9,6 +9,7 @@ mod light_client;
 mod light_limits;
 mod offline;
 mod quorum;
+mod request_budget;
 mod session_setup;
 mod slow_peer;
 mod support;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rivulet_client::{Client, ClientConfig, PublishOptions};
 use rivulet_network::{
+    intake::Inbound,
     libp2p::{Multiaddr, SwarmBuilder, noise, request_response, swarm::SwarmEvent, tcp, yamux},
-    light::{LightRequest, light_node_behaviour},
+    light::{DEFAULT_LIGHT_REQUEST_BYTES, LightRequest, light_node_behaviour},
+    request_budget::RequestBudget,
 };
 use rivulet_protocol::ContentType;
 
@@ -25,7 +27,10 @@ async fn mute_entry_node() -> (String, tokio::sync::mpsc::UnboundedReceiver<Ligh
             yamux::Config::default,
         )
         .unwrap()
-        .with_behaviour(|_| light_node_behaviour())
+        .with_behaviour(|_| {
+            let (per_address, total) = DEFAULT_LIGHT_REQUEST_BYTES;
+            light_node_behaviour(8 << 20, RequestBudget::new(per_address, total))
+        })
         .unwrap()
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
@@ -51,7 +56,9 @@ async fn mute_entry_node() -> (String, tokio::sync::mpsc::UnboundedReceiver<Ligh
                 ..
             }) = swarm.select_next_some().await
             {
-                let _ = taken.send(request);
+                if let Inbound::Request(request) = request {
+                    let _ = taken.send(request);
+                }
                 held.push(channel);
             }
         }

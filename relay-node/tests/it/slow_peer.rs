@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    support::{Node, World, chained_frames, frame, metrics, publish, start_configured_node},
+    support::{Node, World, chained_frames, frame, metric, publish, start_configured_node},
     ws_api::{Ws, connect, next, send},
 };
 
@@ -38,14 +38,6 @@ fn signal(node: &Node, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill {signal} failed");
-}
-
-/// The value of the sample `name` on `node`'s /metrics.
-async fn metric(http: &reqwest::Client, node: &Node, name: &str) -> f64 {
-    let text = metrics(http, node).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
 }
 
 async fn subscribe(node: &Node, world: &World) -> Ws {

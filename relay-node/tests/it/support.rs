@@ -177,6 +177,14 @@ pub(crate) async fn metrics(http: &reqwest::Client, node: &Node) -> String {
         .unwrap()
 }
 
+/// The value of the sample `name` (labels included, as the text has them) on `node`'s /metrics.
+pub(crate) async fn metric(http: &reqwest::Client, node: &Node, name: &str) -> f64 {
+    let text = metrics(http, node).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
+}
+
 /// A bearer token from `node` for `reader`: its challenge, signed.
 pub(crate) async fn token(http: &reqwest::Client, node: &Node, reader: &Signer) -> String {
     let address = reader.address().to_checksum();

@@ -28,12 +28,16 @@ pub mod address_limits;
 #[cfg(feature = "node")]
 pub mod bucket;
 pub mod history;
+#[cfg(feature = "node")]
+pub mod intake;
 #[cfg(all(feature = "node", not(target_arch = "wasm32")))]
 pub mod latency;
 pub mod light;
 pub mod light_codec;
 pub mod reader;
 pub mod replica;
+#[cfg(feature = "node")]
+pub mod request_budget;
 
 pub use history::{HISTORY_PAGE_BYTES, HistoryQuery, HistoryRequest, HistoryResponse, ResumeAfter};
 pub use reader::{AccountProof, ProofError, ReaderProof};
@@ -82,6 +86,13 @@ pub enum NetworkError {
 /// gossipsub's framing), at most.
 pub const MESSAGE_HEADROOM: usize = 4096;
 
+/// The largest light request a node reads when its gossip messages are at most `max_message_len`
+/// bytes: one event alone ([`light::LightRequest::Publish`]) or a full
+/// [`light::LightRequest::PublishBatch`], with headroom for their framing.
+pub fn light_request_maximum(max_message_len: usize) -> usize {
+    max_message_len.max(light::MAX_PUBLISH_BATCH_BYTES) + MESSAGE_HEADROOM
+}
+
 /// What gossip queues for slow peers by default, bytes: one peer's share and all peers'.
 pub const DEFAULT_GOSSIP_QUEUE_BYTES: (usize, usize) = (16 << 20, 128 << 20);
 
@@ -96,6 +107,10 @@ pub struct NetworkConfig {
     /// most (at least `max_message_len` each); a message beyond either is not sent to that peer, which
     /// counts as a slow peer's failure (`gossipsub::Event::SlowPeer`).
     pub gossip_queue_bytes: (usize, usize),
+    /// Bytes of light requests being read (arrived, not yet whole) that one address may hold, and all
+    /// addresses together (the first at least [`light_request_maximum`]); a request beyond either
+    /// is refused with the reason ([`request_budget`]).
+    pub light_request_bytes: (usize, usize),
     /// How long a connection with no open streams stays up.
     pub idle_timeout: Duration,
     /// A node's most established incoming connections, from everyone.
@@ -117,13 +132,15 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     /// 1 MiB content plus headroom for the headers; 700 ms heartbeat; 16 MiB queued for one slow
-    /// peer, 128 MiB for all; two minutes idle; 10,000 incoming connections, 1,000 from one address,
+    /// peer, 128 MiB for all; 32 MiB of light requests being read for one address, 256 MiB for all;
+    /// two minutes idle; 10,000 incoming connections, 1,000 from one address,
     /// 100 new ones a second from one address.
     fn default() -> Self {
         NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + MESSAGE_HEADROOM,
             heartbeat: Duration::from_millis(700),
             gossip_queue_bytes: DEFAULT_GOSSIP_QUEUE_BYTES,
+            light_request_bytes: light::DEFAULT_LIGHT_REQUEST_BYTES,
             idle_timeout: Duration::from_secs(120),
             max_incoming_connections: 10_000,
             max_connections_per_address: 1_000,
@@ -392,7 +409,13 @@ impl NodeBehaviour {
                 [(STORE_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             ),
-            light: light::light_node_behaviour(),
+            light: light::light_node_behaviour(
+                light_request_maximum(config.max_message_len),
+                request_budget::RequestBudget::new(
+                    config.light_request_bytes.0,
+                    config.light_request_bytes.1,
+                ),
+            ),
             delivery: light::delivery_node_behaviour(),
         })
     }

@@ -243,8 +243,9 @@ pub struct DeliveryAck;
 
 /// The client's side of [`LIGHT_PROTOCOL`]: it sends requests and reads the answers.
 pub type LightClientBehaviour = request_response::Behaviour<Asking<LightRequest, LightResponse>>;
-/// A node's side of [`LIGHT_PROTOCOL`]: it reads requests and answers them.
-pub type LightNodeBehaviour = request_response::Behaviour<Answering<LightRequest, LightResponse>>;
+/// A node's side of [`LIGHT_PROTOCOL`]: it reads requests within a budget and answers them.
+#[cfg(feature = "node")]
+pub type LightNodeBehaviour = crate::intake::Behaviour<LightRequest, LightResponse>;
 /// The client's side of [`DELIVERY_PROTOCOL`]: it reads deliveries and acknowledges them.
 pub type DeliveryClientBehaviour = request_response::Behaviour<Answering<Delivery, DeliveryAck>>;
 /// A node's side of [`DELIVERY_PROTOCOL`]: it pushes deliveries.
@@ -266,10 +267,19 @@ pub fn light_client_behaviour() -> LightClientBehaviour {
     behaviour(Asking::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL, true)
 }
 
-/// A node's light protocol behaviour: requests of at most [`MAX_LIGHT_FRAME`], answered.
-pub fn light_node_behaviour() -> LightNodeBehaviour {
-    behaviour(Answering::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL, false)
+/// A node's light protocol behaviour: requests of at most `maximum` bytes
+/// ([`crate::light_request_maximum`]), read within `budget`, answered.
+#[cfg(feature = "node")]
+pub fn light_node_behaviour(
+    maximum: usize,
+    budget: std::sync::Arc<crate::request_budget::RequestBudget>,
+) -> LightNodeBehaviour {
+    crate::intake::Behaviour::new(LIGHT_PROTOCOL, maximum, budget, config())
 }
+
+/// What a node holds of light requests it is still reading by default, bytes: one address's share
+/// (four full publish batches from each of two clients) and all addresses' total.
+pub const DEFAULT_LIGHT_REQUEST_BYTES: (usize, usize) = (32 << 20, 256 << 20);
 
 /// The client's delivery behaviour: deliveries of at most [`MAX_LIGHT_FRAME`], acknowledged.
 pub fn delivery_client_behaviour() -> DeliveryClientBehaviour {
@@ -292,13 +302,14 @@ where
     } else {
         request_response::ProtocolSupport::Inbound
     };
-    request_response::Behaviour::with_codec(
-        codec,
-        [(protocol, support)],
-        request_response::Config::default()
-            .with_request_timeout(Duration::from_secs(30))
-            .with_max_concurrent_streams(256),
-    )
+    request_response::Behaviour::with_codec(codec, [(protocol, support)], config())
+}
+
+/// The light protocols' request timeout and streams per connection.
+fn config() -> request_response::Config {
+    request_response::Config::default()
+        .with_request_timeout(Duration::from_secs(30))
+        .with_max_concurrent_streams(256)
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ impl<Req, Resp> Clone for Answering<Req, Resp> {
 
 /// What a side answers when asked to do the other side's half (its behaviour never negotiates the
 /// protocol in that direction, so this is not reached).
-fn other_side() -> io::Error {
+pub(crate) fn other_side() -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
         "this side of the protocol does not do that",
@@ -74,11 +74,16 @@ where
 {
     let mut frame = Vec::new();
     io.take(maximum).read_to_end(&mut frame).await?;
-    cbor4ii::serde::from_slice(&frame).map_err(decode_error)
+    decode(&frame)
+}
+
+/// One CBOR frame's value.
+pub(crate) fn decode<V: DeserializeOwned>(frame: &[u8]) -> io::Result<V> {
+    cbor4ii::serde::from_slice(frame).map_err(decode_error)
 }
 
 /// `value` as one CBOR frame (encoded before any await, so the value need not be `Sync`).
-fn encode<V: Serialize>(value: &V) -> io::Result<Vec<u8>> {
+pub(crate) fn encode<V: Serialize>(value: &V) -> io::Result<Vec<u8>> {
     cbor4ii::serde::to_vec(Vec::new(), value).map_err(encode_error)
 }
 

@@ -6,6 +6,7 @@ use rivulet_network::{
     AccountProof, HistoryQuery, ReaderProof,
     libp2p::{PeerId, request_response::ResponseChannel},
     light::{LightRequest, LightResponse, MAX_PUBLISH_BATCH, PublishResult},
+    request_budget::Refusal,
 };
 use rivulet_protocol::StreamPartId;
 use tokio::sync::oneshot;
@@ -13,7 +14,7 @@ use tracing::debug;
 
 use super::EventLoop;
 use crate::{
-    metrics::RequestKind,
+    metrics::{Reason, RequestKind},
     node::{
         commands::Command,
         history::query_store,
@@ -224,6 +225,19 @@ impl EventLoop {
                 self.light_resend(peer, from, &part, query, channel)
             }
         }
+    }
+
+    /// Answers a light request the node refused before reading it whole (oversize, beyond its
+    /// address's or the node's budget for requests being read, or not decoding), counted by code.
+    pub(super) fn light_refused(&mut self, from: ReaderKey, refusal: Refusal, channel: Channel) {
+        debug!(%from, code = refusal.code, "light request refused: {}", refusal.message);
+        self.metrics
+            .light_refused
+            .get_or_create(&Reason {
+                reason: refusal.code.to_owned(),
+            })
+            .inc();
+        self.light_respond(channel, LightResponse::error(refusal.code, refusal.message));
     }
 
     pub(super) fn light_respond(&mut self, channel: Channel, response: LightResponse) {

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
     address_limits::{ConnectingTooOften, TooManyFromAddress},
+    intake::Inbound,
     libp2p::{
         Multiaddr, PeerId, Swarm, identify, request_response,
         swarm::{ConnectionDenied, ConnectionId, ListenError, SwarmEvent},
@@ -294,7 +295,12 @@ impl EventLoop {
                 },
             )) => {
                 let from = self.reader_key(peer, connection_id);
-                self.on_light_request(peer, from, request, channel)
+                match request {
+                    Inbound::Request(request) => {
+                        self.on_light_request(peer, from, request, channel)
+                    }
+                    Inbound::Refused(refusal) => self.light_refused(from, refusal, channel),
+                }
             }
             SwarmEvent::Behaviour(NodeBehaviourEvent::Delivery(
                 request_response::Event::Message { peer, .. }
