@@ -50,8 +50,8 @@ struct NetworkSection {
     light_max_publishing_per_address: Option<usize>,
     gossip_queue_mb_per_peer: Option<usize>,
     gossip_queue_mb: Option<usize>,
-    light_request_mb_per_address: Option<usize>,
-    light_request_mb: Option<usize>,
+    request_mb_per_address: Option<usize>,
+    request_mb: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -170,8 +170,8 @@ pub(crate) struct NodeConfig {
     /// (`network.gossip_queue_mb_per_peer`, `network.gossip_queue_mb`).
     pub(crate) gossip_queue_bytes: (usize, usize),
     /// Bytes of light requests being read for one address, and for all, at most
-    /// (`network.light_request_mb_per_address`, `network.light_request_mb`).
-    pub(crate) light_request_bytes: (usize, usize),
+    /// (`network.request_mb_per_address`, `network.request_mb`).
+    pub(crate) request_bytes: (usize, usize),
     pub(crate) http_listen: SocketAddr,
     pub(crate) deployment: PathBuf,
     pub(crate) rpc_url: Option<String>,
@@ -315,13 +315,13 @@ impl NodeConfig {
             ),
         )?;
         let largest_request = rivulet_network::light_request_maximum(largest_message);
-        let light_request_bytes = shared_budget(
+        let request_bytes = shared_budget(
             (
-                "network.light_request_mb_per_address",
-                network.light_request_mb_per_address,
+                "network.request_mb_per_address",
+                network.request_mb_per_address,
             ),
-            ("network.light_request_mb", network.light_request_mb),
-            rivulet_network::light::DEFAULT_LIGHT_REQUEST_BYTES,
+            ("network.request_mb", network.request_mb),
+            rivulet_network::DEFAULT_REQUEST_BYTES,
             largest_request,
             &format!(
                 "the largest light request ({largest_request} bytes: the largest event or a full publish batch, and their framing)"
@@ -373,7 +373,7 @@ impl NodeConfig {
             light_max_subscriptions,
             light_max_publishing_per_address,
             gossip_queue_bytes,
-            light_request_bytes,
+            request_bytes,
             http_listen: http.parse().with_context(|| {
                 format!("http.listen {http:?} is not an address like 127.0.0.1:7170")
             })?,
@@ -536,8 +536,8 @@ mod tests {
             "network.light_max_publishing_per_address",
             "network.gossip_queue_mb_per_peer",
             "network.gossip_queue_mb",
-            "network.light_request_mb_per_address",
-            "network.light_request_mb",
+            "network.request_mb_per_address",
+            "network.request_mb",
             "http.listen",
             "http.ws_frames_per_second",
             "http.ws_max_connections",
@@ -624,18 +624,18 @@ mod tests {
             ),
             (
                 &[],
-                Some("[network]\nlight_request_mb_per_address = 4\n"),
-                "network.light_request_mb_per_address (4 MiB) must hold the largest light request",
+                Some("[network]\nrequest_mb_per_address = 4\n"),
+                "network.request_mb_per_address (4 MiB) must hold the largest light request",
             ),
             (
                 &[],
-                Some("[network]\nlight_request_mb_per_address = 512\n"),
-                "network.light_request_mb (256 MiB) must be at least network.light_request_mb_per_address (512 MiB)",
+                Some("[network]\nrequest_mb_per_address = 512\n"),
+                "network.request_mb (256 MiB) must be at least network.request_mb_per_address (512 MiB)",
             ),
             (
                 &[],
-                Some("[network]\nlight_request_mb = 0\n"),
-                "network.light_request_mb must be 1..=65536",
+                Some("[network]\nrequest_mb = 0\n"),
+                "network.request_mb must be 1..=65536",
             ),
             (
                 &[],

@@ -28,6 +28,13 @@ pub(crate) struct Reason {
     pub(crate) reason: String,
 }
 
+/// A request refused before it was read whole: its protocol and the code it was answered with.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct Refused {
+    pub(crate) protocol: &'static str,
+    pub(crate) reason: &'static str,
+}
+
 /// A light-protocol request's kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RequestKind {
@@ -55,9 +62,9 @@ pub(crate) struct Metrics {
     pub(crate) store_messages: Gauge,
     pub(crate) http_errors: Family<Reason, Counter>,
     pub(crate) light_requests: Family<RequestKind, Counter>,
-    /// Light-protocol requests refused before they were read whole, by code (`oversize`, `busy`,
-    /// `unavailable`, `bad_request`).
-    pub(crate) light_refused: Family<Reason, Counter>,
+    /// Requests (light, history, store) refused before they were read whole, by protocol and code
+    /// (`oversize`, `busy`, `unavailable`, `bad_request`).
+    pub(crate) requests_refused: Family<Refused, Counter>,
     /// libp2p connections closed by the node's limits, by which (`per_address`, `per_address_rate`,
     /// `limits`).
     pub(crate) connections_refused: Family<Reason, Counter>,
@@ -72,7 +79,7 @@ pub(crate) struct Metrics {
     /// What gossip's queues for peers hold now (bytes), read when scraped.
     gossip_queued: Option<Arc<AtomicUsize>>,
     /// What light requests being read hold now (bytes), read when scraped.
-    light_reading: Option<Arc<AtomicUsize>>,
+    request_reading: Option<Arc<AtomicUsize>>,
 }
 
 /// The coordinator follower's metrics.
@@ -116,7 +123,7 @@ impl Metrics {
         let store_messages = Gauge::default();
         let http_errors = Family::<Reason, Counter>::default();
         let light_requests = Family::<RequestKind, Counter>::default();
-        let light_refused = Family::<Reason, Counter>::default();
+        let requests_refused = Family::<Refused, Counter>::default();
         let connections_refused = Family::<Reason, Counter>::default();
         let gossip_unsent = Counter::default();
         registry.register(
@@ -177,9 +184,9 @@ impl Metrics {
             light_requests.clone(),
         );
         registry.register(
-            "light_refused",
-            "Light-protocol requests answered with an error before they were read whole, by code (oversize; busy: network.light_request_mb_per_address; unavailable: network.light_request_mb; bad_request: does not decode)",
-            light_refused.clone(),
+            "requests_refused",
+            "Requests (light clients', other nodes' history and store) answered with an error before they were read whole, by protocol and code (oversize; busy: network.request_mb_per_address; unavailable: network.request_mb; bad_request: does not decode)",
+            requests_refused.clone(),
         );
         let coordinator = CoordinatorMetrics::default();
         let assigned_parts = Gauge::default();
@@ -266,7 +273,7 @@ impl Metrics {
             coordinator,
             store,
             gossip_queued: None,
-            light_reading: None,
+            request_reading: None,
             registry,
             events_in,
             events_out,
@@ -279,7 +286,7 @@ impl Metrics {
             store_messages,
             http_errors,
             light_requests,
-            light_refused,
+            requests_refused,
             connections_refused,
             gossip_unsent,
         }
@@ -345,10 +352,9 @@ impl Metrics {
         self
     }
 
-    /// Also reports what light requests being read hold (`rivulet_light_reading_bytes`), from
-    /// `reading`.
-    pub(crate) fn with_light_reading(mut self, reading: Arc<AtomicUsize>) -> Metrics {
-        self.light_reading = Some(reading);
+    /// Also reports what requests being read hold (`rivulet_request_reading_bytes`), from `reading`.
+    pub(crate) fn with_request_reading(mut self, reading: Arc<AtomicUsize>) -> Metrics {
+        self.request_reading = Some(reading);
         self
     }
 
@@ -371,11 +377,11 @@ impl Metrics {
             );
             let _ = encode_registry(&mut out, &registry);
         }
-        if let Some(reading) = &self.light_reading {
-            let mut registry = Registry::with_prefix("rivulet_light");
+        if let Some(reading) = &self.request_reading {
+            let mut registry = Registry::with_prefix("rivulet_request");
             registry.register(
                 "reading_bytes",
-                "Bytes held by light requests being read, not yet whole (at most network.light_request_mb)",
+                "Bytes held by requests being read (light clients', other nodes'), not yet whole (at most network.request_mb)",
                 ConstGauge::new(i64::try_from(reading.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
             );
             let _ = encode_registry(&mut out, &registry);

@@ -128,7 +128,7 @@ impl Node {
         let network = NetworkConfig {
             max_message_len: config.max_content_bytes + rivulet_network::MESSAGE_HEADROOM,
             gossip_queue_bytes: config.gossip_queue_bytes,
-            light_request_bytes: config.light_request_bytes,
+            request_bytes: config.request_bytes,
             webrtc_certificate_pem: Some(identity::load_or_create_webrtc_certificate(
                 &dir.webrtc_certificate(),
             )?),
@@ -149,7 +149,7 @@ impl Node {
         let metrics = Arc::new(
             Metrics::new(Some(store.clone()))
                 .with_gossip_queue(swarm.behaviour().gossipsub.queued_bytes())
-                .with_light_reading(swarm.behaviour().light.reading_bytes()),
+                .with_request_reading(swarm.behaviour().light.reading_bytes()),
         );
         metrics.store_messages.set(store.len().unwrap_or(0) as i64);
         let stored = StoredParts::new(config.parts.iter().cloned());

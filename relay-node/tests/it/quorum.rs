@@ -1,7 +1,7 @@
 //! Quorum acknowledgements against real processes: while a publisher publishes with `acks=quorum`,
 //! one replica's whole data directory is deleted under it and another is killed with `kill -9`; both
 //! come back (the wiped one empty, with its keys restored from the operator's backup) and every
-//! acknowledged event is then served by every replica, exactly once.
+//! acknowledged event, a full-size one among them, is then served by every replica, exactly once.
 
 use std::{
     collections::BTreeSet,
@@ -36,8 +36,34 @@ async fn quorum_acknowledged_events_survive_a_wiped_replica_and_a_killed_one() {
     let (wiped, killed) = (replicas[0], replicas[1]);
     let entry_http = nodes[entry].as_ref().unwrap().http.clone();
 
+    // An event of the largest content a node takes (1 MiB by default) reaches a quorum too: the
+    // replica-store request carrying it is larger than libp2p's CBOR codec reads by default.
+    let full_size = {
+        let pad = "x".repeat(rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN - 10);
+        let body = UnsignedMessage::data(
+            &part,
+            net.device.address(),
+            ChainId::new("quorum-full-size").unwrap(),
+            MessageChain::new().next(now_ms()),
+            ContentType::Json,
+            format!(r#"{{"pad":"{pad}"}}"#).into_bytes(),
+        );
+        net.device.sign(body).unwrap().encode().unwrap()
+    };
+    let answer = reqwest::Client::new()
+        .post(format!("{entry_http}/api/v1/publish?acks=quorum"))
+        .header("content-type", "application/octet-stream")
+        .body(full_size.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let v: Value = answer.json().await.unwrap();
+    assert!(status.is_success(), "a full-size event was refused: {v}");
+    assert!(v["replicas"].as_u64().unwrap() >= 2, "{v}");
+
     // A publisher that keeps publishing with quorum acknowledgements, remembering what was acknowledged.
-    let acked: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(vec![full_size]));
     let refused = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let publisher = {

@@ -1,10 +1,12 @@
 //! Light requests that arrive in part and never finish (a request-response slowloris) hold at most
 //! their address's share of a node's memory: requests beyond it are answered `busy`, naming the
-//! address, while a client from another address publishes as before, and what the stalled requests
+//! address — on that connection and on another from the same address speaking the replica-store
+//! protocol — while a client from another address publishes as before, and what the stalled requests
 //! held is given back when their connection goes.
 
 use std::{
     io,
+    marker::PhantomData,
     net::{IpAddr, SocketAddr},
     time::Duration,
 };
@@ -12,6 +14,8 @@ use std::{
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
 use rivulet_client::PublishOptions;
 use rivulet_network::{
+    STORE_PROTOCOL,
+    libp2p::PeerId,
     libp2p::{
         Multiaddr, StreamProtocol, Swarm, SwarmBuilder,
         multiaddr::Protocol,
@@ -20,20 +24,22 @@ use rivulet_network::{
         swarm::SwarmEvent,
         tcp, yamux,
     },
-    light::{LIGHT_PROTOCOL, LightRequest, LightResponse},
+    light::{LIGHT_PROTOCOL, LightResponse},
     light_codec::Asking,
     peer_of,
+    replica::StoreResponse,
 };
 use rivulet_protocol::ContentType;
+use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::{
     light_client::client,
-    support::{World, metric, start_configured_node},
+    support::{Node, World, metric, start_configured_node},
 };
 
 /// One address may hold 8 MiB of requests being read, the node 16 MiB.
-const CONFIG: &str = "[network]\nlight_request_mb_per_address = 8\nlight_request_mb = 16\n";
+const CONFIG: &str = "[network]\nrequest_mb_per_address = 8\nrequest_mb = 16\n";
 /// Requests of 1 MiB each that never finish: 48 MiB sent, six times the share.
 const STALLED: usize = 48;
 
@@ -44,14 +50,19 @@ struct Partial {
     finish: bool,
 }
 
-/// The attacker's side of the light protocol: writes [`Partial`] requests, reads real answers.
-#[derive(Clone)]
-struct Attacker;
+/// The attacker's side of a protocol: writes [`Partial`] requests, reads the node's answers, `Resp`.
+struct Attacker<Resp>(PhantomData<fn() -> Resp>);
 
-impl Codec for Attacker {
+impl<Resp> Clone for Attacker<Resp> {
+    fn clone(&self) -> Self {
+        Attacker(PhantomData)
+    }
+}
+
+impl<Resp: DeserializeOwned + Send> Codec for Attacker<Resp> {
     type Protocol = StreamProtocol;
     type Request = Partial;
-    type Response = LightResponse;
+    type Response = Resp;
 
     async fn read_request<T: AsyncRead + Unpin + Send>(
         &mut self,
@@ -65,8 +76,8 @@ impl Codec for Attacker {
         &mut self,
         protocol: &StreamProtocol,
         io: &mut T,
-    ) -> io::Result<LightResponse> {
-        Asking::<LightRequest, LightResponse>::new(1 << 20)
+    ) -> io::Result<Resp> {
+        Asking::<(), Resp>::new(1 << 20)
             .read_response(protocol, io)
             .await
     }
@@ -92,7 +103,7 @@ impl Codec for Attacker {
         &mut self,
         _: &StreamProtocol,
         _: &mut T,
-        _: LightResponse,
+        _: Resp,
     ) -> io::Result<()> {
         Err(io::Error::other("the attacker answers nothing"))
     }
@@ -116,9 +127,12 @@ async fn relay_from(source: IpAddr, to: SocketAddr) -> SocketAddr {
     at
 }
 
-/// The attacker's swarm, connected to `node` from 127.0.0.2 (through [`relay_from`]), so that the
-/// node tells it from the honest client on 127.0.0.1.
-async fn attacker(node: &str) -> (Swarm<request_response::Behaviour<Attacker>>, Multiaddr) {
+/// An attacker's swarm speaking `protocol`, connected to `node` from 127.0.0.2 (through
+/// [`relay_from`]), so that the node tells it from the honest client on 127.0.0.1.
+async fn attacker<Resp: DeserializeOwned + Send + 'static>(
+    node: &str,
+    protocol: StreamProtocol,
+) -> (Swarm<request_response::Behaviour<Attacker<Resp>>>, PeerId) {
     let mut swarm = SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(
@@ -129,8 +143,8 @@ async fn attacker(node: &str) -> (Swarm<request_response::Behaviour<Attacker>>, 
         .unwrap()
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
-                Attacker,
-                [(LIGHT_PROTOCOL, ProtocolSupport::Outbound)],
+                Attacker(PhantomData),
+                [(protocol, ProtocolSupport::Outbound)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(120))
                     .with_max_concurrent_streams(1_000),
@@ -146,18 +160,33 @@ async fn attacker(node: &str) -> (Swarm<request_response::Behaviour<Attacker>>, 
         panic!("{node} is not a TCP address");
     };
     let relay = relay_from([127, 0, 0, 2].into(), (ip, port).into()).await;
-    let addr: Multiaddr = format!(
-        "/ip4/{}/tcp/{}/p2p/{}",
-        relay.ip(),
-        relay.port(),
-        peer_of(&node).unwrap()
-    )
-    .parse()
-    .unwrap();
-    swarm.dial(addr.clone()).unwrap();
+    let peer = peer_of(&node).unwrap();
+    let addr: Multiaddr = format!("/ip4/{}/tcp/{}/p2p/{peer}", relay.ip(), relay.port())
+        .parse()
+        .unwrap();
+    swarm.dial(addr).unwrap();
     loop {
         if let SwarmEvent::ConnectionEstablished { .. } = swarm.select_next_some().await {
-            return (swarm, addr);
+            return (swarm, peer);
+        }
+    }
+}
+
+/// The next answer `swarm` gets, within 20 s.
+async fn answer<Resp: DeserializeOwned + Send + 'static>(
+    swarm: &mut Swarm<request_response::Behaviour<Attacker<Resp>>>,
+) -> Resp {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .expect("an answer in time");
+        if let SwarmEvent::Behaviour(request_response::Event::Message {
+            message: request_response::Message::Response { response, .. },
+            ..
+        }) = event
+        {
+            return response;
         }
     }
 }
@@ -175,8 +204,7 @@ async fn stalled_light_requests_hold_at_most_their_address_share() {
     let rss = "process_resident_memory_bytes";
     let before = metric(&http, &node, rss).await;
 
-    let (mut swarm, addr) = attacker(&node.listen[0]).await;
-    let peer = peer_of(&addr).unwrap();
+    let (mut swarm, peer) = attacker::<LightResponse>(&node.listen[0], LIGHT_PROTOCOL).await;
     for _ in 0..STALLED {
         swarm.behaviour_mut().send_request(
             &peer,
@@ -187,12 +215,7 @@ async fn stalled_light_requests_hold_at_most_their_address_share() {
         );
     }
     // Let the stalled requests arrive (the node reads what fits and drops the rest).
-    let sent = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tokio::time::timeout_at(sent, swarm.select_next_some())
-        .await
-        .is_ok()
-    {}
-    let reading = metric(&http, &node, "rivulet_light_reading_bytes").await;
+    let reading = reading_after(&mut swarm, Duration::from_secs(5), &http, &node).await;
     assert!(
         reading > 0.0 && reading <= f64::from(8u32 << 20),
         "the stalled requests hold {reading} bytes; the share is 8 MiB"
@@ -204,39 +227,44 @@ async fn stalled_light_requests_hold_at_most_their_address_share() {
     );
 
     // One more, finished, from the same address: answered busy at once, naming the address.
-    swarm.behaviour_mut().send_request(
-        &peer,
-        Partial {
-            bytes: 1 << 20,
-            finish: true,
-        },
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let answer = loop {
-        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
-            .await
-            .expect("an answer in time");
-        if let SwarmEvent::Behaviour(request_response::Event::Message {
-            message: request_response::Message::Response { response, .. },
-            ..
-        }) = event
-        {
-            break response;
-        }
+    let finished = Partial {
+        bytes: 1 << 20,
+        finish: true,
     };
-    match answer {
-        LightResponse::Error { code, message } => {
-            assert_eq!(code, "busy", "{message}");
-            assert!(
-                message.starts_with("127.0.0.2 already has")
-                    && message.contains("network.light_request_mb_per_address"),
-                "{message}"
-            );
-        }
+    swarm.behaviour_mut().send_request(&peer, finished);
+    match answer(&mut swarm).await {
+        LightResponse::Error { code, message } => assert_busy(&code, &message),
         other => panic!("a request past the share was not refused: {other:?}"),
     }
-    let refused = metric(&http, &node, "rivulet_light_refused_total{reason=\"busy\"}").await;
+    let refused = metric(
+        &http,
+        &node,
+        "rivulet_requests_refused_total{protocol=\"light\",reason=\"busy\"}",
+    )
+    .await;
     assert!(refused >= 1.0, "{refused} refusals counted");
+
+    // Another connection from that address, speaking another protocol (a peer's replica-store
+    // requests), draws on the same share: its stalled requests take at most what is left, and its
+    // next one is answered busy.
+    let (mut store, peer) = attacker::<StoreResponse>(&node.listen[0], STORE_PROTOCOL).await;
+    for finish in [false; 16] {
+        let bytes = 1 << 20;
+        store
+            .behaviour_mut()
+            .send_request(&peer, Partial { bytes, finish });
+    }
+    let reading = reading_after(&mut store, Duration::from_secs(3), &http, &node).await;
+    assert!(
+        reading <= f64::from(8u32 << 20),
+        "two connections' stalled requests hold {reading} bytes; the share is 8 MiB"
+    );
+    store.behaviour_mut().send_request(&peer, finished);
+    match answer(&mut store).await {
+        StoreResponse::Error { code, message } => assert_busy(&code, &message),
+        other => panic!("a store request past the share was not refused: {other:?}"),
+    }
+    drop(store);
 
     // Another address is served as before, a full-size publish included.
     let publisher = client(&[&node.listen[0]], world.device.to_bytes());
@@ -256,7 +284,7 @@ async fn stalled_light_requests_hold_at_most_their_address_share() {
     drop(swarm);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let reading = metric(&http, &node, "rivulet_light_reading_bytes").await;
+        let reading = metric(&http, &node, "rivulet_request_reading_bytes").await;
         if reading == 0.0 {
             break;
         }
@@ -266,6 +294,31 @@ async fn stalled_light_requests_hold_at_most_their_address_share() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// What `node`'s requests being read hold after `swarm` has run for `wait`.
+async fn reading_after<Resp: DeserializeOwned + Send + 'static>(
+    swarm: &mut Swarm<request_response::Behaviour<Attacker<Resp>>>,
+    wait: Duration,
+    http: &reqwest::Client,
+    node: &Node,
+) -> f64 {
+    let until = tokio::time::Instant::now() + wait;
+    while tokio::time::timeout_at(until, swarm.select_next_some())
+        .await
+        .is_ok()
+    {}
+    metric(http, node, "rivulet_request_reading_bytes").await
+}
+
+/// A refusal for the attacker's address being past its share.
+fn assert_busy(code: &str, message: &str) {
+    assert_eq!(code, "busy", "{message}");
+    assert!(
+        message.starts_with("127.0.0.2 already has")
+            && message.contains("network.request_mb_per_address"),
+        "{message}"
+    );
 }
 
 /// A JSON object of about `len` bytes.

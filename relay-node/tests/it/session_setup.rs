@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rivulet_client::{Client, ClientConfig, PublishOptions};
 use rivulet_network::{
+    DEFAULT_REQUEST_BYTES,
     intake::Inbound,
     libp2p::{Multiaddr, SwarmBuilder, noise, request_response, swarm::SwarmEvent, tcp, yamux},
-    light::{DEFAULT_LIGHT_REQUEST_BYTES, LightRequest, light_node_behaviour},
+    light::{LightRequest, light_node_behaviour},
     request_budget::RequestBudget,
 };
 use rivulet_protocol::ContentType;
@@ -28,7 +29,7 @@ async fn mute_entry_node() -> (String, tokio::sync::mpsc::UnboundedReceiver<Ligh
         )
         .unwrap()
         .with_behaviour(|_| {
-            let (per_address, total) = DEFAULT_LIGHT_REQUEST_BYTES;
+            let (per_address, total) = DEFAULT_REQUEST_BYTES;
             light_node_behaviour(8 << 20, RequestBudget::new(per_address, total))
         })
         .unwrap()

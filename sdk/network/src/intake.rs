@@ -1,7 +1,9 @@
-//! A node's side of a request-response protocol whose requests are read within a [`RequestBudget`]:
+//! A node's request-response protocols, with the requests it reads read within a [`RequestBudget`]:
 //! every request a connection sends is read against its address's share, and one refused (larger than
 //! the protocol allows, beyond the share or the node's total, or not decoding) still reaches the node,
-//! as [`Inbound::Refused`], so it is answered with the reason instead of the stream being dropped.
+//! as [`Inbound::Refused`], so it is answered with the reason instead of the stream being dropped. The
+//! light protocol's requests, and the history and replica-store requests of other nodes, share one
+//! budget. Answers to the node's own requests are read whole within the protocol's response limit.
 //!
 //! libp2p's request-response behaviour gives each connection a clone of the behaviour's codec, and
 //! each stream a clone of its connection's. [`Behaviour`] places every new connection (its address's
@@ -19,7 +21,7 @@ use futures::prelude::*;
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol,
     core::{Endpoint, transport::PortUse},
-    request_response::{self, Codec, ProtocolSupport, ResponseChannel},
+    request_response::{self, Codec, OutboundRequestId, ProtocolSupport, ResponseChannel},
     swarm::{
         ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
         THandlerOutEvent, ToSwarm,
@@ -29,7 +31,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     address_limits::host_of,
-    light_codec::{decode, encode, other_side},
+    light_codec::{decode, encode, other_side, read},
     request_budget::{Holder, Refusal, RequestBudget, Share, read_frame},
 };
 
@@ -42,15 +44,15 @@ pub enum Inbound<Req> {
     Refused(Refusal),
 }
 
-/// The codec: reads `Req` within the connection's share, at most `maximum` bytes; writes `Resp`.
+/// The codec: reads `Req` within the connection's share, at most `limits.0` bytes, and `Resp` of at
+/// most `limits.1`; writes both.
 pub struct Reading<Req, Resp> {
-    maximum: usize,
+    limits: (usize, usize),
     scope: Scope,
     types: PhantomData<fn() -> (Req, Resp)>,
 }
 
 /// Whose share a codec reads with.
-#[derive(Clone)]
 enum Scope {
     /// The behaviour's codec: its clones (one per connection) take the share placed here.
     Behaviour(Arc<Mutex<Arc<Share>>>),
@@ -60,19 +62,16 @@ enum Scope {
 
 impl<Req, Resp> Clone for Reading<Req, Resp> {
     fn clone(&self) -> Self {
-        let share = match &self.scope {
-            Scope::Behaviour(next) => next.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            Scope::Connection(share) => share.clone(),
-        };
         Reading {
-            maximum: self.maximum,
-            scope: Scope::Connection(share),
+            limits: self.limits,
+            scope: Scope::Connection(self.share()),
             types: PhantomData,
         }
     }
 }
 
 impl<Req, Resp> Reading<Req, Resp> {
+    /// The share this codec reads with: its connection's, or (the behaviour's own) the one placed last.
     fn share(&self) -> Arc<Share> {
         match &self.scope {
             Scope::Behaviour(next) => next.lock().unwrap_or_else(|e| e.into_inner()).clone(),
@@ -83,8 +82,8 @@ impl<Req, Resp> Reading<Req, Resp> {
 
 impl<Req, Resp> Codec for Reading<Req, Resp>
 where
-    Req: Send + DeserializeOwned,
-    Resp: Send + Serialize,
+    Req: Send + Serialize + DeserializeOwned,
+    Resp: Send + Serialize + DeserializeOwned,
 {
     type Protocol = StreamProtocol;
     type Request = Inbound<Req>;
@@ -95,7 +94,7 @@ where
         T: AsyncRead + Unpin + Send,
     {
         let share = self.share();
-        Ok(match read_frame(io, self.maximum, &share).await? {
+        Ok(match read_frame(io, self.limits.0, &share).await? {
             Ok(frame) => match decode(&frame) {
                 Ok(request) => Inbound::Request(request),
                 Err(e) => Inbound::Refused(Refusal {
@@ -107,23 +106,27 @@ where
         })
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, _: &mut T) -> io::Result<Resp>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Resp>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Err(other_side())
+        read(io, self.limits.1 as u64).await
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
-        _: &mut T,
-        _: Inbound<Req>,
+        io: &mut T,
+        req: Inbound<Req>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        Err(other_side())
+        let Inbound::Request(req) = req else {
+            return Err(other_side());
+        };
+        let frame = encode(&req)?;
+        io.write_all(&frame).await
     }
 
     async fn write_response<T>(
@@ -140,11 +143,11 @@ where
     }
 }
 
-/// A request-response behaviour that answers one protocol, reading its requests within a budget.
+/// A request-response behaviour for one protocol, reading the requests it answers within a budget.
 pub struct Behaviour<Req, Resp>
 where
-    Req: Send + DeserializeOwned + 'static,
-    Resp: Send + Serialize + 'static,
+    Req: Send + Serialize + DeserializeOwned + 'static,
+    Resp: Send + Serialize + DeserializeOwned + 'static,
 {
     inner: request_response::Behaviour<Reading<Req, Resp>>,
     budget: Arc<RequestBudget>,
@@ -153,32 +156,34 @@ where
 
 impl<Req, Resp> Behaviour<Req, Resp>
 where
-    Req: Send + DeserializeOwned + 'static,
-    Resp: Send + Serialize + 'static,
+    Req: Send + Serialize + DeserializeOwned + 'static,
+    Resp: Send + Serialize + DeserializeOwned + 'static,
 {
-    /// Answers `protocol`, reading requests of at most `maximum` bytes from `budget`.
+    /// Speaks `protocol` as `support` says, reading requests of at most `limits.0` bytes from
+    /// `budget`, and answers of at most `limits.1`.
     pub fn new(
-        protocol: StreamProtocol,
-        maximum: usize,
+        (protocol, support): (StreamProtocol, ProtocolSupport),
+        limits: (usize, usize),
         budget: Arc<RequestBudget>,
         config: request_response::Config,
     ) -> Self {
         let next = Arc::new(Mutex::new(budget.share(Holder::Unplaced)));
         let codec = Reading {
-            maximum,
+            limits,
             scope: Scope::Behaviour(next.clone()),
             types: PhantomData,
         };
-        let inner = request_response::Behaviour::with_codec(
-            codec,
-            [(protocol, ProtocolSupport::Inbound)],
-            config,
-        );
+        let inner = request_response::Behaviour::with_codec(codec, [(protocol, support)], config);
         Behaviour {
             inner,
             budget,
             next,
         }
+    }
+
+    /// Sends `request` to `peer` (dialling it if need be).
+    pub fn send_request(&mut self, peer: &PeerId, request: Req) -> OutboundRequestId {
+        self.inner.send_request(peer, Inbound::Request(request))
     }
 
     /// Answers a request (`Err` gives the response back when the stream is gone).
@@ -206,8 +211,8 @@ type Inner<Req, Resp> = request_response::Behaviour<Reading<Req, Resp>>;
 
 impl<Req, Resp> NetworkBehaviour for Behaviour<Req, Resp>
 where
-    Req: Send + DeserializeOwned + 'static,
-    Resp: Send + Serialize + 'static,
+    Req: Send + Serialize + DeserializeOwned + 'static,
+    Resp: Send + Serialize + DeserializeOwned + 'static,
 {
     type ConnectionHandler = <Inner<Req, Resp> as NetworkBehaviour>::ConnectionHandler;
     type ToSwarm = <Inner<Req, Resp> as NetworkBehaviour>::ToSwarm;

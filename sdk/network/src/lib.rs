@@ -93,6 +93,19 @@ pub fn light_request_maximum(max_message_len: usize) -> usize {
     max_message_len.max(light::MAX_PUBLISH_BATCH_BYTES) + MESSAGE_HEADROOM
 }
 
+/// What a node holds of requests it is still reading (light clients' and other nodes') by default,
+/// bytes: one address's share (four full publish batches from each of two clients) and all
+/// addresses' total.
+pub const DEFAULT_REQUEST_BYTES: (usize, usize) = (32 << 20, 256 << 20);
+
+/// The largest history request a node reads (a part, a query, a reader's proof).
+#[cfg(feature = "node")]
+const HISTORY_REQUEST_MAXIMUM: usize = 64 * 1024;
+
+/// The largest replica-store answer a node reads (stored, or why not).
+#[cfg(feature = "node")]
+const STORE_RESPONSE_MAXIMUM: usize = 64 * 1024;
+
 /// What gossip queues for slow peers by default, bytes: one peer's share and all peers'.
 pub const DEFAULT_GOSSIP_QUEUE_BYTES: (usize, usize) = (16 << 20, 128 << 20);
 
@@ -110,7 +123,7 @@ pub struct NetworkConfig {
     /// Bytes of light requests being read (arrived, not yet whole) that one address may hold, and all
     /// addresses together (the first at least [`light_request_maximum`]); a request beyond either
     /// is refused with the reason ([`request_budget`]).
-    pub light_request_bytes: (usize, usize),
+    pub request_bytes: (usize, usize),
     /// How long a connection with no open streams stays up.
     pub idle_timeout: Duration,
     /// A node's most established incoming connections, from everyone.
@@ -140,7 +153,7 @@ impl Default for NetworkConfig {
             max_message_len: rivulet_protocol::codec::DEFAULT_MAX_CONTENT_LEN + MESSAGE_HEADROOM,
             heartbeat: Duration::from_millis(700),
             gossip_queue_bytes: DEFAULT_GOSSIP_QUEUE_BYTES,
-            light_request_bytes: light::DEFAULT_LIGHT_REQUEST_BYTES,
+            request_bytes: DEFAULT_REQUEST_BYTES,
             idle_timeout: Duration::from_secs(120),
             max_incoming_connections: 10_000,
             max_connections_per_address: 1_000,
@@ -195,10 +208,10 @@ mod behaviour {
         pub ping: ping::Behaviour,
         /// Discovery.
         pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
-        /// Resends.
-        pub history: request_response::cbor::Behaviour<HistoryRequest, HistoryResponse>,
-        /// Events handed to a part's replicas for quorum acknowledgements.
-        pub store: request_response::cbor::Behaviour<replica::StoreRequest, replica::StoreResponse>,
+        /// Resends (other nodes' requests read within the node's request budget).
+        pub history: intake::Behaviour<HistoryRequest, HistoryResponse>,
+        /// Events handed to a part's replicas for quorum acknowledgements (read within the budget).
+        pub store: intake::Behaviour<replica::StoreRequest, replica::StoreResponse>,
         /// Light clients' requests (answered).
         pub light: light::LightNodeBehaviour,
         /// Events pushed to light clients.
@@ -384,6 +397,11 @@ impl NodeBehaviour {
         // Relay nodes answer DHT queries from the start: left to itself kademlia stays a client until an
         // external address is confirmed, which never happens on loopback or behind a private network.
         kademlia.set_mode(Some(kad::Mode::Server));
+        // One budget for the requests the node reads, whoever sends them: an event with its framing
+        // is the largest a peer hands it, a page of them the largest answer it reads.
+        let budget =
+            request_budget::RequestBudget::new(config.request_bytes.0, config.request_bytes.1);
+        let largest = config.max_message_len + MESSAGE_HEADROOM;
         let limits = libp2p::connection_limits::ConnectionLimits::default()
             .with_max_established_incoming(Some(config.max_incoming_connections))
             .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
@@ -401,20 +419,21 @@ impl NodeBehaviour {
             )),
             ping: ping::Behaviour::new(ping::Config::new()),
             kademlia,
-            history: request_response::cbor::Behaviour::new(
-                [(HISTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
+            history: intake::Behaviour::new(
+                (HISTORY_PROTOCOL, request_response::ProtocolSupport::Full),
+                (HISTORY_REQUEST_MAXIMUM, largest.max(10 << 20)),
+                budget.clone(),
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
             ),
-            store: request_response::cbor::Behaviour::new(
-                [(STORE_PROTOCOL, request_response::ProtocolSupport::Full)],
+            store: intake::Behaviour::new(
+                (STORE_PROTOCOL, request_response::ProtocolSupport::Full),
+                (largest, STORE_RESPONSE_MAXIMUM),
+                budget.clone(),
                 request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
             ),
             light: light::light_node_behaviour(
                 light_request_maximum(config.max_message_len),
-                request_budget::RequestBudget::new(
-                    config.light_request_bytes.0,
-                    config.light_request_bytes.1,
-                ),
+                budget,
             ),
             delivery: light::delivery_node_behaviour(),
         })

@@ -274,12 +274,13 @@ pub fn light_node_behaviour(
     maximum: usize,
     budget: std::sync::Arc<crate::request_budget::RequestBudget>,
 ) -> LightNodeBehaviour {
-    crate::intake::Behaviour::new(LIGHT_PROTOCOL, maximum, budget, config())
+    crate::intake::Behaviour::new(
+        (LIGHT_PROTOCOL, request_response::ProtocolSupport::Inbound),
+        (maximum, 0),
+        budget,
+        config(),
+    )
 }
-
-/// What a node holds of light requests it is still reading by default, bytes: one address's share
-/// (four full publish batches from each of two clients) and all addresses' total.
-pub const DEFAULT_LIGHT_REQUEST_BYTES: (usize, usize) = (32 << 20, 256 << 20);
 
 /// The client's delivery behaviour: deliveries of at most [`MAX_LIGHT_FRAME`], acknowledged.
 pub fn delivery_client_behaviour() -> DeliveryClientBehaviour {

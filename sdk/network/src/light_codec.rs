@@ -67,7 +67,7 @@ pub(crate) fn other_side() -> io::Error {
 }
 
 /// One CBOR frame: the stream read to its end, at most `maximum` bytes.
-async fn read<T, V>(io: &mut T, maximum: u64) -> io::Result<V>
+pub(crate) async fn read<T, V>(io: &mut T, maximum: u64) -> io::Result<V>
 where
     T: AsyncRead + Unpin + Send,
     V: DeserializeOwned,

@@ -25,7 +25,7 @@ use futures::prelude::*;
 use libp2p::PeerId;
 
 /// Bytes a request's buffer grows by at least, when it is full.
-const MIN_GROWTH: usize = 64 * 1024;
+const MIN_GROWTH: usize = 8 * 1024;
 
 /// Who a share of the budget belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -132,7 +132,7 @@ impl Share {
             return Err(Refusal {
                 code: "busy",
                 message: format!(
-                    "{} already has {before} bytes of requests being read by this node, and may have {} (network.light_request_mb_per_address); wait for answers before sending more",
+                    "{} already has {before} bytes of requests being read by this node, and may have {} (network.request_mb_per_address); wait for answers before sending more",
                     self.holder, budget.per_holder
                 ),
             });
@@ -144,7 +144,7 @@ impl Share {
             return Err(Refusal {
                 code: "unavailable",
                 message: format!(
-                    "this node is reading {total} bytes of requests, its most is {} (network.light_request_mb); try again shortly",
+                    "this node is reading {total} bytes of requests, its most is {} (network.request_mb); try again shortly",
                     budget.total
                 ),
             });
@@ -308,7 +308,7 @@ mod tests {
     }
 
     /// Requests held unfinished take from their address's share; the one that would go beyond it is
-    /// refused and read to its end holding nothing (here the third of three, two holding 432 KiB
+    /// refused and read to its end holding nothing (here the third of three, two holding 410 KiB
     /// each); another address still reads.
     #[test]
     fn an_address_holds_at_most_its_share_and_denies_only_itself() {
@@ -330,7 +330,7 @@ mod tests {
         }
         let share = budget.share(host(1));
         let held_now = share.used();
-        assert_eq!(held_now, 2 * 442_368);
+        assert_eq!(held_now, 2 * 419_904);
         let refused = block_on(read_frame(
             &mut Cursor::new(vec![0; 300_000]),
             8 << 20,

@@ -3,6 +3,7 @@
 
 use rivulet_network::{
     HistoryQuery, HistoryRequest, HistoryResponse, ReaderProof,
+    intake::Inbound,
     libp2p::{
         Multiaddr, PeerId,
         request_response::{Event, Message},
@@ -62,7 +63,7 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn on_history(&mut self, event: Event<HistoryRequest, HistoryResponse>) {
+    pub(super) fn on_history(&mut self, event: Event<Inbound<HistoryRequest>, HistoryResponse>) {
         match event {
             Event::Message {
                 peer,
@@ -73,6 +74,22 @@ impl EventLoop {
                     },
             } => {
                 let from = self.reader_key(peer, connection_id);
+                let request = match request {
+                    Inbound::Request(request) => request,
+                    Inbound::Refused(refusal) => {
+                        self.count_refusal("history", from, &refusal);
+                        let response = HistoryResponse::Error(format!(
+                            "{}: {}",
+                            refusal.code, refusal.message
+                        ));
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .history
+                            .send_response(channel, response);
+                        return;
+                    }
+                };
                 let (reads, stored, access, commands, coordination) = (
                     self.reads.clone(),
                     self.stored.clone(),

@@ -14,7 +14,7 @@ use tracing::debug;
 
 use super::EventLoop;
 use crate::{
-    metrics::{Reason, RequestKind},
+    metrics::RequestKind,
     node::{
         commands::Command,
         history::query_store,
@@ -228,15 +228,9 @@ impl EventLoop {
     }
 
     /// Answers a light request the node refused before reading it whole (oversize, beyond its
-    /// address's or the node's budget for requests being read, or not decoding), counted by code.
+    /// address's or the node's budget for requests being read, or not decoding).
     pub(super) fn light_refused(&mut self, from: ReaderKey, refusal: Refusal, channel: Channel) {
-        debug!(%from, code = refusal.code, "light request refused: {}", refusal.message);
-        self.metrics
-            .light_refused
-            .get_or_create(&Reason {
-                reason: refusal.code.to_owned(),
-            })
-            .inc();
+        self.count_refusal("light", from, &refusal);
         self.light_respond(channel, LightResponse::error(refusal.code, refusal.message));
     }
 

@@ -20,10 +20,11 @@ use rivulet_network::{
         Multiaddr, PeerId, Swarm, identify, request_response,
         swarm::{ConnectionDenied, ConnectionId, ListenError, SwarmEvent},
     },
+    request_budget::Refusal,
 };
 use rivulet_validate::Validator;
 use tokio::sync::{broadcast, mpsc};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{
     access::Access,
@@ -43,7 +44,7 @@ use super::{
     verification::Verification,
 };
 use crate::{
-    metrics::{Metrics, Reason},
+    metrics::{Metrics, Reason, Refused},
     turns::ReaderKey,
 };
 
@@ -310,6 +311,18 @@ impl EventLoop {
             SwarmEvent::Behaviour(NodeBehaviourEvent::History(event)) => self.on_history(event),
             _ => {}
         }
+    }
+
+    /// Logs and counts a request of `protocol` from `from` refused before it was read whole.
+    pub(super) fn count_refusal(&self, protocol: &'static str, from: ReaderKey, refusal: &Refusal) {
+        debug!(%from, protocol, code = refusal.code, "request refused: {}", refusal.message);
+        self.metrics
+            .requests_refused
+            .get_or_create(&Refused {
+                protocol,
+                reason: refusal.code,
+            })
+            .inc();
     }
 
     /// Who a request that came on `connection` from `peer` counts as for history turns.

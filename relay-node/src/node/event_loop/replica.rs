@@ -2,6 +2,7 @@
 //! waits for a quorum, and storing what other entry nodes hand this one.
 
 use rivulet_network::{
+    intake::Inbound,
     libp2p::{Multiaddr, PeerId, request_response},
     replica::{StoreRequest, StoreResponse},
 };
@@ -35,17 +36,31 @@ impl EventLoop {
 
     pub(super) fn on_store_event(
         &mut self,
-        event: request_response::Event<StoreRequest, StoreResponse>,
+        event: request_response::Event<Inbound<StoreRequest>, StoreResponse>,
     ) {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
                     },
-                ..
-            } => self.store_for(peer, request.wire, channel),
+            } => match request {
+                Inbound::Request(request) => self.store_for(peer, request.wire, channel),
+                Inbound::Refused(refusal) => {
+                    self.count_refusal("store", self.reader_key(peer, connection_id), &refusal);
+                    let response = StoreResponse::Error {
+                        code: refusal.code.into(),
+                        message: refusal.message,
+                    };
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .store
+                        .send_response(channel, response);
+                }
+            },
             request_response::Event::Message {
                 message:
                     request_response::Message::Response {
