@@ -6,11 +6,15 @@
 use std::time::Duration;
 
 use rivulet_client::{
-    Client, ClientConfig, ClientError, FileVault, HistoryQuery, PublishOptions, SubscriptionEvent,
+    Client, ClientConfig, ClientError, FileVault, HistoryQuery, PublishOptions, Published,
+    SubscriptionEvent,
 };
-use rivulet_protocol::{ContentType, StreamPartId};
+use rivulet_protocol::{
+    ContentType, StreamId, StreamPartId,
+    codec::{Limits, MAX_CONTENT_LEN},
+};
 
-use crate::support::{Node, World, start_node};
+use crate::support::{Node, World, start_configured_node, start_node};
 
 pub(crate) fn client(nodes: &[&str], key: [u8; 32]) -> Client {
     Client::new(ClientConfig {
@@ -20,6 +24,23 @@ pub(crate) fn client(nodes: &[&str], key: [u8; 32]) -> Client {
         ..ClientConfig::default()
     })
     .unwrap()
+}
+
+/// Publishes binary `content` on a public stream, in the clear (a client without the chain at hand
+/// encrypts by default).
+async fn publish_clear(publisher: &Client, stream: &StreamId, content: Vec<u8>) -> Published {
+    publisher
+        .publish(
+            stream,
+            ContentType::Binary,
+            content,
+            PublishOptions {
+                encrypt: Some(false),
+                ..PublishOptions::default()
+            },
+        )
+        .await
+        .unwrap()
 }
 
 /// Node A stores the world's stream part; node B joins through A.
@@ -400,20 +421,11 @@ async fn long_histories_of_large_events_come_in_pages() {
         content
     };
     for i in 0..12u8 {
-        let published = publisher
-            .publish(
-                &world.stream,
-                ContentType::Binary,
-                big(i),
-                // A public stream, in the clear (a client without the chain at hand encrypts by default).
-                PublishOptions {
-                    encrypt: Some(false),
-                    ..PublishOptions::default()
-                },
-            )
-            .await
-            .unwrap();
-        assert!(published.stored);
+        assert!(
+            publish_clear(&publisher, &world.stream, big(i))
+                .await
+                .stored
+        );
     }
 
     // Resent through B, which asks A page by page (each page well under the 8 MiB frame).
@@ -457,6 +469,60 @@ async fn long_histories_of_large_events_come_in_pages() {
         }
     }
     assert_eq!(got, (0..12).collect::<Vec<u8>>());
+}
+
+/// A node configured for the largest events the protocol allows (16 MiB of content) takes and serves
+/// them over the light protocols: a 12 MiB event — larger than the light frames were before — is
+/// published by a light client, delivered live to another, and resent to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_as_large_as_the_node_takes_go_through_the_light_protocols() {
+    let world = World::public().await;
+    let part: StreamPartId = world.part.parse().unwrap();
+    let node = start_configured_node(
+        &world.dir.path().join("a"),
+        &world.deployment_file,
+        "[limits]\nmax_content_bytes = 16777216\n[network]\ngossip_queue_mb_per_peer = 17\n",
+        &["--storage.part", &world.part],
+    );
+    let large = |key: [u8; 32]| {
+        Client::new(ClientConfig {
+            nodes: vec![node.listen[0].parse().unwrap()],
+            private_key: Some(key),
+            request_timeout: Duration::from_secs(60),
+            limits: Limits {
+                max_content_len: MAX_CONTENT_LEN,
+            },
+            ..ClientConfig::default()
+        })
+        .unwrap()
+    };
+    let publisher = large(world.device.to_bytes());
+    let reader = large(world.reader.to_bytes());
+    reader.wait_connected().await.unwrap();
+    let mut live = reader.subscribe(&part, None).await.unwrap();
+
+    let content: Vec<u8> = (0..12 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let published = publish_clear(&publisher, &world.stream, content.clone()).await;
+    assert!(published.stored);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), live.next()).await {
+            Ok(Some(SubscriptionEvent::Message(m))) => {
+                assert!(m.body.content == content, "the live event differs");
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("the large event was not delivered: {other:?}"),
+        }
+    }
+    let history = reader
+        .resend(&part, HistoryQuery::Last { n: 1 })
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(
+        history[0].body.content == content,
+        "the resent event differs"
+    );
 }
 
 /// A publisher that restarts with the same key (and its key vault) serves the keys of what it published

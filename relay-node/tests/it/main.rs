@@ -4,11 +4,13 @@
 mod access;
 mod cli;
 mod coordinator;
+mod delivery_limits;
 mod http_api;
 mod light_client;
 mod light_limits;
 mod offline;
 mod quorum;
+mod raw_peer;
 mod request_budget;
 mod session_setup;
 mod slow_peer;

@@ -5,27 +5,23 @@
 //! held is given back when their connection goes.
 
 use std::{
-    io,
     marker::PhantomData,
     net::{IpAddr, SocketAddr},
     time::Duration,
 };
 
-use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
+use futures::StreamExt;
 use rivulet_client::PublishOptions;
 use rivulet_network::{
     STORE_PROTOCOL,
     libp2p::PeerId,
     libp2p::{
-        Multiaddr, StreamProtocol, Swarm, SwarmBuilder,
+        Multiaddr, StreamProtocol, Swarm,
         multiaddr::Protocol,
-        noise,
-        request_response::{self, Codec, ProtocolSupport},
+        request_response::{self, ProtocolSupport},
         swarm::SwarmEvent,
-        tcp, yamux,
     },
     light::{LIGHT_PROTOCOL, LightResponse},
-    light_codec::Asking,
     peer_of,
     replica::StoreResponse,
 };
@@ -35,6 +31,7 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use crate::{
     light_client::client,
+    raw_peer::{Attacker, Partial, tcp_swarm},
     support::{Node, World, metric, start_configured_node},
 };
 
@@ -42,72 +39,6 @@ use crate::{
 const CONFIG: &str = "[network]\nrequest_mb_per_address = 8\nrequest_mb = 16\n";
 /// Requests of 1 MiB each that never finish: 48 MiB sent, six times the share.
 const STALLED: usize = 48;
-
-/// A request as the attacker sends it: `bytes` of junk, then its end (`finish`) or nothing more.
-#[derive(Clone, Copy, Debug)]
-struct Partial {
-    bytes: usize,
-    finish: bool,
-}
-
-/// The attacker's side of a protocol: writes [`Partial`] requests, reads the node's answers, `Resp`.
-struct Attacker<Resp>(PhantomData<fn() -> Resp>);
-
-impl<Resp> Clone for Attacker<Resp> {
-    fn clone(&self) -> Self {
-        Attacker(PhantomData)
-    }
-}
-
-impl<Resp: DeserializeOwned + Send> Codec for Attacker<Resp> {
-    type Protocol = StreamProtocol;
-    type Request = Partial;
-    type Response = Resp;
-
-    async fn read_request<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        _: &mut T,
-    ) -> io::Result<Partial> {
-        Err(io::Error::other("the attacker answers nothing"))
-    }
-
-    async fn read_response<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        protocol: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Resp> {
-        Asking::<(), Resp>::new(1 << 20)
-            .read_response(protocol, io)
-            .await
-    }
-
-    async fn write_request<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        request: Partial,
-    ) -> io::Result<()> {
-        let chunk = vec![0xff; 64 * 1024];
-        for _ in 0..request.bytes / chunk.len() {
-            io.write_all(&chunk).await?;
-        }
-        io.flush().await?;
-        if !request.finish {
-            futures::future::pending::<()>().await;
-        }
-        Ok(())
-    }
-
-    async fn write_response<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        _: &mut T,
-        _: Resp,
-    ) -> io::Result<()> {
-        Err(io::Error::other("the attacker answers nothing"))
-    }
-}
 
 /// A TCP relay that connects to `to` from `source` for every connection it takes (libp2p's dials
 /// cannot choose their source address): its address.
@@ -133,26 +64,13 @@ async fn attacker<Resp: DeserializeOwned + Send + 'static>(
     node: &str,
     protocol: StreamProtocol,
 ) -> (Swarm<request_response::Behaviour<Attacker<Resp>>>, PeerId) {
-    let mut swarm = SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| {
-            request_response::Behaviour::with_codec(
-                Attacker(PhantomData),
-                [(protocol, ProtocolSupport::Outbound)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(120))
-                    .with_max_concurrent_streams(1_000),
-            )
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
-        .build();
+    let mut swarm = tcp_swarm(request_response::Behaviour::with_codec(
+        Attacker(PhantomData),
+        [(protocol, ProtocolSupport::Outbound)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(120))
+            .with_max_concurrent_streams(1_000),
+    ));
     let node: Multiaddr = node.parse().unwrap();
     let (Some(Protocol::Ip4(ip)), Some(Protocol::Tcp(port))) =
         (node.iter().next(), node.iter().nth(1))

@@ -9,40 +9,26 @@ use rivulet_client::{Client, ClientConfig, PublishOptions};
 use rivulet_network::{
     DEFAULT_REQUEST_BYTES,
     intake::Inbound,
-    libp2p::{Multiaddr, SwarmBuilder, noise, request_response, swarm::SwarmEvent, tcp, yamux},
+    libp2p::{request_response, swarm::SwarmEvent},
     light::{LightRequest, light_node_behaviour},
     request_budget::RequestBudget,
 };
 use rivulet_protocol::ContentType;
 
-use crate::support::{World, start_node};
+use crate::{
+    raw_peer::{listen_on_loopback, tcp_swarm},
+    support::{World, start_node},
+};
 
 /// A libp2p peer that speaks the light protocol's transport and takes its requests, and never answers
 /// one. Returns its address and a receiver of the requests it took.
 async fn mute_entry_node() -> (String, tokio::sync::mpsc::UnboundedReceiver<LightRequest>) {
-    let mut swarm = SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| {
-            let (per_address, total) = DEFAULT_REQUEST_BYTES;
-            light_node_behaviour(8 << 20, RequestBudget::new(per_address, total))
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
-        .build();
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let listen: Multiaddr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
+    let (per_address, total) = DEFAULT_REQUEST_BYTES;
+    let mut swarm = tcp_swarm(light_node_behaviour(
+        8 << 20,
+        RequestBudget::new(per_address, total),
+    ));
+    let listen = listen_on_loopback(&mut swarm).await;
     let address = format!("{listen}/p2p/{}", swarm.local_peer_id());
     let (taken, requests) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -30,9 +30,11 @@ pub const LIGHT_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/light/2
 /// Node → client event delivery.
 pub const DELIVERY_PROTOCOL: StreamProtocol = StreamProtocol::new("/rivulet/delivery/1.0.0");
 
-/// Largest request or response on the light protocols: a full-size event plus headroom, or a delivery
-/// batch.
-pub const MAX_LIGHT_FRAME: u64 = 8 * 1024 * 1024;
+/// Largest answer or delivery a client reads: an event of the most content the protocol allows
+/// ([`MAX_CONTENT_LEN`](rivulet_protocol::codec::MAX_CONTENT_LEN), for nodes configured so) with its
+/// headers and framing, or a page or delivery batch. (A node reads requests of at most
+/// [`crate::light_request_maximum`] for its own limit.)
+pub const MAX_LIGHT_FRAME: u64 = (rivulet_protocol::codec::MAX_CONTENT_LEN + 64 * 1024) as u64;
 
 /// Most events in one [`Delivery::Events`] batch.
 pub const MAX_DELIVERY_BATCH: usize = 256;
@@ -264,7 +266,7 @@ pub struct Authorisation {
 
 /// The client's light protocol behaviour: requests to a node, answers of at most [`MAX_LIGHT_FRAME`].
 pub fn light_client_behaviour() -> LightClientBehaviour {
-    behaviour(Asking::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL, true)
+    asking(Asking::new(MAX_LIGHT_FRAME), LIGHT_PROTOCOL)
 }
 
 /// A node's light protocol behaviour: requests of at most `maximum` bytes
@@ -282,27 +284,32 @@ pub fn light_node_behaviour(
     )
 }
 
-/// The client's delivery behaviour: deliveries of at most [`MAX_LIGHT_FRAME`], acknowledged.
+/// The client's delivery behaviour: deliveries of at most [`MAX_LIGHT_FRAME`], acknowledged, at most
+/// twice [`MAX_DELIVERIES_IN_FLIGHT`] at once per connection (room for a reconnection's overlap): a
+/// node that pushes more has them dropped, so no node can make a client hold more than that many
+/// frames.
 pub fn delivery_client_behaviour() -> DeliveryClientBehaviour {
-    behaviour(Answering::new(MAX_LIGHT_FRAME), DELIVERY_PROTOCOL, false)
+    request_response::Behaviour::with_codec(
+        Answering::new(MAX_LIGHT_FRAME),
+        [(
+            DELIVERY_PROTOCOL,
+            request_response::ProtocolSupport::Inbound,
+        )],
+        config().with_max_concurrent_streams(2 * MAX_DELIVERIES_IN_FLIGHT),
+    )
 }
 
 /// A node's delivery behaviour: deliveries pushed, acknowledgements of at most 1 KiB.
 pub fn delivery_node_behaviour() -> DeliveryNodeBehaviour {
-    behaviour(Asking::new(1024), DELIVERY_PROTOCOL, true)
+    asking(Asking::new(1024), DELIVERY_PROTOCOL)
 }
 
-/// A request-response behaviour for one light protocol with one side's `codec`: `asks` is whether
-/// this side sends the requests.
-fn behaviour<C>(codec: C, protocol: StreamProtocol, asks: bool) -> request_response::Behaviour<C>
+/// A request-response behaviour for the side of one light protocol that sends its requests.
+fn asking<C>(codec: C, protocol: StreamProtocol) -> request_response::Behaviour<C>
 where
     C: request_response::Codec<Protocol = StreamProtocol> + Clone + Send + 'static,
 {
-    let support = if asks {
-        request_response::ProtocolSupport::Outbound
-    } else {
-        request_response::ProtocolSupport::Inbound
-    };
+    let support = request_response::ProtocolSupport::Outbound;
     request_response::Behaviour::with_codec(codec, [(protocol, support)], config())
 }
 
