@@ -435,9 +435,10 @@ fn within_mib(name: &str, mb: usize) -> Result<()> {
 }
 
 /// A budget shared out by holder, bytes (MiB in the file): `share`, what one holder may hold, and
-/// `total`, what all may (each a setting's name and value, defaults in `defaults`). Each is
-/// 1..=65536 MiB, the share at least `largest` bytes (`largest_is` says what that is), and the total
-/// at least the share.
+/// `total`, what all may (each a setting's name and value). Left out, each is its default in
+/// `defaults`, raised to hold `largest` bytes (the share) and the share (the total), so raising
+/// `limits.max_content_bytes` alone needs nothing else. Each is 1..=65536 MiB, the share at least
+/// `largest` bytes (`largest_is` says what that is), and the total at least the share.
 fn shared_budget(
     (share_name, share): (&str, Option<usize>),
     (total_name, total): (&str, Option<usize>),
@@ -445,8 +446,8 @@ fn shared_budget(
     largest: usize,
     largest_is: &str,
 ) -> Result<(usize, usize)> {
-    let share = share.unwrap_or(defaults.0 >> 20);
-    let total = total.unwrap_or(defaults.1 >> 20);
+    let share = share.unwrap_or((defaults.0 >> 20).max(largest.div_ceil(1 << 20)));
+    let total = total.unwrap_or((defaults.1 >> 20).max(share));
     within_mib(share_name, share)?;
     within_mib(total_name, total)?;
     if share << 20 < largest {
@@ -562,6 +563,25 @@ mod tests {
         assert_eq!(load(&[], Some(&changed)).unwrap().ws_max_subscriptions, 7);
     }
 
+    /// A node configured for the largest events the protocol allows needs no other setting raised:
+    /// gossip's queue for one peer grows to hold one; a setting given stays as given (and is refused
+    /// when too small).
+    #[test]
+    fn budgets_left_out_hold_the_largest_event() {
+        let c = load(&[], Some("[limits]\nmax_content_bytes = 16777216\n")).unwrap();
+        assert_eq!(c.gossip_queue_bytes, (17 << 20, 128 << 20));
+        assert_eq!(c.request_bytes, (32 << 20, 256 << 20));
+        let toml =
+            "[limits]\nmax_content_bytes = 16777216\n[network]\ngossip_queue_mb_per_peer = 16\n";
+        let err = format!("{:#}", load(&[], Some(toml)).unwrap_err());
+        assert!(
+            err.contains("(16 MiB) must hold the largest event"),
+            "{err}"
+        );
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.gossip_queue_bytes, (16 << 20, 128 << 20));
+    }
+
     #[test]
     fn flags_override_the_file() {
         let toml =
@@ -629,8 +649,8 @@ mod tests {
             ),
             (
                 &[],
-                Some("[network]\nrequest_mb_per_address = 512\n"),
-                "network.request_mb (256 MiB) must be at least network.request_mb_per_address (512 MiB)",
+                Some("[network]\nrequest_mb_per_address = 64\nrequest_mb = 32\n"),
+                "network.request_mb (32 MiB) must be at least network.request_mb_per_address (64 MiB)",
             ),
             (
                 &[],

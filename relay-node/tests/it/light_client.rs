@@ -481,7 +481,7 @@ async fn events_as_large_as_the_node_takes_go_through_the_light_protocols() {
     let node = start_configured_node(
         &world.dir.path().join("a"),
         &world.deployment_file,
-        "[limits]\nmax_content_bytes = 16777216\n[network]\ngossip_queue_mb_per_peer = 17\n",
+        "[limits]\nmax_content_bytes = 16777216\n",
         &["--storage.part", &world.part],
     );
     let large = |key: [u8; 32]| {
