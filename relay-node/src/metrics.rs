@@ -369,26 +369,30 @@ impl Metrics {
             let _ = encode_registry(&mut out, &store_cache_registry(store));
         }
         if let Some(queued) = &self.gossip_queued {
-            let mut registry = Registry::with_prefix("rivulet_gossip");
-            registry.register(
-                "queued_bytes",
-                "Bytes of events queued for peers, not yet sent (at most network.gossip_queue_mb)",
-                ConstGauge::new(i64::try_from(queued.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
-            );
-            let _ = encode_registry(&mut out, &registry);
+            let help =
+                "Bytes of events queued for peers, not yet sent (at most network.gossip_queue_mb)";
+            encode_bytes(&mut out, ("rivulet_gossip", "queued_bytes", help), queued);
         }
         if let Some(reading) = &self.request_reading {
-            let mut registry = Registry::with_prefix("rivulet_request");
-            registry.register(
-                "reading_bytes",
-                "Bytes held by requests being read (light clients', other nodes'), not yet whole (at most network.request_mb)",
-                ConstGauge::new(i64::try_from(reading.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
+            let help = "Bytes held by requests being read (light clients', other nodes'), not yet whole (at most network.request_mb)";
+            encode_bytes(
+                &mut out,
+                ("rivulet_request", "reading_bytes", help),
+                reading,
             );
-            let _ = encode_registry(&mut out, &registry);
         }
         let _ = encode_eof(&mut out);
         out
     }
+}
+
+/// Writes a gauge of `bytes` as of now, named `prefix_name`, to `out`.
+fn encode_bytes(out: &mut String, (prefix, name, help): (&str, &str, &str), bytes: &AtomicUsize) {
+    let mut registry = Registry::with_prefix(prefix);
+    let now = i64::try_from(bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    registry.register(name, help, ConstGauge::new(now));
+    // Writing to a String cannot fail.
+    let _ = encode_registry(out, &registry);
 }
 
 /// The history store's page cache as of now (`rivulet_store_cache_*`): how full it is (bounded by

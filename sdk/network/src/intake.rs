@@ -31,7 +31,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     address_limits::host_of,
-    light_codec::{decode, encode, other_side, read},
+    light_codec::{decode, other_side, read, write},
     request_budget::{Holder, Refusal, RequestBudget, Share, read_frame},
 };
 
@@ -125,8 +125,7 @@ where
         let Inbound::Request(req) = req else {
             return Err(other_side());
         };
-        let frame = encode(&req)?;
-        io.write_all(&frame).await
+        write(io, req).await
     }
 
     async fn write_response<T>(
@@ -138,8 +137,7 @@ where
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let frame = encode(&res)?;
-        io.write_all(&frame).await
+        write(io, res).await
     }
 }
 

@@ -82,9 +82,15 @@ pub(crate) fn decode<V: DeserializeOwned>(frame: &[u8]) -> io::Result<V> {
     cbor4ii::serde::from_slice(frame).map_err(decode_error)
 }
 
-/// `value` as one CBOR frame (encoded before any await, so the value need not be `Sync`).
-pub(crate) fn encode<V: Serialize>(value: &V) -> io::Result<Vec<u8>> {
-    cbor4ii::serde::to_vec(Vec::new(), value).map_err(encode_error)
+/// `value` written as one CBOR frame (encoded before any await, so the value need not be `Sync`).
+pub(crate) async fn write<T, V>(io: &mut T, value: V) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin + Send,
+    V: Serialize,
+{
+    let frame = cbor4ii::serde::to_vec(Vec::new(), &value).map_err(encode_error)?;
+    drop(value);
+    io.write_all(&frame).await
 }
 
 impl<Req, Resp> Codec for Asking<Req, Resp>
@@ -114,8 +120,7 @@ where
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let frame = encode(&req)?;
-        io.write_all(&frame).await
+        write(io, req).await
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, _: &mut T, _: Resp) -> io::Result<()>
@@ -165,8 +170,7 @@ where
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let frame = encode(&res)?;
-        io.write_all(&frame).await
+        write(io, res).await
     }
 }
 
