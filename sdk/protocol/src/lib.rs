@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod chain;
 pub mod checksum;
 pub mod codec;
+mod comb;
 pub mod ecies;
 pub mod encryption;
 pub mod hash;

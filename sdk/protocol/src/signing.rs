@@ -2,7 +2,7 @@
 //! signatures, and address recovery — byte-compatible with ethers' and viem's `signMessage` /
 //! `verifyMessage`.
 
-use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use k256::ecdsa::SigningKey;
 
 pub use crate::verify::{SignatureError, VerifyError};
 use crate::{
@@ -124,19 +124,11 @@ pub fn recover_hash(hash: &[u8; 32], signature: &Signature) -> Result<Address, S
 }
 
 /// The public key that signed `message` (the key to answer it with ECIES, as a group-key response does).
+/// The signature is read as verification reads it (low s, `v` of 27/28 or 0/1).
 pub fn signer_public_key(message: &StreamMessage) -> Result<k256::PublicKey, SignatureError> {
-    let bytes = &message.signature.0;
-    let v = bytes[64];
-    let recid = match v {
-        27 | 28 => v - 27,
-        _ => return Err(SignatureError::RecoveryId(v)),
-    };
-    let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed)?;
-    let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(v))?;
+    let parsed = crate::verify::parse(&message.signature)?;
     let hash = eip191_hash(&[SIGNING_DOMAIN, &message.body.body_bytes()?]);
-    let key = VerifyingKey::recover_from_prehash(&hash, &sig, recid)
-        .map_err(|_| SignatureError::Unrecoverable)?;
-    let key: k256::PublicKey = key.into();
+    let key = crate::verify::recover_public_key(&hash, &parsed)?;
     if Address::from_public_key(&key) != message.body.id.publisher {
         return Err(SignatureError::WrongSigner {
             claimed: message.body.id.publisher,

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::{
     address::Address,
     codec::{DecodeError, EncodeError, Limits, SIGNING_DOMAIN, split_signature},
+    comb::{self, Comb},
     hash::eip191_hash,
     message::{Signature, StreamMessage},
 };
@@ -63,6 +64,16 @@ pub(crate) struct Parsed {
     recid: u8,
 }
 
+impl Parsed {
+    /// Whether this is a signature of `hash` by the key `comb` holds multiples of.
+    fn verify_with(&self, hash: &[u8; 32], comb: &Comb) -> bool {
+        k256::ecdsa::Signature::from_slice(&self.compact).is_ok_and(|sig| {
+            let (r, s) = sig.split_scalars();
+            comb::verify(hash, &r, &s, comb)
+        })
+    }
+}
+
 /// Parses a 65-byte `r ‖ s ‖ v` signature, refusing what EIP-2 and the protocol refuse.
 pub(crate) fn parse(signature: &Signature) -> Result<Parsed, SignatureError> {
     let bytes = &signature.0;
@@ -83,23 +94,43 @@ pub(crate) fn recover(
     hash: &[u8; 32],
     signature: &Parsed,
 ) -> Result<(backend::Key, Address), SignatureError> {
-    let key = backend::recover(hash, &signature.compact, signature.recid)?;
+    let key = backend::recover(hash, signature)?;
     let address = backend::address(&key);
     Ok((key, address))
+}
+
+/// The public key `hash` was signed with, as k256 holds it (by the generator's comb in either backend:
+/// the one use, answering a key request, is rare).
+pub(crate) fn recover_public_key(
+    hash: &[u8; 32],
+    signature: &Parsed,
+) -> Result<k256::PublicKey, SignatureError> {
+    let (r, s) = k256::ecdsa::Signature::from_slice(&signature.compact)
+        .map_err(|_| SignatureError::Malformed)?
+        .split_scalars();
+    comb::recover(hash, &r, &s, signature.recid == 1)
+        .and_then(|point| k256::PublicKey::from_affine(point).ok())
+        .ok_or(SignatureError::Unrecoverable)
 }
 
 #[cfg(not(feature = "native-secp256k1"))]
 mod backend {
     //! k256, pure Rust.
 
-    use k256::ecdsa::{
-        RecoveryId, Signature as EcdsaSignature, VerifyingKey, signature::hazmat::PrehashVerifier,
-    };
+    use k256::ecdsa::{Signature as EcdsaSignature, VerifyingKey};
 
-    use super::SignatureError;
-    use crate::address::Address;
+    use super::{Parsed, SignatureError};
+    use crate::{address::Address, comb};
 
     pub(crate) type Key = VerifyingKey;
+
+    /// After how many verifications with a publisher's key its comb is built: a comb's verification
+    /// saves ~55 % of k256's, and building one (window 5) costs about 3.5 of k256's verifications.
+    pub(crate) const COMB_AFTER: u32 = 8;
+    /// Combs of 5-bit digits: 848 points, ~100 KB.
+    pub(crate) const COMB_WINDOW: u32 = 5;
+    /// At most 16 combs per verifier (1.6 MB): a page's subscription hears few publishers.
+    pub(crate) const COMBS: usize = 16;
 
     pub(crate) fn check_form(compact: &[u8; 64]) -> Result<(), SignatureError> {
         let sig = EcdsaSignature::from_slice(compact).map_err(|_| SignatureError::Malformed)?;
@@ -109,23 +140,27 @@ mod backend {
         Ok(())
     }
 
-    pub(crate) fn recover(
-        hash: &[u8; 32],
-        compact: &[u8; 64],
-        recid: u8,
-    ) -> Result<Key, SignatureError> {
-        let sig = EcdsaSignature::from_slice(compact).map_err(|_| SignatureError::Malformed)?;
-        let recid = RecoveryId::from_byte(recid).ok_or(SignatureError::RecoveryId(recid))?;
-        VerifyingKey::recover_from_prehash(hash, &sig, recid)
-            .map_err(|_| SignatureError::Unrecoverable)
+    /// Recovery and verification by the generator's comb (see `comb`): the same results as k256's
+    /// `recover_from_prehash` and `verify_prehash` (the tests there compare them), and a page links one
+    /// implementation of each instead of two.
+    pub(crate) fn recover(hash: &[u8; 32], signature: &Parsed) -> Result<Key, SignatureError> {
+        super::recover_public_key(hash, signature).map(Key::from)
     }
 
     pub(crate) fn verify(hash: &[u8; 32], compact: &[u8; 64], key: &Key) -> bool {
-        EcdsaSignature::from_slice(compact).is_ok_and(|sig| key.verify_prehash(hash, &sig).is_ok())
+        EcdsaSignature::from_slice(compact).is_ok_and(|sig| {
+            let (r, s) = sig.split_scalars();
+            comb::verify_key(hash, &r, &s, &point(key))
+        })
     }
 
     pub(crate) fn address(key: &Key) -> Address {
         Address::from_public_key(&key.into())
+    }
+
+    /// The key as a curve point, for its comb.
+    pub(crate) fn point(key: &Key) -> k256::ProjectivePoint {
+        k256::ProjectivePoint::from(*key.as_affine())
     }
 }
 
@@ -138,10 +173,19 @@ mod backend {
         ecdsa::{RecoverableSignature, RecoveryId, Signature as EcdsaSignature},
     };
 
-    use super::SignatureError;
+    use super::{Parsed, SignatureError};
     use crate::{address::Address, hash::keccak256};
 
     pub(crate) type Key = PublicKey;
+
+    /// After how many verifications with a publisher's key its comb is built: a comb's verification
+    /// saves 10–25 % of libsecp256k1's, and building one (window 6) costs about twelve of them.
+    pub(crate) const COMB_AFTER: u32 = 128;
+    /// Combs of 6-bit digits: 1,408 points, ~170 KB.
+    pub(crate) const COMB_WINDOW: u32 = 6;
+    /// At most 32 combs per verifier (5.4 MB): a relay's verifying thread hears many publishers, and
+    /// keeps combs for the 32 it most lately found busy.
+    pub(crate) const COMBS: usize = 32;
 
     pub(crate) fn check_form(compact: &[u8; 64]) -> Result<(), SignatureError> {
         let sig = EcdsaSignature::from_compact(compact).map_err(|_| SignatureError::Malformed)?;
@@ -156,14 +200,10 @@ mod backend {
         Ok(())
     }
 
-    pub(crate) fn recover(
-        hash: &[u8; 32],
-        compact: &[u8; 64],
-        recid: u8,
-    ) -> Result<Key, SignatureError> {
-        let recid = RecoveryId::try_from(i32::from(recid))
-            .map_err(|_| SignatureError::RecoveryId(recid))?;
-        let sig = RecoverableSignature::from_compact(compact, recid)
+    pub(crate) fn recover(hash: &[u8; 32], signature: &Parsed) -> Result<Key, SignatureError> {
+        let recid = RecoveryId::try_from(i32::from(signature.recid))
+            .map_err(|_| SignatureError::RecoveryId(signature.recid))?;
+        let sig = RecoverableSignature::from_compact(&signature.compact, recid)
             .map_err(|_| SignatureError::Malformed)?;
         sig.recover_ecdsa(Message::from_digest(*hash))
             .map_err(|_| SignatureError::Unrecoverable)
@@ -182,13 +222,42 @@ mod backend {
         out.copy_from_slice(&hash[12..]);
         Address(out)
     }
+
+    /// The key as a curve point, for its comb: libsecp256k1 keys are valid points, so k256 takes
+    /// their encoding (the identity if it ever did not, which verifies nothing).
+    pub(crate) fn point(key: &Key) -> k256::ProjectivePoint {
+        k256::PublicKey::from_sec1_bytes(&key.serialize_uncompressed())
+            .map_or(k256::ProjectivePoint::IDENTITY, |k| k.to_projective())
+    }
 }
 
 /// Verifies messages, remembering up to `capacity` publishers' public keys (the oldest learnt is
-/// forgotten first). Not shared between threads: one per verifying worker.
-#[derive(Debug)]
+/// forgotten first), and for publishers it verifies often a comb of multiples of their keys, which
+/// makes a verification about twice as fast as k256's, and 10–25 % faster than libsecp256k1's (see
+/// `comb`; at most 16 of ~100 KB with k256, 32 of ~170 KB with libsecp256k1, the newest built kept).
+/// Not shared between threads: one per verifying worker.
 pub struct Verifier {
-    keys: Newest<Address, backend::Key>,
+    keys: Newest<Address, Known>,
+    /// The publishers whose comb was built, oldest first (one may be listed twice, or after its key
+    /// was forgotten: at most `comb_capacity` combs are held either way).
+    combs: VecDeque<Address>,
+    comb_capacity: usize,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("known", &self.keys.len())
+            .field("combs", &self.combs())
+            .finish()
+    }
+}
+
+/// A publisher's key, its comb if it has one, and how often the key verified a signature since.
+struct Known {
+    key: backend::Key,
+    comb: Option<Comb>,
+    verified: u32,
 }
 
 impl Default for Verifier {
@@ -203,6 +272,8 @@ impl Verifier {
     pub fn new(capacity: usize) -> Verifier {
         Verifier {
             keys: Newest::new(capacity),
+            combs: VecDeque::new(),
+            comb_capacity: backend::COMBS.min(capacity),
         }
     }
 
@@ -240,17 +311,40 @@ impl Verifier {
     ) -> Result<(), SignatureError> {
         let claimed = message.body.id.publisher;
         let signature = parse(&message.signature)?;
-        if let Some(key) = self.keys.get(&claimed)
-            && backend::verify(hash, &signature.compact, key)
-        {
-            return Ok(());
+        if let Some(known) = self.keys.get_mut(&claimed) {
+            if let Some(comb) = &known.comb {
+                if signature.verify_with(hash, comb) {
+                    return Ok(());
+                }
+            } else if backend::verify(hash, &signature.compact, &known.key) {
+                known.verified += 1;
+                if known.verified >= backend::COMB_AFTER && self.comb_capacity > 0 {
+                    known.comb = Some(Comb::new(&backend::point(&known.key), backend::COMB_WINDOW));
+                    self.combs.push_back(claimed);
+                    if self.combs.len() > self.comb_capacity
+                        && let Some(oldest) = self.combs.pop_front()
+                        && let Some(known) = self.keys.get_mut(&oldest)
+                    {
+                        known.comb = None;
+                        known.verified = 0;
+                    }
+                }
+                return Ok(());
+            }
         }
         // Unknown publisher, or a signature its key does not verify: recovery says who signed.
         let (key, recovered) = recover(hash, &signature)?;
         if recovered != claimed {
             return Err(SignatureError::WrongSigner { claimed, recovered });
         }
-        self.keys.insert(claimed, key);
+        self.keys.insert(
+            claimed,
+            Known {
+                key,
+                comb: None,
+                verified: 0,
+            },
+        );
         Ok(())
     }
 
@@ -283,6 +377,12 @@ impl Verifier {
     pub fn known(&self) -> usize {
         self.keys.len()
     }
+
+    /// For how many publishers it holds a comb (multiples of the key, built for those it verifies
+    /// often).
+    pub fn combs(&self) -> usize {
+        self.keys.map.values().filter(|k| k.comb.is_some()).count()
+    }
 }
 
 /// A map that keeps the newest `capacity` entries put in it: the oldest put in is forgotten first.
@@ -304,6 +404,10 @@ impl<K: Copy + Eq + std::hash::Hash, V> Newest<K, V> {
 
     fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
     }
 
     /// Puts `value` in (replacing what `key` had, which keeps its place in the order).
@@ -427,6 +531,49 @@ mod tests {
             v.verify_frame(&m, &wire).unwrap();
         }
         assert_eq!(v.known(), 1);
+    }
+
+    #[test]
+    fn publishers_verified_often_get_a_comb_and_forgeries_still_fail() {
+        let mut v = Verifier::new(8);
+        let events = signed(1, backend::COMB_AFTER as usize + 3);
+        for (i, (m, wire)) in events.iter().enumerate() {
+            v.verify_frame(m, wire).unwrap();
+            // The first recovers the key; COMB_AFTER verifications with it later, the comb is built.
+            assert_eq!(v.combs(), usize::from(i >= backend::COMB_AFTER as usize));
+        }
+        // Verified by the comb from now on: a genuine event, and forgeries fail as before.
+        let (m, wire) = &events[0];
+        let comb = v
+            .keys
+            .get(&m.id().publisher)
+            .unwrap()
+            .comb
+            .as_ref()
+            .unwrap();
+        assert!(
+            parse(&m.signature)
+                .unwrap()
+                .verify_with(&frame_hash(wire), comb)
+        );
+        v.verify_frame(m, wire).unwrap();
+        let (mut forged, _) = signed(2, 1).remove(0);
+        forged.body.id.publisher = m.id().publisher;
+        let wire = forged.encode().unwrap();
+        assert!(matches!(
+            v.verify_frame(&forged, &wire),
+            Err(SignatureError::WrongSigner { .. })
+        ));
+        let mut tampered = m.clone();
+        tampered.body.content = b"{\"x\":1}".to_vec();
+        let wire = tampered.encode().unwrap();
+        assert!(v.verify_frame(&tampered, &wire).is_err());
+        // A verifier keeping no keys builds no combs.
+        let mut none = Verifier::new(0);
+        for (m, wire) in &events {
+            none.verify_frame(m, wire).unwrap();
+        }
+        assert_eq!(none.combs(), 0);
     }
 
     #[test]
