@@ -28,13 +28,19 @@ use k256::{
     },
 };
 
-/// The generator's window: 33 positions × 128 multiples (4,224 points, ~500 KB), built on first use (a
-/// few milliseconds), 33 additions a multiplication. A publisher key's window is the verifier's choice
+/// The generator's window, its comb built on first use and shared by the process: in a page 8 bits, 33
+/// positions × 128 multiples (4,224 points, ~500 KB, a few milliseconds to build), 33 additions a
+/// multiplication; natively 10 bits, 27 × 512 (13,824 points, 1.6 MB, ~5 ms), 27 additions. A
+/// publisher key's window is the verifier's choice
 /// (`verify::backend::COMB_WINDOW`): w bits make `⌈256/w⌉+1` positions × 2^(w-1) multiples (120 bytes
 /// each), as many additions to build and one addition per position to use. Measured natively in one
 /// process (best of 60–100 rounds), against libsecp256k1's verification: windows 4, 5, 6, 7 took 0.91,
 /// 0.85–0.99, 0.77–0.91, 0.72 of its time; k256's own verification 2.1.
-const GENERATOR_WINDOW: u32 = 8;
+const GENERATOR_WINDOW: u32 = if cfg!(feature = "native-secp256k1") {
+    10
+} else {
+    8
+};
 
 /// Multiples of one point, for multiplying it by any scalar with additions only.
 pub(crate) struct Comb {
@@ -49,7 +55,7 @@ fn positions(window: u32) -> usize {
 }
 
 impl Comb {
-    /// The multiples of `point` for digits of `window` bits (1..=8).
+    /// The multiples of `point` for digits of `window` bits (1..=16).
     pub(crate) fn new(point: &ProjectivePoint, window: u32) -> Comb {
         let per = 1usize << (window - 1);
         let mut projective = Vec::with_capacity(positions(window) * per);
@@ -91,10 +97,10 @@ fn signed_digits(bytes: &[u8; 32], window: u32) -> impl Iterator<Item = i32> {
     let mut carry = 0i32;
     (0..positions(window)).map(move |position| {
         let bit = position * window as usize;
-        // Up to 8 bits from bit `bit` on (counting from the least significant), across two bytes.
+        // Up to 16 bits from bit `bit` on (counting from the least significant), across three bytes.
         let byte = |i: usize| -> u32 { if i < 32 { u32::from(bytes[31 - i]) } else { 0 } };
-        let pair = byte(bit / 8) | byte(bit / 8 + 1) << 8;
-        let mut digit = ((pair >> (bit % 8)) & mask) as i32 + carry;
+        let near = byte(bit / 8) | byte(bit / 8 + 1) << 8 | byte(bit / 8 + 2) << 16;
+        let mut digit = ((near >> (bit % 8)) & mask) as i32 + carry;
         carry = 0;
         if digit >= half {
             digit -= 1 << window;
@@ -194,7 +200,7 @@ mod tests {
 
     #[test]
     fn digits_add_up_to_the_number() {
-        for window in [4, 6, 8] {
+        for window in [4, 5, 6, 8, 10, 16] {
             for bytes in [[0u8; 32], [0xff; 32], [0x80; 32], [0x7f; 32], {
                 let mut b = [0u8; 32];
                 b[31] = 8;
@@ -217,7 +223,7 @@ mod tests {
     #[test]
     fn a_comb_multiplies_as_the_curve_does() {
         let point = ProjectivePoint::GENERATOR * scalar([7; 32]);
-        for window in [4, 8] {
+        for window in [4, 5, 6, 8, 10] {
             let comb = Comb::new(&point, window);
             for k in [[0u8; 32], [1; 32], [0xff; 32], [0x55; 32]] {
                 let k = scalar(k);
