@@ -577,6 +577,30 @@ mod tests {
     }
 
     #[test]
+    fn combs_are_bounded_and_the_newest_kept() {
+        let mut v = Verifier::default();
+        let publishers = backend::COMBS + 2;
+        for key in 1..=publishers {
+            for (m, wire) in signed(key as u8, backend::COMB_AFTER as usize + 1) {
+                v.verify_frame(&m, &wire).unwrap();
+            }
+        }
+        assert_eq!(v.known(), publishers);
+        assert_eq!(v.combs(), backend::COMBS);
+        // The first two built lost theirs; the last has one.
+        let publisher = |key: u8| signed(key, 1).remove(0).0.id().publisher;
+        assert!(v.keys.get(&publisher(1)).unwrap().comb.is_none());
+        assert!(v.keys.get(&publisher(2)).unwrap().comb.is_none());
+        assert!(
+            v.keys
+                .get(&publisher(publishers as u8))
+                .unwrap()
+                .comb
+                .is_some()
+        );
+    }
+
+    #[test]
     fn decodes_and_verifies_wire_bytes_as_received() {
         let limits = Limits::default();
         let mut v = Verifier::new(8);
