@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use futures::{SinkExt, StreamExt};
-use rivulet_protocol::{ChainId, ChainSigner, Partition, Signer, StreamPartId};
+use rivulet_protocol::{ChainId, ChainSigner, Partition, Signer, StreamPartId, Verifier};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -126,6 +126,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
             let mut latencies = Vec::with_capacity(count);
             let mut last = Instant::now();
             let mut lagged = 0u64;
+            let mut verifier = Verifier::default();
             while latencies.len() < count {
                 // Events lost on the way would hold a subscriber to the deadline: 5 s of quiet ends it.
                 let quiet = deadline.min(Instant::now() + Duration::from_secs(5));
@@ -135,7 +136,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                     break;
                 };
                 let index = if verify {
-                    verified_index(&t)
+                    verified_index(&t, &mut verifier)
                 } else {
                     content_index(&t)
                 };

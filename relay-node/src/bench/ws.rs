@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use rivulet_protocol::{
-    ChainSigner, ContentType, Limits, MessageType, StreamPartId, decode_verified,
-};
+use rivulet_protocol::{ChainSigner, ContentType, Limits, MessageType, StreamPartId, Verifier};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -58,11 +56,12 @@ pub(crate) fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The index in a delivered event's content, once its signature is verified (as real clients do).
-pub(crate) fn verified_index(frame: &str) -> Option<usize> {
+/// The index in a delivered event's content, once its signature is verified as the SDK's clients
+/// verify (a `Verifier` per subscription: publishers' keys remembered, combs for busy ones).
+pub(crate) fn verified_index(frame: &str, verifier: &mut Verifier) -> Option<usize> {
     let v = serde_json::from_str::<Value>(frame).ok()?;
     let wire = hex::decode(v["message"]["wire"].as_str()?).ok()?;
-    decode_verified(&wire, &Limits::default()).ok()?;
+    verifier.decode_verified(&wire, &Limits::default()).ok()?;
     let content = v["message"]["content"].as_str()?;
     let index = hex::decode(content.get(..16)?).ok()?;
     Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
