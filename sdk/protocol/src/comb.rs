@@ -31,11 +31,11 @@ use k256::{
 /// The generator's window, its comb built on first use and shared by the process: in a page 8 bits, 33
 /// positions × 128 multiples (4,224 points, ~500 KB, a few milliseconds to build), 33 additions a
 /// multiplication; natively 10 bits, 27 × 512 (13,824 points, 1.6 MB, ~5 ms), 27 additions. A
-/// publisher key's window is the verifier's choice
-/// (`verify::backend::COMB_WINDOW`): w bits make `⌈256/w⌉+1` positions × 2^(w-1) multiples (120 bytes
-/// each), as many additions to build and one addition per position to use. Measured natively in one
-/// process (best of 60–100 rounds), against libsecp256k1's verification: windows 4, 5, 6, 7 took 0.91,
-/// 0.85–0.99, 0.77–0.91, 0.72 of its time; k256's own verification 2.1.
+/// publisher key's window is the verifier's choice (`verify::backend::COMB_WINDOW`): w bits make
+/// `⌈256/w⌉+1` positions × 2^(w-1) multiples (120 bytes each), as many additions to build and one
+/// addition per position to use. Measured natively in one process (best of 60–100 rounds), against
+/// libsecp256k1's verification: windows 4, 5, 6, 7 took 0.91, 0.85–0.99, 0.77–0.91, 0.72 of its time;
+/// k256's own verification 2.1.
 const GENERATOR_WINDOW: u32 = if cfg!(feature = "native-secp256k1") {
     10
 } else {

@@ -67,11 +67,17 @@ pub(crate) struct Parsed {
 impl Parsed {
     /// Whether this is a signature of `hash` by the key `comb` holds multiples of.
     fn verify_with(&self, hash: &[u8; 32], comb: &Comb) -> bool {
-        k256::ecdsa::Signature::from_slice(&self.compact).is_ok_and(|sig| {
-            let (r, s) = sig.split_scalars();
-            comb::verify(hash, &r, &s, comb)
-        })
+        scalars(&self.compact).is_some_and(|(r, s)| comb::verify(hash, &r, &s, comb))
     }
+}
+
+/// `r` and `s` of a compact signature as k256 scalars, for the comb's arithmetic (`None` if either is
+/// zero or not below the group order).
+fn scalars(compact: &[u8; 64]) -> Option<(k256::Scalar, k256::Scalar)> {
+    let (r, s) = k256::ecdsa::Signature::from_slice(compact)
+        .ok()?
+        .split_scalars();
+    Some((*r, *s))
 }
 
 /// Parses a 65-byte `r ‖ s ‖ v` signature, refusing what EIP-2 and the protocol refuse.
@@ -105,9 +111,7 @@ pub(crate) fn recover_public_key(
     hash: &[u8; 32],
     signature: &Parsed,
 ) -> Result<k256::PublicKey, SignatureError> {
-    let (r, s) = k256::ecdsa::Signature::from_slice(&signature.compact)
-        .map_err(|_| SignatureError::Malformed)?
-        .split_scalars();
+    let (r, s) = scalars(&signature.compact).ok_or(SignatureError::Malformed)?;
     comb::recover(hash, &r, &s, signature.recid == 1)
         .and_then(|point| k256::PublicKey::from_affine(point).ok())
         .ok_or(SignatureError::Unrecoverable)
@@ -148,10 +152,7 @@ mod backend {
     }
 
     pub(crate) fn verify(hash: &[u8; 32], compact: &[u8; 64], key: &Key) -> bool {
-        EcdsaSignature::from_slice(compact).is_ok_and(|sig| {
-            let (r, s) = sig.split_scalars();
-            comb::verify_key(hash, &r, &s, &point(key))
-        })
+        super::scalars(compact).is_some_and(|(r, s)| comb::verify_key(hash, &r, &s, &point(key)))
     }
 
     pub(crate) fn address(key: &Key) -> Address {
