@@ -14,10 +14,11 @@ use crate::cmd::{output, run, step, target_dir};
 pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Gzipped size the npm package's wasm must stay under. The goal is well below @streamr/sdk's ~480 KB
-/// browser bundle; this guard keeps the current 555 KB (encryption by default, on-chain permission
+/// browser bundle; this guard keeps the current 557 KB (encryption by default, on-chain permission
 /// checks and key stores in every page, and the network coordinator's reads — `storageNodes`,
-/// `verifyHistory` — since 2026-12-03; BENCHMARKS.md) from growing while that work is open.
-pub(crate) const SDK_GZIP_BUDGET: usize = 556 * 1024;
+/// `verifyHistory` — since 2026-12-03; the comb's own point arithmetic, +2.3 KB for a page that verifies
+/// a quarter faster, since 2026-12-06; BENCHMARKS.md) from growing while that work is open.
+pub(crate) const SDK_GZIP_BUDGET: usize = 558 * 1024;
 
 /// Gzipped size the marketplace dapp's wasm must stay under.
 pub(crate) const DAPP_GZIP_BUDGET: usize = 900 * 1024;

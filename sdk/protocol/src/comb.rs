@@ -4,8 +4,9 @@
 //! point (`j·2^(w·i)·P` for `j` in 1..=2^(w-1)), so a multiplication is one table look-up and one
 //! addition per non-zero digit — no doublings, where a generic multiplication spends ~128 of them plus
 //! its tables at every call. The generator's comb is built once per process; a publisher's once it has
-//! been verified a few times ([`crate::Verifier`] decides). The points stay projective: affine ones
-//! (k256's batch conversion of the slice) made the package 3 KB larger.
+//! been verified a few times ([`crate::Verifier`] decides). The multiples are affine and the sums
+//! Jacobian, added by [`crate::curve`]'s variable-time formulas, and the sum's x is compared without
+//! an inversion.
 //!
 //! Recovering a key (`Q = r⁻¹·(s·R − z·G)`) and verifying with a key that has no comb use the
 //! generator's comb too, and k256's constant-time multiplication for the other point, so a page links
@@ -16,26 +17,19 @@
 
 use std::sync::OnceLock;
 
-#[cfg(feature = "native-secp256k1")]
-use k256::elliptic_curve::BatchNormalize;
-
 use k256::{
-    AffinePoint, FieldBytes, ProjectivePoint, Scalar,
-    elliptic_curve::{
-        Group,
-        ops::Reduce,
-        point::{AffineCoordinates, DecompressPoint},
-    },
+    AffinePoint, FieldBytes, ProjectivePoint, PublicKey, Scalar,
+    elliptic_curve::{ops::Reduce, point::DecompressPoint},
 };
 
+use crate::curve::{Affine, Jacobian, batch_to_affine};
+
 /// The generator's window, its comb built on first use and shared by the process: in a page 8 bits, 33
-/// positions × 128 multiples (4,224 points, ~500 KB, a few milliseconds to build), 33 additions a
-/// multiplication; natively 10 bits, 27 × 512 (13,824 points, 1.6 MB, ~5 ms), 27 additions. A
+/// positions × 128 multiples (4,224 points, ~340 KB, a few milliseconds to build), 33 additions a
+/// multiplication; natively 10 bits, 27 × 512 (13,824 points, 1.1 MB, ~5 ms), 27 additions. A
 /// publisher key's window is the verifier's choice (`verify::backend::COMB_WINDOW`): w bits make
-/// `⌈256/w⌉+1` positions × 2^(w-1) multiples (120 bytes each), as many additions to build and one
-/// addition per position to use. Measured natively in one process (best of 60–100 rounds), against
-/// libsecp256k1's verification: windows 4, 5, 6, 7 took 0.91, 0.85–0.99, 0.77–0.91, 0.72 of its time;
-/// k256's own verification 2.1.
+/// `⌈256/w⌉+1` positions × 2^(w-1) multiples (80 bytes each), as many additions to build and one
+/// addition per position to use.
 const GENERATOR_WINDOW: u32 = if cfg!(feature = "native-secp256k1") {
     10
 } else {
@@ -45,7 +39,7 @@ const GENERATOR_WINDOW: u32 = if cfg!(feature = "native-secp256k1") {
 /// Multiples of one point, for multiplying it by any scalar with additions only.
 pub(crate) struct Comb {
     window: u32,
-    points: Box<[ProjectivePoint]>,
+    points: Box<[Affine]>,
 }
 
 /// How many base-2^`window` signed digits a scalar below the group order needs (one more than its
@@ -55,36 +49,53 @@ fn positions(window: u32) -> usize {
 }
 
 impl Comb {
-    /// The multiples of `point` for digits of `window` bits (1..=16).
-    pub(crate) fn new(point: &ProjectivePoint, window: u32) -> Comb {
+    /// The multiples of `point` for digits of `window` bits (1..=16). `None` only if the arithmetic
+    /// met the identity, which no point of the curve's prime order can make.
+    pub(crate) fn new(point: &Affine, window: u32) -> Option<Comb> {
         let per = 1usize << (window - 1);
-        let mut projective = Vec::with_capacity(positions(window) * per);
-        let mut base = *point;
-        for _ in 0..positions(window) {
-            let mut multiple = base;
-            projective.push(multiple);
-            for _ in 1..per {
-                multiple += &base;
-                projective.push(multiple);
+        // Each position's base, 2^(w·i)·P, by doublings, then all made affine with one inversion.
+        let mut bases = Vec::with_capacity(positions(window));
+        let mut base = Jacobian::from(point);
+        for position in 0..positions(window) {
+            if position > 0 {
+                for _ in 0..window {
+                    base = base.double();
+                }
             }
-            // 2^(w-1)·base, doubled: the next position's base.
-            base = multiple.double();
+            bases.push(base);
         }
-        Comb {
+        let mut multiples = Vec::with_capacity(positions(window) * per);
+        for base in batch_to_affine(&bases)? {
+            let mut multiple = Jacobian::from(&base);
+            multiples.push(multiple);
+            for j in 1..per {
+                if j == 1 {
+                    multiple = multiple.double();
+                } else {
+                    multiple.add_affine(&base);
+                }
+                multiples.push(multiple);
+            }
+        }
+        Some(Comb {
             window,
-            points: projective.into_boxed_slice(),
-        }
+            points: batch_to_affine(&multiples)?.into_boxed_slice(),
+        })
     }
 
     /// Adds `k·P` to `acc`.
-    fn mul_add(&self, k: &Scalar, acc: &mut ProjectivePoint) {
+    fn mul_add(&self, k: &Scalar, acc: &mut Jacobian) {
         let per = 1usize << (self.window - 1);
         for (position, digit) in signed_digits(&k.to_bytes().into(), self.window).enumerate() {
             let Some(index) = (digit.unsigned_abs() as usize).checked_sub(1) else {
                 continue;
             };
-            let multiple = self.points[position * per + index];
-            *acc += &if digit > 0 { multiple } else { -multiple };
+            let multiple = &self.points[position * per + index];
+            if digit > 0 {
+                acc.add_affine(multiple);
+            } else {
+                acc.sub_affine(multiple);
+            }
         }
     }
 }
@@ -111,9 +122,11 @@ fn signed_digits(bytes: &[u8; 32], window: u32) -> impl Iterator<Item = i32> {
 }
 
 /// The generator's comb, built on first use.
-fn generator() -> &'static Comb {
-    static GENERATOR: OnceLock<Comb> = OnceLock::new();
-    GENERATOR.get_or_init(|| Comb::new(&ProjectivePoint::GENERATOR, GENERATOR_WINDOW))
+fn generator() -> Option<&'static Comb> {
+    static GENERATOR: OnceLock<Option<Comb>> = OnceLock::new();
+    GENERATOR
+        .get_or_init(|| Comb::new(&Affine::generator()?, GENERATOR_WINDOW))
+        .as_ref()
 }
 
 /// The signature's hash as a scalar, as ECDSA takes it (32 bytes, reduced modulo the group order).
@@ -132,7 +145,11 @@ pub(crate) fn verify(hash: &[u8; 32], r: &Scalar, s: &Scalar, key: &Comb) -> boo
 /// little more than a variable-time one here and is the one a page links anyway, for ECDH).
 #[cfg_attr(feature = "native-secp256k1", allow(dead_code))] // natively libsecp256k1's is used
 pub(crate) fn verify_key(hash: &[u8; 32], r: &Scalar, s: &Scalar, key: &ProjectivePoint) -> bool {
-    check(hash, r, s, |u2, sum| *sum += *key * u2)
+    check(hash, r, s, |u2, sum| {
+        if let Some(term) = Affine::from_k256(&(*key * u2).to_affine()) {
+            sum.add_affine(&term);
+        }
+    })
 }
 
 /// `(z·s⁻¹)·G + (r·s⁻¹)·Q` (the second term added by `add_key`) has `r` as its x coordinate modulo the
@@ -141,45 +158,32 @@ fn check(
     hash: &[u8; 32],
     r: &Scalar,
     s: &Scalar,
-    add_key: impl FnOnce(&Scalar, &mut ProjectivePoint),
+    add_key: impl FnOnce(&Scalar, &mut Jacobian),
 ) -> bool {
-    let Some(s_inv) = Option::<Scalar>::from(s.invert_vartime()) else {
+    let (Some(s_inv), Some(generator)) = (Option::<Scalar>::from(s.invert_vartime()), generator())
+    else {
         return false;
     };
-    let mut sum = ProjectivePoint::IDENTITY;
-    generator().mul_add(&(hash_scalar(hash) * s_inv), &mut sum);
+    let mut sum = Jacobian::IDENTITY;
+    generator.mul_add(&(hash_scalar(hash) * s_inv), &mut sum);
     add_key(&(*r * s_inv), &mut sum);
-    !bool::from(sum.is_identity()) && <Scalar as Reduce<FieldBytes>>::reduce(&x(&sum)) == *r
-}
-
-/// The x coordinate of `point` (not the identity). Natively by variable-time inversion: 4 µs where
-/// `to_affine`'s constant-time one takes 9, a quarter of a comb's verification. The package keeps to
-/// the constant-time one it links anyway: the other added 0.5–0.9 KB, and no gain showed in the
-/// browser benchmark's runs.
-fn x(point: &ProjectivePoint) -> FieldBytes {
-    #[cfg(feature = "native-secp256k1")]
-    let [affine] =
-        <ProjectivePoint as BatchNormalize<[ProjectivePoint; 1]>>::batch_normalize_vartime(&[
-            *point,
-        ]);
-    #[cfg(not(feature = "native-secp256k1"))]
-    let affine = point.to_affine();
-    affine.x()
+    sum.has_x(r)
 }
 
 /// The public key that made `r ‖ s` over `hash`, the point `R` of the signature having `r` as its x
 /// coordinate and `y_odd` its y's parity (recovery ids 0 and 1; the protocol takes no others):
 /// `Q = r⁻¹·(s·R − z·G)`, as `ecdsa::RecoveryId`'s recovery computes it. `None` if no point has that x,
 /// or `Q` is the identity.
-pub(crate) fn recover(hash: &[u8; 32], r: &Scalar, s: &Scalar, y_odd: bool) -> Option<AffinePoint> {
+pub(crate) fn recover(hash: &[u8; 32], r: &Scalar, s: &Scalar, y_odd: bool) -> Option<PublicKey> {
     let big_r = Option::<AffinePoint>::from(AffinePoint::decompress(
         &r.to_bytes(),
         u8::from(y_odd).into(),
     ))?;
     let r_inv = Option::<Scalar>::from(r.invert_vartime())?;
-    let mut key = ProjectivePoint::from(big_r) * (r_inv * s);
-    generator().mul_add(&-(r_inv * hash_scalar(hash)), &mut key);
-    (!bool::from(key.is_identity())).then(|| key.to_affine())
+    let term = Affine::from_k256(&(ProjectivePoint::from(big_r) * (r_inv * s)).to_affine())?;
+    let mut key = Jacobian::from(&term);
+    generator()?.mul_add(&-(r_inv * hash_scalar(hash)), &mut key);
+    key.to_affine()?.to_public_key()
 }
 
 #[cfg(test)]
@@ -223,20 +227,25 @@ mod tests {
     #[test]
     fn a_comb_multiplies_as_the_curve_does() {
         let point = ProjectivePoint::GENERATOR * scalar([7; 32]);
+        let affine = Affine::from_k256(&point.to_affine()).unwrap();
+        let product = |comb: &Comb, k: &Scalar| {
+            let mut sum = Jacobian::IDENTITY;
+            comb.mul_add(k, &mut sum);
+            sum.to_affine()
+                .and_then(Affine::to_public_key)
+                .map(|k| *k.as_affine())
+        };
         for window in [4, 5, 6, 8, 10] {
-            let comb = Comb::new(&point, window);
-            for k in [[0u8; 32], [1; 32], [0xff; 32], [0x55; 32]] {
+            let comb = Comb::new(&affine, window).unwrap();
+            for k in [[1u8; 32], [0xff; 32], [0x55; 32]] {
                 let k = scalar(k);
-                let mut sum = ProjectivePoint::IDENTITY;
-                comb.mul_add(&k, &mut sum);
-                assert_eq!(sum, point * k);
+                assert_eq!(product(&comb, &k), Some((point * k).to_affine()));
             }
+            assert_eq!(product(&comb, &Scalar::ZERO), None, "the identity");
         }
         // The group order minus one: every digit position in use, and a final carry.
-        let minus_one = -Scalar::ONE;
-        let mut sum = ProjectivePoint::IDENTITY;
-        Comb::new(&point, 5).mul_add(&minus_one, &mut sum);
-        assert_eq!(sum, -point);
+        let comb = Comb::new(&affine, 5).unwrap();
+        assert_eq!(product(&comb, &-Scalar::ONE), Some((-point).to_affine()));
     }
 
     proptest! {
@@ -253,7 +262,7 @@ mod tests {
             let mut tampered = signature.to_bytes();
             tampered[flip] ^= 1;
             for key in [signing.verifying_key(), other.verifying_key()] {
-                let comb = Comb::new(&ProjectivePoint::from(*key.as_affine()), 5);
+                let comb = Comb::new(&Affine::from_k256(key.as_affine()).unwrap(), 5).unwrap();
                 let mut cases: Vec<([u8; 32], Signature)> = vec![(hash, signature)];
                 let mut other_hash = hash;
                 other_hash[0] ^= 1;
@@ -277,7 +286,7 @@ mod tests {
                             RecoveryId::new(y_odd, false),
                         )
                         .ok()
-                        .map(|k| *k.as_affine());
+                        .map(|k| PublicKey::from(&k));
                         prop_assert_eq!(recover(&hash, &r, &s, y_odd), theirs);
                     }
                 }

@@ -7,6 +7,7 @@ pub mod chain;
 pub mod checksum;
 pub mod codec;
 mod comb;
+mod curve;
 pub mod ecies;
 pub mod encryption;
 pub mod hash;

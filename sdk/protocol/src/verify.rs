@@ -112,9 +112,7 @@ pub(crate) fn recover_public_key(
     signature: &Parsed,
 ) -> Result<k256::PublicKey, SignatureError> {
     let (r, s) = scalars(&signature.compact).ok_or(SignatureError::Malformed)?;
-    comb::recover(hash, &r, &s, signature.recid == 1)
-        .and_then(|point| k256::PublicKey::from_affine(point).ok())
-        .ok_or(SignatureError::Unrecoverable)
+    comb::recover(hash, &r, &s, signature.recid == 1).ok_or(SignatureError::Unrecoverable)
 }
 
 #[cfg(not(feature = "native-secp256k1"))]
@@ -124,16 +122,16 @@ mod backend {
     use k256::ecdsa::{Signature as EcdsaSignature, VerifyingKey};
 
     use super::{Parsed, SignatureError};
-    use crate::{address::Address, comb};
+    use crate::{address::Address, comb, curve::Affine};
 
     pub(crate) type Key = VerifyingKey;
 
     /// After how many verifications with a publisher's key its comb is built: a comb's verification
-    /// saves ~55 % of k256's, and building one (window 5) costs about 3.5 of k256's verifications.
+    /// saves ~65 % of k256's, and building one (window 5) costs about 7 of k256's verifications.
     pub(crate) const COMB_AFTER: u32 = 8;
-    /// Combs of 5-bit digits: 848 points, ~100 KB.
+    /// Combs of 5-bit digits: 848 points, ~68 KB.
     pub(crate) const COMB_WINDOW: u32 = 5;
-    /// At most 16 combs per verifier (1.6 MB): a page's subscription hears few publishers.
+    /// At most 16 combs per verifier (1.1 MB): a page's subscription hears few publishers.
     pub(crate) const COMBS: usize = 16;
 
     pub(crate) fn check_form(compact: &[u8; 64]) -> Result<(), SignatureError> {
@@ -159,9 +157,14 @@ mod backend {
         Address::from_public_key(&key.into())
     }
 
-    /// The key as a curve point, for its comb.
-    pub(crate) fn point(key: &Key) -> k256::ProjectivePoint {
+    /// The key as a curve point, for k256's multiplication.
+    fn point(key: &Key) -> k256::ProjectivePoint {
         k256::ProjectivePoint::from(*key.as_affine())
+    }
+
+    /// The key as a curve point, for its comb.
+    pub(crate) fn affine(key: &Key) -> Option<Affine> {
+        Affine::from_k256(key.as_affine())
     }
 }
 
@@ -175,16 +178,16 @@ mod backend {
     };
 
     use super::{Parsed, SignatureError};
-    use crate::{address::Address, hash::keccak256};
+    use crate::{address::Address, curve::Affine, hash::keccak256};
 
     pub(crate) type Key = PublicKey;
 
     /// After how many verifications with a publisher's key its comb is built: a comb's verification
-    /// saves 10–25 % of libsecp256k1's, and building one (window 6) costs about twelve of them.
+    /// saves ~40 % of libsecp256k1's, and building one (window 6) costs about 19 of them.
     pub(crate) const COMB_AFTER: u32 = 128;
-    /// Combs of 6-bit digits: 1,408 points, ~170 KB.
+    /// Combs of 6-bit digits: 1,408 points, ~113 KB.
     pub(crate) const COMB_WINDOW: u32 = 6;
-    /// At most 32 combs per verifier (5.4 MB): a relay's verifying thread hears many publishers, and
+    /// At most 32 combs per verifier (3.6 MB): a relay's verifying thread hears many publishers, and
     /// keeps combs for the 32 it most lately found busy.
     pub(crate) const COMBS: usize = 32;
 
@@ -224,18 +227,16 @@ mod backend {
         Address(out)
     }
 
-    /// The key as a curve point, for its comb: libsecp256k1 keys are valid points, so k256 takes
-    /// their encoding (the identity if it ever did not, which verifies nothing).
-    pub(crate) fn point(key: &Key) -> k256::ProjectivePoint {
-        k256::PublicKey::from_sec1_bytes(&key.serialize_uncompressed())
-            .map_or(k256::ProjectivePoint::IDENTITY, |k| k.to_projective())
+    /// The key as a curve point, for its comb (libsecp256k1 keys are valid points).
+    pub(crate) fn affine(key: &Key) -> Option<Affine> {
+        Affine::from_uncompressed(&key.serialize_uncompressed())
     }
 }
 
 /// Verifies messages, remembering up to `capacity` publishers' public keys (the oldest learnt is
 /// forgotten first), and for publishers it verifies often a comb of multiples of their keys, which
-/// makes a verification about twice as fast as k256's, and 10–25 % faster than libsecp256k1's (see
-/// `comb`; at most 16 of ~100 KB with k256, 32 of ~170 KB with libsecp256k1, the newest built kept).
+/// makes a verification about three times as fast as k256's, and ~40 % faster than libsecp256k1's (see
+/// `comb`; at most 16 of ~68 KB with k256, 32 of ~113 KB with libsecp256k1, the newest built kept).
 /// Not shared between threads: one per verifying worker.
 pub struct Verifier {
     keys: Newest<Address, Known>,
@@ -320,7 +321,11 @@ impl Verifier {
             } else if backend::verify(hash, &signature.compact, &known.key) {
                 known.verified += 1;
                 if known.verified >= backend::COMB_AFTER && self.comb_capacity > 0 {
-                    known.comb = Some(Comb::new(&backend::point(&known.key), backend::COMB_WINDOW));
+                    known.comb = backend::affine(&known.key)
+                        .and_then(|point| Comb::new(&point, backend::COMB_WINDOW));
+                    if known.comb.is_none() {
+                        known.verified = 0; // never for a key on the curve; try again later
+                    }
                     self.combs.push_back(claimed);
                     if self.combs.len() > self.comb_capacity
                         && let Some(oldest) = self.combs.pop_front()
