@@ -7,6 +7,10 @@
 //!
 //! Every input is public (keys, hashes, signatures): nothing secret is ever computed here.
 
+// Products take their right operand by reference: k256 marks only that `Mul` inline, and natively (no
+// LTO) the by-value one is a call per multiplication.
+#![allow(clippy::op_ref)]
+
 use k256::{
     AffinePoint, FieldBytes, PublicKey, Scalar, Secp256k1,
     elliptic_curve::{hazmat::FieldArithmetic, sec1::ToSec1Point},
@@ -81,7 +85,7 @@ impl Affine {
 
     /// `y² = x³ + 7`.
     fn is_on_curve(&self) -> bool {
-        let rhs = self.x.square() * self.x + FieldElement::from_u64(7);
+        let rhs = self.x.square() * &self.x + FieldElement::from_u64(7);
         bool::from((self.y.square() + rhs.negate(2)).normalizes_to_zero())
     }
 
@@ -142,8 +146,8 @@ impl Jacobian {
             .normalize_weak();
         let e = a.mul_single(3);
         let x = (e.square() + d.double().negate(2)).normalize_weak();
-        let y = (e * (d + x.negate(1)) + c.mul_single(8).negate(8)).normalize_weak();
-        let z = (self.y * self.z).double().normalize_weak();
+        let y = (e * &(d + x.negate(1)) + c.mul_single(8).negate(8)).normalize_weak();
+        let z = (self.y * &self.z).double().normalize_weak();
         Jacobian {
             x,
             y,
@@ -159,8 +163,8 @@ impl Jacobian {
             return;
         }
         let zz = self.z.square();
-        let u2 = point.x * zz;
-        let s2 = point.y * self.z * zz;
+        let u2 = point.x * &zz;
+        let s2 = point.y * &self.z * &zz;
         let h = u2 + self.x.negate(1);
         let r = s2 + self.y.negate(1);
         if bool::from(h.normalizes_to_zero()) {
@@ -173,11 +177,11 @@ impl Jacobian {
             return;
         }
         let hh = h.square();
-        let hhh = h * hh;
-        let v = self.x * hh;
+        let hhh = h * &hh;
+        let v = self.x * &hh;
         let x = (r.square() + hhh.negate(1) + v.double().negate(2)).normalize_weak();
-        let y = (r * (v + x.negate(1)) + (self.y * hhh).negate(1)).normalize_weak();
-        let z = self.z * h;
+        let y = (r * &(v + x.negate(1)) + (self.y * &hhh).negate(1)).normalize_weak();
+        let z = self.z * &h;
         *self = Jacobian {
             x,
             y,
@@ -204,7 +208,7 @@ impl Jacobian {
         };
         let zz = self.z.square();
         let minus_x = self.x.negate(1);
-        if bool::from((rx * zz + minus_x).normalizes_to_zero()) {
+        if bool::from((rx * &zz + minus_x).normalizes_to_zero()) {
             return true;
         }
         if r_bytes.as_slice() >= FIELD_MINUS_ORDER.as_slice() {
@@ -213,7 +217,7 @@ impl Jacobian {
         let Some(order) = field_element(&ORDER) else {
             return false;
         };
-        bool::from(((rx + order) * zz + minus_x).normalizes_to_zero())
+        bool::from(((rx + order) * &zz + minus_x).normalizes_to_zero())
     }
 
     /// The point in affine coordinates (one inversion); `None` for the identity.
@@ -241,15 +245,15 @@ pub(crate) fn batch_to_affine(points: &[Jacobian]) -> Option<Vec<Affine>> {
     for i in (0..points.len()).rev() {
         // inverse = (z₀·…·zᵢ)⁻¹
         let z_inv = if i > 0 {
-            inverse * products[i - 1]
+            inverse * &products[i - 1]
         } else {
             inverse
         };
         inverse *= points[i].z;
         let zz_inv = z_inv.square();
         out.push(Affine {
-            x: (points[i].x * zz_inv).normalize(),
-            y: (points[i].y * zz_inv * z_inv).normalize(),
+            x: (points[i].x * &zz_inv).normalize(),
+            y: (points[i].y * &zz_inv * &z_inv).normalize(),
         });
     }
     out.reverse();
@@ -274,16 +278,16 @@ fn invert(x: &FieldElement) -> Option<FieldElement> {
     // xN below is x^(2^N − 1).
     let x2 = pow2k(*x, 1) * x;
     let x3 = pow2k(x2, 1) * x;
-    let x6 = pow2k(x3, 3) * x3;
-    let x9 = pow2k(x6, 3) * x3;
-    let x11 = pow2k(x9, 2) * x2;
-    let x22 = pow2k(x11, 11) * x11;
-    let x44 = pow2k(x22, 22) * x22;
-    let x88 = pow2k(x44, 44) * x44;
-    let x176 = pow2k(x88, 88) * x88;
-    let x220 = pow2k(x176, 44) * x44;
-    let x223 = pow2k(x220, 3) * x3;
-    Some(pow2k(pow2k(pow2k(pow2k(x223, 23) * x22, 5) * x, 3) * x2, 2) * x)
+    let x6 = pow2k(x3, 3) * &x3;
+    let x9 = pow2k(x6, 3) * &x3;
+    let x11 = pow2k(x9, 2) * &x2;
+    let x22 = pow2k(x11, 11) * &x11;
+    let x44 = pow2k(x22, 22) * &x22;
+    let x88 = pow2k(x44, 44) * &x44;
+    let x176 = pow2k(x88, 88) * &x88;
+    let x220 = pow2k(x176, 44) * &x44;
+    let x223 = pow2k(x220, 3) * &x3;
+    Some(pow2k(pow2k(pow2k(pow2k(x223, 23) * &x22, 5) * x, 3) * &x2, 2) * x)
 }
 
 #[cfg(test)]
