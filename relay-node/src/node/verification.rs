@@ -22,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rivulet_protocol::{SignatureError, Verifier};
+use rivulet_protocol::{SignatureError, StreamMessage, Verifier};
 use rivulet_validate::Candidate;
 use tokio::sync::mpsc;
 
@@ -39,8 +39,14 @@ pub(crate) const INLINE_PER_WINDOW: u32 = 20;
 /// How long a verifying thread may hold verdicts to send them together, while more jobs wait.
 pub(crate) const HOLD_VERDICTS: Duration = Duration::from_micros(100);
 
-/// Verdicts a verifying thread sends together at most.
+/// Verdicts after which a verifying thread sends what it holds (up to `VERIFY_TOGETHER - 1` more,
+/// when the last were verified together).
 const VERDICT_BATCH: usize = 64;
+
+/// Jobs a verifying thread takes from the queue at once while more wait, to verify together: the
+/// signatures of publishers with a comb then share one scalar inversion (`Verifier::verify_frames`).
+/// Few, so that another thread is not left idle while one holds the queue's work.
+const VERIFY_TOGETHER: usize = 8;
 
 /// Publishers' keys each thread remembers.
 const KEYS_PER_THREAD: usize = 100_000;
@@ -212,8 +218,8 @@ impl<T> Verification<T> {
     }
 }
 
-/// A verifying thread's loop: verifies jobs as they come and sends the verdicts back, together while
-/// more jobs wait (see the module comment). Ends when the pool's sender is dropped (the queue closes)
+/// A verifying thread's loop: verifies jobs as they come (up to [`VERIFY_TOGETHER`] of those waiting at
+/// once) and sends the verdicts back, together while more jobs wait (see the module comment). Ends when the pool's sender is dropped (the queue closes)
 /// or the event loop is gone (verdicts cannot be sent).
 fn verifying_thread(
     queue: &crossbeam_channel::Receiver<Job>,
@@ -221,6 +227,7 @@ fn verifying_thread(
 ) {
     let mut verifier = Verifier::new(KEYS_PER_THREAD);
     let mut batch: Vec<Done> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::with_capacity(VERIFY_TOGETHER);
     let mut held_since = Instant::now();
     loop {
         let job = if batch.is_empty() {
@@ -243,13 +250,27 @@ fn verifying_thread(
         if batch.is_empty() {
             held_since = Instant::now();
         }
-        let verified = job.candidate.verify(&job.frame, &mut verifier);
-        batch.push(Done {
-            seq: job.seq,
-            candidate: job.candidate,
-            frame: job.frame,
-            verified,
-        });
+        jobs.push(job);
+        while jobs.len() < VERIFY_TOGETHER
+            && let Ok(job) = queue.try_recv()
+        {
+            jobs.push(job);
+        }
+        let verdicts = {
+            let items: Vec<(&StreamMessage, &[u8])> = jobs
+                .iter()
+                .map(|job| (job.candidate.message(), &job.frame[..]))
+                .collect();
+            verifier.verify_frames(&items)
+        };
+        for (job, verified) in jobs.drain(..).zip(verdicts) {
+            batch.push(Done {
+                seq: job.seq,
+                candidate: job.candidate,
+                frame: job.frame,
+                verified,
+            });
+        }
         if (batch.len() >= VERDICT_BATCH || held_since.elapsed() >= HOLD_VERDICTS)
             && done.send(std::mem::take(&mut batch)).is_err()
         {
