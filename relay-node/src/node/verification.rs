@@ -219,8 +219,9 @@ impl<T> Verification<T> {
 }
 
 /// A verifying thread's loop: verifies jobs as they come (up to [`VERIFY_TOGETHER`] of those waiting at
-/// once) and sends the verdicts back, together while more jobs wait (see the module comment). Ends when the pool's sender is dropped (the queue closes)
-/// or the event loop is gone (verdicts cannot be sent).
+/// once) and sends the verdicts back, together while more jobs wait (see the module comment). Ends
+/// when the pool's sender is dropped (the queue closes) or the event loop is gone (verdicts cannot be
+/// sent).
 fn verifying_thread(
     queue: &crossbeam_channel::Receiver<Job>,
     done: &mpsc::UnboundedSender<Vec<Done>>,
