@@ -22,7 +22,7 @@ use k256::{
     elliptic_curve::{ops::Reduce, point::DecompressPoint},
 };
 
-use crate::curve::{Affine, Jacobian, batch_to_affine};
+use crate::curve::{Affine, Jacobian, batch_to_affine, invert_each};
 
 /// The generator's window, its comb built on first use and shared by the process: in a page 8 bits, 33
 /// positions × 128 multiples (4,224 points, ~340 KB, a few milliseconds to build), 33 additions a
@@ -146,28 +146,12 @@ pub(crate) fn verify_inverted(hash: &[u8; 32], r: &Scalar, s_inv: &Scalar, key: 
     check_inverted(hash, r, s_inv, |u2, sum| key.mul_add(u2, sum))
 }
 
-/// The inverses of `scalars` with one inversion (Montgomery's trick: three multiplications each
-/// instead of an inversion of ~2 µs natively); `None` if one is zero.
+/// The inverses of `scalars` with one inversion (three multiplications each instead of an inversion
+/// of ~2 µs natively); `None` if one is zero.
 pub(crate) fn invert_all(scalars: &[Scalar]) -> Option<Vec<Scalar>> {
-    // products[i] = s₀·…·sᵢ
-    let mut products = Vec::with_capacity(scalars.len());
-    let mut product = Scalar::ONE;
-    for s in scalars {
-        product *= s;
-        products.push(product);
-    }
-    let mut inverse = Option::<Scalar>::from(product.invert_vartime())?;
-    let mut out = vec![Scalar::ZERO; scalars.len()];
-    for i in (0..scalars.len()).rev() {
-        // inverse = (s₀·…·sᵢ)⁻¹
-        out[i] = if i > 0 {
-            inverse * products[i - 1]
-        } else {
-            inverse
-        };
-        inverse *= scalars[i];
-    }
-    Some(out)
+    invert_each(scalars, Scalar::ONE, |product| {
+        Option::from(product.invert_vartime())
+    })
 }
 
 /// The same check for a key without a comb: its multiplication is k256's (constant time, which costs

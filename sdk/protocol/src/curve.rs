@@ -11,6 +11,8 @@
 // LTO) the by-value one is a call per multiplication.
 #![allow(clippy::op_ref)]
 
+use std::ops::Mul;
+
 use k256::{
     AffinePoint, FieldBytes, PublicKey, Scalar, Secp256k1,
     elliptic_curve::{hazmat::FieldArithmetic, sec1::ToSec1Point},
@@ -226,37 +228,58 @@ impl Jacobian {
     }
 }
 
-/// Many points in affine coordinates with one inversion (Montgomery's trick); `None` if one is the
-/// identity.
+/// Many points in affine coordinates with one inversion; `None` if one is the identity.
 pub(crate) fn batch_to_affine(points: &[Jacobian]) -> Option<Vec<Affine>> {
     if points.iter().any(|p| p.infinity) {
         return None;
     }
-    // products[i] = z₀·…·zᵢ
-    let mut products = Vec::with_capacity(points.len());
-    let mut product = FieldElement::ONE;
-    for point in points {
-        product *= point.z;
+    let zs: Vec<FieldElement> = points.iter().map(|p| p.z).collect();
+    let z_inverses = invert_each(&zs, FieldElement::ONE, invert)?;
+    Some(
+        points
+            .iter()
+            .zip(z_inverses)
+            .map(|(point, z_inv)| {
+                let zz_inv = z_inv.square();
+                Affine {
+                    x: (point.x * &zz_inv).normalize(),
+                    y: (point.y * &zz_inv * &z_inv).normalize(),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The inverses of `values` with one inversion, `invert` (Montgomery's trick: three multiplications
+/// each instead); `None` if `invert` finds none (one of them is zero). For field elements here, and
+/// for scalars (`comb::invert_all`).
+pub(crate) fn invert_each<T>(
+    values: &[T],
+    one: T,
+    invert: impl FnOnce(&T) -> Option<T>,
+) -> Option<Vec<T>>
+where
+    T: Copy,
+    for<'a> T: Mul<&'a T, Output = T>,
+{
+    // products[i] = v₀·…·vᵢ
+    let mut products = Vec::with_capacity(values.len());
+    let mut product = one;
+    for value in values {
+        product = product * value;
         products.push(product);
     }
     let mut inverse = invert(&product)?;
-    // Filled from the last point back, then turned around.
-    let mut out = Vec::with_capacity(points.len());
-    for i in (0..points.len()).rev() {
-        // inverse = (z₀·…·zᵢ)⁻¹
-        let z_inv = if i > 0 {
+    let mut out = vec![one; values.len()];
+    for i in (0..values.len()).rev() {
+        // inverse = (v₀·…·vᵢ)⁻¹
+        out[i] = if i > 0 {
             inverse * &products[i - 1]
         } else {
             inverse
         };
-        inverse *= points[i].z;
-        let zz_inv = z_inv.square();
-        out.push(Affine {
-            x: (points[i].x * &zz_inv).normalize(),
-            y: (points[i].y * &zz_inv * &z_inv).normalize(),
-        });
+        inverse = inverse * &values[i];
     }
-    out.reverse();
     Some(out)
 }
 

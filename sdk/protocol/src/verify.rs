@@ -322,11 +322,16 @@ impl Verifier {
                 .keys
                 .get(&message.body.id.publisher)
                 .is_some_and(|known| known.comb.is_some());
-            let scalars = parse(&message.signature)
-                .ok()
-                .and_then(|signature| scalars(&signature.compact));
+            // Only for a comb: anything else is parsed by `verify_hashed`, as one by one.
+            let scalars = if has_comb {
+                parse(&message.signature)
+                    .ok()
+                    .and_then(|signature| scalars(&signature.compact))
+            } else {
+                None
+            };
             match scalars {
-                Some((r, s)) if has_comb => {
+                Some((r, s)) => {
                     by_comb.push((i, hash, r, s));
                     verdicts.push(Ok(()));
                 }
