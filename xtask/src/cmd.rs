@@ -124,6 +124,27 @@ pub(crate) fn process_cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Seconds of CPU time the whole machine has spent busy (every state but idle and I/O wait, summed
+/// over its cores) since boot, from `/proc/stat`.
+pub(crate) fn machine_busy_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Some(busy as f64 / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -134,5 +155,12 @@ mod tests {
         // Above the kernel's largest pid (2^22).
         assert_eq!(super::process_rss_kib(u32::MAX), None);
         assert_eq!(super::process_cpu_secs(u32::MAX), None);
+    }
+
+    #[test]
+    fn the_machine_has_been_busy_since_boot() {
+        let a = super::machine_busy_secs().expect("/proc/stat");
+        assert!(a > 0.0);
+        assert!(super::machine_busy_secs().expect("/proc/stat") >= a);
     }
 }

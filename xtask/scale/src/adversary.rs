@@ -250,8 +250,8 @@ fn forge(
     }
 }
 
-/// Redials lost bootstrap peers, refreshes the DHT now and then, and dials known nodes up to 24
-/// connections — as relay nodes do.
+/// Redials lost bootstrap peers, refreshes the DHT every sixth round while it has fewer than 24
+/// connections, and dials known nodes up to 24 — as relay nodes do.
 fn discover(swarm: &mut Swarm<NodeBehaviour>, bootstrap: &[Multiaddr], round: u64) {
     for addr in bootstrap {
         if let Some(peer) = peer_of(addr)
@@ -260,10 +260,10 @@ fn discover(swarm: &mut Swarm<NodeBehaviour>, bootstrap: &[Multiaddr], round: u6
             let _ = swarm.dial(addr.clone());
         }
     }
-    if round % 6 == 1 {
+    let connected = swarm.connected_peers().count();
+    if round % 6 == 1 && connected < 24 {
         let _ = swarm.behaviour_mut().kademlia.bootstrap();
     }
-    let connected = swarm.connected_peers().count();
     let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
     for bucket in swarm.behaviour_mut().kademlia.kbuckets() {
         for entry in bucket.iter() {

@@ -184,7 +184,7 @@ pub(crate) fn human(doc: &Value) -> String {
     }
     for p in doc["phases"].as_array().into_iter().flatten() {
         out += &format!(
-            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB, CPU p50 {} cores\n",
+            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB, CPU p50 {} cores; the machine {} of its cores busy\n",
             p["phase"].as_str().unwrap_or(""),
             p["timeToDataMs"]["p50"],
             p["timeToDataMs"]["p99"],
@@ -196,7 +196,17 @@ pub(crate) fn human(doc: &Value) -> String {
             p["unpermittedDelivered"],
             p["nodes"]["memoryMiB"]["p50"],
             p["nodes"]["cpuCoresPerNode"]["p50"],
+            p["machine"]["busyCores"],
         );
+        if let Some(a) = p["machine"]
+            .get("adversaryCoresPerProcess")
+            .filter(|a| !a.is_null())
+        {
+            out += &format!(
+                "            adversaries used {} cores each at p50 (max {})\n",
+                a["p50"], a["max"]
+            );
+        }
         if let Some(c) = p.get("gossipCopies") {
             out += &format!(
                 "            gossip copies per event per node p50 {} (p90 {}, {} member nodes)\n",

@@ -61,6 +61,8 @@ pub(crate) struct Snapshot {
     pub(crate) received: BTreeMap<usize, u64>,
     /// (process id, CPU seconds) per slot.
     cpu: BTreeMap<usize, (Option<u32>, f64)>,
+    /// The whole machine's busy CPU seconds.
+    machine_busy: Option<f64>,
     pub(crate) at: Option<Instant>,
 }
 
@@ -81,6 +83,12 @@ impl Snapshot {
             })
             .collect()
     }
+
+    /// The cores the whole machine kept busy from this snapshot until `later`.
+    pub(crate) fn machine_cores_until(&self, later: &Snapshot) -> Option<f64> {
+        let secs = later.at?.duration_since(self.at?).as_secs_f64();
+        (secs > 0.0).then_some((later.machine_busy? - self.machine_busy?) / secs)
+    }
 }
 
 /// Every one of `slots`' `/metrics`, received bytes and CPU time, now.
@@ -91,6 +99,7 @@ pub(crate) fn snapshot(
 ) -> Snapshot {
     let mut s = Snapshot {
         at: Some(Instant::now()),
+        machine_busy: crate::cmd::machine_busy_secs(),
         ..Snapshot::default()
     };
     for &i in slots {
@@ -192,7 +201,15 @@ pub(crate) fn run(
         "parts": parts,
         "subscribers": subscribers,
     });
-    let before = snapshot(cluster, lab, &honest_slots);
+    let adversary_slots: Vec<usize> = (0..slots)
+        .filter(|i| matches!(cluster.kind(*i), Some(k) if k != Kind::Relay))
+        .collect();
+    let watched: Vec<usize> = honest_slots
+        .iter()
+        .chain(&adversary_slots)
+        .copied()
+        .collect();
+    let before = snapshot(cluster, lab, &watched);
     let (mut probe, report_file) = spawn_probe(scale_bin, dir, phase.name, &plan)?;
     let start = Instant::now();
     // Churn: (when, slot, kill or restart), in time order.
@@ -241,7 +258,7 @@ pub(crate) fn run(
             dir.join(format!("probe-{}.log", phase.name)).display()
         );
     }
-    let after = snapshot(cluster, lab, &honest_slots);
+    let after = snapshot(cluster, lab, &watched);
     let report = read_report(&report_file)?;
     let mut out = json!({ "phase": phase.name });
     let obj = out.as_object_mut().context("object")?;
@@ -251,6 +268,16 @@ pub(crate) fn run(
     obj.insert(
         "nodes".into(),
         node_figures(cluster, &honest_slots, &before, &after),
+    );
+    // What the whole machine did meanwhile: a latency on a saturated machine is the scheduler's.
+    let mut adversary_cores = before.cores_until(&after, &adversary_slots);
+    obj.insert(
+        "machine".into(),
+        json!({
+            "busyCores": before.machine_cores_until(&after).map(|c| (c * 100.0).round() / 100.0),
+            "adversaryCoresPerProcess": (!adversary_slots.is_empty())
+                .then(|| crate::scale::report::summary_fine(&mut adversary_cores)),
+        }),
     );
     if let Some(churn) = &phase.churn {
         // The restarted nodes must be back: up, and connected beyond their bootstrap peers.

@@ -58,7 +58,7 @@ pub(crate) async fn fill(node: String, target: Target, result: SubscriberResult)
     let expected: BTreeSet<u64> = sent
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.acked && e.timestamp_ms >= subscribed_ms)
+        .filter(|(_, e)| e.acked_ms.is_some() && e.timestamp_ms >= subscribed_ms)
         .map(|(i, _)| i as u64)
         .collect();
     let joined = result.joined_at_index.unwrap_or(0);

@@ -8,6 +8,8 @@
 //! - *time to data*: from sending `subscribe` to the first verified event of the part;
 //! - *latency*: from handing an event to the publisher's WebSocket to a subscriber receiving it (one
 //!   process, one clock), for events published after the subscriber's first `subscribe`;
+//! - *acknowledgement*: from handing an event to the publisher's WebSocket to its node's answer (for a
+//!   stored part, once its storage nodes hold it);
 //! - *expected*: the acknowledged events published from a subscriber's first `subscribe` on;
 //! - *live delivery ratio*: expected events received live, over expected events published after the
 //!   subscriber's first event (its join); *after gap fill*: expected events received live or by
@@ -206,6 +208,7 @@ fn report(
             "node": s.label,
             "part": s.part,
             "timeToDataMs": r.time_to_data_ms,
+            "latencyMs": summary(&mut r.latencies_ms.clone()),
             "liveReceived": f.live_received,
             "liveExpected": f.live_expected,
             "expected": f.expected,
@@ -219,11 +222,22 @@ fn report(
     let published: u64 = targets
         .iter()
         .map(|t| {
-            t.sent
-                .lock()
-                .map_or(0, |s| s.iter().filter(|e| e.acked).count() as u64)
+            t.sent.lock().map_or(0, |s| {
+                s.iter().filter(|e| e.acked_ms.is_some()).count() as u64
+            })
         })
         .sum();
+    // From handing an event to the publisher's WebSocket to its node's answer (for a stored part,
+    // once its storage nodes hold it).
+    let mut acks: Vec<f64> = targets
+        .iter()
+        .flat_map(|t| {
+            t.sent.lock().map_or_else(
+                |_| Vec::new(),
+                |s| s.iter().filter_map(|e| e.acked_ms).collect(),
+            )
+        })
+        .collect();
     let gaps = filled.iter().filter(|f| f.expected > f.before_fill).count();
     json!({
         "parts": targets.len(),
@@ -255,5 +269,6 @@ fn report(
         "subscriberReconnects": reconnects,
         "laggedNotices": lagged,
         "perSubscriber": per_subscriber,
+        "acknowledgementMs": summary(&mut acks),
     })
 }

@@ -65,7 +65,7 @@ pub(crate) async fn publish(
                     if let Ok(mut log) = acks_log.lock()
                         && let Some(e) = log.get_mut(i as usize)
                     {
-                        e.acked = true;
+                        e.acked_ms = Some(e.at.elapsed().as_secs_f64() * 1000.0);
                     }
                 } else {
                     errors += 1;
@@ -97,7 +97,7 @@ pub(crate) async fn publish(
                 log.push(Sent {
                     at: Instant::now(),
                     timestamp_ms,
-                    acked: false,
+                    acked_ms: None,
                 });
             }
             index += 1;

@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use rivulet_protocol::{Address, StreamPartId};
 
-/// An event a publisher sent: when, its timestamp, and whether its node acknowledged it.
+/// An event a publisher sent: when, its timestamp, and how long its node took to acknowledge it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sent {
     pub(crate) at: tokio::time::Instant,
     pub(crate) timestamp_ms: u64,
-    pub(crate) acked: bool,
+    /// From sending it to its node's acknowledgement, ms; `None` while unacknowledged.
+    pub(crate) acked_ms: Option<f64>,
 }
 
 /// Everything sent to one part, by event index.
