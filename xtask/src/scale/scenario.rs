@@ -91,7 +91,7 @@ impl Snapshot {
     }
 }
 
-/// Every one of `slots`' `/metrics`, received bytes and CPU time, now.
+/// Every one of `slots`' CPU time, and each relay's `/metrics` and received bytes, now.
 pub(crate) fn snapshot(
     cluster: &Cluster<'_>,
     lab: &super::netns::Lab,
@@ -103,10 +103,13 @@ pub(crate) fn snapshot(
         ..Snapshot::default()
     };
     for &i in slots {
-        if let Some(m) = cluster.metrics(i) {
-            s.metrics.insert(i, m);
+        // Only relays serve `/metrics` and the node figures; of an adversary only its CPU is read.
+        if cluster.kind(i) == Some(Kind::Relay) {
+            if let Some(m) = cluster.metrics(i) {
+                s.metrics.insert(i, m);
+            }
+            s.received.insert(i, lab.received_bytes(i));
         }
-        s.received.insert(i, lab.received_bytes(i));
         if let Some(cpu) = cluster.cpu_seconds(i) {
             s.cpu.insert(i, (cluster.pid(i), cpu));
         }
