@@ -173,6 +173,7 @@ pub(crate) fn run(
         }
         results.push(result);
     }
+    hold();
     drop(cluster);
     Ok((join, results))
 }

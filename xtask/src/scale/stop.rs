@@ -32,8 +32,9 @@ pub(crate) fn sleep(d: Duration) -> Result<()> {
     }
 }
 
-/// With `RIVULET_SCALE_HOLD_SECS` set, keeps the lab up that long after a failure, for a look inside
-/// (`ip netns exec rv<pid>n<slot> …`).
+/// With `RIVULET_SCALE_HOLD_SECS` set, keeps the lab up that long after a failure to start it, or
+/// after the last phase, for a look inside (`ip netns exec rv<pid>n<slot> …`, each node's HTTP API at
+/// `10.<lab>.x.y:7170`).
 pub(crate) fn hold() {
     if let Some(secs) = std::env::var("RIVULET_SCALE_HOLD_SECS")
         .ok()
