@@ -190,11 +190,8 @@ impl Handler {
 impl EnabledHandler {
     fn on_fully_negotiated_inbound(
         &mut self,
-        (mut substream, peer_kind): (Framed<Stream, GossipsubCodec>, PeerKind),
+        (substream, peer_kind): (Framed<Stream, GossipsubCodec>, PeerKind),
     ) {
-        // Rivulet: gossip's long-lived streams do not keep the connection alive; only being in a
-        // mesh does (`connection_keep_alive`), as before libp2p 0.53 (rust-libp2p#5190).
-        substream.ignore_for_keep_alive();
         // update the known kind of peer
         if self.peer_kind.is_none() {
             self.peer_kind = Some(peer_kind);
@@ -211,9 +208,7 @@ impl EnabledHandler {
             <Handler as ConnectionHandler>::OutboundProtocol,
         >,
     ) {
-        let (mut substream, peer_kind) = protocol;
-        // Rivulet: as for the inbound stream.
-        substream.ignore_for_keep_alive();
+        let (substream, peer_kind) = protocol;
 
         // update the known kind of peer
         if self.peer_kind.is_none() {
