@@ -353,7 +353,7 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
 /// carries copies of what its members already have: in 100 nodes on the latency model a member received
 /// 8.7 copies of each event with the defaults and 5.8 with these, at half the median latency
 /// (BENCHMARKS.md, "Many nodes"). Four neighbours per stream part is also what Streamr's network keeps.
-const MESH: (usize, usize, usize) = (4, 3, 6);
+pub const MESH: (usize, usize, usize) = (4, 3, 6);
 
 /// A stream part topic's scoring: invalid messages (P₄) cost their senders dearly; the mesh-delivery
 /// penalties (P₃, P₃b) are off, since a node that only receives on a part (it stores or serves it,

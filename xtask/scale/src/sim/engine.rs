@@ -12,9 +12,10 @@ use super::{
     topology::Graph,
 };
 
-pub(super) const D: usize = 6;
-pub(super) const D_LO: usize = 5;
-pub(super) const D_HI: usize = 12;
+/// A topic's mesh degree, as the relays keep it (target, fewest, most).
+pub(super) const D: usize = rivulet_network::MESH.0;
+pub(super) const D_LO: usize = rivulet_network::MESH.1;
+pub(super) const D_HI: usize = rivulet_network::MESH.2;
 pub(super) const D_LAZY: usize = 6;
 pub(super) const GOSSIP_FACTOR: f64 = 0.25;
 pub(super) const HEARTBEAT: u64 = 700_000;

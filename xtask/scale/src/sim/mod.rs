@@ -3,11 +3,12 @@
 //! node run it, rule by rule — not the code itself (gossipsub reads the real clock):
 //!
 //! - the connection graph the relay's discovery leaves ([`topology`]);
-//! - gossipsub with the library's defaults and the relay's 700 ms heartbeat: a node joins a part's
+//! - gossipsub with the library's defaults, the relay's 700 ms heartbeat and mesh degree
+//!   (`rivulet_network::MESH`): a node joins a part's
 //!   topic when a subscriber (or storage, or a publish) needs it, announces it to every peer and
-//!   GRAFTs up to D = 6 of the peers in the topic; GRAFTs beyond D_hi = 12 are refused with a PRUNE
+//!   GRAFTs up to D = 4 of the peers in the topic; GRAFTs beyond D_hi = 6 are refused with a PRUNE
 //!   unless the node dialed the peer, and a pruned peer backs off 60 s; each heartbeat refills a mesh
-//!   below D_lo = 5 to D and trims one above D_hi to D; a node forwards a message it accepts to its
+//!   below D_lo = 3 to D and trims one above D_hi to D; a node forwards a message it accepts to its
 //!   mesh but not back to its sender; a publisher's node sends to every peer in the topic (flood
 //!   publish); every heartbeat a node sends IHAVE for the message ids of the last 3 heartbeats to
 //!   max(6, ¼ of the eligible) topic peers outside its mesh, and answers IWANT from the last 5;
