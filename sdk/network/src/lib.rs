@@ -348,11 +348,11 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
 
 #[cfg(feature = "node")]
 /// A topic's mesh degree: the peers a node keeps in it, the fewest before it grafts more, the most
-/// before it prunes (gossipsub's defaults are 6, 5 and 12). A node's publisher's entry node sends each
-/// new event straight to every connected node of the part (flood publishing), so the mesh mostly
-/// carries copies of what its members already have: in 100 nodes on the latency model a member received
-/// 8.7 copies of each event with the defaults and 5.8 with these, at half the median latency
-/// (BENCHMARKS.md, "Many nodes"). Four neighbours per stream part is also what Streamr's network keeps.
+/// before it prunes (gossipsub's defaults are 6, 5 and 12). A publisher's entry node sends each new
+/// event straight to every connected node of the part (flood publishing), so the mesh mostly carries
+/// copies of what its members already have: in 100 nodes on the latency model a member received 8.7
+/// copies of each event with the defaults and 5.8 with these, for a third less traffic (BENCHMARKS.md,
+/// "Many nodes"). Four neighbours per stream part is also what Streamr's network keeps.
 pub const MESH: (usize, usize, usize) = (4, 3, 6);
 
 /// A stream part topic's scoring: invalid messages (P₄) cost their senders dearly; the mesh-delivery
