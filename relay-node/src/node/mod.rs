@@ -14,7 +14,7 @@
 //!   the assigned parts, backfilling, heartbeats, rebalancing, checksum reports);
 //! - [`verification`] — signatures verified on a pool of threads, verdicts back in arrival order;
 //! - [`quorum`] — publishes acknowledged once a majority of the part's replicas have them on disk;
-//! - [`discovery`], [`announce`], [`publisher`], [`stored`];
+//! - [`announce`], [`publisher`], [`stored`]; finding other nodes is `rivulet_network::discovery`;
 //! - [`handle`] — what the APIs see of the node ([`NodeApi`]); [`commands`] — what the handle asks of
 //!   the event loop.
 //!
@@ -24,7 +24,6 @@ mod access;
 mod announce;
 mod commands;
 pub(crate) mod coordination;
-mod discovery;
 mod event_loop;
 mod handle;
 mod history;
@@ -68,7 +67,6 @@ use self::{
     access::Access,
     announce::{Announce, Listening},
     coordination::{BackfillContext, Coordination, Follower, FollowerConfig},
-    discovery::Discovery,
     event_loop::EventLoop,
     history_reads::HistoryReads,
     publisher::NodePublisher,
@@ -76,6 +74,7 @@ use self::{
     stored::StoredParts,
 };
 use crate::{config::NodeConfig, identity, metrics::Metrics, paths::DataDir};
+use rivulet_network::discovery::Discovery;
 
 /// Accepted events buffered for the WebSocket API's sessions; a session further behind is told how
 /// many it lost.

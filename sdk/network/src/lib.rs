@@ -27,6 +27,8 @@
 pub mod address_limits;
 #[cfg(feature = "node")]
 pub mod bucket;
+#[cfg(feature = "node")]
+pub mod discovery;
 pub mod history;
 #[cfg(feature = "node")]
 pub mod intake;

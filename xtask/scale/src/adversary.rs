@@ -1,6 +1,6 @@
 //! `rivulet-scale adversary`: a misbehaving node for scale runs, on the relay's own `NodeBehaviour`
-//! (so to its peers it looks like any relay: identify, kademlia, gossipsub). It finds peers through
-//! the DHT from bootstrap peers, joins the given stream parts' topics (taking mesh places), and:
+//! (so to its peers it looks like any relay: identify, kademlia, gossipsub). It finds peers as relays
+//! do (`rivulet_network::discovery`), joins the given stream parts' topics (taking mesh places), and:
 //!
 //! - `drop`: forwards nothing — every message it receives is reported `Ignore`, so gossipsub never
 //!   passes it on — and never answers history requests (it holds them until they time out);
@@ -22,15 +22,14 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use rivulet_network::{
-    KAD_PROTOCOL, NetworkConfig, NodeBehaviour, NodeBehaviourEvent, build_swarm,
+    NetworkConfig, NodeBehaviour, NodeBehaviourEvent, build_swarm,
+    discovery::Discovery,
     latency::LatencyModel,
     libp2p::{
-        Multiaddr, PeerId, Swarm, gossipsub, identify,
-        identity::Keypair,
-        request_response,
-        swarm::{SwarmEvent, dial_opts::DialOpts},
+        Multiaddr, Swarm, gossipsub, identify, identity::Keypair, request_response,
+        swarm::SwarmEvent,
     },
-    part_of_topic, peer_of,
+    part_of_topic,
 };
 use rivulet_protocol::{
     ChainId, ChainSigner, ContentType, Limits, MessageType, Signature, Signer, StreamMessage,
@@ -104,15 +103,7 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
     };
     let mut swarm = build_swarm(Keypair::generate_ed25519(), config).await?;
     swarm.listen_on(args.listen.clone())?;
-    for addr in &args.bootstrap {
-        if let Some(peer) = peer_of(addr) {
-            swarm
-                .behaviour_mut()
-                .kademlia
-                .add_address(&peer, addr.clone());
-        }
-        let _ = swarm.dial(addr.clone());
-    }
+    let mut discovery = Discovery::start(&mut swarm, args.bootstrap.clone());
     for part in &args.parts {
         swarm.behaviour_mut().subscribe(part)?;
     }
@@ -126,7 +117,6 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
     let mut forge_tick =
         tokio::time::interval(Duration::from_secs_f64(1.0 / args.forge_rate.max(0.01)));
     let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
-    let mut round = 0u64;
     let mut kind = 0usize;
     loop {
         tokio::select! {
@@ -149,11 +139,7 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
                 }
                 SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
                     peer_id, info, ..
-                })) if info.protocols.contains(&KAD_PROTOCOL) => {
-                    for addr in info.listen_addrs {
-                        swarm.behaviour_mut().kademlia.add_address(&peer_id, addr);
-                    }
-                }
+                })) => Discovery::identified(&mut swarm, peer_id, info),
                 SwarmEvent::Behaviour(NodeBehaviourEvent::History(request_response::Event::Message {
                     message: request_response::Message::Request { channel, .. }, ..
                 })) => {
@@ -164,8 +150,7 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
                 _ => {}
             },
             _ = rounds.tick() => {
-                round += 1;
-                discover(&mut swarm, &args.bootstrap, round);
+                discovery.round(&mut swarm);
                 while held.front().is_some_and(|(at, _)| at.elapsed() > Duration::from_secs(40)) {
                     held.pop_front();
                 }
@@ -246,39 +231,6 @@ fn forge(
                 .ok()?
                 .encode()
                 .ok()
-        }
-    }
-}
-
-/// Redials lost bootstrap peers, refreshes the DHT every sixth round while it has fewer than 24
-/// connections, and dials known nodes up to 24 — as relay nodes do.
-fn discover(swarm: &mut Swarm<NodeBehaviour>, bootstrap: &[Multiaddr], round: u64) {
-    for addr in bootstrap {
-        if let Some(peer) = peer_of(addr)
-            && !swarm.is_connected(&peer)
-        {
-            let _ = swarm.dial(addr.clone());
-        }
-    }
-    let connected = swarm.connected_peers().count();
-    if round % 6 == 1 && connected < 24 {
-        let _ = swarm.behaviour_mut().kademlia.bootstrap();
-    }
-    let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
-    for bucket in swarm.behaviour_mut().kademlia.kbuckets() {
-        for entry in bucket.iter() {
-            candidates.push((
-                *entry.node.key.preimage(),
-                entry.node.value.iter().cloned().collect(),
-            ));
-        }
-    }
-    for (peer, addresses) in candidates
-        .into_iter()
-        .take(24usize.saturating_sub(connected))
-    {
-        if !swarm.is_connected(&peer) && !addresses.is_empty() {
-            let _ = swarm.dial(DialOpts::peer_id(peer).addresses(addresses).build());
         }
     }
 }

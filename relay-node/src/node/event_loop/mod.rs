@@ -12,6 +12,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use anyhow::Result;
 use futures::StreamExt;
+use rivulet_network::discovery::Discovery;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
     address_limits::{ConnectingTooOften, TooManyFromAddress},
@@ -31,7 +32,6 @@ use super::{
     announce::Announce,
     commands::{Command, Delivered, Origin},
     coordination::Coordination,
-    discovery::Discovery,
     history::RemoteHistory,
     history_reads::HistoryReads,
     light::LightSessions,

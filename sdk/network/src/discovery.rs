@@ -1,17 +1,16 @@
 //! Finding other nodes: bootstrap peers are redialled while disconnected, other relay nodes go into the
 //! DHT's routing table with the addresses they listen on (learnt through identify), and the node dials
 //! nodes the DHT knows up to [`TARGET_PEERS`] — a topic's mesh forms only among nodes that are directly
-//! connected, so nodes that joined through the same bootstrap peer must meet.
+//! connected, so nodes that joined through the same bootstrap peer must meet. Relay nodes run it, and
+//! so does the scale run's adversary, which must look like one.
 
-use rivulet_network::{
-    KAD_PROTOCOL, NodeBehaviour,
-    libp2p::{Multiaddr, PeerId, Swarm, identify, multiaddr::Protocol, swarm::dial_opts::DialOpts},
-    peer_of,
-};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, multiaddr::Protocol, swarm::dial_opts::DialOpts};
 use tracing::{debug, warn};
 
+use crate::{KAD_PROTOCOL, NodeBehaviour, peer_of};
+
 /// How many nodes a node tries to stay connected to.
-const TARGET_PEERS: usize = 24;
+pub const TARGET_PEERS: usize = 24;
 
 /// Whether round `round` (counted from 1) refreshes the routing table, with `connected` peers: every
 /// sixth round (30 s) while the node has fewer than [`TARGET_PEERS`], else never — kademlia refreshes
@@ -25,14 +24,14 @@ fn refreshes_now(round: u64, connected: usize) -> bool {
 
 /// The node's discovery state.
 #[derive(Debug)]
-pub(crate) struct Discovery {
+pub struct Discovery {
     bootstrap: Vec<Multiaddr>,
     rounds: u64,
 }
 
 impl Discovery {
     /// Discovery from `bootstrap` peers (multiaddrs ending in `/p2p/<peer id>`), which it dials now.
-    pub(crate) fn start(swarm: &mut Swarm<NodeBehaviour>, bootstrap: Vec<Multiaddr>) -> Discovery {
+    pub fn start(swarm: &mut Swarm<NodeBehaviour>, bootstrap: Vec<Multiaddr>) -> Discovery {
         for addr in &bootstrap {
             if let Some(peer) = peer_of(addr) {
                 swarm
@@ -53,7 +52,7 @@ impl Discovery {
     /// One round (every few seconds): redial bootstrap peers this node lost (they restarted, or the
     /// link broke), refresh the routing table every sixth round while short of [`TARGET_PEERS`], and
     /// dial known nodes up to it.
-    pub(crate) fn round(&mut self, swarm: &mut Swarm<NodeBehaviour>) {
+    pub fn round(&mut self, swarm: &mut Swarm<NodeBehaviour>) {
         for addr in &self.bootstrap {
             if let Some(peer) = peer_of(addr)
                 && !swarm.is_connected(&peer)
@@ -94,7 +93,7 @@ impl Discovery {
     /// A peer identified itself: if it is a relay node (it speaks the DHT; light clients do not run
     /// identify), its listen addresses go into the routing table — except WebRTC-direct ones, which
     /// are for browsers.
-    pub(crate) fn identified(swarm: &mut Swarm<NodeBehaviour>, peer: PeerId, info: identify::Info) {
+    pub fn identified(swarm: &mut Swarm<NodeBehaviour>, peer: PeerId, info: identify::Info) {
         if !info.protocols.contains(&KAD_PROTOCOL) {
             return;
         }
