@@ -219,16 +219,8 @@ fn report(
             "error": r.error.as_ref().or(f.error.as_ref()),
         }));
     }
-    let published: u64 = targets
-        .iter()
-        .map(|t| {
-            t.sent.lock().map_or(0, |s| {
-                s.iter().filter(|e| e.acked_ms.is_some()).count() as u64
-            })
-        })
-        .sum();
     // From handing an event to the publisher's WebSocket to its node's answer (for a stored part,
-    // once its storage nodes hold it).
+    // once its storage nodes hold it); every acknowledged event has one.
     let mut acks: Vec<f64> = targets
         .iter()
         .flat_map(|t| {
@@ -238,6 +230,7 @@ fn report(
             )
         })
         .collect();
+    let published = acks.len() as u64;
     let gaps = filled.iter().filter(|f| f.expected > f.before_fill).count();
     json!({
         "parts": targets.len(),
