@@ -126,7 +126,17 @@ pub struct EnabledHandler {
     /// Keeps track of whether this connection is for a peer in the mesh. This is used to make
     /// decisions about the keep alive state for this connection.
     in_mesh: bool,
+
+    /// Messages written to the outbound substream since it was last flushed (Rivulet's patch: see
+    /// [`MAX_UNFLUSHED`]).
+    unflushed: usize,
 }
+
+/// Messages written to the outbound substream before it is flushed while more wait in the queue
+/// (Rivulet's patch). Upstream flushes after every message, so each one is its own noise frame, yamux
+/// frame and write to the socket; under load, queued messages now share them. A message that finds
+/// the queue otherwise empty is flushed at once, as before.
+const MAX_UNFLUSHED: usize = 64;
 
 pub enum DisabledHandler {
     /// If the peer doesn't support the gossipsub protocol we do not immediately disconnect.
@@ -182,6 +192,7 @@ impl Handler {
             peer_kind: None,
             peer_kind_sent: false,
             last_io_activity: Instant::now(),
+            unflushed: 0,
             in_mesh: false,
         })
     }
@@ -220,6 +231,7 @@ impl EnabledHandler {
             "Established an outbound substream with one already available"
         );
         self.outbound_substream = Some(OutboundSubstreamState::WaitingOutput(substream));
+        self.unflushed = 0;
     }
 
     fn poll(
@@ -280,6 +292,12 @@ impl EnabledHandler {
                         continue;
                     }
 
+                    // Nothing more to send now: flush what was written.
+                    if self.unflushed > 0 {
+                        self.outbound_substream =
+                            Some(OutboundSubstreamState::PendingFlush(substream));
+                        continue;
+                    }
                     self.outbound_substream =
                         Some(OutboundSubstreamState::WaitingOutput(substream));
                     break;
@@ -289,8 +307,14 @@ impl EnabledHandler {
                         Poll::Ready(Ok(())) => {
                             match Sink::start_send(Pin::new(&mut substream), *message) {
                                 Ok(()) => {
+                                    // Flush once the queue is empty or enough are written.
+                                    self.unflushed += 1;
                                     self.outbound_substream =
-                                        Some(OutboundSubstreamState::PendingFlush(substream))
+                                        Some(if self.unflushed >= MAX_UNFLUSHED {
+                                            OutboundSubstreamState::PendingFlush(substream)
+                                        } else {
+                                            OutboundSubstreamState::WaitingOutput(substream)
+                                        });
                                 }
                                 Err(e) => {
                                     tracing::debug!(
@@ -317,6 +341,7 @@ impl EnabledHandler {
                     match Sink::poll_flush(Pin::new(&mut substream), cx) {
                         Poll::Ready(Ok(())) => {
                             self.last_io_activity = Instant::now();
+                            self.unflushed = 0;
                             self.outbound_substream =
                                 Some(OutboundSubstreamState::WaitingOutput(substream))
                         }

@@ -247,3 +247,57 @@ async fn score(node: &Node, peer: PeerId) -> f64 {
     node.commands.send(Command::Score(peer, tx)).unwrap();
     rx.await.unwrap().expect("peer scoring is on")
 }
+
+/// A burst published at once arrives whole and in order, its last events without waiting for more:
+/// the patched gossipsub writes the messages queued for a peer together and flushes when its queue
+/// is empty (or after a bounded number), instead of flushing after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_arrives_whole_and_in_order() {
+    let alice = Signer::from_bytes(&[1; 32]).unwrap();
+    let a = spawn_node(alice.address()).await;
+    let mut b = spawn_node(alice.address()).await;
+    b.commands.send(Command::Dial(a.addr.clone())).unwrap();
+    let mut seq = 0;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            seq += 1;
+            a.commands
+                .send(Command::Publish(frame(&alice, seq, r#"{"warmup":true}"#)))
+                .unwrap();
+            if let Ok(Some(Seen::Accepted(_))) =
+                tokio::time::timeout(Duration::from_millis(300), b.seen.recv()).await
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("no event crossed A → B within 20 s");
+
+    // More than one flush's worth, and not a multiple of it: the last few can only arrive if the
+    // handler flushes when its queue runs dry.
+    let burst: Vec<Vec<u8>> = (1..=203)
+        .map(|i| frame(&alice, seq + i, &format!(r#"{{"n":{i}}}"#)))
+        .collect();
+    for wire in &burst {
+        a.commands.send(Command::Publish(wire.clone())).unwrap();
+    }
+    let mut arrived = Vec::new();
+    let whole = tokio::time::timeout(Duration::from_secs(10), async {
+        while arrived.len() < burst.len() {
+            match b.seen.recv().await {
+                Some(Seen::Accepted(data)) if burst.contains(&data) => arrived.push(data),
+                Some(Seen::Accepted(_)) => {} // a late warm-up event
+                other => panic!("B: {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        whole.is_ok(),
+        "{} of the burst's {} events arrived within 10 s",
+        arrived.len(),
+        burst.len()
+    );
+    assert!(arrived == burst, "the burst arrived out of order");
+}

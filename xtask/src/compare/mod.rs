@@ -8,7 +8,8 @@
 //! `--wait-idle`: before each measurement, wait (up to 5 minutes, 45 in all) until no compiler runs and
 //! other processes use under 0.25 cores, and measure again (3 attempts in all) when they used more
 //! during it; Streamr's bench is told to do the same (`--waitIdle 1 --maxAttempts 3`). `--only brokers,rivulet,streamr`: only those sections (the others'
-//! figures show as "—"). `--from-json FILE`: print the table of a saved `bench-compare.json` again.
+//! figures show as "—"). `--runs NAME,...`: only those of Rivulet's runs (names as in the JSON). `--from-json FILE`: print the
+//! table of a saved `bench-compare.json` again.
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ fn now_utc() -> String {
 /// The command: installs, builds, measures each peer and Rivulet, prints the table.
 pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     let mut wait = false;
+    let mut runs_only: Option<Vec<String>> = None;
     let mut only: Vec<String> = SECTIONS.iter().map(|s| (*s).to_owned()).collect();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -55,9 +57,20 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
                     bail!("bench-compare --only: {unknown:?} is none of {SECTIONS:?}");
                 }
             }
+            "--runs" => {
+                let list = args.next().map(String::as_str).unwrap_or_default();
+                let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if let Some(unknown) = names
+                    .iter()
+                    .find(|n| !rivulet::RUNS.iter().any(|spec| spec.name == n.as_str()))
+                {
+                    bail!("bench-compare --runs: Rivulet has no run {unknown:?}");
+                }
+                runs_only = Some(names);
+            }
             other => bail!(
                 "bench-compare: unknown option {other} (--wait-idle, --only brokers,rivulet,streamr, \
-                 --from-json FILE)"
+                 --runs NAME,..., --from-json FILE)"
             ),
         }
     }
@@ -95,7 +108,12 @@ pub(crate) fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     let mut rivulet = json!({});
     if runs("rivulet") {
         rivulet = step("Rivulet", || {
-            rivulet::measure(root, &dir.join("rivulet"), (&relay, &deployer), wait)
+            rivulet::measure(
+                root,
+                &dir.join("rivulet"),
+                (&relay, &deployer),
+                (wait, runs_only.as_deref()),
+            )
         })?;
     }
     let mut streamr = json!({});

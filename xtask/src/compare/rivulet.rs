@@ -30,8 +30,9 @@ enum On {
 }
 
 /// One load-generator run.
-struct Spec {
-    name: &'static str,
+pub(super) struct Spec {
+    /// Its key in the results (and for `--runs`).
+    pub(super) name: &'static str,
     on: On,
     subscribers: usize,
     count: u32,
@@ -62,11 +63,12 @@ const fn spec(
     }
 }
 
-/// The runs, in order. "trust": subscribers do not verify (the nodes always do). The last four are
+/// The runs, in order. "trust": subscribers do not verify (the nodes always do). The last eight are
 /// #15's latency goals across three nodes (p50 ≤ 0.5 ms, p99 ≤ 2 ms with a subscriber on each of B and
 /// C, ≤ 5 ms with ten): at 1,000 events/s signed when due, as B; at 10,000/s pre-signed (signing
-/// 10,000 a second would take a third of a core from the nodes on this machine).
-const RUNS: [Spec; 14] = [
+/// 10,000 a second would take a third of a core from the nodes on this machine); and the rates between,
+/// to show how latency grows with the load.
+pub(super) const RUNS: [Spec; 18] = [
     // A stream part no node is in yet: subscribe on B and C, then A's publisher's first event.
     Spec {
         partition: 1,
@@ -151,6 +153,34 @@ const RUNS: [Spec; 14] = [
         (30_000, 10_000),
         (false, false),
     ),
+    spec(
+        "3nodes_2k_trust",
+        On::BC,
+        2,
+        (10_000, 2_000),
+        (false, false),
+    ),
+    spec(
+        "3nodes_4k_trust",
+        On::BC,
+        2,
+        (20_000, 4_000),
+        (false, false),
+    ),
+    spec(
+        "3nodes_6k_trust",
+        On::BC,
+        2,
+        (30_000, 6_000),
+        (false, false),
+    ),
+    spec(
+        "3nodes_8k_trust",
+        On::BC,
+        2,
+        (30_000, 8_000),
+        (false, false),
+    ),
 ];
 
 /// Starts a node; returns it with the milliseconds from spawning it to its listeners being up and,
@@ -192,7 +222,7 @@ pub(super) fn measure(
     root: &Path,
     dir: &Path,
     (relay, deployer): (&Path, &Path),
-    wait: bool,
+    (wait, only): (bool, Option<&[String]>),
 ) -> Result<Value> {
     std::fs::create_dir_all(dir)?;
     // Partition 0 for the load, 1..=3 for the join's attempts (each needs a part no node is in).
@@ -210,7 +240,8 @@ pub(super) fn measure(
     let (c, c_times) = start_timed(relay, &dir.join("c"), &chain.deployment, &with_a)?;
     eprintln!("node start: a {a_times}, b {b_times}, c {c_times}");
     let mut runs = Map::new();
-    for spec in &RUNS {
+    let chosen = |spec: &&Spec| only.is_none_or(|names| names.iter().any(|n| n == spec.name));
+    for spec in RUNS.iter().filter(chosen) {
         let subscribe_on: Vec<&str> = match spec.on {
             On::A => vec![&a.http],
             On::BC => vec![&b.http, &c.http],
