@@ -1,8 +1,10 @@
 //! Events as the APIs show them in JSON: every field, the content decoded when it is plain JSON, and
 //! the wire bytes (so any client can verify the signature itself).
 
+use std::cell::RefCell;
+
 use axum::extract::ws::Utf8Bytes;
-use rivulet_protocol::{ContentType, Encryption, MessageRef, MessageType, StreamMessage};
+use rivulet_protocol::{Address, ContentType, Encryption, MessageRef, MessageType, StreamMessage};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -44,6 +46,22 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// `address.to_checksum()`, remembered for the last publisher rendered on this thread: the EIP-55
+/// spelling costs a keccak, and a stream part's events mostly come from one publisher.
+fn checksummed(address: Address) -> String {
+    thread_local! {
+        static LAST: RefCell<Option<(Address, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((seen, text)) if *seen == address => text.clone(),
+        _ => {
+            let text = address.to_checksum();
+            *last = Some((address, text.clone()));
+            text
+        }
+    })
+}
+
 /// Writes a message as JSON to `out`.
 fn write_message_json(out: &mut Vec<u8>, m: &StreamMessage, wire: &[u8]) {
     let id = m.id();
@@ -60,7 +78,7 @@ fn write_message_json(out: &mut Vec<u8>, m: &StreamMessage, wire: &[u8]) {
         partition: id.partition.get(),
         timestamp: id.timestamp,
         sequence_number: id.sequence_number,
-        publisher: id.publisher.to_checksum(),
+        publisher: checksummed(id.publisher),
         chain_id: id.chain_id.as_str(),
         prev: body.prev,
         message_type: body.message_type,
@@ -104,10 +122,12 @@ pub(crate) fn message_frame(delivered: &Delivered) -> Utf8Bytes {
 mod tests {
     use std::sync::{Arc, OnceLock};
 
-    use rivulet_protocol::{ChainId, ChainSigner, ContentType, MessageType, Signer, StreamPartId};
+    use rivulet_protocol::{
+        Address, ChainId, ChainSigner, ContentType, MessageType, Signer, StreamPartId,
+    };
     use serde_json::{Value, json};
 
-    use super::{message_frame, message_json, to_hex};
+    use super::{checksummed, message_frame, message_json, to_hex};
     use crate::node::Delivered;
 
     fn event(content_type: ContentType, content: &[u8]) -> Delivered {
@@ -133,6 +153,14 @@ mod tests {
             message: Arc::new(message),
             wire: wire.into(),
             rendered: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn the_remembered_checksum_is_the_publishers() {
+        let (a, b) = (Address([0x11; 20]), Address([0xab; 20]));
+        for address in [a, a, b, a, b, b] {
+            assert_eq!(checksummed(address), address.to_checksum());
         }
     }
 

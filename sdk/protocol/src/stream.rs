@@ -1,6 +1,7 @@
 //! Stream ids, partitions and stream parts, and the partition function for partition keys.
 
 use core::{fmt, str::FromStr};
+use std::borrow::Cow;
 
 use crate::{address::Address, hash::keccak256};
 
@@ -80,7 +81,11 @@ impl FromStr for StreamId {
         {
             return Err(StreamIdError::InvalidPath(path.to_owned()));
         }
-        Ok(StreamId(format!("{owner}/{path}")))
+        Ok(StreamId(match owner {
+            // Already in normal form (as every id on the wire is): the id as given.
+            Cow::Borrowed(_) => s.to_owned(),
+            Cow::Owned(owner) => format!("{owner}/{path}"),
+        }))
     }
 }
 
@@ -88,7 +93,9 @@ fn is_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }
 
-fn normalise_owner(owner: &str) -> Result<String, StreamIdError> {
+/// The owner in normal form: borrowed when it is an address already in normal form (lowercase), so
+/// that parsing such an id — nearly every id a node decodes from the wire — allocates only the id.
+fn normalise_owner(owner: &str) -> Result<Cow<'_, str>, StreamIdError> {
     let invalid = || StreamIdError::InvalidOwner(owner.to_owned());
     // An address is exactly 0x + 40 hex digits; anything else (including an ENS name like `0xab.eth`)
     // must be an ENS name.
@@ -96,24 +103,26 @@ fn normalise_owner(owner: &str) -> Result<String, StreamIdError> {
         && owner.as_bytes()[..2].eq_ignore_ascii_case(b"0x")
         && !owner.contains('.')
     {
-        let lower = owner.to_ascii_lowercase();
+        if !owner.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit) {
+            return Err(invalid());
+        }
         // Case is normalised away, so a mixed-case owner is accepted without a checksum check.
-        return lower
-            .parse::<Address>()
-            .map(|a| a.to_string())
-            .map_err(|_| invalid());
+        return Ok(if owner.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(owner.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(owner)
+        });
     }
     let lower = owner.to_ascii_lowercase();
-    let labels: Vec<&str> = lower.split('.').collect();
-    let label_ok = |l: &&str| {
+    let label_ok = |l: &str| {
         !l.is_empty()
             && !l.starts_with('-')
             && !l.ends_with('-')
             && l.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    if labels.len() >= 2 && labels.iter().all(label_ok) {
-        Ok(lower)
+    if lower.split('.').nth(1).is_some() && lower.split('.').all(label_ok) {
+        Ok(Cow::Owned(lower))
     } else {
         Err(invalid())
     }
@@ -294,6 +303,34 @@ mod tests {
         let ens: StreamId = "Rivulet.ETH/demo".parse().unwrap();
         assert_eq!(ens.as_str(), "rivulet.eth/demo");
         assert_eq!(ens.owner_address(), None);
+    }
+
+    /// An id already in normal form (the fast path) parses to itself, and to what any other spelling of
+    /// it parses to; ids that only look normal are still refused.
+    #[test]
+    fn normal_ids_parse_to_themselves() {
+        for (normal, other) in [
+            (
+                "0xabcdef0123456789abcdef0123456789abcdef01/Sensors/Temp-1",
+                "0XABCDEF0123456789ABCDEF0123456789ABCDEF01/Sensors/Temp-1",
+            ),
+            ("rivulet.eth/demo", "RIVULET.eth/demo"),
+            ("0xab.eth/a/b", "0xAB.ETH/a/b"),
+        ] {
+            let id: StreamId = normal.parse().unwrap();
+            assert_eq!(id.as_str(), normal);
+            assert_eq!(other.parse::<StreamId>().unwrap(), id);
+        }
+        for bad in [
+            "0xabcdef0123456789abcdef0123456789abcdef0g/a",
+            "0xabcdef0123456789abcdef0123456789abcdef01/",
+            "0xabcdef0123456789abcdef0123456789abcdef01/a/../b",
+            "rivulet/a",
+            "-rivulet.eth/a",
+            "rivulet..eth/a",
+        ] {
+            assert!(bad.parse::<StreamId>().is_err(), "{bad} parsed");
+        }
     }
 
     #[test]
