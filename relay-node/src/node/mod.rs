@@ -44,7 +44,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use rivulet_contracts::{Contracts, Deployment, PermissionCache, Sender};
-use rivulet_network::{NetworkConfig, build_swarm};
+use rivulet_network::{NetworkConfig, build_swarm, discovery::Discovery};
 use rivulet_protocol::Limits;
 use rivulet_store::Store;
 use rivulet_validate::{Validator, ValidatorConfig};
@@ -74,7 +74,6 @@ use self::{
     stored::StoredParts,
 };
 use crate::{config::NodeConfig, identity, metrics::Metrics, paths::DataDir};
-use rivulet_network::discovery::Discovery;
 
 /// Accepted events buffered for the WebSocket API's sessions; a session further behind is told how
 /// many it lost.

@@ -157,23 +157,8 @@ async fn only_valid_events_cross_the_network() {
     c.commands.send(Command::Dial(b.addr.clone())).unwrap();
     d.commands.send(Command::Dial(b.addr.clone())).unwrap();
 
-    // Publish from A until the first event crosses A → B → C (the meshes form on heartbeats).
-    let mut seq = 0;
-    let first = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            seq += 1;
-            a.commands
-                .send(Command::Publish(frame(&alice, seq, r#"{"warmup":true}"#)))
-                .unwrap();
-            if let Ok(Some(Seen::Accepted(data))) =
-                tokio::time::timeout(Duration::from_millis(300), c.seen.recv()).await
-            {
-                return data;
-            }
-        }
-    })
-    .await
-    .expect("no event crossed the three nodes within 20 s");
+    // Publish from A until the first event crosses A → B → C.
+    let (seq, first) = warm_up(&a, &mut c, &alice, "the three nodes").await;
     assert!(!first.is_empty());
 
     // A good event crosses; the forged and unauthorized ones stop at B.
@@ -242,6 +227,33 @@ async fn only_valid_events_cross_the_network() {
     }
 }
 
+/// Publishes warm-up events from `from` (sequence numbers from 1) until `to` accepts one — the meshes
+/// form on heartbeats — and fails the test after 20 s (`path` names the way in the message). Returns
+/// the last sequence number used and the event that arrived.
+async fn warm_up(from: &Node, to: &mut Node, publisher: &Signer, path: &str) -> (u32, Vec<u8>) {
+    let mut seq = 0;
+    let first = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            seq += 1;
+            from.commands
+                .send(Command::Publish(frame(
+                    publisher,
+                    seq,
+                    r#"{"warmup":true}"#,
+                )))
+                .unwrap();
+            if let Ok(Some(Seen::Accepted(data))) =
+                tokio::time::timeout(Duration::from_millis(300), to.seen.recv()).await
+            {
+                return data;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no event crossed {path} within 20 s"));
+    (seq, first)
+}
+
 async fn score(node: &Node, peer: PeerId) -> f64 {
     let (tx, rx) = tokio::sync::oneshot::channel();
     node.commands.send(Command::Score(peer, tx)).unwrap();
@@ -257,22 +269,7 @@ async fn a_burst_arrives_whole_and_in_order() {
     let a = spawn_node(alice.address()).await;
     let mut b = spawn_node(alice.address()).await;
     b.commands.send(Command::Dial(a.addr.clone())).unwrap();
-    let mut seq = 0;
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            seq += 1;
-            a.commands
-                .send(Command::Publish(frame(&alice, seq, r#"{"warmup":true}"#)))
-                .unwrap();
-            if let Ok(Some(Seen::Accepted(_))) =
-                tokio::time::timeout(Duration::from_millis(300), b.seen.recv()).await
-            {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("no event crossed A → B within 20 s");
+    let (seq, _) = warm_up(&a, &mut b, &alice, "A → B").await;
 
     // More than one flush's worth, and not a multiple of it: the last few can only arrive if the
     // handler flushes when its queue runs dry.

@@ -12,10 +12,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use anyhow::Result;
 use futures::StreamExt;
-use rivulet_network::discovery::Discovery;
 use rivulet_network::{
     NodeBehaviour, NodeBehaviourEvent,
     address_limits::{ConnectingTooOften, TooManyFromAddress},
+    discovery::Discovery,
     intake::Inbound,
     libp2p::{
         Multiaddr, PeerId, Swarm, identify, request_response,
