@@ -184,12 +184,14 @@ pub(crate) fn human(doc: &Value) -> String {
     }
     for p in doc["phases"].as_array().into_iter().flatten() {
         out += &format!(
-            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms; delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB, CPU p50 {} cores; the machine {} of its cores busy\n",
+            "  {:<9} time to data p50 {} / p99 {} ms; latency p50 {} / p99 {} ms (each event's first delivery p50 {} / p99 {}); delivered live {:.4}, after gap fill {:.4}; forged {} unpermitted {}; memory p50 {} MiB, CPU p50 {} cores; the machine {} of its cores busy\n",
             p["phase"].as_str().unwrap_or(""),
             p["timeToDataMs"]["p50"],
             p["timeToDataMs"]["p99"],
             p["latencyMs"]["p50"],
             p["latencyMs"]["p99"],
+            p["firstDeliveryMs"]["p50"],
+            p["firstDeliveryMs"]["p99"],
             p["deliveryRatioLive"].as_f64().unwrap_or(0.0),
             p["deliveryRatioAfterGapFill"].as_f64().unwrap_or(0.0),
             p["forgedDelivered"],

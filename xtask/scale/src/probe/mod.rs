@@ -26,7 +26,7 @@ mod target;
 use target::{SentLog, Target};
 pub(crate) use target::{content, now_ms};
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -185,6 +185,8 @@ fn report(
 ) -> Value {
     let mut ttd = Vec::new();
     let mut latencies = Vec::new();
+    // Per part and event, its earliest delivery to any subscriber.
+    let mut first: Vec<BTreeMap<u64, f64>> = vec![BTreeMap::new(); targets.len()];
     let (mut live, mut live_expected, mut after, mut expected) = (0u64, 0u64, 0u64, 0u64);
     let (mut forged, mut unpermitted, mut reconnects, mut lagged) = (0u64, 0u64, 0u64, 0u64);
     let mut without_data = Vec::new();
@@ -195,7 +197,13 @@ fn report(
         } else {
             without_data.push(s.label.clone());
         }
-        latencies.extend_from_slice(&r.latencies_ms);
+        latencies.extend(r.latencies_ms.iter().map(|&(_, ms)| ms));
+        if let Some(first) = first.get_mut(s.part) {
+            for &(i, ms) in &r.latencies_ms {
+                let earliest = first.entry(i).or_insert(ms);
+                *earliest = earliest.min(ms);
+            }
+        }
         live += f.live_received;
         live_expected += f.live_expected;
         after += f.after_fill;
@@ -208,7 +216,7 @@ fn report(
             "node": s.label,
             "part": s.part,
             "timeToDataMs": r.time_to_data_ms,
-            "latencyMs": summary(&mut r.latencies_ms.clone()),
+            "latencyMs": summary(&mut r.latencies_ms.iter().map(|&(_, ms)| ms).collect::<Vec<_>>()),
             "liveReceived": f.live_received,
             "liveExpected": f.live_expected,
             "expected": f.expected,
@@ -242,6 +250,9 @@ fn report(
         "subscribersWithoutData": without_data,
         "timeToDataMs": summary(&mut ttd),
         "latencyMs": summary(&mut latencies),
+        // Each event's earliest delivery: what the publisher's side and the first hop cost, apart
+        // from how the network spreads it further (a tail here is every subscriber's tail).
+        "firstDeliveryMs": summary(&mut first.iter().flat_map(|f| f.values().copied()).collect::<Vec<_>>()),
         "deliveryRatioLive": ratio(live, live_expected),
         "deliveryRatioAfterGapFill": ratio(after, expected),
         "deliveries": {

@@ -23,7 +23,8 @@ pub(crate) struct SubscriberResult {
     pub(crate) time_to_data_ms: Option<f64>,
     /// Event indices received live (verified, from the publisher).
     pub(crate) received: BTreeSet<u64>,
-    pub(crate) latencies_ms: Vec<f64>,
+    /// Publish → delivery of the events published while subscribed: (event index, ms).
+    pub(crate) latencies_ms: Vec<(u64, f64)>,
     /// Events whose signature did not hold (or that did not decode).
     pub(crate) forged: u64,
     /// Events signed by anyone but the part's publisher, or of another part.
@@ -133,7 +134,7 @@ pub(crate) async fn subscribe(
                         && first_subscribe.is_some_and(|f| sent.at >= f)
                     {
                         r.latencies_ms
-                            .push(now.duration_since(sent.at).as_secs_f64() * 1000.0);
+                            .push((i, now.duration_since(sent.at).as_secs_f64() * 1000.0));
                     }
                     if r.time_to_data_ms.is_none() {
                         // Time to data counts from the first subscribe (a reconnect does not reset it).
