@@ -185,8 +185,6 @@ fn report(
 ) -> Value {
     let mut ttd = Vec::new();
     let mut latencies = Vec::new();
-    // Per part and event, its earliest delivery to any subscriber.
-    let mut first: Vec<BTreeMap<u64, f64>> = vec![BTreeMap::new(); targets.len()];
     let (mut live, mut live_expected, mut after, mut expected) = (0u64, 0u64, 0u64, 0u64);
     let (mut forged, mut unpermitted, mut reconnects, mut lagged) = (0u64, 0u64, 0u64, 0u64);
     let mut without_data = Vec::new();
@@ -198,12 +196,6 @@ fn report(
             without_data.push(s.label.clone());
         }
         latencies.extend(r.latencies_ms.iter().map(|&(_, ms)| ms));
-        if let Some(first) = first.get_mut(s.part) {
-            for &(i, ms) in &r.latencies_ms {
-                let earliest = first.entry(i).or_insert(ms);
-                *earliest = earliest.min(ms);
-            }
-        }
         live += f.live_received;
         live_expected += f.live_expected;
         after += f.after_fill;
@@ -252,7 +244,13 @@ fn report(
         "latencyMs": summary(&mut latencies),
         // Each event's earliest delivery: what the publisher's side and the first hop cost, apart
         // from how the network spreads it further (a tail here is every subscriber's tail).
-        "firstDeliveryMs": summary(&mut first.iter().flat_map(|f| f.values().copied()).collect::<Vec<_>>()),
+        "firstDeliveryMs": summary(&mut first_deliveries(
+            targets.len(),
+            results
+                .iter()
+                .zip(&plan.subscribers)
+                .map(|(r, s)| (s.part, r.latencies_ms.as_slice())),
+        )),
         "deliveryRatioLive": ratio(live, live_expected),
         "deliveryRatioAfterGapFill": ratio(after, expected),
         "deliveries": {
@@ -275,4 +273,42 @@ fn report(
         "perSubscriber": per_subscriber,
         "acknowledgementMs": summary(&mut acks),
     })
+}
+
+/// Each event's earliest delivery to any subscriber of its part, ms, from every subscriber's part and
+/// its (event index, latency) pairs; a subscriber of a part beyond `parts` is left out.
+fn first_deliveries<'a>(
+    parts: usize,
+    subscribers: impl IntoIterator<Item = (usize, &'a [(u64, f64)])>,
+) -> Vec<f64> {
+    let mut first: Vec<BTreeMap<u64, f64>> = vec![BTreeMap::new(); parts];
+    for (part, latencies) in subscribers {
+        let Some(first) = first.get_mut(part) else {
+            continue;
+        };
+        for &(event, ms) in latencies {
+            let earliest = first.entry(event).or_insert(ms);
+            *earliest = earliest.min(ms);
+        }
+    }
+    first.into_iter().flat_map(BTreeMap::into_values).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_deliveries;
+
+    /// An event's first delivery is its earliest among its part's subscribers; the same index in
+    /// another part is another event.
+    #[test]
+    fn the_first_delivery_is_the_earliest_of_a_parts_subscribers() {
+        let a = [(0, 50.0), (1, 80.0)];
+        let b = [(0, 30.0), (2, 90.0)];
+        let c = [(0, 10.0)];
+        let stray = [(0, 1.0)];
+        let mut first =
+            first_deliveries(2, [(0, &a[..]), (0, &b[..]), (1, &c[..]), (5, &stray[..])]);
+        first.sort_by(f64::total_cmp);
+        assert_eq!(first, [10.0, 30.0, 80.0, 90.0]);
+    }
 }
