@@ -341,8 +341,10 @@ pub async fn build_client_swarm(
 /// How often a node pings each peer it is connected to (libp2p's default is every 15 s). A relay is
 /// connected to most of the nodes it ever met through the DHT (99 each in 100 nodes), so at 15 s an
 /// idle node sent and answered 13 pings a second — nine in ten of its sends, with a timer, an
-/// encryption and two wake-ups each. A connection whose peer went away is still closed at the next
-/// ping that goes unanswered, or at once when its TCP connection ends, as it does when a process dies.
+/// encryption and two wake-ups each. Pings close nothing (libp2p-ping only reports a failure, and the
+/// node does not act on it): a peer that went away is noticed when its TCP connection ends, as it does
+/// at once when its process dies, or when a write to it fails — a ping's among them, at most a minute
+/// after the peer went quiet instead of 15 s.
 const NODE_PING_INTERVAL: Duration = Duration::from_secs(60);
 
 #[cfg(feature = "node")]
