@@ -1,13 +1,17 @@
 //! Finding other nodes: bootstrap peers are redialled while disconnected, other relay nodes go into the
 //! DHT's routing table with the addresses they listen on (learnt through identify), and the node dials
 //! nodes the DHT knows up to [`TARGET_PEERS`] — a topic's mesh forms only among nodes that are directly
-//! connected, so nodes that joined through the same bootstrap peer must meet. Relay nodes run it, and
+//! connected, so nodes that joined through the same bootstrap peer must meet — and each part's members
+//! are found through the DHT's provider records besides ([`crate::members`]). Relay nodes run it, and
 //! so does the scale run's adversary, which must look like one.
 
-use libp2p::{Multiaddr, PeerId, Swarm, identify, multiaddr::Protocol, swarm::dial_opts::DialOpts};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, identify, kad, multiaddr::Protocol, swarm::dial_opts::DialOpts,
+};
+use rivulet_protocol::StreamPartId;
 use tracing::{debug, warn};
 
-use crate::{KAD_PROTOCOL, NodeBehaviour, peer_of};
+use crate::{KAD_PROTOCOL, NodeBehaviour, members::PartMembers, peer_of};
 
 /// How many nodes a node tries to stay connected to.
 pub const TARGET_PEERS: usize = 24;
@@ -27,6 +31,7 @@ fn refreshes_now(round: u64, connected: usize) -> bool {
 pub struct Discovery {
     bootstrap: Vec<Multiaddr>,
     rounds: u64,
+    members: PartMembers,
 }
 
 impl Discovery {
@@ -46,12 +51,28 @@ impl Discovery {
         Discovery {
             bootstrap,
             rounds: 0,
+            members: PartMembers::default(),
         }
     }
 
+    /// The node joined `part`'s topic: announce it in the DHT and find its other members.
+    pub fn joined(&mut self, swarm: &mut Swarm<NodeBehaviour>, part: &StreamPartId) {
+        self.members.joined(swarm, part, self.rounds);
+    }
+
+    /// The node left `part`'s topic.
+    pub fn left(&mut self, swarm: &mut Swarm<NodeBehaviour>, part: &StreamPartId) {
+        self.members.left(swarm, part);
+    }
+
+    /// A kademlia event: a lookup of a part's members progressed.
+    pub fn on_kademlia(&mut self, swarm: &mut Swarm<NodeBehaviour>, event: &kad::Event) {
+        self.members.on_kademlia(swarm, event, self.rounds);
+    }
+
     /// One round (every few seconds): redial bootstrap peers this node lost (they restarted, or the
-    /// link broke), refresh the routing table every sixth round while short of [`TARGET_PEERS`], and
-    /// dial known nodes up to it.
+    /// link broke), look up the members of parts that are short of them and due, refresh the routing
+    /// table every sixth round while short of [`TARGET_PEERS`], and dial known nodes up to it.
     pub fn round(&mut self, swarm: &mut Swarm<NodeBehaviour>) {
         for addr in &self.bootstrap {
             if let Some(peer) = peer_of(addr)
@@ -62,6 +83,7 @@ impl Discovery {
             }
         }
         self.rounds += 1;
+        self.members.look_up(swarm, self.rounds);
         let connected = swarm.connected_peers().count();
         if refreshes_now(self.rounds, connected) {
             // Fails only with no known peers, which the bootstrap redial handles.

@@ -28,6 +28,8 @@ pub mod address_limits;
 #[cfg(feature = "node")]
 pub mod bucket;
 #[cfg(feature = "node")]
+pub mod dht;
+#[cfg(feature = "node")]
 pub mod discovery;
 pub mod history;
 #[cfg(feature = "node")]
@@ -36,6 +38,8 @@ pub mod intake;
 pub mod latency;
 pub mod light;
 pub mod light_codec;
+#[cfg(feature = "node")]
+pub mod members;
 pub mod reader;
 pub mod replica;
 #[cfg(feature = "node")]
@@ -414,13 +418,7 @@ impl NodeBehaviour {
             .with_peer_score(score_params, gossipsub::PeerScoreThresholds::default())
             .map_err(NetworkError::Gossipsub)?;
         let peer_id = key.public().to_peer_id();
-        let mut kad_config = kad::Config::new(KAD_PROTOCOL);
-        kad_config.set_query_timeout(Duration::from_secs(30));
-        let mut kademlia =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
-        // Relay nodes answer DHT queries from the start: left to itself kademlia stays a client until an
-        // external address is confirmed, which never happens on loopback or behind a private network.
-        kademlia.set_mode(Some(kad::Mode::Server));
+        let kademlia = dht::kademlia(peer_id, KAD_PROTOCOL);
         // One budget for the requests the node reads, whoever sends them: an event with its framing
         // is the largest a peer hands it, a page of them the largest answer it reads.
         let budget =

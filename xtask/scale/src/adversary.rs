@@ -106,6 +106,7 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
     let mut discovery = Discovery::start(&mut swarm, args.bootstrap.clone());
     for part in &args.parts {
         swarm.behaviour_mut().subscribe(part)?;
+        discovery.joined(&mut swarm, part);
     }
     let mut counts = Counts::default();
     // The last real event seen per part, to alter.
@@ -140,6 +141,9 @@ pub(crate) async fn run(args: AdversaryArgs) -> Result<()> {
                 SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
                     peer_id, info, ..
                 })) => Discovery::identified(&mut swarm, peer_id, info),
+                SwarmEvent::Behaviour(NodeBehaviourEvent::Kademlia(event)) => {
+                    discovery.on_kademlia(&mut swarm, &event)
+                }
                 SwarmEvent::Behaviour(NodeBehaviourEvent::History(request_response::Event::Message {
                     message: request_response::Message::Request { channel, .. }, ..
                 })) => {

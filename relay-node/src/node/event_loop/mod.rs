@@ -174,13 +174,13 @@ impl EventLoop {
     /// Joins or leaves a topic as a part's state asks.
     pub(super) fn apply(&mut self, change: Option<TopicChange>) {
         match change {
-            Some(TopicChange::Join(part)) => {
-                if let Err(e) = self.swarm.behaviour_mut().subscribe(&part) {
-                    warn!(%part, "cannot join topic: {e}");
-                }
-            }
+            Some(TopicChange::Join(part)) => match self.swarm.behaviour_mut().subscribe(&part) {
+                Ok(_) => self.discovery.joined(&mut self.swarm, &part),
+                Err(e) => warn!(%part, "cannot join topic: {e}"),
+            },
             Some(TopicChange::Leave(part)) => {
                 self.swarm.behaviour_mut().unsubscribe(&part);
+                self.discovery.left(&mut self.swarm, &part);
             }
             None => return,
         }
@@ -284,6 +284,9 @@ impl EventLoop {
                 info,
                 ..
             })) => Discovery::identified(&mut self.swarm, peer_id, info),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Kademlia(event)) => {
+                self.discovery.on_kademlia(&mut self.swarm, &event)
+            }
             SwarmEvent::Behaviour(NodeBehaviourEvent::Store(event)) => self.on_store_event(event),
             SwarmEvent::Behaviour(NodeBehaviourEvent::Light(
                 request_response::Event::Message {

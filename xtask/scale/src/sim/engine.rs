@@ -189,7 +189,8 @@ pub(super) struct Sim<'a> {
 pub(crate) fn simulate(s: &Setup) -> Outcome {
     let mut rng = Rng(s.seed);
     let extra = Graph::lookup_peers(s.nodes, s.lookup_factor);
-    let graph = Graph::build(s.nodes, BOOTSTRAP, extra, &mut rng);
+    let mut graph = Graph::build(s.nodes, BOOTSTRAP, extra, &mut rng);
+    graph.add_member_connections(s.parts, s.part_peers, &mut rng);
     let events = (s.publish_s * s.rate).ceil() as usize + 1;
     let n = s.nodes;
     let bad = if s.scenario == Scenario::Malicious {

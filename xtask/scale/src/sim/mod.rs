@@ -67,6 +67,10 @@ pub(crate) struct SimArgs {
     /// (0: only the connections discovery dials).
     #[arg(long, default_value_t = 1.0)]
     lookup_factor: f64,
+    /// Members of its part each node's part-member lookups connect it to (the relay's
+    /// `rivulet_network::members::PART_PEERS`; 0: no member lookups, as before they existed).
+    #[arg(long, default_value_t = rivulet_network::members::PART_PEERS)]
+    part_peers: usize,
     /// Instead of `--lookup-factor`: the factor that gives this many peers per node (median) at
     /// `--calibrate-nodes` nodes — the real run's figure.
     #[arg(long, requires = "calibrate_nodes")]
@@ -108,12 +112,23 @@ pub(crate) fn run(args: &SimArgs) -> Result<()> {
             scenario,
             latency: latency.clone(),
             lookup_factor,
+            part_peers: args.part_peers,
             seed: args.seed,
         };
         let result = engine::simulate(&setup);
         if graph_figures.is_null() {
             let mut degrees: Vec<f64> = result.degrees.iter().map(|d| *d as f64).collect();
             graph_figures = summary(&mut degrees);
+            // The bootstrap peers are connected to every node; the busiest of the rest are the
+            // parts' first announcers, whom later members dial.
+            let mut rest: Vec<usize> = result
+                .degrees
+                .iter()
+                .skip(engine::BOOTSTRAP)
+                .copied()
+                .collect();
+            rest.sort_unstable_by(|a, b| b.cmp(a));
+            graph_figures["busiestOthers"] = json!(rest.iter().take(5).collect::<Vec<_>>());
         }
         scenarios.push(result.report(scenario));
     }
@@ -128,6 +143,7 @@ pub(crate) fn run(args: &SimArgs) -> Result<()> {
             "lookupFactor": (lookup_factor * 1000.0).round() / 1000.0,
             "calibratedOn": args.calibrate_peers.map(|p| json!({ "nodes": args.calibrate_nodes, "peersPerNodeP50": p })),
             "lookupPeersPerNode": topology::Graph::lookup_peers(args.nodes, lookup_factor),
+            "partPeers": args.part_peers,
             "peersPerNode": graph_figures,
             "scenarios": scenarios,
             "wallSeconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
@@ -179,6 +195,7 @@ mod tests {
                 jitter: 0.0,
             },
             lookup_factor: 1.0,
+            part_peers: rivulet_network::members::PART_PEERS,
             seed: 3,
         }
     }

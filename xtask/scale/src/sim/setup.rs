@@ -21,5 +21,7 @@ pub(crate) struct Setup {
     pub(crate) scenario: Scenario,
     pub(crate) latency: topology::Latency,
     pub(crate) lookup_factor: f64,
+    /// Members of its part each node's member lookups connect it to (0: no lookups).
+    pub(crate) part_peers: usize,
     pub(crate) seed: u64,
 }

@@ -12,6 +12,12 @@
 //!   connections others dial to it, a node has about twice that. At 100 nodes that connects every
 //!   node to every other, as the real 100 processes were.
 //!
+//! - what a part's member lookups open (`rivulet_network::members`): each member of a part, in the order
+//!   they joined, dials up to `PART_PEERS` of the part's members it finds through the DHT — the first
+//!   20 that announced themselves (kademlia keeps no more per key), chosen at random — unless it is
+//!   connected to that many members already. Opened as if at the start, where the real node opens
+//!   them a lookup (a few round trips) after it joins.
+//!
 //! Also the latency model, the same rule as `rivulet_network::latency`.
 
 use super::rng::Rng;
@@ -84,6 +90,49 @@ impl Graph {
         Graph { adj }
     }
 
+    /// Adds the connections part-member lookups open, node `i` being a member of part `i mod parts`
+    /// and `want` the members each wants to be connected to (0: none).
+    pub(crate) fn add_member_connections(&mut self, parts: usize, want: usize, rng: &mut Rng) {
+        let n = self.adj.len();
+        if want == 0 || parts == 0 {
+            return;
+        }
+        // A random join order.
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let mut joined = vec![false; n];
+        let mut providers: Vec<Vec<usize>> = vec![Vec::new(); parts];
+        for a in order {
+            let part = a % parts;
+            let members = |adj: &Vec<(u32, bool)>, joined: &[bool]| {
+                adj.iter()
+                    .filter(|(p, _)| *p as usize % parts == part && joined[*p as usize])
+                    .count()
+            };
+            let mut have = members(&self.adj[a], &joined);
+            let mut found: Vec<usize> = providers[part]
+                .iter()
+                .copied()
+                .filter(|&b| !self.adj[a].iter().any(|(p, _)| *p as usize == b))
+                .collect();
+            while have < want && !found.is_empty() {
+                let b = found.swap_remove(rng.below(found.len()));
+                self.adj[a].push((b as u32, true));
+                self.adj[b].push((a as u32, false));
+                have += 1;
+            }
+            joined[a] = true;
+            if providers[part].len() < K {
+                providers[part].push(a);
+            }
+        }
+        for peers in &mut self.adj {
+            peers.sort_unstable();
+        }
+    }
+
     /// Nodes each node dials for kademlia's lookups: `factor × 20 (1 + log2 n)`, at most `n - 1`.
     pub(crate) fn lookup_peers(n: usize, factor: f64) -> usize {
         let per_round = 20.0 * (1.0 + (n.max(2) as f64).log2());
@@ -128,6 +177,32 @@ mod tests {
             for (b, outbound) in peers {
                 let back = g.adj[*b as usize].iter().find(|(p, _)| *p as usize == a);
                 assert_eq!(back.map(|(_, o)| !o), Some(*outbound));
+            }
+        }
+    }
+
+    #[test]
+    fn member_lookups_connect_every_member_to_enough_of_its_part() {
+        let (n, parts, want) = (2_000, 40, 6);
+        let mut rng = Rng(11);
+        let mut g = Graph::build(n, 3, 0, &mut rng);
+        let members = |g: &Graph, a: usize| {
+            g.adj[a]
+                .iter()
+                .filter(|(p, _)| *p as usize % parts == a % parts)
+                .count()
+        };
+        let short = |g: &Graph| (0..n).filter(|&a| members(g, a) < want).count();
+        let before = short(&g);
+        g.add_member_connections(parts, want, &mut rng);
+        assert!(
+            before > n / 2,
+            "discovery alone leaves most short: {before}"
+        );
+        assert_eq!(short(&g), 0);
+        for (a, peers) in g.adj.iter().enumerate() {
+            for w in peers.windows(2) {
+                assert_ne!(w[0].0, w[1].0, "node {a}: one connection per pair");
             }
         }
     }
