@@ -136,7 +136,10 @@ impl PartMembers {
         round: u64,
     ) {
         let kad::Event::OutboundQueryProgressed {
-            id, result, step, ..
+            id,
+            result: result @ QueryResult::GetProviders(_),
+            step,
+            ..
         } = event
         else {
             return;
