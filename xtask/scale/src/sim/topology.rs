@@ -40,12 +40,6 @@ impl Graph {
     pub(crate) fn build(n: usize, bootstrap: usize, extra: usize, rng: &mut Rng) -> Graph {
         let ids: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
         let mut adj: Vec<Vec<(u32, bool)>> = vec![Vec::new(); n];
-        let connect = |adj: &mut Vec<Vec<(u32, bool)>>, a: usize, b: usize| {
-            if a != b && !adj[a].iter().any(|(p, _)| *p as usize == b) {
-                adj[a].push((b as u32, true));
-                adj[b].push((a as u32, false));
-            }
-        };
         for a in 0..n {
             for b in 0..bootstrap.min(n) {
                 connect(&mut adj, a, b);
@@ -106,21 +100,18 @@ impl Graph {
         let mut providers: Vec<Vec<usize>> = vec![Vec::new(); parts];
         for a in order {
             let part = a % parts;
-            let members = |adj: &Vec<(u32, bool)>, joined: &[bool]| {
-                adj.iter()
-                    .filter(|(p, _)| *p as usize % parts == part && joined[*p as usize])
-                    .count()
-            };
-            let mut have = members(&self.adj[a], &joined);
+            let mut have = self.adj[a]
+                .iter()
+                .filter(|(p, _)| *p as usize % parts == part && joined[*p as usize])
+                .count();
             let mut found: Vec<usize> = providers[part]
                 .iter()
                 .copied()
-                .filter(|&b| !self.adj[a].iter().any(|(p, _)| *p as usize == b))
+                .filter(|&b| !connected(&self.adj, a, b))
                 .collect();
             while have < want && !found.is_empty() {
                 let b = found.swap_remove(rng.below(found.len()));
-                self.adj[a].push((b as u32, true));
-                self.adj[b].push((a as u32, false));
+                connect(&mut self.adj, a, b);
                 have += 1;
             }
             joined[a] = true;
@@ -137,6 +128,19 @@ impl Graph {
     pub(crate) fn lookup_peers(n: usize, factor: f64) -> usize {
         let per_round = 20.0 * (1.0 + (n.max(2) as f64).log2());
         ((factor * per_round).round() as usize).min(n.saturating_sub(1))
+    }
+}
+
+/// Whether `a` holds a connection to `b`.
+fn connected(adj: &[Vec<(u32, bool)>], a: usize, b: usize) -> bool {
+    adj[a].iter().any(|(p, _)| *p as usize == b)
+}
+
+/// `a` dials `b`, unless it is `b` or already connected to it.
+fn connect(adj: &mut [Vec<(u32, bool)>], a: usize, b: usize) {
+    if a != b && !connected(adj, a, b) {
+        adj[a].push((b as u32, true));
+        adj[b].push((a as u32, false));
     }
 }
 
