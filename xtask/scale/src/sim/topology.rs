@@ -85,7 +85,9 @@ impl Graph {
     }
 
     /// Adds the connections part-member lookups open, node `i` being a member of part `i mod parts`
-    /// and `want` the members each wants to be connected to (0: none).
+    /// and `want` the members each wants to be connected to (0: none): members join in a random
+    /// order, each short of members announces the part (the first `K` announcers are kept) and dials
+    /// announcers until it has `want`.
     pub(crate) fn add_member_connections(&mut self, parts: usize, want: usize, rng: &mut Rng) {
         let n = self.adj.len();
         if want == 0 || parts == 0 {
@@ -104,6 +106,9 @@ impl Graph {
                 .iter()
                 .filter(|(p, _)| *p as usize % parts == part && joined[*p as usize])
                 .count();
+            // Only a member short of members when it joins announces the part (its later look at
+            // whether the record has room is after every join here).
+            let announces = have < want;
             let mut found: Vec<usize> = providers[part]
                 .iter()
                 .copied()
@@ -115,7 +120,7 @@ impl Graph {
                 have += 1;
             }
             joined[a] = true;
-            if providers[part].len() < K {
+            if announces && providers[part].len() < K {
                 providers[part].push(a);
             }
         }
