@@ -259,8 +259,9 @@ pub fn to_dial<'a>(
         .collect()
 }
 
-/// How many connected nodes are in `topic`.
-fn part_peers(swarm: &Swarm<NodeBehaviour>, topic: &TopicHash) -> usize {
+/// How many connected nodes are in `topic` (a part's topic: how many of its members the node is
+/// connected to).
+pub fn part_peers(swarm: &Swarm<NodeBehaviour>, topic: &TopicHash) -> usize {
     swarm
         .behaviour()
         .gossipsub

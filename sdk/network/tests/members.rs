@@ -26,7 +26,7 @@ use libp2p::{
 use rivulet_network::{
     NetworkConfig, NodeBehaviour, NodeBehaviourEvent,
     discovery::Discovery,
-    members::{MAX_LOOKUPS, MAX_WAIT_ROUNDS, PART_PEERS, part_key},
+    members::{MAX_LOOKUPS, MAX_WAIT_ROUNDS, PART_PEERS, part_key, part_peers},
     topic,
 };
 use rivulet_protocol::StreamPartId;
@@ -118,16 +118,6 @@ fn provides(swarm: &mut Swarm<NodeBehaviour>, key: &kad::RecordKey, provider: Pe
 fn announces(swarm: &mut Swarm<NodeBehaviour>, key: &kad::RecordKey) -> bool {
     let store = swarm.behaviour_mut().kademlia.store_mut();
     store.provided().any(|r| &r.key == key)
-}
-
-/// How many of `swarm`'s peers are in `part`'s topic.
-fn part_peers(swarm: &Swarm<NodeBehaviour>, part: &StreamPartId) -> usize {
-    let hash = topic(part).hash();
-    let gossipsub = &swarm.behaviour().gossipsub;
-    gossipsub
-        .all_peers()
-        .filter(|(_, topics)| topics.contains(&&hash))
-        .count()
 }
 
 async fn until(
@@ -230,7 +220,7 @@ async fn a_node_among_enough_members_announces_only_when_the_record_has_room() {
         &mut nodes,
         &mut seen,
         "the seventh sees the six in the topic",
-        |n, _| part_peers(&n[late].0, &part) == PART_PEERS,
+        |n, _| part_peers(&n[late].0, &topic(&part).hash()) == PART_PEERS,
     )
     .await;
     join(&mut nodes, late, &part);
