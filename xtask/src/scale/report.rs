@@ -200,6 +200,12 @@ pub(crate) fn human(doc: &Value) -> String {
             p["nodes"]["cpuCoresPerNode"]["p50"],
             p["machine"]["busyCores"],
         );
+        if let Some(l) = p.get("probeLateMs").filter(|l| !l.is_null()) {
+            out += &format!(
+                "            the probe's own wake-ups late p50 {} / p99 {} / max {} ms\n",
+                l["p50"], l["p99"], l["max"]
+            );
+        }
         if let Some(a) = p["machine"]
             .get("adversaryCoresPerProcess")
             .filter(|a| !a.is_null())

@@ -19,6 +19,7 @@
 //!   permission).
 
 mod gapfill;
+mod lag;
 mod publisher;
 mod subscriber;
 mod target;
@@ -104,6 +105,7 @@ async fn execute(plan: &Plan) -> Result<Value> {
     let start = tokio::time::Instant::now();
     let publish_end = start + Duration::from_millis(plan.publish_ms);
     let listen_end = publish_end + Duration::from_millis(plan.settle_ms);
+    let lag = tokio::spawn(lag::watch(listen_end));
     let mut targets = Vec::new();
     let mut publishers = Vec::new();
     for p in &plan.parts {
@@ -151,6 +153,7 @@ async fn execute(plan: &Plan) -> Result<Value> {
     for s in subscribers {
         results.push(s.await?);
     }
+    let mut late = lag.await?;
     // Gap fill, a few subscribers at a time.
     let mut filled = Vec::new();
     for (chunk_results, chunk_plans) in results.chunks(16).zip(plan.subscribers.chunks(16)) {
@@ -173,6 +176,7 @@ async fn execute(plan: &Plan) -> Result<Value> {
         &publisher_reports,
         &results,
         &filled,
+        &mut late,
     ))
 }
 
@@ -182,6 +186,7 @@ fn report(
     publishers: &[publisher::PublisherReport],
     results: &[subscriber::SubscriberResult],
     filled: &[gapfill::GapFill],
+    late: &mut [f64],
 ) -> Value {
     let mut ttd = Vec::new();
     let mut latencies = Vec::new();
@@ -272,6 +277,9 @@ fn report(
         "laggedNotices": lagged,
         "perSubscriber": per_subscriber,
         "acknowledgementMs": summary(&mut acks),
+        // How late the probe's own runtime woke a task (every 5 ms while it listened): a moment
+        // the probe could not run delays every subscriber's events at once.
+        "probeLateMs": summary(late),
     })
 }
 
