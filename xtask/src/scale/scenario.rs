@@ -128,7 +128,12 @@ pub(crate) fn spawn_probe(
     let plan_file = dir.join(format!("plan-{name}.json"));
     std::fs::write(&plan_file, serde_json::to_vec_pretty(plan)?)?;
     let report_file = dir.join(format!("probe-{name}.json"));
-    let probe = Command::new(scale_bin)
+    // Above the relays' CPU priority: the probe stands for subscribers and publishers on their own
+    // machines, and at the relays' priority it woke up to ~300 ms late among 100 busy relays, which
+    // showed in every subscriber's latency at once (`probeLateMs`; BENCHMARKS.md, "Many nodes").
+    let probe = Command::new("nice")
+        .args(["-n", "-10"])
+        .arg(scale_bin)
         .args(["probe", "--plan"])
         .arg(&plan_file)
         .stdin(Stdio::null())
