@@ -35,7 +35,7 @@ mod tests {
         // Hold the only thread for 60 ms: the watcher's next wake-up comes at least ~55 ms late.
         std::thread::sleep(Duration::from_millis(60));
         let late = watcher.await.expect("the watcher ran");
-        assert!(late.len() >= 10, "{} wake-ups", late.len());
+        assert!(!late.is_empty(), "the watcher never woke");
         let worst = late.iter().copied().fold(0.0, f64::max);
         assert!(worst >= 50.0, "the worst wake-up was {worst} ms late");
     }
