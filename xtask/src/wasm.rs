@@ -128,7 +128,17 @@ pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
             std::fs::copy(entry.path(), sdk_pkg(root).join(entry.file_name()))
                 .with_context(|| format!("cannot copy {}", entry.path().display()))?;
         }
-        eprintln!("wasm: {:.1} KB gzipped", gz as f64 / 1024.0);
+        // What a browser loads besides the wasm: the entry point, the `Client` class and the glue.
+        let mut js_gz = 0;
+        for file in ["index.js", "client.js", "rivulet_wasm.js"] {
+            js_gz += gzip_size(&sdk_pkg(root).join(file))?;
+        }
+        eprintln!(
+            "wasm: {:.1} KB gzipped; the JavaScript a browser loads with it: {:.1} KB gzipped ({:.1} KB in all)",
+            gz as f64 / 1024.0,
+            js_gz as f64 / 1024.0,
+            (gz + js_gz) as f64 / 1024.0
+        );
         Ok(())
     })?;
     Ok(gz)
