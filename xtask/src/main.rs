@@ -40,6 +40,7 @@ mod soak;
 mod tidy;
 mod up;
 mod wasm;
+mod wasm_names;
 
 use crate::{
     cmd::{run, step},
