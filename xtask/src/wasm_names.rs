@@ -2,7 +2,7 @@
 //! --reorder-functions-by-name` lays out trait methods by trait and method: every type's
 //! `<T as Future>::poll` together, every `<T as Deserialize>::deserialize` together. Functions that
 //! implement the same method for different types are alike, and gzip finds more of them inside its
-//! 32 KB window (@rivulet/sdk: −4.9 KB gzipped against plain name order; BENCHMARKS.md). Only the name
+//! 32 KB window (@rivulet/sdk: −5.8 KB gzipped against plain name order; BENCHMARKS.md). Only the name
 //! section changes; the names are dropped when wasm-opt writes the module.
 
 use anyhow::{Context, Result, bail};
@@ -93,8 +93,9 @@ fn rename_map(map: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// `<T as Trait>::method::h…` becomes `Trait|method|T|<the whole name>`; other names stay as they
-/// are. The whole name at the end keeps every key distinct.
+/// `<T as Trait>::method::h…` becomes `Trait|method|T|<the whole name>`; the closures of other
+/// functions (async bodies among them) go together as `{{closure}}|<the whole name>` (−1.0 KB); other
+/// names stay as they are. The whole name at the end keeps every key distinct.
 pub(crate) fn sort_key(name: &str) -> String {
     let bare = strip_hash(name);
     let split = bare.strip_prefix('<').and_then(|rest| {
@@ -104,6 +105,7 @@ pub(crate) fn sort_key(name: &str) -> String {
     });
     match split {
         Some((ty, tr, method)) => format!("{tr}|{method}|{ty}|{name}"),
+        None if bare.ends_with("{{closure}}") => format!("{{{{closure}}}}|{name}"),
         None => name.to_owned(),
     }
 }
@@ -187,6 +189,14 @@ mod tests {
         assert_eq!(
             sort_key("<a::B as C>::d::hnothex"),
             "C|d::hnothex|a::B|<a::B as C>::d::hnothex"
+        );
+        assert_eq!(
+            sort_key("a::f::{{closure}}::h0123456789abcdef"),
+            "{{closure}}|a::f::{{closure}}::h0123456789abcdef"
+        );
+        assert_eq!(
+            sort_key("<a::B as C>::d::{{closure}}"),
+            "C|d::{{closure}}|a::B|<a::B as C>::d::{{closure}}"
         );
         let mut keys = [
             sort_key("<x::Z as serde::Deserialize>::deserialize::h0000000000000001"),
