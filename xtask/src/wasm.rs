@@ -144,9 +144,9 @@ pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
     Ok(gz)
 }
 
-/// cargo build → wasm-bindgen → wasm-opt (`-Oz`, see below) for one crate (`artifact`: the wasm cargo writes, named
-/// after the lib or bin; `out_name`: the name of the generated files); returns the gzipped size of the
-/// final wasm.
+/// cargo build → wasm-bindgen → [`wasm_names`](crate::wasm_names) → wasm-opt (tuned, see below) for
+/// one crate (`artifact`: the wasm cargo writes, named after the lib or bin; `out_name`: the name of
+/// the generated files); returns the gzipped size of the final wasm.
 pub(crate) fn build_wasm_bindgen(
     root: &Path,
     package: &str,
@@ -205,9 +205,10 @@ pub(crate) fn build_wasm_bindgen(
         //   byte for byte, where the same code inlined into large ones does not (−37 KB).
         // - `--converge`: the passes again while they still shrink the module (−1.7 KB, ~15 s).
         // - `--reorder-functions-by-name`, last: functions in the order of their names (the name
-        //   section wasm-bindgen keeps, trait methods first by trait and method: `wasm_names`;
-        //   written out without it), so the copies of one generic sit together inside gzip's 32 KB
-        //   window instead of spread by call count (−20 KB, and −5.8 KB for the trait order).
+        //   section wasm-bindgen keeps, rewritten by `wasm_names` so that trait methods sort by
+        //   trait and method; not written out), so functions that are alike sit together inside
+        //   gzip's 32 KB window instead of spread by call count (−20 KB, −5.8 KB more for the
+        //   trait order).
         &[
             "-Oz",
             "-ocimfs",
