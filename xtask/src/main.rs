@@ -40,7 +40,8 @@ mod soak;
 mod tidy;
 mod up;
 mod wasm;
-mod wasm_names;
+mod wasm_binary;
+mod wasm_order;
 
 use crate::{
     cmd::{run, step},
