@@ -14,12 +14,13 @@ use crate::cmd::{output, run, step, target_dir};
 pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Gzipped size the npm package's wasm must stay under: below @streamr/sdk's browser bundle (479.7 KB
-/// gzipped, `exports-umd.min.js` of 103.3.2). 477.6 KB on 2026-12-07 (functions ordered by likeness;
-/// 557.8 KB before that day's work; BENCHMARKS.md).
-pub(crate) const SDK_GZIP_BUDGET: usize = 479 * 1024;
+/// gzipped, `exports-umd.min.js` of 103.3.2), with room for the JavaScript beside it. 469.3 KB on
+/// 2026-12-07 (functions ordered by likeness, no float formatting; 557.8 KB before that day's work;
+/// BENCHMARKS.md).
+pub(crate) const SDK_GZIP_BUDGET: usize = 470 * 1024;
 
-/// Gzipped size the marketplace dapp's wasm must stay under (596.9 KB on 2026-12-07).
-pub(crate) const DAPP_GZIP_BUDGET: usize = 598 * 1024;
+/// Gzipped size the marketplace dapp's wasm must stay under (595.8 KB on 2026-12-07).
+pub(crate) const DAPP_GZIP_BUDGET: usize = 597 * 1024;
 
 /// Builds the marketplace dapp into `marketplace-dapp/dist` (its `index.html` and `pkg/`); returns the
 /// gzipped size of its wasm.

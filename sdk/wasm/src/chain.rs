@@ -123,6 +123,11 @@ impl RivuletClient {
                 None => 24 * 3600,
                 Some(s) if (60.0..=30.0 * 86_400.0).contains(&s) => s as u64,
                 Some(s) => {
+                    // Written by JavaScript: the page links no float formatting of its own.
+                    let s: String = js_sys::Number::from(s)
+                        .to_string(10)
+                        .map(String::from)
+                        .unwrap_or_default();
                     return Err(invalid(format!(
                         "validForSeconds must be between 60 and 2592000 (30 days), got {s}"
                     )));

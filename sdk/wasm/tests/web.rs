@@ -83,3 +83,39 @@ fn sdk_arguments() {
     let q: ResendArg = serde_json::from_str(r#"{"last":3}"#).unwrap();
     assert!(q.to_query().is_ok());
 }
+
+/// `patches/serde_core`: in wasm, a float in serde's "invalid type" errors is written without core's
+/// float formatting, as Rust writes it where that is exact, to nine fractional digits otherwise.
+#[wasm_bindgen_test]
+fn floats_in_type_errors() {
+    use serde::de::Unexpected::Float;
+    let cases = [
+        (1.0, "1.0"),
+        (-0.5, "-0.5"),
+        (0.1, "0.1"),
+        (1.25, "1.25"),
+        (123_456.000_000_001, "123456.000000001"),
+        (0.999_999_999_9, "1.0"),
+        (9_007_199_254_740_993.0, "9007199254740992.0"),
+        (1e20, "100000000000000000000.0"),
+        (-0.0, "-0.0"),
+        (f64::NAN, "NaN"),
+        (f64::NEG_INFINITY, "-inf"),
+        (1e-10, "7737125245533627.0*2^-86"),
+        (2f64.powi(200), "1.0*2^200"),
+    ];
+    for (v, text) in cases {
+        assert_eq!(
+            Float(v).to_string(),
+            format!("floating point `{text}`"),
+            "{v:e}"
+        );
+    }
+    // A deserializer without its own message for the mismatch (serde's default) reports it this way.
+    use serde::{Deserialize, de::IntoDeserializer, de::value::Error};
+    let err = u32::deserialize(IntoDeserializer::<Error>::into_deserializer(1.5f64)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid type: floating point `1.5`, expected u32"
+    );
+}
