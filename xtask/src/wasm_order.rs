@@ -10,7 +10,10 @@ use std::collections::VecDeque;
 use anyhow::{Context, Result, bail};
 use flate2::{Compress, Compression, FlushCompress};
 
-use crate::wasm_binary::{leb, put_leb, put_name, sections};
+use crate::{
+    scale::latency::Rng,
+    wasm_binary::{leb, put_leb, put_name, sections},
+};
 
 /// Hash functions per sketch: more estimate likeness better and take longer (with 256 the package
 /// was 0.8 KB larger).
@@ -122,7 +125,8 @@ fn code_bodies(code: &[u8]) -> Result<Vec<&[u8]>> {
 /// deflate after the last 32 KB placed (as gzip will), and the one that compresses best for its size
 /// comes next. Ties go to the lowest index, so the incoming order decides among equals.
 fn order_by_likeness(bodies: &[&[u8]]) -> Result<Vec<usize>> {
-    let sketches: Vec<[u32; SKETCH]> = bodies.iter().map(|b| sketch(b)).collect();
+    let seeds = seeds();
+    let sketches: Vec<[u32; SKETCH]> = bodies.iter().map(|b| sketch(b, &seeds)).collect();
     let n = sketches.len();
     let mut placed = vec![false; n];
     let mut order = Vec::with_capacity(n);
@@ -201,31 +205,30 @@ fn shared_hashes(a: &[u32; SKETCH], b: &[u32; SKETCH]) -> u16 {
     a.iter().zip(b).map(|(x, y)| u16::from(x == y)).sum()
 }
 
-/// The MinHash sketch of a body: for each of [`SKETCH`] hash functions, the least hash of its 4-byte
-/// windows (multiply-shift hashing with fixed constants, so every build orders alike).
-fn sketch(body: &[u8]) -> [u32; SKETCH] {
-    let mut seeds = [(0u64, 0u64); SKETCH];
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+/// The hash functions of a sketch: multiply-shift with fixed constants, so every build orders alike.
+type Seeds = [(u64, u64); SKETCH];
+
+/// The [`SKETCH`] hash functions' constants (an odd multiplier and an addend each).
+fn seeds() -> Seeds {
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut seeds = [(0, 0); SKETCH];
     for seed in &mut seeds {
-        *seed = (splitmix(&mut state) | 1, splitmix(&mut state));
+        *seed = (rng.next_u64() | 1, rng.next_u64());
     }
+    seeds
+}
+
+/// The MinHash sketch of a body: for each of the hash functions in `seeds`, the least hash of its
+/// 4-byte windows.
+fn sketch(body: &[u8], seeds: &Seeds) -> [u32; SKETCH] {
     let mut mins = [u32::MAX; SKETCH];
     for w in body.windows(4) {
         let x = u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-        for (m, (a, b)) in mins.iter_mut().zip(&seeds) {
+        for (m, (a, b)) in mins.iter_mut().zip(seeds) {
             *m = (*m).min((x.wrapping_mul(*a).wrapping_add(*b) >> 32) as u32);
         }
     }
     mins
-}
-
-/// SplitMix64: the sketch's hash constants from one fixed seed.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -247,9 +250,13 @@ mod tests {
             order_by_likeness(&[&a, &b, &a2, &b2]).unwrap(),
             vec![0, 2, 1, 3]
         );
-        assert_eq!(shared_hashes(&sketch(&a), &sketch(&a)), SKETCH as u16);
-        assert!(shared_hashes(&sketch(&a), &sketch(&b)) < 20);
-        assert!(shared_hashes(&sketch(&a), &sketch(&a2)) > 180);
+        let s = seeds();
+        assert_eq!(
+            shared_hashes(&sketch(&a, &s), &sketch(&a, &s)),
+            SKETCH as u16
+        );
+        assert!(shared_hashes(&sketch(&a, &s), &sketch(&b, &s)) < 20);
+        assert!(shared_hashes(&sketch(&a, &s), &sketch(&a2, &s)) > 180);
         // Bodies like none placed (even shorter than a window) keep their incoming order.
         assert_eq!(
             order_by_likeness(&[b"x", b"", b"yz"]).unwrap(),

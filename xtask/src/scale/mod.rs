@@ -21,7 +21,7 @@
 mod cgroup;
 mod chain;
 mod copies;
-mod latency;
+pub(crate) mod latency;
 mod netns;
 mod nodes;
 mod options;
