@@ -183,11 +183,12 @@ mod backend {
     pub(crate) type Key = PublicKey;
 
     /// After how many verifications with a publisher's key its comb is built: a comb's verification
-    /// saves ~40 % of libsecp256k1's, and building one (window 6) costs about 19 of them.
+    /// saves ~40 % of libsecp256k1's, and building one (window 7, ~1.2 ms) costs about 42 of them.
     pub(crate) const COMB_AFTER: u32 = 128;
-    /// Combs of 6-bit digits: 1,408 points, ~113 KB.
-    pub(crate) const COMB_WINDOW: u32 = 6;
-    /// At most 32 combs per verifier (3.6 MB): a relay's verifying thread hears many publishers, and
+    /// Combs of 7-bit digits: 2,432 points, ~195 KB; 38 additions a multiplication (window 6: 44, and
+    /// a verification 19.4 µs against 18.0; window 8, 33 and 17.1 µs, but 338 KB and ~2.1 ms to build).
+    pub(crate) const COMB_WINDOW: u32 = 7;
+    /// At most 32 combs per verifier (6.2 MB): a relay's verifying thread hears many publishers, and
     /// keeps combs for the 32 it most lately found busy.
     pub(crate) const COMBS: usize = 32;
 
@@ -236,7 +237,7 @@ mod backend {
 /// Verifies messages, remembering up to `capacity` publishers' public keys (the oldest learnt is
 /// forgotten first), and for publishers it verifies often a comb of multiples of their keys, which
 /// makes a verification about three times as fast as k256's, and ~40 % faster than libsecp256k1's (see
-/// `comb`; at most 16 of ~68 KB with k256, 32 of ~113 KB with libsecp256k1, the newest built kept).
+/// `comb`; at most 16 of ~68 KB with k256, 32 of ~195 KB with libsecp256k1, the newest built kept).
 /// Not shared between threads: one per verifying worker.
 pub struct Verifier {
     keys: Newest<Address, Known>,
