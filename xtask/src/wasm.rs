@@ -128,6 +128,7 @@ pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
             std::fs::copy(entry.path(), sdk_pkg(root).join(entry.file_name()))
                 .with_context(|| format!("cannot copy {}", entry.path().display()))?;
         }
+        minify_js(root, &sdk_pkg(root))?;
         // What a browser loads besides the wasm: the entry point, the `Client` class and the glue.
         let mut js_gz = 0;
         for file in ["index.js", "client.js", "rivulet_wasm.js"] {
@@ -142,6 +143,33 @@ pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
         Ok(())
     })?;
     Ok(gz)
+}
+
+/// The package's JavaScript modules, minified in place by esbuild (from npm) as they are shipped:
+/// a page loads 8.5 KB of them gzipped instead of 12.2 (the package's wasm and JavaScript 477.8 KB
+/// in all, below @streamr/sdk's minified bundle). Names are kept, so that a logged object still says
+/// `RivuletClient`; each module gets a source map holding its readable source.
+fn minify_js(root: &Path, pkg: &Path) -> Result<()> {
+    let esbuild = root.join("node_modules/.bin/esbuild");
+    let esbuild = esbuild.to_str().context("non-UTF-8 path")?;
+    for file in ["index.js", "node.js", "client.js", "rivulet_wasm.js"] {
+        let path = pkg.join(file);
+        let path = path.to_str().context("non-UTF-8 path")?;
+        run(
+            esbuild,
+            &[
+                path,
+                "--minify",
+                "--keep-names",
+                "--format=esm",
+                "--sourcemap",
+                "--allow-overwrite",
+                "--log-level=warning",
+                &format!("--outfile={path}"),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// cargo build → wasm-bindgen → wasm-opt (tuned, see below) → the functions ordered by likeness
