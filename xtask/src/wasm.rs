@@ -145,31 +145,33 @@ pub(crate) fn build_sdk(root: &Path) -> Result<usize> {
     Ok(gz)
 }
 
-/// The package's JavaScript modules, minified in place by esbuild (from npm) as they are shipped:
-/// a page loads 8.4 KB of them gzipped instead of 11.9 (the package's wasm and JavaScript 477.7 KB
-/// in all, below @streamr/sdk's minified bundle). Names are kept, so that a logged object still says
-/// `RivuletClient`; each module gets a source map holding its readable source.
+/// The package's JavaScript modules (every `.js` in `pkg`: ours and wasm-bindgen's glue), minified in
+/// place by esbuild (from npm) as they are shipped: a page loads 8.4 KB of them gzipped instead of 11.9
+/// (the package's wasm and JavaScript 477.7 KB in all, below @streamr/sdk's minified bundle). Names
+/// are kept, so that a logged object still says `RivuletClient`; each module gets a source map
+/// holding its readable source.
 fn minify_js(root: &Path, pkg: &Path) -> Result<()> {
-    let esbuild = root.join("node_modules/.bin/esbuild");
-    let esbuild = esbuild.to_str().context("non-UTF-8 path")?;
-    for file in ["index.js", "node.js", "client.js", "rivulet_wasm.js"] {
-        let path = pkg.join(file);
-        let path = path.to_str().context("non-UTF-8 path")?;
-        run(
-            esbuild,
-            &[
-                path,
-                "--minify",
-                "--keep-names",
-                "--format=esm",
-                "--sourcemap",
-                "--allow-overwrite",
-                "--log-level=warning",
-                &format!("--outfile={path}"),
-            ],
-        )?;
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(pkg).with_context(|| format!("cannot read {}", pkg.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "js") {
+            modules.push(path.to_str().context("non-UTF-8 path")?.to_owned());
+        }
     }
-    Ok(())
+    modules.sort();
+    let esbuild = root.join("node_modules/.bin/esbuild");
+    let outdir = format!("--outdir={}", pkg.to_str().context("non-UTF-8 path")?);
+    let mut args: Vec<&str> = modules.iter().map(String::as_str).collect();
+    args.extend([
+        "--minify",
+        "--keep-names",
+        "--format=esm",
+        "--sourcemap",
+        "--allow-overwrite",
+        "--log-level=warning",
+        &outdir,
+    ]);
+    run(esbuild.to_str().context("non-UTF-8 path")?, &args)
 }
 
 /// cargo build → wasm-bindgen → wasm-opt (tuned, see below) → the functions ordered by likeness
