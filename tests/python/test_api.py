@@ -155,6 +155,38 @@ class WebSocketApi(unittest.TestCase):
             # The node answered the close handshake (RFC 6455): its close frame carries 1000.
             self.assertEqual(ws.close_code, 1000)
 
+    def test_events_as_wire_bytes_both_ways(self):
+        asyncio.run(self.wire_session())
+
+    async def wire_session(self):
+        """Binary frames: a publish is an event's wire bytes, and a subscription with "format": "wire"
+        gets each event as exactly the bytes its publisher signed."""
+        account = Account.create()
+        url = OTHER_HTTP.replace("http://", "ws://") + "/api/v1/ws"
+        async with websockets.connect(url) as ws:
+            self.assertEqual(json.loads(await ws.recv())["type"], "challenge")
+            await ws.send(json.dumps({"type": "subscribe", "stream": STREAM, "format": "wire"}))
+            self.assertEqual(json.loads(await ws.recv())["type"], "subscribed")
+
+            now = int(time.time() * 1000)
+            wires = [event(account, "py-wire", now, 0, None, {"n": 0}), event(account, "py-wire", now, 1, (now, 0), {"n": 1})]
+            await ws.send(wires[0])  # bytes: a binary frame
+            await ws.send(json.dumps({"type": "publish", "id": "hex", "message": wires[1].hex()}))
+
+            answers, events = [], []
+            while len(answers) < 2 or len(events) < 2:
+                frame = await asyncio.wait_for(ws.recv(), 15)
+                if isinstance(frame, bytes):
+                    if publisher_of(frame) == account.address:
+                        events.append(frame)
+                else:
+                    answer = json.loads(frame)
+                    self.assertEqual(answer["type"], "published", answer)
+                    answers.append(answer.get("id"))
+            self.assertEqual(answers, [None, "hex"])  # in the order they were sent
+            self.assertEqual(events, wires)
+            await ws.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

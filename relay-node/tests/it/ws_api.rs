@@ -1,6 +1,7 @@
 //! The WebSocket API across three real nodes: a publisher on A, authenticated subscribers on B and C get
-//! every event exactly once, in order, with valid signatures; strangers are refused; bad frames and floods
-//! get clear errors and the connection keeps working; one address holds only its share of connections.
+//! every event exactly once, in order, with valid signatures (as JSON, or as binary frames of the wire
+//! bytes); strangers are refused; bad frames and floods get clear errors and the connection keeps
+//! working; one address holds only its share of connections.
 
 use std::time::Duration;
 
@@ -93,6 +94,23 @@ async fn collect(ws: &mut Ws, count: usize) -> Vec<(u32, Vec<u8>)> {
             m["sequenceNumber"].as_u64().unwrap() as u32,
             hex::decode(m["wire"].as_str().unwrap()).unwrap(),
         ));
+    }
+    out
+}
+
+/// Collects `count` binary event frames (wire bytes), skipping nothing else: a text frame fails.
+async fn collect_wire(ws: &mut Ws, count: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("no frame within 15 s")
+            .unwrap()
+            .unwrap()
+        {
+            Message::Binary(b) => out.push(b.to_vec()),
+            other => panic!("expected an event's wire bytes, got {other:?}"),
+        }
     }
     out
 }
@@ -206,6 +224,27 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
         }
     }
 
+    // A subscriber that asks for events as wire bytes (binary frames); a format the node does not
+    // know is refused, naming the ones it does.
+    let mut wire_on_b = connect(&b, Some(&world.reader)).await;
+    send(
+        &mut wire_on_b,
+        json!({ "type": "subscribe", "id": 2, "stream": stream, "format": "xml" }),
+    )
+    .await;
+    let refused = next(&mut wire_on_b).await;
+    assert_eq!(refused["error"], "bad_frame", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("`wire`"),
+        "{refused}"
+    );
+    send(
+        &mut wire_on_b,
+        json!({ "type": "subscribe", "id": 2, "stream": stream, "format": "wire" }),
+    )
+    .await;
+    assert_eq!(next(&mut wire_on_b).await["type"], "subscribed");
+
     // 30 events: each subscriber gets all of them, once, in order, each verifiable.
     let first = seq + 1;
     let contents: Vec<String> = (first..first + 30)
@@ -241,6 +280,11 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
                 .is_err()
         );
     }
+    assert_eq!(
+        collect_wire(&mut wire_on_b, 30).await,
+        sent,
+        "as wire bytes"
+    );
 
     // Publishing over the WebSocket works too, and reaches the other node's subscriber.
     let wire = frame(&world.device, &world.stream, first + 30, r#"{"via":"ws"}"#);
@@ -260,6 +304,50 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
     }
     assert!(published);
     assert_eq!(collect(&mut on_c, 1).await[0].1, wire);
+    assert_eq!(
+        collect_wire(&mut wire_on_b, 1).await,
+        std::slice::from_ref(&wire)
+    );
+
+    // So does a binary frame of the wire bytes: answered as a publish without an id, and delivered
+    // to the binary subscriber as the very same bytes.
+    let binary = frame(
+        &world.device,
+        &world.stream,
+        first + 31,
+        r#"{"via":"binary"}"#,
+    );
+    wire_on_b
+        .send(Message::Binary(binary.clone().into()))
+        .await
+        .unwrap();
+    let mut answered = false;
+    let mut delivered = false;
+    while !(answered && delivered) {
+        match tokio::time::timeout(Duration::from_secs(15), wire_on_b.next())
+            .await
+            .expect("no frame within 15 s")
+            .unwrap()
+            .unwrap()
+        {
+            Message::Text(t) => {
+                let f: Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(
+                    (f["type"].as_str(), f["duplicate"].as_bool()),
+                    (Some("published"), Some(false)),
+                    "{f}"
+                );
+                answered = true;
+            }
+            Message::Binary(b) => {
+                assert_eq!(b.as_ref(), binary.as_slice());
+                delivered = true;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(collect(&mut on_c, 1).await[0].1, binary);
+    assert_eq!(collect(&mut on_b, 1).await[0].1, binary);
 
     // The same event again is a duplicate; a copy of it under another signature is a forgery.
     send(
@@ -300,7 +388,8 @@ async fn subscribers_on_other_nodes_get_every_event_once_in_order() {
     on_c.send(Message::Binary(vec![1, 2, 3].into()))
         .await
         .unwrap();
-    assert_eq!(next(&mut on_c).await["error"], "bad_frame");
+    let refused = next(&mut on_c).await;
+    assert_eq!(refused["error"], "malformed", "{refused}");
     send(&mut on_c, json!({ "type": "publish", "id": 7, "message": hex::encode(frame(&Signer::from_bytes(&[9; 32]).unwrap(), &world.stream, 1, "{}")) })).await;
     let refused = next(&mut on_c).await;
     assert_eq!(

@@ -1,4 +1,5 @@
-//! The WebSocket API: JSON text frames, one connection per client, for clients in any language.
+//! The WebSocket API: JSON text frames (binary ones for events as wire bytes), one connection per
+//! client, for clients in any language.
 //!
 //! On connect the node sends `{"type":"challenge","nonce":…,"node":<peer id>,"text":…}`. A client that
 //! wants its address recognised (for streams that are not public) answers `{"type":"auth","address":…,
@@ -6,11 +7,13 @@
 //! Then, with an optional `id` echoed in the answer:
 //!
 //! - `{"type":"subscribe","stream":…,"partition":0}` → `subscribed`; events arrive as
-//!   `{"type":"message","part":…,"message":{…}}` while the subscriber may subscribe (checked per event, so
-//!   a lapsed licence stops delivery with an `unsubscribed` frame);
+//!   `{"type":"message","part":…,"message":{…}}` — or, with `"format":"wire"`, as binary frames of the
+//!   signed wire bytes — while the subscriber may subscribe (checked per event, so a lapsed licence
+//!   stops delivery with an `unsubscribed` frame);
 //! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
 //! - `{"type":"publish","message":"<hex wire>"}` → `published` (publishes are pipelined: the node reads
 //!   on while earlier ones are validated and stored, up to 256 in flight, and answers them in order);
+//!   a binary frame is a publish too: the event's signed wire bytes, answered in the same order;
 //! - `{"type":"resend","stream":…,"partition":0,"last":n}` (or `from`/`to` in ms, or `cursor`: an earlier
 //!   answer's `next`) → `resent` with messages and `next`.
 //!
@@ -24,13 +27,14 @@ mod outbox;
 mod session;
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use axum::{
+    body::Bytes,
     extract::{
         ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
@@ -47,7 +51,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use self::{
     outbox::{Outbox, read_error_close},
-    session::Session,
+    session::{EventFormat, Session},
 };
 use super::{Api, ApiError, error::error_frame, json::message_frame};
 use crate::{sync::lock, turns::ReaderKey};
@@ -173,7 +177,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
         reader: None,
         from,
         nonce,
-        subscriptions: HashSet::new(),
+        subscriptions: HashMap::new(),
         pending: FuturesOrdered::new(),
     };
     let mut bucket = Bucket::new(api.config.ws_rate);
@@ -195,7 +199,16 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                         Some(error_frame(&None, "rate_limited", format!("more than {} frames per second; frame dropped", api.config.ws_rate)))
                     }
                 }
-                Some(Ok(Message::Binary(_))) => Some(error_frame(&None, "bad_frame", "send JSON text frames")),
+                // A binary frame is an event's signed wire bytes, to publish.
+                Some(Ok(Message::Binary(wire))) => {
+                    if bucket.take() {
+                        session.handle_wire(wire.to_vec());
+                        None
+                    } else {
+                        api.node.metrics().http_error("rate_limited");
+                        Some(error_frame(&None, "rate_limited", format!("more than {} frames per second; frame dropped", api.config.ws_rate)))
+                    }
+                }
                 // The client's close: the writer answers it as it closes, as RFC 6455 (5.5.1) asks.
                 Some(Ok(Message::Close(_))) => break,
                 // A frame the node cannot read ends the connection (the stream cannot resume after
@@ -210,12 +223,12 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                 Some(Ok(_)) => None, // ping/pong: answered by the server
             },
             event = events.recv() => match event {
-                Ok(delivered) if session.subscriptions.contains(&delivered.part) => {
+                Ok(delivered) if session.subscriptions.contains_key(&delivered.part) => {
                     // Permissions can lapse (licences expire): re-check at most once a second.
                     if permission_checked.elapsed() > Duration::from_secs(1) {
                         permission_checked = Instant::now();
                         let lapsed: Vec<StreamPartId> =
-                            session.subscriptions.iter().filter(|p| !session.may_subscribe(p)).cloned().collect();
+                            session.subscriptions.keys().filter(|p| !session.may_subscribe(p)).cloned().collect();
                         for part in &lapsed {
                             session.subscriptions.remove(part);
                             api.node.leave(part.clone()).await;
@@ -228,7 +241,11 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                             continue;
                         }
                     }
-                    if !outbox.send_event(message_frame(&delivered)) {
+                    let frame = match session.subscriptions.get(&delivered.part) {
+                        Some(EventFormat::Wire) => Message::Binary(Bytes::from_owner(delivered.wire.clone())),
+                        _ => Message::Text(message_frame(&delivered)),
+                    };
+                    if !outbox.send_event(frame) {
                         break;
                     }
                     None
@@ -250,7 +267,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
             break;
         }
     }
-    for part in session.subscriptions {
+    for part in session.subscriptions.into_keys() {
         api.node.leave(part).await;
     }
     // The writer sends what is left and closes; a client that no longer reads gets a second.

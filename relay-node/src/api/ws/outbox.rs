@@ -7,7 +7,7 @@ use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::ws::{CloseFrame, Message};
 use futures::{Sink, SinkExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -73,7 +73,7 @@ impl Outbox {
                 for out in batch.drain(..) {
                     let frame = match out {
                         Out::Frame(frame) => {
-                            len += text_len(&frame);
+                            len += frame_len(&frame);
                             frame
                         }
                         // (Not counted in `queued`: it never was.)
@@ -102,7 +102,7 @@ impl Outbox {
 
     /// Sends a frame that must go; false when the connection is gone.
     pub(super) fn send(&self, frame: Message) -> bool {
-        self.queued.fetch_add(text_len(&frame), Ordering::AcqRel);
+        self.queued.fetch_add(frame_len(&frame), Ordering::AcqRel);
         self.frames.send(Out::Frame(frame)).is_ok()
     }
 
@@ -114,15 +114,15 @@ impl Outbox {
     /// Sends an event frame, unless [`WS_QUEUE_BYTES`] are already waiting: then it is dropped and
     /// counted (the first of a run of drops marks its place for the notice). False when the connection
     /// is gone.
-    pub(super) fn send_event(&self, frame: Utf8Bytes) -> bool {
+    pub(super) fn send_event(&self, frame: Message) -> bool {
         let queued = self.queued.load(Ordering::Acquire);
-        if queued > 0 && queued + frame.len() > WS_QUEUE_BYTES {
+        if queued > 0 && queued + frame_len(&frame) > WS_QUEUE_BYTES {
             if self.dropped.fetch_add(1, Ordering::AcqRel) == 0 {
                 return self.frames.send(Out::Dropped).is_ok();
             }
             return true;
         }
-        self.send(Message::Text(frame))
+        self.send(frame)
     }
 }
 
@@ -136,9 +136,11 @@ fn lagged_notice(n: u64) -> Message {
     Message::Text(notice.to_string().into())
 }
 
-fn text_len(frame: &Message) -> usize {
+/// The bytes of an event or answer frame (what [`WS_QUEUE_BYTES`] counts).
+fn frame_len(frame: &Message) -> usize {
     match frame {
         Message::Text(text) => text.as_str().len(),
+        Message::Binary(bytes) => bytes.len(),
         _ => 0,
     }
 }
@@ -190,7 +192,7 @@ mod tests {
         let fit = WS_QUEUE_BYTES >> 20;
         // Nothing is written yet: events beyond the bound are dropped, answers still go.
         for _ in 0..fit + 5 {
-            assert!(outbox.send_event(event.clone().into()));
+            assert!(outbox.send_event(Message::Text(event.clone().into())));
         }
         assert!(outbox.send_json(&serde_json::json!({ "type": "published" })));
         assert_eq!(outbox.dropped.load(Ordering::Acquire), 5);
@@ -212,15 +214,15 @@ mod tests {
         );
         assert!(text(written.next().await.unwrap()).contains("published"));
         // Caught up: the next event goes, and no notice with it.
-        assert!(outbox.send_event("{}".into()));
+        assert!(outbox.send_event(Message::Text("{}".into())));
         assert_eq!(text(written.next().await.unwrap()), "{}");
         assert_eq!(outbox.dropped.load(Ordering::Acquire), 0);
         assert_eq!(outbox.queued.load(Ordering::Acquire), 0);
         // A connection that is gone says so: the writer stops at its next frame, and then sending
         // fails.
         drop(written);
-        outbox.send_event("{}".into());
+        outbox.send_event(Message::Text("{}".into()));
         writer.await.unwrap();
-        assert!(!outbox.send_event("{}".into()));
+        assert!(!outbox.send_event(Message::Text("{}".into())));
     }
 }

@@ -1,7 +1,7 @@
 //! One WebSocket session's requests: the frames a client sends, and the answer to each. The loop that
 //! reads frames and sends events is in the parent module.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use futures::stream::FuturesOrdered;
 use rivulet_network::{ReaderProof, reader::challenge_text};
@@ -33,6 +33,8 @@ enum ClientFrame {
         stream: String,
         #[serde(default)]
         partition: u32,
+        #[serde(default)]
+        format: EventFormat,
     },
     Unsubscribe {
         id: Option<Value>,
@@ -66,6 +68,19 @@ enum ClientFrame {
     },
 }
 
+/// How a subscription's events are sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum EventFormat {
+    /// A `message` text frame: every field by name, the content decoded, the wire bytes as hex.
+    #[default]
+    Json,
+    /// A binary frame holding exactly the event's signed wire bytes (`PROTOCOL.md`), which name the
+    /// stream part: a quarter of the JSON frame's size for small events, and nothing for the node to
+    /// render.
+    Wire,
+}
+
 /// One connection's state.
 pub(super) struct Session {
     pub(super) api: Arc<Api>,
@@ -76,7 +91,8 @@ pub(super) struct Session {
     pub(super) from: ReaderKey,
     /// The nonce of this session's challenge.
     pub(super) nonce: String,
-    pub(super) subscriptions: HashSet<StreamPartId>,
+    /// The parts subscribed to, each with the format its events go out in.
+    pub(super) subscriptions: HashMap<StreamPartId, EventFormat>,
     /// Publishes waiting for the node's answer, in the order they came.
     pub(super) pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
 }
@@ -106,7 +122,8 @@ impl Session {
                 id,
                 stream,
                 partition,
-            } => self.subscribe(id, &stream, partition).await,
+                format,
+            } => self.subscribe(id, &stream, partition, format).await,
             ClientFrame::Unsubscribe {
                 id,
                 stream,
@@ -116,7 +133,7 @@ impl Session {
                     Ok(p) => p,
                     Err(e) => return error_frame(&id, "bad_stream", e),
                 };
-                if self.subscriptions.remove(&part) {
+                if self.subscriptions.remove(&part).is_some() {
                     self.api.node.leave(part.clone()).await;
                 }
                 json!({ "type": "unsubscribed", "id": id, "part": part.to_string() })
@@ -160,20 +177,7 @@ impl Session {
                             );
                         }
                     };
-                // Answered when the node has it (stored, where it stores the part); meanwhile the
-                // connection goes on reading, so a publisher can keep many events in flight.
-                let api = self.api.clone();
-                self.pending.push_back(Box::pin(async move {
-                    match publish.await {
-                        Ok(p) => {
-                            json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
-                        }
-                        Err(e) => {
-                            api.node.metrics().http_error(e.code);
-                            error_frame(&id, e.code, e.message)
-                        }
-                    }
-                }));
+                self.answer_later(id, publish);
                 Value::Null
             }
             ClientFrame::Resend {
@@ -214,13 +218,50 @@ impl Session {
         }
     }
 
-    async fn subscribe(&mut self, id: Option<Value>, stream: &str, partition: u32) -> Value {
+    /// Handles a binary frame: the signed wire bytes of an event to publish, as a `publish` with a
+    /// `message` and no `id` or `acks` would carry them (answered in order like it).
+    pub(super) fn handle_wire(&mut self, wire: Vec<u8>) {
+        let api = self.api.clone();
+        self.answer_later(
+            None,
+            Box::pin(async move { Ok(api.node.publish(wire, Acks::Local).await?) }),
+        );
+    }
+
+    /// Queues a publish's answer: sent when the node has the event (stored, where it stores the
+    /// part), while the connection goes on reading, so a publisher can keep many events in flight.
+    fn answer_later(
+        &mut self,
+        id: Option<Value>,
+        publish: futures::future::BoxFuture<'static, Result<Published, ApiError>>,
+    ) {
+        let api = self.api.clone();
+        self.pending.push_back(Box::pin(async move {
+            match publish.await {
+                Ok(p) => {
+                    json!({ "type": "published", "id": id, "part": p.part, "duplicate": p.duplicate, "stored": p.stored })
+                }
+                Err(e) => {
+                    api.node.metrics().http_error(e.code);
+                    error_frame(&id, e.code, e.message)
+                }
+            }
+        }));
+    }
+
+    async fn subscribe(
+        &mut self,
+        id: Option<Value>,
+        stream: &str,
+        partition: u32,
+        format: EventFormat,
+    ) -> Value {
         let part = match stream_part(stream, partition) {
             Ok(p) => p,
             Err(e) => return error_frame(&id, "bad_stream", e),
         };
         let max = self.api.config.ws_max_subscriptions;
-        if !self.subscriptions.contains(&part) && self.subscriptions.len() >= max {
+        if !self.subscriptions.contains_key(&part) && self.subscriptions.len() >= max {
             return error_frame(
                 &id,
                 "too_many_subscriptions",
@@ -239,7 +280,8 @@ impl Session {
                 format!("{who} may not subscribe to {}", part.stream_id),
             );
         }
-        if self.subscriptions.insert(part.clone()) {
+        // Subscribing again changes only the format.
+        if self.subscriptions.insert(part.clone(), format).is_none() {
             self.api.node.join(part.clone()).await;
         }
         json!({ "type": "subscribed", "id": id, "part": part.to_string() })
