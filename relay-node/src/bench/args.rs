@@ -48,6 +48,10 @@ pub(crate) struct BenchArgs {
     /// Subscribers do not verify signatures (the nodes still do): measures forwarding alone.
     #[arg(long)]
     pub(crate) no_verify: bool,
+    /// Events go both ways as binary frames of their wire bytes (publishes, and subscriptions with
+    /// `"format":"wire"`) instead of JSON with hex. Not with `--duration-secs`, nor `--acks quorum`.
+    #[arg(long)]
+    pub(crate) wire: bool,
     /// Sign each event when it is due instead of before the clock starts (latency then includes
     /// signing, as an SDK publish's does).
     #[arg(long)]

@@ -2,9 +2,10 @@
 //! signing is not measured; `--sign-inline` signs each event when it is due instead, as an SDK publish
 //! does), publishes them over one WebSocket to a node, receives them on subscriber WebSockets on the same
 //! or other nodes (verifying every signature, as clients must, unless `--no-verify` measures the nodes'
-//! forwarding alone), and prints one JSON object: events per second published and delivered, end-to-end
-//! latency percentiles, losses, and how long subscribing took (the answer, and the first event).
-//! Bounded in count and time; loopback only in tests.
+//! forwarding alone; as JSON frames, or with `--wire` as binary frames of the wire bytes both ways),
+//! and prints one JSON object: events per second published and delivered, end-to-end latency
+//! percentiles, losses, and how long subscribing took (the answer, and the first event). Bounded in
+//! count and time; loopback only in tests.
 //!
 //! With `--duration-secs` it is a steady load instead ([`steady`]): events signed when due at `--rate`
 //! for that long, clients that move to another node when theirs goes away, and afterwards a gap fill
@@ -19,7 +20,10 @@ mod ws;
 pub(crate) use args::BenchArgs;
 pub(crate) use ws::{expect, open, publish_frame};
 
-use ws::{content_index, lagged_count, millis, percentile, verified_index};
+use ws::{
+    content_index, lagged_count, millis, percentile, signed_wire, verified_index,
+    verified_wire_index, wire_index,
+};
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +38,15 @@ use crate::node::now_ms;
 /// Runs one measurement and prints its JSON.
 pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     if let Some(secs) = args.duration_secs {
+        if args.wire {
+            bail!("--wire is for measurements by count; --duration-secs runs JSON frames");
+        }
         return steady::run(args, Duration::from_secs(secs)).await;
+    }
+    if args.wire && args.acks != crate::node::Acks::Local {
+        bail!(
+            "--wire publishes binary frames, which are acknowledged locally; drop --wire or --acks quorum"
+        );
     }
     let signer =
         Signer::from_hex(&args.private_key).map_err(|e| anyhow::anyhow!("--private-key: {e}"))?;
@@ -44,7 +56,8 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     for i in 0..args.subscribers {
         let mut ws = open(&args.subscribe_nodes[i % args.subscribe_nodes.len()]).await?;
         expect(&mut ws, "challenge").await?;
-        let sub = json!({ "type": "subscribe", "stream": args.stream.as_str(), "partition": args.partition });
+        let format = if args.wire { "wire" } else { "json" };
+        let sub = json!({ "type": "subscribe", "stream": args.stream.as_str(), "partition": args.partition, "format": format });
         let asked = Instant::now();
         ws.send(Message::Text(sub.to_string().into())).await?;
         expect(&mut ws, "subscribed").await?;
@@ -59,7 +72,14 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     let mut chains = ChainSigner::new(signer, chain_id);
     let part = StreamPartId::new(args.stream.clone(), Partition::new(args.partition)?);
     let acks = args.acks;
-    let mut make = |content: Vec<u8>| publish_frame(&mut chains, &part, content, acks);
+    let wire = args.wire;
+    let mut make = |content: Vec<u8>| -> Result<Message> {
+        Ok(if wire {
+            Message::Binary(signed_wire(&mut chains, &part, content)?.into())
+        } else {
+            Message::Text(publish_frame(&mut chains, &part, content, acks)?.into())
+        })
+    };
     // Each subscriber waits for its first warm-up event (subscribe request to first event: its join
     // time) while warm-up events go out every 2 ms.
     let warm_deadline = Instant::now() + Duration::from_secs(args.timeout_secs.min(30));
@@ -72,6 +92,9 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                         Ok(Some(Ok(Message::Text(t)))) if t.contains("\"message\"") => {
                             return Ok((ws, millis(asked.elapsed())));
                         }
+                        Ok(Some(Ok(Message::Binary(_)))) => {
+                            return Ok((ws, millis(asked.elapsed())));
+                        }
                         Ok(Some(Ok(_))) => {}
                         _ => bail!("subscribers did not receive warm-up events within 30 s"),
                     }
@@ -80,9 +103,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         })
         .collect();
     while !waiting.iter().all(|w| w.is_finished()) && Instant::now() < warm_deadline {
-        publisher
-            .send(Message::Text(make(vec![0xff])?.into()))
-            .await?;
+        publisher.send(make(vec![0xff])?).await?;
         expect(&mut publisher, "published").await?;
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -105,13 +126,14 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         content.resize(args.payload.max(8), 0x5a);
         content
     };
-    let mut frames: Vec<String> = if args.sign_inline {
+    let frames: Vec<Message> = if args.sign_inline {
         Vec::new()
     } else {
         (0..args.count as usize)
             .map(|i| make(content(i)))
             .collect::<Result<_>>()?
     };
+    let mut frames = frames.into_iter();
     let start = Instant::now();
     let sent_at: std::sync::Arc<std::sync::Mutex<Vec<Option<Instant>>>> =
         std::sync::Arc::new(std::sync::Mutex::new(vec![None; args.count as usize]));
@@ -130,18 +152,25 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
             while latencies.len() < count {
                 // Events lost on the way would hold a subscriber to the deadline: 5 s of quiet ends it.
                 let quiet = deadline.min(Instant::now() + Duration::from_secs(5));
-                let Ok(Some(Ok(Message::Text(t)))) =
-                    tokio::time::timeout_at(quiet.into(), ws.next()).await
-                else {
-                    break;
-                };
-                let index = if verify {
-                    verified_index(&t, &mut verifier)
-                } else {
-                    content_index(&t)
+                let index = match tokio::time::timeout_at(quiet.into(), ws.next()).await {
+                    Ok(Some(Ok(Message::Text(t)))) => {
+                        let index = if verify {
+                            verified_index(&t, &mut verifier)
+                        } else {
+                            content_index(&t)
+                        };
+                        if index.is_none() {
+                            lagged += lagged_count(&t);
+                        }
+                        index
+                    }
+                    Ok(Some(Ok(Message::Binary(wire)))) if verify => {
+                        verified_wire_index(&wire, &mut verifier)
+                    }
+                    Ok(Some(Ok(Message::Binary(wire)))) => wire_index(&wire),
+                    _ => break,
                 };
                 let Some(index) = index else {
-                    lagged += lagged_count(&t);
                     continue;
                 };
                 last = Instant::now();
@@ -199,12 +228,11 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         if let Ok(mut s) = sent_at.lock() {
             s[i] = Some(Instant::now());
         }
-        let frame = if args.sign_inline {
-            make(content(i))?
-        } else {
-            std::mem::take(&mut frames[i])
+        let frame = match frames.next() {
+            Some(frame) => frame,
+            None => make(content(i))?,
         };
-        sink.send(Message::Text(frame.into())).await?;
+        sink.send(frame).await?;
     }
     let (acked, acked_at, mut ack_ms) = ack_task.await??;
     ack_ms.sort_by(f64::total_cmp);
@@ -240,6 +268,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         "subscribers": args.subscribers,
         "subscribeNodes": args.subscribe_nodes.len(),
         "verify": verify,
+        "frames": if args.wire { "wire" } else { "json" },
         "signInline": args.sign_inline,
         "partition": args.partition,
         "events": count,

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use rivulet_protocol::{ChainSigner, ContentType, Limits, MessageType, StreamPartId, Verifier};
+use rivulet_protocol::{
+    ChainSigner, ContentType, Limits, MessageType, StreamMessage, StreamPartId, Verifier,
+};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -67,6 +69,24 @@ pub(crate) fn verified_index(frame: &str, verifier: &mut Verifier) -> Option<usi
     Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
 }
 
+/// The index in the content of a delivered event's wire bytes (a binary frame), once its signature
+/// is verified as [`verified_index`] verifies.
+pub(crate) fn verified_wire_index(wire: &[u8], verifier: &mut Verifier) -> Option<usize> {
+    let message = verifier.decode_verified(wire, &Limits::default()).ok()?;
+    wire_content_index(&message.body.content)
+}
+
+/// The index in the content of a delivered event's wire bytes, decoded without a signature check:
+/// what a subscriber that trusts its node costs when it takes events as wire bytes.
+pub(crate) fn wire_index(wire: &[u8]) -> Option<usize> {
+    let message = StreamMessage::decode(wire, &Limits::default()).ok()?;
+    wire_content_index(&message.body.content)
+}
+
+fn wire_content_index(content: &[u8]) -> Option<usize> {
+    Some(u64::from_be_bytes(<[u8; 8]>::try_from(content.get(..8)?).ok()?) as usize)
+}
+
 /// The index in a delivered event's content, read straight from the frame (no JSON parse, no
 /// signature check): what a subscriber that trusts its node costs.
 pub(crate) fn content_index(frame: &str) -> Option<usize> {
@@ -97,7 +117,18 @@ pub(crate) fn publish_frame(
     content: Vec<u8>,
     acks: crate::node::Acks,
 ) -> Result<String> {
-    let wire = chains
+    let wire = signed_wire(chains, part, content)?;
+    Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
+}
+
+/// The wire bytes of the next event of `part` in `chains`, signed now: what a binary publish frame
+/// carries.
+pub(crate) fn signed_wire(
+    chains: &mut ChainSigner,
+    part: &StreamPartId,
+    content: Vec<u8>,
+) -> Result<Vec<u8>> {
+    Ok(chains
         .sign_next(
             part,
             now_ms(),
@@ -107,6 +138,5 @@ pub(crate) fn publish_frame(
             None,
             &mut rand::rng(),
         )?
-        .encode()?;
-    Ok(json!({ "type": "publish", "message": hex::encode(wire), "acks": acks }).to_string())
+        .encode()?)
 }

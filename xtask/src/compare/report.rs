@@ -60,12 +60,19 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
     type Get = fn(&Value) -> Option<f64>;
     let deliveries: Get = |v| v["deliveriesPerSecond"].as_f64();
     let (p50, p99): (Get, Get) = (|v| ms(v, "p50"), |v| ms(v, "p99"));
-    let broker_shapes: [(&str, &str, Better, &str, Get); 8] = [
+    let broker_shapes: [(&str, &str, Better, &str, Get); 10] = [
         (
             "1→1 throughput, msg/s (subscriber trusts its node)",
             "1to1_max",
             Higher,
             "1node_1to1_max_trust",
+            per_subscriber,
+        ),
+        (
+            "1→1 throughput, msg/s (trusts, wire frames)",
+            "1to1_max",
+            Higher,
+            "1node_1to1_max_trust_wire",
             per_subscriber,
         ),
         (
@@ -80,6 +87,13 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
             "1to10_max",
             Higher,
             "1node_1to10_max_trust",
+            deliveries,
+        ),
+        (
+            "1→10 deliveries/s (subscribers trust, wire frames)",
+            "1to10_max",
+            Higher,
+            "1node_1to10_max_trust_wire",
             deliveries,
         ),
         (

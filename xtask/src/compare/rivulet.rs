@@ -42,6 +42,9 @@ pub(super) struct Spec {
     /// Signed when due, so that latency includes signing (as in Streamr's paced phases).
     sign_inline: bool,
     partition: u32,
+    /// Events as binary frames of their wire bytes both ways (`relay-node bench --wire`), as a
+    /// broker's clients send bytes; else JSON frames with hex.
+    wire: bool,
 }
 
 const fn spec(
@@ -60,15 +63,17 @@ const fn spec(
         verify,
         sign_inline,
         partition: 0,
+        wire: false,
     }
 }
 
-/// The runs, in order. "trust": subscribers do not verify (the nodes always do). The last eight are
+/// The runs, in order. "trust": subscribers do not verify (the nodes always do); "wire": events go
+/// as binary frames of their wire bytes instead of JSON. The last eight are
 /// #15's latency goals across three nodes (p50 ≤ 0.5 ms, p99 ≤ 2 ms with a subscriber on each of B and
 /// C, ≤ 5 ms with ten): at 1,000 events/s signed when due, as B; at 10,000/s pre-signed (signing
 /// 10,000 a second would take a third of a core from the nodes on this machine); and the rates between,
 /// to show how latency grows with the load.
-pub(super) const RUNS: [Spec; 18] = [
+pub(super) const RUNS: [Spec; 20] = [
     // A stream part no node is in yet: subscribe on B and C, then A's publisher's first event.
     Spec {
         partition: 1,
@@ -102,6 +107,26 @@ pub(super) const RUNS: [Spec; 18] = [
         (10_000, 0),
         (false, false),
     ),
+    Spec {
+        wire: true,
+        ..spec(
+            "1node_1to1_max_trust_wire",
+            On::A,
+            1,
+            (20_000, 0),
+            (false, false),
+        )
+    },
+    Spec {
+        wire: true,
+        ..spec(
+            "1node_1to10_max_trust_wire",
+            On::A,
+            10,
+            (10_000, 0),
+            (false, false),
+        )
+    },
     spec(
         "1node_1to1_paced_trust",
         On::A,
@@ -283,6 +308,9 @@ pub(super) fn measure(
             }
             if spec.sign_inline {
                 args.push("--sign-inline");
+            }
+            if spec.wire {
+                args.push("--wire");
             }
             let out = capture(relay, &args)?;
             let mut result: Value = serde_json::from_str(out.trim())
