@@ -153,6 +153,7 @@ mod tests {
             message: Arc::new(message),
             wire: wire.into(),
             rendered: OnceLock::new(),
+            wire_frame: OnceLock::new(),
         }
     }
 

@@ -63,14 +63,11 @@ pub(crate) fn millis(d: Duration) -> f64 {
 pub(crate) fn verified_index(frame: &str, verifier: &mut Verifier) -> Option<usize> {
     let v = serde_json::from_str::<Value>(frame).ok()?;
     let wire = hex::decode(v["message"]["wire"].as_str()?).ok()?;
-    verifier.decode_verified(&wire, &Limits::default()).ok()?;
-    let content = v["message"]["content"].as_str()?;
-    let index = hex::decode(content.get(..16)?).ok()?;
-    Some(u64::from_be_bytes(<[u8; 8]>::try_from(index).ok()?) as usize)
+    verified_wire_index(&wire, verifier)
 }
 
-/// The index in the content of a delivered event's wire bytes (a binary frame), once its signature
-/// is verified as [`verified_index`] verifies.
+/// The index in the content of a delivered event's wire bytes (a binary frame, or a JSON frame's
+/// `wire`), once its signature is verified.
 pub(crate) fn verified_wire_index(wire: &[u8], verifier: &mut Verifier) -> Option<usize> {
     let message = verifier.decode_verified(wire, &Limits::default()).ok()?;
     wire_content_index(&message.body.content)

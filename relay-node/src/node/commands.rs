@@ -114,4 +114,15 @@ pub(crate) struct Delivered {
     /// The event rendered for the WebSocket API (UTF-8 JSON), by the first session that needs it;
     /// every session sends these same bytes (no copy per subscriber).
     pub(crate) rendered: OnceLock<bytes::Bytes>,
+    /// The wire bytes as the buffer of a binary frame, made by the first session that needs it.
+    pub(crate) wire_frame: OnceLock<bytes::Bytes>,
+}
+
+impl Delivered {
+    /// The wire bytes for a binary WebSocket frame, shared by every session that sends them.
+    pub(crate) fn wire_frame(&self) -> bytes::Bytes {
+        self.wire_frame
+            .get_or_init(|| bytes::Bytes::from_owner(self.wire.clone()))
+            .clone()
+    }
 }

@@ -34,7 +34,6 @@ use std::{
 };
 
 use axum::{
-    body::Bytes,
     extract::{
         ConnectInfo, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
@@ -155,6 +154,19 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// The answer to a frame beyond the connection's `ws_frames_per_second`, counted in the metrics.
+fn rate_limited(api: &Api) -> serde_json::Value {
+    api.node.metrics().http_error("rate_limited");
+    error_frame(
+        &None,
+        "rate_limited",
+        format!(
+            "more than {} frames per second; frame dropped",
+            api.config.ws_rate
+        ),
+    )
+}
+
 async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
     let (mut sink, mut frames) = socket.split();
     let node = api.node.peer_id();
@@ -195,8 +207,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                     if bucket.take() {
                         Some(session.handle(&text).await)
                     } else {
-                        api.node.metrics().http_error("rate_limited");
-                        Some(error_frame(&None, "rate_limited", format!("more than {} frames per second; frame dropped", api.config.ws_rate)))
+                        Some(rate_limited(&api))
                     }
                 }
                 // A binary frame is an event's signed wire bytes, to publish.
@@ -205,8 +216,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                         session.handle_wire(wire.to_vec());
                         None
                     } else {
-                        api.node.metrics().http_error("rate_limited");
-                        Some(error_frame(&None, "rate_limited", format!("more than {} frames per second; frame dropped", api.config.ws_rate)))
+                        Some(rate_limited(&api))
                     }
                 }
                 // The client's close: the writer answers it as it closes, as RFC 6455 (5.5.1) asks.
@@ -242,7 +252,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                         }
                     }
                     let frame = match session.subscriptions.get(&delivered.part) {
-                        Some(EventFormat::Wire) => Message::Binary(Bytes::from_owner(delivered.wire.clone())),
+                        Some(EventFormat::Wire) => Message::Binary(delivered.wire_frame()),
                         _ => Message::Text(message_frame(&delivered)),
                     };
                     if !outbox.send_event(frame) {

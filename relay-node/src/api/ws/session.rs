@@ -153,8 +153,7 @@ impl Session {
                                 Ok(w) => w,
                                 Err(e) => return error_frame(&id, e.code, e.message),
                             };
-                            let api = self.api.clone();
-                            Box::pin(async move { Ok(api.node.publish(wire, acks).await?) })
+                            self.publish_signed(wire, acks)
                         }
                         (None, Some(content), Some(stream)) => {
                             let part = match stream_part(&stream, partition) {
@@ -221,11 +220,18 @@ impl Session {
     /// Handles a binary frame: the signed wire bytes of an event to publish, as a `publish` with a
     /// `message` and no `id` or `acks` would carry them (answered in order like it).
     pub(super) fn handle_wire(&mut self, wire: Vec<u8>) {
+        let publish = self.publish_signed(wire, Acks::Local);
+        self.answer_later(None, publish);
+    }
+
+    /// Publishes an event signed by its publisher (its wire bytes), acknowledged as `acks` asks.
+    fn publish_signed(
+        &self,
+        wire: Vec<u8>,
+        acks: Acks,
+    ) -> futures::future::BoxFuture<'static, Result<Published, ApiError>> {
         let api = self.api.clone();
-        self.answer_later(
-            None,
-            Box::pin(async move { Ok(api.node.publish(wire, Acks::Local).await?) }),
-        );
+        Box::pin(async move { Ok(api.node.publish(wire, acks).await?) })
     }
 
     /// Queues a publish's answer: sent when the node has the event (stored, where it stores the

@@ -308,6 +308,7 @@ impl EventLoop {
                 message: message.clone(),
                 wire: wire.clone(),
                 rendered: OnceLock::new(),
+                wire_frame: OnceLock::new(),
             }));
         }
     }
