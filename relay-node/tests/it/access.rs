@@ -14,8 +14,7 @@ mod peer_paths;
 use std::time::{Duration, Instant};
 
 use rivulet_client::{Client, ClientConfig, PublishOptions};
-use rivulet_contracts::{Contracts, Deployment, PermissionKind, Sender, to_alloy};
-use rivulet_deploy::dev::dev_key;
+use rivulet_contracts::{Contracts, PermissionKind, to_alloy};
 use rivulet_protocol::{
     ChainId, ContentType, GroupKey, MessageRef, MessageType, Partition, Signer, StreamPartId,
     UnsignedMessage, encryption::encrypt_content, key_exchange::KeyRequest,
@@ -146,13 +145,7 @@ async fn until(
 impl Access {
     pub(crate) async fn new() -> Access {
         let world = World::new().await;
-        let owner = Contracts::connect_http(
-            Deployment::load(&world.deployment_file).unwrap(),
-            None,
-            Sender::Key(dev_key(1)),
-        )
-        .await
-        .unwrap();
+        let owner = world.owner().await;
         let [stranger, lapsed, revoked, lapsed_publisher] =
             [0x41, 0x42, 0x43, 0x44].map(|b| Signer::from_bytes(&[b; 32]).unwrap());
         let expiry = owner.chain_time().await.unwrap() + LICENCE_SECS;

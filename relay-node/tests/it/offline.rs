@@ -327,13 +327,7 @@ async fn a_buyer_who_bought_while_the_publisher_was_away_decrypts_from_history()
 async fn a_lapsed_licence_makes_the_publisher_rekey_and_the_lapsed_reader_reads_nothing_after() {
     let world = World::new().await;
     let part: StreamPartId = world.part.parse().unwrap();
-    let owner = Contracts::connect_http(
-        Deployment::load(&world.deployment_file).unwrap(),
-        None,
-        Sender::Key(dev_key(1)),
-    )
-    .await
-    .unwrap();
+    let owner = world.owner().await;
     let lapsing = Signer::from_bytes(&[0x52; 32]).unwrap();
     let expiry = owner.chain_time().await.unwrap() + 300;
     owner

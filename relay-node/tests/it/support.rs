@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use rivulet_contracts::{Contracts, PermissionKind, Sender, StreamMetadata, to_alloy};
+use rivulet_contracts::{Contracts, Deployment, PermissionKind, Sender, StreamMetadata, to_alloy};
 use rivulet_deploy::dev::{Anvil, DEV_KEYS, deployed_chain, dev_key};
 use rivulet_protocol::{
     ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
@@ -259,6 +259,17 @@ impl World {
     /// A world whose stream anyone may read (its events go in the clear).
     pub(crate) async fn public() -> World {
         World::with(true).await
+    }
+
+    /// The stream's owner (development account 1), connected to the world's chain.
+    pub(crate) async fn owner(&self) -> Contracts {
+        Contracts::connect_http(
+            Deployment::load(&self.deployment_file).unwrap(),
+            None,
+            Sender::Key(dev_key(1)),
+        )
+        .await
+        .unwrap()
     }
 
     async fn with(public: bool) -> World {

@@ -1,12 +1,18 @@
 //! The WebSocket API across three real nodes: a publisher on A, authenticated subscribers on B and C get
 //! every event exactly once, in order, with valid signatures (as JSON, or as binary frames of the wire
 //! bytes); strangers are refused; bad frames and floods get clear errors and the connection keeps
-//! working; one address holds only its share of connections.
+//! working; one address holds only its share of connections; a subscription ends when its reader's
+//! permission does.
 
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use rivulet_protocol::{Limits, Signer, decode_verified};
+use rivulet_contracts::{PermissionKind, to_alloy};
+use rivulet_deploy::dev::dev_key;
+use rivulet_protocol::{
+    ChainId, ContentType, GroupKey, Limits, MessageRef, Partition, Signer, StreamPartId,
+    UnsignedMessage, decode_verified, encryption::encrypt_content,
+};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
@@ -679,5 +685,111 @@ async fn one_address_holds_only_its_share_of_connections() {
             "no place came free for the address"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An encrypted event of `world`'s device (the stream is private: plaintext would be refused).
+fn sealed_event(world: &World, seq: u32) -> Vec<u8> {
+    let part = StreamPartId::new(world.stream.clone(), Partition::new(0).unwrap());
+    let mut body = UnsignedMessage::data(
+        &part,
+        world.device.address(),
+        ChainId::new("lapse").unwrap(),
+        (MessageRef::new(crate::support::now_ms(), seq), None),
+        ContentType::Json,
+        format!("{{\"n\":{seq}}}").into_bytes(),
+    );
+    let key = GroupKey::generate(&mut rand::rng());
+    encrypt_content(&mut body, &key, &mut rand::rng()).unwrap();
+    world.device.sign(body).unwrap().encode().unwrap()
+}
+
+/// A reader whose permission is taken away while subscribed is told (`unsubscribed`, with the reason)
+/// and gets no event after that; the node goes on serving its other subscribers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_ends_when_its_reader_loses_permission() {
+    let world = World::new().await;
+    let node = start_node(&world.dir.path().join("a"), &world.deployment_file, &[]);
+    let owner = world.owner().await;
+    let http = reqwest::Client::new();
+    let stream = world.stream.as_str();
+    // The same reader twice: as JSON and as wire frames; the owner (who may always read) watches on.
+    let owner_signer = dev_key(1);
+    let mut as_json = connect(&node, Some(&world.reader)).await;
+    let mut as_wire = connect(&node, Some(&world.reader)).await;
+    let mut watcher = connect(&node, Some(&owner_signer)).await;
+    for (ws, format) in [
+        (&mut as_json, "json"),
+        (&mut as_wire, "wire"),
+        (&mut watcher, "json"),
+    ] {
+        send(
+            ws,
+            json!({ "type": "subscribe", "stream": stream, "partition": 0, "format": format }),
+        )
+        .await;
+        assert_eq!(next(ws).await["type"], "subscribed");
+    }
+    let (status, body) = publish(&http, &node, &sealed_event(&world, 0)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(next(&mut as_json).await["type"], "message");
+    assert!(matches!(as_wire.next().await, Some(Ok(Message::Binary(_)))));
+    assert_eq!(next(&mut watcher).await["type"], "message");
+
+    owner
+        .revoke(
+            &world.stream,
+            to_alloy(world.reader.address()),
+            PermissionKind::Subscribe,
+        )
+        .await
+        .unwrap();
+    // Events keep coming; within a few seconds of the node seeing the change, each of the reader's
+    // subscriptions ends with a notice, and nothing follows it.
+    let mut seq = 1;
+    for (who, ws) in [("json", &mut as_json), ("wire", &mut as_wire)] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{who}: still subscribed 30 s after the revocation"
+            );
+            let (status, body) = publish(&http, &node, &sealed_event(&world, seq)).await;
+            assert_eq!(status, 200, "{body}");
+            seq += 1;
+            let mut ended = false;
+            while let Ok(Some(Ok(frame))) =
+                tokio::time::timeout(Duration::from_millis(300), ws.next()).await
+            {
+                if let Message::Text(text) = frame {
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    if frame["type"] == "unsubscribed" {
+                        assert_eq!(
+                            frame["reason"], "subscribe permission ended",
+                            "{who}: {frame}"
+                        );
+                        ended = true;
+                        break;
+                    }
+                    assert_eq!(frame["type"], "message", "{who}: {frame}");
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+    }
+    let (status, body) = publish(&http, &node, &sealed_event(&world, seq)).await;
+    assert_eq!(status, 200, "{body}");
+    for (who, ws) in [("json", &mut as_json), ("wire", &mut as_wire)] {
+        if let Ok(frame) = tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            panic!("{who} got {frame:?} after its subscription ended");
+        }
+    }
+    // The owner's subscription saw every event.
+    let mut seen = 1;
+    while seen < seq + 1 {
+        assert_eq!(next(&mut watcher).await["type"], "message");
+        seen += 1;
     }
 }

@@ -27,7 +27,6 @@ mod outbox;
 mod session;
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
@@ -44,19 +43,22 @@ use axum::{
 use futures::{SinkExt, StreamExt, stream::FuturesOrdered};
 use rand::RngExt;
 use rivulet_network::{bucket::Bucket, reader::challenge_text};
-use rivulet_protocol::StreamPartId;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use self::{
     outbox::{Outbox, read_error_close},
-    session::{EventFormat, Session},
+    session::Session,
 };
-use super::{Api, ApiError, error::error_frame, json::message_frame};
+use super::{Api, ApiError, error::error_frame};
 use crate::{sync::lock, turns::ReaderKey};
 
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;
+
+/// Events a session takes from the node's channel in one wake-up before it reads its client's frames
+/// again.
+const DRAIN_EVENTS: usize = 256;
 
 /// A session's read buffer. tungstenite zero-fills the free part of it on every read attempt, and a
 /// session's read half is polled whenever an event wakes the session: with the default 128 KiB that
@@ -167,6 +169,15 @@ fn rate_limited(api: &Api) -> serde_json::Value {
     )
 }
 
+/// The notice that the node's channel overtook this session by `n` events.
+fn lagged(n: u64) -> serde_json::Value {
+    error_frame(
+        &None,
+        "lagged",
+        format!("{n} events dropped: this connection reads too slowly"),
+    )
+}
+
 async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
     let (mut sink, mut frames) = socket.split();
     let node = api.node.peer_id();
@@ -189,7 +200,7 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
         reader: None,
         from,
         nonce,
-        subscriptions: HashMap::new(),
+        subscriptions: Default::default(),
         pending: FuturesOrdered::new(),
     };
     let mut bucket = Bucket::new(api.config.ws_rate);
@@ -233,35 +244,41 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
                 Some(Ok(_)) => None, // ping/pong: answered by the server
             },
             event = events.recv() => match event {
-                Ok(delivered) if session.subscriptions.contains_key(&delivered.part) => {
-                    // Permissions can lapse (licences expire): re-check at most once a second.
+                Ok(first) => {
+                    // Permissions can lapse (licences expire): re-check at most once a second, on
+                    // the first wake-up after it (not per event: reading the clock costs).
                     if permission_checked.elapsed() > Duration::from_secs(1) {
                         permission_checked = Instant::now();
-                        let lapsed: Vec<StreamPartId> =
-                            session.subscriptions.keys().filter(|p| !session.may_subscribe(p)).cloned().collect();
-                        for part in &lapsed {
-                            session.subscriptions.remove(part);
-                            api.node.leave(part.clone()).await;
-                            let frame = json!({ "type": "unsubscribed", "part": part.to_string(), "reason": "subscribe permission ended" });
-                            if !outbox.send_json(&frame) {
-                                break 'session;
-                            }
-                        }
-                        if lapsed.contains(&delivered.part) {
-                            continue;
+                        if !session.drop_lapsed(&outbox).await {
+                            break 'session;
                         }
                     }
-                    let frame = match session.subscriptions.get(&delivered.part) {
-                        Some(EventFormat::Wire) => Message::Binary(delivered.wire_frame()),
-                        _ => Message::Text(message_frame(&delivered)),
-                    };
-                    if !outbox.send_event(frame) {
-                        break;
+                    // This event and those already waiting behind it, in one wake-up.
+                    let mut next = Some(first);
+                    let mut taken = 0;
+                    while let Some(delivered) = next.take() {
+                        if !session.deliver(&outbox, &delivered) {
+                            break 'session;
+                        }
+                        taken += 1;
+                        if taken == DRAIN_EVENTS {
+                            break;
+                        }
+                        next = match events.try_recv() {
+                            Ok(delivered) => Some(delivered),
+                            Err(TryRecvError::Lagged(n)) => {
+                                if !outbox.send_json(&lagged(n)) {
+                                    break 'session;
+                                }
+                                None
+                            }
+                            Err(TryRecvError::Empty) => None,
+                            Err(TryRecvError::Closed) => break 'session,
+                        };
                     }
                     None
                 }
-                Ok(_) => None,
-                Err(RecvError::Lagged(n)) => Some(error_frame(&None, "lagged", format!("{n} events dropped: this connection reads too slowly"))),
+                Err(RecvError::Lagged(n)) => Some(lagged(n)),
                 Err(RecvError::Closed) => break,
             },
             // The node is shutting down: say so with "going away" (1001).

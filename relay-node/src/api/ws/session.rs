@@ -1,22 +1,25 @@
 //! One WebSocket session's requests: the frames a client sends, and the answer to each. The loop that
 //! reads frames and sends events is in the parent module.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
+use axum::extract::ws::Message;
 use futures::stream::FuturesOrdered;
 use rivulet_network::{ReaderProof, reader::challenge_text};
 use rivulet_protocol::{Address, Signature, StreamPartId, signing::recover_personal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::outbox::Outbox;
 use crate::api::error::error_frame;
 use crate::{
     api::{
         Api, ApiError,
         history::{HistoryParams, answer},
         http::{decode_hex, stream_part},
+        json::message_frame,
     },
-    node::{Acks, Published, Reader},
+    node::{Acks, Delivered, Published, Reader},
     turns::ReaderKey,
 };
 
@@ -92,7 +95,8 @@ pub(super) struct Session {
     /// The nonce of this session's challenge.
     pub(super) nonce: String,
     /// The parts subscribed to, each with the format its events go out in.
-    pub(super) subscriptions: HashMap<StreamPartId, EventFormat>,
+    /// (Looked up for every event the node accepts: a fast hash, seeded per process.)
+    pub(super) subscriptions: foldhash::HashMap<StreamPartId, EventFormat>,
     /// Publishes waiting for the node's answer, in the order they came.
     pub(super) pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
 }
@@ -100,6 +104,37 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn may_subscribe(&self, part: &StreamPartId) -> bool {
         self.api.node.may_subscribe(self.address, part)
+    }
+
+    /// Sends `delivered` if this session subscribes to its part, in the subscription's format; false
+    /// when the connection is gone.
+    pub(super) fn deliver(&self, outbox: &Outbox, delivered: &Delivered) -> bool {
+        let frame = match self.subscriptions.get(&delivered.part) {
+            None => return true,
+            Some(EventFormat::Wire) => Message::Binary(delivered.wire_frame()),
+            Some(EventFormat::Json) => Message::Text(message_frame(delivered)),
+        };
+        outbox.send_event(frame)
+    }
+
+    /// Ends the subscriptions whose reader may no longer subscribe, each with an `unsubscribed` frame;
+    /// false when the connection is gone.
+    pub(super) async fn drop_lapsed(&mut self, outbox: &Outbox) -> bool {
+        let lapsed: Vec<StreamPartId> = self
+            .subscriptions
+            .keys()
+            .filter(|p| !self.may_subscribe(p))
+            .cloned()
+            .collect();
+        for part in lapsed {
+            self.subscriptions.remove(&part);
+            let frame = json!({ "type": "unsubscribed", "part": part.to_string(), "reason": "subscribe permission ended" });
+            self.api.node.leave(part).await;
+            if !outbox.send_json(&frame) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Handles one text frame; the answer (`Null` when it comes later, as for a publish).
