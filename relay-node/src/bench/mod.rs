@@ -21,7 +21,7 @@ pub(crate) use args::BenchArgs;
 pub(crate) use ws::{expect, open, publish_frame};
 
 use ws::{
-    content_index, lagged_count, millis, percentile, signed_wire, verified_index,
+    SendTimes, content_index, lagged_count, millis, percentile, signed_wire, verified_index,
     verified_wire_index, wire_index,
 };
 
@@ -135,8 +135,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     };
     let mut frames = frames.into_iter();
     let start = Instant::now();
-    let sent_at: std::sync::Arc<std::sync::Mutex<Vec<Option<Instant>>>> =
-        std::sync::Arc::new(std::sync::Mutex::new(vec![None; args.count as usize]));
+    let sent_at = std::sync::Arc::new(SendTimes::new(start, args.count as usize));
     let deadline = start + Duration::from_secs(args.timeout_secs);
     let count = args.count as usize;
 
@@ -174,11 +173,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
                     continue;
                 };
                 last = Instant::now();
-                let sent = sent_at
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.get(index).copied().flatten());
-                if let Some(sent) = sent {
+                if let Some(sent) = sent_at.get(index) {
                     latencies.push(last.duration_since(sent).as_secs_f64() * 1000.0);
                 }
             }
@@ -200,11 +195,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
         while n < count {
             match tokio::time::timeout_at(deadline.into(), acks.next()).await {
                 Ok(Some(Ok(Message::Text(t)))) if t.contains("\"published\"") => {
-                    let sent = acked_sent_at
-                        .lock()
-                        .ok()
-                        .and_then(|s| s.get(n).copied().flatten());
-                    if let Some(sent) = sent {
+                    if let Some(sent) = acked_sent_at.get(n) {
                         ack_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
                     }
                     n += 1;
@@ -225,9 +216,7 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
             )
             .await;
         }
-        if let Ok(mut s) = sent_at.lock() {
-            s[i] = Some(Instant::now());
-        }
+        sent_at.mark(i);
         let frame = match frames.next() {
             Some(frame) => frame,
             None => make(content(i))?,

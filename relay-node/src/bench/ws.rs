@@ -1,7 +1,10 @@
 //! The load generator's side of the WebSocket API: connecting, waiting for an answer, publish frames,
 //! reading delivered events, and the percentiles it reports.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
@@ -42,6 +45,39 @@ pub(crate) async fn expect(ws: &mut Ws, kind: &str) -> Result<Value> {
             if v["type"] == "error" {
                 bail!("{}: {}", v["error"], v["message"]);
             }
+        }
+    }
+}
+
+/// When each event went out, for the subscribers and the acknowledgements to read without a lock (a
+/// hundred subscribers read it at once in the fan-out runs).
+pub(crate) struct SendTimes {
+    start: Instant,
+    /// Nanoseconds after `start`, plus one; 0 while the event has not gone out.
+    at: Vec<AtomicU64>,
+}
+
+impl SendTimes {
+    pub(crate) fn new(start: Instant, count: usize) -> SendTimes {
+        SendTimes {
+            start,
+            at: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Event `i` goes out now.
+    pub(crate) fn mark(&self, i: usize) {
+        if let Some(slot) = self.at.get(i) {
+            let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+            slot.store(nanos + 1, Ordering::Release);
+        }
+    }
+
+    /// When event `i` went out, if it has.
+    pub(crate) fn get(&self, i: usize) -> Option<Instant> {
+        match self.at.get(i)?.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(self.start + Duration::from_nanos(n - 1)),
         }
     }
 }
