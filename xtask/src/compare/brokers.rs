@@ -21,9 +21,10 @@ const PACKAGES: [(&str, &str); 2] = [
 ];
 
 /// One measurement of a broker: its name in the results, subscribers, messages, rate (0: flat out).
-pub(super) const RUNS: [(&str, usize, usize, u32); 4] = [
+pub(super) const RUNS: [(&str, usize, usize, u32); 5] = [
     ("1to1_max", 1, 500_000, 0),
     ("1to10_max", 10, 100_000, 0),
+    ("1to100_max", 100, 20_000, 0),
     ("1to1_paced", 1, 5_000, 1_000),
     ("1to10_paced", 10, 5_000, 1_000),
 ];

@@ -60,7 +60,7 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
     type Get = fn(&Value) -> Option<f64>;
     let deliveries: Get = |v| v["deliveriesPerSecond"].as_f64();
     let (p50, p99): (Get, Get) = (|v| ms(v, "p50"), |v| ms(v, "p99"));
-    let broker_shapes: [(&str, &str, Better, &str, Get); 10] = [
+    let broker_shapes: [(&str, &str, Better, &str, Get); 11] = [
         (
             "1→1 throughput, msg/s (subscriber trusts its node)",
             "1to1_max",
@@ -94,6 +94,13 @@ fn rows(brokers: &Value, rivulet: &Value, streamr: &Value) -> Vec<Row> {
             "1to10_max",
             Higher,
             "1node_1to10_max_trust_wire",
+            deliveries,
+        ),
+        (
+            "1→100 deliveries/s (subscribers trust, wire frames)",
+            "1to100_max",
+            Higher,
+            "1node_1to100_max_trust_wire",
             deliveries,
         ),
         (

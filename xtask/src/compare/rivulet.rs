@@ -73,7 +73,7 @@ const fn spec(
 /// C, ≤ 5 ms with ten): at 1,000 events/s signed when due, as B; at 10,000/s pre-signed (signing
 /// 10,000 a second would take a third of a core from the nodes on this machine); and the rates between,
 /// to show how latency grows with the load.
-pub(super) const RUNS: [Spec; 20] = [
+pub(super) const RUNS: [Spec; 21] = [
     // A stream part no node is in yet: subscribe on B and C, then A's publisher's first event.
     Spec {
         partition: 1,
@@ -124,6 +124,16 @@ pub(super) const RUNS: [Spec; 20] = [
             On::A,
             10,
             (10_000, 0),
+            (false, false),
+        )
+    },
+    Spec {
+        wire: true,
+        ..spec(
+            "1node_1to100_max_trust_wire",
+            On::A,
+            100,
+            (20_000, 0),
             (false, false),
         )
     },
