@@ -369,7 +369,7 @@ pub(super) fn print(brokers: &Value, rivulet: &Value, streamr: &Value) -> Value 
         println!(
             "goal: forwarding within 2× of NATS — {figure}: Rivulet/NATS {}",
             ratio.map_or("—".to_owned(), |r| format!(
-                "{r:.3} (NATS {:.0}× faster)",
+                "{r:.3} (NATS {:.1}× faster)",
                 1.0 / r
             ))
         );
