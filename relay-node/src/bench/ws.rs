@@ -58,6 +58,7 @@ pub(crate) struct SendTimes {
 }
 
 impl SendTimes {
+    /// Room for `count` events, none gone out yet; times are kept relative to `start`.
     pub(crate) fn new(start: Instant, count: usize) -> SendTimes {
         SendTimes {
             start,

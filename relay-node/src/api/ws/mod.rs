@@ -8,8 +8,8 @@
 //!
 //! - `{"type":"subscribe","stream":…,"partition":0}` → `subscribed`; events arrive as
 //!   `{"type":"message","part":…,"message":{…}}` — or, with `"format":"wire"`, as binary frames of the
-//!   signed wire bytes — while the subscriber may subscribe (checked per event, so a lapsed licence
-//!   stops delivery with an `unsubscribed` frame);
+//!   signed wire bytes — while the subscriber may subscribe (re-checked at most once a second while
+//!   the part's events flow, so a lapsed licence stops delivery with an `unsubscribed` frame);
 //! - `{"type":"unsubscribe","stream":…,"partition":0}` → `unsubscribed`;
 //! - `{"type":"publish","message":"<hex wire>"}` → `published` (publishes are pipelined: the node reads
 //!   on while earlier ones are validated and stored, up to 256 in flight, and answers them in order);
@@ -56,8 +56,8 @@ use crate::{sync::lock, turns::ReaderKey};
 /// Publishes one connection may have in flight before the node stops reading from it.
 const MAX_PENDING: usize = 256;
 
-/// Events a session takes from the node's channel in one wake-up before it reads its client's frames
-/// again.
+/// Events a session takes from the node's channel in one wake-up, before it waits on everything again
+/// (its client's frames and the answers to its publishes get their turn).
 const DRAIN_EVENTS: usize = 256;
 
 /// A session's read buffer. tungstenite zero-fills the free part of it on every read attempt, and a
@@ -245,34 +245,41 @@ async fn session(socket: WebSocket, api: Arc<Api>, from: ReaderKey) {
             },
             event = events.recv() => match event {
                 Ok(first) => {
-                    // Permissions can lapse (licences expire): re-check at most once a second, on
-                    // the first wake-up after it (not per event: reading the clock costs).
-                    if permission_checked.elapsed() > Duration::from_secs(1) {
-                        permission_checked = Instant::now();
-                        if !session.drop_lapsed(&outbox).await {
-                            break 'session;
-                        }
-                    }
                     // This event and those already waiting behind it, in one wake-up.
-                    let mut next = Some(first);
-                    let mut taken = 0;
-                    while let Some(delivered) = next.take() {
-                        if !session.deliver(&outbox, &delivered) {
+                    let (mut delivered, mut taken, mut clock_read) = (first, 0, false);
+                    loop {
+                        let mut format = session.subscriptions.get(&delivered.part).copied();
+                        // Permissions can lapse (licences expire): re-checked at most once a second,
+                        // before an event of a subscribed part goes out; the clock read at most once
+                        // a wake-up.
+                        if format.is_some() && !clock_read {
+                            clock_read = true;
+                            if permission_checked.elapsed() > Duration::from_secs(1) {
+                                permission_checked = Instant::now();
+                                if !session.drop_lapsed(&outbox).await {
+                                    break 'session;
+                                }
+                                format = session.subscriptions.get(&delivered.part).copied();
+                            }
+                        }
+                        if let Some(format) = format
+                            && !outbox.send_event(format.frame(&delivered))
+                        {
                             break 'session;
                         }
                         taken += 1;
                         if taken == DRAIN_EVENTS {
                             break;
                         }
-                        next = match events.try_recv() {
-                            Ok(delivered) => Some(delivered),
+                        delivered = match events.try_recv() {
+                            Ok(next) => next,
                             Err(TryRecvError::Lagged(n)) => {
                                 if !outbox.send_json(&lagged(n)) {
                                     break 'session;
                                 }
-                                None
+                                break;
                             }
-                            Err(TryRecvError::Empty) => None,
+                            Err(TryRecvError::Empty) => break,
                             Err(TryRecvError::Closed) => break 'session,
                         };
                     }

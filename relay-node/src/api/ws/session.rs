@@ -84,6 +84,17 @@ pub(super) enum EventFormat {
     Wire,
 }
 
+impl EventFormat {
+    /// `delivered` as a frame of this format (the JSON rendered, or the wire frame made, once per
+    /// event for all sessions).
+    pub(super) fn frame(self, delivered: &Delivered) -> Message {
+        match self {
+            EventFormat::Wire => Message::Binary(delivered.wire_frame()),
+            EventFormat::Json => Message::Text(message_frame(delivered)),
+        }
+    }
+}
+
 /// One connection's state.
 pub(super) struct Session {
     pub(super) api: Arc<Api>,
@@ -95,7 +106,8 @@ pub(super) struct Session {
     /// The nonce of this session's challenge.
     pub(super) nonce: String,
     /// The parts subscribed to, each with the format its events go out in.
-    /// (Looked up for every event the node accepts: a fast hash, seeded per process.)
+    /// (Looked up for every event the node accepts: a fast hash, each map seeded at random; a session
+    /// holds at most `ws_max_subscriptions` parts.)
     pub(super) subscriptions: foldhash::HashMap<StreamPartId, EventFormat>,
     /// Publishes waiting for the node's answer, in the order they came.
     pub(super) pending: FuturesOrdered<futures::future::BoxFuture<'static, Value>>,
@@ -104,17 +116,6 @@ pub(super) struct Session {
 impl Session {
     pub(super) fn may_subscribe(&self, part: &StreamPartId) -> bool {
         self.api.node.may_subscribe(self.address, part)
-    }
-
-    /// Sends `delivered` if this session subscribes to its part, in the subscription's format; false
-    /// when the connection is gone.
-    pub(super) fn deliver(&self, outbox: &Outbox, delivered: &Delivered) -> bool {
-        let frame = match self.subscriptions.get(&delivered.part) {
-            None => return true,
-            Some(EventFormat::Wire) => Message::Binary(delivered.wire_frame()),
-            Some(EventFormat::Json) => Message::Text(message_frame(delivered)),
-        };
-        outbox.send_event(frame)
     }
 
     /// Ends the subscriptions whose reader may no longer subscribe, each with an `unsubscribed` frame;
