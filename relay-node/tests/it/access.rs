@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use rivulet_client::{Client, ClientConfig, PublishOptions};
 use rivulet_contracts::{Contracts, PermissionKind, to_alloy};
 use rivulet_protocol::{
-    ChainId, ContentType, GroupKey, MessageRef, MessageType, Partition, Signer, StreamPartId,
-    UnsignedMessage, encryption::encrypt_content, key_exchange::KeyRequest,
+    ChainId, ContentType, MessageRef, MessageType, Partition, Signer, StreamPartId,
+    UnsignedMessage, key_exchange::KeyRequest,
 };
 use serde_json::Value;
 
-use crate::support::{Node, World, history, publish, start_node};
+use crate::support::{Node, World, history, publish, sealed_frame, start_node};
 
 /// How long after the setup begins the lapsing licence (and the lapsing publish permission) ends, by
 /// the chain's clock; the chain is then moved `ADVANCE` seconds ahead, past it.
@@ -62,17 +62,13 @@ pub(crate) fn client(nodes: &[&str], key: [u8; 32]) -> Client {
 /// An encrypted data event of `signer` on partition 0 of `access`'s stream, stamped `timestamp` (ms),
 /// under a fresh group key: what a publisher sends to a private stream.
 pub(crate) fn sealed(access: &Access, signer: &Signer, timestamp: u64, content: &str) -> Vec<u8> {
-    let mut body = UnsignedMessage::data(
+    sealed_frame(
+        signer,
         &access.part(),
-        signer.address(),
-        ChainId::new("backdated").unwrap(),
-        (MessageRef::new(timestamp, 0), None),
-        ContentType::Json,
-        content.as_bytes().to_vec(),
-    );
-    let key = GroupKey::generate(&mut rand::rng());
-    encrypt_content(&mut body, &key, &mut rand::rng()).unwrap();
-    signer.sign(body).unwrap().encode().unwrap()
+        "backdated",
+        MessageRef::new(timestamp, 0),
+        content,
+    )
 }
 
 /// A group-key request of `reader` for one of the device's keys, stamped `timestamp` (ms).

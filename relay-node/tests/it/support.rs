@@ -9,7 +9,8 @@ use std::{
 use rivulet_contracts::{Contracts, Deployment, PermissionKind, Sender, StreamMetadata, to_alloy};
 use rivulet_deploy::dev::{Anvil, DEV_KEYS, deployed_chain, dev_key};
 use rivulet_protocol::{
-    ChainId, ContentType, MessageRef, Partition, Signer, StreamId, StreamPartId, UnsignedMessage,
+    ChainId, ContentType, GroupKey, MessageRef, Partition, Signer, StreamId, StreamPartId,
+    UnsignedMessage, encryption::encrypt_content,
 };
 use serde_json::Value;
 
@@ -126,6 +127,28 @@ pub(crate) fn frame(s: &Signer, stream: &StreamId, seq: u32, content: &str) -> V
         ContentType::Json,
         content.as_bytes().to_vec(),
     );
+    s.sign(body).unwrap().encode().unwrap()
+}
+
+/// An encrypted data event of `s` on `part` in publisher chain `chain`, at `at`, under a fresh group
+/// key: what a publisher sends to a stream that is not public.
+pub(crate) fn sealed_frame(
+    s: &Signer,
+    part: &StreamPartId,
+    chain: &str,
+    at: MessageRef,
+    content: &str,
+) -> Vec<u8> {
+    let mut body = UnsignedMessage::data(
+        part,
+        s.address(),
+        ChainId::new(chain).unwrap(),
+        (at, None),
+        ContentType::Json,
+        content.as_bytes().to_vec(),
+    );
+    let key = GroupKey::generate(&mut rand::rng());
+    encrypt_content(&mut body, &key, &mut rand::rng()).unwrap();
     s.sign(body).unwrap().encode().unwrap()
 }
 

@@ -9,10 +9,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use rivulet_contracts::{PermissionKind, to_alloy};
 use rivulet_deploy::dev::dev_key;
-use rivulet_protocol::{
-    ChainId, ContentType, GroupKey, Limits, MessageRef, Partition, Signer, StreamPartId,
-    UnsignedMessage, decode_verified, encryption::encrypt_content,
-};
+use rivulet_protocol::{Limits, MessageRef, Partition, Signer, StreamPartId, decode_verified};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
@@ -20,7 +17,8 @@ use tokio_tungstenite::{
 };
 
 use crate::support::{
-    Node, World, chained_frames, frame, metrics, publish, start_configured_node, start_node,
+    Node, World, chained_frames, frame, metrics, publish, sealed_frame, start_configured_node,
+    start_node,
 };
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -691,17 +689,14 @@ async fn one_address_holds_only_its_share_of_connections() {
 /// An encrypted event of `world`'s device (the stream is private: plaintext would be refused).
 fn sealed_event(world: &World, seq: u32) -> Vec<u8> {
     let part = StreamPartId::new(world.stream.clone(), Partition::new(0).unwrap());
-    let mut body = UnsignedMessage::data(
+    let at = MessageRef::new(crate::support::now_ms(), seq);
+    sealed_frame(
+        &world.device,
         &part,
-        world.device.address(),
-        ChainId::new("lapse").unwrap(),
-        (MessageRef::new(crate::support::now_ms(), seq), None),
-        ContentType::Json,
-        format!("{{\"n\":{seq}}}").into_bytes(),
-    );
-    let key = GroupKey::generate(&mut rand::rng());
-    encrypt_content(&mut body, &key, &mut rand::rng()).unwrap();
-    world.device.sign(body).unwrap().encode().unwrap()
+        "lapse",
+        at,
+        &format!("{{\"n\":{seq}}}"),
+    )
 }
 
 /// A reader whose permission is taken away while subscribed is told (`unsubscribed`, with the reason)

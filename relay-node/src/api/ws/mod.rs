@@ -47,7 +47,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use self::{
-    outbox::{Outbox, read_error_close},
+    outbox::{Outbox, lagged, read_error_close},
     session::Session,
 };
 use super::{Api, ApiError, error::error_frame};
@@ -166,15 +166,6 @@ fn rate_limited(api: &Api) -> serde_json::Value {
             "more than {} frames per second; frame dropped",
             api.config.ws_rate
         ),
-    )
-}
-
-/// The notice that the node's channel overtook this session by `n` events.
-fn lagged(n: u64) -> serde_json::Value {
-    error_frame(
-        &None,
-        "lagged",
-        format!("{n} events dropped: this connection reads too slowly"),
     )
 }
 

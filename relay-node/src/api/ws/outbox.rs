@@ -128,12 +128,17 @@ impl Outbox {
 
 /// The notice that `n` events were dropped for a slow reader.
 fn lagged_notice(n: u64) -> Message {
-    let notice = error_frame(
+    Message::Text(lagged(n).to_string().into())
+}
+
+/// The `lagged` notice: `n` events this connection did not get because it reads too slowly (dropped
+/// here, or overtaken on the node's channel).
+pub(super) fn lagged(n: u64) -> Value {
+    error_frame(
         &None,
         "lagged",
         format!("{n} events dropped: this connection reads too slowly"),
-    );
-    Message::Text(notice.to_string().into())
+    )
 }
 
 /// The bytes of an event or answer frame (what [`WS_QUEUE_BYTES`] counts).
